@@ -1,0 +1,1 @@
+//! Reports and escalations: intake, ticket codes, triage, staff actions.

@@ -1,0 +1,87 @@
+//! Built-in services a dialog can call with an `action` node, and their registry.
+//!
+//! An action reads (never writes) through whatever it holds (the agency index, the case store) and
+//! returns a named outcome, variables for the dialog's texts, and effects. Writes happen only through
+//! effects, which the engine applies in the same durable commit as the replies.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::io::{Attachment, Effect, Lang};
+
+/// What an action sees.
+pub struct ActionCall<'a> {
+    pub vars: &'a BTreeMap<String, String>,
+    pub attachments: &'a [Attachment],
+    pub lang: Lang,
+    /// Unix seconds.
+    pub now: u64,
+    /// Randomness chosen by the caller (the engine), so the step stays a function of its inputs.
+    pub seed: u64,
+}
+
+/// What an action returns.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ActionResult {
+    /// One of [`Action::outcomes`].
+    pub outcome: String,
+    pub vars: BTreeMap<String, String>,
+    pub effects: Vec<Effect>,
+}
+
+impl ActionResult {
+    pub fn outcome(outcome: &str) -> ActionResult {
+        ActionResult {
+            outcome: outcome.to_string(),
+            ..ActionResult::default()
+        }
+    }
+
+    pub fn var(mut self, name: &str, value: impl Into<String>) -> ActionResult {
+        self.vars.insert(name.to_string(), value.into());
+        self
+    }
+
+    pub fn effect(mut self, effect: Effect) -> ActionResult {
+        self.effects.push(effect);
+        self
+    }
+}
+
+pub trait Action: Send + Sync {
+    /// The outcomes a dialog may branch on; the checker requires a target for each of them.
+    fn outcomes(&self) -> &'static [&'static str];
+    /// Variables the action sets (for the checker's "used before set").
+    fn sets(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Variables the action reads; the checker requires some node to set them first.
+    fn reads(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn run(&self, call: &ActionCall<'_>) -> ActionResult;
+}
+
+/// The registry of actions by name (`agency.check`, `case.open`, ...).
+#[derive(Clone, Default)]
+pub struct Actions {
+    map: BTreeMap<String, Arc<dyn Action>>,
+}
+
+impl Actions {
+    pub fn new() -> Actions {
+        Actions::default()
+    }
+
+    pub fn register(&mut self, name: &str, action: Arc<dyn Action>) {
+        self.map.insert(name.to_string(), action);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Action>> {
+        self.map.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+}

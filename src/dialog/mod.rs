@@ -1,0 +1,22 @@
+//! Dialogs: the model of the scripted conversation trees in `dialogs/`, their loader and checker, the
+//! normalisation of what users type, the built-in actions, and the pure step function that runs them.
+//!
+//! Invariant: nothing in `dialog` does IO except `loader` (which reads the dialog folder) and the
+//! actions' read-only lookups. The runtime's [`step`] is a function: session and input in; new session,
+//! replies and effects out.
+
+pub mod actions;
+pub mod io;
+pub mod loader;
+pub mod model;
+pub mod normalize;
+pub mod runtime;
+pub mod transcript;
+
+pub use actions::{Action, ActionCall, ActionResult, Actions};
+pub use io::{
+    Attachment, AttachmentKind, Choice, Effect, Input, InputKind, Lang, Position, Reply, Session,
+};
+pub use loader::{Diagnostic, Severity, load_dir};
+pub use model::{Bot, Flow, Node, NodeKind, Text};
+pub use runtime::{Step, StepEnv, step};

@@ -1,0 +1,211 @@
+//! The checked, in-memory form of the dialog files: a [`Bot`] of [`Flow`]s of [`Node`]s.
+//!
+//! Built only by `loader`, which guarantees what the runtime relies on: every target exists, every
+//! regex compiles, every action is registered with a target for each outcome.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use regex::Regex;
+
+use super::io::{Lang, Position};
+use super::normalize::Lexicon;
+use crate::time::Date;
+
+/// Text in several languages; `id` is always present.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Text(pub BTreeMap<Lang, String>);
+
+impl Text {
+    /// The text in `lang`, falling back to Bahasa Indonesia.
+    pub fn get(&self, lang: Lang) -> &str {
+        self.0
+            .get(&lang)
+            .or_else(|| self.0.get(&Lang::Id))
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// Where a source location points, for messages to dialog authors.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Loc {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl std::fmt::Display for Loc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// Provenance of a fact stated by a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FactMeta {
+    pub source: String,
+    pub verified: Option<Date>,
+    pub confidence: Confidence,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Confidence {
+    /// Statute text or several independent sources.
+    High,
+    /// One reputable news or official source: staff must verify before go-live.
+    Medium,
+    /// Blog, old, or one unofficial source: staff must verify before go-live.
+    Low,
+}
+
+impl Confidence {
+    pub fn letter(self) -> &'static str {
+        match self {
+            Confidence::High => "H",
+            Confidence::Medium => "M",
+            Confidence::Low => "L",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MenuChoice {
+    pub label: Text,
+    pub goto: Position,
+}
+
+#[derive(Clone, Debug)]
+pub struct Question {
+    pub ask: Text,
+    pub save: String,
+    pub pattern: Option<Regex>,
+    pub retry: Option<Text>,
+    pub retries: u32,
+    pub on_fail: Option<Position>,
+    pub skip: bool,
+    pub attachments: bool,
+    pub next: Option<Position>,
+}
+
+#[derive(Clone, Debug)]
+pub enum NodeKind {
+    Message {
+        say: Text,
+        next: Option<Position>,
+    },
+    Menu {
+        say: Text,
+        choices: Vec<MenuChoice>,
+    },
+    Question(Box<Question>),
+    Action {
+        name: String,
+        say: Option<Text>,
+        outcomes: BTreeMap<String, Position>,
+    },
+    Jump {
+        goto: Position,
+    },
+    End {
+        say: Option<Text>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub fact: Option<FactMeta>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub name: String,
+    pub title: String,
+    pub triggers: Vec<Regex>,
+    /// Node names in file order; the first is where the flow starts.
+    pub order: Vec<String>,
+    pub nodes: BTreeMap<String, Node>,
+    pub loc: Loc,
+}
+
+impl Flow {
+    pub fn first(&self) -> &str {
+        self.order.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Keywords that work in every state, already normalised.
+#[derive(Clone, Debug, Default)]
+pub struct Keywords {
+    pub menu: Vec<String>,
+    pub language: Vec<String>,
+    pub staff: Vec<String>,
+    pub stop: Vec<String>,
+    pub resume: Vec<String>,
+    pub skip: Vec<String>,
+}
+
+/// A value dialogs refer to as `{fact.key}` (a phone number, a fee, an address), with provenance.
+#[derive(Clone, Debug)]
+pub struct FactValue {
+    pub value: Text,
+    pub meta: FactMeta,
+}
+
+/// The whole loaded dialog set.
+#[derive(Clone, Debug)]
+pub struct Bot {
+    /// The flow of the main menu.
+    pub start: String,
+    pub staff_flow: Option<String>,
+    pub keywords: Keywords,
+    /// The bot's own texts (`fallback`, `not_text`, ...), by name.
+    pub texts: BTreeMap<String, Text>,
+    pub language_names: BTreeMap<Lang, String>,
+    pub languages: Vec<Lang>,
+    pub lexicon: Lexicon,
+    pub facts: BTreeMap<String, FactValue>,
+    /// Flows by name; `flow_order` is the order of their files (trigger tie-breaks).
+    pub flows: BTreeMap<String, Flow>,
+    pub flow_order: Vec<String>,
+}
+
+impl Bot {
+    pub fn node(&self, position: &Position) -> Option<&Node> {
+        self.flows.get(&position.flow)?.nodes.get(&position.node)
+    }
+
+    pub fn start_position(&self) -> Position {
+        let first = self
+            .flows
+            .get(&self.start)
+            .map(|f| f.first().to_string())
+            .unwrap_or_default();
+        Position::new(self.start.clone(), first)
+    }
+
+    /// A bot text by name, in `lang`; empty if the name is unknown (the loader requires all of them).
+    pub fn text(&self, name: &str, lang: Lang) -> &str {
+        self.texts.get(name).map(|t| t.get(lang)).unwrap_or("")
+    }
+}
+
+/// The bot texts `_bot.yaml` must define.
+pub const REQUIRED_TEXTS: &[&str] = &[
+    "fallback",
+    "not_text",
+    "welcome_back",
+    "resume_offer",
+    "resume_label",
+    "restart_label",
+    "flow_end_hint",
+    "stopped",
+    "language_prompt",
+    "language_set",
+    "retries_exhausted",
+    "skipped",
+    "attachment_saved",
+];

@@ -1,0 +1,165 @@
+//! What users type, made comparable: lower case, no punctuation or control characters, single spaces,
+//! stretched letters shortened ("tolonggg" → "tolong"), and informal spellings replaced by their
+//! standard form from `dialogs/_lexicon.yaml` ("gmn" → "bagaimana", "luar negri" → "luar negeri").
+//!
+//! Triggers, keywords and menu labels are all matched on this form. Pure functions, no IO.
+
+use std::collections::BTreeMap;
+
+/// The longest message we look at; the rest of a 10,000-character paste is ignored for matching.
+pub const MAX_MATCH_CHARS: usize = 1000;
+
+/// Informal spellings and their standard forms.
+#[derive(Clone, Debug, Default)]
+pub struct Lexicon {
+    words: BTreeMap<String, String>,
+    /// Multi-word phrases, longest first.
+    phrases: Vec<(Vec<String>, String)>,
+}
+
+impl Lexicon {
+    /// Builds a lexicon from `informal -> standard` pairs; keys and values are normalised first.
+    pub fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Lexicon {
+        let mut lexicon = Lexicon::default();
+        for (from, to) in pairs {
+            let from_words: Vec<String> = basic(from).split(' ').map(str::to_string).collect();
+            let to = basic(to);
+            if from_words.iter().all(|w| w.is_empty()) {
+                continue;
+            }
+            if from_words.len() == 1 {
+                lexicon.words.insert(from_words[0].clone(), to);
+            } else {
+                lexicon.phrases.push((from_words, to));
+            }
+        }
+        lexicon
+            .phrases
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        lexicon
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len() + self.phrases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Lower case, letters and digits only, single spaces, stretched letters shortened. No lexicon.
+pub fn basic(text: &str) -> String {
+    // Runs of one character: three or more of the same letter is a stretch ("tolonggg", "haloooo")
+    // and becomes one; doubles are real spelling ("saat", "2000") and stay.
+    let mut runs: Vec<(char, usize)> = Vec::new();
+    for ch in text.chars().take(MAX_MATCH_CHARS) {
+        let ch = fold_accent(ch);
+        if ch.is_alphanumeric() {
+            for lower in ch.to_lowercase() {
+                match runs.last_mut() {
+                    Some((last, n)) if *last == lower => *n += 1,
+                    _ => runs.push((lower, 1)),
+                }
+            }
+        } else if !matches!(runs.last(), Some((' ', _)) | None) {
+            runs.push((' ', 1));
+        }
+    }
+    let mut out = String::with_capacity(runs.len() * 2);
+    for (ch, n) in runs {
+        let keep = if ch == ' ' || (n >= 3 && !ch.is_ascii_digit()) {
+            1
+        } else {
+            n
+        };
+        for _ in 0..keep {
+            out.push(ch);
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// The form triggers and keywords are matched on: [`basic`] plus the lexicon.
+pub fn normalize(text: &str, lexicon: &Lexicon) -> String {
+    let words: Vec<String> = basic(text).split(' ').map(str::to_string).collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    'outer: while i < words.len() {
+        for (phrase, to) in &lexicon.phrases {
+            if words.len() - i >= phrase.len() && words[i..i + phrase.len()] == phrase[..] {
+                out.push(to.clone());
+                i += phrase.len();
+                continue 'outer;
+            }
+        }
+        match lexicon.words.get(&words[i]) {
+            Some(to) => out.push(to.clone()),
+            None => out.push(words[i].clone()),
+        }
+        i += 1;
+    }
+    out.retain(|w| !w.is_empty());
+    out.join(" ")
+}
+
+/// Common accented Latin letters to their base letter (names like "Café" or "José" in agency lists).
+fn fold_accent(ch: char) -> char {
+    match ch {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+        'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
+        'ñ' | 'Ñ' => 'n',
+        'ç' | 'Ç' => 'c',
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_form_table() {
+        let cases = [
+            ("  Syarat   kerja ke TAIWAN?? ", "syarat kerja ke taiwan"),
+            ("tolonggg!!!", "tolong"),
+            ("haloooo", "halo"),
+            ("saat ini", "saat ini"),
+            ("Rp 2.000.000", "rp 2 000 000"),
+            ("😭😭😭", ""),
+            ("\u{0}\u{7}menu\u{1b}", "menu"),
+            ("José Café", "jose cafe"),
+            ("PT. Sukses-Mandiri", "pt sukses mandiri"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(basic(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn lexicon_replaces_words_and_phrases() {
+        let lexicon = Lexicon::new([
+            ("gmn", "bagaimana"),
+            ("ga", "tidak"),
+            ("luar negri", "luar negeri"),
+            ("tkw", "pmi"),
+        ]);
+        assert_eq!(
+            normalize(
+                "Gmn caranya kerja ke luar negri jd TKW, ga pake calo?",
+                &lexicon
+            ),
+            "bagaimana caranya kerja ke luar negeri jd pmi tidak pake calo"
+        );
+    }
+
+    #[test]
+    fn a_huge_message_is_cut_for_matching() {
+        let long = "a ".repeat(10_000);
+        assert!(basic(&long).len() <= MAX_MATCH_CHARS);
+    }
+}

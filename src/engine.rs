@@ -1,0 +1,477 @@
+//! The engine: the one writer. Every channel hands its inbound messages here and gets an acknowledgement
+//! back only once their effects are durable.
+//!
+//! For each message, in arrival order: skip it if its platform id was seen (a redelivery); load the
+//! user's session (from this batch if an earlier message of the batch changed it); run the pure
+//! [`dialog::step`]; apply its effects; queue its replies in the outbox. A whole group of messages is then
+//! written with one atomic batch and one flush, and only then is each sender told "done". That is the
+//! group commit: under load many messages share one flush; alone, a message waits for its own.
+//!
+//! Invariants:
+//! - Nothing is acknowledged (and no reply becomes visible to a sender) before the flush returned.
+//! - One writer: no two tasks ever build competing versions of a session.
+//! - A failed write fails every message of the group: their senders must not acknowledge them.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::dialog::{self, Actions, Bot, Effect, Input, Lang, Reply, Session, StepEnv};
+use crate::storage::{self, Channel, OutboxEntry, OutboxKind, Store, UserKey, WriteBatch};
+
+/// One inbound message, translated from its platform.
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    pub user: UserKey,
+    /// The platform's id for this message (Telegram `update_id`, WhatsApp `wamid`), for dedupe.
+    pub message_id: String,
+    pub input: Input,
+    /// The platform's language hint (Telegram `language_code`), used for a new session only.
+    pub lang_hint: Option<Lang>,
+}
+
+/// The answer to one inbound message, sent once it is durable.
+#[derive(Clone, Debug, Default)]
+pub struct Ack {
+    /// The message had been handled before; nothing was done this time.
+    pub duplicate: bool,
+    /// The replies queued for this message, in order.
+    pub replies: Vec<OutboxEntry>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("storage: {0}")]
+    Storage(#[from] storage::Error),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// A message the engine queues on its own initiative (a staff reply, a case update, a notification).
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub user: UserKey,
+    pub reply: Reply,
+    pub kind: OutboxKind,
+}
+
+/// Applies effects inside the engine's commit. `cases` provides the real one.
+pub trait EffectHandler: Send + Sync {
+    /// Adds the effect's writes to `batch`, and any messages it causes to `outgoing`.
+    fn apply(&self, effect: &Effect, ctx: &mut EffectContext<'_>) -> Result<(), EngineError>;
+}
+
+pub struct EffectContext<'a> {
+    pub store: &'a Store,
+    pub batch: &'a mut WriteBatch,
+    pub user: &'a UserKey,
+    pub session: &'a Session,
+    pub now: u64,
+    pub outgoing: &'a mut Vec<Outgoing>,
+}
+
+/// Effects are logged (by kind only) and otherwise ignored: for the console before cases exist.
+pub struct IgnoreEffects;
+
+impl EffectHandler for IgnoreEffects {
+    fn apply(&self, effect: &Effect, _ctx: &mut EffectContext<'_>) -> Result<(), EngineError> {
+        let kind = match effect {
+            Effect::OpenCase { .. } => "open_case",
+            Effect::AppendToCase { .. } => "append_to_case",
+            Effect::Emergency { .. } => "emergency",
+            Effect::Handoff { .. } => "handoff",
+        };
+        tracing::debug!(kind, "effect ignored: no handler");
+        Ok(())
+    }
+}
+
+/// The dialogs currently served; replaced whole on reload.
+pub type SharedBot = Arc<RwLock<Arc<Bot>>>;
+
+pub struct EngineConfig {
+    pub idle_secs: u64,
+    pub max_batch: usize,
+}
+
+/// Wakes the sender of a channel when its outbox has new entries.
+#[derive(Default)]
+pub struct OutboxSignals {
+    console: Notify,
+    telegram: Notify,
+    whatsapp: Notify,
+}
+
+impl OutboxSignals {
+    pub fn get(&self, channel: Channel) -> &Notify {
+        match channel {
+            Channel::Console => &self.console,
+            Channel::Telegram => &self.telegram,
+            Channel::Whatsapp => &self.whatsapp,
+        }
+    }
+}
+
+enum Job {
+    Messages {
+        messages: Vec<Inbound>,
+        meta: Vec<(String, Vec<u8>)>,
+        done: oneshot::Sender<Result<Vec<Ack>, String>>,
+    },
+    Outgoing {
+        messages: Vec<Outgoing>,
+        done: oneshot::Sender<Result<Vec<OutboxEntry>, String>>,
+    },
+}
+
+/// A handle to the engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    jobs: mpsc::Sender<Job>,
+    store: Store,
+    bot: SharedBot,
+    signals: Arc<OutboxSignals>,
+}
+
+impl Engine {
+    /// Starts the writer task. It ends when every handle is dropped, after finishing queued work.
+    pub fn start(
+        store: Store,
+        bot: SharedBot,
+        actions: Actions,
+        effects: Arc<dyn EffectHandler>,
+        config: EngineConfig,
+    ) -> (Engine, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(4096);
+        let signals = Arc::new(OutboxSignals::default());
+        let writer = Writer {
+            store: store.clone(),
+            bot: bot.clone(),
+            actions,
+            effects,
+            config,
+            signals: signals.clone(),
+        };
+        let task = tokio::spawn(writer.run(rx));
+        (
+            Engine {
+                jobs: tx,
+                store,
+                bot,
+                signals,
+            },
+            task,
+        )
+    }
+
+    /// Handles one message; returns once its effects are durable.
+    pub async fn handle(&self, message: Inbound) -> Result<Ack, EngineError> {
+        let mut acks = self.handle_batch(vec![message], Vec::new()).await?;
+        acks.pop().ok_or(EngineError::Stopped)
+    }
+
+    /// Handles messages in order, writing `meta` (e.g. a poller's next offset) in the same commit.
+    pub async fn handle_batch(
+        &self,
+        messages: Vec<Inbound>,
+        meta: Vec<(String, Vec<u8>)>,
+    ) -> Result<Vec<Ack>, EngineError> {
+        let (done, wait) = oneshot::channel();
+        self.jobs
+            .send(Job::Messages {
+                messages,
+                meta,
+                done,
+            })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        match wait.await {
+            Ok(Ok(acks)) => Ok(acks),
+            Ok(Err(message)) => Err(EngineError::Commit(message)),
+            Err(_) => Err(EngineError::Stopped),
+        }
+    }
+
+    /// Queues messages the bot sends on its own (staff replies, notifications), durably.
+    pub async fn send(&self, messages: Vec<Outgoing>) -> Result<Vec<OutboxEntry>, EngineError> {
+        let (done, wait) = oneshot::channel();
+        self.jobs
+            .send(Job::Outgoing { messages, done })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        match wait.await {
+            Ok(Ok(entries)) => Ok(entries),
+            Ok(Err(message)) => Err(EngineError::Commit(message)),
+            Err(_) => Err(EngineError::Stopped),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn bot(&self) -> Arc<Bot> {
+        match self.bot.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the dialogs being served (after they passed the checker).
+    pub fn replace_bot(&self, bot: Bot) {
+        let mut guard = match self.bot.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(bot);
+    }
+
+    /// Notified whenever the channel's outbox gets new entries.
+    pub fn outbox_signal(&self, channel: Channel) -> &Notify {
+        self.signals.get(channel)
+    }
+
+    pub fn signals(&self) -> Arc<OutboxSignals> {
+        self.signals.clone()
+    }
+}
+
+struct Writer {
+    store: Store,
+    bot: SharedBot,
+    actions: Actions,
+    effects: Arc<dyn EffectHandler>,
+    config: EngineConfig,
+    signals: Arc<OutboxSignals>,
+}
+
+/// What a group of jobs produced, waiting for the flush.
+struct Pending {
+    batch: WriteBatch,
+    sessions: HashMap<UserKey, Session>,
+    seen: HashSet<(Channel, String)>,
+    channels: HashSet<Channel>,
+}
+
+impl Writer {
+    async fn run(self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(first) = jobs.recv().await {
+            let mut group = vec![first];
+            let mut count = group_size(&group);
+            while count < self.config.max_batch {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        group.push(job);
+                        count = group_size(&group);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group).await;
+        }
+    }
+
+    async fn commit_group(&self, group: Vec<Job>) {
+        let bot = match self.bot.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let mut pending = Pending {
+            batch: WriteBatch::default(),
+            sessions: HashMap::new(),
+            seen: HashSet::new(),
+            channels: HashSet::new(),
+        };
+        let mut results = Vec::with_capacity(group.len());
+        for job in &group {
+            let result = match job {
+                Job::Messages { messages, meta, .. } => {
+                    let mut acks = Vec::with_capacity(messages.len());
+                    let mut failure = None;
+                    for message in messages {
+                        match self.process(&bot, message, &mut pending) {
+                            Ok(ack) => acks.push(ack),
+                            Err(e) => {
+                                failure = Some(e.to_string());
+                                break;
+                            }
+                        }
+                    }
+                    for (name, value) in meta {
+                        pending.batch.put_meta(name, value.clone());
+                    }
+                    match failure {
+                        Some(e) => Err(e),
+                        None => Ok(JobOutput::Acks(acks)),
+                    }
+                }
+                Job::Outgoing { messages, .. } => {
+                    let now = crate::time::now_secs();
+                    self.queue(messages.clone(), now, &mut pending)
+                        .map(JobOutput::Entries)
+                        .map_err(|e| e.to_string())
+                }
+            };
+            results.push(result);
+        }
+        // One atomic write and one flush for the whole group; an error fails every job in it.
+        let durable = match self.store.apply(std::mem::take(&mut pending.batch)) {
+            Ok(()) => self.store.flush().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = &durable {
+            tracing::error!(error = %e, "commit failed; nothing in this group is acknowledged");
+        }
+        for (job, result) in group.into_iter().zip(results) {
+            let result = match (&durable, result) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(()), r) => r,
+            };
+            match job {
+                Job::Messages { done, .. } => {
+                    let _ = done.send(result.map(|r| match r {
+                        JobOutput::Acks(acks) => acks,
+                        JobOutput::Entries(_) => Vec::new(),
+                    }));
+                }
+                Job::Outgoing { done, .. } => {
+                    let _ = done.send(result.map(|r| match r {
+                        JobOutput::Entries(entries) => entries,
+                        JobOutput::Acks(_) => Vec::new(),
+                    }));
+                }
+            }
+        }
+        if durable.is_ok() {
+            for channel in pending.channels {
+                self.signals.get(channel).notify_one();
+            }
+        }
+    }
+
+    fn process(
+        &self,
+        bot: &Bot,
+        message: &Inbound,
+        pending: &mut Pending,
+    ) -> Result<Ack, EngineError> {
+        let channel = message.user.channel;
+        let seen_key = (channel, message.message_id.clone());
+        if pending.seen.contains(&seen_key) || self.store.seen(channel, &message.message_id)? {
+            return Ok(Ack {
+                duplicate: true,
+                replies: Vec::new(),
+            });
+        }
+        let now = crate::time::now_secs();
+        let session = match pending.sessions.get(&message.user) {
+            Some(session) => session.clone(),
+            None => match self.store.session(&message.user)? {
+                Some(session) => session,
+                None => new_session(message, now),
+            },
+        };
+        let env = StepEnv {
+            now,
+            seed: random_seed(),
+            idle_secs: self.config.idle_secs,
+        };
+        let step = dialog::step(bot, &self.actions, session, &message.input, &env);
+        let mut outgoing: Vec<Outgoing> = step
+            .replies
+            .into_iter()
+            .map(|reply| Outgoing {
+                user: message.user.clone(),
+                reply,
+                kind: OutboxKind::Reply,
+            })
+            .collect();
+        for effect in &step.effects {
+            let mut ctx = EffectContext {
+                store: &self.store,
+                batch: &mut pending.batch,
+                user: &message.user,
+                session: &step.session,
+                now,
+                outgoing: &mut outgoing,
+            };
+            self.effects.apply(effect, &mut ctx)?;
+        }
+        pending.batch.mark_seen(channel, &message.message_id, now);
+        pending.batch.put_session(&message.user, &step.session)?;
+        pending.seen.insert(seen_key);
+        pending
+            .sessions
+            .insert(message.user.clone(), step.session.clone());
+        let (own, others): (Vec<Outgoing>, Vec<Outgoing>) =
+            outgoing.into_iter().partition(|o| o.user == message.user);
+        let replies = self.queue(own, now, pending)?;
+        self.queue(others, now, pending)?;
+        Ok(Ack {
+            duplicate: false,
+            replies,
+        })
+    }
+
+    fn queue(
+        &self,
+        messages: Vec<Outgoing>,
+        now: u64,
+        pending: &mut Pending,
+    ) -> Result<Vec<OutboxEntry>, EngineError> {
+        let mut entries = Vec::with_capacity(messages.len());
+        for message in messages {
+            let entry = OutboxEntry {
+                seq: self.store.next_seq()?,
+                user: message.user,
+                reply: message.reply,
+                kind: message.kind,
+                created_at: now,
+                attempts: 0,
+                not_before_ms: 0,
+                held: false,
+                last_error: None,
+            };
+            pending.batch.push_outbox(&entry)?;
+            pending.channels.insert(entry.user.channel);
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+}
+
+enum JobOutput {
+    Acks(Vec<Ack>),
+    Entries(Vec<OutboxEntry>),
+}
+
+fn group_size(group: &[Job]) -> usize {
+    group
+        .iter()
+        .map(|job| match job {
+            Job::Messages { messages, .. } => messages.len(),
+            Job::Outgoing { messages, .. } => messages.len(),
+        })
+        .sum()
+}
+
+fn new_session(message: &Inbound, now: u64) -> Session {
+    Session {
+        lang: message.lang_hint.unwrap_or_default(),
+        created_at: now,
+        last_seen: 0,
+        ..Session::default()
+    }
+}
+
+/// Randomness for the step (ticket codes). Falls back to the clock if the OS has none to give.
+pub fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => crate::time::now_millis().rotate_left(17) ^ 0x9E37_79B9_7F4A_7C15,
+    }
+}

@@ -1,0 +1,1 @@
+//! Persistence of agency-registry snapshots (see `registry`).

@@ -1,0 +1,1 @@
+//! Persistence of cases (see `cases`).

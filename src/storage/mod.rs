@@ -1,0 +1,500 @@
+//! Everything that touches sled lives here: sessions, the dedupe record of inbound messages, the outbox,
+//! small metadata (a poller's offset), and the sub-stores of other parts (`cases`, `agencies`).
+//!
+//! Invariants:
+//! - No other module imports sled. Other modules see typed methods and [`WriteBatch`].
+//! - Everything that must change together (dedupe record, session, outbox entries, case records) lives in
+//!   one tree, the *kernel*, and is written with one atomic `apply_batch`, so a crash leaves either all of
+//!   a message's effects or none.
+//! - Nothing is acknowledged to a platform before [`Store::flush`] returned for the batch that holds it.
+
+pub mod agencies;
+pub mod cases;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::dialog::{Reply, Session};
+
+/// Default sled page-cache size: plenty for sessions and cases, small enough for a cheap VPS.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database error: {0}")]
+    Db(#[from] sled::Error),
+    #[error("stored record {key} is unreadable: {source}")]
+    Corrupt {
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("cannot encode record: {0}")]
+    Encode(serde_json::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The platform a user talks to us through. Part of every per-user key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Console,
+    Telegram,
+    Whatsapp,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Console => "console",
+            Channel::Telegram => "telegram",
+            Channel::Whatsapp => "whatsapp",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Channel> {
+        match text {
+            "console" => Some(Channel::Console),
+            "telegram" => Some(Channel::Telegram),
+            "whatsapp" => Some(Channel::Whatsapp),
+            _ => None,
+        }
+    }
+}
+
+/// A user on a channel: the key of a session and the address of a reply.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UserKey {
+    pub channel: Channel,
+    /// The platform's id: a Telegram chat id, a WhatsApp `wa_id` or business-scoped user id, a console
+    /// name. Never assumed to be a phone number.
+    pub id: String,
+}
+
+impl UserKey {
+    pub fn new(channel: Channel, id: impl Into<String>) -> UserKey {
+        UserKey {
+            channel,
+            id: id.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for UserKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.channel.as_str(), self.id)
+    }
+}
+
+/// Why a message sits in the outbox.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum OutboxKind {
+    /// An answer to the user's own message.
+    #[default]
+    Reply,
+    /// News the user did not ask for just now (a staff reply, a case status change). On WhatsApp, outside
+    /// the 24-hour window, this goes out as a template naming the case and the text waits.
+    Update { case: String },
+}
+
+/// One message waiting to be sent, in per-user order (`seq` grows with every entry ever written).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    pub user: UserKey,
+    pub reply: Reply,
+    #[serde(default)]
+    pub kind: OutboxKind,
+    pub created_at: u64,
+    pub attempts: u32,
+    /// Unix milliseconds before which the sender must not try again (backoff, `retry_after`).
+    pub not_before_ms: u64,
+    /// Set while the entry waits for the user to write again (WhatsApp 24-hour window).
+    #[serde(default)]
+    pub held: bool,
+    pub last_error: Option<String>,
+}
+
+/// How an outbox entry ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Delivery {
+    Sent {
+        platform_id: Option<String>,
+        at: u64,
+    },
+    /// A permanent error: the user blocked the bot, the chat does not exist, ... Never retried.
+    Failed { reason: String, at: u64 },
+}
+
+/// The record kept after an outbox entry was sent or given up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub entry: OutboxEntry,
+    pub delivery: Delivery,
+    /// Platform delivery receipts (WhatsApp `statuses`: delivered, read, failed), latest last.
+    #[serde(default)]
+    pub receipts: Vec<String>,
+}
+
+/// Keys of the kernel tree. One prefix per kind of record; text keys so `pandu` data stays inspectable.
+pub(crate) mod key {
+    use super::{Channel, UserKey};
+
+    pub fn session(user: &UserKey) -> Vec<u8> {
+        format!("s:{}:{}", user.channel.as_str(), user.id).into_bytes()
+    }
+    pub fn seen(channel: Channel, message_id: &str) -> Vec<u8> {
+        format!("d:{}:{}", channel.as_str(), message_id).into_bytes()
+    }
+    pub fn outbox_prefix(channel: Channel) -> Vec<u8> {
+        format!("o:{}:", channel.as_str()).into_bytes()
+    }
+    pub fn outbox(channel: Channel, seq: u64) -> Vec<u8> {
+        format!("o:{}:{:016x}", channel.as_str(), seq).into_bytes()
+    }
+    pub fn delivered(channel: Channel, seq: u64) -> Vec<u8> {
+        format!("x:{}:{:016x}", channel.as_str(), seq).into_bytes()
+    }
+    pub fn platform_message(channel: Channel, platform_id: &str) -> Vec<u8> {
+        format!("p:{}:{}", channel.as_str(), platform_id).into_bytes()
+    }
+    pub fn meta(name: &str) -> Vec<u8> {
+        format!("m:{name}").into_bytes()
+    }
+}
+
+/// The embedded database. Cheap to clone; all clones share one sled instance.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    kernel: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            // We flush explicitly before every acknowledgement; the background flush only bounds the
+            // work left for the next explicit flush.
+            .flush_every_ms(Some(1000))
+            .open()?;
+        let kernel = db.open_tree("kernel")?;
+        Ok(Store { db, kernel })
+    }
+
+    /// Durably writes everything applied so far. Call before acknowledging anything to anyone.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Blocking flush, for shutdown paths and the CLI.
+    pub fn flush_blocking(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A number larger than every number this database returned before, across restarts.
+    pub fn next_seq(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
+    pub fn apply(&self, batch: WriteBatch) -> Result<()> {
+        self.kernel.apply_batch(batch.inner)?;
+        Ok(())
+    }
+
+    pub fn session(&self, user: &UserKey) -> Result<Option<Session>> {
+        self.get_json(&key::session(user))
+    }
+
+    /// Whether an inbound message with this platform id was already committed.
+    pub fn seen(&self, channel: Channel, message_id: &str) -> Result<bool> {
+        Ok(self.kernel.contains_key(key::seen(channel, message_id))?)
+    }
+
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.kernel.get(key::meta(name))?.map(|v| v.to_vec()))
+    }
+
+    /// Pending outbox entries of a channel in send order (held ones included), at most `limit`.
+    pub fn outbox_pending(&self, channel: Channel, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let mut entries = Vec::new();
+        for item in self.kernel.scan_prefix(key::outbox_prefix(channel)) {
+            let (k, v) = item?;
+            entries.push(decode(&k, &v)?);
+            if entries.len() >= limit {
+                break;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Pending outbox entries of one user, in order.
+    pub fn outbox_for(&self, user: &UserKey) -> Result<Vec<OutboxEntry>> {
+        let mut entries = Vec::new();
+        for item in self.kernel.scan_prefix(key::outbox_prefix(user.channel)) {
+            let (k, v) = item?;
+            let entry: OutboxEntry = decode(&k, &v)?;
+            if &entry.user == user {
+                entries.push(entry);
+            }
+        }
+        Ok(entries)
+    }
+
+    pub fn outbox_len(&self, channel: Channel) -> usize {
+        self.kernel.scan_prefix(key::outbox_prefix(channel)).count()
+    }
+
+    /// Rewrites a pending entry (after a failed attempt, or to hold or release it).
+    pub fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
+        let value = serde_json::to_vec(entry).map_err(Error::Encode)?;
+        self.kernel
+            .insert(key::outbox(entry.user.channel, entry.seq), value)?;
+        Ok(())
+    }
+
+    /// Takes an entry out of the queue and keeps a record of how it ended, atomically.
+    pub fn outbox_finish(&self, entry: &OutboxEntry, delivery: Delivery) -> Result<()> {
+        let channel = entry.user.channel;
+        let platform_id = match &delivery {
+            Delivery::Sent {
+                platform_id: Some(id),
+                ..
+            } => Some(id.clone()),
+            _ => None,
+        };
+        let record = DeliveryRecord {
+            entry: entry.clone(),
+            delivery,
+            receipts: Vec::new(),
+        };
+        let mut batch = sled::Batch::default();
+        batch.remove(key::outbox(channel, entry.seq));
+        batch.insert(
+            key::delivered(channel, entry.seq),
+            serde_json::to_vec(&record).map_err(Error::Encode)?,
+        );
+        if let Some(id) = platform_id {
+            batch.insert(
+                key::platform_message(channel, &id),
+                entry.seq.to_be_bytes().to_vec(),
+            );
+        }
+        self.kernel.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The record of a sent entry, found by the platform's message id (for delivery receipts).
+    pub fn delivery_by_platform_id(
+        &self,
+        channel: Channel,
+        platform_id: &str,
+    ) -> Result<Option<DeliveryRecord>> {
+        let Some(seq) = self
+            .kernel
+            .get(key::platform_message(channel, platform_id))?
+        else {
+            return Ok(None);
+        };
+        let Ok(bytes) = <[u8; 8]>::try_from(seq.as_ref()) else {
+            return Ok(None);
+        };
+        self.get_json(&key::delivered(channel, u64::from_be_bytes(bytes)))
+    }
+
+    /// Appends a platform receipt ("delivered", "read", "failed: ...") to a delivery record.
+    pub fn add_receipt(&self, channel: Channel, platform_id: &str, receipt: &str) -> Result<bool> {
+        let Some(mut record) = self.delivery_by_platform_id(channel, platform_id)? else {
+            return Ok(false);
+        };
+        record.receipts.push(receipt.to_string());
+        let value = serde_json::to_vec(&record).map_err(Error::Encode)?;
+        self.kernel
+            .insert(key::delivered(channel, record.entry.seq), value)?;
+        Ok(true)
+    }
+
+    /// Delivery records of a channel, oldest first (for tests and staff tools).
+    pub fn deliveries(&self, channel: Channel) -> Result<Vec<DeliveryRecord>> {
+        let prefix = format!("x:{}:", channel.as_str());
+        let mut records = Vec::new();
+        for item in self.kernel.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = item?;
+            records.push(decode(&k, &v)?);
+        }
+        Ok(records)
+    }
+
+    pub(crate) fn kernel(&self) -> &sled::Tree {
+        &self.kernel
+    }
+
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>> {
+        match self.kernel.get(k)? {
+            Some(v) => Ok(Some(decode(k, &v)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(k: &[u8], v: &[u8]) -> Result<T> {
+    serde_json::from_slice(v).map_err(|source| Error::Corrupt {
+        key: String::from_utf8_lossy(k).into_owned(),
+        source,
+    })
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(Error::Encode)
+}
+
+/// Writes that must land together. Built by the engine for one message or a group of messages.
+#[derive(Default)]
+pub struct WriteBatch {
+    inner: sled::Batch,
+    len: usize,
+}
+
+impl WriteBatch {
+    pub fn put_session(&mut self, user: &UserKey, session: &Session) -> Result<()> {
+        self.put(key::session(user), encode(session)?);
+        Ok(())
+    }
+
+    pub fn mark_seen(&mut self, channel: Channel, message_id: &str, at: u64) {
+        self.put(key::seen(channel, message_id), at.to_be_bytes().to_vec());
+    }
+
+    pub fn push_outbox(&mut self, entry: &OutboxEntry) -> Result<()> {
+        self.put(key::outbox(entry.user.channel, entry.seq), encode(entry)?);
+        Ok(())
+    }
+
+    pub fn put_meta(&mut self, name: &str, value: Vec<u8>) {
+        self.put(key::meta(name), value);
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn put(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        self.inner.insert(k, v);
+        self.len += 1;
+    }
+
+    pub(crate) fn remove(&mut self, k: Vec<u8>) {
+        self.inner.remove(k);
+        self.len += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn entry(seq: u64, user: &UserKey) -> OutboxEntry {
+        OutboxEntry {
+            seq,
+            user: user.clone(),
+            reply: Reply {
+                text: format!("m{seq}"),
+                choices: vec![],
+            },
+            kind: OutboxKind::Reply,
+            created_at: 0,
+            attempts: 0,
+            not_before_ms: 0,
+            held: false,
+            last_error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_survives_reopen_and_outbox_keeps_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = UserKey::new(Channel::Telegram, "42");
+        {
+            let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+            let mut batch = WriteBatch::default();
+            batch.mark_seen(Channel::Telegram, "u1", 1);
+            batch.put_session(&user, &Session::default()).unwrap();
+            // Written out of order on purpose: the queue orders by sequence, not by write order.
+            for seq in [300, 9, 20] {
+                batch.push_outbox(&entry(seq, &user)).unwrap();
+            }
+            store.apply(batch).unwrap();
+            store.flush().await.unwrap();
+        }
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        assert!(store.seen(Channel::Telegram, "u1").unwrap());
+        assert!(!store.seen(Channel::Whatsapp, "u1").unwrap());
+        assert!(store.session(&user).unwrap().is_some());
+        let seqs: Vec<u64> = store
+            .outbox_pending(Channel::Telegram, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, vec![9, 20, 300]);
+        assert!(
+            store
+                .outbox_pending(Channel::Whatsapp, 10)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn finishing_an_entry_moves_it_to_the_delivery_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        let user = UserKey::new(Channel::Whatsapp, "628123");
+        let mut batch = WriteBatch::default();
+        batch.push_outbox(&entry(1, &user)).unwrap();
+        store.apply(batch).unwrap();
+        let pending = store.outbox_pending(Channel::Whatsapp, 10).unwrap();
+        store
+            .outbox_finish(
+                &pending[0],
+                Delivery::Sent {
+                    platform_id: Some("wamid.X".into()),
+                    at: 5,
+                },
+            )
+            .unwrap();
+        assert!(
+            store
+                .outbox_pending(Channel::Whatsapp, 10)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .add_receipt(Channel::Whatsapp, "wamid.X", "read")
+                .unwrap()
+        );
+        let record = store
+            .delivery_by_platform_id(Channel::Whatsapp, "wamid.X")
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.receipts, vec!["read".to_string()]);
+    }
+}

@@ -1,0 +1,1 @@
+//! The HTTP server of `pandu serve`: health, and the channels' webhooks.
