@@ -91,6 +91,20 @@ pub struct TelegramConfig {
     pub staff_user_ids: Vec<i64>,
     /// Largest attachment downloaded to the data folder, in bytes.
     pub max_download_bytes: u64,
+    /// The bot commands' descriptions for `setMyCommands` (user-facing text, per language).
+    pub commands_file: PathBuf,
+    /// Long-polling wait per `getUpdates`, in seconds.
+    pub poll_timeout_secs: u32,
+    /// Most updates per `getUpdates` (1 to 100).
+    pub poll_limit: u32,
+    /// Messages per second to all chats together (Telegram allows about 30).
+    pub global_per_sec: u32,
+    /// Smallest gap between two messages to one chat, in milliseconds (Telegram: about one per second).
+    pub per_chat_interval_ms: u64,
+    /// Most `sendMessage` calls in flight at once.
+    pub max_in_flight: u32,
+    /// Longest backoff between two attempts of one message after a network or server error, in seconds.
+    pub retry_max_secs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -172,6 +186,13 @@ impl Default for TelegramConfig {
             staff_chat_id: 0,
             staff_user_ids: Vec::new(),
             max_download_bytes: 20 * 1024 * 1024,
+            commands_file: PathBuf::from("config/telegram.toml"),
+            poll_timeout_secs: 25,
+            poll_limit: 100,
+            global_per_sec: 30,
+            per_chat_interval_ms: 1000,
+            max_in_flight: 32,
+            retry_max_secs: 300,
         }
     }
 }

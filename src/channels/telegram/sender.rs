@@ -1,0 +1,453 @@
+//! The Telegram outbox worker: sends what the engine queued for Telegram, in order per chat, within
+//! Telegram's limits, and records how each entry ended.
+//!
+//! Invariants:
+//! - Per-chat order: only a chat's oldest pending entry is ever in flight or waiting; a later entry never
+//!   overtakes an earlier one that is backing off.
+//! - An entry leaves the queue only through `outbox_finish`: `Sent` with Telegram's message id, or
+//!   `Failed` for a permanent refusal (blocked, chat not found), which is never retried. Transient
+//!   failures (network, 5xx, 429) keep it, with its backoff persisted, so the queue survives restarts.
+//! - `retry_after` from Telegram is honoured for that chat; at most `global_per_sec` messages per second
+//!   leave overall and at most one per `per_chat_interval_ms` per chat (both configurable: the defaults
+//!   are Telegram's limits).
+//! - Sending is at least once: a crash between Telegram's answer and the record can send an entry again.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Duration;
+
+use teloxide::payloads::SendMessageSetters;
+use teloxide::prelude::Requester;
+use teloxide::types::{ChatId, LinkPreviewOptions, ParseMode};
+use teloxide::{Bot, RequestError};
+use tokio::sync::mpsc;
+
+use super::render::render;
+use super::{describe_error, is_transient};
+use crate::channels::Shutdown;
+use crate::engine::Engine;
+use crate::storage::{Channel, Delivery, OutboxEntry, Store};
+use crate::time::now_millis;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Limits {
+    /// 0: no global limit.
+    pub global_per_sec: u32,
+    pub per_chat_interval_ms: u64,
+    pub max_in_flight: usize,
+    pub retry_max_ms: u64,
+}
+
+/// How one attempt at an entry ended.
+#[derive(Debug)]
+enum Outcome {
+    Sent {
+        platform_id: Option<String>,
+    },
+    Retry {
+        after_ms: u64,
+        error: String,
+        parts_done: usize,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+struct Done {
+    chat: String,
+    entry: OutboxEntry,
+    outcome: Outcome,
+}
+
+#[derive(Default)]
+struct ChatState {
+    queue: VecDeque<OutboxEntry>,
+    busy: bool,
+    /// In the ready list or the timer heap.
+    scheduled: bool,
+    /// Pacing: not before this instant (Unix ms).
+    next_ok_ms: u64,
+    /// Parts of the head entry already sent (a long reply is several messages).
+    parts_done: usize,
+}
+
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last_ms: u64,
+}
+
+impl TokenBucket {
+    fn new(per_sec: u32, now: u64) -> TokenBucket {
+        let rate = f64::from(per_sec);
+        TokenBucket {
+            rate,
+            tokens: rate.max(1.0),
+            last_ms: now,
+        }
+    }
+
+    fn refill(&mut self, now: u64) {
+        if self.rate <= 0.0 {
+            return;
+        }
+        let elapsed = now.saturating_sub(self.last_ms) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
+        self.last_ms = now;
+    }
+
+    fn take(&mut self, now: u64) -> bool {
+        if self.rate <= 0.0 {
+            return true;
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// When the next token will be there.
+    fn next_at(&self, now: u64) -> u64 {
+        if self.rate <= 0.0 || self.tokens >= 1.0 {
+            return now;
+        }
+        now + ((1.0 - self.tokens) / self.rate * 1000.0).ceil() as u64
+    }
+}
+
+struct Worker {
+    store: Store,
+    limits: Limits,
+    chats: HashMap<String, ChatState>,
+    ready: VecDeque<String>,
+    timers: BinaryHeap<Reverse<(u64, String)>>,
+    /// Highest outbox sequence number loaded so far.
+    cursor: u64,
+    in_flight: usize,
+}
+
+const LOAD_PAGE: usize = 1024;
+
+impl Worker {
+    fn schedule(&mut self, chat: &str, now: u64) {
+        let Some(state) = self.chats.get_mut(chat) else {
+            return;
+        };
+        if state.busy || state.scheduled {
+            return;
+        }
+        let Some(head) = state.queue.front() else {
+            self.chats.remove(chat);
+            return;
+        };
+        let at = state.next_ok_ms.max(head.not_before_ms);
+        state.scheduled = true;
+        if at <= now {
+            self.ready.push_back(chat.to_string());
+        } else {
+            self.timers.push(Reverse((at, chat.to_string())));
+        }
+    }
+
+    /// Loads entries queued since the last look.
+    fn load_new(&mut self, now: u64) {
+        loop {
+            let page =
+                match self
+                    .store
+                    .outbox_pending_after(Channel::Telegram, self.cursor, LOAD_PAGE)
+                {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the telegram outbox");
+                        return;
+                    }
+                };
+            let full = page.len() >= LOAD_PAGE;
+            for entry in page {
+                self.cursor = self.cursor.max(entry.seq);
+                let chat = entry.user.id.clone();
+                self.chats
+                    .entry(chat.clone())
+                    .or_default()
+                    .queue
+                    .push_back(entry);
+                self.schedule(&chat, now);
+            }
+            if !full {
+                return;
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: u64) {
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            if let Some(Reverse((_, chat))) = self.timers.pop() {
+                self.ready.push_back(chat);
+            }
+        }
+    }
+
+    fn finish(&mut self, done: Done, now: u64) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let Done {
+            chat,
+            mut entry,
+            outcome,
+        } = done;
+        let record = match outcome {
+            Outcome::Sent { platform_id } => self
+                .store
+                .outbox_finish(
+                    &entry,
+                    Delivery::Sent {
+                        platform_id,
+                        at: now / 1000,
+                    },
+                )
+                .map(|()| true),
+            Outcome::Failed { reason } => {
+                tracing::warn!(seq = entry.seq, reason = %reason, "telegram message refused for good; not retried");
+                self.store
+                    .outbox_finish(
+                        &entry,
+                        Delivery::Failed {
+                            reason,
+                            at: now / 1000,
+                        },
+                    )
+                    .map(|()| true)
+            }
+            Outcome::Retry {
+                after_ms,
+                error,
+                parts_done,
+            } => {
+                tracing::warn!(seq = entry.seq, attempts = entry.attempts + 1, retry_in_ms = after_ms, error = %error, "telegram send failed; will retry");
+                entry.attempts = entry.attempts.saturating_add(1);
+                entry.not_before_ms = now + after_ms;
+                entry.last_error = Some(error);
+                if let Some(state) = self.chats.get_mut(&chat) {
+                    state.parts_done = parts_done;
+                    if let Some(head) = state.queue.front_mut()
+                        && head.seq == entry.seq
+                    {
+                        *head = entry.clone();
+                    }
+                }
+                self.store.outbox_update(&entry).map(|()| false)
+            }
+        };
+        let Some(state) = self.chats.get_mut(&chat) else {
+            return;
+        };
+        state.busy = false;
+        match record {
+            Ok(true) => {
+                state.queue.pop_front();
+                state.parts_done = 0;
+                state.next_ok_ms = now + self.limits.per_chat_interval_ms;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                // Not recorded: keep the entry and look again shortly (it may go out twice).
+                tracing::error!(seq = entry.seq, error = %e, "cannot record a telegram delivery");
+                state.next_ok_ms = now + 1000;
+            }
+        }
+        self.schedule(&chat, now);
+    }
+}
+
+fn backoff_ms(attempts: u32, seq: u64, max_ms: u64) -> u64 {
+    let base = 500u64.saturating_mul(1u64 << attempts.min(16));
+    base.min(max_ms) + seq % 250
+}
+
+/// Sends the remaining parts of one entry.
+async fn deliver(bot: Bot, entry: OutboxEntry, parts_done: usize, limits: Limits) -> Outcome {
+    let Ok(chat_id) = entry.user.id.parse::<i64>() else {
+        return Outcome::Failed {
+            reason: "not a telegram chat id".into(),
+        };
+    };
+    let parts = render(&entry.reply);
+    if parts.is_empty() {
+        return Outcome::Failed {
+            reason: "empty message".into(),
+        };
+    }
+    let mut platform_id = None;
+    for (i, part) in parts.into_iter().enumerate().skip(parts_done) {
+        if i > parts_done && limits.per_chat_interval_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(limits.per_chat_interval_ms)).await;
+        }
+        let mut request = bot
+            .send_message(ChatId(chat_id), part.html)
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(LinkPreviewOptions {
+                is_disabled: true,
+                url: None,
+                prefer_small_media: false,
+                prefer_large_media: false,
+                show_above_text: false,
+            });
+        if let Some(keyboard) = part.keyboard {
+            request = request.reply_markup(keyboard);
+        }
+        match request.await {
+            Ok(message) => platform_id = Some(message.id.0.to_string()),
+            Err(e) => return failure(&e, &entry, i, &limits),
+        }
+    }
+    Outcome::Sent { platform_id }
+}
+
+fn failure(
+    error: &RequestError,
+    entry: &OutboxEntry,
+    parts_done: usize,
+    limits: &Limits,
+) -> Outcome {
+    if !is_transient(error) {
+        return Outcome::Failed {
+            reason: describe_error(error),
+        };
+    }
+    let after_ms = match error {
+        RequestError::RetryAfter(seconds) => u64::from(seconds.seconds()).max(1) * 1000,
+        _ => backoff_ms(entry.attempts, entry.seq, limits.retry_max_ms),
+    };
+    Outcome::Retry {
+        after_ms,
+        error: describe_error(error),
+        parts_done,
+    }
+}
+
+/// Runs until `shutdown`; then waits a little for messages in flight so their outcome is recorded.
+pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: Shutdown) {
+    let now = now_millis();
+    let mut worker = Worker {
+        store: engine.store().clone(),
+        limits: limits.clone(),
+        chats: HashMap::new(),
+        ready: VecDeque::new(),
+        timers: BinaryHeap::new(),
+        cursor: 0,
+        in_flight: 0,
+    };
+    let mut bucket = TokenBucket::new(limits.global_per_sec, now);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let signal = engine.outbox_signal(Channel::Telegram);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut load = true;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let now = now_millis();
+        if load {
+            worker.load_new(now);
+            load = false;
+        }
+        worker.fire_timers(now);
+        while worker.in_flight < limits.max_in_flight && !worker.ready.is_empty() {
+            if !bucket.take(now) {
+                break;
+            }
+            let Some(chat) = worker.ready.pop_front() else {
+                break;
+            };
+            let Some(state) = worker.chats.get_mut(&chat) else {
+                continue;
+            };
+            state.scheduled = false;
+            let Some(entry) = state.queue.front().cloned() else {
+                continue;
+            };
+            state.busy = true;
+            let parts_done = state.parts_done;
+            worker.in_flight += 1;
+            let tx = done_tx.clone();
+            let bot = bot.clone();
+            let limits = limits.clone();
+            tokio::spawn(async move {
+                let outcome = deliver(bot, entry.clone(), parts_done, limits).await;
+                let _ = tx.send(Done {
+                    chat,
+                    entry,
+                    outcome,
+                });
+            });
+        }
+        let mut wake = worker.timers.peek().map(|Reverse((at, _))| *at);
+        if !worker.ready.is_empty() && worker.in_flight < limits.max_in_flight {
+            let at = bucket.next_at(now);
+            wake = Some(wake.map_or(at, |w| w.min(at)));
+        }
+        let sleep_for = wake.map_or(Duration::from_secs(3600), |at| {
+            Duration::from_millis(at.saturating_sub(now).max(1))
+        });
+        tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+            Some(done) = done_rx.recv() => {
+                let now = now_millis();
+                worker.finish(done, now);
+                while let Ok(done) = done_rx.try_recv() {
+                    worker.finish(done, now);
+                }
+            }
+            () = signal.notified() => load = true,
+            _ = tick.tick() => load = true,
+            () = tokio::time::sleep(sleep_for) => {}
+        }
+    }
+    // Record what is in flight (bounded wait); anything not recorded is sent again after a restart.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while worker.in_flight > 0 {
+        match tokio::time::timeout_at(deadline, done_rx.recv()).await {
+            Ok(Some(done)) => worker.finish(done, now_millis()),
+            _ => break,
+        }
+    }
+    if let Err(e) = worker.store.flush().await {
+        tracing::error!(error = %e, "cannot flush the telegram outbox records");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn token_bucket_paces_and_unlimited_never_blocks() {
+        let mut b = TokenBucket::new(2, 0);
+        assert!(b.take(0));
+        assert!(b.take(0));
+        assert!(!b.take(0));
+        assert_eq!(b.next_at(0), 500);
+        assert!(b.take(500));
+        let mut free = TokenBucket::new(0, 0);
+        assert!((0..10_000).all(|_| free.take(0)));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff_ms(0, 0, 300_000) < backoff_ms(3, 0, 300_000));
+        assert!(backoff_ms(30, 7, 10_000) <= 10_000 + 250);
+    }
+}
