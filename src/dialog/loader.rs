@@ -1235,20 +1235,23 @@ impl Cx<'_> {
                 roots.push(Position::new(f.name.clone(), f.first()));
             }
         }
-        // Forward "may be set" analysis of variables, and reachability.
+        // Forward "must be set" analysis of variables (a variable counts as set at a node only if every
+        // path from a starting point sets it), which also gives reachability.
         let mut set_at: HashMap<Position, BTreeSet<String>> = HashMap::new();
         let mut queue: VecDeque<(Position, BTreeSet<String>)> =
             roots.iter().map(|r| (r.clone(), BTreeSet::new())).collect();
-        let mut visited: BTreeSet<Position> = BTreeSet::new();
         while let Some((pos, vars)) = queue.pop_front() {
-            let first = visited.insert(pos.clone());
-            let entry = set_at.entry(pos.clone()).or_default();
-            let before = entry.len();
-            entry.extend(vars);
-            if !first && entry.len() == before {
-                continue;
-            }
-            let vars_here = entry.clone();
+            let vars_here = match set_at.get(&pos) {
+                None => vars,
+                Some(current) => {
+                    let meet: BTreeSet<String> = current.intersection(&vars).cloned().collect();
+                    if meet.len() == current.len() {
+                        continue;
+                    }
+                    meet
+                }
+            };
+            set_at.insert(pos.clone(), vars_here.clone());
             let Some(node) = bot.node(&pos) else { continue };
             let mut out = vars_here.clone();
             let succ: Vec<Position> = match &node.kind {
@@ -1434,4 +1437,196 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::fixture::{self, load_with};
+    use super::*;
+
+    fn errors(replace: &[(&str, &str)]) -> Vec<String> {
+        match load_with(replace) {
+            Ok((_, warnings)) => panic!("expected errors, got a bot with warnings {warnings:?}"),
+            Err(diags) => diags.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    fn has(errors: &[String], needle: &str) -> bool {
+        errors.iter().any(|e| e.contains(needle))
+    }
+
+    #[test]
+    fn the_fixture_loads_cleanly() {
+        let (bot, warnings) = load_with(&[]).unwrap();
+        assert_eq!(bot.flows.len(), 3);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_file_line_and_column() {
+        let broken = "flow: info\nnodes:\n  start:\n    say: { id: \"a\", en: \"b\"\n";
+        let errs = errors(&[("info.yaml", broken)]);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("info.yaml:") && e.contains("error")),
+            "{errs:?}"
+        );
+        let first = errs.iter().find(|e| e.contains("info.yaml")).unwrap();
+        let loc: Vec<&str> = first.split(':').collect();
+        assert!(
+            loc[1].parse::<u32>().unwrap() >= 1 && loc[2].parse::<u32>().unwrap() >= 1,
+            "{first}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_indent_or_unknown_key_is_located() {
+        let bad = "flow: info\nnodes:\n  start:\n    sya: { id: a, en: b }\n";
+        let errs = errors(&[("info.yaml", bad)]);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("info.yaml:4:") && e.contains("sya")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn a_dangling_target_suggests_the_closest_name() {
+        let main = fixture::MAIN.replace("goto: info", "goto: inof");
+        let errs = errors(&[("main.yaml", &main)]);
+        assert!(has(&errs, "`inof` is neither a node"), "{errs:?}");
+        assert!(has(&errs, "did you mean `info`"), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with(&format!("{}", std::path::MAIN_SEPARATOR))
+                    || e.contains("main.yaml:"))
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let lapor = fixture::LAPOR
+            .replace("pattern: '^\\d{1,2}$'", "pattern: '^(\\d'")
+            .replace("en: \"Name of the worker?\"", "xx: \"?\"")
+            .replace(
+                "say: { id: \"Kode {code} untuk {nama}.\", en: \"Code {code} for {nama}.\" }",
+                "say: { id: \"Kode {kode}\", en: \"Code {kode}\" }",
+            );
+        let errs = errors(&[("lapor.yaml", &lapor)]);
+        assert!(has(&errs, "not a valid regex"), "{errs:?}");
+        assert!(has(&errs, "unknown language `xx`"), "{errs:?}");
+        assert!(has(&errs, "missing the English (`en`) text"), "{errs:?}");
+        assert!(errs.len() >= 3);
+    }
+
+    #[test]
+    fn variables_used_before_they_are_set() {
+        let info = fixture::INFO.replace("Syarat: umur 18.", "Halo {nama}");
+        let (_, _) = (0, 0);
+        let errs = errors(&[("info.yaml", &info)]);
+        assert!(has(&errs, "variable `{nama}` is used before"), "{errs:?}");
+    }
+
+    #[test]
+    fn unreachable_and_duplicate_nodes() {
+        let info = format!("{}  yatim:\n    say: {{ id: a, en: b }}\n", fixture::INFO);
+        let errs = errors(&[("info.yaml", &info)]);
+        assert!(has(&errs, "[info/yatim] unreachable node"), "{errs:?}");
+        let dup = format!("{}  start:\n    say: {{ id: a, en: b }}\n", fixture::INFO);
+        let errs = errors(&[("info.yaml", &dup)]);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("duplicate") && e.contains("start")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn channel_limits_are_enforced() {
+        let long = fixture::MAIN.replace(
+            "label: { id: Syarat,",
+            "label: { id: Syarat kerja di luar negeri resmi,",
+        );
+        let errs = errors(&[("main.yaml", &long)]);
+        assert!(has(&errs, "WhatsApp buttons allow 20"), "{errs:?}");
+        let mut many =
+            String::from("flow: main\nnodes:\n  start:\n    say: { id: m, en: m }\n    choices:\n");
+        for _ in 0..11 {
+            many.push_str("      - label: { id: x, en: x }\n        goto: info\n");
+        }
+        let errs = errors(&[("main.yaml", &many)]);
+        assert!(has(&errs, "at most 10"), "{errs:?}");
+        let long_name = fixture::INFO.replace("flow: info", &format!("flow: {}", "i".repeat(70)));
+        let errs = errors(&[("info.yaml", &long_name)]);
+        assert!(
+            has(&errs, "Telegram allows 64") || has(&errs, "neither a node"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn actions_must_exist_and_cover_every_outcome() {
+        let lapor = fixture::LAPOR.replace("action: test.open", "action: test.nope");
+        let errs = errors(&[("lapor.yaml", &lapor)]);
+        assert!(has(&errs, "unknown action `test.nope`"), "{errs:?}");
+        let lapor = fixture::LAPOR.replace("      opened: selesai\n", "      gone: selesai\n");
+        let errs = errors(&[("lapor.yaml", &lapor)]);
+        assert!(has(&errs, "has no outcome `gone`"), "{errs:?}");
+        assert!(has(&errs, "can end with `opened`"), "{errs:?}");
+    }
+
+    #[test]
+    fn stale_and_unsourced_facts_are_warnings() {
+        let info = fixture::INFO.replace("verified: 2026-01-01", "verified: 2020-01-01");
+        let (_, warnings) = load_with(&[("info.yaml", &info)]).unwrap();
+        assert!(
+            warnings.iter().any(|w| w.message.contains("days ago")),
+            "{warnings:?}"
+        );
+        let info = fixture::INFO.replace(
+            "    fact: { source: \"UU 18/2017\", verified: 2026-01-01, confidence: H }\n",
+            "",
+        );
+        let info = info.replace("umur 18", "umur 18 tahun, biaya Rp 37500");
+        let (_, warnings) = load_with(&[("info.yaml", &info)]).unwrap();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.message.contains("has no `fact:`")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn a_node_of_two_kinds_is_refused() {
+        let info = fixture::INFO.replace(
+            "    fact:",
+            "    ask: { id: a, en: b }\n    save: x\n    choices:\n      - label: { id: a, en: a }\n        goto: main\n    fact:",
+        );
+        let errs = errors(&[("info.yaml", &info)]);
+        assert!(has(&errs, "a node is one kind"), "{errs:?}");
+    }
+
+    #[test]
+    fn loops_that_never_wait_are_refused() {
+        let info = "flow: info\ntriggers: ['syarat']\nnodes:\n  a:\n    say: { id: a, en: a }\n    next: b\n  b:\n    goto: a\n";
+        let errs = errors(&[("info.yaml", info)]);
+        assert!(has(&errs, "without ever waiting"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_binary_file_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = fixture::standard_files();
+        files.retain(|(n, _)| *n != "info.yaml");
+        fixture::write(dir.path(), &files);
+        std::fs::write(dir.path().join("info.yaml"), [0xff, 0xfe, 0x00, 0x12]).unwrap();
+        let errs: Vec<String> = load(dir.path(), &fixture::actions(), &fixture::options())
+            .unwrap_err()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert!(has(&errs, "not UTF-8"), "{errs:?}");
+    }
 }

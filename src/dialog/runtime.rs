@@ -762,3 +762,292 @@ pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> Stri
     out.push_str(rest);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::fixture;
+    use super::super::io::{Attachment, AttachmentKind};
+    use super::*;
+    use crate::storage::Channel;
+
+    struct Chat {
+        bot: Bot,
+        actions: Actions,
+        session: Session,
+        now: u64,
+        user: UserKey,
+    }
+
+    impl Chat {
+        fn new() -> Chat {
+            Chat {
+                bot: fixture::bot(),
+                actions: fixture::actions(),
+                session: Session::default(),
+                now: 1_800_000_000,
+                user: UserKey::new(Channel::Console, "t"),
+            }
+        }
+
+        fn send(&mut self, kind: InputKind) -> Step {
+            self.now += 10;
+            let env = StepEnv {
+                now: self.now,
+                seed: 42,
+                idle_secs: 3600,
+                user: &self.user,
+            };
+            let input = Input { kind, at: self.now };
+            let step = step(&self.bot, &self.actions, self.session.clone(), &input, &env);
+            self.session = step.session.clone();
+            step
+        }
+
+        fn say(&mut self, text: &str) -> String {
+            let step = self.send(InputKind::Text(text.into()));
+            shown(&step)
+        }
+
+        fn at(&self) -> Option<(String, String)> {
+            self.session.position.clone().map(|p| (p.flow, p.node))
+        }
+    }
+
+    fn shown(step: &Step) -> String {
+        step.replies
+            .iter()
+            .map(|r| {
+                let labels: Vec<&str> = r.choices.iter().map(|c| c.label.as_str()).collect();
+                format!("{} [{}]", r.text, labels.join("|"))
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+
+    #[test]
+    fn first_contact_shows_the_main_menu_with_buttons() {
+        let mut chat = Chat::new();
+        let step = chat.send(InputKind::Text("halo".into()));
+        assert_eq!(step.replies.len(), 1);
+        assert_eq!(step.replies[0].text, "Menu utama");
+        let ids: Vec<&str> = step.replies[0]
+            .choices
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, vec!["main/start/1", "main/start/2"]);
+    }
+
+    #[test]
+    fn a_choice_works_by_button_number_and_label() {
+        for input in [
+            InputKind::Choice("main/start/1".into()),
+            InputKind::Text("1".into()),
+            InputKind::Text("  SYARAT ".into()),
+        ] {
+            let mut chat = Chat::new();
+            chat.say("halo");
+            let step = chat.send(input.clone());
+            assert!(
+                shown(&step).contains("Syarat: umur 18."),
+                "{input:?}: {}",
+                shown(&step)
+            );
+            assert!(
+                shown(&step).contains("Ketik 0 untuk menu."),
+                "a flow's end shows the way on"
+            );
+        }
+    }
+
+    #[test]
+    fn a_trigger_starts_a_flow_from_anywhere() {
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("syarat kerja ke taiwan apa aja".into()));
+        assert_eq!(step.entered.as_deref(), Some("info"));
+    }
+
+    #[test]
+    fn a_question_validates_retries_and_gives_up_politely() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        assert_eq!(chat.at(), Some(("lapor".into(), "nama".into())));
+        assert!(chat.say("Siti").contains("Umur Siti?"));
+        assert!(chat.say("dua puluh").contains("Tulis angka umur."));
+        assert!(chat.say("duapuluh").contains("Tulis angka umur."));
+        let out = chat.say("tua");
+        assert!(out.contains("Terlalu banyak salah."), "{out}");
+        assert!(out.contains("Menu utama"), "{out}");
+        assert_eq!(chat.at(), Some(("main".into(), "start".into())));
+    }
+
+    #[test]
+    fn a_trigger_interrupts_a_question_and_the_user_can_come_back() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        chat.say("Siti");
+        let out = chat.say("syarat?");
+        assert!(out.contains("Syarat: umur 18."), "{out}");
+        assert!(out.contains("Kembali ke pertanyaan tadi?"), "{out}");
+        let out = chat.say("1");
+        assert!(out.contains("Umur Siti?"), "{out}");
+        assert!(chat.say("25").contains("Kirim foto"));
+    }
+
+    #[test]
+    fn attachments_are_kept_where_a_question_accepts_them_and_refused_elsewhere() {
+        let photo = InputKind::Attachment(Attachment {
+            kind: AttachmentKind::Photo,
+            reference: "file-1".into(),
+            mime: None,
+            stored_path: None,
+        });
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let step = chat.send(photo.clone());
+        assert!(shown(&step).contains("Mohon ketik."), "{}", shown(&step));
+        assert!(shown(&step).contains("Menu utama"));
+        chat.say("lapor");
+        chat.say("Siti");
+        chat.say("30");
+        let step = chat.send(photo);
+        assert!(shown(&step).contains("File diterima."));
+        assert_eq!(chat.session.attachments.len(), 1);
+        let out = chat.say("lanjut");
+        assert!(out.contains("Kode T42 untuk Siti."), "{out}");
+        assert!(
+            chat.session.vars.get("nama").is_none(),
+            "an ended conversation forgets its answers"
+        );
+    }
+
+    #[test]
+    fn skip_words_skip_optional_questions_only() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        // The name question is not skippable: "tidak tahu" is taken as the answer.
+        assert!(chat.say("tidak tahu").contains("Umur tidak tahu?"));
+        chat.say("40");
+        let out = chat.say("lewati");
+        assert!(out.contains("Dilewati.") && out.contains("Kode"), "{out}");
+    }
+
+    #[test]
+    fn global_keywords_work_in_every_state() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        assert!(chat.say("0").contains("Menu utama"));
+        chat.say("lapor");
+        let out = chat.say("stop");
+        assert!(out.contains("Dihentikan."));
+        assert_eq!(chat.at(), None);
+        let out = chat.say("bahasa");
+        assert!(
+            out.contains("Pilih bahasa:") && out.contains("English"),
+            "{out}"
+        );
+        let out = chat.say("2");
+        assert!(
+            out.contains("English chosen.") && out.contains("Main menu"),
+            "{out}"
+        );
+        assert_eq!(chat.session.lang, Lang::En);
+    }
+
+    #[test]
+    fn a_user_back_after_a_day_may_resume_or_restart() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        chat.say("Siti");
+        chat.now += 24 * 3600;
+        let out = chat.say("halo?");
+        assert!(
+            out.contains("Selamat datang kembali.") && out.contains("Lanjutkan"),
+            "{out}"
+        );
+        let out = chat.say("1");
+        assert!(out.contains("Umur Siti?"), "{out}");
+        chat.now += 24 * 3600;
+        chat.say("halo");
+        let out = chat.say("2");
+        assert!(out.contains("Menu utama"), "{out}");
+        assert!(!chat.session.vars.contains_key("nama"));
+    }
+
+    #[test]
+    fn emergency_words_show_numbers_at_once_and_the_intake_goes_on() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        let step = chat.send(InputKind::Text("Siti, dia dipukul majikan".into()));
+        let out = shown(&step);
+        assert!(out.starts_with("DARURAT"), "{out}");
+        assert!(
+            out.contains("Umur Siti, dia dipukul majikan?"),
+            "the answer still counts: {out}"
+        );
+        assert!(step.effects.contains(&Effect::Emergency {
+            category: "kekerasan".into()
+        }));
+        // Not repeated within minutes; a lower-priority category is noted without the numbers.
+        let step = chat.send(InputKind::Text("disiksa".into()));
+        assert!(!shown(&step).contains("DARURAT"));
+        let step = chat.send(InputKind::Text("gaji".into()));
+        assert!(step.effects.contains(&Effect::Emergency {
+            category: "gaji".into()
+        }));
+    }
+
+    #[test]
+    fn hostile_input_gets_a_sensible_answer() {
+        for text in [
+            "a".repeat(10_000),
+            "😭😭😭🙏".to_string(),
+            "\u{0}\u{1b}[31m\u{7}".to_string(),
+            String::from_utf8_lossy(&[0xff, 0xfe, b'x']).into_owned(),
+            String::new(),
+        ] {
+            let mut chat = Chat::new();
+            chat.say("halo");
+            let step = chat.send(InputKind::Text(text.clone()));
+            assert!(
+                !step.replies.is_empty(),
+                "no answer to {:?}",
+                text.chars().take(10).collect::<String>()
+            );
+            assert!(shown(&step).contains("Menu utama"));
+        }
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        chat.say(&"x".repeat(10_000));
+        assert_eq!(chat.session.vars["nama"].chars().count(), MAX_ANSWER_CHARS);
+    }
+
+    #[test]
+    fn a_stale_button_or_a_session_on_a_removed_node_recovers() {
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let out = shown(&chat.send(InputKind::Choice("gone/node/3".into())));
+        assert!(
+            out.contains("Maaf, belum mengerti.") && out.contains("Menu utama"),
+            "{out}"
+        );
+        chat.session.position = Some(Position::new("lapor", "removed"));
+        let out = chat.say("apa kabar");
+        assert!(out.contains("Menu utama"), "{out}");
+    }
+
+    #[test]
+    fn start_with_a_payload_opens_that_flow() {
+        let mut chat = Chat::new();
+        let step = chat.send(InputKind::Start {
+            payload: Some("lapor".into()),
+        });
+        assert!(shown(&step).contains("Siapa nama PMI?"));
+        let step = chat.send(InputKind::Start {
+            payload: Some("<script>".into()),
+        });
+        assert!(shown(&step).contains("Menu utama"));
+    }
+}
