@@ -236,19 +236,16 @@ impl Store {
         Ok(entries)
     }
 
-    /// Pending outbox entries of a channel with a sequence number above `after`, in send order, at most
-    /// `limit` (lets a sender pick up only what is new since its last look).
-    pub fn outbox_pending_after(
+    /// Pending outbox entries of a channel with a sequence number of at least `from`, in send order, at
+    /// most `limit` (lets a sender pick up only what is new since its last look).
+    pub fn outbox_pending_from(
         &self,
         channel: Channel,
-        after: u64,
+        from: u64,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
-        if after == u64::MAX {
-            return Ok(entries);
-        }
-        let range = key::outbox(channel, after + 1)..=key::outbox(channel, u64::MAX);
+        let range = key::outbox(channel, from)..=key::outbox(channel, u64::MAX);
         for item in self.kernel.range(range) {
             let (k, v) = item?;
             entries.push(decode(&k, &v)?);

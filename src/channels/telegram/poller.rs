@@ -171,16 +171,25 @@ pub(crate) async fn run(inner: std::sync::Arc<Inner>, mut shutdown: Shutdown) {
                 }
             }
         }
-        if next == offset {
+        if converted.is_empty() {
             // Nothing we can confirm (only updates without an id): wait rather than spin.
             if !pause(&mut shutdown, Duration::from_secs(1)).await {
                 break;
             }
             continue;
         }
-        let meta = vec![(OFFSET_META.to_string(), next.to_string().into_bytes())];
+        // Updates below the offset (a redelivery) are still handed in: the engine dedupes them.
+        let meta = if next > offset {
+            vec![(OFFSET_META.to_string(), next.to_string().into_bytes())]
+        } else {
+            Vec::new()
+        };
+        let count = converted.len();
         match commit(&inner, converted, meta).await {
-            Ok(()) => offset = next,
+            Ok(()) => {
+                tracing::debug!(updates = count, offset = next, "telegram batch committed");
+                offset = next;
+            }
             Err(e) => {
                 // Nothing confirmed: the same updates come again.
                 failures += 1;

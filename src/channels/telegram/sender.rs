@@ -20,7 +20,7 @@ use teloxide::payloads::SendMessageSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::{ChatId, LinkPreviewOptions, ParseMode};
 use teloxide::{Bot, RequestError};
-use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::render::render;
 use super::{describe_error, is_transient};
@@ -125,7 +125,7 @@ struct Worker {
     chats: HashMap<String, ChatState>,
     ready: VecDeque<String>,
     timers: BinaryHeap<Reverse<(u64, String)>>,
-    /// Highest outbox sequence number loaded so far.
+    /// The smallest outbox sequence number not loaded yet.
     cursor: u64,
     in_flight: usize,
 }
@@ -159,7 +159,7 @@ impl Worker {
             let page =
                 match self
                     .store
-                    .outbox_pending_after(Channel::Telegram, self.cursor, LOAD_PAGE)
+                    .outbox_pending_from(Channel::Telegram, self.cursor, LOAD_PAGE)
                 {
                     Ok(page) => page,
                     Err(e) => {
@@ -168,8 +168,11 @@ impl Worker {
                     }
                 };
             let full = page.len() >= LOAD_PAGE;
+            if !page.is_empty() {
+                tracing::debug!(entries = page.len(), "telegram outbox entries loaded");
+            }
             for entry in page {
-                self.cursor = self.cursor.max(entry.seq);
+                self.cursor = self.cursor.max(entry.seq.saturating_add(1));
                 let chat = entry.user.id.clone();
                 self.chats
                     .entry(chat.clone())
@@ -332,6 +335,17 @@ fn failure(
     }
 }
 
+fn settle(worker: &mut Worker, joined: Result<Done, tokio::task::JoinError>, now: u64) {
+    match joined {
+        Ok(done) => worker.finish(done, now),
+        Err(e) => {
+            // A send task panicked: its chat stays busy until restart; say so loudly.
+            worker.in_flight = worker.in_flight.saturating_sub(1);
+            tracing::error!(error = %e, "telegram send task failed");
+        }
+    }
+}
+
 /// Runs until `shutdown`; then waits a little for messages in flight so their outcome is recorded.
 pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: Shutdown) {
     let now = now_millis();
@@ -345,7 +359,8 @@ pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: 
         in_flight: 0,
     };
     let mut bucket = TokenBucket::new(limits.global_per_sec, now);
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    // Owned here, so aborting the worker aborts its sends too (nothing sent behind its back).
+    let mut sends: JoinSet<Done> = JoinSet::new();
     let signal = engine.outbox_signal(Channel::Telegram);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -377,16 +392,15 @@ pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: 
             state.busy = true;
             let parts_done = state.parts_done;
             worker.in_flight += 1;
-            let tx = done_tx.clone();
             let bot = bot.clone();
             let limits = limits.clone();
-            tokio::spawn(async move {
+            sends.spawn(async move {
                 let outcome = deliver(bot, entry.clone(), parts_done, limits).await;
-                let _ = tx.send(Done {
+                Done {
                     chat,
                     entry,
                     outcome,
-                });
+                }
             });
         }
         let mut wake = worker.timers.peek().map(|Reverse((at, _))| *at);
@@ -403,11 +417,11 @@ pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: 
                     break;
                 }
             }
-            Some(done) = done_rx.recv() => {
+            Some(joined) = sends.join_next(), if !sends.is_empty() => {
                 let now = now_millis();
-                worker.finish(done, now);
-                while let Ok(done) = done_rx.try_recv() {
-                    worker.finish(done, now);
+                settle(&mut worker, joined, now);
+                while let Some(joined) = sends.try_join_next() {
+                    settle(&mut worker, joined, now);
                 }
             }
             () = signal.notified() => load = true,
@@ -417,12 +431,13 @@ pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: 
     }
     // Record what is in flight (bounded wait); anything not recorded is sent again after a restart.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while worker.in_flight > 0 {
-        match tokio::time::timeout_at(deadline, done_rx.recv()).await {
-            Ok(Some(done)) => worker.finish(done, now_millis()),
+    while !sends.is_empty() {
+        match tokio::time::timeout_at(deadline, sends.join_next()).await {
+            Ok(Some(joined)) => settle(&mut worker, joined, now_millis()),
             _ => break,
         }
     }
+    sends.abort_all();
     if let Err(e) = worker.store.flush().await {
         tracing::error!(error = %e, "cannot flush the telegram outbox records");
     }
