@@ -1,0 +1,682 @@
+//! The Telegram channel end to end, against a stand-in Bot API server on 127.0.0.1: a conversation by
+//! buttons and by typing, a crash in the middle, redelivery, flood control, an API outage, a user who
+//! blocked the bot, updates the bot cannot read, webhook mode, staff commands and attachment downloads.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "telegram_support/bot_api.rs"]
+mod bot_api;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bot_api::{BotApi, Sent, TOKEN};
+use pandu::channels::StaffCommands;
+use pandu::channels::telegram::{FileError, Telegram};
+use pandu::config::{Config, Secret, Secrets};
+use pandu::dialog::{Actions, load_dir};
+use pandu::engine::{Engine, EngineConfig, IgnoreEffects};
+use pandu::storage::{Channel, DEFAULT_CACHE_BYTES, Delivery, Store, UserKey};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(10);
+const WEBHOOK_SECRET: &str = "s3cret-webhook-token";
+
+fn write_dialogs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("_bot.yaml"),
+        r#"
+start: main
+keywords: { menu: [menu, "0"] }
+texts:
+  fallback: { id: "Maaf.", en: "Sorry." }
+  not_text: { id: "Ketik saja.", en: "Type." }
+  welcome_back: { id: "Kembali.", en: "Back." }
+  resume_offer: { id: "Lanjut?", en: "Continue?" }
+  resume_label: { id: Lanjut, en: Continue }
+  restart_label: { id: Menu, en: Menu }
+  flow_end_hint: { id: "Ketik 0.", en: "Type 0." }
+  stopped: { id: "Stop.", en: "Stop." }
+  language_prompt: { id: "Bahasa?", en: "Language?" }
+  language_set: { id: "Ok.", en: "Ok." }
+  retries_exhausted: { id: "Habis.", en: "Done." }
+  skipped: { id: "Lewat.", en: "Skipped." }
+  attachment_saved: { id: "Simpan.", en: "Saved." }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("main.yaml"),
+        r#"
+flow: main
+nodes:
+  start:
+    say: { id: "Pilih <menu> & lanjut:", en: "Choose:" }
+    choices:
+      - label: { id: Isi nama, en: Name }
+        goto: nama
+      - label: { id: Info, en: Info }
+        goto: info
+  nama:
+    ask: { id: "Nama?", en: "Name?" }
+    save: nama
+    next: halo
+  halo:
+    say: { id: "Halo {nama}.", en: "Hello {nama}." }
+  info:
+    say: { id: "Info & fakta.", en: "Info & facts." }
+"#,
+    )
+    .unwrap();
+}
+
+struct Setup {
+    _temp: tempfile::TempDir,
+    data: PathBuf,
+    dialogs: PathBuf,
+    api: BotApi,
+}
+
+async fn setup() -> Setup {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "pandu=warn".into()),
+        )
+        .try_init();
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let dialogs = temp.path().join("dialogs");
+    write_dialogs(&dialogs);
+    let api = BotApi::start().await;
+    Setup {
+        _temp: temp,
+        data,
+        dialogs,
+        api,
+    }
+}
+
+fn config(s: &Setup) -> Config {
+    let mut c = Config::default();
+    c.data_dir = s.data.clone();
+    c.telegram.api_url = s.api.url();
+    c.telegram.poll_timeout_secs = 1;
+    c.telegram.per_chat_interval_ms = 0;
+    c.telegram.global_per_sec = 0;
+    c.telegram.retry_max_secs = 1;
+    c.telegram.commands_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/telegram.toml");
+    c
+}
+
+fn secrets() -> Secrets {
+    Secrets {
+        telegram_token: Some(Secret::new(TOKEN)),
+        telegram_webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+        ..Secrets::default()
+    }
+}
+
+struct Pandu {
+    telegram: Telegram,
+    engine: Engine,
+    store: Store,
+    writer: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+    shutdown: watch::Sender<bool>,
+}
+
+async fn start(
+    s: &Setup,
+    config: &Config,
+    staff: Option<Arc<dyn StaffCommands>>,
+) -> Pandu {
+    let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
+    let actions = Actions::new();
+    let (bot, _) = load_dir(&s.dialogs, &actions).unwrap();
+    let (engine, writer) = Engine::start(
+        store.clone(),
+        Arc::new(RwLock::new(Arc::new(bot))),
+        actions,
+        Arc::new(IgnoreEffects),
+        EngineConfig {
+            idle_secs: 3600,
+            max_batch: 256,
+        },
+    );
+    let telegram = Telegram::from_config(config, &secrets(), engine.clone(), staff).unwrap();
+    let (shutdown, rx) = watch::channel(false);
+    let tasks = telegram.start(rx).await;
+    Pandu {
+        telegram,
+        engine,
+        store,
+        writer,
+        tasks,
+        shutdown,
+    }
+}
+
+/// Kills the process's work at once: tasks aborted wherever they are, engine dropped, store closed.
+async fn crash(p: Pandu) {
+    for task in &p.tasks {
+        task.abort();
+    }
+    for task in p.tasks {
+        let _ = task.await;
+    }
+    drop(p.telegram);
+    drop(p.engine);
+    let _ = p.writer.await;
+    drop(p.store);
+}
+
+/// A graceful stop: the shutdown signal, then every task ends by itself.
+async fn stop(p: Pandu) {
+    p.shutdown.send(true).unwrap();
+    for task in p.tasks {
+        tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    }
+    drop(p.telegram);
+    drop(p.engine);
+    let _ = p.writer.await;
+}
+
+fn texts(sent: &[Sent]) -> Vec<String> {
+    sent.iter().map(Sent::text).collect()
+}
+
+/// Waits until a message to `chat` after the first `from` ones contains `needle`; returns the new ones.
+async fn expect_after(api: &BotApi, chat: i64, from: usize, needle: &str) -> Vec<Sent> {
+    let ok = api
+        .wait_until(WAIT, |a| {
+            a.sent_to(chat)
+                .iter()
+                .skip(from)
+                .any(|m| m.text().contains(needle))
+        })
+        .await;
+    let all = api.sent_to(chat);
+    assert!(ok, "no {needle:?} for chat after {from}: {:?}", texts(&all));
+    all[from..].to_vec()
+}
+
+fn count(api: &BotApi, chat: i64, needle: &str) -> usize {
+    api.sent_to(chat)
+        .iter()
+        .filter(|m| m.text().contains(needle))
+        .count()
+}
+
+#[tokio::test]
+async fn a_conversation_by_buttons_and_by_typing() {
+    let s = setup().await;
+    let p = start(&s, &config(&s), None).await;
+    let api = &s.api;
+    let chat = 101;
+
+    api.user_text(chat, "halo");
+    let menu = expect_after(api, chat, 0, "Pilih <menu> & lanjut:").await;
+    let menu = menu.last().unwrap();
+    assert_eq!(menu.parse_mode.as_deref(), Some("HTML"));
+    assert!(menu.html.contains("Pilih &lt;menu&gt; &amp; lanjut:"), "{}", menu.html);
+    assert_eq!(
+        menu.buttons(),
+        vec![
+            ("Isi nama".to_string(), "main/start/1".to_string()),
+            ("Info".to_string(), "main/start/2".to_string())
+        ]
+    );
+
+    // By buttons: the press is a choice, and the callback query is answered.
+    let n = api.sent_to(chat).len();
+    api.user_press(chat, "main/start/1");
+    expect_after(api, chat, n, "Nama?").await;
+    assert!(
+        api.wait_until(WAIT, |a| a.callback_answers().len() == 1)
+            .await
+    );
+
+    // What the user types is shown back escaped, never as markup.
+    let n = api.sent_to(chat).len();
+    api.user_text(chat, "Siti <b>&");
+    let reply = expect_after(api, chat, n, "Halo Siti <b>&.").await;
+    assert!(reply.iter().any(|m| m.html.contains("Halo Siti &lt;b&gt;&amp;.")));
+
+    // By typing: the menu keyword, then the number of a choice.
+    let n = api.sent_to(chat).len();
+    api.user_text(chat, "0");
+    expect_after(api, chat, n, "Pilih").await;
+    let n = api.sent_to(chat).len();
+    api.user_text(chat, "2");
+    expect_after(api, chat, n, "Info & fakta.").await;
+
+    // /start restarts at the main menu.
+    let n = api.sent_to(chat).len();
+    api.user_text(chat, "/start");
+    expect_after(api, chat, n, "Pilih").await;
+
+    // Nothing answered twice, the offset confirms everything, the commands were registered.
+    assert_eq!(count(api, chat, "Nama?"), 1);
+    assert_eq!(count(api, chat, "Info & fakta."), 1);
+    let offset = p.store.meta("telegram.offset").unwrap().unwrap();
+    let offset: i64 = String::from_utf8(offset).unwrap().parse().unwrap();
+    assert!(api.wait_until(WAIT, |a| a.confirmed_offset() == offset).await);
+    assert!(api.wait_until(WAIT, |a| a.commands().len() >= 2).await);
+    let commands = api.commands();
+    let default = commands
+        .iter()
+        .find(|c| c.get("language_code").is_none())
+        .unwrap();
+    let names: Vec<&str> = default["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["start", "menu", "bahasa", "status"]);
+    assert!(commands.iter().any(|c| c["language_code"] == "en"));
+    assert!(api.get_me_calls() >= 1);
+    // Every delivery is on record with Telegram's message id.
+    let records = p.store.deliveries(Channel::Telegram).unwrap();
+    assert_eq!(records.len(), api.sent_to(chat).len());
+    assert!(records.iter().all(|r| matches!(
+        &r.delivery,
+        Delivery::Sent { platform_id: Some(_), .. }
+    )));
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn a_crash_in_the_middle_loses_nothing_and_answers_nothing_twice() {
+    let s = setup().await;
+    let cfg = config(&s);
+    let p = start(&s, &cfg, None).await;
+    let api = &s.api;
+    let chats: Vec<i64> = (201..=210).collect();
+    for &chat in &chats {
+        api.user_text(chat, "halo");
+    }
+    for &chat in &chats {
+        expect_after(api, chat, 0, "Pilih").await;
+    }
+    // Replies can no longer leave: the presses are committed, their answers wait in the outbox.
+    api.hold_sends(true);
+    let mut last = 0;
+    for &chat in &chats {
+        last = api.user_press(chat, "main/start/1");
+    }
+    let committed = {
+        let store = p.store.clone();
+        api.wait_until(WAIT, move |_| {
+            store
+                .meta("telegram.offset")
+                .unwrap()
+                .and_then(|v| String::from_utf8(v).ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                == Some(last + 1)
+        })
+        .await
+    };
+    assert!(committed);
+    crash(p).await;
+    // The sends that were in flight never reached Telegram.
+    api.discard_held_sends();
+    // Users keep typing while the bot is gone.
+    for &chat in &chats {
+        api.user_text(chat, &format!("Nama{chat}"));
+    }
+    api.hold_sends(false);
+    let p = start(&s, &cfg, None).await;
+    for &chat in &chats {
+        let all = expect_after(api, chat, 0, &format!("Halo Nama{chat}.")).await;
+        let t = texts(&all);
+        assert_eq!(count(api, chat, "Pilih"), 1, "{t:?}");
+        assert_eq!(count(api, chat, "Nama?"), 1, "{t:?}");
+        assert_eq!(count(api, chat, &format!("Halo Nama{chat}.")), 1, "{t:?}");
+        let ask = t.iter().position(|x| x.contains("Nama?")).unwrap();
+        let hello = t.iter().position(|x| x.contains("Halo")).unwrap();
+        assert!(ask < hello, "{t:?}");
+    }
+    assert!(p.store.outbox_pending(Channel::Telegram, 10).unwrap().is_empty());
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn the_same_update_delivered_twice_is_answered_once() {
+    let s = setup().await;
+    let p = start(&s, &config(&s), None).await;
+    let api = &s.api;
+    let chat = 301;
+    let first = api.user_text(chat, "halo");
+    expect_after(api, chat, 0, "Pilih").await;
+    api.deliver_again(first);
+    api.user_text(chat, "2");
+    expect_after(api, chat, 1, "Info & fakta.").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count(api, chat, "Pilih"), 1, "{:?}", texts(&api.sent_to(chat)));
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn flood_control_retry_after_is_honoured() {
+    let s = setup().await;
+    let p = start(&s, &config(&s), None).await;
+    let api = &s.api;
+    let chat = 401;
+    api.fail_next_sends_with_429(1, 1);
+    api.user_text(chat, "halo");
+    expect_after(api, chat, 0, "Pilih").await;
+    let attempts = api.attempts_to(chat);
+    assert_eq!(
+        attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [429, 200]
+    );
+    let gap = attempts[1].at - attempts[0].at;
+    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+    assert_eq!(api.sent_to(chat).len(), 1);
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried() {
+    let s = setup().await;
+    let p = start(&s, &config(&s), None).await;
+    let api = &s.api;
+    let chat = 451;
+    api.fail_next_sends_with_5xx(1);
+    api.user_text(chat, "halo");
+    // teloxide waits 10 s after a 5xx before returning it; then our backoff retries.
+    let ok = api
+        .wait_until(Duration::from_secs(20), |a| !a.sent_to(chat).is_empty())
+        .await;
+    assert!(ok);
+    let statuses: Vec<u16> = api.attempts_to(chat).iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [502, 200]);
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn the_api_down_for_a_while_then_back_delivers_everything_in_order() {
+    let s = setup().await;
+    let p = start(&s, &config(&s), None).await;
+    let api = &s.api;
+    let (a, b) = (501, 502);
+    api.user_text(a, "halo");
+    expect_after(api, a, 0, "Pilih").await;
+    api.hold_sends(true);
+    api.user_press(a, "main/start/1");
+    let last = api.user_text(b, "halo");
+    assert!(
+        api.wait_until(WAIT, |x| x.confirmed_offset() == last + 1 || {
+            let s = p.store.meta("telegram.offset").unwrap();
+            s == Some((last + 1).to_string().into_bytes())
+        })
+        .await
+    );
+    // Down: every connection is reset, the held sends fail, polling fails.
+    api.set_down(true);
+    api.discard_held_sends();
+    api.user_text(a, "Budi");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(api.sent_to(a).len(), 1);
+    api.set_down(false);
+    let all = expect_after(api, a, 1, "Halo Budi.").await;
+    let t = texts(&all);
+    assert!(t[0].contains("Nama?"), "{t:?}");
+    assert_eq!(count(api, a, "Nama?"), 1);
+    assert_eq!(count(api, a, "Halo Budi."), 1);
+    expect_after(api, b, 0, "Pilih").await;
+    assert_eq!(count(api, b, "Pilih"), 1);
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn a_user_who_blocked_the_bot_is_recorded_and_not_retried() {
+    let s = setup().await;
+    let p = start(&s, &config(&s), None).await;
+    let api = &s.api;
+    let (blocked, other) = (601, 602);
+    api.block(blocked);
+    api.user_text(blocked, "halo");
+    api.user_text(other, "halo");
+    expect_after(api, other, 0, "Pilih").await;
+    let store = p.store.clone();
+    let failed = api
+        .wait_until(WAIT, move |_| {
+            store
+                .deliveries(Channel::Telegram)
+                .unwrap()
+                .iter()
+                .any(|r| r.entry.user.id == "601" && matches!(r.delivery, Delivery::Failed { .. }))
+        })
+        .await;
+    assert!(failed);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(api.attempts_to(blocked).len(), 1);
+    assert!(api.sent_to(blocked).is_empty());
+    let record = p
+        .store
+        .deliveries(Channel::Telegram)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.entry.user.id == "601")
+        .unwrap();
+    match record.delivery {
+        Delivery::Failed { reason, .. } => assert!(reason.contains("blocked"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        p.store
+            .outbox_for(&UserKey::new(Channel::Telegram, "601"))
+            .unwrap()
+            .is_empty()
+    );
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn updates_the_bot_cannot_use_are_skipped_and_never_stall_the_loop() {
+    let s = setup().await;
+    let api = &s.api;
+    // All queued before the bot starts, so they come in one batch.
+    api.push_update(
+        "poll_answer",
+        json!({"poll_id": "p1", "option_ids": [0], "user": {"id": 702, "is_bot": false, "first_name": "A"}}),
+    );
+    api.push_update("message", json!({"chat": "not a chat", "text": 5}));
+    api.push_update("some_future_kind", json!({"x": 1}));
+    // An update_id teloxide cannot read makes it refuse the whole batch.
+    api.push_raw(|id| {
+        format!(
+            "{{\"update_id\":\"{id}\",\"message\":{{\"message_id\":1,\"date\":1,\"chat\":{{\"id\":703,\"type\":\"private\"}},\"text\":\"hai\"}}}}"
+        )
+    });
+    let last = api.user_text(701, "halo");
+    let p = start(&s, &config(&s), None).await;
+    expect_after(api, 701, 0, "Pilih").await;
+    assert!(api.wait_until(WAIT, |a| a.confirmed_offset() > last).await);
+    assert_eq!(api.pending_updates(), 0);
+    for chat in [702, 703] {
+        assert!(api.sent_to(chat).is_empty());
+        let user = UserKey::new(Channel::Telegram, chat.to_string());
+        assert!(p.store.session(&user).unwrap().is_none());
+    }
+    // And the loop goes on.
+    api.user_text(701, "2");
+    expect_after(api, 701, 1, "Info & fakta.").await;
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn webhook_mode_checks_the_secret_and_answers_after_the_commit() {
+    let s = setup().await;
+    let mut cfg = config(&s);
+    cfg.telegram.mode = "webhook".into();
+    cfg.telegram.webhook_url = "https://pandu.example.id/webhooks/telegram".into();
+    let p = start(&s, &cfg, None).await;
+    let api = &s.api;
+    assert!(api.wait_until(WAIT, |a| a.webhook().is_some()).await);
+    assert_eq!(
+        api.webhook().unwrap(),
+        (
+            cfg.telegram.webhook_url.clone(),
+            Some(WEBHOOK_SECRET.to_string())
+        )
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/webhooks/telegram",
+        listener.local_addr().unwrap()
+    );
+    let router = p.telegram.router();
+    // The server holds the engine (through the router): it must end before the engine can.
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let chat = 801;
+    let id = api.user_text(chat, "halo");
+    let body = api.update_json(id);
+    let http = reqwest::Client::new();
+    let post = |secret: Option<&str>| {
+        let mut r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(secret) = secret {
+            r = r.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        r.send()
+    };
+    for secret in [None, Some("wrong"), Some("s3cret-webhook-toke")] {
+        let status = post(secret).await.unwrap().status();
+        assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    }
+    let user = UserKey::new(Channel::Telegram, chat.to_string());
+    assert!(p.store.session(&user).unwrap().is_none());
+    assert!(!p.store.seen(Channel::Telegram, &id.to_string()).unwrap());
+    // The right secret: 200 only once committed (the session exists when the answer arrives).
+    let status = post(Some(WEBHOOK_SECRET)).await.unwrap().status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(p.store.seen(Channel::Telegram, &id.to_string()).unwrap());
+    assert!(p.store.session(&user).unwrap().is_some());
+    expect_after(api, chat, 0, "Pilih").await;
+    // Telegram retries a webhook call: answered 200, handled once.
+    let status = post(Some(WEBHOOK_SECRET)).await.unwrap().status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(api.sent_to(chat).len(), 1);
+    // An unparsable update is acknowledged and skipped.
+    let status = http
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", WEBHOOK_SECRET)
+        .body("{\"not\": \"an update\"}")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+    server.abort();
+    let _ = server.await;
+    stop(p).await;
+    assert_eq!(api.webhook_deleted(), 1);
+    assert!(api.webhook().is_none());
+}
+
+struct Staff;
+
+impl StaffCommands for Staff {
+    fn handle<'a>(
+        &'a self,
+        from: &'a str,
+        text: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>> {
+        Box::pin(async move { (from == "77").then(|| format!("ok <{from}>: {text}")) })
+    }
+}
+
+#[tokio::test]
+async fn staff_chat_messages_go_to_staff_commands_not_dialogs() {
+    let s = setup().await;
+    let mut cfg = config(&s);
+    cfg.telegram.staff_chat_id = -1001;
+    let p = start(&s, &cfg, Some(Arc::new(Staff))).await;
+    let api = &s.api;
+    let group = json!({"id": -1001, "type": "supergroup", "title": "Staf"});
+    for (from, text) in [(78, "/kasus PKL-2"), (77, "/kasus PKL-1")] {
+        api.push_update(
+            "message",
+            json!({"message_id": 5, "date": 1, "chat": group,
+                "from": {"id": from, "is_bot": false, "first_name": "P"}, "text": text}),
+        );
+    }
+    let answers = expect_after(api, -1001, 0, "ok <77>: /kasus PKL-1").await;
+    assert!(answers[0].html.contains("ok &lt;77&gt;"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(api.sent_to(-1001).len(), 1, "the refused sender got no answer");
+    let user = UserKey::new(Channel::Telegram, "-1001");
+    assert!(p.store.session(&user).unwrap().is_none());
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn attachments_download_into_the_data_folder_within_the_cap() {
+    let s = setup().await;
+    let mut cfg = config(&s);
+    cfg.telegram.max_download_bytes = 1000;
+    let p = start(&s, &cfg, None).await;
+    let api = &s.api;
+    api.add_file("f-ok", "documents/file_1.pdf", 5, b"hello".to_vec());
+    api.add_file("f-big", "documents/file_2.pdf", 5000, vec![1; 5000]);
+    api.add_file("f-liar", "documents/file_3.pdf", 10, vec![2; 5000]);
+    let path = p.telegram.download("f-ok").await.unwrap();
+    assert!(path.starts_with(&s.data));
+    assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+    let big = p.telegram.download("f-big").await.unwrap_err();
+    assert!(matches!(big, FileError::TooLarge { size: 5000, .. }), "{big}");
+    let liar = p.telegram.download("f-liar").await.unwrap_err();
+    assert!(matches!(liar, FileError::TooLarge { .. }), "{liar}");
+    let missing = p.telegram.download("f-none").await.unwrap_err();
+    assert!(matches!(missing, FileError::GetFile(_)), "{missing}");
+    let files: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(!format!("{missing} {liar} {big}").contains(TOKEN));
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn no_token_means_no_telegram_and_says_why() {
+    let s = setup().await;
+    let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
+    let actions = Actions::new();
+    let (bot, _) = load_dir(&s.dialogs, &actions).unwrap();
+    let (engine, _writer) = Engine::start(
+        store,
+        Arc::new(RwLock::new(Arc::new(bot))),
+        actions,
+        Arc::new(IgnoreEffects),
+        EngineConfig {
+            idle_secs: 60,
+            max_batch: 8,
+        },
+    );
+    let err = Telegram::from_config(&config(&s), &Secrets::default(), engine.clone(), None)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("PANDU_TELEGRAM_TOKEN"), "{err}");
+    let mut cfg = config(&s);
+    cfg.telegram.mode = "webhook".into();
+    let err = Telegram::from_config(&cfg, &secrets(), engine, None)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("webhook_url"), "{err}");
+}
