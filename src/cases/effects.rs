@@ -340,3 +340,170 @@ impl EffectHandler for CaseEffects {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::cases::{Status, load};
+    use crate::dialog::Session;
+    use crate::storage::{Channel, DEFAULT_CACHE_BYTES, Store, WriteBatch};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        effects: CaseEffects,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), DEFAULT_CACHE_BYTES).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut config = Config::default();
+        config.dialogs.dir = root.join("dialogs");
+        config.cases.contacts_file = root.join("config/contacts.yaml");
+        config.telegram.staff_chat_id = -100;
+        Fixture {
+            _dir: dir,
+            store,
+            effects: CaseEffects::new(&config).unwrap(),
+        }
+    }
+
+    /// Applies effects as the engine does: one batch, then apply.
+    fn apply(f: &Fixture, user: &UserKey, effects: &[Effect]) -> Result<Vec<Outgoing>, String> {
+        let mut batch = WriteBatch::default();
+        let mut outgoing = Vec::new();
+        let session = Session::default();
+        for effect in effects {
+            let mut ctx = EffectContext {
+                store: &f.store,
+                batch: &mut batch,
+                user,
+                session: &session,
+                now: 1_000,
+                outgoing: &mut outgoing,
+            };
+            f.effects.apply(effect, &mut ctx).map_err(|e| e.to_string())?;
+        }
+        f.store.apply(batch).unwrap();
+        Ok(outgoing)
+    }
+
+    fn open(code: &str, fields: &[(&str, &str)]) -> Effect {
+        Effect::OpenCase {
+            code: code.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            attachments: vec![],
+        }
+    }
+
+    #[test]
+    fn a_case_is_stored_and_announced_without_personal_data() {
+        let f = fixture();
+        let user = UserKey::new(Channel::Whatsapp, "6281234567890");
+        let out = apply(
+            &f,
+            &user,
+            &[open(
+                "PKL-7KQ2MX",
+                &[
+                    ("kategori", "gaji"),
+                    ("negara", "Malaysia"),
+                    ("nama_pmi", "Siti Aminah"),
+                    ("cerita", "majikan tidak bayar, hp 0812345"),
+                    ("izin", "bagi"),
+                ],
+            )],
+        )
+        .unwrap();
+        let case = load(&f.store, "PKL-7KQ2MX").unwrap().unwrap();
+        assert_eq!(case.status, Status::New);
+        assert_eq!(case.priority, Priority::P3);
+        assert_eq!(case.record.country, "malaysia");
+        assert!(case.record.share_consent);
+        assert_eq!(case.record.reporter, user);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].user, UserKey::new(Channel::Telegram, "-100"));
+        let text = &out[0].reply.text;
+        assert!(text.contains("PKL-7KQ2MX") && text.contains("P3") && text.contains("gaji"));
+        for secret in ["Siti", "0812", "6281234567890", "majikan"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_taken_code_fails_the_commit_on_disk_and_within_a_batch() {
+        let f = fixture();
+        let user = UserKey::new(Channel::Telegram, "5");
+        let twice = apply(
+            &f,
+            &user,
+            &[open("PKL-22222A", &[]), open("PKL-22222A", &[])],
+        );
+        assert!(twice.unwrap_err().contains("already exists"));
+        apply(&f, &user, &[open("PKL-33333B", &[])]).unwrap();
+        let again = apply(&f, &user, &[open("PKL-33333B", &[("kategori", "gaji")])]);
+        assert!(again.is_err());
+        // The first record is intact.
+        let case = load(&f.store, "PKL-33333B").unwrap().unwrap();
+        assert_eq!(case.record.category, "umum");
+    }
+
+    #[test]
+    fn an_emergency_during_intake_makes_the_new_case_p1() {
+        let f = fixture();
+        let user = UserKey::new(Channel::Whatsapp, "1");
+        apply(
+            &f,
+            &user,
+            &[Effect::Emergency {
+                category: "kekerasan".into(),
+            }],
+        )
+        .unwrap();
+        assert!(f.store.pending_emergency(&user).unwrap().is_some());
+        apply(&f, &user, &[open("PKL-44444C", &[("kategori", "gaji")])]).unwrap();
+        let case = load(&f.store, "PKL-44444C").unwrap().unwrap();
+        assert_eq!(case.priority, Priority::P1);
+        assert!(f.store.pending_emergency(&user).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_emergency_after_opening_raises_the_open_case_and_tells_staff() {
+        let f = fixture();
+        let user = UserKey::new(Channel::Whatsapp, "2");
+        apply(&f, &user, &[open("PKL-55555D", &[("kategori", "gaji")])]).unwrap();
+        let out = apply(
+            &f,
+            &user,
+            &[Effect::Emergency {
+                category: "meninggal".into(),
+            }],
+        )
+        .unwrap();
+        let case = load(&f.store, "PKL-55555D").unwrap().unwrap();
+        assert_eq!(case.priority, Priority::P1);
+        assert!(out[0].reply.text.contains("P3 → P1"), "{:?}", out);
+        // Someone else's emergency leaves the case alone.
+        let other = UserKey::new(Channel::Whatsapp, "3");
+        apply(
+            &f,
+            &other,
+            &[Effect::AppendToCase {
+                code: "PKL-55555D".into(),
+                text: Some("bukan saya".into()),
+                attachments: vec![],
+            }],
+        )
+        .unwrap();
+        let case = load(&f.store, "PKL-55555D").unwrap().unwrap();
+        assert!(!case.timeline.iter().any(|e| matches!(
+            &e.kind,
+            EventKind::ReporterMessage { text: Some(t), .. } if t == "bukan saya"
+        )));
+    }
+}
