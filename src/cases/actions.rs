@@ -117,7 +117,10 @@ pub fn initial_priority(
         .category(category)
         .map(|c| c.priority)
         .unwrap_or(Priority::P4);
-    let mut reason = format!("category {}", if category.is_empty() { "?" } else { category });
+    let mut reason = format!(
+        "category {}",
+        if category.is_empty() { "?" } else { category }
+    );
     if fields.get("aman").map(String::as_str) == Some("tidak") && priority > Priority::P1 {
         priority = Priority::P1;
         reason = "worker not safe now".into();
@@ -356,7 +359,8 @@ impl Action for EmergencyContacts {
         } else {
             var("kota")
         };
-        ActionResult::outcome("ok").var("emergency_contacts", self.contacts.render(typed, call.lang))
+        ActionResult::outcome("ok")
+            .var("emergency_contacts", self.contacts.render(typed, call.lang))
     }
 }
 
@@ -527,13 +531,21 @@ mod tests {
     fn open_skips_a_code_that_is_taken_and_emits_the_case() {
         let f = fixture();
         let user = UserKey::new(Channel::Whatsapp, "62811");
-        let v = vars(&[("kategori", "meninggal"), ("cerita", "..."), ("bukan_field", "x")]);
+        let v = vars(&[
+            ("kategori", "meninggal"),
+            ("cerita", "..."),
+            ("bukan_field", "x"),
+        ]);
         let first = run(&f, "case.open", &user, &v, 1000);
         assert_eq!(first.outcome, "opened");
         let code = first.vars["case_code"].clone();
         assert!(first.vars["case_target"].contains("jam"));
         match &first.effects[..] {
-            [Effect::OpenCase { code: c, fields, .. }] => {
+            [
+                Effect::OpenCase {
+                    code: c, fields, ..
+                },
+            ] => {
                 assert_eq!(c, &code);
                 assert!(!fields.contains_key("bukan_field"));
                 assert_eq!(fields["kategori"], "meninggal");
@@ -552,17 +564,38 @@ mod tests {
         let reporter = UserKey::new(Channel::Whatsapp, "62811");
         let stranger = UserKey::new(Channel::Telegram, "99");
         store_case(&f.store, "PKL-7KQ2MX", &reporter);
-        let own = run(&f, "case.status", &reporter, &vars(&[("kode", "pkl 7kq2mx")]), 300);
+        let own = run(
+            &f,
+            "case.status",
+            &reporter,
+            &vars(&[("kode", "pkl 7kq2mx")]),
+            300,
+        );
         assert_eq!(own.outcome, "found_own");
         assert_eq!(own.vars["staff_message"], "Kami sudah hubungi agensi.");
-        let other = run(&f, "case.status", &stranger, &vars(&[("kode", "PKL-7KQ2MX")]), 300);
+        let other = run(
+            &f,
+            "case.status",
+            &stranger,
+            &vars(&[("kode", "PKL-7KQ2MX")]),
+            300,
+        );
         assert_eq!(other.outcome, "found");
         assert_eq!(other.vars["staff_message"], "");
         for value in other.vars.values() {
-            assert!(!value.contains("Siti") && !value.contains("agensi"), "{value}");
+            assert!(
+                !value.contains("Siti") && !value.contains("agensi"),
+                "{value}"
+            );
         }
         // One look-alike is tolerated.
-        let typo = run(&f, "case.status", &stranger, &vars(&[("kode", "PKL-1KQ2MX")]), 300);
+        let typo = run(
+            &f,
+            "case.status",
+            &stranger,
+            &vars(&[("kode", "PKL-1KQ2MX")]),
+            300,
+        );
         assert_eq!(typo.vars["case_code"], "PKL-7KQ2MX");
     }
 
@@ -580,22 +613,40 @@ mod tests {
         }
         // Even the right code is refused now...
         v.insert("kode".into(), "PKL-7KQ2MX".into());
-        assert_eq!(run(&f, "case.status", &guesser, &v, 5100).outcome, "limited");
+        assert_eq!(
+            run(&f, "case.status", &guesser, &v, 5100).outcome,
+            "limited"
+        );
         // ...until the hour has passed.
-        assert_eq!(run(&f, "case.status", &guesser, &v, 5000 + 3600).outcome, "found");
+        assert_eq!(
+            run(&f, "case.status", &guesser, &v, 5000 + 3600).outcome,
+            "found"
+        );
     }
 
     #[test]
     fn contacts_follow_the_country_and_categories_are_picked() {
         let f = fixture();
         let user = UserKey::new(Channel::Console, "x");
-        let r = run(&f, "emergency.contacts", &user, &vars(&[("negara", "Hongkong")]), 1);
+        let r = run(
+            &f,
+            "emergency.contacts",
+            &user,
+            &vars(&[("negara", "Hongkong")]),
+            1,
+        );
         assert!(r.vars["emergency_contacts"].contains("+852"));
         let r = run(&f, "emergency.contacts", &user, &vars(&[]), 1);
         assert!(r.vars["emergency_contacts"].contains("0800-1000"));
         let r = run(&f, "case.kat.gaji", &user, &vars(&[]), 1);
         assert_eq!(r.vars["kategori"], "gaji");
-        let r = run(&f, "case.kategori", &user, &vars(&[("kategori_teks", "dia disiksa")]), 1);
+        let r = run(
+            &f,
+            "case.kategori",
+            &user,
+            &vars(&[("kategori_teks", "dia disiksa")]),
+            1,
+        );
         assert_eq!(r.vars["kategori"], "kekerasan");
         let r = run(&f, "case.pick.aman.tidak", &user, &vars(&[]), 1);
         assert_eq!(r.vars["aman"], "tidak");
@@ -618,6 +669,9 @@ mod tests {
             priority: Priority::P1,
             at: 1,
         };
-        assert_eq!(initial_priority(&texts, &gaji, Some(&pending)).0, Priority::P1);
+        assert_eq!(
+            initial_priority(&texts, &gaji, Some(&pending)).0,
+            Priority::P1
+        );
     }
 }

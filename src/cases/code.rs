@@ -142,7 +142,8 @@ pub fn extract(prefix: &str, text: &str) -> Option<String> {
     let plausible = |w: &str| {
         w.chars().count() == LEN
             && w.chars().any(|c| c.is_ascii_digit())
-            && w.chars().all(|c| in_alphabet(c) || !look_alikes(c).is_empty())
+            && w.chars()
+                .all(|c| in_alphabet(c) || !look_alikes(c).is_empty())
     };
     if let Some(w) = words.iter().find(|w| plausible(w)) {
         return Some(w.clone());
@@ -172,7 +173,9 @@ pub fn candidates(prefix: &str, text: &str) -> Vec<String> {
         return Vec::new();
     };
     let chars: Vec<char> = chars.chars().collect();
-    let invalid: Vec<usize> = (0..chars.len()).filter(|&i| !in_alphabet(chars[i])).collect();
+    let invalid: Vec<usize> = (0..chars.len())
+        .filter(|&i| !in_alphabet(chars[i]))
+        .collect();
     let full = |cs: &[char]| format!("{prefix}-{}", cs.iter().collect::<String>());
     let mut out = Vec::new();
     match invalid.len() {
@@ -222,7 +225,12 @@ mod tests {
     fn consecutive_seeds_do_not_give_consecutive_codes() {
         let a = generate("PKL", 1);
         let b = generate("PKL", 2);
-        let same = a.chars().zip(b.chars()).skip(4).filter(|(x, y)| x == y).count();
+        let same = a
+            .chars()
+            .zip(b.chars())
+            .skip(4)
+            .filter(|(x, y)| x == y)
+            .count();
         assert!(same < 4, "{a} {b}");
     }
 
@@ -250,7 +258,11 @@ mod tests {
             "7kq2mx",
             "kode saya 7KQ 2MX",
         ] {
-            assert_eq!(candidates("PKL", text).first().unwrap(), "PKL-7KQ2MX", "{text}");
+            assert_eq!(
+                candidates("PKL", text).first().unwrap(),
+                "PKL-7KQ2MX",
+                "{text}"
+            );
         }
         // One look-alike: O for D/Q, 1 for J/T/7.
         let c = candidates("PKL", "pkl-1kq2mx");

@@ -110,8 +110,7 @@ impl Contacts {
             country.names.iter().any(|name| {
                 let name = basic(name);
                 !name.is_empty()
-                    && (padded.contains(&format!(" {name} "))
-                        || squeezed == name.replace(' ', ""))
+                    && (padded.contains(&format!(" {name} ")) || squeezed == name.replace(' ', ""))
             })
         })
     }
@@ -173,7 +172,11 @@ mod tests {
             ("arab saudi", "saudi"),
             ("Taiwan", "taiwan"),
         ] {
-            assert_eq!(c.country(typed).map(|x| x.key.as_str()), Some(key), "{typed}");
+            assert_eq!(
+                c.country(typed).map(|x| x.key.as_str()),
+                Some(key),
+                "{typed}"
+            );
         }
         assert!(c.country("").is_none());
         assert!(c.country("pekalongan").is_none());

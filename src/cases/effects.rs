@@ -250,7 +250,10 @@ impl CaseEffects {
                 keep
             };
             ctx.batch.put_pending_emergency(ctx.user, &keep)?;
-            tracing::info!(priority = priority.as_str(), "emergency before a case: remembered");
+            tracing::info!(
+                priority = priority.as_str(),
+                "emergency before a case: remembered"
+            );
             return Ok(());
         };
         self.event(
@@ -384,7 +387,9 @@ mod tests {
                 now: 1_000,
                 outgoing: &mut outgoing,
             };
-            f.effects.apply(effect, &mut ctx).map_err(|e| e.to_string())?;
+            f.effects
+                .apply(effect, &mut ctx)
+                .map_err(|e| e.to_string())?;
         }
         f.store.apply(batch).unwrap();
         Ok(outgoing)

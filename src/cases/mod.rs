@@ -398,12 +398,8 @@ pub fn open_case_of(store: &Store, user: &UserKey) -> Result<Option<Case>, CaseE
 
 /// The staff chat as a user key, or `None` when no staff chat is configured.
 pub fn staff_chat(config: &Config) -> Option<UserKey> {
-    (config.telegram.staff_chat_id != 0).then(|| {
-        UserKey::new(
-            Channel::Telegram,
-            config.telegram.staff_chat_id.to_string(),
-        )
-    })
+    (config.telegram.staff_chat_id != 0)
+        .then(|| UserKey::new(Channel::Telegram, config.telegram.staff_chat_id.to_string()))
 }
 
 /// The announcement of a case for the staff chat: code, priority, category, country; nothing personal.
@@ -441,7 +437,11 @@ pub fn register_actions(
 
 /// Announces P1 cases still `new` after their response target, again every target period, until staff
 /// move them on. Returns how many reminders were queued.
-pub async fn check_reminders(engine: &Engine, config: &Config, now: u64) -> Result<usize, CaseError> {
+pub async fn check_reminders(
+    engine: &Engine,
+    config: &Config,
+    now: u64,
+) -> Result<usize, CaseError> {
     let Some(staff) = staff_chat(config) else {
         return Ok(0);
     };
@@ -467,9 +467,7 @@ pub async fn check_reminders(engine: &Engine, config: &Config, now: u64) -> Resu
                     text: announcement(&case, config, true),
                     choices: Vec::new(),
                 },
-                kind: OutboxKind::Update {
-                    case: code.clone(),
-                },
+                kind: OutboxKind::Update { case: code.clone() },
             }])
             .await?;
         store.add_case_event(
@@ -497,7 +495,8 @@ pub fn spawn_reminders(
     mut shutdown: Shutdown,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(REMINDER_INTERVAL_SECS));
+        let mut tick =
+            tokio::time::interval(std::time::Duration::from_secs(REMINDER_INTERVAL_SECS));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *shutdown.borrow() {

@@ -16,9 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::texts::{CaseTexts, fill};
-use super::{
-    Case, CaseError, Event, EventKind, Priority, Referral, Status, code, load,
-};
+use super::{Case, CaseError, Event, EventKind, Priority, Referral, Status, code, load};
 use crate::channels::StaffCommands;
 use crate::config::Config;
 use crate::dialog::Reply;
@@ -161,19 +159,33 @@ impl Desk {
     /// One case in full, timeline included. Recorded as an access.
     pub async fn show(&self, actor: &str, typed: &str) -> Result<String, CaseError> {
         let case = self.case(typed)?;
-        self.record(case.code(), actor, EventKind::Accessed { how: "show".into() })
-            .await?;
+        self.record(
+            case.code(),
+            actor,
+            EventKind::Accessed { how: "show".into() },
+        )
+        .await?;
         tracing::info!(case = %case.code(), actor, "staff viewed a case");
         let case = load(self.engine.store(), case.code())?.unwrap_or(case);
         let r = &case.record;
         let mut out = String::new();
         let target = case.priority.target_hours(&self.config);
-        let _ = writeln!(out, "{}  {}  {}", r.code, case.priority.as_str(), self.status_line(&case));
+        let _ = writeln!(
+            out,
+            "{}  {}  {}",
+            r.code,
+            case.priority.as_str(),
+            self.status_line(&case)
+        );
         let _ = writeln!(
             out,
             "category {} · country {} · opened {} · target {target} h",
             r.category,
-            if r.country.is_empty() { "?" } else { &r.country },
+            if r.country.is_empty() {
+                "?"
+            } else {
+                &r.country
+            },
             when(r.opened_at)
         );
         let _ = writeln!(
@@ -181,7 +193,11 @@ impl Desk {
             "reporter {} ({}) · sharing with BP3MI/KP2MI/embassy: {}",
             r.reporter,
             r.lang.code(),
-            if r.share_consent { "yes" } else { "NO (dinas only)" }
+            if r.share_consent {
+                "yes"
+            } else {
+                "NO (dinas only)"
+            }
         );
         let _ = writeln!(out, "\nreport:");
         for name in &self.texts.intake_fields {
@@ -207,7 +223,13 @@ impl Desk {
         }
         let _ = writeln!(out, "\ntimeline:");
         for e in &case.timeline {
-            let _ = writeln!(out, "  {}  {:<14} {}", when(e.at), e.actor, describe(&e.kind));
+            let _ = writeln!(
+                out,
+                "  {}  {:<14} {}",
+                when(e.at),
+                e.actor,
+                describe(&e.kind)
+            );
         }
         Ok(out.trim_end().to_string())
     }
@@ -300,7 +322,10 @@ impl Desk {
                 from: case.status,
                 to: status,
                 referred_to,
-                note: note.map(str::trim).filter(|n| !n.is_empty()).map(str::to_string),
+                note: note
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string),
             },
         )
         .await?;
@@ -559,7 +584,10 @@ impl StaffCommands for TelegramStaff {
     ) -> Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>> {
         Box::pin(async move {
             if !self.allowed.contains(from.trim()) {
-                tracing::warn!(from, "staff command refused: sender is not in telegram.staff_user_ids");
+                tracing::warn!(
+                    from,
+                    "staff command refused: sender is not in telegram.staff_user_ids"
+                );
                 return None;
             }
             let actor = format!("telegram:{from}");

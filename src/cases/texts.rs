@@ -109,7 +109,10 @@ impl CaseTexts {
         for var in self.picks.keys() {
             if !super::actions::pick_vars().any(|v| v == var) {
                 let known: Vec<_> = super::actions::pick_vars().collect();
-                return Err(format!("picks.{var}: only {} can be picked", known.join(", ")));
+                return Err(format!(
+                    "picks.{var}: only {} can be picked",
+                    known.join(", ")
+                ));
             }
         }
         if self.categories.is_empty() {
@@ -147,7 +150,7 @@ impl CaseTexts {
 
     /// "4 jam", "3 hari".
     pub fn target(&self, hours: u32, lang: Lang) -> String {
-        if hours >= 48 && hours % 24 == 0 {
+        if hours >= 48 && hours.is_multiple_of(24) {
             let n = (hours / 24).to_string();
             fill(self.target_days.get(lang), &[("n", &n)])
         } else {
@@ -200,7 +203,10 @@ mod tests {
     #[test]
     fn the_shipped_texts_load_and_name_every_status() {
         let t = texts();
-        assert!(t.status(Status::Referred, Some(Referral::Bp3mi), Lang::Id).contains("BP3MI"));
+        assert!(
+            t.status(Status::Referred, Some(Referral::Bp3mi), Lang::Id)
+                .contains("BP3MI")
+        );
         assert_eq!(t.target(4, Lang::Id), "4 jam");
         assert_eq!(t.target(72, Lang::En), "3 days");
         assert!(t.categories.len() >= 15);
@@ -209,9 +215,18 @@ mod tests {
     #[test]
     fn typed_categories_are_recognised() {
         let t = texts();
-        assert_eq!(t.classify("anak saya dipukul majikan").unwrap().key, "kekerasan");
-        assert_eq!(t.classify("Gaji belum dibayar 3 bulan").unwrap().key, "gaji");
-        assert_eq!(t.classify("my sister wants to go home").unwrap().key, "ingin_pulang");
+        assert_eq!(
+            t.classify("anak saya dipukul majikan").unwrap().key,
+            "kekerasan"
+        );
+        assert_eq!(
+            t.classify("Gaji belum dibayar 3 bulan").unwrap().key,
+            "gaji"
+        );
+        assert_eq!(
+            t.classify("my sister wants to go home").unwrap().key,
+            "ingin_pulang"
+        );
         assert!(t.classify("halo").is_none());
     }
 }
