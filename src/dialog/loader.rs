@@ -822,7 +822,28 @@ impl Cx<'_> {
             flow_order,
             emergency,
             telegram_commands,
+            trigger_set: regex::RegexSet::empty(),
+            trigger_owner: Vec::new(),
         };
+        for name in &bot.flow_order {
+            if let Some(flow) = bot.flows.get(name) {
+                for t in &flow.triggers {
+                    bot.trigger_owner.push((name.clone(), t.clone()));
+                }
+            }
+        }
+        match regex::RegexSetBuilder::new(bot.trigger_owner.iter().map(|(_, r)| r.as_str()))
+            .case_insensitive(true)
+            .size_limit(64 << 20)
+            .build()
+        {
+            Ok(set) => bot.trigger_set = set,
+            Err(e) => self.error(
+                None,
+                None,
+                format!("the triggers together are too large to match: {e}"),
+            ),
+        }
         if self.diags.iter().any(|d| d.severity == Severity::Error) {
             return None;
         }

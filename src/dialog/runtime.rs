@@ -476,16 +476,15 @@ impl Run<'_> {
             return None;
         }
         let mut best: Option<(usize, &str)> = None;
-        for name in &self.bot.flow_order {
-            let Some(flow) = self.bot.flows.get(name) else {
+        for i in self.bot.trigger_set.matches(norm).iter() {
+            let Some((flow, regex)) = self.bot.trigger_owner.get(i) else {
                 continue;
             };
-            for t in &flow.triggers {
-                if let Some(m) = t.find(norm) {
-                    let len = m.as_str().len();
-                    if best.is_none_or(|(b, _)| len > b) {
-                        best = Some((len, name));
-                    }
+            if let Some(m) = regex.find(norm) {
+                let len = m.as_str().len();
+                // Set indices follow file order, so a strict `>` keeps ties with the earlier file.
+                if best.is_none_or(|(b, _)| len > b) {
+                    best = Some((len, flow.as_str()));
                 }
             }
         }
