@@ -4,7 +4,8 @@
 //! | action | reads | sets | outcomes |
 //! |---|---|---|---|
 //! | `case.open` | the intake variables | `case_code`, `case_target` | `opened`, `error` |
-//! | `case.status` | `kode` | `case_code`, `case_status`, `case_updated`, `staff_message`, `case_lookups` | `found`, `found_own`, `not_found`, `limited` |
+//! | `case.status` | `kode` | `case_code`, `case_status`, `case_updated`, `staff_message`, `case_lookups` | `found`, `found_own`, `not_found`, `limited`, `ask` |
+//! | `case.status_typed` | `_trigger_text` (the message that opened the flow) | as `case.status` | as `case.status`; `ask` when no code was typed |
 //! | `case.append` | `tambahan` | `case_code` | `appended`, `no_case` |
 //! | `emergency.contacts` | `negara`, `kota` (optional) | `emergency_contacts` | `ok` |
 //! | `case.kategori` | `kategori_teks` | `kategori`, `kategori_label` | `ok`, `unknown` |
@@ -54,14 +55,17 @@ pub(crate) fn register(
             config: config.clone(),
         }),
     );
-    registry.register(
-        "case.status",
-        Arc::new(CaseStatus {
-            store: store.clone(),
-            prefix,
-            texts: texts.clone(),
-        }),
-    );
+    for (name, typed) in [("case.status", false), ("case.status_typed", true)] {
+        registry.register(
+            name,
+            Arc::new(CaseStatus {
+                store: store.clone(),
+                prefix: prefix.clone(),
+                texts: texts.clone(),
+                typed,
+            }),
+        );
+    }
     registry.register("case.append", Arc::new(AppendToCase { store }));
     registry.register(
         "emergency.contacts",
@@ -195,6 +199,9 @@ struct CaseStatus {
     store: Store,
     prefix: String,
     texts: Arc<CaseTexts>,
+    /// `case.status_typed`: read the message that opened the flow (`_trigger_text`, consumed), and
+    /// answer `ask` when it holds no code; `case.status`: read the answer `kode`.
+    typed: bool,
 }
 
 impl CaseStatus {
@@ -229,7 +236,7 @@ fn lookups(vars: &BTreeMap<String, String>, now: u64) -> (u32, u64) {
 
 impl Action for CaseStatus {
     fn outcomes(&self) -> &'static [&'static str] {
-        &["found", "found_own", "not_found", "limited"]
+        &["found", "found_own", "not_found", "limited", "ask"]
     }
     fn sets(&self) -> &'static [&'static str] {
         &[
@@ -240,15 +247,22 @@ impl Action for CaseStatus {
             "case_lookups",
         ]
     }
-    fn reads(&self) -> &'static [&'static str] {
-        &["kode"]
-    }
+    // `kode` is optional (the typed variant reads the trigger message), so nothing is required.
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        let var = |name: &str| call.vars.get(name).map(String::as_str).unwrap_or("");
+        let typed = if self.typed {
+            let text = var("_trigger_text");
+            if code::candidates(&self.prefix, text).is_empty() {
+                return ActionResult::outcome("ask").var("_trigger_text", "");
+            }
+            text
+        } else {
+            var("kode")
+        };
         let (failed, start) = lookups(call.vars, call.now);
         if failed >= MAX_FAILED_LOOKUPS {
-            return ActionResult::outcome("limited");
+            return ActionResult::outcome("limited").var("_trigger_text", "");
         }
-        let typed = call.vars.get("kode").map(String::as_str).unwrap_or("");
         let case = match self.find(typed) {
             Ok(case) => case,
             Err(e) => {
@@ -258,6 +272,7 @@ impl Action for CaseStatus {
         };
         let Some(case) = case else {
             return ActionResult::outcome("not_found")
+                .var("_trigger_text", "")
                 .var("case_lookups", format!("{}:{start}", failed + 1))
                 .var("case_status", "")
                 .var("staff_message", "");
@@ -266,6 +281,7 @@ impl Action for CaseStatus {
         let status = self.texts.status(case.status, case.referred_to, call.lang);
         let updated = Date::from_unix(case.updated_at).to_string();
         let result = ActionResult::outcome(if own { "found_own" } else { "found" })
+            .var("_trigger_text", "")
             .var("case_code", case.code())
             .var("case_status", status)
             .var("case_updated", updated);

@@ -20,9 +20,6 @@ pub struct ActionCall<'a> {
     pub now: u64,
     /// Randomness chosen by the caller (the engine), so the step stays a function of its inputs.
     pub seed: u64,
-    /// Who is talking: lets `case.status` tell the reporter's own chat from another, and
-    /// `case.append` find the reporter's case. Actions must not log it.
-    pub user: &'a crate::storage::UserKey,
 }
 
 /// What an action returns.

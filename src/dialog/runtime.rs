@@ -196,6 +196,11 @@ impl Run<'_> {
             return;
         }
         if let Some(flow) = self.trigger(&norm) {
+            // The message that opened a flow, for an action that reads what was typed with the
+            // trigger ("cek status PKL-7KQ2MX": `case.status_typed`).
+            self.session
+                .vars
+                .insert("_trigger_text".into(), cleaned.clone());
             if let Some(pos) = self.session.position.clone() {
                 if matches!(
                     self.bot.node(&pos).map(|n| &n.kind),
