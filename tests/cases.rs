@@ -41,8 +41,10 @@ fn config(tmp: &Path) -> Config {
         }
     }
     std::fs::write(dialogs.join("_emergency.yaml"), EMERGENCY).unwrap();
-    let mut config = Config::default();
-    config.data_dir = tmp.join("data");
+    let mut config = Config {
+        data_dir: tmp.join("data"),
+        ..Config::default()
+    };
     config.dialogs.dir = dialogs;
     config.dialogs.facts_file = root().join("config/facts.yaml");
     config.cases.contacts_file = root().join("config/contacts.yaml");
