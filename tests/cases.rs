@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pandu::cases::{self, Desk, EventKind, Priority, Referral, Status, TelegramStaff};
 use pandu::channels::StaffCommands;
 use pandu::config::Config;
-use pandu::dialog::{ActionCall, Effect, Input, InputKind, Lang, Session};
+use pandu::dialog::{
+    ActionCall, Attachment, AttachmentKind, Effect, Input, InputKind, Lang, Session,
+};
 use pandu::engine::{EffectContext, EffectHandler, Engine, Inbound};
 use pandu::storage::{Channel, OutboxKind, Store, UserKey, WriteBatch};
 
@@ -97,6 +99,33 @@ impl App {
             .join("\n---\n")
     }
 
+    /// Sends a photo (as a platform reference).
+    async fn photo(&self, user: &UserKey, reference: &str) -> String {
+        let ack = self
+            .engine()
+            .handle(Inbound {
+                user: user.clone(),
+                message_id: format!("photo-{reference}"),
+                input: Input {
+                    kind: InputKind::Attachment(Attachment {
+                        kind: AttachmentKind::Photo,
+                        reference: reference.into(),
+                        mime: Some("image/jpeg".into()),
+                        stored_path: None,
+                    }),
+                    at: 0,
+                },
+                lang_hint: None,
+            })
+            .await
+            .unwrap();
+        ack.replies
+            .iter()
+            .map(|e| e.reply.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
     /// Sends each text; returns the replies of the last one.
     async fn conversation(&self, user: &UserKey, texts: &[&str]) -> String {
         let mut last = String::new();
@@ -155,7 +184,10 @@ async fn the_code_is_shown_only_for_a_case_already_on_disk() {
     let family = UserKey::new(Channel::Whatsapp, "6281200000001");
     let code = {
         let app = start(&config);
-        let summary = app.conversation(&family, FAMILY_REPORT).await;
+        let asked = app.conversation(&family, &FAMILY_REPORT[..15]).await;
+        assert!(asked.contains("Kirim foto"), "{asked}");
+        app.photo(&family, "AgACAgUAAxkBAAIB-contract").await;
+        let summary = app.say(&family, "lewati").await;
         assert!(summary.contains("Siti Aminah") && summary.contains("Gaji tidak dibayar"));
         // Up to the summary nothing is stored and no code exists.
         assert!(app.store.case_codes().unwrap().is_empty());
@@ -185,6 +217,15 @@ async fn the_code_is_shown_only_for_a_case_already_on_disk() {
     assert_eq!(case.priority, Priority::P3);
     assert_eq!(case.status, Status::New);
     assert!(case.record.share_consent);
+    assert_eq!(case.record.attachments.len(), 1);
+    assert_eq!(
+        case.record.attachments[0].reference,
+        "AgACAgUAAxkBAAIB-contract"
+    );
+    // The report's answers and files left the session once the case was stored.
+    let session = store.session(&family).unwrap().unwrap();
+    assert!(session.attachments.is_empty());
+    assert!(!session.vars.values().any(|v| v.contains("Siti")));
     // The staff chat heard about it: code, priority, category, country, and nothing personal.
     let staff: Vec<_> = store.outbox_for(&staff_chat()).unwrap();
     assert_eq!(staff.len(), 1);

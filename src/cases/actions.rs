@@ -4,7 +4,7 @@
 //! | action | reads | sets | outcomes |
 //! |---|---|---|---|
 //! | `case.open` | the intake variables | `case_code`, `case_target` | `opened`, `error` |
-//! | `case.status` | `kode` | `case_code`, `case_status`, `case_updated`, `staff_message`, `case_lookups` | `found`, `found_own`, `not_found`, `limited`, `ask` |
+//! | `case.status` | `kode` | `case_code`, `case_status`, `case_updated`, `staff_message`, `_case_lookups` (kept by `stop`, so it cannot be reset) | `found`, `found_own`, `not_found`, `limited`, `ask` |
 //! | `case.status_typed` | `_trigger_text` (the message that opened the flow) | as `case.status` | as `case.status`; `ask` when no code was typed |
 //! | `case.append` | `tambahan` | `case_code` | `appended`, `no_case` |
 //! | `emergency.contacts` | `negara`, `kota` (optional) | `emergency_contacts` | `ok` |
@@ -224,7 +224,7 @@ impl CaseStatus {
 }
 
 fn lookups(vars: &BTreeMap<String, String>, now: u64) -> (u32, u64) {
-    let parsed = vars.get("case_lookups").and_then(|v| {
+    let parsed = vars.get("_case_lookups").and_then(|v| {
         let (count, start) = v.split_once(':')?;
         Some((count.parse::<u32>().ok()?, start.parse::<u64>().ok()?))
     });
@@ -244,7 +244,7 @@ impl Action for CaseStatus {
             "case_status",
             "case_updated",
             "staff_message",
-            "case_lookups",
+            "_case_lookups",
         ]
     }
     // `kode` is optional (the typed variant reads the trigger message), so nothing is required.
@@ -273,7 +273,7 @@ impl Action for CaseStatus {
         let Some(case) = case else {
             return ActionResult::outcome("not_found")
                 .var("_trigger_text", "")
-                .var("case_lookups", format!("{}:{start}", failed + 1))
+                .var("_case_lookups", format!("{}:{start}", failed + 1))
                 .var("case_status", "")
                 .var("staff_message", "");
         };
@@ -339,11 +339,13 @@ impl Action for AppendToCase {
             .filter(|a| !known.contains(&a.reference.as_str()))
             .cloned()
             .collect();
+        // A question that accepts files saves their count as its answer; that number is not a message.
         let text = call
             .vars
             .get("tambahan")
             .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty());
+            .filter(|t| !t.is_empty())
+            .filter(|t| t.parse::<usize>().ok() != Some(call.attachments.len()));
         ActionResult::outcome("appended")
             .var("case_code", case.code())
             .effect(Effect::AppendToCase {
