@@ -647,3 +647,19 @@ async fn a_p1_case_still_new_after_its_target_is_announced_again() {
     );
     assert_eq!(reminders(&app), 2);
 }
+
+#[tokio::test]
+async fn the_reminder_task_runs_until_shutdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let app = start(&config);
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = cases::spawn_reminders(app.engine().clone(), config.clone(), shutdown);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!task.is_finished());
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), task)
+        .await
+        .expect("the task ends on shutdown")
+        .unwrap();
+}
