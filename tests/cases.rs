@@ -297,7 +297,7 @@ async fn ticket_codes_stay_unique_over_100000_cases() {
     let open = actions.get("case.open").unwrap();
     let session = Session::default();
     let mut seen = HashSet::new();
-    let vars = [("kategori", "gaji"), ("cerita", "x")]
+    let vars = [("kategori", "gaji"), ("cerita", "x"), ("izin", "bagi")]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();

@@ -3,7 +3,7 @@
 //!
 //! | action | reads | sets | outcomes |
 //! |---|---|---|---|
-//! | `case.open` | the intake variables | `case_code`, `case_target` | `opened`, `error` |
+//! | `case.open` | the intake variables (`izin` must be `bagi` or `dinas`) | `case_code`, `case_target` | `opened`, `no_consent`, `error` |
 //! | `case.status` | `kode` | `case_code`, `case_status`, `case_updated`, `staff_message`, `_case_lookups` (kept by `stop`, so it cannot be reset) | `found`, `found_own`, `not_found`, `limited`, `ask` |
 //! | `case.status_typed` | `_trigger_text` (the message that opened the flow) | as `case.status` | as `case.status`; `ask` when no code was typed |
 //! | `case.append` | `tambahan` | `case_code` | `appended`, `no_case` |
@@ -148,7 +148,7 @@ struct OpenCase {
 
 impl Action for OpenCase {
     fn outcomes(&self) -> &'static [&'static str] {
-        &["opened", "error"]
+        &["opened", "no_consent", "error"]
     }
     fn sets(&self) -> &'static [&'static str] {
         &["case_code", "case_target"]
@@ -157,6 +157,12 @@ impl Action for OpenCase {
         &["kategori", "cerita"]
     }
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        // UU 27/2022: no case without the reporter's consent to be contacted (`izin`: `bagi` shares
+        // with BP3MI/KP2MI/embassy, `dinas` keeps it within the dinas).
+        let consent = call.vars.get("izin").map(String::as_str);
+        if !matches!(consent, Some("bagi" | "dinas")) {
+            return ActionResult::outcome("no_consent");
+        }
         let code = match code::unique(&self.prefix, call.seed, |c| self.store.case_code_taken(c)) {
             Ok(Some(code)) => code,
             Ok(None) => {
@@ -549,9 +555,13 @@ mod tests {
     fn open_skips_a_code_that_is_taken_and_emits_the_case() {
         let f = fixture();
         let user = UserKey::new(Channel::Whatsapp, "62811");
+        let none = run(&f, "case.open", &user, &vars(&[("kategori", "gaji")]), 1000);
+        assert_eq!(none.outcome, "no_consent");
+        assert!(none.effects.is_empty());
         let v = vars(&[
             ("kategori", "meninggal"),
             ("cerita", "..."),
+            ("izin", "dinas"),
             ("bukan_field", "x"),
         ]);
         let first = run(&f, "case.open", &user, &v, 1000);

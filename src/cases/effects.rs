@@ -249,6 +249,10 @@ impl CaseEffects {
                         at: ctx.now,
                     },
                 };
+                let now = ctx.now;
+                recent
+                    .pending
+                    .retain(|_, p| now.saturating_sub(p.at) <= PENDING_EMERGENCY_SECS);
                 recent.pending.insert(ctx.user.clone(), keep.clone());
                 keep
             };
