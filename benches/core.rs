@@ -97,7 +97,7 @@ fn message(user: u64, n: u64) -> Inbound {
         user: UserKey::new(Channel::Telegram, user.to_string()),
         message_id: format!("{user}-{n}"),
         input: Input {
-            kind: InputKind::Text(if n % 2 == 0 {
+            kind: InputKind::Text(if n.is_multiple_of(2) {
                 "1".into()
             } else {
                 "syarat".into()
