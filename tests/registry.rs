@@ -564,3 +564,18 @@ fn a_missing_demo_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn two_licences_under_one_name_are_both_shown() {
+    let world = World::new();
+    let text = format!(
+        "{HEADER}\n\
+         PT Kembar Jaya,KEP.1/2015,dicabut,kantor pusat,Jl. Lama,Kota Semarang,Jawa Tengah,2015-01-01,1\n\
+         PT. KEMBAR JAYA,KEP.9/2024,aktif,kantor pusat,Jl. Baru,Kota Semarang,Jawa Tengah,2024-01-01,2\n"
+    );
+    world.import("twins.csv", &text).unwrap();
+    let result = ask(&world.check(), "pt kembar jaya");
+    assert_eq!(result.outcome, "ambiguous");
+    let list = var(&result, "agency_candidates");
+    assert!(list.contains("dicabut") && list.contains("aktif"), "{list}");
+}

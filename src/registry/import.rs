@@ -279,7 +279,7 @@ pub fn parse_bytes(
                 path: path.to_path_buf(),
             });
         }
-        if rows % 512 == 0 {
+        if rows.is_multiple_of(512) {
             let done = record.position().map(|p| p.byte()).unwrap_or(0);
             progress(done, total);
         }
@@ -380,10 +380,10 @@ fn map_header(
     let mut columns = BTreeMap::new();
     let mut problems = Vec::new();
     for (i, cell) in header.iter().enumerate() {
-        if let Some(column) = Column::from_header(cell) {
-            if columns.insert(column, i).is_some() {
-                problems.push(format!("column {} appears twice", column.label()));
-            }
+        if let Some(column) = Column::from_header(cell)
+            && columns.insert(column, i).is_some()
+        {
+            problems.push(format!("column {} appears twice", column.label()));
         }
     }
     let missing: Vec<&str> = Column::ALL

@@ -231,38 +231,46 @@ impl Index {
         if letters == 0 {
             return SearchResult::not_found(Hint::Empty);
         }
-        if query.chars().any(|c| c.is_ascii_digit()) {
-            if let Some(result) = self.search_licence(query) {
-                return result;
-            }
+        if query.chars().any(|c| c.is_ascii_digit())
+            && let Some(result) = self.search_licence(query)
+        {
+            return result;
         }
         let words = name_words(query);
         let name_chars: usize = words.iter().map(|w| w.chars().count()).sum();
         if name_chars < MIN_QUERY_CHARS {
             return SearchResult::not_found(Hint::TooShort);
         }
-        let mut candidates = self.score_names(&words);
-        let key = words.join(" ");
-        if let Some(exact) = self.by_name.get(&key) {
-            for &i in exact {
-                let company = &self.companies[i as usize];
-                candidates.retain(|c| !std::ptr::eq(c.company, company));
-                candidates.insert(
-                    0,
-                    Candidate {
-                        company,
+        let exact: Vec<Candidate<'_>> = self
+            .by_name
+            .get(&words.join(" "))
+            .map(|ids| {
+                ids.iter()
+                    .map(|&i| Candidate {
+                        company: &self.companies[i as usize],
                         score: 1.0,
                         kind: MatchKind::ExactName,
-                    },
-                );
-            }
-            if exact.len() == 1 {
-                candidates.truncate(MAX_CANDIDATES);
-                return SearchResult {
-                    verdict: Verdict::Match,
-                    candidates,
-                };
-            }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if exact.len() == 1 {
+            // The whole name, as registered: not a guess, whatever else looks similar.
+            return SearchResult {
+                verdict: Verdict::Match,
+                candidates: exact,
+            };
+        }
+        let mut candidates = self.score_names(&words);
+        if !exact.is_empty() {
+            // Several companies with the same name (a new licence after a revoked one): all of them.
+            candidates.retain(|c| !exact.iter().any(|e| std::ptr::eq(e.company, c.company)));
+            let mut all = exact;
+            all.extend(candidates);
+            return SearchResult {
+                verdict: Verdict::Ambiguous,
+                candidates: all.into_iter().take(MAX_CANDIDATES).collect(),
+            };
         }
         decide(candidates)
     }
@@ -311,19 +319,27 @@ impl Index {
         if max == 0 {
             return found;
         }
-        // Words within `max` edits share at least this many trigrams (each edit spoils at most three).
+        // Words within `max` edits share at least this many trigrams (an edit spoils at most three, a
+        // swap of two neighbours four).
         let grams = trigrams_of(&chars);
-        let needed = grams.len().saturating_sub(3 * max).max(1);
-        let mut shared: HashMap<u32, usize> = HashMap::new();
+        let needed = grams.len().saturating_sub(4 * max).max(1);
+        let mut shared: Vec<u16> = vec![0; self.words.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for gram in &grams {
             if let Some(ids) = self.trigrams.get(gram) {
                 for &id in ids {
-                    *shared.entry(id).or_insert(0) += 1;
+                    let count = &mut shared[id as usize];
+                    if *count == 0 {
+                        touched.push(id);
+                    }
+                    *count = count.saturating_add(1);
                 }
             }
         }
-        for (id, count) in shared {
-            if count < needed || found.first().is_some_and(|(f, _)| *f == id) {
+        for id in touched {
+            if usize::from(shared[id as usize]) < needed
+                || found.first().is_some_and(|(f, _)| *f == id)
+            {
                 continue;
             }
             let other = &self.words[id as usize].chars;

@@ -110,16 +110,23 @@ pub fn allowed_edits(len: usize) -> usize {
     }
 }
 
+/// The longest word [`bounded_distance`] compares; longer words only match exactly.
+pub const MAX_WORD_CHARS: usize = 48;
+
 /// The optimal-string-alignment distance (insert, delete, substitute, swap two neighbours) between `a`
-/// and `b`, or `None` when it is larger than `max`. Cost is bounded by the lengths of two words.
+/// and `b`, or `None` when it is larger than `max` or a word is longer than [`MAX_WORD_CHARS`]. No
+/// allocation: it runs for every near word of every query.
 pub fn bounded_distance(a: &[char], b: &[char], max: usize) -> Option<usize> {
-    if a.len().abs_diff(b.len()) > max {
+    if a.len().abs_diff(b.len()) > max || a.len() > MAX_WORD_CHARS || b.len() > MAX_WORD_CHARS {
         return None;
     }
-    let width = b.len() + 1;
-    let mut prev2 = vec![0usize; width];
-    let mut prev: Vec<usize> = (0..width).collect();
-    let mut row = vec![0usize; width];
+    const WIDTH: usize = MAX_WORD_CHARS + 1;
+    let mut prev2 = [0usize; WIDTH];
+    let mut prev = [0usize; WIDTH];
+    for (j, cell) in prev.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
+    let mut row = [0usize; WIDTH];
     for i in 1..=a.len() {
         row[0] = i;
         let mut row_min = row[0];

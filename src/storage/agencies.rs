@@ -163,10 +163,10 @@ impl AgencyStore {
         let mut ids = Vec::new();
         for item in self.tree.scan_prefix(b"s:") {
             let (k, _) = item?;
-            if let Some(id) = snapshot_id(&k) {
-                if ids.last() != Some(&id) {
-                    ids.push(id);
-                }
+            if let Some(id) = snapshot_id(&k)
+                && ids.last() != Some(&id)
+            {
+                ids.push(id);
             }
         }
         Ok(ids)
