@@ -99,7 +99,9 @@ impl World {
 }
 
 fn run(check: &AgencyCheck, vars: &BTreeMap<String, String>, lang: Lang) -> ActionResult {
+    let user = pandu::storage::UserKey::new(pandu::storage::Channel::Console, "t");
     check.run(&ActionCall {
+        user: &user,
         vars,
         attachments: &[],
         lang,
@@ -578,4 +580,182 @@ fn two_licences_under_one_name_are_both_shown() {
     assert_eq!(result.outcome, "ambiguous");
     let list = var(&result, "agency_candidates");
     assert!(list.contains("dicabut") && list.contains("aktif"), "{list}");
+}
+
+// ---- End to end through the dialog runtime: a question saves `agency_query`, the action branches. ----
+
+const BOT: &str = r#"
+start: main
+staff_flow: main
+languages: { id: Bahasa Indonesia, en: English }
+keywords:
+  menu: [menu, "0", kembali]
+  language: [bahasa, language]
+  staff: [petugas]
+  stop: [stop]
+  resume: [lanjut]
+  skip: [lewati, tidak tahu]
+texts:
+  fallback: { id: "Maaf, belum mengerti.", en: "Sorry, not understood." }
+  not_text: { id: "Mohon ketik.", en: "Please type." }
+  welcome_back: { id: "Selamat datang kembali.", en: "Welcome back." }
+  resume_offer: { id: "Kembali ke pertanyaan tadi?", en: "Back to the question?" }
+  resume_label: { id: Lanjutkan, en: Continue }
+  restart_label: { id: Menu utama, en: Main menu }
+  flow_end_hint: { id: "Ketik 0 untuk menu.", en: "Type 0 for the menu." }
+  stopped: { id: "Dihentikan.", en: "Stopped." }
+  language_prompt: { id: "Pilih bahasa:", en: "Choose a language:" }
+  language_set: { id: "Bahasa Indonesia dipilih.", en: "English chosen." }
+  retries_exhausted: { id: "Terlalu banyak salah.", en: "Too many tries." }
+  skipped: { id: "Dilewati.", en: "Skipped." }
+  attachment_saved: { id: "File diterima.", en: "File received." }
+  emergency: { id: "DARURAT", en: "EMERGENCY" }
+"#;
+
+const MAIN: &str = r#"
+flow: main
+nodes:
+  start:
+    say: { id: "Menu utama", en: "Main menu" }
+    choices:
+      - label: { id: Cek perusahaan, en: Check a company }
+        goto: cek
+"#;
+
+const CEK: &str = r#"
+flow: cek
+triggers:
+  - '\bcek\b'
+nodes:
+  tanya:
+    ask: { id: "Ketik nama perusahaan atau nomor izin.", en: "Type the company name or licence number." }
+    save: agency_query
+    next: periksa
+  periksa:
+    action: agency.check
+    outcomes:
+      licensed: berizin
+      suspended: beku
+      revoked: cabut
+      not_renewed: habis
+      not_found: tidak_ada
+      ambiguous: pilih
+  berizin:
+    say: { id: "BERIZIN: {agency_name} ({agency_status}), izin {agency_licence} sejak {agency_licence_date}. {agency_branch_type}: {agency_branch}. Data {agency_source} per {agency_snapshot_date}. {agency_note}", en: "LICENSED: {agency_name}" }
+  beku:
+    say: { id: "DIBEKUKAN: {agency_name}. Data per {agency_snapshot_date}.", en: "SUSPENDED: {agency_name}" }
+  cabut:
+    say: { id: "DICABUT: {agency_name}. Data per {agency_snapshot_date}.", en: "REVOKED: {agency_name}" }
+  habis:
+    say: { id: "TIDAK DIPERPANJANG: {agency_name}. Data per {agency_snapshot_date}.", en: "NOT RENEWED: {agency_name}" }
+  tidak_ada:
+    say: { id: "TIDAK ADA di daftar {agency_source} per {agency_snapshot_date}. {agency_hint}", en: "NOT IN the list of {agency_snapshot_date}. {agency_hint}" }
+  pilih:
+    ask: { id: "Ada yang mirip:\n{agency_candidates}\nKetik nomornya.", en: "Similar:\n{agency_candidates}\nType the number." }
+    save: agency_query
+    next: periksa
+"#;
+
+struct Chat {
+    bot: pandu::dialog::Bot,
+    actions: pandu::dialog::Actions,
+    session: pandu::dialog::Session,
+    user: pandu::storage::UserKey,
+    now: u64,
+}
+
+impl Chat {
+    fn new(world: &World) -> Chat {
+        let dir = world.files.join("dialogs");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in [("_bot.yaml", BOT), ("main.yaml", MAIN), ("cek.yaml", CEK)] {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let mut actions = pandu::dialog::Actions::new();
+        actions.register("agency.check", std::sync::Arc::new(world.check()));
+        let (bot, _warnings) = match pandu::dialog::load_dir(&dir, &actions) {
+            Ok(loaded) => loaded,
+            Err(diags) => panic!("{diags:#?}"),
+        };
+        Chat {
+            bot,
+            actions,
+            session: pandu::dialog::Session::default(),
+            user: pandu::storage::UserKey::new(pandu::storage::Channel::Console, "e2e"),
+            now: 1_800_000_000,
+        }
+    }
+
+    fn say(&mut self, text: &str) -> String {
+        self.now += 5;
+        let input = pandu::dialog::Input {
+            kind: pandu::dialog::InputKind::Text(text.to_string()),
+            at: self.now,
+        };
+        let env = pandu::dialog::StepEnv {
+            now: self.now,
+            seed: 7,
+            idle_secs: 3600,
+            user: &self.user,
+        };
+        let step = pandu::dialog::step(
+            &self.bot,
+            &self.actions,
+            std::mem::take(&mut self.session),
+            &input,
+            &env,
+        );
+        self.session = step.session;
+        step.replies
+            .iter()
+            .map(|r| r.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[test]
+fn a_user_checks_companies_through_a_dialog() {
+    let world = World::with_listing();
+    let mut chat = Chat::new(&world);
+    chat.say("halo");
+    assert!(chat.say("cek perusahaan").contains("Ketik nama perusahaan"));
+    let answer = chat.say("pt sukses mandri utma");
+    assert!(
+        answer.contains("BERIZIN: PT Sukses Mandiri Utama (aktif"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("kantor cabang: Jl. Hayam Wuruk 3, Kota Pekalongan"),
+        "{answer}"
+    );
+    assert!(answer.contains("Data SISKOP2MI per 2026-11-20"), "{answer}");
+    assert!(
+        answer.contains("Nama yang terdaftar: PT Sukses Mandiri Utama"),
+        "{answer}"
+    );
+
+    chat.say("cek");
+    let answer = chat.say("karya putr mandiri");
+    assert!(answer.contains("1. PT Karya Put"), "{answer}");
+    assert!(answer.contains("2. PT Karya Put"), "{answer}");
+    let answer = chat.say("2");
+    assert!(answer.starts_with("BERIZIN: PT Karya Put"), "{answer}");
+    assert!(!answer.contains("Nama yang terdaftar"), "{answer}");
+
+    chat.say("cek");
+    assert!(
+        chat.say("kep 12 / 2020")
+            .contains("DICABUT: PT Bina Insani Utama")
+    );
+    chat.say("cek");
+    let answer = chat.say("x");
+    assert!(
+        answer.contains("TIDAK ADA di daftar SISKOP2MI per 2026-11-20"),
+        "{answer}"
+    );
+    assert!(answer.contains("terlalu pendek"), "{answer}");
+    chat.say("cek");
+    let answer = chat.say(&"PT Palsu Sekali ".repeat(400));
+    assert!(answer.contains("terlalu panjang"), "{answer}");
 }
