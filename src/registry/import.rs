@@ -88,11 +88,26 @@ impl Column {
             ],
             Column::Status => &["status", "status izin"],
             Column::OfficeType => &["office type", "jenis kantor", "tipe kantor"],
-            Column::Address => &["address", "alamat"],
+            Column::Address => &["address", "alamat", "alamat kantor"],
             Column::City => &["city", "kota", "kota kabupaten", "kabupaten kota"],
             Column::Province => &["province", "provinsi"],
-            Column::LicenceDate => &["licence date", "license date", "tanggal izin", "tgl izin"],
-            Column::Phone => &["phone", "telepon", "telp", "no telp", "nomor telepon"],
+            Column::LicenceDate => &[
+                "licence date",
+                "license date",
+                "tanggal izin",
+                "tgl izin",
+                "tanggal sip3mi",
+                "tgl sip3mi",
+            ],
+            Column::Phone => &[
+                "phone",
+                "telepon",
+                "telp",
+                "no telp",
+                "no telepon",
+                "nomor telepon",
+                "telepon fax",
+            ],
         }
     }
 
@@ -248,6 +263,9 @@ pub fn parse_bytes(
                 });
             }
             Some(Ok(record)) if record.iter().all(|c| c.trim().is_empty()) => continue,
+            Some(Ok(record)) if record.len() <= 2 && record[0].trim().starts_with("sep=") => {
+                continue;
+            }
             Some(Ok(record)) => break record,
         }
     };
@@ -344,13 +362,26 @@ fn directives(path: &Path, text: &str) -> Result<(Option<String>, Option<Date>),
     Ok((source, as_of))
 }
 
-/// Comma, semicolon (Excel in Indonesian locale) or tab: whichever the header line uses most.
+/// Excel's `sep=;` first line, if the file has one: the delimiter it names.
+fn excel_separator(line: &str) -> Option<u8> {
+    let rest = line.trim().strip_prefix("sep=")?;
+    match rest.as_bytes() {
+        [d] => Some(*d),
+        _ => None,
+    }
+}
+
+/// Comma, semicolon (Excel in Indonesian locale) or tab: Excel's `sep=` line if there is one, else
+/// whichever the header line uses most.
 fn detect_delimiter(text: &str) -> u8 {
     let header = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or("");
+    if let Some(d) = excel_separator(header) {
+        return d;
+    }
     let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
     let mut quoted = false;
     for b in header.bytes() {
@@ -815,6 +846,15 @@ mod tests {
         assert!(text_of(5).contains("name is empty"));
         assert!(text_of(6).contains("already used by \"PT Baik\" on line 2"));
         assert!(text_of(8).contains("has 3 field(s)"));
+    }
+
+    #[test]
+    fn excel_sep_line_is_understood() {
+        let text = "sep=;\nnama;nomor_izin;status;jenis_kantor;alamat;kota;provinsi;tanggal_izin\n\
+                    PT Satu;KEP.1/2020;aktif;kantor pusat;Jl. A, No. 1;Kota Batang;Jawa Tengah;2020-01-02\n";
+        let parsed = parse(text).unwrap();
+        assert_eq!(parsed.offices[0].address, "Jl. A, No. 1");
+        assert_eq!(parsed.offices[0].line, 3);
     }
 
     #[test]
