@@ -269,7 +269,11 @@ impl Registry {
                 "The demo data is in use: import the official listing with `pandu agencies import FILE.csv`."
             );
         } else {
-            let _ = writeln!(out, "Imported at (Unix seconds): {}", meta.imported_at);
+            let _ = writeln!(
+                out,
+                "Imported on {} (UTC)",
+                Date::from_unix(meta.imported_at)
+            );
         }
         let mut by_status: BTreeMap<Status, usize> = BTreeMap::new();
         let mut by_province: BTreeMap<String, usize> = BTreeMap::new();
