@@ -689,7 +689,18 @@ impl Chat {
             std::fs::write(dir.join(name), text).unwrap();
         }
         let mut actions = pandu::dialog::Actions::new();
-        actions.register("agency.check", std::sync::Arc::new(world.check()));
+        let registry = pandu::registry::check::register_action(
+            &mut actions,
+            &world.store,
+            &repo("config/agencies.sample.csv"),
+            &repo("config/agencies.toml"),
+        )
+        .unwrap();
+        // The registered action answers from the same store the world imported into.
+        assert_eq!(
+            registry.current().meta().id,
+            world.registry.current().meta().id
+        );
         let (bot, _warnings) = match pandu::dialog::load_dir(&dir, &actions) {
             Ok(loaded) => loaded,
             Err(diags) => panic!("{diags:#?}"),

@@ -10,14 +10,37 @@
 //! Invariants: never a silent guess (see `index`); every word comes from `config/agencies.toml` (see
 //! `labels`); the snapshot date and source are always set; cost per run is bounded whatever the query.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::index::{Candidate, Hint, Index, Verdict};
 use super::labels::AgencyLabels;
 use super::record::{Company, Office, Status};
-use super::service::Registry;
+use super::service::{Registry, RegistryError};
 use crate::dialog::normalize::basic;
-use crate::dialog::{Action, ActionCall, ActionResult, Lang};
+use crate::dialog::{Action, ActionCall, ActionResult, Actions, Lang};
+use crate::storage::Store;
+
+/// The action's name in dialog files.
+pub const ACTION_NAME: &str = "agency.check";
+
+/// Loads the live registry (the current snapshot, or the demo data in `sample`) and the words in
+/// `labels`, and registers `agency.check`. Returns the registry handle, for the staff commands (import,
+/// rollback, search, stats) that must share it so an import is seen by the running bot at once.
+pub fn register_action(
+    actions: &mut Actions,
+    store: &Store,
+    sample: &Path,
+    labels: &Path,
+) -> Result<Registry, RegistryError> {
+    let registry = Registry::load(store, sample)?;
+    let labels = AgencyLabels::load(labels)?;
+    actions.register(
+        ACTION_NAME,
+        Arc::new(AgencyCheck::new(registry.clone(), labels)),
+    );
+    Ok(registry)
+}
 
 /// The variable the action reads.
 pub const QUERY: &str = "agency_query";

@@ -35,6 +35,8 @@ pub enum RegistryError {
     Missing { id: u64 },
     #[error("there is no previous registry snapshot to roll back to")]
     NoPrevious,
+    #[error("the agency-check words cannot be loaded: {0}")]
+    Labels(#[from] super::labels::LabelsError),
 }
 
 struct Inner {
