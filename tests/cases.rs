@@ -200,6 +200,7 @@ async fn the_code_is_shown_only_for_a_case_already_on_disk() {
             engine,
             writer,
             actions,
+            ..
         } = running;
         drop((engine, actions, store));
         writer.await.unwrap();
