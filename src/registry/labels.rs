@@ -30,18 +30,7 @@ pub enum LabelsError {
 }
 
 /// One text in several languages; Bahasa Indonesia is the fallback.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LangText(BTreeMap<Lang, String>);
-
-impl LangText {
-    pub fn get(&self, lang: Lang) -> &str {
-        self.0
-            .get(&lang)
-            .or_else(|| self.0.get(&Lang::Id))
-            .map(String::as_str)
-            .unwrap_or("")
-    }
-}
+pub use crate::dialog::model::Text as LangText;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
