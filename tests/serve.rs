@@ -22,7 +22,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -58,25 +61,83 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
     let wait_for = |needle: &str| -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::time::Instant::now() < deadline {
-            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-                if line.contains(needle) {
-                    return line;
-                }
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200))
+                && line.contains(needle)
+            {
+                return line;
             }
         }
         panic!("no log line with {needle:?}");
     };
     let line = wait_for("listening");
-    let addr = line.split("address=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let addr = line
+        .split("address=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     let url = format!("http://{addr}/healthz");
     let health: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
-    assert!(health["channels"]["telegram"].as_str().unwrap().starts_with("off"));
+    assert!(
+        health["channels"]["telegram"]
+            .as_str()
+            .unwrap()
+            .starts_with("off")
+    );
     let flows = health["flows"].as_u64().unwrap();
     assert!(flows >= 2);
 
+    // A staff command while serve holds the data folder is forwarded to it over loopback.
+    let out = Command::new(env!("CARGO_BIN_EXE_pandu"))
+        .args(["cases", "show", "PKL-2345AB"])
+        .current_dir(root)
+        .env("PANDU_DATA_DIR", work.path().join("data"))
+        .env("PANDU_DIALOGS_DIR", &dialogs)
+        .env("PANDU_SERVER_LISTEN", &addr)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("PKL-2345AB") || stderr.to_lowercase().contains("no case"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("in use"),
+        "the command reached the server: {stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_pandu"))
+        .args(["cases", "list"])
+        .current_dir(root)
+        .env("PANDU_DATA_DIR", work.path().join("data"))
+        .env("PANDU_DIALOGS_DIR", &dialogs)
+        .env("PANDU_SERVER_LISTEN", &addr)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A forged token is refused.
+    let refused = reqwest::Client::new()
+        .post(format!("http://{addr}/admin/run"))
+        .bearer_auth("forged")
+        .json(&serde_json::json!({"command": {"Cases": {"List": {"status": null, "priority": null}}}, "actor": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
     // A broken dialog set is refused; the old one keeps serving.
-    std::fs::write(dialogs.join("rusak.yaml"), "flow: rusak\nnodes:\n  a:\n    goto: nowhere\n").unwrap();
+    std::fs::write(
+        dialogs.join("rusak.yaml"),
+        "flow: rusak\nnodes:\n  a:\n    goto: nowhere\n",
+    )
+    .unwrap();
     signal(pid, "-HUP");
     wait_for("dialog reload refused");
     let health: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
@@ -89,7 +150,10 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
             assert!(status.success(), "{status:?}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "serve did not stop on SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

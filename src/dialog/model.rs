@@ -12,8 +12,10 @@ use super::io::{Lang, Position};
 use super::normalize::Lexicon;
 use crate::time::Date;
 
-/// Text in several languages; `id` is always present.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Text in several languages; `id` is always present. Also the type of every other multi-language
+/// word list (case texts, contacts, agency labels), so the fallback rule lives in one place.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Text(pub BTreeMap<Lang, String>);
 
 impl Text {
@@ -172,6 +174,10 @@ pub struct Bot {
     pub flows: BTreeMap<String, Flow>,
     pub flow_order: Vec<String>,
     pub emergency: Vec<EmergencyCategory>,
+    /// Every flow trigger in one set, so a message is scanned once; `trigger_owner[i]` is the flow and
+    /// the regex of set entry `i`.
+    pub trigger_set: regex::RegexSet,
+    pub trigger_owner: Vec<(String, Regex)>,
     /// Descriptions of the Telegram commands, by command (`start`, `menu`, ...).
     pub telegram_commands: BTreeMap<String, Text>,
 }

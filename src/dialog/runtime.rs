@@ -22,6 +22,9 @@ pub const MAX_ANSWER_CHARS: usize = 2000;
 /// At most this many nodes are entered for one input.
 const MAX_HOPS: usize = 64;
 /// Emergency numbers are shown again only after this long.
+/// The variable `emergency.contacts` reads the emergency message from (normalised), set only while
+/// it runs, so the country named in the message ("... di Malaysia") picks the right numbers.
+pub const EMERGENCY_TEXT: &str = "_emergency_text";
 const EMERGENCY_REPEAT_SECS: u64 = 600;
 
 /// Everything the step needs from outside, passed in so the step stays a function.
@@ -144,17 +147,17 @@ impl Run<'_> {
             return;
         }
         // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
-        if let Some(last) = self.replies.last_mut() {
-            if last.choices.is_empty() {
-                if !text.trim().is_empty() {
-                    if !last.text.is_empty() {
-                        last.text.push_str("\n\n");
-                    }
-                    last.text.push_str(&text);
+        if let Some(last) = self.replies.last_mut()
+            && last.choices.is_empty()
+        {
+            if !text.trim().is_empty() {
+                if !last.text.is_empty() {
+                    last.text.push_str("\n\n");
                 }
-                last.choices = choices;
-                return;
+                last.text.push_str(&text);
             }
+            last.choices = choices;
+            return;
         }
         self.replies.push(Reply { text, choices });
     }
@@ -196,13 +199,18 @@ impl Run<'_> {
             return;
         }
         if let Some(flow) = self.trigger(&norm) {
-            if let Some(pos) = self.session.position.clone() {
-                if matches!(
+            // The message that opened a flow, for an action that reads what was typed with the
+            // trigger ("cek status PKL-7KQ2MX": `case.status_typed`).
+            self.session
+                .vars
+                .insert("_trigger_text".into(), cleaned.clone());
+            if let Some(pos) = self.session.position.clone()
+                && matches!(
                     self.bot.node(&pos).map(|n| &n.kind),
                     Some(NodeKind::Question(_))
-                ) {
-                    self.session.paused = Some(pos);
-                }
+                )
+            {
+                self.session.paused = Some(pos);
             }
             let first = self
                 .bot
@@ -212,10 +220,10 @@ impl Run<'_> {
                 .unwrap_or_default();
             return self.go(Position::new(flow, first));
         }
-        if let Some(pos) = self.session.position.clone() {
-            if let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) {
-                return self.retry(&pos, q.retries, q.retry.clone(), q.on_fail.clone());
-            }
+        if let Some(pos) = self.session.position.clone()
+            && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
+        {
+            return self.retry(&pos, q.retries, q.retry.clone(), q.on_fail.clone());
         }
         if first_contact || idle || self.session.position.is_none() && norm.is_empty() {
             return self.go(self.bot.start_position());
@@ -246,12 +254,12 @@ impl Run<'_> {
         let at = parts.next().and_then(|p| p.split_once('/'));
         if let (Some(n), Some((flow, node))) = (n, at) {
             let pos = Position::new(flow, node);
-            if let Some(NodeKind::Menu { choices, .. }) = self.bot.node(&pos).map(|n| &n.kind) {
-                if let Some(c) = n.checked_sub(1).and_then(|i| choices.get(i)) {
-                    let goto = c.goto.clone();
-                    self.session.paused = None;
-                    return self.go(goto);
-                }
+            if let Some(NodeKind::Menu { choices, .. }) = self.bot.node(&pos).map(|n| &n.kind)
+                && let Some(c) = n.checked_sub(1).and_then(|i| choices.get(i))
+            {
+                let goto = c.goto.clone();
+                self.session.paused = None;
+                return self.go(goto);
             }
         }
         // A button from dialogs that have since changed: say so gently and show the way on.
@@ -269,32 +277,30 @@ impl Run<'_> {
     }
 
     fn attachment(&mut self, keep: impl FnOnce(&mut Session), first_contact: bool) {
-        if let Some(pos) = self.session.position.clone() {
-            if let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) {
-                if q.attachments {
-                    keep(&mut self.session);
-                    let count = self.session.attachments.len().to_string();
-                    self.session.vars.insert(q.save.clone(), count);
-                    let text = self.bot_text("attachment_saved");
-                    // The question stays open so several files can follow; any text moves on.
-                    self.push(text, vec![]);
-                    return;
-                }
-            }
+        if let Some(pos) = self.session.position.clone()
+            && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
+            && q.attachments
+        {
+            keep(&mut self.session);
+            let count = self.session.attachments.len().to_string();
+            self.session.vars.insert(q.save.clone(), count);
+            let text = self.bot_text("attachment_saved");
+            // The question stays open so several files can follow; any text moves on.
+            self.push(text, vec![]);
+            return;
         }
         self.not_text(first_contact);
     }
 
     fn location(&mut self, lat: f64, lon: f64, first_contact: bool) {
-        if let Some(pos) = self.session.position.clone() {
-            if let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) {
-                if q.attachments {
-                    let value = format!("{lat:.5}, {lon:.5}");
-                    let q = q.clone();
-                    self.session.vars.insert(q.save.clone(), value);
-                    return self.after_answer(&q.next);
-                }
-            }
+        if let Some(pos) = self.session.position.clone()
+            && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
+            && q.attachments
+        {
+            let value = format!("{lat:.5}, {lon:.5}");
+            let q = q.clone();
+            self.session.vars.insert(q.save.clone(), value);
+            return self.after_answer(&q.next);
         }
         self.not_text(first_contact);
     }
@@ -343,6 +349,10 @@ impl Run<'_> {
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
         if let Some(action) = self.actions.get("emergency.contacts") {
+            // The message itself may name the country ("... di Malaysia"); kept only for this call.
+            self.session
+                .vars
+                .insert(EMERGENCY_TEXT.into(), norm.to_string());
             let result = action.run(&ActionCall {
                 user: self.env.user,
                 vars: &self.session.vars,
@@ -351,6 +361,7 @@ impl Run<'_> {
                 now: self.env.now,
                 seed: self.env.seed,
             });
+            self.session.vars.remove(EMERGENCY_TEXT);
             self.session.vars.extend(result.vars);
             self.effects.extend(result.effects);
         }
@@ -476,16 +487,15 @@ impl Run<'_> {
             return None;
         }
         let mut best: Option<(usize, &str)> = None;
-        for name in &self.bot.flow_order {
-            let Some(flow) = self.bot.flows.get(name) else {
+        for i in self.bot.trigger_set.matches(norm).iter() {
+            let Some((flow, regex)) = self.bot.trigger_owner.get(i) else {
                 continue;
             };
-            for t in &flow.triggers {
-                if let Some(m) = t.find(norm) {
-                    let len = m.as_str().len();
-                    if best.is_none_or(|(b, _)| len > b) {
-                        best = Some((len, name));
-                    }
+            if let Some(m) = regex.find(norm) {
+                let len = m.as_str().len();
+                // Set indices follow file order, so a strict `>` keeps ties with the earlier file.
+                if best.is_none_or(|(b, _)| len > b) {
+                    best = Some((len, flow.as_str()));
                 }
             }
         }
@@ -618,11 +628,11 @@ impl Run<'_> {
 
     fn resume(&mut self) {
         self.session.resume_offered = false;
-        if let Some(paused) = self.session.paused.take() {
-            if self.bot.node(&paused).is_some() {
-                self.session.position = Some(paused.clone());
-                return self.prompt(&paused);
-            }
+        if let Some(paused) = self.session.paused.take()
+            && self.bot.node(&paused).is_some()
+        {
+            self.session.position = Some(paused.clone());
+            return self.prompt(&paused);
         }
         self.reprompt_or_menu();
     }
@@ -918,7 +928,7 @@ mod tests {
         let out = chat.say("lanjut");
         assert!(out.contains("Kode T42 untuk Siti."), "{out}");
         assert!(
-            chat.session.vars.get("nama").is_none(),
+            !chat.session.vars.contains_key("nama"),
             "an ended conversation forgets its answers"
         );
     }
