@@ -81,7 +81,7 @@ pub struct StorageConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct TelegramConfig {
     pub api_url: String,
-    /// `polling` (default) or `webhook`.
+    /// `auto` (default: `webhook` when `webhook_url` is set, else `polling`), `polling` or `webhook`.
     pub mode: String,
     /// Public HTTPS URL of this server's `/webhooks/telegram`, for webhook mode.
     pub webhook_url: String,
@@ -183,7 +183,7 @@ impl Default for TelegramConfig {
     fn default() -> TelegramConfig {
         TelegramConfig {
             api_url: "https://api.telegram.org".into(),
-            mode: "polling".into(),
+            mode: "auto".into(),
             webhook_url: String::new(),
             staff_chat_id: 0,
             staff_user_ids: Vec::new(),

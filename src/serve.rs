@@ -34,14 +34,14 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     let engine = running.engine.clone();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
+    let secrets = crate::config::Secrets::from_env();
     let mut channels = BTreeMap::new();
     let router = axum::Router::new();
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
-    let _ = &shutdown_rx;
-    channels.insert(
-        "telegram".to_string(),
-        "off: not built into this version".to_string(),
-    );
+    let (telegram_state, telegram_router, channel_tasks) =
+        start_telegram(&config, &secrets, &engine, shutdown_rx.clone()).await;
+    channels.insert("telegram".to_string(), telegram_state);
+    let router = router.merge(telegram_router);
     channels.insert(
         "whatsapp".to_string(),
         "off: not built into this version".to_string(),
@@ -100,6 +100,15 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     .context("http server failed")?;
     let _ = shutdown_tx.send(true);
     let _ = std::fs::remove_file(crate::admin::token_path(&config));
+    // Channels end by themselves on the signal (senders record what is in flight); bounded.
+    for task in channel_tasks {
+        if tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a channel task did not stop in time");
+        }
+    }
     for task in tasks {
         task.abort();
         let _ = task.await;
@@ -110,6 +119,33 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     store.flush().await.context("final flush failed")?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Telegram, when `PANDU_TELEGRAM_TOKEN` is set: its state for `/healthz` ("on" or "off: reason"), its
+/// webhook route (empty in polling mode) and its tasks (poller or webhook registration, outbox sender).
+async fn start_telegram(
+    config: &Config,
+    secrets: &crate::config::Secrets,
+    engine: &Engine,
+    shutdown: crate::channels::Shutdown,
+) -> (String, axum::Router, Vec<tokio::task::JoinHandle<()>>) {
+    use crate::channels::telegram::Telegram;
+    let staff: Option<Arc<dyn crate::channels::StaffCommands>> =
+        match crate::cases::TelegramStaff::new(engine.clone(), config) {
+            Ok(staff) => Some(Arc::new(staff)),
+            Err(e) => {
+                tracing::warn!(error = %e, "telegram staff commands off");
+                None
+            }
+        };
+    match Telegram::from_config(config, secrets, engine.clone(), staff) {
+        Ok(telegram) => {
+            tracing::info!(mode = ?telegram.mode(), "telegram on");
+            let tasks = telegram.start(shutdown).await;
+            ("on".to_string(), telegram.router(), tasks)
+        }
+        Err(e) => (format!("off: {e}"), axum::Router::new(), Vec::new()),
+    }
 }
 
 async fn wait_for_stop_signal() {

@@ -680,3 +680,132 @@ async fn no_token_means_no_telegram_and_says_why() {
         .unwrap();
     assert!(err.to_string().contains("webhook_url"), "{err}");
 }
+
+#[tokio::test]
+async fn voice_notes_and_photos_get_a_clear_answer_where_text_is_expected() {
+    let s = setup().await;
+    let p = start(&s, &config(&s), None).await;
+    let api = &s.api;
+    let chat = 901;
+    api.user_text(chat, "halo");
+    expect_after(api, chat, 0, "Pilih").await;
+    let user = json!({"id": chat, "is_bot": false, "first_name": "U", "language_code": "id"});
+    let private = json!({"id": chat, "type": "private", "first_name": "U"});
+    let media = [
+        json!({"voice": {"file_id": "v1", "file_unique_id": "v", "duration": 3, "mime_type": "audio/ogg"}}),
+        json!({"photo": [{"file_id": "p1", "file_unique_id": "p", "width": 90, "height": 90, "file_size": 900}]}),
+    ];
+    for (i, extra) in media.into_iter().enumerate() {
+        let mut body = json!({"message_id": 50 + i, "date": 1, "chat": private, "from": user});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let n = api.sent_to(chat).len();
+        api.push_update("message", body);
+        let answer = expect_after(api, chat, n, "Ketik saja.").await;
+        assert_eq!(answer.len(), 1, "{:?}", texts(&answer));
+    }
+    // Still at the menu: a typed number goes on from there.
+    let n = api.sent_to(chat).len();
+    api.user_text(chat, "2");
+    expect_after(api, chat, n, "Info & fakta.").await;
+    stop(p).await;
+}
+
+/// Lines of a child's stderr, read on a thread.
+fn lines_of(stderr: std::process::ChildStderr) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+async fn line_with(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        match rx.try_recv() {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    panic!("no log line with {needle:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pandu_serve_with_a_token_runs_telegram_and_refuses_staff_commands_from_others() {
+    let s = setup().await;
+    let api = &s.api;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let staff_chat = -100_200;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(root)
+        .env("PANDU_DATA_DIR", &s.data)
+        .env("PANDU_LOG", "info")
+        .env("PANDU_TELEGRAM_TOKEN", TOKEN)
+        .env("PANDU_TELEGRAM_API_URL", api.url())
+        .env("PANDU_TELEGRAM_POLL_TIMEOUT_SECS", "1")
+        .env("PANDU_TELEGRAM_STAFF_CHAT_ID", staff_chat.to_string())
+        .env("PANDU_TELEGRAM_STAFF_USER_IDS", "77")
+        .env_remove("PANDU_TELEGRAM_MODE")
+        .env_remove("PANDU_TELEGRAM_WEBHOOK_URL")
+        .env_remove("PANDU_WHATSAPP_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(child.stderr.take().unwrap());
+    let line = line_with(&rx, "listening").await;
+    let addr = line.split("address=").nth(1).unwrap();
+    let addr = addr.split_whitespace().next().unwrap().to_string();
+    let health: serde_json::Value = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["channels"]["telegram"], "on", "{health}");
+
+    // A user is answered through the real dialogs.
+    let chat = 1001;
+    api.user_text(chat, "/start");
+    assert!(!api.wait_for(chat, 1, WAIT).await.is_empty());
+
+    // In the staff chat: someone not in staff_user_ids is refused (no answer), staff are answered.
+    let group = json!({"id": staff_chat, "type": "supergroup", "title": "Staf"});
+    let mut last = 0;
+    for from in [78, 77] {
+        last = api.push_update(
+            "message",
+            json!({"message_id": 9, "date": 1, "chat": group,
+                "from": {"id": from, "is_bot": false, "first_name": "P"}, "text": "/help"}),
+        );
+    }
+    let answers = api.wait_for(staff_chat, 1, WAIT).await;
+    assert!(answers[0].text().contains("/show"), "{:?}", texts(&answers));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(api.sent_to(staff_chat).len(), 1, "the non-staff sender got an answer");
+
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    // Every update handled is confirmed on disk (the next start asks Telegram from there on).
+    let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
+    let offset = store.meta("telegram.offset").unwrap().unwrap();
+    assert_eq!(String::from_utf8(offset).unwrap(), (last + 1).to_string());
+}

@@ -54,7 +54,7 @@ pub enum TelegramError {
     NoToken,
     #[error("telegram.api_url is not a valid URL")]
     ApiUrl,
-    #[error("telegram.mode must be \"polling\" or \"webhook\", not {0:?}")]
+    #[error("telegram.mode must be \"auto\", \"polling\" or \"webhook\", not {0:?}")]
     Mode(String),
     #[error("webhook mode needs telegram.webhook_url (a public https URL)")]
     WebhookUrl,
@@ -182,8 +182,10 @@ impl Telegram {
         let tg = &config.telegram;
         let api_url = reqwest::Url::parse(&tg.api_url).map_err(|_| TelegramError::ApiUrl)?;
         let mode = match tg.mode.trim().to_ascii_lowercase().as_str() {
-            "" | "polling" => Mode::Polling,
-            "webhook" => Mode::Webhook,
+            // The default: a webhook when its URL is configured, long polling otherwise.
+            "" | "auto" if tg.webhook_url.trim().is_empty() => Mode::Polling,
+            "" | "auto" | "webhook" => Mode::Webhook,
+            "polling" => Mode::Polling,
             other => return Err(TelegramError::Mode(other.to_string())),
         };
         let webhook_url = match mode {
