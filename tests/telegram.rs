@@ -86,9 +86,7 @@ struct Setup {
 async fn setup() -> Setup {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
-        .with_env_filter(
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "pandu=warn".into()),
-        )
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "pandu=warn".into()))
         .try_init();
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
@@ -104,8 +102,10 @@ async fn setup() -> Setup {
 }
 
 fn config(s: &Setup) -> Config {
-    let mut c = Config::default();
-    c.data_dir = s.data.clone();
+    let mut c = Config {
+        data_dir: s.data.clone(),
+        ..Config::default()
+    };
     c.telegram.api_url = s.api.url();
     c.telegram.poll_timeout_secs = 1;
     c.telegram.per_chat_interval_ms = 0;
@@ -132,11 +132,7 @@ struct Pandu {
     shutdown: watch::Sender<bool>,
 }
 
-async fn start(
-    s: &Setup,
-    config: &Config,
-    staff: Option<Arc<dyn StaffCommands>>,
-) -> Pandu {
+async fn start(s: &Setup, config: &Config, staff: Option<Arc<dyn StaffCommands>>) -> Pandu {
     let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
     let actions = Actions::new();
     let (bot, _) = load_dir(&s.dialogs, &actions).unwrap();
@@ -225,7 +221,11 @@ async fn a_conversation_by_buttons_and_by_typing() {
     let menu = expect_after(api, chat, 0, "Pilih <menu> & lanjut:").await;
     let menu = menu.last().unwrap();
     assert_eq!(menu.parse_mode.as_deref(), Some("HTML"));
-    assert!(menu.html.contains("Pilih &lt;menu&gt; &amp; lanjut:"), "{}", menu.html);
+    assert!(
+        menu.html.contains("Pilih &lt;menu&gt; &amp; lanjut:"),
+        "{}",
+        menu.html
+    );
     assert_eq!(
         menu.buttons(),
         vec![
@@ -247,7 +247,11 @@ async fn a_conversation_by_buttons_and_by_typing() {
     let n = api.sent_to(chat).len();
     api.user_text(chat, "Siti <b>&");
     let reply = expect_after(api, chat, n, "Halo Siti <b>&.").await;
-    assert!(reply.iter().any(|m| m.html.contains("Halo Siti &lt;b&gt;&amp;.")));
+    assert!(
+        reply
+            .iter()
+            .any(|m| m.html.contains("Halo Siti &lt;b&gt;&amp;."))
+    );
 
     // By typing: the menu keyword, then the number of a choice.
     let n = api.sent_to(chat).len();
@@ -267,7 +271,10 @@ async fn a_conversation_by_buttons_and_by_typing() {
     assert_eq!(count(api, chat, "Info & fakta."), 1);
     let offset = p.store.meta("telegram.offset").unwrap().unwrap();
     let offset: i64 = String::from_utf8(offset).unwrap().parse().unwrap();
-    assert!(api.wait_until(WAIT, |a| a.confirmed_offset() == offset).await);
+    assert!(
+        api.wait_until(WAIT, |a| a.confirmed_offset() == offset)
+            .await
+    );
     assert!(api.wait_until(WAIT, |a| a.commands().len() >= 2).await);
     let commands = api.commands();
     let default = commands
@@ -288,7 +295,10 @@ async fn a_conversation_by_buttons_and_by_typing() {
     assert_eq!(records.len(), api.sent_to(chat).len());
     assert!(records.iter().all(|r| matches!(
         &r.delivery,
-        Delivery::Sent { platform_id: Some(_), .. }
+        Delivery::Sent {
+            platform_id: Some(_),
+            ..
+        }
     )));
     stop(p).await;
 }
@@ -344,7 +354,12 @@ async fn a_crash_in_the_middle_loses_nothing_and_answers_nothing_twice() {
         let hello = t.iter().position(|x| x.contains("Halo")).unwrap();
         assert!(ask < hello, "{t:?}");
     }
-    assert!(p.store.outbox_pending(Channel::Telegram, 10).unwrap().is_empty());
+    assert!(
+        p.store
+            .outbox_pending(Channel::Telegram, 10)
+            .unwrap()
+            .is_empty()
+    );
     stop(p).await;
 }
 
@@ -360,7 +375,12 @@ async fn the_same_update_delivered_twice_is_answered_once() {
     api.user_text(chat, "2");
     expect_after(api, chat, 1, "Info & fakta.").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(count(api, chat, "Pilih"), 1, "{:?}", texts(&api.sent_to(chat)));
+    assert_eq!(
+        count(api, chat, "Pilih"),
+        1,
+        "{:?}",
+        texts(&api.sent_to(chat))
+    );
     stop(p).await;
 }
 
@@ -619,7 +639,11 @@ async fn staff_chat_messages_go_to_staff_commands_not_dialogs() {
     let answers = expect_after(api, -1001, 0, "ok <77>: /kasus PKL-1").await;
     assert!(answers[0].html.contains("ok &lt;77&gt;"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(api.sent_to(-1001).len(), 1, "the refused sender got no answer");
+    assert_eq!(
+        api.sent_to(-1001).len(),
+        1,
+        "the refused sender got no answer"
+    );
     let user = UserKey::new(Channel::Telegram, "-1001");
     assert!(p.store.session(&user).unwrap().is_none());
     stop(p).await;
@@ -639,7 +663,10 @@ async fn attachments_download_into_the_data_folder_within_the_cap() {
     assert!(path.starts_with(&s.data));
     assert_eq!(std::fs::read(&path).unwrap(), b"hello");
     let big = p.telegram.download("f-big").await.unwrap_err();
-    assert!(matches!(big, FileError::TooLarge { size: 5000, .. }), "{big}");
+    assert!(
+        matches!(big, FileError::TooLarge { size: 5000, .. }),
+        "{big}"
+    );
     let liar = p.telegram.download("f-liar").await.unwrap_err();
     assert!(matches!(liar, FileError::TooLarge { .. }), "{liar}");
     let missing = p.telegram.download("f-none").await.unwrap_err();
@@ -792,7 +819,11 @@ async fn pandu_serve_with_a_token_runs_telegram_and_refuses_staff_commands_from_
     let answers = api.wait_for(staff_chat, 1, WAIT).await;
     assert!(answers[0].text().contains("/show"), "{:?}", texts(&answers));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(api.sent_to(staff_chat).len(), 1, "the non-staff sender got an answer");
+    assert_eq!(
+        api.sent_to(staff_chat).len(),
+        1,
+        "the non-staff sender got an answer"
+    );
 
     let ok = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

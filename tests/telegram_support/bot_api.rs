@@ -446,7 +446,10 @@ async fn route(
         "getupdates" => get_updates(&shared, &params).await,
         "sendmessage" => send_message(&shared, &params).await,
         "answercallbackquery" => {
-            let id = params["callback_query_id"].as_str().unwrap_or("").to_string();
+            let id = params["callback_query_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             shared.state.lock().unwrap().callback_answers.push(id);
             ok(json!(true))
         }
@@ -532,11 +535,7 @@ async fn get_updates(shared: &Arc<Shared>, params: &Value) -> Response {
             items.extend(s.pending.iter().take(limit).map(|(_, t)| t.clone()));
             if !items.is_empty() {
                 let body = format!("{{\"ok\":true,\"result\":[{}]}}", items.join(","));
-                return (
-                    StatusCode::OK,
-                    [("content-type", "application/json")],
-                    body,
-                )
+                return (StatusCode::OK, [("content-type", "application/json")], body)
                     .into_response();
             }
         }

@@ -81,7 +81,7 @@ pub(crate) struct Settings {
     pub poll_limit: u8,
     pub limits: sender::Limits,
     /// Commands per language; `None` is the default list (Bahasa Indonesia).
-    pub commands: Vec<(Option<Lang>, Vec<BotCommand>)>,
+    pub commands: CommandLists,
 }
 
 pub(crate) struct Inner {
@@ -117,7 +117,10 @@ struct CommandSpec {
     description: BTreeMap<Lang, String>,
 }
 
-fn load_commands(config: &Config) -> Result<Vec<(Option<Lang>, Vec<BotCommand>)>, TelegramError> {
+/// The bot's commands per language; `None` is the default list.
+type CommandLists = Vec<(Option<Lang>, Vec<BotCommand>)>;
+
+fn load_commands(config: &Config) -> Result<CommandLists, TelegramError> {
     let path = &config.telegram.commands_file;
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,

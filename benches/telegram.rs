@@ -1,0 +1,333 @@
+//! The Telegram channel end to end, like real users, against the stand-in Bot API server on loopback
+//! (`tests/telegram_support/bot_api.rs`): real teloxide, real HTTP, real sled commits.
+//!
+//! - Closed loop: 1,000 chats, 20,000 messages; a chat's next message is released only once the bot
+//!   answered the previous one. Three runs; the median replies/s is reported, with p50/p99 latency
+//!   (release → reply received by the stand-in) and the process's peak RSS (bot and stand-in together).
+//! - Open loop: 1,000 users who think about 20 s between messages (exponential think times), for 40 s.
+//!
+//! Telegram's pacing (1 message/s per chat, 30/s overall) is switched off here: it measures the bot, not
+//! the rate limits. Run: `cargo bench --bench telegram`. Figures go to BENCHMARKS.md.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../tests/telegram_support/bot_api.rs"]
+mod bot_api;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bot_api::{BotApi, TOKEN};
+use pandu::channels::telegram::Telegram;
+use pandu::config::{Config, Secret, Secrets};
+use pandu::dialog::{Actions, load_dir};
+use pandu::engine::{Engine, EngineConfig, IgnoreEffects};
+use pandu::storage::{DEFAULT_CACHE_BYTES, Store};
+use tokio::sync::watch;
+
+const CHATS: i64 = 1000;
+const MESSAGES: usize = 20_000;
+const RUNS: usize = 3;
+const OPEN_LOOP: Duration = Duration::from_secs(40);
+const THINK: Duration = Duration::from_secs(20);
+
+/// A menu, an answer, and back: every message the users send has exactly one recognisable answer.
+fn write_dialogs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("_bot.yaml"),
+        r#"
+start: main
+keywords: { menu: [menu, "0"] }
+texts:
+  fallback: { id: "Maaf.", en: "Sorry." }
+  not_text: { id: "Ketik saja.", en: "Type." }
+  welcome_back: { id: "Kembali.", en: "Back." }
+  resume_offer: { id: "Lanjut?", en: "Continue?" }
+  resume_label: { id: Lanjut, en: Continue }
+  restart_label: { id: Menu, en: Menu }
+  flow_end_hint: { id: "Ketik 0.", en: "Type 0." }
+  stopped: { id: "Stop.", en: "Stop." }
+  language_prompt: { id: "Bahasa?", en: "Language?" }
+  language_set: { id: "Ok.", en: "Ok." }
+  retries_exhausted: { id: "Habis.", en: "Done." }
+  skipped: { id: "Lewat.", en: "Skipped." }
+  attachment_saved: { id: "Simpan.", en: "Saved." }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("main.yaml"),
+        r#"
+flow: main
+nodes:
+  start:
+    say: { id: "Pilih layanan:", en: "Choose:" }
+    choices:
+      - label: { id: Syarat, en: Requirements }
+        goto: info
+      - label: { id: Biaya, en: Costs }
+        goto: info
+  info:
+    say: { id: "Info & fakta.", en: "Info & facts." }
+"#,
+    )
+    .unwrap();
+}
+
+/// What a user sends at step `i` and a piece of the answer that shows it was handled.
+fn script(i: usize) -> (&'static str, &'static str) {
+    match i {
+        0 => ("halo", "Pilih"),
+        i if i % 2 == 1 => ("2", "Info"),
+        _ => ("0", "Pilih"),
+    }
+}
+
+struct Bot {
+    _temp: tempfile::TempDir,
+    api: BotApi,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+async fn start_bot() -> Bot {
+    let temp = tempfile::tempdir().unwrap();
+    let dialogs = temp.path().join("dialogs");
+    write_dialogs(&dialogs);
+    let api = BotApi::start().await;
+    let mut config = Config {
+        data_dir: temp.path().join("data"),
+        ..Config::default()
+    };
+    config.telegram.api_url = api.url();
+    config.telegram.poll_timeout_secs = 10;
+    config.telegram.per_chat_interval_ms = 0;
+    config.telegram.global_per_sec = 0;
+    config.telegram.max_in_flight = 256;
+    config.telegram.commands_file = temp.path().join("no-commands.toml");
+    let store = Store::open(&config.data_dir.join("db"), DEFAULT_CACHE_BYTES).unwrap();
+    let actions = Actions::new();
+    let (bot, _) = load_dir(&dialogs, &actions).unwrap();
+    let (engine, writer) = Engine::start(
+        store,
+        Arc::new(RwLock::new(Arc::new(bot))),
+        actions,
+        Arc::new(IgnoreEffects),
+        EngineConfig {
+            idle_secs: 3600,
+            max_batch: 256,
+        },
+    );
+    let secrets = Secrets {
+        telegram_token: Some(Secret::new(TOKEN)),
+        ..Secrets::default()
+    };
+    let telegram = Telegram::from_config(&config, &secrets, engine, None).unwrap();
+    let (shutdown, rx) = watch::channel(false);
+    let tasks = telegram.start(rx).await;
+    Bot {
+        _temp: temp,
+        api,
+        shutdown,
+        tasks,
+        writer,
+    }
+}
+
+async fn stop_bot(bot: Bot) {
+    let _ = bot.shutdown.send(true);
+    for task in bot.tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
+    let _ = bot.writer.await;
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Outcome {
+    replies_per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn closed_loop() -> Outcome {
+    let bot = start_bot().await;
+    let api = bot.api.clone();
+    let mut sent = api.subscribe();
+    let per_chat = MESSAGES / CHATS as usize;
+    // chat → (step, released at)
+    let mut chats: HashMap<i64, (usize, Instant)> = HashMap::new();
+    let begin = Instant::now();
+    for chat in 1..=CHATS {
+        api.user_text(chat, script(0).0);
+        chats.insert(chat, (0, Instant::now()));
+    }
+    let mut latencies = Vec::with_capacity(MESSAGES);
+    let mut replies = 0usize;
+    let mut done = 0i64;
+    while done < CHATS {
+        let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(30), sent.recv()).await
+        else {
+            panic!(
+                "no reply for 30 s: {} of {MESSAGES} answered",
+                latencies.len()
+            );
+        };
+        replies += 1;
+        let Some((step, released)) = chats.get_mut(&message.chat_id) else {
+            continue;
+        };
+        if !message.html.contains(script(*step).1) {
+            continue;
+        }
+        latencies.push(message.at.saturating_duration_since(*released));
+        *step += 1;
+        if *step == per_chat {
+            done += 1;
+            continue;
+        }
+        *released = Instant::now();
+        api.user_text(message.chat_id, script(*step).0);
+    }
+    let elapsed = begin.elapsed();
+    stop_bot(bot).await;
+    latencies.sort();
+    Outcome {
+        replies_per_sec: replies as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+    }
+}
+
+/// Exponential think time with mean `THINK`, from a small xorshift generator (no extra crate).
+fn think(state: &mut u64) -> Duration {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    let u = ((*state >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    THINK.mul_f64(-u.ln())
+}
+
+async fn open_loop() -> (usize, Duration, Duration) {
+    let bot = start_bot().await;
+    let api = bot.api.clone();
+    let mut sent = api.subscribe();
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    // Next release time per chat, and what each chat waits for.
+    let begin = Instant::now();
+    let mut next: Vec<(Instant, i64)> = (1..=CHATS)
+        .map(|chat| (begin + think(&mut rng), chat))
+        .collect();
+    let mut waiting: HashMap<i64, (usize, Instant)> = HashMap::new();
+    let mut steps: HashMap<i64, usize> = HashMap::new();
+    let mut latencies = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    while begin.elapsed() < OPEN_LOOP || !waiting.is_empty() {
+        if begin.elapsed() > OPEN_LOOP + Duration::from_secs(30) {
+            panic!("open loop: {} replies missing", waiting.len());
+        }
+        tokio::select! {
+            message = sent.recv() => {
+                let Some(message) = message else { break };
+                if let Some((step, released)) = waiting.get(&message.chat_id).copied()
+                    && message.html.contains(script(step).1)
+                {
+                    latencies.push(message.at.saturating_duration_since(released));
+                    waiting.remove(&message.chat_id);
+                    steps.insert(message.chat_id, step + 1);
+                    next.push((Instant::now() + think(&mut rng), message.chat_id));
+                }
+            }
+            _ = tick.tick() => {
+                if begin.elapsed() >= OPEN_LOOP {
+                    continue;
+                }
+                let now = Instant::now();
+                let mut later = Vec::with_capacity(next.len());
+                for (at, chat) in next.drain(..) {
+                    if at <= now {
+                        let step = steps.get(&chat).copied().unwrap_or(0);
+                        api.user_text(chat, script(step).0);
+                        waiting.insert(chat, (step, now));
+                    } else {
+                        later.push((at, chat));
+                    }
+                }
+                next = later;
+            }
+        }
+    }
+    stop_bot(bot).await;
+    latencies.sort();
+    (
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+    )
+}
+
+fn main() {
+    // `cargo test --benches` runs bench binaries with no arguments but `--bench` absent: stay quick.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("telegram bench: run with `cargo bench --bench telegram`");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut runs = Vec::new();
+        for run in 1..=RUNS {
+            let outcome = closed_loop().await;
+            // Peak RSS so far: after run 1 it is one run's peak (the stand-ins of earlier runs stay alive).
+            println!(
+                "closed loop run {run}: {CHATS} chats, {MESSAGES} messages: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; peak RSS so far {:.1} MB",
+                outcome.replies_per_sec,
+                outcome.p50.as_secs_f64() * 1e3,
+                outcome.p99.as_secs_f64() * 1e3,
+                peak_rss_mb()
+            );
+            runs.push(outcome);
+        }
+        runs.sort_by(|a, b| a.replies_per_sec.total_cmp(&b.replies_per_sec));
+        let median = &runs[runs.len() / 2];
+        println!(
+            "closed loop median: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; peak RSS {:.1} MB (bot and stand-in)",
+            median.replies_per_sec,
+            median.p50.as_secs_f64() * 1e3,
+            median.p99.as_secs_f64() * 1e3,
+            peak_rss_mb()
+        );
+        let (n, p50, p99) = open_loop().await;
+        println!(
+            "open loop: {CHATS} users, think ~{} s, {} s: {n} replies, p50 {:.2} ms, p99 {:.2} ms; peak RSS {:.1} MB",
+            THINK.as_secs(),
+            OPEN_LOOP.as_secs(),
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            peak_rss_mb()
+        );
+    });
+}
