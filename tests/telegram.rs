@@ -74,6 +74,34 @@ nodes:
 "#,
     )
     .unwrap();
+    std::fs::write(
+        dir.join("lambat.yaml"),
+        r#"
+flow: lambat
+triggers: ['\blambat\b']
+nodes:
+  kerja:
+    action: test.slow
+    outcomes: { ok: selesai }
+  selesai:
+    say: { id: "Selesai.", en: "Done." }
+"#,
+    )
+    .unwrap();
+}
+
+/// An action that takes a while: the engine's commit of a message that runs it is slow.
+struct Slow;
+
+impl pandu::dialog::Action for Slow {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["ok"]
+    }
+
+    fn run(&self, _call: &pandu::dialog::ActionCall<'_>) -> pandu::dialog::ActionResult {
+        std::thread::sleep(Duration::from_millis(400));
+        pandu::dialog::ActionResult::outcome("ok")
+    }
 }
 
 struct Setup {
@@ -134,7 +162,8 @@ struct Pandu {
 
 async fn start(s: &Setup, config: &Config, staff: Option<Arc<dyn StaffCommands>>) -> Pandu {
     let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
-    let actions = Actions::new();
+    let mut actions = Actions::new();
+    actions.register("test.slow", Arc::new(Slow));
     let (bot, _) = load_dir(&s.dialogs, &actions).unwrap();
     let (engine, writer) = Engine::start(
         store.clone(),
@@ -241,6 +270,15 @@ async fn a_conversation_by_buttons_and_by_typing() {
     assert!(
         api.wait_until(WAIT, |a| a.callback_answers().len() == 1)
             .await
+    );
+    // The pressed menu loses its buttons (editMessageReplyMarkup without a keyboard).
+    assert!(api.wait_until(WAIT, |a| a.markup_edits().len() == 1).await);
+    let (edited_chat, edited_message, markup) = api.markup_edits().remove(0);
+    assert_eq!((edited_chat, edited_message), (chat, menu.message_id));
+    let keyboard = markup.as_ref().and_then(|m| m.get("inline_keyboard"));
+    assert!(
+        keyboard.is_none_or(|k| k.as_array().is_some_and(Vec::is_empty)),
+        "{markup:?}"
     );
 
     // What the user types is shown back escaped, never as markup.
@@ -360,6 +398,36 @@ async fn a_crash_in_the_middle_loses_nothing_and_answers_nothing_twice() {
             .unwrap()
             .is_empty()
     );
+    stop(p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_is_confirmed_to_telegram_only_after_its_commit() {
+    let s = setup().await;
+    let api = &s.api;
+    let p = start(&s, &config(&s), None).await;
+    let store = p.store.clone();
+    api.check_confirmations(move |id| store.seen(Channel::Telegram, &id.to_string()).unwrap());
+    // A slow commit (the action takes 400 ms), while other users keep writing: the poller must not
+    // ask for more (which confirms) before it returned.
+    let slow = api.user_text(1100, "lambat");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut last = slow;
+    for round in 0..3 {
+        for chat in 1101..=1250 {
+            last = api.user_text(chat, if round == 0 { "halo" } else { "2" });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    expect_after(api, 1100, 0, "Selesai.").await;
+    assert!(
+        api.wait_until(Duration::from_secs(20), |a| a.confirmed_offset() > last)
+            .await
+    );
+    assert_eq!(api.confirmed_uncommitted(), Vec::<i64>::new());
+    for chat in [1101, 1250] {
+        expect_after(api, chat, 0, "Info & fakta.").await;
+    }
     stop(p).await;
 }
 
@@ -684,7 +752,8 @@ async fn attachments_download_into_the_data_folder_within_the_cap() {
 async fn no_token_means_no_telegram_and_says_why() {
     let s = setup().await;
     let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
-    let actions = Actions::new();
+    let mut actions = Actions::new();
+    actions.register("test.slow", Arc::new(Slow));
     let (bot, _) = load_dir(&s.dialogs, &actions).unwrap();
     let (engine, _writer) = Engine::start(
         store,

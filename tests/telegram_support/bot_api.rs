@@ -98,6 +98,10 @@ struct ApiState {
     sent: Vec<Sent>,
     attempts: Vec<Attempt>,
     callback_answers: Vec<String>,
+    /// Updates confirmed (by a `getUpdates` offset) before the bot had committed them.
+    confirmed_uncommitted: Vec<i64>,
+    /// `editMessageReplyMarkup` calls: (chat, message, new markup).
+    markup_edits: Vec<(i64, i64, Option<Value>)>,
     commands: Vec<Value>,
     webhook: Option<(String, Option<String>)>,
     webhook_deleted: u32,
@@ -119,7 +123,11 @@ struct Shared {
     released: Notify,
     down: Arc<AtomicBool>,
     sent_tx: Mutex<Option<mpsc::UnboundedSender<Sent>>>,
+    /// Asked, for every update a new offset confirms, whether the bot had already committed it.
+    committed: Mutex<Option<CommitCheck>>,
 }
+
+type CommitCheck = Box<dyn Fn(i64) -> bool + Send + Sync>;
 
 #[derive(Clone)]
 pub struct BotApi {
@@ -171,6 +179,7 @@ impl BotApi {
             released: Notify::new(),
             down: down.clone(),
             sent_tx: Mutex::new(None),
+            committed: Mutex::new(None),
         });
         let app = Router::new()
             .route("/{*rest}", any(route))
@@ -244,12 +253,18 @@ impl BotApi {
         )
     }
 
+    /// A press on a button of the last message the bot sent to `chat` (message id 1 if none).
     pub fn user_press(&self, chat: i64, data: &str) -> i64 {
         let id = format!("cb{}", now_secs() ^ chat);
+        let message_id = {
+            let s = self.state();
+            let last = s.sent.iter().rev().find(|m| m.chat_id == chat);
+            last.map_or(1, |m| m.message_id)
+        };
         self.push_update(
             "callback_query",
             json!({"id": id, "chat_instance": "ci", "data": data, "from": user_json(chat, "id"),
-                "message": {"message_id": 1, "date": now_secs(), "chat": private_chat(chat), "text": "menu"}}),
+                "message": {"message_id": message_id, "date": now_secs(), "chat": private_chat(chat), "text": "menu"}}),
         )
     }
 
@@ -337,6 +352,20 @@ impl BotApi {
 
     pub fn callback_answers(&self) -> Vec<String> {
         self.state().callback_answers.clone()
+    }
+
+    /// From now on, every update a new offset confirms is checked with `committed(update_id)`; the ones
+    /// confirmed before the bot committed them are listed by [`BotApi::confirmed_uncommitted`].
+    pub fn check_confirmations(&self, committed: impl Fn(i64) -> bool + Send + Sync + 'static) {
+        *self.shared.committed.lock().unwrap() = Some(Box::new(committed));
+    }
+
+    pub fn confirmed_uncommitted(&self) -> Vec<i64> {
+        self.state().confirmed_uncommitted.clone()
+    }
+
+    pub fn markup_edits(&self) -> Vec<(i64, i64, Option<Value>)> {
+        self.state().markup_edits.clone()
     }
 
     pub fn commands(&self) -> Vec<Value> {
@@ -453,6 +482,22 @@ async fn route(
             shared.state.lock().unwrap().callback_answers.push(id);
             ok(json!(true))
         }
+        "editmessagereplymarkup" => {
+            let chat_id = params["chat_id"].as_i64().unwrap_or(0);
+            let message_id = params["message_id"].as_i64().unwrap_or(0);
+            let markup = params.get("reply_markup").cloned();
+            shared
+                .state
+                .lock()
+                .unwrap()
+                .markup_edits
+                .push((chat_id, message_id, markup));
+            ok(json!({
+                "message_id": message_id, "date": now_secs(), "chat": private_chat(chat_id),
+                "from": {"id": BOT_ID, "is_bot": true, "first_name": "Pandu", "username": "pandu_test_bot"},
+                "text": "menu"
+            }))
+        }
         "editmessagetext" => ok(json!({
             "message_id": params["message_id"].as_i64().unwrap_or(1), "date": now_secs(),
             "chat": private_chat(params["chat_id"].as_i64().unwrap_or(0)),
@@ -526,6 +571,16 @@ async fn get_updates(shared: &Arc<Shared>, params: &Value) -> Response {
             let mut s = shared.state.lock().unwrap();
             s.get_updates_calls += 1;
             if offset > s.confirmed_offset {
+                if let Some(check) = shared.committed.lock().unwrap().as_ref() {
+                    let confirmed: Vec<i64> = (s.confirmed_offset..offset)
+                        .filter(|id| s.all_updates.contains_key(id))
+                        .collect();
+                    for id in confirmed {
+                        if !check(id) {
+                            s.confirmed_uncommitted.push(id);
+                        }
+                    }
+                }
                 s.confirmed_offset = offset;
             }
             while s.pending.front().is_some_and(|(id, _)| *id < offset) {

@@ -6,7 +6,8 @@
 //! input; a callback query always carries its id back so the caller can answer it.
 
 use teloxide::types::{
-    CallbackQuery, CallbackQueryId, Chat, MediaKind, Message, MessageKind, Update, UpdateKind, User,
+    CallbackQuery, CallbackQueryId, Chat, ChatId, MediaKind, Message, MessageId, MessageKind,
+    Update, UpdateKind, User,
 };
 
 use crate::dialog::{Attachment, AttachmentKind, Input, InputKind, Lang};
@@ -29,6 +30,9 @@ pub struct Converted {
     pub update_id: u32,
     /// A callback query to answer (always, whatever the action).
     pub callback: Option<CallbackQueryId>,
+    /// The menu message whose button was pressed (a private chat's dialog menu): its keyboard is removed
+    /// once the press is committed, so an old menu cannot be pressed again by mistake.
+    pub pressed: Option<(ChatId, MessageId)>,
     pub action: Action,
 }
 
@@ -45,9 +49,17 @@ pub fn convert(update: &Update, staff_chat_id: i64, now: u64) -> Converted {
         UpdateKind::Error(_) => (None, Action::Skip("unparsable")),
         _ => (None, Action::Skip("unhandled_kind")),
     };
+    let pressed = match (&update.kind, &action) {
+        (UpdateKind::CallbackQuery(query), Action::Dialog(_)) => query
+            .message
+            .as_ref()
+            .map(|message| (message.chat().id, message.id())),
+        _ => None,
+    };
     Converted {
         update_id,
         callback,
+        pressed,
         action,
     }
 }

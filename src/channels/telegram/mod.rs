@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use teloxide::prelude::Requester;
-use teloxide::types::{AllowedUpdate, BotCommand, CallbackQueryId};
+use teloxide::types::{AllowedUpdate, BotCommand, CallbackQueryId, ChatId, MessageId};
 use teloxide::{ApiError, Bot, RequestError};
 
 use crate::channels::{Shutdown, StaffCommands};
@@ -320,11 +320,11 @@ pub(crate) async fn commit(
     meta: Vec<(String, Vec<u8>)>,
 ) -> Result<(), EngineError> {
     let mut inbounds = Vec::with_capacity(converted.len());
-    let mut callbacks: Vec<CallbackQueryId> = Vec::new();
+    let mut callbacks: Vec<(CallbackQueryId, Option<(ChatId, MessageId)>)> = Vec::new();
     let mut staff = Vec::new();
     for c in converted {
         if let Some(id) = c.callback {
-            callbacks.push(id);
+            callbacks.push((id, c.pressed));
         }
         match c.action {
             Action::Dialog(inbound) => inbounds.push(inbound),
@@ -337,11 +337,17 @@ pub(crate) async fn commit(
     if !inbounds.is_empty() || !meta.is_empty() {
         inner.engine.handle_batch(inbounds, meta).await?;
     }
-    for id in callbacks {
+    for (id, pressed) in callbacks {
         let bot = inner.bot.clone();
         tokio::spawn(async move {
             if let Err(e) = bot.answer_callback_query(id).await {
                 tracing::debug!(error = %describe_error(&e), "answerCallbackQuery failed");
+            }
+            // Best effort: the press itself is committed and answered either way.
+            if let Some((chat, message)) = pressed
+                && let Err(e) = bot.edit_message_reply_markup(chat, message).await
+            {
+                tracing::debug!(error = %describe_error(&e), "editMessageReplyMarkup failed");
             }
         });
     }

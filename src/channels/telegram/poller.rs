@@ -163,6 +163,7 @@ pub(crate) async fn run(inner: std::sync::Arc<Inner>, mut shutdown: Shutdown) {
                     converted.push(Converted {
                         update_id: id,
                         callback: None,
+                        pressed: None,
                         action: Action::Skip("unparsable"),
                     });
                 }
