@@ -282,6 +282,7 @@ async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
             }
             Err(SendError::Window) if entry.held => {
                 // We thought the window open; Meta disagrees. Wait, do not hammer.
+                close_window(&store, &user.id);
                 let due = backoff(
                     &whatsapp,
                     &mut entry,
@@ -293,6 +294,7 @@ async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
                 break;
             }
             Err(SendError::Window) => {
+                close_window(&store, &user.id);
                 open = false;
                 holding = true;
                 outcome.progressed = true;
@@ -435,8 +437,36 @@ fn parts_sent(store: &Store, seq: u64) -> usize {
         .unwrap_or(0)
 }
 
+/// Meta key of the last-inbound time Meta refused with 131047: the window is closed until the user
+/// writes after it, whatever our clock says.
+fn closed_key(user_id: &str) -> String {
+    format!("whatsapp.window_closed.{user_id}")
+}
+
 fn window_open(store: &Store, user_id: &str, window_secs: u64) -> bool {
-    last_inbound(store, user_id).is_some_and(|at| now_secs() < at.saturating_add(window_secs))
+    let Some(at) = last_inbound(store, user_id) else {
+        return false;
+    };
+    let closed_at = store
+        .meta(&closed_key(user_id))
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    if closed_at.is_some_and(|closed| at <= closed) {
+        return false;
+    }
+    now_secs() < at.saturating_add(window_secs)
+}
+
+/// Remembers that Meta says the window is closed for this user (until they write again).
+fn close_window(store: &Store, user_id: &str) {
+    let at = last_inbound(store, user_id).unwrap_or(0);
+    let mut batch = WriteBatch::default();
+    batch.put_meta(&closed_key(user_id), at.to_string().into_bytes());
+    if let Err(e) = store.apply(batch) {
+        tracing::warn!(error = %e, "cannot record a closed whatsapp window");
+    }
 }
 
 fn recipient(store: &Store, user_id: &str) -> Recipient {
@@ -526,6 +556,7 @@ fn requeue(whatsapp: &WhatsApp, wamid: &str) {
     entry.not_before_ms = 0;
     entry.held = false;
     entry.last_error = Some("outside the 24-hour window".into());
+    close_window(store, &entry.user.id);
     let mut batch = WriteBatch::default();
     batch.put_meta(&parts_key(entry.seq), b"0".to_vec());
     if let Err(e) = batch.push_outbox(&entry).and_then(|()| store.apply(batch)) {

@@ -1,0 +1,4 @@
+#![allow(dead_code)]
+pub mod app;
+pub mod graph_api;
+pub mod payloads;
