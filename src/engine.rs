@@ -378,6 +378,7 @@ impl Writer {
             now,
             seed: random_seed(),
             idle_secs: self.config.idle_secs,
+            user: &message.user,
         };
         let step = dialog::step(bot, &self.actions, session, &message.input, &env);
         let mut outgoing: Vec<Outgoing> = step

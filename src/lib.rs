@@ -9,6 +9,7 @@
 //! - [`registry`]: the P3MI agency licence registry; [`cases`]: reports and escalations;
 //! - [`web`]: the HTTP server (health, webhooks); [`cli`]: the commands.
 
+pub mod app;
 pub mod cases;
 pub mod channels;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod dialog;
 pub mod engine;
 pub mod registry;
+pub mod serve;
 pub mod storage;
 pub mod time;
 pub mod web;

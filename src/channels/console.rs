@@ -1,1 +1,134 @@
-//! The console channel. (Being written.)
+//! The console channel: `pandu chat`, the fastest way for a dialog author to try a change.
+//!
+//! In a terminal it shows numbered choices; `--json` is the scriptable contract: one input line in,
+//! exactly one output line out (`{"replies":[{"text":..,"choices":[{"id":..,"label":..}]}]}`), nothing
+//! printed before the first input. The session lives in the data folder, so killing `pandu chat` and
+//! starting it again with the same `--user` resumes the conversation; replies committed but not yet
+//! printed when it was killed are printed first.
+//!
+//! Invariant: a reply is marked delivered only after it was written to stdout.
+
+use std::io::Write;
+
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::dialog::{Input, InputKind, Lang, Reply};
+use crate::engine::{Engine, EngineError, Inbound};
+use crate::storage::{Channel, Delivery, OutboxEntry, UserKey};
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    replies: Vec<&'a Reply>,
+}
+
+pub struct ConsoleOptions {
+    pub user: String,
+    pub lang: Option<Lang>,
+    pub json: bool,
+}
+
+/// Runs the chat until end of input.
+pub async fn run(engine: &Engine, options: ConsoleOptions) -> Result<(), EngineError> {
+    let user = UserKey::new(Channel::Console, options.user.clone());
+    let store = engine.store().clone();
+    let mut pending = store.outbox_for(&user)?;
+    let session_exists = store.session(&user)?.is_some();
+    let run_id = crate::time::now_millis();
+    let mut counter = 0u64;
+    let mut next_id = move || {
+        counter += 1;
+        format!("{run_id}-{counter}")
+    };
+    let mut out = std::io::stdout();
+    if !options.json {
+        if !pending.is_empty() {
+            print_terminal(&mut out, &pending);
+            finish(engine, &pending)?;
+            pending.clear();
+        } else if !session_exists {
+            let ack = engine
+                .handle(Inbound {
+                    user: user.clone(),
+                    message_id: next_id(),
+                    input: Input {
+                        kind: InputKind::Start { payload: None },
+                        at: crate::time::now_secs(),
+                    },
+                    lang_hint: options.lang,
+                })
+                .await?;
+            print_terminal(&mut out, &ack.replies);
+            finish(engine, &ack.replies)?;
+        }
+        prompt(&mut out);
+    }
+    let mut lines = BufReader::new(tokio::io::stdin());
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = lines.read_until(b'\n', &mut buf).await.unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        // Invalid UTF-8 is replaced, never fatal.
+        let line = String::from_utf8_lossy(&buf)
+            .trim_end_matches(['\n', '\r'])
+            .to_string();
+        let ack = engine
+            .handle(Inbound {
+                user: user.clone(),
+                message_id: next_id(),
+                input: Input {
+                    kind: InputKind::Text(line),
+                    at: crate::time::now_secs(),
+                },
+                lang_hint: options.lang,
+            })
+            .await?;
+        let mut shown = std::mem::take(&mut pending);
+        shown.extend(ack.replies);
+        if options.json {
+            let line = JsonLine {
+                replies: shown.iter().map(|e| &e.reply).collect(),
+            };
+            let text = serde_json::to_string(&line).unwrap_or_else(|_| "{\"replies\":[]}".into());
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        } else {
+            print_terminal(&mut out, &shown);
+            prompt(&mut out);
+        }
+        finish(engine, &shown)?;
+    }
+    Ok(())
+}
+
+fn finish(engine: &Engine, entries: &[OutboxEntry]) -> Result<(), EngineError> {
+    let now = crate::time::now_secs();
+    for entry in entries {
+        engine.store().outbox_finish(
+            entry,
+            Delivery::Sent {
+                platform_id: None,
+                at: now,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+fn print_terminal(out: &mut impl Write, entries: &[OutboxEntry]) {
+    for entry in entries {
+        let _ = writeln!(out, "\n{}", entry.reply.text);
+        for (i, c) in entry.reply.choices.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {}", i + 1, c.label);
+        }
+    }
+    let _ = out.flush();
+}
+
+fn prompt(out: &mut impl Write) {
+    let _ = write!(out, "\n> ");
+    let _ = out.flush();
+}

@@ -11,6 +11,8 @@ use super::io::{Attachment, Effect, Lang};
 
 /// What an action sees.
 pub struct ActionCall<'a> {
+    /// Who is talking (for actions that must tell the reporter's own chat from any other).
+    pub user: &'a crate::storage::UserKey,
     pub vars: &'a BTreeMap<String, String>,
     pub attachments: &'a [Attachment],
     pub lang: Lang,

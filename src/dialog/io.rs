@@ -106,7 +106,7 @@ pub struct Choice {
 }
 
 /// Where a conversation stands: a flow and one of its nodes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Position {
     pub flow: String,
     pub node: String,
@@ -141,6 +141,10 @@ pub struct Session {
     pub resume_offered: bool,
     pub created_at: u64,
     pub last_seen: u64,
+    /// The choices shown last (ids and normalised labels), so a typed number or label picks one even
+    /// for the bot's own menus (language, resume).
+    #[serde(default)]
+    pub offered: Vec<(String, String)>,
     /// The user explicitly chose a language (so a channel's locale hint must not override it).
     #[serde(default)]
     pub lang_chosen: bool,

@@ -1,9 +1,36 @@
-//! Loads and checks the dialog folder. (Being written.)
+//! Loads the dialog folder into a checked [`Bot`], reporting every problem at once.
+//!
+//! Each problem names the file, line and column, the node path and what to do. Errors stop the load
+//! (a server never starts on broken dialogs); warnings (stale or unsourced facts) do not.
+//!
+//! Invariant: the returned `Bot` satisfies what the runtime relies on: every target exists, every regex
+//! compiles, every action is registered and has a target for each of its outcomes, every required bot
+//! text exists in every enabled language.
 
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_saphyr::Spanned;
 
 use super::actions::Actions;
-use super::model::Bot;
+use super::io::{Lang, Position};
+use super::model::{
+    Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node, NodeKind,
+    Question, REQUIRED_TEXTS, Text,
+};
+use super::normalize::{Lexicon, basic};
+use crate::time::Date;
+
+/// Longest WhatsApp reply-button title, and longest list-row title.
+pub const BUTTON_LABEL_MAX: usize = 20;
+pub const LIST_LABEL_MAX: usize = 24;
+pub const LIST_ROWS_MAX: usize = 10;
+/// Telegram's callback data limit, which `Choice::id` must fit.
+pub const CALLBACK_DATA_MAX: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -11,15 +38,1595 @@ pub enum Severity {
     Warning,
 }
 
-#[derive(Clone, Debug)]
+/// One problem found in the dialog folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
+    pub loc: Option<Loc>,
+    /// `flow/node`, where it applies.
+    pub path: Option<String>,
     pub message: String,
 }
 
-pub fn load_dir(
-    _dir: &Path,
-    _actions: &Actions,
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(loc) = &self.loc {
+            write!(f, "{loc}: ")?;
+        }
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}: ")?;
+        if let Some(path) = &self.path {
+            write!(f, "[{path}] ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Options that come from the config.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    pub languages: Vec<Lang>,
+    pub facts_file: Option<PathBuf>,
+    pub fact_max_age_days: u32,
+    /// "Today", for fact ages (a parameter so tests are stable).
+    pub today: Date,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            languages: vec![Lang::Id, Lang::En],
+            facts_file: None,
+            fact_max_age_days: 365,
+            today: Date::today(),
+        }
+    }
+}
+
+/// Loads and checks a dialog folder with default options (Indonesian and English, no facts file).
+pub fn load_dir(dir: &Path, actions: &Actions) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
+    load(dir, actions, &LoadOptions::default())
+}
+
+/// Loads and checks a dialog folder. `Ok` holds the bot and its warnings; `Err` every problem found.
+pub fn load(
+    dir: &Path,
+    actions: &Actions,
+    options: &LoadOptions,
 ) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
-    Err(Vec::new())
+    let mut cx = Cx {
+        diags: Vec::new(),
+        options,
+    };
+    let bot = cx.load(dir, actions);
+    cx.diags.sort_by(|a, b| {
+        (
+            a.severity,
+            a.loc.as_ref().map(|l| (&l.file, l.line, l.column)),
+        )
+            .cmp(&(
+                b.severity,
+                b.loc.as_ref().map(|l| (&l.file, l.line, l.column)),
+            ))
+    });
+    match bot {
+        Some(bot) if !cx.diags.iter().any(|d| d.severity == Severity::Error) => Ok((bot, cx.diags)),
+        _ => Err(cx.diags),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Raw file shapes, as written by authors.
+
+/// A text: either a plain string (Bahasa Indonesia only) or a map of language to string.
+#[derive(Clone, Debug, Default)]
+struct RawText(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for RawText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawText, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a text: a string, or a map like `id: ...` and `en: ...`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawText, E> {
+                Ok(RawText(BTreeMap::from([("id".to_string(), v.to_string())])))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawText, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    out.insert(k, v);
+                }
+                Ok(RawText(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A YAML map that keeps its order and the location of each key.
+#[derive(Debug)]
+struct Ordered<V>(Vec<(Spanned<String>, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ordered<V>, D::Error> {
+        struct Vis<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Vis<V> {
+            type Value = Ordered<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of names to entries")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered<V>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<Spanned<String>>()? {
+                    out.push((k, map.next_value()?));
+                }
+                Ok(Ordered(out))
+            }
+        }
+        d.deserialize_map(Vis(std::marker::PhantomData))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFact {
+    source: Option<String>,
+    verified: Option<Spanned<String>>,
+    confidence: Option<String>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChoice {
+    label: Spanned<RawText>,
+    goto: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    say: Option<Spanned<RawText>>,
+    ask: Option<Spanned<RawText>>,
+    choices: Option<Vec<RawChoice>>,
+    next: Option<Spanned<String>>,
+    goto: Option<Spanned<String>>,
+    end: Option<bool>,
+    save: Option<Spanned<String>>,
+    pattern: Option<Spanned<String>>,
+    retry: Option<Spanned<RawText>>,
+    retries: Option<u32>,
+    on_fail: Option<Spanned<String>>,
+    skip: Option<bool>,
+    attachments: Option<bool>,
+    action: Option<Spanned<String>>,
+    outcomes: Option<Ordered<Spanned<String>>>,
+    fact: Option<RawFact>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlow {
+    flow: Spanned<String>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    triggers: Vec<Spanned<String>>,
+    nodes: Ordered<Spanned<RawNode>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeywords {
+    #[serde(default)]
+    menu: Vec<String>,
+    #[serde(default)]
+    language: Vec<String>,
+    #[serde(default)]
+    staff: Vec<String>,
+    #[serde(default)]
+    stop: Vec<String>,
+    #[serde(default)]
+    resume: Vec<String>,
+    #[serde(default)]
+    skip: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBot {
+    start: Spanned<String>,
+    staff_flow: Option<Spanned<String>>,
+    #[serde(default)]
+    languages: BTreeMap<String, String>,
+    #[serde(default)]
+    keywords: RawKeywords,
+    texts: Ordered<Spanned<RawText>>,
+    /// Extra sections other parts of Pandu read from `_bot.yaml` (e.g. Telegram command descriptions).
+    #[serde(default)]
+    telegram_commands: Option<BTreeMap<String, RawText>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLexicon {
+    #[serde(default)]
+    words: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmergencyCategory {
+    name: String,
+    priority: String,
+    #[serde(default)]
+    patterns: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmergency {
+    #[serde(default)]
+    categories: Vec<RawEmergencyCategory>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFactValue {
+    value: RawText,
+    source: Option<String>,
+    verified: Option<Spanned<String>>,
+    confidence: Option<String>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFacts {
+    facts: Ordered<Spanned<RawFactValue>>,
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+struct Cx<'o> {
+    diags: Vec<Diagnostic>,
+    options: &'o LoadOptions,
+}
+
+/// A node before its targets are resolved.
+struct Pending {
+    flow: String,
+    name: String,
+    raw: Spanned<RawNode>,
+    loc: Loc,
+}
+
+fn loc_of(file: &Path, l: &serde_saphyr::Location) -> Loc {
+    Loc {
+        file: file.to_path_buf(),
+        line: l.line(),
+        column: l.column(),
+    }
+}
+
+impl Cx<'_> {
+    fn error(&mut self, loc: Option<Loc>, path: Option<String>, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            severity: Severity::Error,
+            loc,
+            path,
+            message: message.into(),
+        });
+    }
+
+    fn warn(&mut self, loc: Option<Loc>, path: Option<String>, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            severity: Severity::Warning,
+            loc,
+            path,
+            message: message.into(),
+        });
+    }
+
+    fn parse<T: for<'de> Deserialize<'de>>(&mut self, file: &Path, text: &str) -> Option<T> {
+        match serde_saphyr::from_str::<T>(text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let loc = e.location().map(|l| loc_of(file, &l));
+                let message = e.without_snippet().to_string();
+                let message = message
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid YAML")
+                    .trim()
+                    .to_string();
+                self.error(
+                    loc,
+                    None,
+                    format!("{message} (check the indentation and the key names against dialogs/README.md)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn read(&mut self, file: &Path) -> Option<String> {
+        match std::fs::read(file) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Some(text),
+                Err(_) => {
+                    self.error(
+                        Some(Loc {
+                            file: file.to_path_buf(),
+                            line: 1,
+                            column: 1,
+                        }),
+                        None,
+                        "file is not UTF-8 text; save it as UTF-8",
+                    );
+                    None
+                }
+            },
+            Err(e) => {
+                self.error(None, None, format!("cannot read {}: {e}", file.display()));
+                None
+            }
+        }
+    }
+
+    fn text(&mut self, file: &Path, path: &str, raw: &Spanned<RawText>, what: &str) -> Text {
+        let loc = loc_of(file, &raw.referenced);
+        let mut out = BTreeMap::new();
+        for (code, value) in &raw.value.0 {
+            match Lang::parse(code) {
+                Some(lang) if code.len() == 2 => {
+                    out.insert(lang, value.trim_end().to_string());
+                }
+                _ => self.error(
+                    Some(loc.clone()),
+                    Some(path.to_string()),
+                    format!("{what}: unknown language `{code}`; use id, en or jv"),
+                ),
+            }
+        }
+        for lang in &self.options.languages {
+            let present = out.get(lang).is_some_and(|t| !t.trim().is_empty());
+            if !present {
+                let which = match lang {
+                    Lang::Id => "Bahasa Indonesia (`id`)",
+                    Lang::En => "English (`en`)",
+                    Lang::Jv => "Javanese (`jv`)",
+                };
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.to_string()),
+                    format!("{what}: missing the {which} text"),
+                );
+            }
+        }
+        Text(out)
+    }
+
+    fn regex(
+        &mut self,
+        file: &Path,
+        path: &str,
+        raw: &Spanned<String>,
+        what: &str,
+    ) -> Option<Regex> {
+        match RegexBuilder::new(&raw.value)
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .build()
+        {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let first = e.to_string();
+                let first = first.lines().last().unwrap_or("").trim().to_string();
+                self.error(
+                    Some(loc_of(file, &raw.referenced)),
+                    Some(path.to_string()),
+                    format!("{what} `{}` is not a valid regex: {first}", raw.value),
+                );
+                None
+            }
+        }
+    }
+
+    fn fact_meta(
+        &mut self,
+        file: &Path,
+        path: &str,
+        loc: &Loc,
+        source: Option<&String>,
+        verified: Option<&Spanned<String>>,
+        confidence: Option<&String>,
+        note: Option<&String>,
+    ) -> FactMeta {
+        let source = source.map(|s| s.trim().to_string()).unwrap_or_default();
+        if source.is_empty() {
+            self.warn(
+                Some(loc.clone()),
+                Some(path.to_string()),
+                "fact without `source`: name the law, document or URL it comes from",
+            );
+        }
+        let verified_date = match verified {
+            None => {
+                self.warn(
+                    Some(loc.clone()),
+                    Some(path.to_string()),
+                    "fact without `verified` date: write when it was last checked (YYYY-MM-DD)",
+                );
+                None
+            }
+            Some(v) => match Date::parse(&v.value) {
+                Some(d) => {
+                    let age = self.options.today.days_since_epoch() - d.days_since_epoch();
+                    if age > i64::from(self.options.fact_max_age_days) {
+                        self.warn(
+                            Some(loc_of(file, &v.referenced)),
+                            Some(path.to_string()),
+                            format!(
+                                "fact verified {d}, {age} days ago (limit {} days): check it again and update `verified`",
+                                self.options.fact_max_age_days
+                            ),
+                        );
+                    }
+                    Some(d)
+                }
+                None => {
+                    self.error(
+                        Some(loc_of(file, &v.referenced)),
+                        Some(path.to_string()),
+                        format!("`verified: {}` is not a date; write YYYY-MM-DD", v.value),
+                    );
+                    None
+                }
+            },
+        };
+        let confidence = match confidence.map(|c| c.trim().to_ascii_uppercase()) {
+            Some(c) if c == "H" => Confidence::High,
+            Some(c) if c == "M" => Confidence::Medium,
+            Some(c) if c == "L" => Confidence::Low,
+            Some(other) => {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.to_string()),
+                    format!("confidence `{other}` must be H, M or L"),
+                );
+                Confidence::Low
+            }
+            None => {
+                self.warn(
+                    Some(loc.clone()),
+                    Some(path.to_string()),
+                    "fact without `confidence` (H, M or L): treated as L, unverified",
+                );
+                Confidence::Low
+            }
+        };
+        FactMeta {
+            source,
+            verified: verified_date,
+            confidence,
+            note: note.cloned(),
+        }
+    }
+
+    fn load(&mut self, dir: &Path, actions: &Actions) -> Option<Bot> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                self.error(
+                    None,
+                    None,
+                    format!("cannot read dialog folder {}: {e}", dir.display()),
+                );
+                return None;
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        files.sort();
+
+        let file_named = |name: &str| dir.join(name);
+        let bot_file = file_named("_bot.yaml");
+        let raw_bot: Option<RawBot> = match self.read(&bot_file) {
+            Some(text) => self.parse(&bot_file, &text),
+            None => None,
+        };
+        let lexicon_file = file_named("_lexicon.yaml");
+        let lexicon = if lexicon_file.exists() {
+            let raw: Option<RawLexicon> = self
+                .read(&lexicon_file)
+                .and_then(|t| self.parse(&lexicon_file, &t));
+            let raw = raw.unwrap_or_default();
+            Lexicon::new(raw.words.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        } else {
+            Lexicon::default()
+        };
+        let emergency_file = file_named("_emergency.yaml");
+        let mut emergency = Vec::new();
+        if emergency_file.exists() {
+            let raw: Option<RawEmergency> = self
+                .read(&emergency_file)
+                .and_then(|t| self.parse(&emergency_file, &t));
+            for cat in raw.unwrap_or_default().categories {
+                let path = format!("_emergency/{}", cat.name);
+                let mut patterns = Vec::new();
+                for p in &cat.patterns {
+                    if let Some(r) = self.regex(&emergency_file, &path, p, "emergency pattern") {
+                        patterns.push(r);
+                    }
+                }
+                let level = cat
+                    .priority
+                    .chars()
+                    .find(|c| c.is_ascii_digit())
+                    .and_then(|c| c.to_digit(10))
+                    .filter(|d| (1..=4).contains(d));
+                match level {
+                    Some(level) => emergency.push(super::model::EmergencyCategory {
+                        name: cat.name.clone(),
+                        priority: level as u8,
+                        patterns,
+                    }),
+                    None => self.error(
+                        Some(Loc {
+                            file: emergency_file.clone(),
+                            line: 1,
+                            column: 1,
+                        }),
+                        Some(path),
+                        format!("priority `{}` must be P1, P2, P3 or P4", cat.priority),
+                    ),
+                }
+            }
+        }
+
+        let facts = match &self.options.facts_file {
+            Some(path) => self.load_facts(path),
+            None => BTreeMap::new(),
+        };
+
+        // Flows.
+        let mut flows: BTreeMap<String, (Flow, PathBuf)> = BTreeMap::new();
+        let mut flow_order = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        for file in &files {
+            let stem = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if stem.starts_with('_') {
+                continue;
+            }
+            let Some(text) = self.read(file) else {
+                continue;
+            };
+            let Some(raw) = self.parse::<RawFlow>(file, &text) else {
+                continue;
+            };
+            let name = raw.flow.value.trim().to_string();
+            let flow_loc = loc_of(file, &raw.flow.referenced);
+            if !valid_name(&name) {
+                self.error(
+                    Some(flow_loc.clone()),
+                    None,
+                    format!("flow name `{name}`: use lowercase letters, digits and _ only"),
+                );
+            }
+            if let Some((_, other)) = flows.get(&name) {
+                self.error(
+                    Some(flow_loc.clone()),
+                    None,
+                    format!(
+                        "flow `{name}` is also defined in {}; flow names must be unique",
+                        other.display()
+                    ),
+                );
+                continue;
+            }
+            let mut triggers = Vec::new();
+            for t in &raw.triggers {
+                if let Some(r) = self.regex(file, &name, t, "trigger") {
+                    if r.is_match("") {
+                        self.error(
+                            Some(loc_of(file, &t.referenced)),
+                            Some(name.clone()),
+                            format!(
+                                "trigger `{}` matches an empty message; it would catch everything",
+                                t.value
+                            ),
+                        );
+                    }
+                    triggers.push(r);
+                }
+            }
+            let mut order = Vec::new();
+            let mut seen = BTreeSet::new();
+            for (key, node) in raw.nodes.0 {
+                let node_name = key.value.trim().to_string();
+                let loc = loc_of(file, &key.referenced);
+                if !valid_name(&node_name) {
+                    self.error(
+                        Some(loc.clone()),
+                        Some(format!("{name}/{node_name}")),
+                        "node name: use lowercase letters, digits and _ only",
+                    );
+                }
+                if !seen.insert(node_name.clone()) {
+                    self.error(
+                        Some(loc.clone()),
+                        Some(format!("{name}/{node_name}")),
+                        format!(
+                            "duplicate node `{node_name}` in flow `{name}`; rename one of them"
+                        ),
+                    );
+                    continue;
+                }
+                order.push(node_name.clone());
+                pending.push(Pending {
+                    flow: name.clone(),
+                    name: node_name,
+                    raw: node,
+                    loc,
+                });
+            }
+            if order.is_empty() {
+                self.error(
+                    Some(flow_loc.clone()),
+                    Some(name.clone()),
+                    "flow has no nodes",
+                );
+            }
+            flow_order.push(name.clone());
+            flows.insert(
+                name.clone(),
+                (
+                    Flow {
+                        name: name.clone(),
+                        title: raw.title,
+                        triggers,
+                        order,
+                        nodes: BTreeMap::new(),
+                        loc: flow_loc,
+                    },
+                    file.clone(),
+                ),
+            );
+        }
+
+        // Nodes: decide the kind, resolve targets.
+        let names: HashMap<String, (Vec<String>, String)> = flows
+            .iter()
+            .map(|(k, (f, _))| (k.clone(), (f.order.clone(), f.first().to_string())))
+            .collect();
+        for p in pending {
+            let file = p.loc.file.clone();
+            let node = self.node(&file, &p, &names, actions, &facts);
+            if let (Some(node), Some((flow, _))) = (node, flows.get_mut(&p.flow)) {
+                flow.nodes.insert(p.name.clone(), node);
+            }
+        }
+
+        // The bot file.
+        let Some(raw_bot) = raw_bot else {
+            if !bot_file.exists() {
+                self.error(
+                    None,
+                    None,
+                    format!(
+                        "{} is missing: it names the first flow and the bot's own texts",
+                        bot_file.display()
+                    ),
+                );
+            }
+            return None;
+        };
+        let mut texts = BTreeMap::new();
+        for (key, raw) in &raw_bot.texts.0 {
+            let path = format!("_bot/texts/{}", key.value);
+            let text = self.text(&bot_file, &path, raw, "text");
+            self.check_refs(&bot_file, &path, &text, &raw.referenced, &facts, None);
+            texts.insert(key.value.clone(), text);
+        }
+        for name in REQUIRED_TEXTS {
+            if !texts.contains_key(*name) {
+                self.error(
+                    Some(Loc {
+                        file: bot_file.clone(),
+                        line: 1,
+                        column: 1,
+                    }),
+                    Some("_bot/texts".into()),
+                    format!("missing bot text `{name}` (see dialogs/README.md)"),
+                );
+            }
+        }
+        let start = raw_bot.start.value.trim().to_string();
+        if !flows.contains_key(&start) {
+            self.error(
+                Some(loc_of(&bot_file, &raw_bot.start.referenced)),
+                None,
+                format!("`start: {start}` names no flow"),
+            );
+        }
+        let staff_flow = raw_bot.staff_flow.as_ref().map(|s| {
+            let name = s.value.trim().to_string();
+            if !flows.contains_key(&name) {
+                self.error(
+                    Some(loc_of(&bot_file, &s.referenced)),
+                    None,
+                    format!("`staff_flow: {name}` names no flow"),
+                );
+            }
+            name
+        });
+        let norm_list = |list: &Vec<String>| -> Vec<String> {
+            list.iter()
+                .map(|k| basic(k))
+                .filter(|k| !k.is_empty())
+                .collect()
+        };
+        let keywords = Keywords {
+            menu: norm_list(&raw_bot.keywords.menu),
+            language: norm_list(&raw_bot.keywords.language),
+            staff: norm_list(&raw_bot.keywords.staff),
+            stop: norm_list(&raw_bot.keywords.stop),
+            resume: norm_list(&raw_bot.keywords.resume),
+            skip: norm_list(&raw_bot.keywords.skip),
+        };
+        if keywords.menu.is_empty() {
+            self.error(
+                Some(Loc {
+                    file: bot_file.clone(),
+                    line: 1,
+                    column: 1,
+                }),
+                None,
+                "keywords.menu is empty: people need a word that always brings back the menu",
+            );
+        }
+        let mut language_names = BTreeMap::new();
+        for lang in &self.options.languages {
+            let name = raw_bot
+                .languages
+                .get(lang.code())
+                .cloned()
+                .unwrap_or_else(|| lang.code().to_string());
+            language_names.insert(*lang, name);
+        }
+        let telegram_commands = raw_bot
+            .telegram_commands
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, raw_text_plain(&v)))
+            .collect();
+
+        let mut bot = Bot {
+            start,
+            staff_flow,
+            keywords,
+            texts,
+            language_names,
+            languages: self.options.languages.clone(),
+            lexicon,
+            facts,
+            flows: flows.into_iter().map(|(k, (f, _))| (k, f)).collect(),
+            flow_order,
+            emergency,
+            telegram_commands,
+        };
+        if self.diags.iter().any(|d| d.severity == Severity::Error) {
+            return None;
+        }
+        self.check_graph(&mut bot, actions);
+        Some(bot)
+    }
+
+    fn load_facts(&mut self, path: &Path) -> BTreeMap<String, FactValue> {
+        let mut out = BTreeMap::new();
+        let Some(text) = self.read(path) else {
+            return out;
+        };
+        let Some(raw) = self.parse::<RawFacts>(path, &text) else {
+            return out;
+        };
+        for (key, value) in raw.facts.0 {
+            let name = key.value.clone();
+            let fpath = format!("fact.{name}");
+            let loc = loc_of(path, &key.referenced);
+            let v = &value.value;
+            let meta = self.fact_meta(
+                path,
+                &fpath,
+                &loc,
+                v.source.as_ref(),
+                v.verified.as_ref(),
+                v.confidence.as_ref(),
+                v.note.as_ref(),
+            );
+            let mut text = BTreeMap::new();
+            for (code, t) in &v.value.0 {
+                match Lang::parse(code) {
+                    Some(lang) => {
+                        text.insert(lang, t.clone());
+                    }
+                    None => self.error(
+                        Some(loc.clone()),
+                        Some(fpath.clone()),
+                        format!("unknown language `{code}`"),
+                    ),
+                }
+            }
+            out.insert(
+                name,
+                FactValue {
+                    value: Text(text),
+                    meta,
+                },
+            );
+        }
+        out
+    }
+
+    /// Checks `{var}` and `{fact.key}` references of a text; `vars` None skips variable checks.
+    fn check_refs(
+        &mut self,
+        file: &Path,
+        path: &str,
+        text: &Text,
+        at: &serde_saphyr::Location,
+        facts: &BTreeMap<String, FactValue>,
+        _vars: Option<()>,
+    ) {
+        for t in text.0.values() {
+            for r in references(t) {
+                if let Some(key) = r.strip_prefix("fact.") {
+                    if !facts.contains_key(key) {
+                        self.error(
+                            Some(loc_of(file, at)),
+                            Some(path.to_string()),
+                            format!(
+                                "`{{fact.{key}}}` is not in the facts file (config/facts.yaml)"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn target(
+        &mut self,
+        file: &Path,
+        path: &str,
+        flow: &str,
+        raw: &Spanned<String>,
+        names: &HashMap<String, (Vec<String>, String)>,
+    ) -> Option<Position> {
+        let t = raw.value.trim();
+        let loc = Some(loc_of(file, &raw.referenced));
+        if let Some((nodes, _)) = names.get(flow) {
+            if nodes.iter().any(|n| n == t) {
+                return Some(Position::new(flow, t));
+            }
+        }
+        if let Some((_, first)) = names.get(t) {
+            return Some(Position::new(t, first.clone()));
+        }
+        if let Some((f, n)) = t.split_once('.') {
+            if let Some((nodes, _)) = names.get(f) {
+                if nodes.iter().any(|x| x == n) {
+                    return Some(Position::new(f, n));
+                }
+                let hint = suggest(n, nodes.iter().map(String::as_str));
+                self.error(
+                    loc,
+                    Some(path.to_string()),
+                    format!("flow `{f}` has no node `{n}`{hint}"),
+                );
+                return None;
+            }
+        }
+        let local: Vec<&str> = names
+            .get(flow)
+            .map(|(n, _)| n.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let all = local.into_iter().chain(names.keys().map(String::as_str));
+        let hint = suggest(t, all);
+        self.error(
+            loc,
+            Some(path.to_string()),
+            format!("`{t}` is neither a node of flow `{flow}` nor a flow{hint}"),
+        );
+        None
+    }
+
+    fn node(
+        &mut self,
+        file: &Path,
+        p: &Pending,
+        names: &HashMap<String, (Vec<String>, String)>,
+        actions: &Actions,
+        facts: &BTreeMap<String, FactValue>,
+    ) -> Option<Node> {
+        let path = format!("{}/{}", p.flow, p.name);
+        let r = &p.raw.value;
+        let loc = p.loc.clone();
+        let kinds: Vec<&str> = [
+            (r.choices.is_some(), "choices"),
+            (r.ask.is_some(), "ask"),
+            (r.action.is_some(), "action"),
+            (r.goto.is_some(), "goto"),
+            (r.end == Some(true), "end"),
+        ]
+        .into_iter()
+        .filter_map(|(on, k)| on.then_some(k))
+        .collect();
+        if kinds.len() > 1 {
+            self.error(
+                Some(loc.clone()),
+                Some(path.clone()),
+                format!(
+                    "a node is one kind: it has both `{}` and `{}`; split it into two nodes",
+                    kinds[0], kinds[1]
+                ),
+            );
+            return None;
+        }
+        let question_keys = [
+            (r.save.is_some(), "save"),
+            (r.pattern.is_some(), "pattern"),
+            (r.retry.is_some(), "retry"),
+            (r.retries.is_some(), "retries"),
+            (r.on_fail.is_some(), "on_fail"),
+            (r.skip.is_some(), "skip"),
+            (r.attachments.is_some(), "attachments"),
+        ];
+        if r.ask.is_none() {
+            if let Some((_, k)) = question_keys.iter().find(|(on, _)| *on) {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    format!("`{k}` belongs to a question; add `ask:` or remove it"),
+                );
+            }
+        }
+        if r.action.is_none() && r.outcomes.is_some() {
+            self.error(
+                Some(loc.clone()),
+                Some(path.clone()),
+                "`outcomes` belongs to an action node; add `action:`",
+            );
+        }
+        let say = r.say.as_ref().map(|s| {
+            let t = self.text(file, &path, s, "say");
+            self.check_refs(file, &path, &t, &s.referenced, facts, None);
+            t
+        });
+        let target = |cx: &mut Cx<'_>, t: &Option<Spanned<String>>| {
+            t.as_ref()
+                .and_then(|t| cx.target(file, &path, &p.flow, t, names))
+        };
+        let fact = r.fact.as_ref().map(|f| {
+            self.fact_meta(
+                file,
+                &path,
+                &loc,
+                f.source.as_ref(),
+                f.verified.as_ref(),
+                f.confidence.as_ref(),
+                f.note.as_ref(),
+            )
+        });
+        let kind = if let Some(choices) = &r.choices {
+            if r.next.is_some() {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    "a menu goes on through its choices: remove `next`",
+                );
+            }
+            let Some(say) = say else {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    "a menu needs `say:` (the question above the choices)",
+                );
+                return None;
+            };
+            if choices.is_empty() {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    "a menu needs at least one choice",
+                );
+            }
+            if choices.len() > LIST_ROWS_MAX {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    format!(
+                        "{} choices: WhatsApp lists hold at most {LIST_ROWS_MAX}; split the menu",
+                        choices.len()
+                    ),
+                );
+            }
+            let max = if choices.len() <= 3 {
+                BUTTON_LABEL_MAX
+            } else {
+                LIST_LABEL_MAX
+            };
+            let mut out = Vec::new();
+            for (i, c) in choices.iter().enumerate() {
+                let label = self.text(file, &path, &c.label, "label");
+                for (lang, l) in &label.0 {
+                    let n = l.chars().count();
+                    if n > max {
+                        let why = if choices.len() <= 3 {
+                            "WhatsApp buttons"
+                        } else {
+                            "WhatsApp list rows"
+                        };
+                        self.error(
+                            Some(loc_of(file, &c.label.referenced)),
+                            Some(path.clone()),
+                            format!(
+                                "label `{l}` ({}) has {n} characters; {why} allow {max}",
+                                lang.code()
+                            ),
+                        );
+                    }
+                }
+                let id = format!("{}/{}/{}", p.flow, p.name, i + 1);
+                if id.len() > CALLBACK_DATA_MAX {
+                    self.error(
+                        Some(loc.clone()),
+                        Some(path.clone()),
+                        format!("button data `{id}` is {} bytes; Telegram allows {CALLBACK_DATA_MAX}: shorten the flow or node name", id.len()),
+                    );
+                }
+                if let Some(goto) = self.target(file, &path, &p.flow, &c.goto, names) {
+                    out.push(MenuChoice { label, goto });
+                }
+            }
+            NodeKind::Menu { say, choices: out }
+        } else if let Some(ask) = &r.ask {
+            let ask_text = self.text(file, &path, ask, "ask");
+            self.check_refs(file, &path, &ask_text, &ask.referenced, facts, None);
+            let Some(save) = &r.save else {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    "a question needs `save:` (the variable that keeps the answer)",
+                );
+                return None;
+            };
+            if !valid_name(save.value.trim()) {
+                self.error(
+                    Some(loc_of(file, &save.referenced)),
+                    Some(path.clone()),
+                    "variable names use lowercase letters, digits and _ only",
+                );
+            }
+            let pattern = r
+                .pattern
+                .as_ref()
+                .and_then(|pat| self.regex(file, &path, pat, "pattern"));
+            let retry = r.retry.as_ref().map(|t| self.text(file, &path, t, "retry"));
+            if pattern.is_some() && retry.is_none() {
+                self.warn(Some(loc.clone()), Some(path.clone()), "a question with a `pattern` should have a `retry` text saying what is expected");
+            }
+            let next = target(self, &r.next);
+            let on_fail = target(self, &r.on_fail);
+            NodeKind::Question(Box::new(Question {
+                ask: ask_text,
+                save: save.value.trim().to_string(),
+                pattern,
+                retry,
+                retries: r.retries.unwrap_or(3).max(1),
+                on_fail,
+                skip: r.skip.unwrap_or(false),
+                attachments: r.attachments.unwrap_or(false),
+                next,
+            }))
+        } else if let Some(action) = &r.action {
+            let name = action.value.trim().to_string();
+            let mut outcomes = BTreeMap::new();
+            match actions.get(&name) {
+                None => {
+                    let known: Vec<&str> = actions.names().collect();
+                    self.error(
+                        Some(loc_of(file, &action.referenced)),
+                        Some(path.clone()),
+                        format!(
+                            "unknown action `{name}`; known actions: {}",
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    );
+                }
+                Some(a) => {
+                    let raw_outcomes = r.outcomes.as_ref().map(|o| o.0.as_slice()).unwrap_or(&[]);
+                    for (k, v) in raw_outcomes {
+                        if !a.outcomes().contains(&k.value.as_str()) {
+                            self.error(
+                                Some(loc_of(file, &k.referenced)),
+                                Some(path.clone()),
+                                format!(
+                                    "action `{name}` has no outcome `{}`; its outcomes: {}",
+                                    k.value,
+                                    a.outcomes().join(", ")
+                                ),
+                            );
+                        } else if let Some(t) = self.target(file, &path, &p.flow, v, names) {
+                            outcomes.insert(k.value.clone(), t);
+                        }
+                    }
+                    for o in a.outcomes() {
+                        if !raw_outcomes.iter().any(|(k, _)| k.value == *o) {
+                            self.error(
+                                Some(loc.clone()),
+                                Some(path.clone()),
+                                format!("action `{name}` can end with `{o}`: add `{o}: <node>` under `outcomes`"),
+                            );
+                        }
+                    }
+                }
+            }
+            NodeKind::Action {
+                name,
+                say,
+                outcomes,
+            }
+        } else if let Some(goto) = &r.goto {
+            let Some(goto) = self.target(file, &path, &p.flow, goto, names) else {
+                return None;
+            };
+            NodeKind::Jump { goto }
+        } else if r.end == Some(true) {
+            NodeKind::End { say }
+        } else if let Some(say) = say {
+            let next = target(self, &r.next);
+            NodeKind::Message { say, next }
+        } else {
+            self.error(
+                Some(loc.clone()),
+                Some(path.clone()),
+                "empty node: give it `say`, `ask`, `choices`, `action`, `goto` or `end` (see dialogs/README.md)",
+            );
+            return None;
+        };
+        if fact.is_none() {
+            if let NodeKind::Message { say, .. } | NodeKind::Menu { say, .. } = &kind {
+                let t = say.get(Lang::Id);
+                if t.contains("{fact.") || t.chars().filter(|c| c.is_ascii_digit()).count() >= 4 {
+                    self.warn(
+                        Some(loc.clone()),
+                        Some(path.clone()),
+                        "this text states numbers or facts but has no `fact:` (source, verified, confidence)",
+                    );
+                }
+            }
+        }
+        Some(Node { kind, fact, loc })
+    }
+
+    /// Reachability, variables used before set, loops that never wait for the user.
+    fn check_graph(&mut self, bot: &mut Bot, actions: &Actions) {
+        let mut roots: Vec<Position> = vec![bot.start_position()];
+        if let Some(staff) = &bot.staff_flow {
+            if let Some(f) = bot.flows.get(staff) {
+                roots.push(Position::new(staff.clone(), f.first()));
+            }
+        }
+        for f in bot.flows.values() {
+            if !f.triggers.is_empty() {
+                roots.push(Position::new(f.name.clone(), f.first()));
+            }
+        }
+        // Forward "must be set" analysis of variables (a variable counts as set at a node only if every
+        // path from a starting point sets it), which also gives reachability.
+        let mut set_at: HashMap<Position, BTreeSet<String>> = HashMap::new();
+        let mut queue: VecDeque<(Position, BTreeSet<String>)> =
+            roots.iter().map(|r| (r.clone(), BTreeSet::new())).collect();
+        while let Some((pos, vars)) = queue.pop_front() {
+            let vars_here = match set_at.get(&pos) {
+                None => vars,
+                Some(current) => {
+                    let meet: BTreeSet<String> = current.intersection(&vars).cloned().collect();
+                    if meet.len() == current.len() {
+                        continue;
+                    }
+                    meet
+                }
+            };
+            set_at.insert(pos.clone(), vars_here.clone());
+            let Some(node) = bot.node(&pos) else { continue };
+            let mut out = vars_here.clone();
+            let succ: Vec<Position> = match &node.kind {
+                NodeKind::Message { next, .. } => next.iter().cloned().collect(),
+                NodeKind::Menu { choices, .. } => choices.iter().map(|c| c.goto.clone()).collect(),
+                NodeKind::Question(q) => {
+                    out.insert(q.save.clone());
+                    let mut s: Vec<Position> = q.next.iter().cloned().collect();
+                    s.push(q.on_fail.clone().unwrap_or_else(|| bot.start_position()));
+                    s
+                }
+                NodeKind::Action { name, outcomes, .. } => {
+                    if let Some(a) = actions.get(name) {
+                        out.extend(a.sets().iter().map(|s| s.to_string()));
+                    }
+                    outcomes.values().cloned().collect()
+                }
+                NodeKind::Jump { goto } => vec![goto.clone()],
+                NodeKind::End { .. } => vec![],
+            };
+            for s in succ {
+                queue.push_back((s, out.clone()));
+            }
+        }
+        for flow in bot.flows.values() {
+            for name in &flow.order {
+                let pos = Position::new(flow.name.clone(), name.clone());
+                let Some(node) = flow.nodes.get(name) else {
+                    continue;
+                };
+                let path = format!("{}/{}", flow.name, name);
+                let Some(vars) = set_at.get(&pos) else {
+                    self.error(
+                        Some(node.loc.clone()),
+                        Some(path),
+                        "unreachable node: no menu, question, action, jump or trigger leads here",
+                    );
+                    continue;
+                };
+                let mut used = Vec::new();
+                let mut texts: Vec<&Text> = Vec::new();
+                match &node.kind {
+                    NodeKind::Message { say, .. } | NodeKind::Menu { say, .. } => texts.push(say),
+                    NodeKind::Question(q) => {
+                        texts.push(&q.ask);
+                        if let Some(r) = &q.retry {
+                            texts.push(r);
+                        }
+                    }
+                    NodeKind::Action {
+                        say, name: action, ..
+                    } => {
+                        if let Some(s) = say {
+                            texts.push(s);
+                        }
+                        if let Some(a) = actions.get(action) {
+                            used.extend(a.reads().iter().map(|s| s.to_string()));
+                        }
+                    }
+                    NodeKind::End { say } => texts.extend(say.iter()),
+                    NodeKind::Jump { .. } => {}
+                }
+                if let NodeKind::Menu { choices, .. } = &node.kind {
+                    texts.extend(choices.iter().map(|c| &c.label));
+                }
+                for t in texts {
+                    for s in t.0.values() {
+                        used.extend(
+                            references(s)
+                                .into_iter()
+                                .filter(|r| !r.starts_with("fact.")),
+                        );
+                    }
+                }
+                used.sort();
+                used.dedup();
+                for v in used {
+                    if !vars.contains(&v) {
+                        self.error(
+                            Some(node.loc.clone()),
+                            Some(path.clone()),
+                            format!(
+                                "variable `{{{v}}}` is used before any question or action sets it"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        // Loops of nodes that never wait for the user would spin forever.
+        for flow in bot.flows.values() {
+            for name in &flow.order {
+                let mut pos = Position::new(flow.name.clone(), name.clone());
+                let mut seen = BTreeSet::new();
+                while let Some(node) = bot.node(&pos) {
+                    let next = match &node.kind {
+                        NodeKind::Message { next: Some(n), .. } => n.clone(),
+                        NodeKind::Jump { goto } => goto.clone(),
+                        _ => break,
+                    };
+                    if !seen.insert(pos.clone()) {
+                        self.error(
+                            Some(node.loc.clone()),
+                            Some(format!("{}/{}", flow.name, name)),
+                            "these nodes jump to each other without ever waiting for the user",
+                        );
+                        break;
+                    }
+                    pos = next;
+                }
+            }
+        }
+    }
+}
+
+fn raw_text_plain(raw: &RawText) -> Text {
+    Text(
+        raw.0
+            .iter()
+            .filter_map(|(k, v)| Lang::parse(k).map(|l| (l, v.clone())))
+            .collect(),
+    )
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `{name}` references in a text (`{{` is a literal brace).
+pub fn references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('{') {
+        let after = &rest[i + 1..];
+        if after.starts_with('{') {
+            rest = &after[1..];
+            continue;
+        }
+        match after.find('}') {
+            Some(j) => {
+                let name = &after[..j];
+                if !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                {
+                    out.push(name.to_string());
+                }
+                rest = &after[j + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// " (did you mean `x`?)" for the closest name, if any is close.
+fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    let best = candidates
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min();
+    match best {
+        Some((_, c)) => format!(" (did you mean `{c}`?)"),
+        None => String::new(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::fixture::{self, load_with};
+    use super::*;
+
+    fn errors(replace: &[(&str, &str)]) -> Vec<String> {
+        match load_with(replace) {
+            Ok((_, warnings)) => panic!("expected errors, got a bot with warnings {warnings:?}"),
+            Err(diags) => diags.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    fn has(errors: &[String], needle: &str) -> bool {
+        errors.iter().any(|e| e.contains(needle))
+    }
+
+    #[test]
+    fn the_fixture_loads_cleanly() {
+        let (bot, warnings) = load_with(&[]).unwrap();
+        assert_eq!(bot.flows.len(), 3);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_file_line_and_column() {
+        let broken = "flow: info\nnodes:\n  start:\n    say: { id: \"a\", en: \"b\"\n";
+        let errs = errors(&[("info.yaml", broken)]);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("info.yaml:") && e.contains("error")),
+            "{errs:?}"
+        );
+        let first = errs.iter().find(|e| e.contains("info.yaml")).unwrap();
+        let loc: Vec<&str> = first.split(':').collect();
+        assert!(
+            loc[1].parse::<u32>().unwrap() >= 1 && loc[2].parse::<u32>().unwrap() >= 1,
+            "{first}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_indent_or_unknown_key_is_located() {
+        let bad = "flow: info\nnodes:\n  start:\n    sya: { id: a, en: b }\n";
+        let errs = errors(&[("info.yaml", bad)]);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("info.yaml:4:") && e.contains("sya")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn a_dangling_target_suggests_the_closest_name() {
+        let main = fixture::MAIN.replace("goto: info", "goto: inof");
+        let errs = errors(&[("main.yaml", &main)]);
+        assert!(has(&errs, "`inof` is neither a node"), "{errs:?}");
+        assert!(has(&errs, "did you mean `info`"), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with(&format!("{}", std::path::MAIN_SEPARATOR))
+                    || e.contains("main.yaml:"))
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let lapor = fixture::LAPOR
+            .replace("pattern: '^\\d{1,2}$'", "pattern: '^(\\d'")
+            .replace("en: \"Name of the worker?\"", "xx: \"?\"")
+            .replace(
+                "say: { id: \"Kode {code} untuk {nama}.\", en: \"Code {code} for {nama}.\" }",
+                "say: { id: \"Kode {kode}\", en: \"Code {kode}\" }",
+            );
+        let errs = errors(&[("lapor.yaml", &lapor)]);
+        assert!(has(&errs, "not a valid regex"), "{errs:?}");
+        assert!(has(&errs, "unknown language `xx`"), "{errs:?}");
+        assert!(has(&errs, "missing the English (`en`) text"), "{errs:?}");
+        assert!(errs.len() >= 3);
+    }
+
+    #[test]
+    fn variables_used_before_they_are_set() {
+        let info = fixture::INFO.replace("Syarat: umur 18.", "Halo {nama}");
+        let (_, _) = (0, 0);
+        let errs = errors(&[("info.yaml", &info)]);
+        assert!(has(&errs, "variable `{nama}` is used before"), "{errs:?}");
+    }
+
+    #[test]
+    fn unreachable_and_duplicate_nodes() {
+        let info = format!("{}  yatim:\n    say: {{ id: a, en: b }}\n", fixture::INFO);
+        let errs = errors(&[("info.yaml", &info)]);
+        assert!(has(&errs, "[info/yatim] unreachable node"), "{errs:?}");
+        let dup = format!("{}  start:\n    say: {{ id: a, en: b }}\n", fixture::INFO);
+        let errs = errors(&[("info.yaml", &dup)]);
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("duplicate") && e.contains("start")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn channel_limits_are_enforced() {
+        let long = fixture::MAIN.replace(
+            "label: { id: Syarat,",
+            "label: { id: Syarat kerja di luar negeri resmi,",
+        );
+        let errs = errors(&[("main.yaml", &long)]);
+        assert!(has(&errs, "WhatsApp buttons allow 20"), "{errs:?}");
+        let mut many =
+            String::from("flow: main\nnodes:\n  start:\n    say: { id: m, en: m }\n    choices:\n");
+        for _ in 0..11 {
+            many.push_str("      - label: { id: x, en: x }\n        goto: info\n");
+        }
+        let errs = errors(&[("main.yaml", &many)]);
+        assert!(has(&errs, "at most 10"), "{errs:?}");
+        let long_name = fixture::INFO.replace("flow: info", &format!("flow: {}", "i".repeat(70)));
+        let errs = errors(&[("info.yaml", &long_name)]);
+        assert!(
+            has(&errs, "Telegram allows 64") || has(&errs, "neither a node"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn actions_must_exist_and_cover_every_outcome() {
+        let lapor = fixture::LAPOR.replace("action: test.open", "action: test.nope");
+        let errs = errors(&[("lapor.yaml", &lapor)]);
+        assert!(has(&errs, "unknown action `test.nope`"), "{errs:?}");
+        let lapor = fixture::LAPOR.replace("      opened: selesai\n", "      gone: selesai\n");
+        let errs = errors(&[("lapor.yaml", &lapor)]);
+        assert!(has(&errs, "has no outcome `gone`"), "{errs:?}");
+        assert!(has(&errs, "can end with `opened`"), "{errs:?}");
+    }
+
+    #[test]
+    fn stale_and_unsourced_facts_are_warnings() {
+        let info = fixture::INFO.replace("verified: 2026-01-01", "verified: 2020-01-01");
+        let (_, warnings) = load_with(&[("info.yaml", &info)]).unwrap();
+        assert!(
+            warnings.iter().any(|w| w.message.contains("days ago")),
+            "{warnings:?}"
+        );
+        let info = fixture::INFO.replace(
+            "    fact: { source: \"UU 18/2017\", verified: 2026-01-01, confidence: H }\n",
+            "",
+        );
+        let info = info.replace("umur 18", "umur 18 tahun, biaya Rp 37500");
+        let (_, warnings) = load_with(&[("info.yaml", &info)]).unwrap();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.message.contains("has no `fact:`")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn a_node_of_two_kinds_is_refused() {
+        let info = fixture::INFO.replace(
+            "    fact:",
+            "    ask: { id: a, en: b }\n    save: x\n    choices:\n      - label: { id: a, en: a }\n        goto: main\n    fact:",
+        );
+        let errs = errors(&[("info.yaml", &info)]);
+        assert!(has(&errs, "a node is one kind"), "{errs:?}");
+    }
+
+    #[test]
+    fn loops_that_never_wait_are_refused() {
+        let info = "flow: info\ntriggers: ['syarat']\nnodes:\n  a:\n    say: { id: a, en: a }\n    next: b\n  b:\n    goto: a\n";
+        let errs = errors(&[("info.yaml", info)]);
+        assert!(has(&errs, "without ever waiting"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_binary_file_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = fixture::standard_files();
+        files.retain(|(n, _)| *n != "info.yaml");
+        fixture::write(dir.path(), &files);
+        std::fs::write(dir.path().join("info.yaml"), [0xff, 0xfe, 0x00, 0x12]).unwrap();
+        let errs: Vec<String> = load(dir.path(), &fixture::actions(), &fixture::options())
+            .unwrap_err()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert!(has(&errs, "not UTF-8"), "{errs:?}");
+    }
 }

@@ -6,6 +6,8 @@
 //! replies and effects out.
 
 pub mod actions;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod io;
 pub mod loader;
 pub mod model;

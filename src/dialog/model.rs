@@ -171,6 +171,9 @@ pub struct Bot {
     /// Flows by name; `flow_order` is the order of their files (trigger tie-breaks).
     pub flows: BTreeMap<String, Flow>,
     pub flow_order: Vec<String>,
+    pub emergency: Vec<EmergencyCategory>,
+    /// Descriptions of the Telegram commands, by command (`start`, `menu`, ...).
+    pub telegram_commands: BTreeMap<String, Text>,
 }
 
 impl Bot {
@@ -209,3 +212,12 @@ pub const REQUIRED_TEXTS: &[&str] = &[
     "skipped",
     "attachment_saved",
 ];
+
+/// Emergency words of one report category (`dialogs/_emergency.yaml`).
+#[derive(Clone, Debug)]
+pub struct EmergencyCategory {
+    pub name: String,
+    /// 1 (act within hours; show the emergency numbers at once) to 4 (routine).
+    pub priority: u8,
+    pub patterns: Vec<Regex>,
+}

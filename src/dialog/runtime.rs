@@ -1,32 +1,1053 @@
-//! The pure step function. (Being written.)
+//! The pure step function: one session and one input in; the new session, the replies and the effects
+//! out. No IO, no clock, no randomness of its own: the caller passes the time and a seed in [`StepEnv`].
+//!
+//! How an input is understood, in priority order (documented for authors in dialogs/README.md):
+//! 1. emergency words are noticed on every text (an effect and the emergency numbers; never a detour);
+//! 2. a global keyword typed as the whole message (menu, language, staff, stop, resume, skip);
+//! 3. the answer the current node expects (a choice by button, number or label; a question's answer);
+//! 4. a flow trigger (longest match wins; ties go to the earlier file);
+//! 5. a question's retry text, or the fallback text with the way forward.
+//!
+//! Invariants: never panics on any input; every reply path ends with something the user can do next;
+//! a hop limit stops any loop the checker missed.
 
-use super::actions::Actions;
-use super::io::{Effect, Input, Reply, Session};
-use super::model::Bot;
+use super::actions::{ActionCall, Actions};
+use super::io::{Choice, Effect, Input, InputKind, Lang, Position, Reply, Session};
+use super::model::{Bot, NodeKind, Text};
+use super::normalize::normalize;
+use crate::storage::UserKey;
 
-pub struct StepEnv {
+/// The longest answer kept in a variable; the rest of a pasted essay is cut.
+pub const MAX_ANSWER_CHARS: usize = 2000;
+/// At most this many nodes are entered for one input.
+const MAX_HOPS: usize = 64;
+/// Emergency numbers are shown again only after this long.
+const EMERGENCY_REPEAT_SECS: u64 = 600;
+
+/// Everything the step needs from outside, passed in so the step stays a function.
+pub struct StepEnv<'a> {
+    /// Unix seconds.
     pub now: u64,
     pub seed: u64,
+    /// A session silent for longer restarts politely.
     pub idle_secs: u64,
+    pub user: &'a UserKey,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Step {
     pub session: Session,
     pub replies: Vec<Reply>,
     pub effects: Vec<Effect>,
+    /// The first flow this input entered, if any (for the phrasing corpus and statistics).
+    pub entered: Option<String>,
+}
+
+/// Choice ids of the bot's own buttons.
+const LANG_PREFIX: &str = "_/lang/";
+const RESUME_ID: &str = "_/resume/1";
+const RESTART_ID: &str = "_/restart/1";
+
+struct Run<'a> {
+    bot: &'a Bot,
+    actions: &'a Actions,
+    env: &'a StepEnv<'a>,
+    session: Session,
+    replies: Vec<Reply>,
+    effects: Vec<Effect>,
+    entered: Option<String>,
 }
 
 pub fn step(
-    _bot: &Bot,
-    _actions: &Actions,
+    bot: &Bot,
+    actions: &Actions,
     session: Session,
-    _input: &Input,
-    _env: &StepEnv,
+    input: &Input,
+    env: &StepEnv<'_>,
 ) -> Step {
-    Step {
+    let first_contact = session.last_seen == 0;
+    let idle = !first_contact && env.now.saturating_sub(session.last_seen) > env.idle_secs;
+    let mut run = Run {
+        bot,
+        actions,
+        env,
         session,
         replies: Vec::new(),
         effects: Vec::new(),
+        entered: None,
+    };
+    run.session.last_seen = env.now;
+    if !bot.languages.contains(&run.session.lang) {
+        run.session.lang = Lang::Id;
+    }
+    match &input.kind {
+        InputKind::Text(raw) => run.text(raw, first_contact, idle),
+        InputKind::Choice(id) => run.choice(id),
+        InputKind::Start { payload } => run.start(payload.as_deref()),
+        InputKind::Attachment(a) => {
+            run.attachment(|s| s.attachments.push(a.clone()), first_contact)
+        }
+        InputKind::Location {
+            latitude,
+            longitude,
+        } => {
+            let (lat, lon) = (*latitude, *longitude);
+            run.location(lat, lon, first_contact)
+        }
+        InputKind::Unsupported => run.not_text(first_contact),
+    }
+    run.session.offered = match run.replies.last() {
+        Some(last) => last
+            .choices
+            .iter()
+            .map(|c| (c.id.clone(), normalize(&c.label, &bot.lexicon)))
+            .collect(),
+        None => run.session.offered.clone(),
+    };
+    Step {
+        session: run.session,
+        replies: run.replies,
+        effects: run.effects,
+        entered: run.entered,
+    }
+}
+
+/// Removes control characters (keeping line breaks) and cuts an answer to a sane length.
+pub fn clean_text(raw: &str) -> String {
+    let cleaned: String = raw
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .take(MAX_ANSWER_CHARS)
+        .collect();
+    cleaned.trim().to_string()
+}
+
+impl Run<'_> {
+    fn lang(&self) -> Lang {
+        self.session.lang
+    }
+
+    fn bot_text(&self, name: &str) -> String {
+        self.render(self.bot.texts.get(name))
+    }
+
+    /// Interpolates `{var}` and `{fact.key}` into the text in the session's language.
+    fn render(&self, text: Option<&Text>) -> String {
+        let Some(text) = text else {
+            return String::new();
+        };
+        interpolate(text.get(self.lang()), self.lang(), &self.session, self.bot)
+    }
+
+    fn push(&mut self, text: String, choices: Vec<Choice>) {
+        if text.trim().is_empty() && choices.is_empty() {
+            return;
+        }
+        // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
+        if let Some(last) = self.replies.last_mut() {
+            if last.choices.is_empty() {
+                if !text.trim().is_empty() {
+                    if !last.text.is_empty() {
+                        last.text.push_str("\n\n");
+                    }
+                    last.text.push_str(&text);
+                }
+                last.choices = choices;
+                return;
+            }
+        }
+        self.replies.push(Reply { text, choices });
+    }
+
+    // --- inputs ---------------------------------------------------------------------------------
+
+    fn text(&mut self, raw: &str, first_contact: bool, idle: bool) {
+        let cleaned = clean_text(raw);
+        let norm = normalize(&cleaned, &self.bot.lexicon);
+        self.emergency(&norm);
+
+        if let Some(()) = self.keyword(&norm) {
+            return;
+        }
+        // A number or a label of the choices shown last (also the bot's own: language, resume).
+        let offered = norm
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| self.session.offered.get(i))
+            .or_else(|| {
+                self.session
+                    .offered
+                    .iter()
+                    .find(|(_, label)| !norm.is_empty() && *label == norm)
+            })
+            .map(|(id, _)| id.clone());
+        if let Some(id) = offered {
+            return self.choice(&id);
+        }
+        if idle && self.session.position.is_some() && self.trigger(&norm).is_none() {
+            return self.welcome_back();
+        }
+        if idle {
+            self.session.position = None;
+            self.session.paused = None;
+        }
+        if self.expected_answer(&cleaned, &norm) {
+            return;
+        }
+        if let Some(flow) = self.trigger(&norm) {
+            if let Some(pos) = self.session.position.clone() {
+                if matches!(
+                    self.bot.node(&pos).map(|n| &n.kind),
+                    Some(NodeKind::Question(_))
+                ) {
+                    self.session.paused = Some(pos);
+                }
+            }
+            let first = self
+                .bot
+                .flows
+                .get(&flow)
+                .map(|f| f.first().to_string())
+                .unwrap_or_default();
+            return self.go(Position::new(flow, first));
+        }
+        if let Some(pos) = self.session.position.clone() {
+            if let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) {
+                return self.retry(&pos, q.retries, q.retry.clone(), q.on_fail.clone());
+            }
+        }
+        if first_contact || idle || self.session.position.is_none() && norm.is_empty() {
+            return self.go(self.bot.start_position());
+        }
+        self.fallback();
+    }
+
+    fn choice(&mut self, id: &str) {
+        if let Some(code) = id.strip_prefix(LANG_PREFIX) {
+            if let Some(lang) = Lang::parse(code).filter(|l| self.bot.languages.contains(l)) {
+                self.session.lang = lang;
+                self.session.lang_chosen = true;
+                let text = self.bot_text("language_set");
+                self.push(text, vec![]);
+                return self.reprompt_or_menu();
+            }
+            return self.fallback();
+        }
+        if id == RESUME_ID {
+            return self.resume();
+        }
+        if id == RESTART_ID {
+            return self.restart();
+        }
+        // `flow/node/n`: a button of any menu still works, even from an older message.
+        let mut parts = id.rsplitn(2, '/');
+        let n = parts.next().and_then(|n| n.parse::<usize>().ok());
+        let at = parts.next().and_then(|p| p.split_once('/'));
+        if let (Some(n), Some((flow, node))) = (n, at) {
+            let pos = Position::new(flow, node);
+            if let Some(NodeKind::Menu { choices, .. }) = self.bot.node(&pos).map(|n| &n.kind) {
+                if let Some(c) = n.checked_sub(1).and_then(|i| choices.get(i)) {
+                    let goto = c.goto.clone();
+                    self.session.paused = None;
+                    return self.go(goto);
+                }
+            }
+        }
+        // A button from dialogs that have since changed: say so gently and show the way on.
+        self.fallback();
+    }
+
+    fn start(&mut self, payload: Option<&str>) {
+        self.session.position = None;
+        self.session.paused = None;
+        let target = payload
+            .map(|p| p.trim().to_ascii_lowercase())
+            .and_then(|p| self.bot.flows.get(&p))
+            .map(|f| Position::new(f.name.clone(), f.first()));
+        self.go(target.unwrap_or_else(|| self.bot.start_position()));
+    }
+
+    fn attachment(&mut self, keep: impl FnOnce(&mut Session), first_contact: bool) {
+        if let Some(pos) = self.session.position.clone() {
+            if let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) {
+                if q.attachments {
+                    keep(&mut self.session);
+                    let count = self.session.attachments.len().to_string();
+                    self.session.vars.insert(q.save.clone(), count);
+                    let text = self.bot_text("attachment_saved");
+                    // The question stays open so several files can follow; any text moves on.
+                    self.push(text, vec![]);
+                    return;
+                }
+            }
+        }
+        self.not_text(first_contact);
+    }
+
+    fn location(&mut self, lat: f64, lon: f64, first_contact: bool) {
+        if let Some(pos) = self.session.position.clone() {
+            if let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) {
+                if q.attachments {
+                    let value = format!("{lat:.5}, {lon:.5}");
+                    let q = q.clone();
+                    self.session.vars.insert(q.save.clone(), value);
+                    return self.after_answer(&q.next);
+                }
+            }
+        }
+        self.not_text(first_contact);
+    }
+
+    fn not_text(&mut self, first_contact: bool) {
+        let text = self.bot_text("not_text");
+        self.push(text, vec![]);
+        if first_contact {
+            return self.go(self.bot.start_position());
+        }
+        self.reprompt_or_menu();
+    }
+
+    // --- understanding ----------------------------------------------------------------------------
+
+    fn emergency(&mut self, norm: &str) {
+        if norm.is_empty() {
+            return;
+        }
+        let hit = self
+            .bot
+            .emergency
+            .iter()
+            .filter(|c| c.patterns.iter().any(|p| p.is_match(norm)))
+            .min_by_key(|c| c.priority);
+        let Some(category) = hit else { return };
+        self.effects.push(Effect::Emergency {
+            category: category.name.clone(),
+        });
+        self.session
+            .vars
+            .insert("_emergency".into(), category.name.clone());
+        if category.priority > 1 {
+            return;
+        }
+        let last = self
+            .session
+            .vars
+            .get("_emergency_at")
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        if last != 0 && self.env.now.saturating_sub(last) < EMERGENCY_REPEAT_SECS {
+            return;
+        }
+        self.session
+            .vars
+            .insert("_emergency_at".into(), self.env.now.to_string());
+        if let Some(action) = self.actions.get("emergency.contacts") {
+            let result = action.run(&ActionCall {
+                user: self.env.user,
+                vars: &self.session.vars,
+                attachments: &self.session.attachments,
+                lang: self.lang(),
+                now: self.env.now,
+                seed: self.env.seed,
+            });
+            self.session.vars.extend(result.vars);
+            self.effects.extend(result.effects);
+        }
+        self.session
+            .vars
+            .entry("emergency_contacts".into())
+            .or_default();
+        let text = self.bot_text("emergency");
+        self.push(text, vec![]);
+    }
+
+    /// Global keywords. `Some` when the message was one.
+    fn keyword(&mut self, norm: &str) -> Option<()> {
+        let k = &self.bot.keywords;
+        let is = |list: &Vec<String>| list.iter().any(|w| w == norm);
+        if is(&k.menu) {
+            self.session.position = None;
+            self.session.paused = None;
+            self.go(self.bot.start_position());
+        } else if is(&k.language) {
+            self.language_menu();
+        } else if is(&k.staff) {
+            match self
+                .bot
+                .staff_flow
+                .clone()
+                .and_then(|f| self.bot.flows.get(&f))
+            {
+                Some(f) => {
+                    let pos = Position::new(f.name.clone(), f.first());
+                    self.go(pos)
+                }
+                None => return None,
+            }
+        } else if is(&k.stop) {
+            self.session.position = None;
+            self.session.paused = None;
+            self.session.vars.retain(|k, _| k.starts_with('_'));
+            self.session.attachments.clear();
+            let text = self.bot_text("stopped");
+            self.push(text, vec![]);
+        } else if is(&k.resume) && (self.session.paused.is_some() || self.session.resume_offered) {
+            self.resume();
+        } else if is(&k.skip) {
+            let pos = self.session.position.clone()?;
+            let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) else {
+                return None;
+            };
+            if !q.skip && !q.attachments {
+                return None;
+            }
+            let q = q.clone();
+            if !q.attachments || !self.session.vars.contains_key(&q.save) {
+                self.session.vars.insert(q.save.clone(), String::new());
+            }
+            let text = self.bot_text("skipped");
+            self.push(text, vec![]);
+            self.after_answer(&q.next);
+        } else {
+            return None;
+        }
+        Some(())
+    }
+
+    /// The answer the current node expects. `true` when the input was that answer.
+    fn expected_answer(&mut self, cleaned: &str, norm: &str) -> bool {
+        let Some(pos) = self.session.position.clone() else {
+            return false;
+        };
+        let Some(node) = self.bot.node(&pos) else {
+            // The dialogs changed under this session: start again politely.
+            self.session.position = None;
+            return false;
+        };
+        match &node.kind {
+            NodeKind::Menu { choices, .. } => {
+                let picked = norm
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| choices.get(i))
+                    .or_else(|| {
+                        choices.iter().find(|c| {
+                            !norm.is_empty()
+                                && c.label
+                                    .0
+                                    .values()
+                                    .any(|l| normalize(l, &self.bot.lexicon) == norm)
+                        })
+                    });
+                match picked {
+                    Some(c) => {
+                        let goto = c.goto.clone();
+                        self.session.paused = None;
+                        self.go(goto);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            NodeKind::Question(q) => {
+                if cleaned.is_empty() {
+                    return false;
+                }
+                let fits = q.pattern.as_ref().is_none_or(|p| p.is_match(cleaned));
+                if !fits {
+                    return false;
+                }
+                let q = q.clone();
+                self.session
+                    .vars
+                    .insert(q.save.clone(), cleaned.to_string());
+                self.after_answer(&q.next);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The flow whose trigger matches best: the longest match, ties to the earlier file.
+    fn trigger(&self, norm: &str) -> Option<String> {
+        if norm.is_empty() {
+            return None;
+        }
+        let mut best: Option<(usize, &str)> = None;
+        for name in &self.bot.flow_order {
+            let Some(flow) = self.bot.flows.get(name) else {
+                continue;
+            };
+            for t in &flow.triggers {
+                if let Some(m) = t.find(norm) {
+                    let len = m.as_str().len();
+                    if best.is_none_or(|(b, _)| len > b) {
+                        best = Some((len, name));
+                    }
+                }
+            }
+        }
+        best.map(|(_, n)| n.to_string())
+    }
+
+    // --- moving -----------------------------------------------------------------------------------
+
+    fn after_answer(&mut self, next: &Option<Position>) {
+        self.session.retries = 0;
+        self.session.resume_offered = false;
+        match next {
+            Some(n) => self.go(n.clone()),
+            None => {
+                self.session.position = None;
+                self.flow_ended();
+            }
+        }
+    }
+
+    fn retry(
+        &mut self,
+        pos: &Position,
+        limit: u32,
+        retry: Option<Text>,
+        on_fail: Option<Position>,
+    ) {
+        self.session.retries += 1;
+        if self.session.retries >= limit {
+            self.session.retries = 0;
+            let text = self.bot_text("retries_exhausted");
+            self.push(text, vec![]);
+            self.session.position = None;
+            self.session.paused = None;
+            return self.go(on_fail.unwrap_or_else(|| self.bot.start_position()));
+        }
+        let text = match retry {
+            Some(t) => self.render(Some(&t)),
+            None => self.bot_text("fallback"),
+        };
+        self.push(text, vec![]);
+        self.prompt(pos);
+    }
+
+    fn fallback(&mut self) {
+        let text = self.bot_text("fallback");
+        self.push(text, vec![]);
+        self.reprompt_or_menu();
+    }
+
+    /// Shows the current node's prompt again, or the main menu when there is none.
+    fn reprompt_or_menu(&mut self) {
+        match self.session.position.clone() {
+            Some(pos) if self.bot.node(&pos).is_some() => self.prompt(&pos),
+            _ => {
+                self.session.position = None;
+                self.go(self.bot.start_position())
+            }
+        }
+    }
+
+    /// The prompt of a waiting node (a menu or a question), without entering it again.
+    fn prompt(&mut self, pos: &Position) {
+        let Some(node) = self.bot.node(pos) else {
+            return;
+        };
+        match &node.kind {
+            NodeKind::Menu { say, choices } => {
+                let text = self.render(Some(say));
+                let choices = self.choices(pos, choices);
+                self.push(text, choices);
+            }
+            NodeKind::Question(q) => {
+                let text = self.render(Some(&q.ask));
+                self.push(text, vec![]);
+            }
+            _ => {}
+        }
+    }
+
+    fn choices(&self, pos: &Position, choices: &[super::model::MenuChoice]) -> Vec<Choice> {
+        choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Choice {
+                id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                label: self.render(Some(&c.label)),
+            })
+            .collect()
+    }
+
+    fn language_menu(&mut self) {
+        let text = self.bot_text("language_prompt");
+        let choices = self
+            .bot
+            .languages
+            .iter()
+            .map(|l| Choice {
+                id: format!("{LANG_PREFIX}{}", l.code()),
+                label: self
+                    .bot
+                    .language_names
+                    .get(l)
+                    .cloned()
+                    .unwrap_or_else(|| l.code().to_string()),
+            })
+            .collect();
+        self.push(text, choices);
+    }
+
+    fn welcome_back(&mut self) {
+        self.session.resume_offered = true;
+        let text = self.bot_text("welcome_back");
+        let choices = self.resume_choices();
+        self.push(text, choices);
+    }
+
+    fn resume_choices(&self) -> Vec<Choice> {
+        vec![
+            Choice {
+                id: RESUME_ID.into(),
+                label: self.bot_text("resume_label"),
+            },
+            Choice {
+                id: RESTART_ID.into(),
+                label: self.bot_text("restart_label"),
+            },
+        ]
+    }
+
+    fn resume(&mut self) {
+        self.session.resume_offered = false;
+        if let Some(paused) = self.session.paused.take() {
+            if self.bot.node(&paused).is_some() {
+                self.session.position = Some(paused.clone());
+                return self.prompt(&paused);
+            }
+        }
+        self.reprompt_or_menu();
+    }
+
+    fn restart(&mut self) {
+        self.session.position = None;
+        self.session.paused = None;
+        self.session.resume_offered = false;
+        self.session.retries = 0;
+        self.session.vars.retain(|k, _| k.starts_with('_'));
+        self.session.attachments.clear();
+        self.go(self.bot.start_position());
+    }
+
+    fn flow_ended(&mut self) {
+        if self.session.paused.is_some() {
+            let text = self.bot_text("resume_offer");
+            let choices = self.resume_choices();
+            self.push(text, choices);
+        } else {
+            let text = self.bot_text("flow_end_hint");
+            self.push(text, vec![]);
+        }
+    }
+
+    /// Enters `target` and runs until a node waits for the user or the flow ends.
+    fn go(&mut self, target: Position) {
+        let mut pos = target;
+        for _ in 0..MAX_HOPS {
+            let Some(node) = self.bot.node(&pos) else {
+                self.session.position = None;
+                return self.fallback_without_loop();
+            };
+            if self.entered.is_none() {
+                self.entered = Some(pos.flow.clone());
+            }
+            self.session.retries = 0;
+            match &node.kind {
+                NodeKind::Message { say, next } => {
+                    let text = self.render(Some(say));
+                    self.push(text, vec![]);
+                    match next {
+                        Some(n) => pos = n.clone(),
+                        None => {
+                            self.session.position = None;
+                            return self.flow_ended();
+                        }
+                    }
+                }
+                NodeKind::Menu { .. } | NodeKind::Question(_) => {
+                    self.session.position = Some(pos.clone());
+                    return self.prompt(&pos);
+                }
+                NodeKind::Jump { goto } => pos = goto.clone(),
+                NodeKind::End { say } => {
+                    let text = self.render(say.as_ref());
+                    self.push(text, vec![]);
+                    self.session.position = None;
+                    self.session.paused = None;
+                    self.session.vars.retain(|k, _| k.starts_with('_'));
+                    self.session.attachments.clear();
+                    return;
+                }
+                NodeKind::Action {
+                    name,
+                    say,
+                    outcomes,
+                } => {
+                    if let Some(s) = say {
+                        let text = self.render(Some(s));
+                        self.push(text, vec![]);
+                    }
+                    let Some(action) = self.actions.get(name) else {
+                        self.session.position = None;
+                        return self.fallback_without_loop();
+                    };
+                    let result = action.run(&ActionCall {
+                        user: self.env.user,
+                        vars: &self.session.vars,
+                        attachments: &self.session.attachments,
+                        lang: self.lang(),
+                        now: self.env.now,
+                        seed: self.env.seed,
+                    });
+                    self.session.vars.extend(result.vars);
+                    self.effects.extend(result.effects);
+                    match outcomes.get(&result.outcome) {
+                        Some(n) => pos = n.clone(),
+                        None => {
+                            self.session.position = None;
+                            return self.fallback_without_loop();
+                        }
+                    }
+                }
+            }
+        }
+        // The checker rejects loops that never wait; this only guards against a future mistake.
+        self.session.position = None;
+        self.fallback_without_loop();
+    }
+
+    /// The fallback text alone (used when going to the menu itself failed).
+    fn fallback_without_loop(&mut self) {
+        let text = self.bot_text("fallback");
+        self.push(text, vec![]);
+    }
+}
+
+/// Replaces `{var}` with the session's variable and `{fact.key}` with the fact's value.
+pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(stripped) = after.strip_prefix('{') {
+            out.push('{');
+            rest = stripped;
+            continue;
+        }
+        match after.find('}') {
+            Some(j) => {
+                let name = &after[..j];
+                if let Some(key) = name.strip_prefix("fact.") {
+                    out.push_str(bot.facts.get(key).map(|f| f.value.get(lang)).unwrap_or(""));
+                } else if let Some(v) = session.vars.get(name) {
+                    out.push_str(v);
+                }
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::fixture;
+    use super::super::io::{Attachment, AttachmentKind};
+    use super::*;
+    use crate::storage::Channel;
+
+    struct Chat {
+        bot: Bot,
+        actions: Actions,
+        session: Session,
+        now: u64,
+        user: UserKey,
+    }
+
+    impl Chat {
+        fn new() -> Chat {
+            Chat {
+                bot: fixture::bot(),
+                actions: fixture::actions(),
+                session: Session::default(),
+                now: 1_800_000_000,
+                user: UserKey::new(Channel::Console, "t"),
+            }
+        }
+
+        fn send(&mut self, kind: InputKind) -> Step {
+            self.now += 10;
+            let env = StepEnv {
+                now: self.now,
+                seed: 42,
+                idle_secs: 3600,
+                user: &self.user,
+            };
+            let input = Input { kind, at: self.now };
+            let step = step(&self.bot, &self.actions, self.session.clone(), &input, &env);
+            self.session = step.session.clone();
+            step
+        }
+
+        fn say(&mut self, text: &str) -> String {
+            let step = self.send(InputKind::Text(text.into()));
+            shown(&step)
+        }
+
+        fn at(&self) -> Option<(String, String)> {
+            self.session.position.clone().map(|p| (p.flow, p.node))
+        }
+    }
+
+    fn shown(step: &Step) -> String {
+        step.replies
+            .iter()
+            .map(|r| {
+                let labels: Vec<&str> = r.choices.iter().map(|c| c.label.as_str()).collect();
+                format!("{} [{}]", r.text, labels.join("|"))
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+
+    #[test]
+    fn first_contact_shows_the_main_menu_with_buttons() {
+        let mut chat = Chat::new();
+        let step = chat.send(InputKind::Text("halo".into()));
+        assert_eq!(step.replies.len(), 1);
+        assert_eq!(step.replies[0].text, "Menu utama");
+        let ids: Vec<&str> = step.replies[0]
+            .choices
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, vec!["main/start/1", "main/start/2"]);
+    }
+
+    #[test]
+    fn a_choice_works_by_button_number_and_label() {
+        for input in [
+            InputKind::Choice("main/start/1".into()),
+            InputKind::Text("1".into()),
+            InputKind::Text("  SYARAT ".into()),
+        ] {
+            let mut chat = Chat::new();
+            chat.say("halo");
+            let step = chat.send(input.clone());
+            assert!(
+                shown(&step).contains("Syarat: umur 18."),
+                "{input:?}: {}",
+                shown(&step)
+            );
+            assert!(
+                shown(&step).contains("Ketik 0 untuk menu."),
+                "a flow's end shows the way on"
+            );
+        }
+    }
+
+    #[test]
+    fn a_trigger_starts_a_flow_from_anywhere() {
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("syarat kerja ke taiwan apa aja".into()));
+        assert_eq!(step.entered.as_deref(), Some("info"));
+    }
+
+    #[test]
+    fn a_question_validates_retries_and_gives_up_politely() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        assert_eq!(chat.at(), Some(("lapor".into(), "nama".into())));
+        assert!(chat.say("Siti").contains("Umur Siti?"));
+        assert!(chat.say("dua puluh").contains("Tulis angka umur."));
+        assert!(chat.say("duapuluh").contains("Tulis angka umur."));
+        let out = chat.say("tua");
+        assert!(out.contains("Terlalu banyak salah."), "{out}");
+        assert!(out.contains("Menu utama"), "{out}");
+        assert_eq!(chat.at(), Some(("main".into(), "start".into())));
+    }
+
+    #[test]
+    fn a_trigger_interrupts_a_question_and_the_user_can_come_back() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        chat.say("Siti");
+        let out = chat.say("syarat?");
+        assert!(out.contains("Syarat: umur 18."), "{out}");
+        assert!(out.contains("Kembali ke pertanyaan tadi?"), "{out}");
+        let out = chat.say("1");
+        assert!(out.contains("Umur Siti?"), "{out}");
+        assert!(chat.say("25").contains("Kirim foto"));
+    }
+
+    #[test]
+    fn attachments_are_kept_where_a_question_accepts_them_and_refused_elsewhere() {
+        let photo = InputKind::Attachment(Attachment {
+            kind: AttachmentKind::Photo,
+            reference: "file-1".into(),
+            mime: None,
+            stored_path: None,
+        });
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let step = chat.send(photo.clone());
+        assert!(shown(&step).contains("Mohon ketik."), "{}", shown(&step));
+        assert!(shown(&step).contains("Menu utama"));
+        chat.say("lapor");
+        chat.say("Siti");
+        chat.say("30");
+        let step = chat.send(photo);
+        assert!(shown(&step).contains("File diterima."));
+        assert_eq!(chat.session.attachments.len(), 1);
+        let out = chat.say("lanjut");
+        assert!(out.contains("Kode T42 untuk Siti."), "{out}");
+        assert!(
+            chat.session.vars.get("nama").is_none(),
+            "an ended conversation forgets its answers"
+        );
+    }
+
+    #[test]
+    fn skip_words_skip_optional_questions_only() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        // The name question is not skippable: "tidak tahu" is taken as the answer.
+        assert!(chat.say("tidak tahu").contains("Umur tidak tahu?"));
+        chat.say("40");
+        let out = chat.say("lewati");
+        assert!(out.contains("Dilewati.") && out.contains("Kode"), "{out}");
+    }
+
+    #[test]
+    fn global_keywords_work_in_every_state() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        assert!(chat.say("0").contains("Menu utama"));
+        chat.say("lapor");
+        let out = chat.say("stop");
+        assert!(out.contains("Dihentikan."));
+        assert_eq!(chat.at(), None);
+        let out = chat.say("bahasa");
+        assert!(
+            out.contains("Pilih bahasa:") && out.contains("English"),
+            "{out}"
+        );
+        let out = chat.say("2");
+        assert!(
+            out.contains("English chosen.") && out.contains("Main menu"),
+            "{out}"
+        );
+        assert_eq!(chat.session.lang, Lang::En);
+    }
+
+    #[test]
+    fn a_user_back_after_a_day_may_resume_or_restart() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        chat.say("Siti");
+        chat.now += 24 * 3600;
+        let out = chat.say("halo?");
+        assert!(
+            out.contains("Selamat datang kembali.") && out.contains("Lanjutkan"),
+            "{out}"
+        );
+        let out = chat.say("1");
+        assert!(out.contains("Umur Siti?"), "{out}");
+        chat.now += 24 * 3600;
+        chat.say("halo");
+        let out = chat.say("2");
+        assert!(out.contains("Menu utama"), "{out}");
+        assert!(!chat.session.vars.contains_key("nama"));
+    }
+
+    #[test]
+    fn emergency_words_show_numbers_at_once_and_the_intake_goes_on() {
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        let step = chat.send(InputKind::Text("Siti, dia dipukul majikan".into()));
+        let out = shown(&step);
+        assert!(out.starts_with("DARURAT"), "{out}");
+        assert!(
+            out.contains("Umur Siti, dia dipukul majikan?"),
+            "the answer still counts: {out}"
+        );
+        assert!(step.effects.contains(&Effect::Emergency {
+            category: "kekerasan".into()
+        }));
+        // Not repeated within minutes; a lower-priority category is noted without the numbers.
+        let step = chat.send(InputKind::Text("disiksa".into()));
+        assert!(!shown(&step).contains("DARURAT"));
+        let step = chat.send(InputKind::Text("gaji".into()));
+        assert!(step.effects.contains(&Effect::Emergency {
+            category: "gaji".into()
+        }));
+    }
+
+    #[test]
+    fn hostile_input_gets_a_sensible_answer() {
+        for text in [
+            "a".repeat(10_000),
+            "😭😭😭🙏".to_string(),
+            "\u{0}\u{1b}[31m\u{7}".to_string(),
+            String::from_utf8_lossy(&[0xff, 0xfe, b'x']).into_owned(),
+            String::new(),
+        ] {
+            let mut chat = Chat::new();
+            chat.say("halo");
+            let step = chat.send(InputKind::Text(text.clone()));
+            assert!(
+                !step.replies.is_empty(),
+                "no answer to {:?}",
+                text.chars().take(10).collect::<String>()
+            );
+            assert!(shown(&step).contains("Menu utama"));
+        }
+        let mut chat = Chat::new();
+        chat.say("lapor");
+        chat.say(&"x".repeat(10_000));
+        assert_eq!(chat.session.vars["nama"].chars().count(), MAX_ANSWER_CHARS);
+    }
+
+    #[test]
+    fn a_stale_button_or_a_session_on_a_removed_node_recovers() {
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let out = shown(&chat.send(InputKind::Choice("gone/node/3".into())));
+        assert!(
+            out.contains("Maaf, belum mengerti.") && out.contains("Menu utama"),
+            "{out}"
+        );
+        chat.session.position = Some(Position::new("lapor", "removed"));
+        let out = chat.say("apa kabar");
+        assert!(out.contains("Menu utama"), "{out}");
+    }
+
+    #[test]
+    fn start_with_a_payload_opens_that_flow() {
+        let mut chat = Chat::new();
+        let step = chat.send(InputKind::Start {
+            payload: Some("lapor".into()),
+        });
+        assert!(shown(&step).contains("Siapa nama PMI?"));
+        let step = chat.send(InputKind::Start {
+            payload: Some("<script>".into()),
+        });
+        assert!(shown(&step).contains("Menu utama"));
     }
 }

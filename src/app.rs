@@ -1,0 +1,117 @@
+//! Assembles the parts for a command: config, dialogs, store, actions, engine. Shared by `chat`,
+//! `serve` and the staff commands so they all run the same bot.
+//!
+//! Invariant: the engine never starts on dialogs that fail the checker.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use crate::config::Config;
+use crate::dialog::loader::{self, LoadOptions};
+use crate::dialog::{Actions, Bot, Diagnostic};
+use crate::engine::{EffectHandler, Engine, EngineConfig, IgnoreEffects};
+use crate::storage::Store;
+use crate::time::Date;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(
+        "the data folder {0} is in use by another pandu process (is `pandu serve` running?); stop it or use another PANDU_DATA_DIR"
+    )]
+    Locked(String),
+    #[error("cannot open the database in {path}: {message}")]
+    Store { path: String, message: String },
+    #[error("the dialogs have {0} error(s); run `pandu check` to see them")]
+    Dialogs(usize),
+}
+
+pub fn load_options(config: &Config) -> LoadOptions {
+    LoadOptions {
+        languages: config.languages.clone(),
+        facts_file: Some(config.dialogs.facts_file.clone()),
+        fact_max_age_days: config.dialogs.fact_max_age_days,
+        today: Date::today(),
+    }
+}
+
+/// Loads and checks the dialogs named by the config.
+pub fn load_bot(
+    config: &Config,
+    actions: &Actions,
+) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
+    loader::load(&config.dialogs.dir, actions, &load_options(config))
+}
+
+pub fn open_store(config: &Config) -> Result<Store, AppError> {
+    let dir = config.data_dir.join("db");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return Err(AppError::Store {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        });
+    }
+    Store::open(&dir, config.storage.cache_mb * 1024 * 1024).map_err(|e| {
+        let message = e.to_string();
+        if message.contains("lock")
+            || message.contains("WouldBlock")
+            || message.contains("temporarily unavailable")
+        {
+            AppError::Locked(config.data_dir.display().to_string())
+        } else {
+            AppError::Store {
+                path: dir.display().to_string(),
+                message,
+            }
+        }
+    })
+}
+
+/// The actions every bot has, bound to this store.
+pub fn actions(_config: &Config, _store: &Store) -> Actions {
+    Actions::new()
+}
+
+/// The effect handler every bot has.
+pub fn effects(_config: &Config) -> Arc<dyn EffectHandler> {
+    Arc::new(IgnoreEffects)
+}
+
+/// A running engine over a store, with its writer task.
+pub struct Running {
+    pub engine: Engine,
+    pub writer: tokio::task::JoinHandle<()>,
+    pub actions: Actions,
+}
+
+pub fn start_engine(config: &Config, store: &Store) -> Result<Running, AppError> {
+    let actions = actions(config, store);
+    let (bot, _warnings) = load_bot(config, &actions).map_err(|diags| {
+        AppError::Dialogs(
+            diags
+                .iter()
+                .filter(|d| d.severity == crate::dialog::Severity::Error)
+                .count(),
+        )
+    })?;
+    let shared = Arc::new(RwLock::new(Arc::new(bot)));
+    let (engine, writer) = Engine::start(
+        store.clone(),
+        shared,
+        actions.clone(),
+        effects(config),
+        EngineConfig {
+            idle_secs: config.session_idle_secs(),
+            max_batch: config.server.max_batch,
+        },
+    );
+    Ok(Running {
+        engine,
+        writer,
+        actions,
+    })
+}
+
+/// Whether a path exists, for messages.
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}

@@ -1,0 +1,164 @@
+//! A small dialog set for unit tests (compiled only for tests).
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use super::actions::{Action, ActionCall, ActionResult, Actions};
+use super::loader::{Diagnostic, LoadOptions, load};
+use super::model::Bot;
+use crate::time::Date;
+
+pub const BOT: &str = r#"
+start: main
+staff_flow: main
+languages: { id: Bahasa Indonesia, en: English }
+keywords:
+  menu: [menu, "0", kembali]
+  language: [bahasa, language]
+  staff: [petugas]
+  stop: [stop]
+  resume: [lanjut]
+  skip: [lewati, tidak tahu]
+texts:
+  fallback: { id: "Maaf, belum mengerti.", en: "Sorry, not understood." }
+  not_text: { id: "Mohon ketik.", en: "Please type." }
+  welcome_back: { id: "Selamat datang kembali.", en: "Welcome back." }
+  resume_offer: { id: "Kembali ke pertanyaan tadi?", en: "Back to the question?" }
+  resume_label: { id: Lanjutkan, en: Continue }
+  restart_label: { id: Menu utama, en: Main menu }
+  flow_end_hint: { id: "Ketik 0 untuk menu.", en: "Type 0 for the menu." }
+  stopped: { id: "Dihentikan.", en: "Stopped." }
+  language_prompt: { id: "Pilih bahasa:", en: "Choose a language:" }
+  language_set: { id: "Bahasa Indonesia dipilih.", en: "English chosen." }
+  retries_exhausted: { id: "Terlalu banyak salah.", en: "Too many tries." }
+  skipped: { id: "Dilewati.", en: "Skipped." }
+  attachment_saved: { id: "File diterima.", en: "File received." }
+  emergency: { id: "DARURAT {emergency_contacts}", en: "EMERGENCY {emergency_contacts}" }
+"#;
+
+pub const MAIN: &str = r#"
+flow: main
+nodes:
+  start:
+    say: { id: "Menu utama", en: "Main menu" }
+    choices:
+      - label: { id: Syarat, en: Requirements }
+        goto: info
+      - label: { id: Lapor, en: Report }
+        goto: lapor
+"#;
+
+pub const INFO: &str = r#"
+flow: info
+triggers:
+  - '\bsyarat\b'
+nodes:
+  start:
+    say: { id: "Syarat: umur 18.", en: "Requirements: age 18." }
+    fact: { source: "UU 18/2017", verified: 2026-01-01, confidence: H }
+"#;
+
+pub const LAPOR: &str = r#"
+flow: lapor
+triggers:
+  - '\blapor\b'
+nodes:
+  nama:
+    ask: { id: "Siapa nama PMI?", en: "Name of the worker?" }
+    save: nama
+    next: umur
+  umur:
+    ask: { id: "Umur {nama}?", en: "Age of {nama}?" }
+    save: umur
+    pattern: '^\d{1,2}$'
+    retry: { id: "Tulis angka umur.", en: "Write the age as a number." }
+    retries: 3
+    next: foto
+  foto:
+    ask: { id: "Kirim foto, atau ketik lewati.", en: "Send a photo, or type skip." }
+    save: foto
+    skip: true
+    attachments: true
+    next: buka
+  buka:
+    action: test.open
+    outcomes:
+      opened: selesai
+  selesai:
+    say: { id: "Kode {code} untuk {nama}.", en: "Code {code} for {nama}." }
+    end: true
+"#;
+
+pub const EMERGENCY: &str = r#"
+categories:
+  - name: kekerasan
+    priority: P1
+    patterns: ['\b(dipukul|disiksa)\b']
+  - name: gaji
+    priority: P3
+    patterns: ['\bgaji\b']
+"#;
+
+/// An action that "opens" something and returns a code derived from the seed.
+pub struct TestOpen;
+
+impl Action for TestOpen {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["opened"]
+    }
+    fn sets(&self) -> &'static [&'static str] {
+        &["code"]
+    }
+    fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        ActionResult::outcome("opened").var("code", format!("T{}", call.seed % 1000))
+    }
+}
+
+pub fn actions() -> Actions {
+    let mut actions = Actions::new();
+    actions.register("test.open", std::sync::Arc::new(TestOpen));
+    actions
+}
+
+pub fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+pub fn standard_files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("_bot.yaml", BOT),
+        ("_emergency.yaml", EMERGENCY),
+        ("main.yaml", MAIN),
+        ("info.yaml", INFO),
+        ("lapor.yaml", LAPOR),
+    ]
+}
+
+pub fn options() -> LoadOptions {
+    LoadOptions {
+        today: Date::parse("2026-06-01").unwrap(),
+        ..LoadOptions::default()
+    }
+}
+
+/// Loads the standard fixture with some files replaced or added.
+pub fn load_with(replace: &[(&str, &str)]) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = standard_files();
+    for (name, text) in replace {
+        files.retain(|(n, _)| n != name);
+        files.push((name, text));
+    }
+    write(dir.path(), &files);
+    load(dir.path(), &actions(), &options())
+}
+
+pub fn bot() -> Bot {
+    match load_with(&[]) {
+        Ok((bot, _)) => bot,
+        Err(diags) => panic!("fixture does not load: {diags:#?}"),
+    }
+}

@@ -1,0 +1,151 @@
+//! `pandu serve`: the long-running process. Loads config and dialogs, opens the store, starts the engine,
+//! the HTTP server and every configured channel, and shuts down gracefully on SIGTERM or ctrl-c: stop
+//! taking input, let in-flight commits finish, flush. SIGHUP reloads the dialogs if they pass the checker.
+//!
+//! Invariant: never starts on invalid dialogs; a reload that fails the checker changes nothing.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::app;
+use crate::config::Config;
+use crate::dialog::Severity;
+use crate::engine::Engine;
+use crate::web;
+
+pub async fn run(config: Config, listen: Option<String>) -> ExitCode {
+    match serve(config, listen).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let store = app::open_store(&config)?;
+    let running = app::start_engine(&config, &store)?;
+    let engine = running.engine.clone();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let mut channels = BTreeMap::new();
+    let router = axum::Router::new();
+    let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let _ = &shutdown_rx;
+    channels.insert(
+        "telegram".to_string(),
+        "off: not built into this version".to_string(),
+    );
+    channels.insert(
+        "whatsapp".to_string(),
+        "off: not built into this version".to_string(),
+    );
+    for (name, state) in &channels {
+        tracing::info!(channel = %name, state = %state, "channel");
+    }
+
+    let health = web::router(web::HealthState {
+        engine: engine.clone(),
+        channels: Arc::new(channels),
+    });
+    let router = router.merge(health);
+    let addr = listen.unwrap_or_else(|| config.server.listen.clone());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(addr.clone()), "listening");
+
+    tasks.push(tokio::spawn(reload_on_hangup(
+        config.clone(),
+        engine.clone(),
+        running.actions.clone(),
+    )));
+
+    let mut stop = shutdown_rx.clone();
+    let signal_tx = shutdown_tx.clone();
+    tokio::spawn(async move {
+        wait_for_stop_signal().await;
+        tracing::info!("shutting down: no new input; finishing commits");
+        let _ = signal_tx.send(true);
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+        .context("http server failed")?;
+    let _ = shutdown_tx.send(true);
+    for task in tasks {
+        task.abort();
+        let _ = task.await;
+    }
+    drop(engine);
+    drop(running.engine);
+    let _ = running.writer.await;
+    store.flush().await.context("final flush failed")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn reload_on_hangup(config: Config, engine: Engine, actions: crate::dialog::Actions) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match app::load_bot(&config, &actions) {
+                Ok((bot, warnings)) => {
+                    tracing::info!(
+                        flows = bot.flows.len(),
+                        warnings = warnings.len(),
+                        "dialogs reloaded"
+                    );
+                    engine.replace_bot(bot);
+                }
+                Err(diags) => {
+                    let errors = diags
+                        .iter()
+                        .filter(|d| d.severity == Severity::Error)
+                        .count();
+                    for d in diags.iter().filter(|d| d.severity == Severity::Error) {
+                        tracing::error!("{d}");
+                    }
+                    tracing::error!(
+                        errors,
+                        "dialog reload refused; the previous dialogs keep serving"
+                    );
+                }
+            }
+        }
+    }
+}
