@@ -42,6 +42,8 @@ fn empty_bot() -> Bot {
         facts: Default::default(),
         flows: Default::default(),
         flow_order: Vec::new(),
+        emergency: Vec::new(),
+        telegram_commands: Default::default(),
     }
 }
 

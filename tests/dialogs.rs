@@ -26,7 +26,14 @@ fn shipped_dialogs_pass_the_checker_and_their_tests() {
         .transcripts
         .iter()
         .filter(|t| !t.failures.is_empty())
-        .map(|t| format!("{} ({}):\n{}", t.name, t.file.display(), t.failures.join("\n")))
+        .map(|t| {
+            format!(
+                "{} ({}):\n{}",
+                t.name,
+                t.file.display(),
+                t.failures.join("\n")
+            )
+        })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     if let Some(p) = &report.phrasing {

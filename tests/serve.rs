@@ -22,7 +22,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -67,16 +70,32 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
         panic!("no log line with {needle:?}");
     };
     let line = wait_for("listening");
-    let addr = line.split("address=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let addr = line
+        .split("address=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     let url = format!("http://{addr}/healthz");
     let health: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
-    assert!(health["channels"]["telegram"].as_str().unwrap().starts_with("off"));
+    assert!(
+        health["channels"]["telegram"]
+            .as_str()
+            .unwrap()
+            .starts_with("off")
+    );
     let flows = health["flows"].as_u64().unwrap();
     assert!(flows >= 2);
 
     // A broken dialog set is refused; the old one keeps serving.
-    std::fs::write(dialogs.join("rusak.yaml"), "flow: rusak\nnodes:\n  a:\n    goto: nowhere\n").unwrap();
+    std::fs::write(
+        dialogs.join("rusak.yaml"),
+        "flow: rusak\nnodes:\n  a:\n    goto: nowhere\n",
+    )
+    .unwrap();
     signal(pid, "-HUP");
     wait_for("dialog reload refused");
     let health: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
@@ -89,7 +108,10 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
             assert!(status.success(), "{status:?}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "serve did not stop on SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

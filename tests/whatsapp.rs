@@ -25,19 +25,8 @@ fn now() -> u64 {
     pandu::time::now_secs()
 }
 
-fn bot() -> Bot {
-    Bot {
-        start: "main".into(),
-        staff_flow: None,
-        keywords: Default::default(),
-        texts: BTreeMap::new(),
-        language_names: BTreeMap::new(),
-        languages: vec![Lang::Id],
-        lexicon: Default::default(),
-        facts: BTreeMap::new(),
-        flows: BTreeMap::new(),
-        flow_order: Vec::new(),
-    }
+fn bot(dir: &std::path::Path) -> Bot {
+    support::dialogs::bot(dir)
 }
 
 fn user(id: &str) -> UserKey {
@@ -86,7 +75,7 @@ fn text_body(message: &Value) -> &str {
 async fn verification_answers_the_challenge_only_with_the_right_token() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     let (status, body) = app
         .get("hub.mode=subscribe&hub.verify_token=test-verify-token&hub.challenge=1158201444")
         .await;
@@ -106,7 +95,7 @@ async fn verification_answers_the_challenge_only_with_the_right_token() {
 async fn forged_or_missing_signatures_are_refused_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     let body = serde_json::to_vec(&payloads::text(USER, "wamid.F1", now(), "halo")).unwrap();
     let forged = whatsapp::webhook::sign(b"not-the-app-secret", &body);
     assert_eq!(
@@ -140,6 +129,7 @@ async fn forged_or_missing_signatures_are_refused_and_nothing_is_stored() {
     assert!(whatsapp::last_inbound(&app.store, USER).is_none());
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(graph.reads().is_empty(), "nothing was marked read");
+    assert!(graph.sent().is_empty(), "nothing was answered");
     app.stop().await;
 }
 
@@ -234,7 +224,7 @@ fn a_business_scoped_user_id_keys_the_conversation_and_a_phone_is_not_required()
 async fn a_message_is_committed_before_200_and_marked_read() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     let ts = now() - 5;
     let status = app
         .post(&payloads::text(
@@ -266,7 +256,7 @@ async fn a_message_is_committed_before_200_and_marked_read() {
 async fn a_batch_with_statuses_unknown_types_and_unknown_fields_is_taken_whole() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     let ts = now() - 60;
     let mut value = payloads::messages_value(
         &[USER, OTHER],
@@ -300,11 +290,18 @@ async fn a_batch_with_statuses_unknown_types_and_unknown_fields_is_taken_whole()
 async fn the_same_wamid_twice_is_handled_once_and_the_window_never_moves_back() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     let ts = now() - 10;
     let body = payloads::text(USER, "wamid.D1", ts, "halo");
     assert_eq!(app.post(&body).await, StatusCode::OK);
     assert_eq!(app.post(&body).await, StatusCode::OK);
+    eventually("the answer", || graph.sent().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        graph.sent(),
+        vec![menu_buttons(USER)],
+        "one answer, not two"
+    );
     // An older message delivered late does not shorten the window.
     assert_eq!(
         app.post(&payloads::text(USER, "wamid.D0", ts - 3600, "pesan lama"))
@@ -334,7 +331,7 @@ async fn the_same_wamid_twice_is_handled_once_and_the_window_never_moves_back() 
 async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     wrote_at(&app, USER, now());
     queue(
         &app,
@@ -433,7 +430,7 @@ async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
 async fn a_long_text_is_split_at_paragraphs_and_the_buttons_follow() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     wrote_at(&app, USER, now());
     let paragraph = "Dokumen yang perlu disiapkan sebelum mendaftar. ".repeat(30);
     let paragraph = paragraph.trim();
@@ -471,7 +468,7 @@ async fn while_the_graph_api_is_down_replies_wait_and_then_arrive_in_order_once(
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
     graph.down(Failure::Http(503));
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     wrote_at(&app, USER, now());
     wrote_at(&app, OTHER, now());
     for i in 1..=4 {
@@ -506,7 +503,7 @@ async fn entries_left_in_the_outbox_go_out_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
     {
-        let app = App::start_without_sender(dir.path(), &graph, bot()).await;
+        let app = App::start_without_sender(dir.path(), &graph, bot(dir.path())).await;
         wrote_at(&app, USER, now());
         for i in 1..=3 {
             queue(
@@ -521,7 +518,7 @@ async fn entries_left_in_the_outbox_go_out_after_a_restart() {
         app.stop().await;
     }
     assert!(graph.sent().is_empty());
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     eventually("the queued messages", || graph.sent().len() == 3).await;
     let bodies: Vec<String> = graph
         .sent()
@@ -537,7 +534,7 @@ async fn an_update_outside_the_window_sends_the_template_and_holds_the_text_unti
 {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     // The user last wrote two days ago.
     wrote_at(&app, USER, now() - 2 * 86_400);
     let update = reply(
@@ -592,10 +589,12 @@ async fn an_update_outside_the_window_sends_the_template_and_holds_the_text_unti
             .await,
         StatusCode::OK
     );
-    eventually("the held texts", || graph.sent().len() == 3).await;
+    eventually("the held texts and the answer", || graph.sent().len() == 4).await;
     let sent = graph.sent();
     assert_eq!(text_body(&sent[1]), update.text);
     assert_eq!(text_body(&sent[2]), "Kasus PKL-7KQ2MX: kabar kedua.");
+    // The answer to what the user just wrote comes after the older news.
+    assert_eq!(sent[3], menu_buttons(USER));
     eventually("nothing pending", || {
         app.store.outbox_len(Channel::Whatsapp) == 0
     })
@@ -607,7 +606,7 @@ async fn an_update_outside_the_window_sends_the_template_and_holds_the_text_unti
 async fn error_131047_switches_to_the_template_and_the_text_follows_when_the_user_writes() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     // We believe the window open, Meta says otherwise.
     wrote_at(&app, USER, now() - 3600);
     graph.fail_next(1, Only::NotTemplate, Failure::Code(400, 131047));
@@ -636,7 +635,8 @@ async fn error_131047_switches_to_the_template_and_the_text_follows_when_the_use
     .await;
     app.post(&payloads::text(USER, "wamid.R1", now(), "ya"))
         .await;
-    eventually("the text", || graph.sent().len() == 2).await;
+    eventually("the text and the answer", || graph.sent().len() == 3).await;
+    assert_eq!(graph.sent()[2], menu_buttons(USER));
     assert_eq!(
         text_body(&graph.sent()[1]),
         "Kasus PKL-AB12CD: berkas sudah diterima."
@@ -648,7 +648,7 @@ async fn error_131047_switches_to_the_template_and_the_text_follows_when_the_use
 async fn a_failed_status_131047_puts_the_message_back_on_the_window_path() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     wrote_at(&app, USER, now() - 3600);
     queue(
         &app,
@@ -679,10 +679,14 @@ async fn a_failed_status_131047_puts_the_message_back_on_the_window_path() {
     assert_eq!(graph.sent()[1]["type"], "template");
     app.post(&payloads::text(USER, "wamid.S1", now(), "halo"))
         .await;
-    eventually("the text again", || graph.sent().len() == 3).await;
+    eventually("the text again and the answer", || graph.sent().len() == 4).await;
     assert_eq!(text_body(&graph.sent()[2]), "Kasus PKL-ZZ99ZZ: ada kabar.");
+    assert_eq!(graph.sent()[3], menu_buttons(USER));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(graph.sent().len(), 3);
+    let sent = graph.sent();
+    assert_eq!(sent.len(), 4);
+    let templates = sent.iter().filter(|m| m["type"] == "template").count();
+    assert_eq!(templates, 1, "the repeated failed status requeued once");
     app.stop().await;
 }
 
@@ -690,7 +694,7 @@ async fn a_failed_status_131047_puts_the_message_back_on_the_window_path() {
 async fn rate_limits_back_off_then_succeed() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     wrote_at(&app, USER, now());
     graph.fail_next(2, Only::Any, Failure::Code(400, 130429));
     graph.fail_next(1, Only::Any, Failure::Code(400, 131056));
@@ -717,7 +721,7 @@ async fn rate_limits_back_off_then_succeed() {
 async fn a_permanent_error_is_recorded_once_and_the_next_message_still_goes() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     wrote_at(&app, USER, now());
     graph.fail_next(1, Only::Any, Failure::Code(400, 131026));
     queue(&app, USER, reply("tidak sampai", &[]), OutboxKind::Reply).await;
@@ -741,7 +745,7 @@ async fn a_permanent_error_is_recorded_once_and_the_next_message_still_goes() {
 async fn a_user_known_only_by_business_scoped_id_is_answered_at_that_id() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     let bsuid = "ID.1234567890123456";
     let body = payloads::notification(json!({
         "messaging_product": "whatsapp",
@@ -752,10 +756,10 @@ async fn a_user_known_only_by_business_scoped_id_is_answered_at_that_id() {
     }));
     assert_eq!(app.post(&body).await, StatusCode::OK);
     assert!(app.store.session(&user(bsuid)).unwrap().is_some());
-    queue(&app, bsuid, reply("Halo!", &[]), OutboxKind::Reply).await;
-    eventually("sent", || graph.sent().len() == 1).await;
+    eventually("the answer", || graph.sent().len() == 1).await;
     assert_eq!(graph.sent()[0]["recipient"], bsuid);
     assert!(graph.sent()[0].get("to").is_none());
+    assert_eq!(graph.sent()[0]["interactive"]["body"]["text"], MENU);
     // With both ids, the key is the business-scoped id and replies go to the phone number.
     let body = payloads::notification(json!({
         "messaging_product": "whatsapp",
@@ -766,9 +770,9 @@ async fn a_user_known_only_by_business_scoped_id_is_answered_at_that_id() {
     }));
     assert_eq!(app.post(&body).await, StatusCode::OK);
     assert!(app.store.session(&user("ID.999")).unwrap().is_some());
-    queue(&app, "ID.999", reply("Halo Budi!", &[]), OutboxKind::Reply).await;
-    eventually("sent", || graph.sent().len() == 2).await;
-    assert_eq!(graph.sent()[1]["to"], OTHER);
+    assert!(app.store.session(&user(OTHER)).unwrap().is_none());
+    eventually("the answer", || graph.sent().len() == 2).await;
+    assert_eq!(graph.sent()[1], menu_buttons(OTHER));
     app.stop().await;
 }
 
@@ -779,7 +783,7 @@ async fn a_user_known_only_by_business_scoped_id_is_answered_at_that_id() {
 async fn media_is_downloaded_into_the_data_folder_within_the_size_cap() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot()).await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     let photo: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
     graph.add_media("1003383421387256", photo.clone(), "image/jpeg");
     let saved = app
@@ -811,7 +815,7 @@ async fn media_is_downloaded_into_the_data_folder_within_the_size_cap() {
 async fn credentials_missing_turn_the_channel_off_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start_without_sender(dir.path(), &graph, bot()).await;
+    let app = App::start_without_sender(dir.path(), &graph, bot(dir.path())).await;
     let mut secrets = support::app::secrets();
     secrets.whatsapp_app_secret = None;
     secrets.whatsapp_phone_number_id = None;
@@ -823,5 +827,155 @@ async fn credentials_missing_turn_the_channel_off_with_a_reason() {
     assert!(why.contains("PANDU_WHATSAPP_APP_SECRET"), "{why}");
     assert!(why.contains("PANDU_WHATSAPP_PHONE_NUMBER_ID"), "{why}");
     assert!(!why.contains("test-token"));
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// With the real runtime and a small dialog folder
+
+const MENU: &str = "Halo, saya Pandu. Pilih menu:";
+
+fn menu_buttons(to: &str) -> Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "body": { "text": MENU },
+            "action": { "buttons": [
+                { "type": "reply", "reply": { "id": "main/start/1", "title": "Info kerja" } },
+                { "type": "reply", "reply": { "id": "main/start/2", "title": "Tanya nama" } },
+                { "type": "reply", "reply": { "id": "main/start/3", "title": "Topik lain" } }
+            ] }
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_conversation_runs_over_buttons_lists_and_typed_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = GraphApi::start().await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    app.post(&payloads::text(USER, "wamid.C1", now(), "halo"))
+        .await;
+    eventually("the menu", || graph.sent().len() == 1).await;
+    assert_eq!(graph.sent()[0], menu_buttons(USER));
+    // The number typed instead of tapping the third button.
+    app.post(&payloads::text(USER, "wamid.C2", now(), "3"))
+        .await;
+    eventually("the list", || graph.sent().len() == 2).await;
+    assert_eq!(
+        graph.sent()[1],
+        json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": USER,
+            "type": "interactive",
+            "interactive": {
+                "type": "list",
+                "body": { "text": "Pilih topik:" },
+                "action": {
+                    "button": "Pilih menu",
+                    "sections": [ { "rows": [
+                        { "id": "main/topik/1", "title": "Satu" },
+                        { "id": "main/topik/2", "title": "Dua" },
+                        { "id": "main/topik/3", "title": "Tiga" },
+                        { "id": "main/topik/4", "title": "Empat" },
+                        { "id": "main/topik/5", "title": "Lima" }
+                    ] } ]
+                }
+            }
+        })
+    );
+    app.post(&payloads::list_reply(
+        USER,
+        "wamid.C3",
+        now(),
+        "main/topik/2",
+        "Dua",
+    ))
+    .await;
+    eventually("the answer", || graph.sent().len() >= 3).await;
+    assert!(text_body(&graph.sent()[2]).starts_with("Info kerja ke luar negeri."));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_photo_where_text_is_expected_gets_a_clear_answer_and_the_question_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = GraphApi::start().await;
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    app.post(&payloads::text(USER, "wamid.P1", now(), "halo"))
+        .await;
+    app.post(&payloads::button_reply(
+        USER,
+        "wamid.P2",
+        now(),
+        "main/start/2",
+        "Tanya nama",
+    ))
+    .await;
+    eventually("the question", || graph.sent().len() == 2).await;
+    assert_eq!(text_body(&graph.sent()[1]), "Siapa nama Anda?");
+    assert_eq!(
+        app.post(&payloads::image(
+            USER,
+            "wamid.P3",
+            now(),
+            "1003383421387256"
+        ))
+        .await,
+        StatusCode::OK
+    );
+    eventually("the answer to the photo", || graph.sent().len() == 3).await;
+    assert_eq!(
+        text_body(&graph.sent()[2]),
+        "Maaf, di sini saya hanya bisa membaca tulisan.\n\nSiapa nama Anda?"
+    );
+    // A voice note and a sticker get the same clear answer; the question still stands.
+    app.post(&payloads::voice(USER, "wamid.P4", now(), "2222"))
+        .await;
+    app.post(&payloads::sticker(USER, "wamid.P5", now())).await;
+    app.post(&payloads::text(USER, "wamid.P6", now(), "Sari"))
+        .await;
+    eventually("the thanks", || graph.sent().len() == 6).await;
+    assert!(text_body(&graph.sent()[3]).starts_with("Maaf, di sini saya hanya bisa membaca"));
+    assert!(text_body(&graph.sent()[4]).starts_with("Maaf, di sini saya hanya bisa membaca"));
+    assert_eq!(text_body(&graph.sent()[5]), "Terima kasih, Sari.");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn messages_sent_while_the_graph_api_is_down_are_answered_in_order_after_it_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = GraphApi::start().await;
+    graph.down(Failure::Http(502));
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    app.post(&payloads::text(USER, "wamid.O1", now(), "halo"))
+        .await;
+    app.post(&payloads::button_reply(
+        USER,
+        "wamid.O2",
+        now(),
+        "main/start/2",
+        "Tanya nama",
+    ))
+    .await;
+    app.post(&payloads::text(USER, "wamid.O3", now(), "Sari"))
+        .await;
+    // Meta redelivers one of them while we are down: still handled once.
+    app.post(&payloads::text(USER, "wamid.O1", now(), "halo"))
+        .await;
+    eventually("retries", || graph.attempts() >= 3).await;
+    graph.up();
+    eventually("three answers", || graph.sent().len() == 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = graph.sent();
+    assert_eq!(sent.len(), 3, "none doubled");
+    assert_eq!(sent[0], menu_buttons(USER));
+    assert_eq!(text_body(&sent[1]), "Siapa nama Anda?");
+    assert_eq!(text_body(&sent[2]), "Terima kasih, Sari.");
     app.stop().await;
 }
