@@ -14,7 +14,6 @@
 #[path = "../tests/support/graph_api.rs"]
 mod graph_api;
 
-use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -47,8 +46,9 @@ fn empty_bot() -> Bot {
     }
 }
 
-fn load_bot() -> (Bot, bool) {
-    match pandu::dialog::load_dir(Path::new("dialogs"), &Actions::new()) {
+/// The real dialogs of the repository (`dialogs/`, `config/facts.yaml`), as `pandu serve` loads them.
+fn load_bot(actions: &Actions) -> (Bot, bool) {
+    match pandu::app::load_bot(&Config::default(), actions) {
         Ok((bot, _)) => (bot, true),
         Err(_) => (empty_bot(), false),
     }
@@ -74,11 +74,12 @@ async fn run() {
     let dir = tempfile::tempdir().unwrap();
     let graph = graph_api::GraphApi::start().await;
     let store = Store::open(&dir.path().join("db"), DEFAULT_CACHE_BYTES).unwrap();
-    let (bot, real_dialogs) = load_bot();
+    let actions = pandu::app::actions(&Config::default(), &store);
+    let (bot, real_dialogs) = load_bot(&actions);
     let (engine, _writer) = Engine::start(
         store.clone(),
         Arc::new(RwLock::new(Arc::new(bot))),
-        Actions::new(),
+        actions,
         Arc::new(IgnoreEffects),
         EngineConfig {
             idle_secs: 12 * 3600,

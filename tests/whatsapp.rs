@@ -5,11 +5,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pandu::channels::whatsapp::{self, MediaError, payload};
-use pandu::dialog::{Attachment, AttachmentKind, Bot, Choice, InputKind, Lang, Reply};
+use pandu::dialog::{Attachment, AttachmentKind, Bot, Choice, InputKind, Reply};
 use pandu::engine::Outgoing;
 use pandu::storage::{Channel, Delivery, OutboxKind, UserKey, WriteBatch};
 use reqwest::StatusCode;
