@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../tests/support/graph_api.rs"]
+#[path = "../tests/whatsapp_support/graph_api.rs"]
 mod graph_api;
 
 use std::sync::{Arc, RwLock};

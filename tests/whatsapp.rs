@@ -3,6 +3,7 @@
 //! API on 127.0.0.1.
 #![allow(clippy::unwrap_used)]
 
+#[path = "whatsapp_support/mod.rs"]
 mod support;
 
 use std::time::Duration;
