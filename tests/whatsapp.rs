@@ -502,10 +502,16 @@ async fn while_the_graph_api_is_down_replies_wait_and_then_arrive_in_order_once(
 async fn entries_left_in_the_outbox_go_out_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
+    graph.down(Failure::Http(503));
     {
-        let app = App::start_without_sender(dir.path(), &graph, bot(dir.path())).await;
-        wrote_at(&app, USER, now());
-        for i in 1..=3 {
+        // The first process takes a message and queues news, cannot send (Meta is down), and stops.
+        let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+        assert_eq!(
+            app.post(&payloads::text(USER, "wamid.RS1", now(), "halo"))
+                .await,
+            StatusCode::OK
+        );
+        for i in 1..=2 {
             queue(
                 &app,
                 USER,
@@ -514,18 +520,26 @@ async fn entries_left_in_the_outbox_go_out_after_a_restart() {
             )
             .await;
         }
+        eventually("failed attempts", || graph.attempts() >= 2).await;
         assert_eq!(app.store.outbox_len(Channel::Whatsapp), 3);
         app.stop().await;
     }
     assert!(graph.sent().is_empty());
+    graph.up();
+    // A new process on the same data folder: the store is reopened, a new sender drains the queue.
     let app = App::start(dir.path(), &graph, bot(dir.path())).await;
     eventually("the queued messages", || graph.sent().len() == 3).await;
-    let bodies: Vec<String> = graph
-        .sent()
-        .iter()
-        .map(|m| text_body(m).to_string())
-        .collect();
-    assert_eq!(bodies, vec!["pesan 1", "pesan 2", "pesan 3"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = graph.sent();
+    assert_eq!(sent.len(), 3, "none doubled");
+    assert_eq!(sent[0], menu_buttons(USER));
+    assert_eq!(text_body(&sent[1]), "pesan 1");
+    assert_eq!(text_body(&sent[2]), "pesan 2");
+    // Meta redelivers the message after the restart: it is not answered again.
+    app.post(&payloads::text(USER, "wamid.RS1", now(), "halo"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(graph.sent().len(), 3);
     app.stop().await;
 }
 
