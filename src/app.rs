@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use crate::config::Config;
 use crate::dialog::loader::{self, LoadOptions};
 use crate::dialog::{Actions, Bot, Diagnostic};
-use crate::engine::{EffectHandler, Engine, EngineConfig, IgnoreEffects};
+use crate::engine::{EffectHandler, Engine, EngineConfig};
 use crate::storage::Store;
 use crate::time::Date;
 
@@ -67,13 +67,25 @@ pub fn open_store(config: &Config) -> Result<Store, AppError> {
 }
 
 /// The actions every bot has, bound to this store.
-pub fn actions(_config: &Config, _store: &Store) -> Actions {
-    Actions::new()
+pub fn actions(config: &Config, store: &Store) -> Actions {
+    let mut actions = Actions::new();
+    if let Err(e) = crate::cases::register_actions(&mut actions, store.clone(), config) {
+        // The checker then names every dialog node that needs a case action.
+        tracing::error!(error = %e, "case actions are not available");
+    }
+    actions
 }
 
 /// The effect handler every bot has.
-pub fn effects(_config: &Config) -> Arc<dyn EffectHandler> {
-    Arc::new(IgnoreEffects)
+pub fn effects(config: &Config) -> Arc<dyn EffectHandler> {
+    match crate::cases::CaseEffects::new(config) {
+        Ok(effects) => Arc::new(effects),
+        Err(e) => {
+            // Never show a ticket code for a case that cannot be stored: opening is refused.
+            tracing::error!(error = %e, "cases cannot be stored; reports are refused");
+            Arc::new(crate::cases::effects::Unavailable)
+        }
+    }
 }
 
 /// A running engine over a store, with its writer task.

@@ -438,6 +438,7 @@ impl Cx<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn fact_meta(
         &mut self,
         file: &Path,
@@ -822,7 +823,28 @@ impl Cx<'_> {
             flow_order,
             emergency,
             telegram_commands,
+            trigger_set: regex::RegexSet::empty(),
+            trigger_owner: Vec::new(),
         };
+        for name in &bot.flow_order {
+            if let Some(flow) = bot.flows.get(name) {
+                for t in &flow.triggers {
+                    bot.trigger_owner.push((name.clone(), t.clone()));
+                }
+            }
+        }
+        match regex::RegexSetBuilder::new(bot.trigger_owner.iter().map(|(_, r)| r.as_str()))
+            .case_insensitive(true)
+            .size_limit(64 << 20)
+            .build()
+        {
+            Ok(set) => bot.trigger_set = set,
+            Err(e) => self.error(
+                None,
+                None,
+                format!("the triggers together are too large to match: {e}"),
+            ),
+        }
         if self.diags.iter().any(|d| d.severity == Severity::Error) {
             return None;
         }
@@ -888,16 +910,14 @@ impl Cx<'_> {
     ) {
         for t in text.0.values() {
             for r in references(t) {
-                if let Some(key) = r.strip_prefix("fact.") {
-                    if !facts.contains_key(key) {
-                        self.error(
-                            Some(loc_of(file, at)),
-                            Some(path.to_string()),
-                            format!(
-                                "`{{fact.{key}}}` is not in the facts file (config/facts.yaml)"
-                            ),
-                        );
-                    }
+                if let Some(key) = r.strip_prefix("fact.")
+                    && !facts.contains_key(key)
+                {
+                    self.error(
+                        Some(loc_of(file, at)),
+                        Some(path.to_string()),
+                        format!("`{{fact.{key}}}` is not in the facts file (config/facts.yaml)"),
+                    );
                 }
             }
         }
@@ -913,27 +933,27 @@ impl Cx<'_> {
     ) -> Option<Position> {
         let t = raw.value.trim();
         let loc = Some(loc_of(file, &raw.referenced));
-        if let Some((nodes, _)) = names.get(flow) {
-            if nodes.iter().any(|n| n == t) {
-                return Some(Position::new(flow, t));
-            }
+        if let Some((nodes, _)) = names.get(flow)
+            && nodes.iter().any(|n| n == t)
+        {
+            return Some(Position::new(flow, t));
         }
         if let Some((_, first)) = names.get(t) {
             return Some(Position::new(t, first.clone()));
         }
-        if let Some((f, n)) = t.split_once('.') {
-            if let Some((nodes, _)) = names.get(f) {
-                if nodes.iter().any(|x| x == n) {
-                    return Some(Position::new(f, n));
-                }
-                let hint = suggest(n, nodes.iter().map(String::as_str));
-                self.error(
-                    loc,
-                    Some(path.to_string()),
-                    format!("flow `{f}` has no node `{n}`{hint}"),
-                );
-                return None;
+        if let Some((f, n)) = t.split_once('.')
+            && let Some((nodes, _)) = names.get(f)
+        {
+            if nodes.iter().any(|x| x == n) {
+                return Some(Position::new(f, n));
             }
+            let hint = suggest(n, nodes.iter().map(String::as_str));
+            self.error(
+                loc,
+                Some(path.to_string()),
+                format!("flow `{f}` has no node `{n}`{hint}"),
+            );
+            return None;
         }
         let local: Vec<&str> = names
             .get(flow)
@@ -990,14 +1010,14 @@ impl Cx<'_> {
             (r.skip.is_some(), "skip"),
             (r.attachments.is_some(), "attachments"),
         ];
-        if r.ask.is_none() {
-            if let Some((_, k)) = question_keys.iter().find(|(on, _)| *on) {
-                self.error(
-                    Some(loc.clone()),
-                    Some(path.clone()),
-                    format!("`{k}` belongs to a question; add `ask:` or remove it"),
-                );
-            }
+        if r.ask.is_none()
+            && let Some((_, k)) = question_keys.iter().find(|(on, _)| *on)
+        {
+            self.error(
+                Some(loc.clone()),
+                Some(path.clone()),
+                format!("`{k}` belongs to a question; add `ask:` or remove it"),
+            );
         }
         if r.action.is_none() && r.outcomes.is_some() {
             self.error(
@@ -1190,9 +1210,7 @@ impl Cx<'_> {
                 outcomes,
             }
         } else if let Some(goto) = &r.goto {
-            let Some(goto) = self.target(file, &path, &p.flow, goto, names) else {
-                return None;
-            };
+            let goto = self.target(file, &path, &p.flow, goto, names)?;
             NodeKind::Jump { goto }
         } else if r.end == Some(true) {
             NodeKind::End { say }
@@ -1207,16 +1225,16 @@ impl Cx<'_> {
             );
             return None;
         };
-        if fact.is_none() {
-            if let NodeKind::Message { say, .. } | NodeKind::Menu { say, .. } = &kind {
-                let t = say.get(Lang::Id);
-                if t.contains("{fact.") || t.chars().filter(|c| c.is_ascii_digit()).count() >= 4 {
-                    self.warn(
+        if fact.is_none()
+            && let NodeKind::Message { say, .. } | NodeKind::Menu { say, .. } = &kind
+        {
+            let t = say.get(Lang::Id);
+            if t.contains("{fact.") || t.chars().filter(|c| c.is_ascii_digit()).count() >= 4 {
+                self.warn(
                         Some(loc.clone()),
                         Some(path.clone()),
                         "this text states numbers or facts but has no `fact:` (source, verified, confidence)",
                     );
-                }
             }
         }
         Some(Node { kind, fact, loc })
@@ -1225,10 +1243,10 @@ impl Cx<'_> {
     /// Reachability, variables used before set, loops that never wait for the user.
     fn check_graph(&mut self, bot: &mut Bot, actions: &Actions) {
         let mut roots: Vec<Position> = vec![bot.start_position()];
-        if let Some(staff) = &bot.staff_flow {
-            if let Some(f) = bot.flows.get(staff) {
-                roots.push(Position::new(staff.clone(), f.first()));
-            }
+        if let Some(staff) = &bot.staff_flow
+            && let Some(f) = bot.flows.get(staff)
+        {
+            roots.push(Position::new(staff.clone(), f.first()));
         }
         for f in bot.flows.values() {
             if !f.triggers.is_empty() {
@@ -1389,8 +1407,8 @@ pub fn references(text: &str) -> Vec<String> {
     let mut rest = text;
     while let Some(i) = rest.find('{') {
         let after = &rest[i + 1..];
-        if after.starts_with('{') {
-            rest = &after[1..];
+        if let Some(stripped) = after.strip_prefix('{') {
+            rest = stripped;
             continue;
         }
         match after.find('}') {

@@ -172,6 +172,10 @@ pub struct Bot {
     pub flows: BTreeMap<String, Flow>,
     pub flow_order: Vec<String>,
     pub emergency: Vec<EmergencyCategory>,
+    /// Every flow trigger in one set, so a message is scanned once; `trigger_owner[i]` is the flow and
+    /// the regex of set entry `i`.
+    pub trigger_set: regex::RegexSet,
+    pub trigger_owner: Vec<(String, Regex)>,
     /// Descriptions of the Telegram commands, by command (`start`, `menu`, ...).
     pub telegram_commands: BTreeMap<String, Text>,
 }

@@ -144,17 +144,17 @@ impl Run<'_> {
             return;
         }
         // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
-        if let Some(last) = self.replies.last_mut() {
-            if last.choices.is_empty() {
-                if !text.trim().is_empty() {
-                    if !last.text.is_empty() {
-                        last.text.push_str("\n\n");
-                    }
-                    last.text.push_str(&text);
+        if let Some(last) = self.replies.last_mut()
+            && last.choices.is_empty()
+        {
+            if !text.trim().is_empty() {
+                if !last.text.is_empty() {
+                    last.text.push_str("\n\n");
                 }
-                last.choices = choices;
-                return;
+                last.text.push_str(&text);
             }
+            last.choices = choices;
+            return;
         }
         self.replies.push(Reply { text, choices });
     }
@@ -196,13 +196,18 @@ impl Run<'_> {
             return;
         }
         if let Some(flow) = self.trigger(&norm) {
-            if let Some(pos) = self.session.position.clone() {
-                if matches!(
+            // The message that opened a flow, for an action that reads what was typed with the
+            // trigger ("cek status PKL-7KQ2MX": `case.status_typed`).
+            self.session
+                .vars
+                .insert("_trigger_text".into(), cleaned.clone());
+            if let Some(pos) = self.session.position.clone()
+                && matches!(
                     self.bot.node(&pos).map(|n| &n.kind),
                     Some(NodeKind::Question(_))
-                ) {
-                    self.session.paused = Some(pos);
-                }
+                )
+            {
+                self.session.paused = Some(pos);
             }
             let first = self
                 .bot
@@ -212,10 +217,10 @@ impl Run<'_> {
                 .unwrap_or_default();
             return self.go(Position::new(flow, first));
         }
-        if let Some(pos) = self.session.position.clone() {
-            if let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) {
-                return self.retry(&pos, q.retries, q.retry.clone(), q.on_fail.clone());
-            }
+        if let Some(pos) = self.session.position.clone()
+            && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
+        {
+            return self.retry(&pos, q.retries, q.retry.clone(), q.on_fail.clone());
         }
         if first_contact || idle || self.session.position.is_none() && norm.is_empty() {
             return self.go(self.bot.start_position());
@@ -246,12 +251,12 @@ impl Run<'_> {
         let at = parts.next().and_then(|p| p.split_once('/'));
         if let (Some(n), Some((flow, node))) = (n, at) {
             let pos = Position::new(flow, node);
-            if let Some(NodeKind::Menu { choices, .. }) = self.bot.node(&pos).map(|n| &n.kind) {
-                if let Some(c) = n.checked_sub(1).and_then(|i| choices.get(i)) {
-                    let goto = c.goto.clone();
-                    self.session.paused = None;
-                    return self.go(goto);
-                }
+            if let Some(NodeKind::Menu { choices, .. }) = self.bot.node(&pos).map(|n| &n.kind)
+                && let Some(c) = n.checked_sub(1).and_then(|i| choices.get(i))
+            {
+                let goto = c.goto.clone();
+                self.session.paused = None;
+                return self.go(goto);
             }
         }
         // A button from dialogs that have since changed: say so gently and show the way on.
@@ -269,32 +274,30 @@ impl Run<'_> {
     }
 
     fn attachment(&mut self, keep: impl FnOnce(&mut Session), first_contact: bool) {
-        if let Some(pos) = self.session.position.clone() {
-            if let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) {
-                if q.attachments {
-                    keep(&mut self.session);
-                    let count = self.session.attachments.len().to_string();
-                    self.session.vars.insert(q.save.clone(), count);
-                    let text = self.bot_text("attachment_saved");
-                    // The question stays open so several files can follow; any text moves on.
-                    self.push(text, vec![]);
-                    return;
-                }
-            }
+        if let Some(pos) = self.session.position.clone()
+            && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
+            && q.attachments
+        {
+            keep(&mut self.session);
+            let count = self.session.attachments.len().to_string();
+            self.session.vars.insert(q.save.clone(), count);
+            let text = self.bot_text("attachment_saved");
+            // The question stays open so several files can follow; any text moves on.
+            self.push(text, vec![]);
+            return;
         }
         self.not_text(first_contact);
     }
 
     fn location(&mut self, lat: f64, lon: f64, first_contact: bool) {
-        if let Some(pos) = self.session.position.clone() {
-            if let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind) {
-                if q.attachments {
-                    let value = format!("{lat:.5}, {lon:.5}");
-                    let q = q.clone();
-                    self.session.vars.insert(q.save.clone(), value);
-                    return self.after_answer(&q.next);
-                }
-            }
+        if let Some(pos) = self.session.position.clone()
+            && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
+            && q.attachments
+        {
+            let value = format!("{lat:.5}, {lon:.5}");
+            let q = q.clone();
+            self.session.vars.insert(q.save.clone(), value);
+            return self.after_answer(&q.next);
         }
         self.not_text(first_contact);
     }
@@ -476,16 +479,15 @@ impl Run<'_> {
             return None;
         }
         let mut best: Option<(usize, &str)> = None;
-        for name in &self.bot.flow_order {
-            let Some(flow) = self.bot.flows.get(name) else {
+        for i in self.bot.trigger_set.matches(norm).iter() {
+            let Some((flow, regex)) = self.bot.trigger_owner.get(i) else {
                 continue;
             };
-            for t in &flow.triggers {
-                if let Some(m) = t.find(norm) {
-                    let len = m.as_str().len();
-                    if best.is_none_or(|(b, _)| len > b) {
-                        best = Some((len, name));
-                    }
+            if let Some(m) = regex.find(norm) {
+                let len = m.as_str().len();
+                // Set indices follow file order, so a strict `>` keeps ties with the earlier file.
+                if best.is_none_or(|(b, _)| len > b) {
+                    best = Some((len, flow.as_str()));
                 }
             }
         }
@@ -618,11 +620,11 @@ impl Run<'_> {
 
     fn resume(&mut self) {
         self.session.resume_offered = false;
-        if let Some(paused) = self.session.paused.take() {
-            if self.bot.node(&paused).is_some() {
-                self.session.position = Some(paused.clone());
-                return self.prompt(&paused);
-            }
+        if let Some(paused) = self.session.paused.take()
+            && self.bot.node(&paused).is_some()
+        {
+            self.session.position = Some(paused.clone());
+            return self.prompt(&paused);
         }
         self.reprompt_or_menu();
     }
@@ -918,7 +920,7 @@ mod tests {
         let out = chat.say("lanjut");
         assert!(out.contains("Kode T42 untuk Siti."), "{out}");
         assert!(
-            chat.session.vars.get("nama").is_none(),
+            !chat.session.vars.contains_key("nama"),
             "an ended conversation forgets its answers"
         );
     }

@@ -333,10 +333,12 @@ impl Store {
         Ok(records)
     }
 
+    #[allow(dead_code)] // used by the sub-stores
     pub(crate) fn kernel(&self) -> &sled::Tree {
         &self.kernel
     }
 
+    #[allow(dead_code)] // used by the sub-stores
     pub(crate) fn db(&self) -> &sled::Db {
         &self.db
     }
@@ -399,6 +401,7 @@ impl WriteBatch {
         self.len += 1;
     }
 
+    #[allow(dead_code)] // used by the sub-stores
     pub(crate) fn remove(&mut self, k: Vec<u8>) {
         self.inner.remove(k);
         self.len += 1;

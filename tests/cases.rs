@@ -1,0 +1,665 @@
+//! Reports end to end, through the real engine, dialogs, sled and effect handler: a family reports a
+//! worker in trouble, gets a code that is on disk before they see it, emergency words bring numbers at
+//! once without stopping the intake, staff reply and the reporter hears it, strangers learn nothing.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pandu::cases::{self, Desk, EventKind, Priority, Referral, Status, TelegramStaff};
+use pandu::channels::StaffCommands;
+use pandu::config::Config;
+use pandu::dialog::{
+    ActionCall, Attachment, AttachmentKind, Effect, Input, InputKind, Lang, Session,
+};
+use pandu::engine::{EffectContext, EffectHandler, Engine, Inbound};
+use pandu::storage::{Channel, OutboxKind, Store, UserKey, WriteBatch};
+
+const STAFF_CHAT: i64 = -100_200;
+const STAFF_MEMBER: i64 = 42;
+
+/// Emergency words for the tests (the shipped `_emergency.yaml` is written by the content team).
+const EMERGENCY: &str = r#"
+categories:
+  - name: kekerasan
+    priority: P1
+    patterns: ['\b(dipukul|memukul|disiksa)\b']
+"#;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A config over a copy of the shipped dialogs, with a staff chat and one staff member.
+fn config(tmp: &Path) -> Config {
+    let dialogs = tmp.join("dialogs");
+    std::fs::create_dir_all(dialogs.join("tests")).unwrap();
+    for entry in std::fs::read_dir(root().join("dialogs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dialogs.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(dialogs.join("_emergency.yaml"), EMERGENCY).unwrap();
+    let mut config = Config {
+        data_dir: tmp.join("data"),
+        ..Config::default()
+    };
+    config.dialogs.dir = dialogs;
+    config.dialogs.facts_file = root().join("config/facts.yaml");
+    config.cases.contacts_file = root().join("config/contacts.yaml");
+    config.telegram.staff_chat_id = STAFF_CHAT;
+    config.telegram.staff_user_ids = vec![STAFF_MEMBER];
+    config
+}
+
+struct App {
+    config: Config,
+    store: Store,
+    running: pandu::app::Running,
+}
+
+fn start(config: &Config) -> App {
+    let store = pandu::app::open_store(config).unwrap();
+    let running = pandu::app::start_engine(config, &store).unwrap();
+    App {
+        config: config.clone(),
+        store,
+        running,
+    }
+}
+
+impl App {
+    fn engine(&self) -> &Engine {
+        &self.running.engine
+    }
+
+    /// Sends one text and returns the texts of the replies.
+    async fn say(&self, user: &UserKey, text: &str) -> String {
+        static ID: AtomicU64 = AtomicU64::new(1);
+        let ack = self
+            .engine()
+            .handle(Inbound {
+                user: user.clone(),
+                message_id: format!("m{}", ID.fetch_add(1, Ordering::Relaxed)),
+                input: Input {
+                    kind: InputKind::Text(text.into()),
+                    at: 0,
+                },
+                lang_hint: None,
+            })
+            .await
+            .unwrap();
+        ack.replies
+            .iter()
+            .map(|e| e.reply.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    /// Sends a photo (as a platform reference).
+    async fn photo(&self, user: &UserKey, reference: &str) -> String {
+        let ack = self
+            .engine()
+            .handle(Inbound {
+                user: user.clone(),
+                message_id: format!("photo-{reference}"),
+                input: Input {
+                    kind: InputKind::Attachment(Attachment {
+                        kind: AttachmentKind::Photo,
+                        reference: reference.into(),
+                        mime: Some("image/jpeg".into()),
+                        stored_path: None,
+                    }),
+                    at: 0,
+                },
+                lang_hint: None,
+            })
+            .await
+            .unwrap();
+        ack.replies
+            .iter()
+            .map(|e| e.reply.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    /// Sends each text; returns the replies of the last one.
+    async fn conversation(&self, user: &UserKey, texts: &[&str]) -> String {
+        let mut last = String::new();
+        for text in texts {
+            last = self.say(user, text).await;
+        }
+        last
+    }
+}
+
+/// The family's answers up to (not including) "send the report".
+const FAMILY_REPORT: &[&str] = &[
+    "lapor",
+    "2",           // family
+    "ibunya",      // relation
+    "Bu Rahma",    // reporter's name
+    "Siti Aminah", // worker's name
+    "Malaysia",    // country
+    "Johor Bahru", // city
+    "lewati",      // employer
+    "lewati",      // agency
+    "5",           // wages / contract
+    "1",           // unpaid wages
+    "sudah empat bulan gajinya tidak dibayar",
+    "1",            // safe
+    "gaji dibayar", // wishes
+    "1",            // consent: share
+    "lewati",       // attachments
+];
+
+fn code_in(text: &str) -> String {
+    let re = regex::Regex::new(r"PKL-[2-9A-HJKMNP-Z]{6}").unwrap();
+    re.find(text)
+        .unwrap_or_else(|| panic!("no code in {text:?}"))
+        .as_str()
+        .to_string()
+}
+
+/// Runs the family report to the end; returns the code shown.
+async fn family_report(app: &App, user: &UserKey) -> String {
+    let summary = app.conversation(user, FAMILY_REPORT).await;
+    assert!(summary.contains("Ringkasan laporan"), "{summary}");
+    let done = app.say(user, "1").await;
+    assert!(done.contains("tersimpan"), "{done}");
+    code_in(&done)
+}
+
+fn staff_chat() -> UserKey {
+    UserKey::new(Channel::Telegram, STAFF_CHAT.to_string())
+}
+
+#[tokio::test]
+async fn the_code_is_shown_only_for_a_case_already_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let family = UserKey::new(Channel::Whatsapp, "6281200000001");
+    let code = {
+        let app = start(&config);
+        let asked = app.conversation(&family, &FAMILY_REPORT[..15]).await;
+        assert!(asked.contains("Kirim foto"), "{asked}");
+        app.photo(&family, "AgACAgUAAxkBAAIB-contract").await;
+        let summary = app.say(&family, "lewati").await;
+        assert!(summary.contains("Siti Aminah") && summary.contains("Gaji tidak dibayar"));
+        // Up to the summary nothing is stored and no code exists.
+        assert!(app.store.case_codes().unwrap().is_empty());
+        let done = app.say(&family, "1").await;
+        assert!(done.contains("3 hari"), "the P3 target is shown: {done}");
+        let code = code_in(&done);
+        // The engine is dropped right after the reply: its writer ends, the database closes.
+        let App { store, running, .. } = app;
+        let pandu::app::Running {
+            engine,
+            writer,
+            actions,
+        } = running;
+        drop((engine, actions, store));
+        writer.await.unwrap();
+        code
+    };
+    let store = pandu::app::open_store(&config).unwrap();
+    let case = cases::load(&store, &code)
+        .unwrap()
+        .expect("the case is on disk");
+    assert_eq!(case.record.reporter, family);
+    assert_eq!(case.record.fields["nama_pmi"], "Siti Aminah");
+    assert_eq!(case.record.fields["hubungan"], "ibunya");
+    assert_eq!(case.record.category, "gaji");
+    assert_eq!(case.record.country, "malaysia");
+    assert_eq!(case.priority, Priority::P3);
+    assert_eq!(case.status, Status::New);
+    assert!(case.record.share_consent);
+    assert_eq!(case.record.attachments.len(), 1);
+    assert_eq!(
+        case.record.attachments[0].reference,
+        "AgACAgUAAxkBAAIB-contract"
+    );
+    // The report's answers and files left the session once the case was stored.
+    let session = store.session(&family).unwrap().unwrap();
+    assert!(session.attachments.is_empty());
+    assert!(!session.vars.values().any(|v| v.contains("Siti")));
+    // The staff chat heard about it: code, priority, category, country, and nothing personal.
+    let staff: Vec<_> = store.outbox_for(&staff_chat()).unwrap();
+    assert_eq!(staff.len(), 1);
+    assert_eq!(staff[0].kind, OutboxKind::Update { case: code.clone() });
+    let note = &staff[0].reply.text;
+    assert!(note.contains(&code) && note.contains("P3") && note.contains("gaji"));
+    assert!(note.contains("malaysia"));
+    for personal in ["Siti", "Rahma", "Johor", "6281200000001", "empat bulan"] {
+        assert!(!note.contains(personal), "{personal} in {note}");
+    }
+}
+
+#[tokio::test]
+async fn emergency_words_mid_intake_show_numbers_at_once_and_the_intake_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let app = start(&config);
+    let family = UserKey::new(Channel::Telegram, "5550001");
+    let before_story = &FAMILY_REPORT[..11];
+    let asked = app.conversation(&family, before_story).await;
+    assert!(asked.contains("Ceritakan apa yang terjadi"), "{asked}");
+    let reply = app.say(&family, "dia dipukul majikan tiap hari").await;
+    // The numbers for Malaysia, with their source and date, and the ministry's call centre...
+    assert!(reply.contains("+60 17-668 8032"), "{reply}");
+    assert!(reply.contains("suarajatimpost.com"), "{reply}");
+    assert!(reply.contains("0800-1000"), "{reply}");
+    // ...and, in the same turn, the next question of the report.
+    assert!(reply.contains("*aman* sekarang"), "{reply}");
+    let rest = app.conversation(&family, &FAMILY_REPORT[12..]).await;
+    assert!(rest.contains("Ringkasan laporan"), "{rest}");
+    let done = app.say(&family, "1").await;
+    assert!(done.contains("4 jam"), "the P1 target is shown: {done}");
+    let code = code_in(&done);
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert_eq!(
+        case.priority,
+        Priority::P1,
+        "unpaid wages, raised by the emergency"
+    );
+    assert!(matches!(
+        &case.timeline[0].kind,
+        EventKind::Opened { reason, .. } if reason.contains("kekerasan")
+    ));
+    assert_eq!(
+        case.record.fields["cerita"],
+        "dia dipukul majikan tiap hari"
+    );
+    let staff = app.store.outbox_for(&staff_chat()).unwrap();
+    assert!(staff.iter().any(|e| e.reply.text.contains("P1")));
+
+    // After the case exists, emergency words raise it (here it is P1 already) and are recorded.
+    app.say(&family, "tolong dia disiksa lagi").await;
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert!(
+        case.timeline.iter().any(
+            |e| matches!(&e.kind, EventKind::Emergency { category } if category == "kekerasan")
+        )
+    );
+}
+
+#[tokio::test]
+async fn ticket_codes_stay_unique_over_100000_cases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(tmp.path());
+    config.telegram.staff_chat_id = 0;
+    let store = pandu::app::open_store(&config).unwrap();
+    let actions = pandu::app::actions(&config, &store);
+    let effects = cases::CaseEffects::new(&config).unwrap();
+    let open = actions.get("case.open").unwrap();
+    let session = Session::default();
+    let mut seen = HashSet::new();
+    let vars = [("kategori", "gaji"), ("cerita", "x"), ("izin", "bagi")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for i in 0..100_000u64 {
+        let user = UserKey::new(Channel::Console, format!("u{i}"));
+        let result = open.run(&ActionCall {
+            user: &user,
+            vars: &vars,
+            attachments: &[],
+            lang: Lang::Id,
+            now: 1,
+            seed: pandu::engine::random_seed(),
+        });
+        assert_eq!(result.outcome, "opened");
+        let code = result.vars["case_code"].clone();
+        assert!(seen.insert(code.clone()), "{code} given twice");
+        let mut batch = WriteBatch::default();
+        let mut outgoing = Vec::new();
+        for effect in &result.effects {
+            let mut ctx = EffectContext {
+                store: &store,
+                batch: &mut batch,
+                user: &user,
+                session: &session,
+                now: 1,
+                outgoing: &mut outgoing,
+            };
+            effects.apply(effect, &mut ctx).unwrap();
+        }
+        store.apply(batch).unwrap();
+    }
+    store.flush().await.unwrap();
+    assert_eq!(store.case_codes().unwrap().len(), 100_000);
+    // Writing a code that exists is refused rather than overwriting the case.
+    let taken = seen.iter().next().unwrap().clone();
+    let mut batch = WriteBatch::default();
+    let mut outgoing = Vec::new();
+    let user = UserKey::new(Channel::Console, "late");
+    let mut ctx = EffectContext {
+        store: &store,
+        batch: &mut batch,
+        user: &user,
+        session: &session,
+        now: 2,
+        outgoing: &mut outgoing,
+    };
+    let effect = Effect::OpenCase {
+        code: taken,
+        fields: Default::default(),
+        attachments: vec![],
+    };
+    assert!(effects.apply(&effect, &mut ctx).is_err());
+}
+
+#[tokio::test]
+async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let app = start(&config);
+    let family = UserKey::new(Channel::Whatsapp, "6281200000002");
+    let code = family_report(&app, &family).await;
+    let desk = Desk::new(app.engine().clone(), &config).unwrap();
+
+    let out = desk
+        .reply(
+            "cli:budi",
+            &code.to_lowercase(),
+            "Kami sudah menghubungi BP3MI Jawa Tengah.",
+        )
+        .await
+        .unwrap();
+    assert!(out.contains("queued"), "{out}");
+    let queued = app.store.outbox_for(&family).unwrap();
+    let last = queued.last().unwrap();
+    assert_eq!(last.kind, OutboxKind::Update { case: code.clone() });
+    assert!(
+        last.reply
+            .text
+            .contains("Kami sudah menghubungi BP3MI Jawa Tengah.")
+    );
+    assert!(last.reply.text.contains(&code));
+    assert!(
+        last.reply.text.contains("Pesan petugas"),
+        "framed by dialogs/_cases.yaml"
+    );
+
+    desk.set_status(
+        "cli:budi",
+        &code,
+        Status::Referred,
+        Some(Referral::Bp3mi),
+        Some("surat ke BP3MI no. 12"),
+    )
+    .await
+    .unwrap();
+    let queued = app.store.outbox_for(&family).unwrap();
+    let update = &queued.last().unwrap().reply.text;
+    assert!(update.contains("Diteruskan ke BP3MI"), "{update}");
+    assert!(
+        !update.contains("surat"),
+        "the note stays internal: {update}"
+    );
+    desk.note("cli:ani", &code, "keluarga ditelepon")
+        .await
+        .unwrap();
+    // A move the status machine does not allow is refused.
+    assert!(
+        desk.set_status("cli:ani", &code, Status::New, None, None)
+            .await
+            .is_err()
+    );
+
+    let shown = desk.show("cli:ani", &code).await.unwrap();
+    assert!(shown.contains("Siti Aminah") && shown.contains("referred to bp3mi"));
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    let actors: Vec<(&str, &EventKind)> = case
+        .timeline
+        .iter()
+        .map(|e| (e.actor.as_str(), &e.kind))
+        .collect();
+    assert!(
+        actors
+            .iter()
+            .any(|(a, k)| *a == "cli:budi" && matches!(k, EventKind::StaffReply { .. }))
+    );
+    assert!(actors.iter().any(|(a, k)| *a == "cli:budi"
+        && matches!(
+            k,
+            EventKind::StatusChanged {
+                to: Status::Referred,
+                ..
+            }
+        )));
+    assert!(
+        actors
+            .iter()
+            .any(|(a, k)| *a == "cli:ani" && matches!(k, EventKind::Note { .. }))
+    );
+    assert!(
+        actors
+            .iter()
+            .any(|(a, k)| *a == "cli:ani" && matches!(k, EventKind::Accessed { .. }))
+    );
+    assert_eq!(case.status, Status::Referred);
+
+    // The reporter sees the latest staff message in their own chat.
+    let own = app.say(&family, &format!("cek status {code}")).await;
+    assert!(own.contains("Diteruskan ke BP3MI"), "{own}");
+    assert!(
+        own.contains("Kami sudah menghubungi BP3MI Jawa Tengah."),
+        "{own}"
+    );
+
+    // And can add information to the case.
+    app.say(&family, "tambah info").await;
+    let added = app.say(&family, "majikannya bernama Mr Tan").await;
+    assert!(added.contains(&code), "{added}");
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert!(case.timeline.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::ReporterMessage { text: Some(t), .. } if t.contains("Mr Tan")
+    )));
+
+    // Export for a data-subject request, then purge once closed.
+    let json = desk.export("cli:ani", &code).await.unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["code"], code.as_str());
+    assert_eq!(value["fields"]["nama_pmi"], "Siti Aminah");
+    desk.set_status("cli:ani", &code, Status::Closed, None, None)
+        .await
+        .unwrap();
+    let tomorrow = pandu::time::Date::from_unix(pandu::time::now_secs() + 86_400);
+    let purged = desk.purge("cli:ani", tomorrow).await.unwrap();
+    assert!(purged.contains("purged 1"), "{purged}");
+    assert!(cases::load(&app.store, &code).unwrap().is_none());
+    assert!(
+        app.store.case_code_taken(&code).unwrap(),
+        "a purged code is never given again"
+    );
+}
+
+#[tokio::test]
+async fn staff_commands_are_accepted_only_from_staff() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let app = start(&config);
+    let family = UserKey::new(Channel::Telegram, "5550003");
+    let code = family_report(&app, &family).await;
+    let staff = TelegramStaff::new(app.engine().clone(), &config).unwrap();
+
+    assert_eq!(staff.handle("999", &format!("/show {code}")).await, None);
+    assert_eq!(
+        staff.handle("999", &format!("/reply {code} halo")).await,
+        None
+    );
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert!(
+        !case
+            .timeline
+            .iter()
+            .any(|e| e.actor.starts_with("telegram:")),
+        "a refused command leaves no trace in the case"
+    );
+    let before = app.store.outbox_for(&family).unwrap().len();
+
+    let member = STAFF_MEMBER.to_string();
+    let listed = staff.handle(&member, "/cases@pandu_bot new").await.unwrap();
+    assert!(listed.contains(&code), "{listed}");
+    let shown = staff
+        .handle(&member, &format!("/show {code}"))
+        .await
+        .unwrap();
+    assert!(shown.contains("Siti Aminah"), "{shown}");
+    let replied = staff
+        .handle(&member, &format!("/reply {code} Mohon kirim foto kontrak."))
+        .await
+        .unwrap();
+    assert!(replied.contains("queued"), "{replied}");
+    assert_eq!(app.store.outbox_for(&family).unwrap().len(), before + 1);
+    let moved = staff
+        .handle(
+            &member,
+            &format!("/status {code} referred embassy sudah kirim email"),
+        )
+        .await
+        .unwrap();
+    assert!(moved.contains("referred"), "{moved}");
+    let bad = staff
+        .handle(&member, &format!("/status {code} referred"))
+        .await
+        .unwrap();
+    assert!(bad.starts_with("error"), "{bad}");
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert_eq!(case.referred_to, Some(Referral::Embassy));
+    assert!(case.timeline.iter().any(|e| e.actor == "telegram:42"));
+}
+
+#[tokio::test]
+async fn status_from_another_chat_shows_the_status_and_nothing_personal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let app = start(&config);
+    let family = UserKey::new(Channel::Whatsapp, "6281200000004");
+    let code = family_report(&app, &family).await;
+    let desk = Desk::new(app.engine().clone(), &config).unwrap();
+    desk.reply("cli:budi", &code, "Majikan sudah kami hubungi lewat KBRI.")
+        .await
+        .unwrap();
+
+    let stranger = UserKey::new(Channel::Telegram, "31337");
+    let seen = app
+        .say(
+            &stranger,
+            &format!("status pkl {}", code[4..].to_lowercase()),
+        )
+        .await;
+    assert!(seen.contains(&code), "{seen}");
+    assert!(seen.contains("Sedang ditangani"), "{seen}");
+    for personal in [
+        "Siti",
+        "Rahma",
+        "Johor",
+        "Malaysia",
+        "gajinya",
+        "Majikan sudah",
+        "Pesan terakhir",
+    ] {
+        assert!(!seen.contains(personal), "{personal} leaked: {seen}");
+    }
+
+    // Someone guessing codes is stopped after five misses, even for a real code.
+    let guesser = UserKey::new(Channel::Telegram, "31338");
+    for guess in [
+        "PKL-AAAAAA",
+        "PKL-BBBBBB",
+        "PKL-CCCCCC",
+        "PKL-DDDDDD",
+        "PKL-EEEEEE",
+    ] {
+        let answer = app.say(&guesser, &format!("cek status {guess}")).await;
+        assert!(answer.contains("tidak ditemukan"), "{answer}");
+    }
+    let limited = app.say(&guesser, &format!("cek status {code}")).await;
+    assert!(limited.contains("Terlalu banyak"), "{limited}");
+    assert!(!limited.contains("Sedang ditangani"), "{limited}");
+}
+
+#[tokio::test]
+async fn a_p1_case_still_new_after_its_target_is_announced_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let app = start(&config);
+    let family = UserKey::new(Channel::Telegram, "5550005");
+    let mut answers = FAMILY_REPORT.to_vec();
+    answers[12] = "2"; // not safe now: P1
+    let summary = app.conversation(&family, &answers).await;
+    assert!(summary.contains("TIDAK aman"), "{summary}");
+    let code = code_in(&app.say(&family, "1").await);
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert_eq!(case.priority, Priority::P1);
+    let opened = case.record.opened_at;
+    let reminders = |app: &App| {
+        app.store
+            .outbox_for(&staff_chat())
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.reply.text.contains("REMINDER"))
+            .count()
+    };
+    let engine = app.engine();
+    assert_eq!(
+        cases::check_reminders(engine, &app.config, opened + 3 * 3600)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        cases::check_reminders(engine, &app.config, opened + 5 * 3600)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(reminders(&app), 1);
+    // Not again until another target period has passed.
+    assert_eq!(
+        cases::check_reminders(engine, &app.config, opened + 6 * 3600)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        cases::check_reminders(engine, &app.config, opened + 10 * 3600)
+            .await
+            .unwrap(),
+        1
+    );
+    // Once staff took it up, no more reminders.
+    let desk = Desk::new(engine.clone(), &app.config).unwrap();
+    desk.reply("cli:budi", &code, "Kami segera hubungi KBRI.")
+        .await
+        .unwrap();
+    assert_eq!(
+        cases::check_reminders(engine, &app.config, opened + 30 * 3600)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(reminders(&app), 2);
+}
+
+#[tokio::test]
+async fn the_reminder_task_runs_until_shutdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let app = start(&config);
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = cases::spawn_reminders(app.engine().clone(), config.clone(), shutdown);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!task.is_finished());
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), task)
+        .await
+        .expect("the task ends on shutdown")
+        .unwrap();
+}
