@@ -4,8 +4,8 @@
 //! concurrent connections to the real router; every `200` means the message was committed and flushed
 //! by the engine. Reports requests/s and p50/p99/max latency.
 //! Phase 2 (end to end): the outbox sender drains the replies to the stand-in Graph API; reports
-//! replies/s. With the real dialogs (`dialogs/` loads) the replies are the dialogs' answers to the
-//! phase-1 messages; otherwise 20,000 replies are queued through `Engine::send`.
+//! replies/s. The replies are the real dialogs' answers to the phase-1 messages (if the dialogs ever
+//! answered nothing, 20,000 replies would be queued through `Engine::send` instead).
 //!
 //! Run: `cargo bench --bench whatsapp_ingest` (release build; bounded, about a minute).
 
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use pandu::channels::whatsapp::{SenderOptions, WhatsApp, webhook};
 use pandu::config::{Config, Secret, Secrets};
-use pandu::dialog::{Actions, Bot, Lang, Reply};
+use pandu::dialog::{Actions, Bot, Reply};
 use pandu::engine::{Engine, EngineConfig, IgnoreEffects, Outgoing};
 use pandu::storage::{Channel, DEFAULT_CACHE_BYTES, OutboxKind, Store, UserKey};
 use serde_json::json;
@@ -29,28 +29,11 @@ const CONNECTIONS: usize = 50;
 const USERS: usize = 2_000;
 const APP_SECRET: &str = "bench-app-secret";
 
-fn empty_bot() -> Bot {
-    Bot {
-        start: "main".into(),
-        staff_flow: None,
-        keywords: Default::default(),
-        texts: Default::default(),
-        language_names: Default::default(),
-        languages: vec![Lang::Id],
-        lexicon: Default::default(),
-        facts: Default::default(),
-        flows: Default::default(),
-        flow_order: Vec::new(),
-        emergency: Vec::new(),
-        telegram_commands: Default::default(),
-    }
-}
-
 /// The real dialogs of the repository (`dialogs/`, `config/facts.yaml`), as `pandu serve` loads them.
-fn load_bot(actions: &Actions) -> (Bot, bool) {
+fn load_bot(actions: &Actions) -> Bot {
     match pandu::app::load_bot(&Config::default(), actions) {
-        Ok((bot, _)) => (bot, true),
-        Err(_) => (empty_bot(), false),
+        Ok((bot, _)) => bot,
+        Err(errors) => panic!("the dialogs do not load (run from the repository root): {errors:?}"),
     }
 }
 
@@ -75,7 +58,7 @@ async fn run() {
     let graph = graph_api::GraphApi::start().await;
     let store = Store::open(&dir.path().join("db"), DEFAULT_CACHE_BYTES).unwrap();
     let actions = pandu::app::actions(&Config::default(), &store);
-    let (bot, real_dialogs) = load_bot(&actions);
+    let bot = load_bot(&actions);
     let (engine, _writer) = Engine::start(
         store.clone(),
         Arc::new(RwLock::new(Arc::new(bot))),
@@ -196,7 +179,7 @@ async fn run() {
 
     // Phase 2: end to end to the stand-in Graph API.
     let queued = store.outbox_len(Channel::Whatsapp);
-    let expected = if real_dialogs && queued > 0 {
+    let expected = if queued > 0 {
         println!("  replies from the real dialogs waiting in the outbox: {queued}");
         queued
     } else {
