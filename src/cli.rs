@@ -52,6 +52,11 @@ pub enum Command {
         #[arg(long)]
         actions: bool,
     },
+    /// Staff: reports and escalations (runs inside `pandu serve` when it is running).
+    Cases {
+        #[command(subcommand)]
+        command: crate::admin::CasesCommand,
+    },
     /// Run the bot: HTTP server, channels and their workers.
     Serve {
         /// Listen address (overrides server.listen).
@@ -84,6 +89,9 @@ pub fn main() -> ExitCode {
         Command::Check { facts, actions } => check(&config, facts, actions),
         Command::Chat { user, lang, json } => runtime.block_on(chat(&config, user, lang, json)),
         Command::Serve { listen } => runtime.block_on(crate::serve::run(config, listen)),
+        Command::Cases { command } => {
+            runtime.block_on(staff(&config, crate::admin::StaffCommand::Cases(command)))
+        }
     }
 }
 
@@ -128,6 +136,40 @@ async fn chat(config: &Config, user: String, lang: Option<String>, json: bool) -
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a staff command here, or in the running server when it holds the data folder.
+async fn staff(config: &Config, command: crate::admin::StaffCommand) -> ExitCode {
+    let actor = crate::admin::local_actor();
+    let result = match app::open_store(config) {
+        Ok(store) => match app::start_engine(config, &store) {
+            Ok(running) => {
+                let ctx = crate::admin::StaffContext {
+                    config: config.clone(),
+                    engine: running.engine.clone(),
+                };
+                let result = crate::admin::execute(&ctx, &command, &actor).await;
+                drop(ctx);
+                drop(running.engine);
+                let _ = running.writer.await;
+                let _ = store.flush().await;
+                result
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Err(app::AppError::Locked(_)) => crate::admin::forward(config, command, actor).await,
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

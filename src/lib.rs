@@ -9,6 +9,7 @@
 //! - [`registry`]: the P3MI agency licence registry; [`cases`]: reports and escalations;
 //! - [`web`]: the HTTP server (health, webhooks); [`cli`]: the commands.
 
+pub mod admin;
 pub mod app;
 pub mod cases;
 pub mod channels;

@@ -50,6 +50,20 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
         tracing::info!(channel = %name, state = %state, "channel");
     }
 
+    tasks.push(crate::cases::spawn_reminders(
+        engine.clone(),
+        config.clone(),
+        shutdown_rx.clone(),
+    ));
+    let token = crate::admin::write_token(&config).context("cannot write the admin token")?;
+    let admin = crate::admin::router(
+        crate::admin::StaffContext {
+            config: config.clone(),
+            engine: engine.clone(),
+        },
+        token,
+    );
+    let router = router.merge(admin);
     let health = web::router(web::HealthState {
         engine: engine.clone(),
         channels: Arc::new(channels),
@@ -74,13 +88,17 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
         tracing::info!("shutting down: no new input; finishing commits");
         let _ = signal_tx.send(true);
     });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-        .context("http server failed")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await
+    .context("http server failed")?;
     let _ = shutdown_tx.send(true);
+    let _ = std::fs::remove_file(crate::admin::token_path(&config));
     for task in tasks {
         task.abort();
         let _ = task.await;

@@ -90,6 +90,48 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
     let flows = health["flows"].as_u64().unwrap();
     assert!(flows >= 2);
 
+    // A staff command while serve holds the data folder is forwarded to it over loopback.
+    let out = Command::new(env!("CARGO_BIN_EXE_pandu"))
+        .args(["cases", "show", "PKL-2345AB"])
+        .current_dir(root)
+        .env("PANDU_DATA_DIR", work.path().join("data"))
+        .env("PANDU_DIALOGS_DIR", &dialogs)
+        .env("PANDU_SERVER_LISTEN", &addr)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("PKL-2345AB") || stderr.to_lowercase().contains("no case"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("in use"),
+        "the command reached the server: {stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_pandu"))
+        .args(["cases", "list"])
+        .current_dir(root)
+        .env("PANDU_DATA_DIR", work.path().join("data"))
+        .env("PANDU_DIALOGS_DIR", &dialogs)
+        .env("PANDU_SERVER_LISTEN", &addr)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A forged token is refused.
+    let refused = reqwest::Client::new()
+        .post(format!("http://{addr}/admin/run"))
+        .bearer_auth("forged")
+        .json(&serde_json::json!({"command": {"Cases": {"List": {"status": null, "priority": null}}}, "actor": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
     // A broken dialog set is refused; the old one keeps serving.
     std::fs::write(
         dialogs.join("rusak.yaml"),

@@ -1,0 +1,278 @@
+//! Staff commands from the terminal (`pandu cases ...`, `pandu agencies ...`).
+//!
+//! sled lets one process open the data folder, and in production that process is `pandu serve`. So a
+//! staff command runs in-process when the folder is free, and otherwise is forwarded to the running
+//! server over loopback: `POST /admin/run` with the token `pandu serve` writes to `<data_dir>/admin.token`
+//! (mode 0600) at start. Whoever can read the data folder can administer; nobody else can, and the route
+//! refuses any peer that is not loopback. Every command is logged with its actor (never its text), and
+//! the case commands record themselves in the case timeline.
+//!
+//! Invariants: the token is compared in constant time and never logged; a forwarded command runs exactly
+//! the same code as a local one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use clap::Subcommand;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::cases::{Desk, Priority, Referral, Status};
+use crate::config::Config;
+use crate::engine::Engine;
+
+#[derive(Subcommand, Debug, Clone, Serialize, Deserialize)]
+pub enum CasesCommand {
+    /// Cases, most urgent and oldest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        priority: Option<String>,
+    },
+    /// One case with its timeline (recorded as an access).
+    Show { code: String },
+    /// Send a message to the reporter through their own channel.
+    Reply { code: String, text: String },
+    /// Move a case on: in_review, referred (--to BP3MI|KP2MI|embassy|other), resolved, closed.
+    Status {
+        code: String,
+        status: String,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// An internal note for staff.
+    Note { code: String, text: String },
+    /// Delete the personal data of cases closed before DATE (retention).
+    Purge {
+        #[arg(long = "closed-before")]
+        closed_before: String,
+    },
+    /// Everything stored about one case, as JSON (data-subject request).
+    Export { code: String },
+}
+
+/// A staff command, as typed or as forwarded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum StaffCommand {
+    Cases(CasesCommand),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Forwarded {
+    command: StaffCommand,
+    actor: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Answer {
+    ok: bool,
+    output: String,
+}
+
+/// What a command needs, in-process or inside `pandu serve`.
+#[derive(Clone)]
+pub struct StaffContext {
+    pub config: Config,
+    pub engine: Engine,
+}
+
+/// Runs a command; `Err` carries a message for the terminal.
+pub async fn execute(
+    ctx: &StaffContext,
+    command: &StaffCommand,
+    actor: &str,
+) -> Result<String, String> {
+    tracing::info!(actor = %actor, command = command_name(command), "staff command");
+    match command {
+        StaffCommand::Cases(cmd) => {
+            let desk = Desk::new(ctx.engine.clone(), &ctx.config).map_err(|e| e.to_string())?;
+            let result = match cmd {
+                CasesCommand::List { status, priority } => {
+                    let status = status
+                        .as_deref()
+                        .map(Status::parse)
+                        .transpose()
+                        .map_err(|e| e.to_string())?;
+                    let priority = priority
+                        .as_deref()
+                        .map(Priority::parse)
+                        .transpose()
+                        .map_err(|e| e.to_string())?;
+                    desk.list(actor, status, priority).await
+                }
+                CasesCommand::Show { code } => desk.show(actor, code).await,
+                CasesCommand::Reply { code, text } => desk.reply(actor, code, text).await,
+                CasesCommand::Status {
+                    code,
+                    status,
+                    to,
+                    note,
+                } => {
+                    let status = Status::parse(status).map_err(|e| e.to_string())?;
+                    let to = to
+                        .as_deref()
+                        .map(Referral::parse)
+                        .transpose()
+                        .map_err(|e| e.to_string())?;
+                    desk.set_status(actor, code, status, to, note.as_deref())
+                        .await
+                }
+                CasesCommand::Note { code, text } => desk.note(actor, code, text).await,
+                CasesCommand::Purge { closed_before } => {
+                    let date = crate::time::Date::parse(closed_before).ok_or_else(|| {
+                        format!("{closed_before:?} is not a date; write YYYY-MM-DD")
+                    })?;
+                    desk.purge(actor, date).await
+                }
+                CasesCommand::Export { code } => desk.export(actor, code).await,
+            };
+            result.map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn command_name(command: &StaffCommand) -> &'static str {
+    match command {
+        StaffCommand::Cases(c) => match c {
+            CasesCommand::List { .. } => "cases list",
+            CasesCommand::Show { .. } => "cases show",
+            CasesCommand::Reply { .. } => "cases reply",
+            CasesCommand::Status { .. } => "cases status",
+            CasesCommand::Note { .. } => "cases note",
+            CasesCommand::Purge { .. } => "cases purge",
+            CasesCommand::Export { .. } => "cases export",
+        },
+    }
+}
+
+/// Who is at the terminal, for the audit trail.
+pub fn local_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+pub fn token_path(config: &Config) -> PathBuf {
+    config.data_dir.join("admin.token")
+}
+
+/// Writes a fresh admin token readable only by this user; returns it.
+pub fn write_token(config: &Config) -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let path = token_path(config);
+    std::fs::create_dir_all(&config.data_dir)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path)?;
+    std::io::Write::write_all(&mut file, token.as_bytes())?;
+    Ok(token)
+}
+
+/// Sends a command to the running server; the address comes from the config.
+pub async fn forward(
+    config: &Config,
+    command: StaffCommand,
+    actor: String,
+) -> Result<String, String> {
+    let token = std::fs::read_to_string(token_path(config))
+        .map_err(|e| format!("the data folder is in use but {} cannot be read ({e}); is `pandu serve` running as another user?", token_path(config).display()))?;
+    let mut addr: SocketAddr = config
+        .server
+        .listen
+        .parse()
+        .map_err(|_| format!("server.listen {:?} is not an address", config.server.listen))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/admin/run");
+    let client = reqwest::Client::new();
+    let response = client
+        .post(&url)
+        .bearer_auth(token.trim())
+        .json(&Forwarded { command, actor })
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach pandu serve at {url}: {e}"))?;
+    let status = response.status();
+    let answer: Answer = response
+        .json()
+        .await
+        .map_err(|e| format!("pandu serve answered {status} with something unreadable: {e}"))?;
+    if answer.ok {
+        Ok(answer.output)
+    } else {
+        Err(answer.output)
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    ctx: StaffContext,
+    token: Arc<String>,
+}
+
+async fn run(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(request): Json<Forwarded>,
+) -> (StatusCode, Json<Answer>) {
+    let refuse = |code, why: &str| {
+        (
+            code,
+            Json(Answer {
+                ok: false,
+                output: why.to_string(),
+            }),
+        )
+    };
+    if !peer.ip().is_loopback() {
+        tracing::warn!("admin request from a non-loopback peer refused");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "admin commands are accepted from this machine only",
+        );
+    }
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !bool::from(presented.as_bytes().ct_eq(state.token.as_bytes())) {
+        tracing::warn!("admin request with a wrong token refused");
+        return refuse(StatusCode::UNAUTHORIZED, "wrong admin token");
+    }
+    match execute(&state.ctx, &request.command, &request.actor).await {
+        Ok(output) => (StatusCode::OK, Json(Answer { ok: true, output })),
+        Err(output) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(Answer { ok: false, output }),
+        ),
+    }
+}
+
+/// `POST /admin/run`, for `pandu serve`. Serve with `into_make_service_with_connect_info`.
+pub fn router(ctx: StaffContext, token: String) -> Router {
+    Router::new()
+        .route("/admin/run", post(run))
+        .with_state(AdminState {
+            ctx,
+            token: Arc::new(token),
+        })
+}

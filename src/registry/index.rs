@@ -1,0 +1,469 @@
+//! The in-memory search index of one registry snapshot: by licence number (exact, normalised) and by
+//! company name (normalised, then fuzzy: typos, a missing word, words in another order).
+//!
+//! How a name is found: the query's words are looked up in the vocabulary of all name words, exactly and
+//! through a trigram index with a bounded edit distance (1 typo for words of 4-7 letters, 2 for longer);
+//! companies holding a matched word are scored by how much of the query they explain and how much of
+//! their name the query covers (both weighted by how rare each word is), and ranked.
+//!
+//! Invariants:
+//! - Immutable once built; a new import builds a new index and swaps it in whole.
+//! - Never a silent guess: a result is a [`Verdict::Match`] only when one company clearly wins; close
+//!   candidates are [`Verdict::Ambiguous`].
+//! - Work per query is bounded: the query is cut to [`MAX_QUERY_CHARS`] and [`super::normalize::MAX_WORDS`]
+//!   words before anything else happens.
+
+use std::collections::HashMap;
+
+use super::normalize::{
+    allowed_edits, bounded_distance, licence_key, licence_number_key, name_key, name_words,
+};
+use super::record::{Company, SnapshotMeta};
+
+/// A longer query is not a company name or licence number.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Fewer letters and digits than this cannot name a company.
+pub const MIN_QUERY_CHARS: usize = 3;
+/// Below this score a candidate is not worth showing.
+pub const MIN_SCORE: f32 = 0.5;
+/// A single best candidate at or above this score, with no close second, is a clear winner.
+pub const WIN_SCORE: f32 = 0.75;
+/// The winner must lead the runner-up by at least this much.
+pub const WIN_MARGIN: f32 = 0.15;
+/// Candidates within this distance of the best are listed as alternatives.
+pub const CLOSE_BAND: f32 = 0.25;
+/// The most candidates returned.
+pub const MAX_CANDIDATES: usize = 5;
+
+/// Why nothing was found, when the query itself is the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hint {
+    /// The query looked fine; the registry has no such company.
+    None,
+    /// No letters or digits at all (punctuation, emoji, blank).
+    Empty,
+    /// Too few letters to name a company (one letter, just "PT").
+    TooShort,
+    /// Far longer than any company name or licence number.
+    TooLong,
+}
+
+impl Hint {
+    /// The stable code, also the key of the hint text in `config/agencies.toml`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Hint::None => "none",
+            Hint::Empty => "empty",
+            Hint::TooShort => "too_short",
+            Hint::TooLong => "too_long",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// `candidates[0]` clearly wins.
+    Match,
+    /// Several (or one doubtful) candidates: the user must choose.
+    Ambiguous,
+    NotFound(Hint),
+}
+
+/// How the query met the candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchKind {
+    /// The normalised licence number.
+    Licence,
+    /// Only the number groups of the licence (`77/2019`).
+    LicenceNumbers,
+    /// The whole normalised name.
+    ExactName,
+    /// A fuzzy name match.
+    Name,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    pub company: &'a Company,
+    /// 0..=1; 1 for exact matches.
+    pub score: f32,
+    pub kind: MatchKind,
+}
+
+impl Candidate<'_> {
+    /// Whether the query was the company's name or licence exactly (after normalisation).
+    pub fn exact(&self) -> bool {
+        matches!(self.kind, MatchKind::Licence | MatchKind::ExactName)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SearchResult<'a> {
+    pub verdict: Verdict,
+    /// Best first. For `Match`, the winner first; for `NotFound`, near misses staff may want to see.
+    pub candidates: Vec<Candidate<'a>>,
+}
+
+impl SearchResult<'_> {
+    fn not_found(hint: Hint) -> Self {
+        SearchResult {
+            verdict: Verdict::NotFound(hint),
+            candidates: Vec::new(),
+        }
+    }
+}
+
+struct Word {
+    chars: Vec<char>,
+    /// Inverse document frequency: rare words weigh more than "jaya" or "indonesia".
+    weight: f32,
+    companies: Vec<u32>,
+}
+
+/// The searchable form of one snapshot.
+pub struct Index {
+    meta: SnapshotMeta,
+    companies: Vec<Company>,
+    by_licence: HashMap<String, u32>,
+    by_licence_numbers: HashMap<String, Vec<u32>>,
+    by_name: HashMap<String, Vec<u32>>,
+    vocabulary: HashMap<String, u32>,
+    words: Vec<Word>,
+    trigrams: HashMap<[char; 3], Vec<u32>>,
+    company_words: Vec<Vec<u32>>,
+    company_weight: Vec<f32>,
+    unknown_weight: f32,
+}
+
+fn trigrams_of(chars: &[char]) -> Vec<[char; 3]> {
+    let mut padded = Vec::with_capacity(chars.len() + 2);
+    padded.push(' ');
+    padded.extend_from_slice(chars);
+    padded.push(' ');
+    let mut grams: Vec<[char; 3]> = padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+impl Index {
+    /// Builds the index of a snapshot's companies.
+    pub fn build(meta: SnapshotMeta, companies: Vec<Company>) -> Index {
+        let mut by_licence = HashMap::new();
+        let mut by_licence_numbers: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut vocabulary: HashMap<String, u32> = HashMap::new();
+        let mut words: Vec<Word> = Vec::new();
+        let mut company_words = Vec::with_capacity(companies.len());
+        for (i, company) in companies.iter().enumerate() {
+            let i = i as u32;
+            by_licence.insert(company.licence_key.clone(), i);
+            let numbers = licence_number_key(&company.licence);
+            if !numbers.is_empty() {
+                by_licence_numbers.entry(numbers).or_default().push(i);
+            }
+            by_name.entry(name_key(&company.name)).or_default().push(i);
+            let mut ids: Vec<u32> = Vec::new();
+            for word in name_words(&company.name) {
+                let id = *vocabulary.entry(word.clone()).or_insert_with(|| {
+                    words.push(Word {
+                        chars: word.chars().collect(),
+                        weight: 0.0,
+                        companies: Vec::new(),
+                    });
+                    (words.len() - 1) as u32
+                });
+                if !ids.contains(&id) {
+                    ids.push(id);
+                    words[id as usize].companies.push(i);
+                }
+            }
+            company_words.push(ids);
+        }
+        let n = companies.len().max(1) as f32;
+        let mut trigrams: HashMap<[char; 3], Vec<u32>> = HashMap::new();
+        for (id, word) in words.iter_mut().enumerate() {
+            word.weight = (1.0 + n / word.companies.len().max(1) as f32).ln();
+            for gram in trigrams_of(&word.chars) {
+                trigrams.entry(gram).or_default().push(id as u32);
+            }
+        }
+        let company_weight = company_words
+            .iter()
+            .map(|ids| ids.iter().map(|&w| words[w as usize].weight).sum())
+            .collect();
+        Index {
+            meta,
+            companies,
+            by_licence,
+            by_licence_numbers,
+            by_name,
+            vocabulary,
+            words,
+            trigrams,
+            company_words,
+            company_weight,
+            unknown_weight: (1.0 + n).ln(),
+        }
+    }
+
+    pub fn meta(&self) -> &SnapshotMeta {
+        &self.meta
+    }
+
+    pub fn companies(&self) -> &[Company] {
+        &self.companies
+    }
+
+    /// The company holding this licence (any spelling of the number).
+    pub fn by_licence(&self, licence: &str) -> Option<&Company> {
+        self.by_licence
+            .get(&licence_key(licence))
+            .map(|&i| &self.companies[i as usize])
+    }
+
+    /// Finds the company a user means by a name or a licence number.
+    pub fn search(&self, query: &str) -> SearchResult<'_> {
+        if query.chars().nth(MAX_QUERY_CHARS).is_some() {
+            return SearchResult::not_found(Hint::TooLong);
+        }
+        let letters = query.chars().filter(|c| c.is_alphanumeric()).count();
+        if letters == 0 {
+            return SearchResult::not_found(Hint::Empty);
+        }
+        if query.chars().any(|c| c.is_ascii_digit())
+            && let Some(result) = self.search_licence(query)
+        {
+            return result;
+        }
+        let words = name_words(query);
+        let name_chars: usize = words.iter().map(|w| w.chars().count()).sum();
+        if name_chars < MIN_QUERY_CHARS {
+            return SearchResult::not_found(Hint::TooShort);
+        }
+        let exact: Vec<Candidate<'_>> = self
+            .by_name
+            .get(&words.join(" "))
+            .map(|ids| {
+                ids.iter()
+                    .map(|&i| Candidate {
+                        company: &self.companies[i as usize],
+                        score: 1.0,
+                        kind: MatchKind::ExactName,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if exact.len() == 1 {
+            // The whole name, as registered: not a guess, whatever else looks similar.
+            return SearchResult {
+                verdict: Verdict::Match,
+                candidates: exact,
+            };
+        }
+        let mut candidates = self.score_names(&words);
+        if !exact.is_empty() {
+            // Several companies with the same name (a new licence after a revoked one): all of them.
+            candidates.retain(|c| !exact.iter().any(|e| std::ptr::eq(e.company, c.company)));
+            let mut all = exact;
+            all.extend(candidates);
+            return SearchResult {
+                verdict: Verdict::Ambiguous,
+                candidates: all.into_iter().take(MAX_CANDIDATES).collect(),
+            };
+        }
+        decide(candidates)
+    }
+
+    fn search_licence(&self, query: &str) -> Option<SearchResult<'_>> {
+        if let Some(&i) = self.by_licence.get(&licence_key(query)) {
+            return Some(SearchResult {
+                verdict: Verdict::Match,
+                candidates: vec![Candidate {
+                    company: &self.companies[i as usize],
+                    score: 1.0,
+                    kind: MatchKind::Licence,
+                }],
+            });
+        }
+        let numbers = licence_number_key(query);
+        let hits = self.by_licence_numbers.get(&numbers)?;
+        let candidates: Vec<Candidate<'_>> = hits
+            .iter()
+            .take(MAX_CANDIDATES)
+            .map(|&i| Candidate {
+                company: &self.companies[i as usize],
+                score: 0.9,
+                kind: MatchKind::LicenceNumbers,
+            })
+            .collect();
+        let verdict = if candidates.len() == 1 {
+            Verdict::Match
+        } else {
+            Verdict::Ambiguous
+        };
+        Some(SearchResult {
+            verdict,
+            candidates,
+        })
+    }
+
+    /// Vocabulary words close to a query word, with their similarity (1 = same word).
+    fn similar_words(&self, word: &str) -> Vec<(u32, f32)> {
+        let chars: Vec<char> = word.chars().collect();
+        let mut found: Vec<(u32, f32)> = Vec::new();
+        if let Some(&id) = self.vocabulary.get(word) {
+            found.push((id, 1.0));
+        }
+        let max = allowed_edits(chars.len());
+        if max == 0 {
+            return found;
+        }
+        // Words within `max` edits share at least this many trigrams (an edit spoils at most three, a
+        // swap of two neighbours four).
+        let grams = trigrams_of(&chars);
+        let needed = grams.len().saturating_sub(4 * max).max(1);
+        let mut shared: Vec<u16> = vec![0; self.words.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        for gram in &grams {
+            if let Some(ids) = self.trigrams.get(gram) {
+                for &id in ids {
+                    let count = &mut shared[id as usize];
+                    if *count == 0 {
+                        touched.push(id);
+                    }
+                    *count = count.saturating_add(1);
+                }
+            }
+        }
+        for id in touched {
+            if usize::from(shared[id as usize]) < needed
+                || found.first().is_some_and(|(f, _)| *f == id)
+            {
+                continue;
+            }
+            let other = &self.words[id as usize].chars;
+            if let Some(distance) = bounded_distance(&chars, other, max) {
+                let longest = chars.len().max(other.len()) as f32;
+                found.push((id, 1.0 - distance as f32 / longest));
+            }
+        }
+        found
+    }
+
+    /// Scores every company sharing a (similar) word with the query; best first, at most a few.
+    fn score_names(&self, query: &[String]) -> Vec<Candidate<'_>> {
+        let mut unique: Vec<&String> = Vec::new();
+        for word in query {
+            if !unique.contains(&word) {
+                unique.push(word);
+            }
+        }
+        let q = unique.len();
+        // For every query word: its matches, and its weight (that of its best match, or of an unknown word).
+        let mut matches: Vec<Vec<(u32, f32)>> = Vec::with_capacity(q);
+        let mut query_weight = Vec::with_capacity(q);
+        for word in &unique {
+            let found = self.similar_words(word);
+            let weight = found
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(id, _)| self.words[*id as usize].weight)
+                .unwrap_or(self.unknown_weight);
+            query_weight.push(weight);
+            matches.push(found);
+        }
+        let query_total: f32 = query_weight.iter().sum();
+        if query_total <= 0.0 {
+            return Vec::new();
+        }
+        // Best similarity of each vocabulary word to any query word, and to each query word.
+        let mut word_best: HashMap<u32, f32> = HashMap::new();
+        for found in &matches {
+            for &(id, sim) in found {
+                let best = word_best.entry(id).or_insert(0.0);
+                *best = best.max(sim);
+            }
+        }
+        // Dense per-company slots for the companies touched by this query.
+        let mut slot: Vec<u32> = vec![u32::MAX; self.companies.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut per_query: Vec<f32> = Vec::new();
+        for (qi, found) in matches.iter().enumerate() {
+            for &(id, sim) in found {
+                for &c in &self.words[id as usize].companies {
+                    let s = &mut slot[c as usize];
+                    if *s == u32::MAX {
+                        *s = touched.len() as u32;
+                        touched.push(c);
+                        per_query.extend(std::iter::repeat_n(0.0, q));
+                    }
+                    let cell = &mut per_query[*s as usize * q + qi];
+                    *cell = cell.max(sim);
+                }
+            }
+        }
+        let mut candidates: Vec<Candidate<'_>> = Vec::with_capacity(touched.len());
+        for (s, &c) in touched.iter().enumerate() {
+            let covered: f32 = (0..q)
+                .map(|qi| per_query[s * q + qi] * query_weight[qi])
+                .sum();
+            let precision = covered / query_total;
+            let name_total = self.company_weight[c as usize];
+            let explained: f32 = self.company_words[c as usize]
+                .iter()
+                .map(|w| word_best.get(w).copied().unwrap_or(0.0) * self.words[*w as usize].weight)
+                .sum();
+            let recall = if name_total > 0.0 {
+                explained / name_total
+            } else {
+                0.0
+            };
+            if precision + recall <= 0.0 {
+                continue;
+            }
+            let score = 2.0 * precision * recall / (precision + recall);
+            candidates.push(Candidate {
+                company: &self.companies[c as usize],
+                score: score.min(1.0),
+                kind: MatchKind::Name,
+            });
+        }
+        candidates.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.company.name.cmp(&b.company.name))
+        });
+        candidates.truncate(MAX_CANDIDATES * 2);
+        candidates
+    }
+}
+
+/// Turns ranked candidates into a verdict: a clear winner, a short list, or nothing.
+fn decide(mut candidates: Vec<Candidate<'_>>) -> SearchResult<'_> {
+    let Some(best) = candidates.first().map(|c| c.score) else {
+        return SearchResult::not_found(Hint::None);
+    };
+    if best < MIN_SCORE {
+        candidates.truncate(3);
+        return SearchResult {
+            verdict: Verdict::NotFound(Hint::None),
+            candidates,
+        };
+    }
+    let second = candidates.get(1).map(|c| c.score).unwrap_or(0.0);
+    if best >= WIN_SCORE && best - second >= WIN_MARGIN {
+        candidates.truncate(MAX_CANDIDATES);
+        return SearchResult {
+            verdict: Verdict::Match,
+            candidates,
+        };
+    }
+    let floor = MIN_SCORE.max(best - CLOSE_BAND);
+    candidates.retain(|c| c.score >= floor);
+    candidates.truncate(MAX_CANDIDATES);
+    SearchResult {
+        verdict: Verdict::Ambiguous,
+        candidates,
+    }
+}

@@ -1,0 +1,789 @@
+//! The agency registry end to end: import files into a real sled store, search them the way users type,
+//! and run the `agency.check` action as a dialog would.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pandu::dialog::{Action, ActionCall, ActionResult, Lang};
+use pandu::registry::{
+    AgencyCheck, AgencyLabels, ImportError, Registry, RegistryError, SnapshotMeta, Status, Verdict,
+};
+use pandu::storage::agencies::AgencyStore;
+use pandu::storage::{DEFAULT_CACHE_BYTES, Store};
+use pandu::time::Date;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn labels() -> AgencyLabels {
+    AgencyLabels::load(&repo("config/agencies.toml")).unwrap()
+}
+
+const HEADER: &str =
+    "name,licence_number,status,office_type,address,city,province,licence_date,phone";
+
+/// A small registry with the names the tests need, and some neighbours to make search realistic.
+fn listing() -> String {
+    let rows = [
+        "PT Sukses Mandiri Utama,KEP.77/2019,aktif,kantor pusat,Jl. Merdeka 1,Kota Jakarta Timur,DKI Jakarta,2019-03-15,021-1",
+        "PT Sukses Mandiri Utama,KEP 77 / 2019,aktif,kantor cabang,Jl. Pemuda 2,Kota Semarang,Jawa Tengah,2019-03-15,024-2",
+        "PT Sukses Mandiri Utama,Kep-77/2019,aktif,kantor cabang,Jl. Hayam Wuruk 3,Kota Pekalongan,Jawa Tengah,2019-03-15,0285-3",
+        "PT Sukses Makmur Jaya,KEP.78/2019,aktif,kantor pusat,Jl. A,Kota Surabaya,Jawa Timur,2019-04-01,031-4",
+        "PT Bina Insani Utama,KEP.12/2020,dicabut,kantor pusat,Jl. B,Kota Bandung,Jawa Barat,2020-01-05,022-5",
+        "PT Harapan Bangsa Sejahtera,KEP.13/2020,dibekukan,kantor pusat,Jl. C,Kota Medan,Sumatera Utara,2020-02-06,061-6",
+        "PT Lintas Samudra Raya,KEP.14/2017,tidak diperpanjang,kantor pusat,Jl. D,Kota Tangerang,Banten,2017-02-06,021-7",
+        "PT Karya Putra Mandiri,KEP.15/2021,aktif,kantor pusat,Jl. E,Kota Cirebon,Jawa Barat,2021-05-05,0231-8",
+        "PT Karya Putri Mandiri,KEP.16/2021,aktif,kantor pusat,Jl. F,Kota Malang,Jawa Timur,2021-05-06,0341-9",
+        "PT Jaya Abadi Sentosa,KEP.17/2021,aktif,kantor pusat,Jl. G,Kabupaten Batang,Jawa Tengah,2021-05-07,0285-10",
+        "PT Duta Jaya Perkasa,KEP.18/2021,aktif,kantor pusat,Jl. H,Kota Solo,Jawa Tengah,2021-05-08,0271-11",
+        "PT Mitra Karya Indonesia,KEP.19/2021,aktif,kantor pusat,Jl. I,Kota Bogor,Jawa Barat,2021-05-09,0251-12",
+    ];
+    format!("{HEADER}\n{}\n", rows.join("\n"))
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    files: PathBuf,
+    store: Store,
+    registry: Registry,
+}
+
+impl World {
+    /// An empty database: the demo data is served.
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let files = dir.path().join("files");
+        std::fs::create_dir_all(&files).unwrap();
+        let store = Store::open(&data, DEFAULT_CACHE_BYTES).unwrap();
+        let registry = Registry::load(&store, &repo("config/agencies.sample.csv")).unwrap();
+        World {
+            dir,
+            data,
+            files,
+            store,
+            registry,
+        }
+    }
+
+    fn with_listing() -> World {
+        let world = World::new();
+        world.import("listing.csv", &listing()).unwrap();
+        world
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.files.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn import(&self, name: &str, text: &str) -> Result<pandu::registry::ImportReport, ImportError> {
+        let path = self.file(name, text);
+        self.registry.import_csv(
+            &self.store,
+            &path,
+            Some("SISKOP2MI".into()),
+            Date::parse("2026-11-20"),
+            &mut |_, _| {},
+        )
+    }
+
+    fn check(&self) -> AgencyCheck {
+        AgencyCheck::new(self.registry.clone(), labels())
+    }
+}
+
+fn run(check: &AgencyCheck, vars: &BTreeMap<String, String>, lang: Lang) -> ActionResult {
+    let user = pandu::storage::UserKey::new(pandu::storage::Channel::Console, "t");
+    check.run(&ActionCall {
+        user: &user,
+        vars,
+        attachments: &[],
+        lang,
+        now: 0,
+        seed: 0,
+    })
+}
+
+fn ask(check: &AgencyCheck, query: &str) -> ActionResult {
+    let vars = BTreeMap::from([("agency_query".to_string(), query.to_string())]);
+    run(check, &vars, Lang::Id)
+}
+
+fn var<'a>(result: &'a ActionResult, name: &str) -> &'a str {
+    result
+        .vars
+        .get(name)
+        .map(String::as_str)
+        .unwrap_or_else(|| panic!("{name} not set"))
+}
+
+fn best_name(registry: &Registry, query: &str) -> (Verdict, Vec<String>) {
+    let index = registry.current();
+    let result = index.search(query);
+    (
+        result.verdict,
+        result
+            .candidates
+            .iter()
+            .map(|c| c.company.name.clone())
+            .collect(),
+    )
+}
+
+#[test]
+fn licence_numbers_are_found_in_any_spelling() {
+    let world = World::with_listing();
+    for query in [
+        "KEP.77/2019",
+        "kep 77 / 2019",
+        "Kep-77/2019",
+        "kep77/2019",
+        "KEP. 077 TAHUN 2019",
+        "77/2019",
+    ] {
+        let (verdict, names) = best_name(&world.registry, query);
+        assert_eq!(verdict, Verdict::Match, "{query}");
+        assert_eq!(names[0], "PT Sukses Mandiri Utama", "{query}");
+    }
+    let (verdict, _) = best_name(&world.registry, "KEP.99/2019");
+    assert!(matches!(verdict, Verdict::NotFound(_)));
+}
+
+#[test]
+fn names_are_found_through_typos_missing_and_swapped_words() {
+    let world = World::with_listing();
+    let cases = [
+        ("PT Sukses Mandiri Utama", "PT Sukses Mandiri Utama"),
+        ("P.T. SUKSES MANDIRI UTAMA", "PT Sukses Mandiri Utama"),
+        ("pt. sukses-mandiri  utama", "PT Sukses Mandiri Utama"),
+        ("pt sukses mandri utma", "PT Sukses Mandiri Utama"),
+        ("suksess mandiri utama", "PT Sukses Mandiri Utama"),
+        ("sukses utama", "PT Sukses Mandiri Utama"),
+        ("utama mandiri sukses", "PT Sukses Mandiri Utama"),
+        ("mandiri sukses utma", "PT Sukses Mandiri Utama"),
+        ("sukses makmur jaya", "PT Sukses Makmur Jaya"),
+        ("harapan bangsa sejahtra", "PT Harapan Bangsa Sejahtera"),
+        ("Lintas Samudera Raya", "PT Lintas Samudra Raya"),
+        ("jaya abadi sentosa", "PT Jaya Abadi Sentosa"),
+    ];
+    for (query, want) in cases {
+        let (verdict, names) = best_name(&world.registry, query);
+        assert_eq!(verdict, Verdict::Match, "{query}: {names:?}");
+        assert_eq!(names[0], want, "{query}");
+    }
+}
+
+#[test]
+fn similar_names_are_ambiguous_and_a_number_picks_one() {
+    let world = World::with_listing();
+    let check = world.check();
+    let result = ask(&check, "karya putr mandiri");
+    assert_eq!(result.outcome, "ambiguous");
+    let list = var(&result, "agency_candidates");
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(lines[0].starts_with("1. PT Karya Put"), "{list}");
+    assert!(lines[1].starts_with("2. PT Karya Put"), "{list}");
+    assert!(list.contains("aktif"), "{list}");
+    assert_eq!(var(&result, "agency_name"), "");
+
+    // The dialog keeps the action's variables in the session; the user answers "2".
+    let mut vars = result.vars.clone();
+    vars.insert("agency_query".into(), "2".into());
+    let picked = run(&check, &vars, Lang::Id);
+    assert_eq!(picked.outcome, "licensed");
+    let second = lines[1].trim_start_matches("2. ");
+    assert!(second.starts_with(var(&picked, "agency_name")), "{second}");
+    assert_eq!(var(&picked, "agency_candidates"), "");
+    assert_eq!(var(&picked, "agency_candidate_keys"), "");
+    assert_eq!(var(&picked, "agency_note"), "");
+
+    // A number that is not on the list is not a company.
+    vars.insert("agency_query".into(), "7".into());
+    assert_eq!(run(&check, &vars, Lang::Id).outcome, "not_found");
+
+    // Typed exactly, a name is not a guess even when a sibling name is close.
+    let exact = ask(&check, "PT Karya Putra Mandiri");
+    assert_eq!(exact.outcome, "licensed");
+    assert_eq!(var(&exact, "agency_name"), "PT Karya Putra Mandiri");
+}
+
+#[test]
+fn outcomes_follow_the_licence_status() {
+    let world = World::with_listing();
+    let check = world.check();
+    let cases = [
+        ("KEP.77/2019", "licensed", Status::Active),
+        ("bina insani utama", "revoked", Status::Revoked),
+        (
+            "PT Harapan Bangsa Sejahtera",
+            "suspended",
+            Status::Suspended,
+        ),
+        ("lintas samudra raya", "not_renewed", Status::NotRenewed),
+    ];
+    for (query, outcome, status) in cases {
+        let result = ask(&check, query);
+        assert_eq!(result.outcome, outcome, "{query}");
+        assert_eq!(var(&result, "agency_status_code"), status.code());
+        assert!(!var(&result, "agency_status").is_empty());
+        assert_eq!(var(&result, "agency_snapshot_date"), "2026-11-20");
+        assert_eq!(var(&result, "agency_source"), "SISKOP2MI");
+        assert_eq!(var(&result, "agency_demo"), "");
+    }
+    let revoked = ask(&check, "bina insani utama");
+    assert!(var(&revoked, "agency_status").contains("dicabut"));
+    let english = run(
+        &check,
+        &BTreeMap::from([("agency_query".into(), "bina insani utama".into())]),
+        Lang::En,
+    );
+    assert!(var(&english, "agency_status").contains("revoked"));
+}
+
+#[test]
+fn head_office_and_branches_are_one_company_and_the_pekalongan_branch_is_shown() {
+    let world = World::with_listing();
+    let index = world.registry.current();
+    let company = index.by_licence("kep 77/2019").unwrap();
+    assert_eq!(company.offices.len(), 3);
+    assert_eq!(index.companies().len(), 10);
+
+    let check = world.check();
+    let result = ask(&check, "sukses mandiri utama");
+    assert_eq!(result.outcome, "licensed");
+    assert_eq!(var(&result, "agency_licence"), "KEP.77/2019");
+    assert_eq!(var(&result, "agency_licence_date"), "2019-03-15");
+    assert_eq!(
+        var(&result, "agency_branch"),
+        "Jl. Hayam Wuruk 3, Kota Pekalongan, Jawa Tengah"
+    );
+    assert_eq!(var(&result, "agency_branch_type"), "kantor cabang");
+    assert_eq!(var(&result, "agency_phone"), "0285-3");
+
+    // Near Pekalongan counts too; otherwise the head office.
+    let batang = ask(&check, "jaya abadi sentosa");
+    assert!(var(&batang, "agency_branch").contains("Kabupaten Batang"));
+    let far = ask(&check, "sukses makmur jaya");
+    assert_eq!(
+        var(&far, "agency_branch"),
+        "Jl. A, Kota Surabaya, Jawa Timur"
+    );
+    assert_eq!(var(&far, "agency_branch_type"), "kantor pusat");
+}
+
+#[test]
+fn a_close_match_carries_a_note_to_compare_names() {
+    let world = World::with_listing();
+    let check = world.check();
+    let exact = ask(&check, "PT Sukses Mandiri Utama");
+    assert_eq!(var(&exact, "agency_note"), "");
+    let close = ask(&check, "sukses mandri utma");
+    assert_eq!(close.outcome, "licensed");
+    assert!(var(&close, "agency_note").contains("PT Sukses Mandiri Utama"));
+}
+
+#[test]
+fn unknown_and_unusable_queries_get_an_honest_answer_quickly() {
+    let world = World::with_listing();
+    let check = world.check();
+    let unknown = ask(&check, "PT Rejeki Nomplok Internasional");
+    assert_eq!(unknown.outcome, "not_found");
+    assert_eq!(var(&unknown, "agency_hint"), "");
+    assert_eq!(var(&unknown, "agency_snapshot_date"), "2026-11-20");
+
+    let huge = "sukses ".repeat(800);
+    let gibberish: String = "xq".repeat(2_500);
+    for query in [
+        "a",
+        "PT",
+        "!!!",
+        "   ",
+        "🙂🙂",
+        "",
+        huge.as_str(),
+        gibberish.as_str(),
+    ] {
+        let started = Instant::now();
+        let result = ask(&check, query);
+        assert!(
+            started.elapsed() < Duration::from_millis(250),
+            "{query:.20}"
+        );
+        assert_eq!(result.outcome, "not_found", "{query:.20}");
+        assert!(!var(&result, "agency_hint").is_empty(), "{query:.20}");
+    }
+    // No query at all (the variable was never set) is not a crash either.
+    let none = run(&check, &BTreeMap::new(), Lang::Id);
+    assert_eq!(none.outcome, "not_found");
+}
+
+#[test]
+fn the_demo_data_is_served_until_a_listing_is_imported() {
+    let world = World::new();
+    let check = world.check();
+    let demo = ask(&check, "contoh sejahtera abadi");
+    assert_eq!(demo.outcome, "licensed");
+    assert_eq!(var(&demo, "agency_demo"), "1");
+    assert_eq!(var(&demo, "agency_snapshot_date"), "2026-11-01");
+    assert!(var(&demo, "agency_source").contains("fiktif"));
+    assert!(var(&demo, "agency_branch").contains("Kota Pekalongan"));
+    assert_eq!(ask(&check, "contoh dana perkasa").outcome, "revoked");
+    assert_eq!(ask(&check, "contoh harapan samudra").outcome, "suspended");
+    assert_eq!(ask(&check, "contoh lintas negeri").outcome, "not_renewed");
+    let similar = ask(&check, "contoh mitra");
+    assert_eq!(similar.outcome, "ambiguous");
+    assert_eq!(var(&similar, "agency_candidates").lines().count(), 2);
+    // One letter more or less picks the nearer name, with a note to compare.
+    let sentosa = ask(&check, "mitra sentoza");
+    assert_eq!(
+        var(&sentosa, "agency_name"),
+        "PT Contoh Mitra Sentosa (DEMO)"
+    );
+    assert!(!var(&sentosa, "agency_note").is_empty());
+    assert!(world.registry.stats_text().contains("demo data is in use"));
+
+    world.import("listing.csv", &listing()).unwrap();
+    // The same action handle sees the new index at once.
+    let real = ask(&check, "sukses mandiri utama");
+    assert_eq!(var(&real, "agency_demo"), "");
+    assert_eq!(ask(&check, "contoh sejahtera abadi").outcome, "not_found");
+}
+
+#[test]
+fn a_bad_file_reports_every_bad_row_and_changes_nothing() {
+    let world = World::with_listing();
+    let bad = format!(
+        "{HEADER}\n\
+         PT Baru Satu,KEP.1/2024,aktif,kantor pusat,Jl. 1,Kota Semarang,Jawa Tengah,2024-01-01,1\n\
+         PT Baru Dua,KEP.2/2024,aktif,kantor pusat,Jl. 2,Kota Semarang,Jawa Tengah,31/02/2024,2\n\
+         PT Baru Tiga,KEP.3/2024,beku,kantor pusat,Jl. 3,Kota Semarang,Jawa Tengah,2024-01-03,3\n\
+         ,KEP.4/2024,aktif,kantor pusat,Jl. 4,Kota Semarang,Jawa Tengah,2024-01-04,4\n\
+         PT Baru Lima,KEP.1/2024,aktif,kantor cabang,Jl. 5,Kota Batang,Jawa Tengah,2024-01-01,5\n"
+    );
+    let err = world.import("bad.csv", &bad).unwrap_err();
+    let ImportError::Rows { errors, .. } = &err else {
+        panic!("{err}");
+    };
+    let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![3, 4, 5, 6]);
+    let message = err.to_string();
+    assert!(
+        message.contains("4 bad row(s), nothing was imported"),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 6: licence KEP.1/2024 is already used by \"PT Baru Satu\""),
+        "{message}"
+    );
+
+    let missing_column = "nama,nomor_izin,status,kota\nPT X,KEP.1/2024,aktif,Semarang\n";
+    let err = world
+        .import("cols.csv", missing_column)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing column(s)") && err.contains("jenis_kantor"),
+        "{err}"
+    );
+
+    let binary = world.files.join("listing.xlsx");
+    std::fs::write(&binary, b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00").unwrap();
+    let err = world
+        .registry
+        .import_csv(&world.store, &binary, None, None, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a UTF-8 text file"), "{err}");
+
+    // Still the old listing, in memory and on disk.
+    assert_eq!(world.registry.current().companies().len(), 10);
+    assert!(world.registry.current().by_licence("KEP.1/2024").is_none());
+    drop(world.registry);
+    let store = world.store.clone();
+    let reloaded = Registry::load(&store, &repo("config/agencies.sample.csv")).unwrap();
+    assert_eq!(reloaded.current().companies().len(), 10);
+}
+
+/// Opens the database again after the last handle was dropped. sled's background flusher can hold the
+/// file lock for a moment after the drop, so this retries for a bounded time.
+fn reopen(data: &Path) -> Store {
+    let mut last = None;
+    for _ in 0..100 {
+        match Store::open(data, DEFAULT_CACHE_BYTES) {
+            Ok(store) => return store,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("database did not reopen: {last:?}");
+}
+
+#[test]
+fn a_crash_between_writing_and_switching_keeps_the_old_snapshot() {
+    let world = World::with_listing();
+    let old_id = world.registry.current().meta().id;
+    // Write a complete new snapshot but "crash" before the pointer moves.
+    {
+        let agencies = AgencyStore::open(&world.store).unwrap();
+        let id = agencies.new_id().unwrap();
+        let parsed = pandu::registry::import::parse_bytes(
+            Path::new("new.csv"),
+            format!("{HEADER}\nPT Hantu,KEP.9/2025,aktif,kantor pusat,Jl. X,Kota Y,Prov Z,2025-01-01,0\n")
+                .as_bytes(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let meta = SnapshotMeta {
+            id,
+            source: "crash".into(),
+            as_of: Date::parse("2026-12-01").unwrap(),
+            imported_at: 0,
+            file: "new.csv".into(),
+            demo: false,
+            offices: 1,
+            companies: 1,
+        };
+        agencies.write_snapshot(id, &meta, &parsed.offices).unwrap();
+    }
+    let World {
+        dir,
+        data,
+        store,
+        registry,
+        ..
+    } = world;
+    drop(registry);
+    drop(store);
+    let store = reopen(&data);
+    let registry = Registry::load(&store, &repo("config/agencies.sample.csv")).unwrap();
+    let index = registry.current();
+    assert_eq!(index.meta().id, old_id);
+    assert!(index.by_licence("KEP.9/2025").is_none());
+    assert!(index.by_licence("KEP.77/2019").is_some());
+    // The orphan is cleaned up by the next successful import.
+    let agencies = AgencyStore::open(&store).unwrap();
+    assert_eq!(agencies.snapshot_ids().unwrap().len(), 2);
+    let path = dir.path().join("again.csv");
+    std::fs::write(&path, listing()).unwrap();
+    registry
+        .import_csv(&store, &path, None, None, &mut |_, _| {})
+        .unwrap();
+    assert_eq!(agencies.snapshot_ids().unwrap().len(), 2);
+}
+
+#[test]
+fn an_import_reports_changes_and_can_be_rolled_back() {
+    let world = World::with_listing();
+    let first = world.registry.current().meta().clone();
+    let changed = listing()
+        .replace(
+            "PT Sukses Makmur Jaya,KEP.78/2019,aktif",
+            "PT Sukses Makmur Jaya,KEP.78/2019,dicabut",
+        )
+        .replace(
+            "PT Mitra Karya Indonesia,KEP.19/2021,aktif,kantor pusat,Jl. I,Kota Bogor,Jawa Barat,2021-05-09,0251-12\n",
+            "PT Anugerah Baru,KEP.20/2026,aktif,kantor pusat,Jl. J,Kota Pekalongan,Jawa Tengah,2026-01-01,0285-13\n",
+        );
+    let mut calls = Vec::new();
+    let path = world.file("second.csv", &changed);
+    let report = world
+        .registry
+        .import_csv(&world.store, &path, None, None, &mut |done, total| {
+            calls.push((done, total))
+        })
+        .unwrap();
+    let last = calls.last().copied().unwrap();
+    assert_eq!(last.0, last.1);
+    assert_eq!(report.added, vec!["PT Anugerah Baru".to_string()]);
+    assert_eq!(report.removed, vec!["PT Mitra Karya Indonesia".to_string()]);
+    assert_eq!(
+        report.status_changed,
+        vec![(
+            "PT Sukses Makmur Jaya".to_string(),
+            Status::Active,
+            Status::Revoked
+        )]
+    );
+    assert_eq!(report.snapshot.source, "SISKOP2MI");
+    assert_eq!(report.snapshot.as_of, Date::today());
+    let summary = report.to_string();
+    assert!(summary.contains("new companies (1)"), "{summary}");
+    assert!(
+        summary.contains("PT Sukses Makmur Jaya: active -> revoked"),
+        "{summary}"
+    );
+    assert!(summary.contains("removed (1)"), "{summary}");
+
+    let check = world.check();
+    assert_eq!(ask(&check, "sukses makmur jaya").outcome, "revoked");
+    assert!(
+        world
+            .registry
+            .stats_text()
+            .contains(&format!("snapshot {}", first.id))
+    );
+
+    let back = world.registry.rollback(&world.store).unwrap();
+    assert_eq!(back.id, first.id);
+    assert_eq!(ask(&check, "sukses makmur jaya").outcome, "licensed");
+    assert_eq!(ask(&check, "anugerah baru").outcome, "not_found");
+    // Survives a restart.
+    let reloaded = Registry::load(&world.store, &repo("config/agencies.sample.csv")).unwrap();
+    assert_eq!(reloaded.current().meta().id, first.id);
+}
+
+#[test]
+fn rollback_with_nothing_to_roll_back_is_refused() {
+    let world = World::new();
+    assert!(matches!(
+        world.registry.rollback(&world.store),
+        Err(RegistryError::NoPrevious)
+    ));
+    world.import("one.csv", &listing()).unwrap();
+    assert!(matches!(
+        world.registry.rollback(&world.store),
+        Err(RegistryError::NoPrevious)
+    ));
+}
+
+#[test]
+fn staff_search_and_stats_are_printable() {
+    let world = World::with_listing();
+    let text = world.registry.search_text("sukses mandri utma");
+    assert!(text.contains("Verdict: clear match"), "{text}");
+    assert!(text.contains("PT Sukses Mandiri Utama"), "{text}");
+    assert!(text.contains("Kota Pekalongan"), "{text}");
+    let ambiguous = world.registry.search_text("karya putr mandiri");
+    assert!(ambiguous.contains("ambiguous"), "{ambiguous}");
+    let stats = world.registry.stats_text();
+    assert!(
+        stats.contains("7 active, 1 suspended, 1 revoked, 1 not_renewed"),
+        "{stats}"
+    );
+    assert!(stats.contains("10 head offices, 2 branches"), "{stats}");
+}
+
+#[test]
+fn a_missing_demo_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+    let err = Registry::load(&store, &dir.path().join("nope.csv"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("demo registry") && err.contains("nope.csv"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_licences_under_one_name_are_both_shown() {
+    let world = World::new();
+    let text = format!(
+        "{HEADER}\n\
+         PT Kembar Jaya,KEP.1/2015,dicabut,kantor pusat,Jl. Lama,Kota Semarang,Jawa Tengah,2015-01-01,1\n\
+         PT. KEMBAR JAYA,KEP.9/2024,aktif,kantor pusat,Jl. Baru,Kota Semarang,Jawa Tengah,2024-01-01,2\n"
+    );
+    world.import("twins.csv", &text).unwrap();
+    let result = ask(&world.check(), "pt kembar jaya");
+    assert_eq!(result.outcome, "ambiguous");
+    let list = var(&result, "agency_candidates");
+    assert!(list.contains("dicabut") && list.contains("aktif"), "{list}");
+}
+
+// ---- End to end through the dialog runtime: a question saves `agency_query`, the action branches. ----
+
+const BOT: &str = r#"
+start: main
+staff_flow: main
+languages: { id: Bahasa Indonesia, en: English }
+keywords:
+  menu: [menu, "0", kembali]
+  language: [bahasa, language]
+  staff: [petugas]
+  stop: [stop]
+  resume: [lanjut]
+  skip: [lewati, tidak tahu]
+texts:
+  fallback: { id: "Maaf, belum mengerti.", en: "Sorry, not understood." }
+  not_text: { id: "Mohon ketik.", en: "Please type." }
+  welcome_back: { id: "Selamat datang kembali.", en: "Welcome back." }
+  resume_offer: { id: "Kembali ke pertanyaan tadi?", en: "Back to the question?" }
+  resume_label: { id: Lanjutkan, en: Continue }
+  restart_label: { id: Menu utama, en: Main menu }
+  flow_end_hint: { id: "Ketik 0 untuk menu.", en: "Type 0 for the menu." }
+  stopped: { id: "Dihentikan.", en: "Stopped." }
+  language_prompt: { id: "Pilih bahasa:", en: "Choose a language:" }
+  language_set: { id: "Bahasa Indonesia dipilih.", en: "English chosen." }
+  retries_exhausted: { id: "Terlalu banyak salah.", en: "Too many tries." }
+  skipped: { id: "Dilewati.", en: "Skipped." }
+  attachment_saved: { id: "File diterima.", en: "File received." }
+  emergency: { id: "DARURAT", en: "EMERGENCY" }
+"#;
+
+const MAIN: &str = r#"
+flow: main
+nodes:
+  start:
+    say: { id: "Menu utama", en: "Main menu" }
+    choices:
+      - label: { id: Cek perusahaan, en: Check a company }
+        goto: cek
+"#;
+
+const CEK: &str = r#"
+flow: cek
+triggers:
+  - '\bcek\b'
+nodes:
+  tanya:
+    ask: { id: "Ketik nama perusahaan atau nomor izin.", en: "Type the company name or licence number." }
+    save: agency_query
+    next: periksa
+  periksa:
+    action: agency.check
+    outcomes:
+      licensed: berizin
+      suspended: beku
+      revoked: cabut
+      not_renewed: habis
+      not_found: tidak_ada
+      ambiguous: pilih
+  berizin:
+    say: { id: "BERIZIN: {agency_name} ({agency_status}), izin {agency_licence} sejak {agency_licence_date}. {agency_branch_type}: {agency_branch}. Data {agency_source} per {agency_snapshot_date}. {agency_note}", en: "LICENSED: {agency_name}" }
+  beku:
+    say: { id: "DIBEKUKAN: {agency_name}. Data per {agency_snapshot_date}.", en: "SUSPENDED: {agency_name}" }
+  cabut:
+    say: { id: "DICABUT: {agency_name}. Data per {agency_snapshot_date}.", en: "REVOKED: {agency_name}" }
+  habis:
+    say: { id: "TIDAK DIPERPANJANG: {agency_name}. Data per {agency_snapshot_date}.", en: "NOT RENEWED: {agency_name}" }
+  tidak_ada:
+    say: { id: "TIDAK ADA di daftar {agency_source} per {agency_snapshot_date}. {agency_hint}", en: "NOT IN the list of {agency_snapshot_date}. {agency_hint}" }
+  pilih:
+    ask: { id: "Ada yang mirip:\n{agency_candidates}\nKetik nomornya.", en: "Similar:\n{agency_candidates}\nType the number." }
+    save: agency_query
+    next: periksa
+"#;
+
+struct Chat {
+    bot: pandu::dialog::Bot,
+    actions: pandu::dialog::Actions,
+    session: pandu::dialog::Session,
+    user: pandu::storage::UserKey,
+    now: u64,
+}
+
+impl Chat {
+    fn new(world: &World) -> Chat {
+        let dir = world.files.join("dialogs");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in [("_bot.yaml", BOT), ("main.yaml", MAIN), ("cek.yaml", CEK)] {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let mut actions = pandu::dialog::Actions::new();
+        let registry = pandu::registry::check::register_action(
+            &mut actions,
+            &world.store,
+            &repo("config/agencies.sample.csv"),
+            &repo("config/agencies.toml"),
+        )
+        .unwrap();
+        // The registered action answers from the same store the world imported into.
+        assert_eq!(
+            registry.current().meta().id,
+            world.registry.current().meta().id
+        );
+        let (bot, _warnings) = match pandu::dialog::load_dir(&dir, &actions) {
+            Ok(loaded) => loaded,
+            Err(diags) => panic!("{diags:#?}"),
+        };
+        Chat {
+            bot,
+            actions,
+            session: pandu::dialog::Session::default(),
+            user: pandu::storage::UserKey::new(pandu::storage::Channel::Console, "e2e"),
+            now: 1_800_000_000,
+        }
+    }
+
+    fn say(&mut self, text: &str) -> String {
+        self.now += 5;
+        let input = pandu::dialog::Input {
+            kind: pandu::dialog::InputKind::Text(text.to_string()),
+            at: self.now,
+        };
+        let env = pandu::dialog::StepEnv {
+            now: self.now,
+            seed: 7,
+            idle_secs: 3600,
+            user: &self.user,
+        };
+        let step = pandu::dialog::step(
+            &self.bot,
+            &self.actions,
+            std::mem::take(&mut self.session),
+            &input,
+            &env,
+        );
+        self.session = step.session;
+        step.replies
+            .iter()
+            .map(|r| r.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[test]
+fn a_user_checks_companies_through_a_dialog() {
+    let world = World::with_listing();
+    let mut chat = Chat::new(&world);
+    chat.say("halo");
+    assert!(chat.say("cek perusahaan").contains("Ketik nama perusahaan"));
+    let answer = chat.say("pt sukses mandri utma");
+    assert!(
+        answer.contains("BERIZIN: PT Sukses Mandiri Utama (aktif"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("kantor cabang: Jl. Hayam Wuruk 3, Kota Pekalongan"),
+        "{answer}"
+    );
+    assert!(answer.contains("Data SISKOP2MI per 2026-11-20"), "{answer}");
+    assert!(
+        answer.contains("Nama yang terdaftar: PT Sukses Mandiri Utama"),
+        "{answer}"
+    );
+
+    chat.say("cek");
+    let answer = chat.say("karya putr mandiri");
+    assert!(answer.contains("1. PT Karya Put"), "{answer}");
+    assert!(answer.contains("2. PT Karya Put"), "{answer}");
+    let answer = chat.say("2");
+    assert!(answer.starts_with("BERIZIN: PT Karya Put"), "{answer}");
+    assert!(!answer.contains("Nama yang terdaftar"), "{answer}");
+
+    chat.say("cek");
+    assert!(
+        chat.say("kep 12 / 2020")
+            .contains("DICABUT: PT Bina Insani Utama")
+    );
+    chat.say("cek");
+    let answer = chat.say("x");
+    assert!(
+        answer.contains("TIDAK ADA di daftar SISKOP2MI per 2026-11-20"),
+        "{answer}"
+    );
+    assert!(answer.contains("terlalu pendek"), "{answer}");
+    chat.say("cek");
+    let answer = chat.say(&"PT Palsu Sekali ".repeat(400));
+    assert!(answer.contains("terlalu panjang"), "{answer}");
+}
