@@ -402,16 +402,13 @@ async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
         Delivery::Sent { platform_id: Some(id), .. } if id == "wamid.TEST000001"
     ));
     // Meta's statuses are recorded against the delivery.
-    assert_eq!(
-        app.post(&payloads::status(
-            "wamid.TEST000001",
-            USER,
-            "delivered",
-            now()
-        ))
-        .await,
-        StatusCode::OK
-    );
+    for status in ["sent", "delivered"] {
+        assert_eq!(
+            app.post(&payloads::status("wamid.TEST000001", USER, status, now()))
+                .await,
+            StatusCode::OK
+        );
+    }
     assert_eq!(
         app.post(&payloads::status("wamid.TEST000001", USER, "read", now()))
             .await,
@@ -422,7 +419,28 @@ async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
         .delivery_by_platform_id(Channel::Whatsapp, "wamid.TEST000001")
         .unwrap()
         .unwrap();
-    assert_eq!(record.receipts, vec!["delivered", "read"]);
+    assert_eq!(record.receipts, vec!["sent", "delivered", "read"]);
+    // A failure Meta reports later is recorded with its code, and nothing is sent again for it.
+    let Delivery::Sent {
+        platform_id: Some(second),
+        ..
+    } = &deliveries[1].delivery
+    else {
+        panic!("{:?}", deliveries[1].delivery);
+    };
+    let failed = payloads::failed_status(second, USER, 131026, "Message undeliverable", now());
+    assert_eq!(app.post(&failed).await, StatusCode::OK);
+    let record = app
+        .store
+        .delivery_by_platform_id(Channel::Whatsapp, second)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.receipts,
+        vec!["failed: 131026 Message undeliverable"]
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(graph.sent().len(), 3);
     app.stop().await;
 }
 
@@ -958,6 +976,84 @@ async fn a_photo_where_text_is_expected_gets_a_clear_answer_and_the_question_aga
     assert!(text_body(&graph.sent()[3]).starts_with("Maaf, di sini saya hanya bisa membaca"));
     assert!(text_body(&graph.sent()[4]).starts_with("Maaf, di sini saya hanya bisa membaca"));
     assert_eq!(text_body(&graph.sent()[5]), "Terima kasih, Sari.");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_photo_and_a_voice_note_where_a_question_accepts_them_are_saved_in_the_data_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = GraphApi::start().await;
+    let photo: Vec<u8> = (0..20_000u32).map(|i| (i % 241) as u8).collect();
+    let voice: Vec<u8> = (0..9_000u32).map(|i| (i % 13) as u8).collect();
+    graph.add_media("1003383421387256", photo.clone(), "image/jpeg");
+    graph.add_media("2222", voice.clone(), "audio/ogg");
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    app.post(&payloads::text(USER, "wamid.M1", now(), "kirim bukti"))
+        .await;
+    eventually("the question", || graph.sent().len() == 1).await;
+    assert!(text_body(&graph.sent()[0]).starts_with("Kirim foto atau pesan suara"));
+    let image = payloads::image(USER, "wamid.M2", now(), "1003383421387256");
+    assert_eq!(app.post(&image).await, StatusCode::OK);
+    // Meta redelivers the photo: one download, one answer.
+    assert_eq!(app.post(&image).await, StatusCode::OK);
+    app.post(&payloads::voice(USER, "wamid.M3", now(), "2222"))
+        .await;
+    eventually("both files saved", || {
+        whatsapp::media_path(&app.store, "1003383421387256").is_some()
+            && whatsapp::media_path(&app.store, "2222").is_some()
+    })
+    .await;
+    eventually("two receipts", || graph.sent().len() == 3).await;
+    assert_eq!(text_body(&graph.sent()[1]), "File sudah kami terima.");
+    assert_eq!(text_body(&graph.sent()[2]), "File sudah kami terima.");
+    let saved = whatsapp::media_path(&app.store, "1003383421387256").unwrap();
+    assert!(saved.starts_with(dir.path()), "{}", saved.display());
+    assert_eq!(std::fs::read(&saved).unwrap(), photo);
+    let saved = whatsapp::media_path(&app.store, "2222").unwrap();
+    assert_eq!(saved.extension().unwrap(), "ogg");
+    assert_eq!(std::fs::read(&saved).unwrap(), voice);
+    // The session refers to both, in order, by media id.
+    let session = app.store.session(&user(USER)).unwrap().unwrap();
+    let references: Vec<&str> = session
+        .attachments
+        .iter()
+        .map(|a| a.reference.as_str())
+        .collect();
+    assert_eq!(references, ["1003383421387256", "2222"]);
+    assert_eq!(
+        graph.media_requests(),
+        2,
+        "the redelivered photo is not fetched again"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_photo_where_no_question_accepts_it_is_not_downloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = GraphApi::start().await;
+    graph.add_media("1003383421387256", vec![1, 2, 3], "image/jpeg");
+    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    app.post(&payloads::text(USER, "wamid.N1", now(), "halo"))
+        .await;
+    app.post(&payloads::image(
+        USER,
+        "wamid.N2",
+        now(),
+        "1003383421387256",
+    ))
+    .await;
+    eventually("two answers", || graph.sent().len() == 2).await;
+    // The clear answer, with the menu again as buttons.
+    let answer = &graph.sent()[1];
+    let body = answer["interactive"]["body"]["text"].as_str().unwrap();
+    assert!(
+        body.starts_with("Maaf, di sini saya hanya bisa membaca"),
+        "{answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(graph.media_requests(), 0);
+    assert!(whatsapp::media_path(&app.store, "1003383421387256").is_none());
     app.stop().await;
 }
 

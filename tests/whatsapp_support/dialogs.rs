@@ -72,12 +72,29 @@ nodes:
         goto: info
 "#;
 
+const BUKTI: &str = r#"
+flow: bukti
+title: Kirim bukti
+triggers:
+  - '\bbukti\b'
+nodes:
+  minta:
+    ask: { id: "Kirim foto atau pesan suara sebagai bukti, lalu ketik selesai." }
+    save: bukti
+    attachments: true
+    next: selesai
+  selesai:
+    say: { id: "Bukti dicatat." }
+    end: true
+"#;
+
 /// Writes the dialogs into `dir/dialogs` and loads them.
 pub fn bot(dir: &Path) -> Bot {
     let dialogs = dir.join("dialogs");
     std::fs::create_dir_all(&dialogs).unwrap();
     std::fs::write(dialogs.join("_bot.yaml"), BOT).unwrap();
     std::fs::write(dialogs.join("main.yaml"), MAIN).unwrap();
+    std::fs::write(dialogs.join("bukti.yaml"), BUKTI).unwrap();
     let options = LoadOptions {
         languages: vec![Lang::Id],
         ..LoadOptions::default()

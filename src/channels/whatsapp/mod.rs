@@ -4,7 +4,9 @@
 //!   durable commit through [`Engine::handle_batch`], then `200`.
 //! - [`sender`]: the outbox worker: renders replies ([`render`]), sends them in per-user order, retries
 //!   what can be retried, and handles the 24-hour window with a template and held messages.
-//! - [`media`]: downloads of photos, voice notes and documents into the data folder.
+//! - [`media`]: downloads of photos, voice notes and documents into the data folder, for the
+//!   attachments a question accepted (the webhook queues them after the commit; the path is recorded
+//!   under meta `whatsapp.media.<media id>`, see [`media_path`]).
 //! - [`payload`] / [`api`]: the inbound webhook JSON and the Graph API client.
 //!
 //! Identity: a conversation is keyed on the business-scoped user id (`user_id`, BSUID) when Meta
@@ -47,6 +49,18 @@ pub fn address_key(user_id: &str) -> String {
     format!("whatsapp.addr.{user_id}")
 }
 
+/// Meta key of where an accepted attachment (by WhatsApp media id) was saved in the data folder.
+pub fn media_key(media_id: &str) -> String {
+    format!("whatsapp.media.{media_id}")
+}
+
+/// Where the attachment with this media id ([`crate::dialog::Attachment::reference`] of a session or
+/// a case) was saved, once its download finished.
+pub fn media_path(store: &Store, media_id: &str) -> Option<PathBuf> {
+    let bytes = store.meta(&media_key(media_id)).ok()??;
+    String::from_utf8(bytes).ok().map(PathBuf::from)
+}
+
 /// A short, stable tag for a user id, for logs: never the id itself.
 pub fn user_tag(id: &str) -> String {
     let digest = Sha256::digest(id.as_bytes());
@@ -76,12 +90,16 @@ struct Inner {
     /// Inbound `wamid`s to mark as read, best effort (dropped when the queue is full).
     reads: mpsc::Sender<String>,
     reads_rx: Mutex<Option<mpsc::Receiver<String>>>,
+    /// Media ids of attachments a question accepted, to download into the data folder.
+    downloads: mpsc::Sender<String>,
+    downloads_rx: Mutex<Option<mpsc::Receiver<String>>>,
     /// Unix ms before which no message is sent (after a throughput limit, 130429).
     paused_until_ms: AtomicU64,
 }
 
 impl WhatsApp {
-    /// The channel, or why it is off (a missing credential, named by its environment variable).
+    /// The channel, or why it is off: the missing credentials, named by their environment variables
+    /// (`PANDU_WHATSAPP_TOKEN, PANDU_WHATSAPP_APP_SECRET not set`).
     pub fn from_config(
         config: &Config,
         secrets: &Secrets,
@@ -116,7 +134,7 @@ impl WhatsApp {
             secrets.whatsapp_verify_token.clone(),
             secrets.whatsapp_phone_number_id.clone(),
         ) else {
-            return Err(format!("WhatsApp is off: {} not set", missing.join(", ")));
+            return Err(format!("{} not set", missing.join(", ")));
         };
         let api = GraphApi::new(
             &config.whatsapp.api_url,
@@ -125,6 +143,7 @@ impl WhatsApp {
             token,
         );
         let (reads, reads_rx) = mpsc::channel(4096);
+        let (downloads, downloads_rx) = mpsc::channel(1024);
         Ok(WhatsApp {
             inner: Arc::new(Inner {
                 engine,
@@ -136,6 +155,8 @@ impl WhatsApp {
                 options,
                 reads,
                 reads_rx: Mutex::new(Some(reads_rx)),
+                downloads,
+                downloads_rx: Mutex::new(Some(downloads_rx)),
                 paused_until_ms: AtomicU64::new(0),
             }),
         })
@@ -146,7 +167,8 @@ impl WhatsApp {
         webhook::router(self.clone())
     }
 
-    /// Starts the outbox worker (and the best-effort read-receipt worker); both end on shutdown.
+    /// Starts the outbox worker, the best-effort read-receipt worker and the download worker for
+    /// accepted attachments; all end on shutdown.
     pub fn spawn_sender(&self, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
         sender::spawn(self.clone(), shutdown)
     }

@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::api::{CODE_REENGAGEMENT, CODE_THROUGHPUT, SendError};
+use super::media::MediaError;
 use super::payload::Status;
 use super::render::{self, Recipient, RenderOptions};
 use super::{WhatsApp, address_key, last_inbound, user_tag};
@@ -79,9 +80,12 @@ pub(super) fn spawn(whatsapp: WhatsApp, shutdown: Shutdown) -> tokio::task::Join
         let reads = whatsapp.inner.reads_rx.lock().await.take();
         let reader =
             reads.map(|rx| tokio::spawn(mark_read_worker(whatsapp.clone(), rx, shutdown.clone())));
+        let downloads = whatsapp.inner.downloads_rx.lock().await.take();
+        let downloader = downloads
+            .map(|rx| tokio::spawn(download_worker(whatsapp.clone(), rx, shutdown.clone())));
         run(whatsapp, shutdown).await;
-        if let Some(reader) = reader {
-            let _ = reader.await;
+        for worker in [reader, downloader].into_iter().flatten() {
+            let _ = worker.await;
         }
     })
 }
@@ -106,6 +110,61 @@ async fn mark_read_worker(
                 }
                 None => break,
             },
+        }
+    }
+}
+
+/// Downloads accepted attachments one at a time, retrying network errors and 5xx a few times, and
+/// records where each was saved (meta `whatsapp.media.<id>`). A download that fails for good is logged;
+/// the media id stays in the session or case (Meta keeps media for 30 days).
+async fn download_worker(
+    whatsapp: WhatsApp,
+    mut rx: mpsc::Receiver<String>,
+    mut shutdown: Shutdown,
+) {
+    const ATTEMPTS: u32 = 3;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let media_id = tokio::select! {
+            changed = shutdown.changed() => if changed.is_err() { break } else { continue },
+            media_id = rx.recv() => match media_id {
+                Some(media_id) => media_id,
+                None => break,
+            },
+        };
+        if super::media_path(whatsapp.store(), &media_id).is_some() {
+            continue;
+        }
+        let mut delay = whatsapp.inner.options.backoff_base;
+        for attempt in 1..=ATTEMPTS {
+            match whatsapp.download_media(&media_id).await {
+                Ok(saved) => {
+                    let mut batch = WriteBatch::default();
+                    batch.put_meta(
+                        &super::media_key(&media_id),
+                        saved.path.to_string_lossy().into_owned().into_bytes(),
+                    );
+                    if let Err(e) = whatsapp.store().apply(batch) {
+                        tracing::error!(error = %e, "cannot record a whatsapp download");
+                    }
+                    tracing::info!(bytes = saved.bytes, "whatsapp attachment saved");
+                    break;
+                }
+                Err(MediaError::Api(SendError::Transient { reason, .. })) if attempt < ATTEMPTS => {
+                    tracing::warn!(%reason, attempt, "whatsapp download failed; will retry");
+                    tokio::select! {
+                        _ = shutdown.changed() => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = delay.saturating_mul(2);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "whatsapp attachment not downloaded; its media id is kept");
+                    break;
+                }
+            }
         }
     }
 }

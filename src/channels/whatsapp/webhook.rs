@@ -24,6 +24,7 @@ use subtle::ConstantTimeEq;
 
 use super::payload::{self, InboundMessage};
 use super::{WhatsApp, address_key, last_inbound, last_inbound_key, sender, user_tag};
+use crate::dialog::InputKind;
 use crate::engine::Inbound;
 use crate::storage::Channel;
 
@@ -127,9 +128,10 @@ async fn receive(State(whatsapp): State<WhatsApp>, headers: HeaderMap, body: Byt
     if !parsed.messages.is_empty() {
         match commit(&whatsapp, &parsed.messages).await {
             Ok(fresh) => {
-                for wamid in fresh {
+                for message in fresh {
                     // Best effort: a full queue drops the read receipt, never the message.
-                    let _ = whatsapp.inner.reads.try_send(wamid);
+                    let _ = whatsapp.inner.reads.try_send(message.wamid.clone());
+                    queue_download(&whatsapp, message);
                 }
                 // Held messages may now be deliverable: the user wrote again.
                 whatsapp
@@ -150,12 +152,42 @@ async fn receive(State(whatsapp): State<WhatsApp>, headers: HeaderMap, body: Byt
     StatusCode::OK.into_response()
 }
 
-/// Commits the messages of one notification in one group; returns the `wamid`s handled for the first
-/// time (to mark as read).
-async fn commit(
+/// Queues the download of a photo, voice note, document or video that the current question accepted
+/// (the committed session holds it); anything else was answered "please type" and is not fetched.
+fn queue_download(whatsapp: &WhatsApp, message: &InboundMessage) {
+    let InputKind::Attachment(attachment) = &message.input.kind else {
+        return;
+    };
+    let accepted = whatsapp
+        .store()
+        .session(&WhatsApp::user(&message.user_id))
+        .ok()
+        .flatten()
+        .is_some_and(|s| {
+            s.attachments
+                .iter()
+                .any(|a| a.reference == attachment.reference)
+        });
+    if accepted
+        && whatsapp
+            .inner
+            .downloads
+            .try_send(attachment.reference.clone())
+            .is_err()
+    {
+        tracing::warn!(
+            user = %user_tag(&message.user_id),
+            "whatsapp download queue full; the attachment stays a media id only"
+        );
+    }
+}
+
+/// Commits the messages of one notification in one group; returns the messages handled for the first
+/// time (to mark as read, and to fetch accepted attachments).
+async fn commit<'m>(
     whatsapp: &WhatsApp,
-    messages: &[InboundMessage],
-) -> Result<Vec<String>, crate::engine::EngineError> {
+    messages: &'m [InboundMessage],
+) -> Result<Vec<&'m InboundMessage>, crate::engine::EngineError> {
     let store = whatsapp.store();
     let now = crate::time::now_secs();
     // The 24-hour window: the newest message time per user, never moving backwards (Meta redelivers
@@ -209,7 +241,7 @@ async fn commit(
             "whatsapp message committed"
         );
         if !ack.duplicate {
-            fresh.push(message.wamid.clone());
+            fresh.push(message);
         }
     }
     Ok(fresh)
