@@ -25,6 +25,7 @@ use subtle::ConstantTimeEq;
 use crate::cases::{Desk, Priority, Referral, Status};
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::registry::Registry;
 
 #[derive(Subcommand, Debug, Clone, Serialize, Deserialize)]
 pub enum CasesCommand {
@@ -59,10 +60,32 @@ pub enum CasesCommand {
     Export { code: String },
 }
 
+/// `pandu agencies ...`: the registry of licensed placement companies (see docs/agencies.md).
+#[derive(Subcommand, Debug, Clone, Serialize, Deserialize)]
+pub enum AgenciesCommand {
+    /// Import the official list (CSV UTF-8): all or nothing, every bad row reported.
+    Import {
+        file: PathBuf,
+        /// Where the list came from (default: the file's `# source:` line, else SISKOP2MI).
+        #[arg(long)]
+        source: Option<String>,
+        /// The day the list shows, YYYY-MM-DD (default: the file's `# as_of:` line, else today).
+        #[arg(long = "as-of")]
+        as_of: Option<String>,
+    },
+    /// What the bot would answer for a name or licence number, with scores and offices.
+    Search { query: String },
+    /// Which list is served, its date and source, counts.
+    Stats,
+    /// Go back to the previous list (run again to undo).
+    Rollback,
+}
+
 /// A staff command, as typed or as forwarded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum StaffCommand {
     Cases(CasesCommand),
+    Agencies(AgenciesCommand),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,6 +105,8 @@ struct Answer {
 pub struct StaffContext {
     pub config: Config,
     pub engine: Engine,
+    /// The live agency registry the bot answers from (`None` when it failed to load).
+    pub registry: Option<Registry>,
 }
 
 /// Runs a command; `Err` carries a message for the terminal.
@@ -136,6 +161,53 @@ pub async fn execute(
             };
             result.map_err(|e| e.to_string())
         }
+        StaffCommand::Agencies(cmd) => {
+            let registry = ctx.registry.as_ref().ok_or_else(|| {
+                "the agency registry is not loaded (see the log of pandu serve)".to_string()
+            })?;
+            agencies(ctx, registry, cmd).await
+        }
+    }
+}
+
+async fn agencies(
+    ctx: &StaffContext,
+    registry: &Registry,
+    cmd: &AgenciesCommand,
+) -> Result<String, String> {
+    match cmd {
+        AgenciesCommand::Import {
+            file,
+            source,
+            as_of,
+        } => {
+            let as_of = as_of
+                .as_deref()
+                .map(|d| {
+                    crate::time::Date::parse(d)
+                        .ok_or_else(|| format!("--as-of {d:?} is not a date; write YYYY-MM-DD"))
+                })
+                .transpose()?;
+            let registry = registry.clone();
+            let store = ctx.engine.store().clone();
+            let file = file.clone();
+            let source = source.clone();
+            // Parsing a large file is CPU work: keep it off the async workers that serve users.
+            tokio::task::spawn_blocking(move || {
+                registry
+                    .import_csv(&store, &file, source, as_of, &mut |_, _| {})
+                    .map(|report| report.to_string())
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| format!("the import stopped: {e}"))?
+        }
+        AgenciesCommand::Search { query } => Ok(registry.search_text(query)),
+        AgenciesCommand::Stats => Ok(registry.stats_text()),
+        AgenciesCommand::Rollback => registry
+            .rollback(ctx.engine.store())
+            .map(|meta| format!("now serving {meta}"))
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -149,6 +221,12 @@ fn command_name(command: &StaffCommand) -> &'static str {
             CasesCommand::Note { .. } => "cases note",
             CasesCommand::Purge { .. } => "cases purge",
             CasesCommand::Export { .. } => "cases export",
+        },
+        StaffCommand::Agencies(c) => match c {
+            AgenciesCommand::Import { .. } => "agencies import",
+            AgenciesCommand::Search { .. } => "agencies search",
+            AgenciesCommand::Stats => "agencies stats",
+            AgenciesCommand::Rollback => "agencies rollback",
         },
     }
 }

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::dialog::loader::{self, LoadOptions};
 use crate::dialog::{Actions, Bot, Diagnostic};
 use crate::engine::{EffectHandler, Engine, EngineConfig};
+use crate::registry::Registry;
 use crate::storage::Store;
 use crate::time::Date;
 
@@ -68,12 +69,31 @@ pub fn open_store(config: &Config) -> Result<Store, AppError> {
 
 /// The actions every bot has, bound to this store.
 pub fn actions(config: &Config, store: &Store) -> Actions {
+    services(config, store).0
+}
+
+/// The actions every bot has, and the live agency registry they answer from (`None` when it could not
+/// be loaded; the checker then names every dialog node that needs `agency.check`). Staff commands must
+/// use this same registry handle, so an import is seen by the running bot at once.
+pub fn services(config: &Config, store: &Store) -> (Actions, Option<Registry>) {
     let mut actions = Actions::new();
     if let Err(e) = crate::cases::register_actions(&mut actions, store.clone(), config) {
         // The checker then names every dialog node that needs a case action.
         tracing::error!(error = %e, "case actions are not available");
     }
-    actions
+    let registry = match crate::registry::check::register_action(
+        &mut actions,
+        store,
+        &config.agencies.sample_file,
+        &config.agencies.labels_file,
+    ) {
+        Ok(registry) => Some(registry),
+        Err(e) => {
+            tracing::error!(error = %e, "the agency check is not available");
+            None
+        }
+    };
+    (actions, registry)
 }
 
 /// The effect handler every bot has.
@@ -93,10 +113,11 @@ pub struct Running {
     pub engine: Engine,
     pub writer: tokio::task::JoinHandle<()>,
     pub actions: Actions,
+    pub registry: Option<Registry>,
 }
 
 pub fn start_engine(config: &Config, store: &Store) -> Result<Running, AppError> {
-    let actions = actions(config, store);
+    let (actions, registry) = services(config, store);
     let (bot, _warnings) = load_bot(config, &actions).map_err(|diags| {
         AppError::Dialogs(
             diags
@@ -120,6 +141,7 @@ pub fn start_engine(config: &Config, store: &Store) -> Result<Running, AppError>
         engine,
         writer,
         actions,
+        registry,
     })
 }
 

@@ -57,6 +57,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::admin::CasesCommand,
     },
+    /// Staff: the registry of licensed placement companies (P3MI); see docs/agencies.md.
+    Agencies {
+        #[command(subcommand)]
+        command: crate::admin::AgenciesCommand,
+    },
     /// Run the bot: HTTP server, channels and their workers.
     Serve {
         /// Listen address (overrides server.listen).
@@ -91,6 +96,26 @@ pub fn main() -> ExitCode {
         Command::Serve { listen } => runtime.block_on(crate::serve::run(config, listen)),
         Command::Cases { command } => {
             runtime.block_on(staff(&config, crate::admin::StaffCommand::Cases(command)))
+        }
+        Command::Agencies { command } => {
+            // A forwarded import is read by the server: give it a path that does not depend on our
+            // working directory.
+            let command = match command {
+                crate::admin::AgenciesCommand::Import {
+                    file,
+                    source,
+                    as_of,
+                } => crate::admin::AgenciesCommand::Import {
+                    file: std::path::absolute(&file).unwrap_or(file),
+                    source,
+                    as_of,
+                },
+                other => other,
+            };
+            runtime.block_on(staff(
+                &config,
+                crate::admin::StaffCommand::Agencies(command),
+            ))
         }
     }
 }
@@ -150,6 +175,7 @@ async fn staff(config: &Config, command: crate::admin::StaffCommand) -> ExitCode
                 let ctx = crate::admin::StaffContext {
                     config: config.clone(),
                     engine: running.engine.clone(),
+                    registry: running.registry.clone(),
                 };
                 let result = crate::admin::execute(&ctx, &command, &actor).await;
                 drop(ctx);

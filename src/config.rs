@@ -119,6 +119,8 @@ pub struct CasesConfig {
 pub struct AgenciesConfig {
     /// Demo registry used only while no real snapshot was imported.
     pub sample_file: PathBuf,
+    /// The words around an agency check (status names, hints, notes).
+    pub labels_file: PathBuf,
 }
 
 impl Default for Config {
@@ -205,6 +207,7 @@ impl Default for AgenciesConfig {
     fn default() -> AgenciesConfig {
         AgenciesConfig {
             sample_file: PathBuf::from("config/agencies.sample.csv"),
+            labels_file: PathBuf::from(crate::registry::labels::DEFAULT_PATH),
         }
     }
 }

@@ -59,6 +59,7 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
         crate::admin::StaffContext {
             config: config.clone(),
             engine: engine.clone(),
+            registry: running.registry.clone(),
         },
         token,
     );

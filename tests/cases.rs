@@ -200,6 +200,7 @@ async fn the_code_is_shown_only_for_a_case_already_on_disk() {
             engine,
             writer,
             actions,
+            ..
         } = running;
         drop((engine, actions, store));
         writer.await.unwrap();
@@ -662,4 +663,70 @@ async fn the_reminder_task_runs_until_shutdown() {
         .await
         .expect("the task ends on shutdown")
         .unwrap();
+}
+
+/// The reporter blocked the bot: the channel gives up on the staff reply (a permanent error). The case
+/// records it and the staff chat is told once, so nobody believes the family was informed.
+#[tokio::test]
+async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let app = start(&config);
+    let family = UserKey::new(Channel::Telegram, "777001");
+    let code = family_report(&app, &family).await;
+    let desk = Desk::new(app.engine().clone(), &config).unwrap();
+    desk.reply("cli:budi", &code, "Mohon hubungi kami.")
+        .await
+        .unwrap();
+
+    // What the Telegram sender does with "403 Forbidden: bot was blocked by the user": every pending
+    // entry of this chat ends as failed (the replies of the intake were sent before).
+    for entry in app.store.outbox_for(&family).unwrap() {
+        let delivery = match entry.kind {
+            OutboxKind::Update { .. } => pandu::storage::Delivery::Failed {
+                reason: "403 bot was blocked by the user".into(),
+                at: 1,
+            },
+            OutboxKind::Reply => pandu::storage::Delivery::Sent {
+                platform_id: None,
+                at: 1,
+            },
+        };
+        app.store.outbox_finish(&entry, delivery).unwrap();
+    }
+    let staff_before = app.store.outbox_for(&staff_chat()).unwrap().len();
+
+    let found = cases::check_undeliverable(app.engine(), &config, 100)
+        .await
+        .unwrap();
+    assert_eq!(found, 1);
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert!(
+        case.timeline
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Undeliverable { reason, .. } if reason.contains("blocked"))),
+        "{:?}",
+        case.timeline
+    );
+    let staff = app.store.outbox_for(&staff_chat()).unwrap();
+    assert_eq!(staff.len(), staff_before + 1);
+    let notice = &staff.last().unwrap().reply.text;
+    assert!(
+        notice.contains(&code) && notice.contains("UNDELIVERABLE"),
+        "{notice}"
+    );
+    assert!(
+        !notice.contains("777001"),
+        "no reporter id in the staff chat: {notice}"
+    );
+
+    // Looked at again (the next tick, or after a restart): nothing new, nothing repeated.
+    let again = cases::check_undeliverable(app.engine(), &config, 200)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    assert_eq!(
+        app.store.outbox_for(&staff_chat()).unwrap().len(),
+        staff_before + 1
+    );
 }

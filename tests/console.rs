@@ -75,7 +75,7 @@ fn one_line_in_one_line_out_and_a_kill_loses_nothing() {
     let after = ask(&mut stdin, &mut stdout, b"1");
     let shown = texts(&after);
     assert!(
-        !shown.contains("Halo, saya Pandu"),
+        !shown.contains("Selamat datang di"),
         "resumed, not restarted: {shown}"
     );
     assert!(after["replies"][0]["text"].is_string());

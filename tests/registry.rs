@@ -787,3 +787,117 @@ fn a_user_checks_companies_through_a_dialog() {
     let answer = chat.say(&"PT Palsu Sekali ".repeat(400));
     assert!(answer.contains("terlalu panjang"), "{answer}");
 }
+
+/// The whole path a user and a staff member see: the bot (real engine, shipped dialogs) answers from the
+/// demo list and says so; staff import the official list with `pandu agencies import` (the same code a
+/// forwarded command runs inside `pandu serve`); the very next question is answered from the new list,
+/// with its date, and the demo warning is gone.
+#[tokio::test]
+async fn a_staff_import_is_what_the_running_bot_answers_next() {
+    use pandu::admin::{AgenciesCommand, StaffCommand, StaffContext};
+    use pandu::dialog::{Input, InputKind};
+    use pandu::engine::Inbound;
+    use pandu::storage::{Channel, UserKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = pandu::config::Config {
+        data_dir: dir.path().join("data"),
+        ..pandu::config::Config::default()
+    };
+    config.dialogs.dir = repo("dialogs");
+    config.dialogs.facts_file = repo("config/facts.yaml");
+    config.cases.contacts_file = repo("config/contacts.yaml");
+    config.agencies.sample_file = repo("config/agencies.sample.csv");
+    config.agencies.labels_file = repo("config/agencies.toml");
+    let store = pandu::app::open_store(&config).unwrap();
+    let running = pandu::app::start_engine(&config, &store).unwrap();
+    let user = UserKey::new(Channel::Console, "calon-pmi");
+    let mut n = 0;
+    let mut say = async |text: &str| {
+        n += 1;
+        let ack = running
+            .engine
+            .handle(Inbound {
+                user: user.clone(),
+                message_id: format!("m{n}"),
+                input: Input {
+                    kind: InputKind::Text(text.into()),
+                    at: 0,
+                },
+                lang_hint: None,
+            })
+            .await
+            .unwrap();
+        ack.replies
+            .iter()
+            .map(|e| e.reply.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    say("halo").await;
+    say("cek perusahaan").await;
+    let before = say("PT Sukses Mandiri Utama").await;
+    assert!(!before.contains("KEP.77/2019"), "{before}");
+    assert!(
+        before.contains("data contoh"),
+        "demo data must say so: {before}"
+    );
+
+    let file = dir.path().join("daftar-p3mi.csv");
+    std::fs::write(&file, listing()).unwrap();
+    let ctx = StaffContext {
+        config: config.clone(),
+        engine: running.engine.clone(),
+        registry: running.registry.clone(),
+    };
+    let report = pandu::admin::execute(
+        &ctx,
+        &StaffCommand::Agencies(AgenciesCommand::Import {
+            file,
+            source: Some("SISKOP2MI".into()),
+            as_of: Some("2026-11-20".into()),
+        }),
+        "test:staff",
+    )
+    .await
+    .unwrap();
+    assert!(
+        report.contains("12"),
+        "the report counts the offices: {report}"
+    );
+
+    say("cek perusahaan").await;
+    let after = say("PT Sukses Mandiri Utama").await;
+    assert!(after.contains("KEP.77/2019"), "{after}");
+    assert!(
+        after.contains("2026-11-20"),
+        "the list's date is shown: {after}"
+    );
+    assert!(
+        after.contains("Kota Pekalongan"),
+        "the nearest office: {after}"
+    );
+    assert!(!after.contains("data contoh"), "{after}");
+
+    // A bad --as-of is refused with a message, and nothing changes.
+    let refused = pandu::admin::execute(
+        &ctx,
+        &StaffCommand::Agencies(AgenciesCommand::Import {
+            file: dir.path().join("daftar-p3mi.csv"),
+            source: None,
+            as_of: Some("20/13/2026".into()),
+        }),
+        "test:staff",
+    )
+    .await;
+    assert!(refused.unwrap_err().contains("not a date"));
+    let stats = pandu::admin::execute(
+        &ctx,
+        &StaffCommand::Agencies(AgenciesCommand::Stats),
+        "test:staff",
+    )
+    .await
+    .unwrap();
+    assert!(stats.contains("2026-11-20"), "{stats}");
+}

@@ -377,12 +377,18 @@ impl Action for EmergencyContacts {
     }
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
         let var = |name: &str| call.vars.get(name).map(String::as_str).unwrap_or("");
-        // The country answer first; a city ("Johor", "Jeddah") also names one.
-        let typed = if self.contacts.country(var("negara")).is_some() {
-            var("negara")
-        } else {
-            var("kota")
-        };
+        // The country answer first; a city ("Johor", "Jeddah") also names one; else the emergency
+        // message itself ("anak saya dipukul di Malaysia").
+        let typed = [
+            "negara",
+            "kota",
+            crate::dialog::runtime::EMERGENCY_TEXT,
+            "_trigger_text",
+        ]
+        .into_iter()
+        .map(var)
+        .find(|t| self.contacts.country(t).is_some())
+        .unwrap_or("");
         ActionResult::outcome("ok")
             .var("emergency_contacts", self.contacts.render(typed, call.lang))
     }
@@ -665,6 +671,20 @@ mod tests {
         );
         assert!(r.vars["emergency_contacts"].contains("+852"));
         let r = run(&f, "emergency.contacts", &user, &vars(&[]), 1);
+        assert!(r.vars["emergency_contacts"].contains("0800-1000"));
+        assert!(!r.vars["emergency_contacts"].contains("+60"));
+        // A panicked first message names the country itself: its embassy comes first.
+        let r = run(
+            &f,
+            "emergency.contacts",
+            &user,
+            &vars(&[(
+                crate::dialog::runtime::EMERGENCY_TEXT,
+                "anak saya dipukul majikan di malaysia",
+            )]),
+            1,
+        );
+        assert!(r.vars["emergency_contacts"].contains("+60"));
         assert!(r.vars["emergency_contacts"].contains("0800-1000"));
         let r = run(&f, "case.kat.gaji", &user, &vars(&[]), 1);
         assert_eq!(r.vars["kategori"], "gaji");

@@ -286,6 +286,12 @@ pub enum EventKind {
     Accessed {
         how: String,
     },
+    /// A message to the reporter could not be delivered (they blocked the bot, the number is gone):
+    /// staff were told to reach the family another way.
+    Undeliverable {
+        channel: String,
+        reason: String,
+    },
 }
 
 /// An emergency seen before the reporter's case exists; applied when it is opened.
@@ -485,6 +491,79 @@ pub async fn check_reminders(
     Ok(sent)
 }
 
+/// Records, for every message about a case that its channel gave up on (the reporter blocked the bot,
+/// the chat is gone), an `Undeliverable` event in the case and a note to the staff chat, once. Reads
+/// only the delivery records that ended since its last look (a cursor per channel in the store).
+/// Returns how many were recorded.
+pub async fn check_undeliverable(
+    engine: &Engine,
+    config: &Config,
+    now: u64,
+) -> Result<usize, CaseError> {
+    let store = engine.store().clone();
+    let staff = staff_chat(config);
+    let mut found = 0;
+    for channel in [Channel::Telegram, Channel::Whatsapp, Channel::Console] {
+        let cursor_name = format!("undeliverable_cursor:{}", channel.as_str());
+        let mut cursor = store
+            .meta(&cursor_name)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        loop {
+            let records = store.deliveries_after(channel, cursor, 500)?;
+            let Some(last) = records.last() else { break };
+            let next = last.entry.seq;
+            for record in &records {
+                let (crate::storage::Delivery::Failed { reason, .. }, OutboxKind::Update { case }) =
+                    (&record.delivery, &record.entry.kind)
+                else {
+                    continue;
+                };
+                // Only messages to the reporter: a failed staff-chat notice is the channel's log.
+                let Some(opened) = store.case_record(case)? else {
+                    continue;
+                };
+                if opened.reporter != record.entry.user {
+                    continue;
+                }
+                store.add_case_event(
+                    case,
+                    &Event {
+                        at: now,
+                        actor: "system".into(),
+                        kind: EventKind::Undeliverable {
+                            channel: channel.as_str().to_string(),
+                            reason: reason.clone(),
+                        },
+                    },
+                )?;
+                if let Some(staff) = &staff {
+                    engine
+                        .send(vec![Outgoing {
+                            user: staff.clone(),
+                            reply: crate::dialog::Reply {
+                                text: format!(
+                                    "UNDELIVERABLE {case}: a message to the reporter on {} failed ({reason}). Reach the family another way.\n/show {case}",
+                                    channel.as_str()
+                                ),
+                                choices: Vec::new(),
+                            },
+                            kind: OutboxKind::Update { case: case.clone() },
+                        }])
+                        .await?;
+                }
+                tracing::warn!(case = %case, channel = channel.as_str(), "message to a reporter undeliverable: staff told");
+                found += 1;
+            }
+            cursor = next;
+            store.set_meta(&cursor_name, &cursor.to_be_bytes())?;
+            store.flush().await?;
+        }
+    }
+    Ok(found)
+}
+
 /// How often [`spawn_reminders`] looks for overdue P1 cases.
 pub const REMINDER_INTERVAL_SECS: u64 = 300;
 
@@ -506,6 +585,9 @@ pub fn spawn_reminders(
                 _ = tick.tick() => {
                     if let Err(e) = check_reminders(&engine, &config, crate::time::now_secs()).await {
                         tracing::warn!(error = %e, "case reminders failed; will try again");
+                    }
+                    if let Err(e) = check_undeliverable(&engine, &config, crate::time::now_secs()).await {
+                        tracing::warn!(error = %e, "undeliverable check failed; will try again");
                     }
                 }
                 changed = shutdown.changed() => {

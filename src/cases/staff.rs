@@ -485,6 +485,9 @@ fn describe(kind: &EventKind) -> String {
             }
         }
         EventKind::Accessed { how } => format!("viewed ({how})"),
+        EventKind::Undeliverable { channel, reason } => {
+            format!("UNDELIVERABLE on {channel}: {reason}; reach the family another way")
+        }
     }
 }
 

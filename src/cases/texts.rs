@@ -15,18 +15,7 @@ use crate::dialog::Lang;
 use crate::dialog::normalize::basic;
 
 /// A text in several languages; Bahasa Indonesia is required and is the fallback.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-pub struct LangText(pub BTreeMap<Lang, String>);
-
-impl LangText {
-    pub fn get(&self, lang: Lang) -> &str {
-        self.0
-            .get(&lang)
-            .or_else(|| self.0.get(&Lang::Id))
-            .map(String::as_str)
-            .unwrap_or("")
-    }
-}
+pub use crate::dialog::model::Text as LangText;
 
 /// Replaces `{name}` by each value.
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {

@@ -12,8 +12,10 @@ use super::io::{Lang, Position};
 use super::normalize::Lexicon;
 use crate::time::Date;
 
-/// Text in several languages; `id` is always present.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Text in several languages; `id` is always present. Also the type of every other multi-language
+/// word list (case texts, contacts, agency labels), so the fallback rule lives in one place.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Text(pub BTreeMap<Lang, String>);
 
 impl Text {

@@ -22,6 +22,9 @@ pub const MAX_ANSWER_CHARS: usize = 2000;
 /// At most this many nodes are entered for one input.
 const MAX_HOPS: usize = 64;
 /// Emergency numbers are shown again only after this long.
+/// The variable `emergency.contacts` reads the emergency message from (normalised), set only while
+/// it runs, so the country named in the message ("... di Malaysia") picks the right numbers.
+pub const EMERGENCY_TEXT: &str = "_emergency_text";
 const EMERGENCY_REPEAT_SECS: u64 = 600;
 
 /// Everything the step needs from outside, passed in so the step stays a function.
@@ -346,6 +349,10 @@ impl Run<'_> {
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
         if let Some(action) = self.actions.get("emergency.contacts") {
+            // The message itself may name the country ("... di Malaysia"); kept only for this call.
+            self.session
+                .vars
+                .insert(EMERGENCY_TEXT.into(), norm.to_string());
             let result = action.run(&ActionCall {
                 user: self.env.user,
                 vars: &self.session.vars,
@@ -354,6 +361,7 @@ impl Run<'_> {
                 now: self.env.now,
                 seed: self.env.seed,
             });
+            self.session.vars.remove(EMERGENCY_TEXT);
             self.session.vars.extend(result.vars);
             self.effects.extend(result.effects);
         }

@@ -69,6 +69,9 @@ pub const CANDIDATE_KEYS: &str = "agency_candidate_keys";
 pub const HINT: &str = "agency_hint";
 /// For a match that was not exact: "the registered name is ...; compare it".
 pub const NOTE: &str = "agency_note";
+/// While the demo data is in use: a warning (from `config/agencies.toml`) that it is not the real
+/// registry; else "".
+pub const DEMO_NOTE: &str = "agency_demo_note";
 
 pub const SETS: &[&str] = &[
     NAME,
@@ -86,6 +89,7 @@ pub const SETS: &[&str] = &[
     CANDIDATE_KEYS,
     HINT,
     NOTE,
+    DEMO_NOTE,
 ];
 
 pub const OUTCOMES: &[&str] = &[
@@ -121,7 +125,7 @@ impl AgencyCheck {
         }
     }
 
-    fn base(&self, index: &Index) -> ActionResult {
+    fn base(&self, index: &Index, lang: Lang) -> ActionResult {
         let meta = index.meta();
         let mut result = ActionResult::default();
         for name in SETS {
@@ -131,6 +135,14 @@ impl AgencyCheck {
             .var(SNAPSHOT_DATE, meta.as_of.to_string())
             .var(SOURCE, meta.source.clone())
             .var(DEMO, if meta.demo { "1" } else { "" })
+            .var(
+                DEMO_NOTE,
+                if meta.demo {
+                    self.labels.demo_note(lang)
+                } else {
+                    ""
+                },
+            )
     }
 
     /// The office to show: the first (in `nearby` order) in or near Pekalongan, else the head office.
@@ -233,7 +245,7 @@ impl Action for AgencyCheck {
 
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
         let index = self.registry.current();
-        let result = self.base(&index);
+        let result = self.base(&index, call.lang);
         let query = call.vars.get(QUERY).map(String::as_str).unwrap_or("");
         if let Some(key) = picked(query, call.vars.get(CANDIDATE_KEYS)) {
             // The registry may have changed since the list was shown: look the licence up again.

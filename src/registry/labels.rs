@@ -30,18 +30,7 @@ pub enum LabelsError {
 }
 
 /// One text in several languages; Bahasa Indonesia is the fallback.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LangText(BTreeMap<Lang, String>);
-
-impl LangText {
-    pub fn get(&self, lang: Lang) -> &str {
-        self.0
-            .get(&lang)
-            .or_else(|| self.0.get(&Lang::Id))
-            .map(String::as_str)
-            .unwrap_or("")
-    }
-}
+pub use crate::dialog::model::Text as LangText;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,7 +126,7 @@ impl AgencyLabels {
                 Hint::TooLong.code(),
             ],
         );
-        let note = section("note", file.note, &["close"]);
+        let note = section("note", file.note, &["close", "demo"]);
         let candidate = convert("candidate", file.candidate);
         if !problems.is_empty() {
             return Err(invalid(problems.join("; ")));
@@ -180,6 +169,11 @@ impl AgencyLabels {
             Some(text) => text.get(lang).replace("{name}", name),
             None => name.to_string(),
         }
+    }
+
+    /// The warning shown while the bundled demo data stands in for the real registry.
+    pub fn demo_note(&self, lang: Lang) -> &str {
+        self.note.get("demo").map(|t| t.get(lang)).unwrap_or("")
     }
 
     /// One line of a candidate list: `{n}`, `{name}`, `{city}`, `{status}`, `{licence}` filled in.

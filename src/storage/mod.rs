@@ -333,6 +333,32 @@ impl Store {
         Ok(records)
     }
 
+    /// Delivery records of a channel with a sequence number above `after`, oldest first, at most
+    /// `limit` (lets a watcher read only what ended since its last look).
+    pub fn deliveries_after(
+        &self,
+        channel: Channel,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let mut records = Vec::new();
+        let Some(from) = after.checked_add(1) else {
+            return Ok(records);
+        };
+        let range = key::delivered(channel, from)..=key::delivered(channel, u64::MAX);
+        for item in self.kernel.range(range).take(limit) {
+            let (k, v) = item?;
+            records.push(decode(&k, &v)?);
+        }
+        Ok(records)
+    }
+
+    /// Sets one meta value at once (outside a message commit: cursors of background watchers).
+    pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.kernel.insert(key::meta(name), value)?;
+        Ok(())
+    }
+
     #[allow(dead_code)] // used by the sub-stores
     pub(crate) fn kernel(&self) -> &sled::Tree {
         &self.kernel
