@@ -42,10 +42,9 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
         "telegram".to_string(),
         "off: not built into this version".to_string(),
     );
-    channels.insert(
-        "whatsapp".to_string(),
-        "off: not built into this version".to_string(),
-    );
+    let (router, whatsapp_state, whatsapp_sender) =
+        start_whatsapp(&config, &engine, shutdown_rx.clone(), router);
+    channels.insert("whatsapp".to_string(), whatsapp_state);
     for (name, state) in &channels {
         tracing::info!(channel = %name, state = %state, "channel");
     }
@@ -100,6 +99,9 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     .context("http server failed")?;
     let _ = shutdown_tx.send(true);
     let _ = std::fs::remove_file(crate::admin::token_path(&config));
+    if let Some(sender) = whatsapp_sender {
+        stop_whatsapp(sender).await;
+    }
     for task in tasks {
         task.abort();
         let _ = task.await;
@@ -110,6 +112,41 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     store.flush().await.context("final flush failed")?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// The WhatsApp channel, when its four secrets are set: the webhook routes (`/webhooks/whatsapp`) are
+/// merged into `router` and the outbox sender runs until `shutdown`. Returns the router, the state shown
+/// by `/healthz` (`on`, or `off: <reason>`) and the sender's task.
+fn start_whatsapp(
+    config: &Config,
+    engine: &Engine,
+    shutdown: crate::channels::Shutdown,
+    router: axum::Router,
+) -> (axum::Router, String, Option<tokio::task::JoinHandle<()>>) {
+    let secrets = crate::config::Secrets::from_env();
+    match crate::channels::whatsapp::WhatsApp::from_config(config, &secrets, engine.clone()) {
+        Ok(whatsapp) => {
+            let sender = whatsapp.spawn_sender(shutdown);
+            (
+                router.merge(whatsapp.router()),
+                "on".to_string(),
+                Some(sender),
+            )
+        }
+        Err(reason) => (router, format!("off: {reason}"), None),
+    }
+}
+
+/// Lets the WhatsApp sender finish the message in flight (it stops on the shutdown signal); a send that
+/// hangs is cut after a few seconds and goes out again after the restart (delivery is at least once).
+async fn stop_whatsapp(mut sender: tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(std::time::Duration::from_secs(5), &mut sender)
+        .await
+        .is_err()
+    {
+        sender.abort();
+        let _ = sender.await;
+    }
 }
 
 async fn wait_for_stop_signal() {
