@@ -38,14 +38,13 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     let mut channels = BTreeMap::new();
     let router = axum::Router::new();
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
-    let (telegram_state, telegram_router, channel_tasks) =
+    let (telegram_state, telegram_router, telegram_tasks) =
         start_telegram(&config, &secrets, &engine, shutdown_rx.clone()).await;
     channels.insert("telegram".to_string(), telegram_state);
     let router = router.merge(telegram_router);
-    channels.insert(
-        "whatsapp".to_string(),
-        "off: not built into this version".to_string(),
-    );
+    let (router, whatsapp_state, whatsapp_sender) =
+        start_whatsapp(&config, &engine, shutdown_rx.clone(), router);
+    channels.insert("whatsapp".to_string(), whatsapp_state);
     for (name, state) in &channels {
         tracing::info!(channel = %name, state = %state, "channel");
     }
@@ -100,14 +99,9 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     .context("http server failed")?;
     let _ = shutdown_tx.send(true);
     let _ = std::fs::remove_file(crate::admin::token_path(&config));
-    // Channels end by themselves on the signal (senders record what is in flight); bounded.
-    for task in channel_tasks {
-        if tokio::time::timeout(std::time::Duration::from_secs(10), task)
-            .await
-            .is_err()
-        {
-            tracing::warn!("a channel task did not stop in time");
-        }
+    stop_telegram(telegram_tasks).await;
+    if let Some(sender) = whatsapp_sender {
+        stop_whatsapp(sender).await;
     }
     for task in tasks {
         task.abort();
@@ -145,6 +139,56 @@ async fn start_telegram(
             ("on".to_string(), telegram.router(), tasks)
         }
         Err(e) => (format!("off: {e}"), axum::Router::new(), Vec::new()),
+    }
+}
+
+/// Telegram's tasks end by themselves on the shutdown signal (the sender records what is in flight);
+/// one that hangs is cut after a few seconds (unconfirmed updates come again, unrecorded sends go again).
+async fn stop_telegram(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for mut task in tasks {
+        if tokio::time::timeout(std::time::Duration::from_secs(10), &mut task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a telegram task did not stop in time");
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// The WhatsApp channel, when its four secrets are set: the webhook routes (`/webhooks/whatsapp`) are
+/// merged into `router` and the outbox sender runs until `shutdown`. Returns the router, the state shown
+/// by `/healthz` (`on`, or `off: <reason>`) and the sender's task.
+fn start_whatsapp(
+    config: &Config,
+    engine: &Engine,
+    shutdown: crate::channels::Shutdown,
+    router: axum::Router,
+) -> (axum::Router, String, Option<tokio::task::JoinHandle<()>>) {
+    let secrets = crate::config::Secrets::from_env();
+    match crate::channels::whatsapp::WhatsApp::from_config(config, &secrets, engine.clone()) {
+        Ok(whatsapp) => {
+            let sender = whatsapp.spawn_sender(shutdown);
+            (
+                router.merge(whatsapp.router()),
+                "on".to_string(),
+                Some(sender),
+            )
+        }
+        Err(reason) => (router, format!("off: {reason}"), None),
+    }
+}
+
+/// Lets the WhatsApp sender finish the message in flight (it stops on the shutdown signal); a send that
+/// hangs is cut after a few seconds and goes out again after the restart (delivery is at least once).
+async fn stop_whatsapp(mut sender: tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(std::time::Duration::from_secs(5), &mut sender)
+        .await
+        .is_err()
+    {
+        sender.abort();
+        let _ = sender.await;
     }
 }
 

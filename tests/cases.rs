@@ -605,7 +605,7 @@ async fn a_p1_case_still_new_after_its_target_is_announced_again() {
             .outbox_for(&staff_chat())
             .unwrap()
             .into_iter()
-            .filter(|e| e.reply.text.contains("REMINDER"))
+            .filter(|e| e.reply.text.contains("PENGINGAT"))
             .count()
     };
     let engine = app.engine();
@@ -712,7 +712,7 @@ async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once
     assert_eq!(staff.len(), staff_before + 1);
     let notice = &staff.last().unwrap().reply.text;
     assert!(
-        notice.contains(&code) && notice.contains("UNDELIVERABLE"),
+        notice.contains(&code) && notice.contains("TIDAK TERKIRIM"),
         "{notice}"
     );
     assert!(

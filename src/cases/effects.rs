@@ -199,7 +199,11 @@ impl CaseEffects {
             },
         )?;
         let case = Case::fold(record, Vec::new());
-        if self.notify_staff(ctx, code, announcement(&case, &self.config, false)) {
+        if self.notify_staff(
+            ctx,
+            code,
+            announcement(&case, &self.config, &self.texts, false),
+        ) {
             self.event(
                 ctx,
                 code,
@@ -287,10 +291,14 @@ impl CaseEffects {
             {
                 entry.1 = priority;
             }
-            let text = format!(
-                "Case {code} raised {} → {} (emergency words: {category})\n/show {code}",
-                current.as_str(),
-                priority.as_str()
+            let text = super::texts::fill(
+                &self.texts.staff.raised,
+                &[
+                    ("code", &code),
+                    ("from", current.as_str()),
+                    ("to", priority.as_str()),
+                    ("category", category),
+                ],
             );
             self.notify_staff(ctx, &code, text);
             tracing::info!(case = %code, priority = priority.as_str(), "case priority raised");
@@ -320,9 +328,9 @@ impl CaseEffects {
                 attachments: attachments.to_vec(),
             },
         )?;
-        let note = format!(
-            "Case {code}: new information from the reporter ({} attachment(s))\n/show {code}",
-            attachments.len()
+        let note = super::texts::fill(
+            &self.texts.staff.new_info,
+            &[("code", code), ("n", &attachments.len().to_string())],
         );
         self.notify_staff(ctx, code, note);
         Ok(())

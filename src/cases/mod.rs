@@ -409,23 +409,27 @@ pub fn staff_chat(config: &Config) -> Option<UserKey> {
 }
 
 /// The announcement of a case for the staff chat: code, priority, category, country; nothing personal.
-pub fn announcement(case: &Case, config: &Config, reminder: bool) -> String {
-    let hours = case.priority.target_hours(config);
+pub fn announcement(case: &Case, config: &Config, texts: &CaseTexts, reminder: bool) -> String {
+    let hours = case.priority.target_hours(config).to_string();
     let country = if case.record.country.is_empty() {
         "?"
     } else {
         case.record.country.as_str()
     };
-    let head = if reminder {
-        format!("REMINDER: {} still new", case.code())
+    let template = if reminder {
+        &texts.staff.reminder
     } else {
-        format!("New case {}", case.code())
+        &texts.staff.new_case
     };
-    format!(
-        "{head}\npriority {} (target {hours} h) · category {} · country {country}\n/show {}",
-        case.priority.as_str(),
-        case.record.category,
-        case.code()
+    texts::fill(
+        template,
+        &[
+            ("code", case.code()),
+            ("priority", case.priority.as_str()),
+            ("hours", &hours),
+            ("category", &case.record.category),
+            ("country", country),
+        ],
     )
 }
 
@@ -451,6 +455,7 @@ pub async fn check_reminders(
     let Some(staff) = staff_chat(config) else {
         return Ok(0);
     };
+    let texts = CaseTexts::load(config)?;
     let store = engine.store().clone();
     let mut sent = 0;
     for code in store.case_codes()? {
@@ -470,7 +475,7 @@ pub async fn check_reminders(
             .send(vec![Outgoing {
                 user: staff.clone(),
                 reply: crate::dialog::Reply {
-                    text: announcement(&case, config, true),
+                    text: announcement(&case, config, &texts, true),
                     choices: Vec::new(),
                 },
                 kind: OutboxKind::Update { case: code.clone() },
@@ -502,6 +507,7 @@ pub async fn check_undeliverable(
 ) -> Result<usize, CaseError> {
     let store = engine.store().clone();
     let staff = staff_chat(config);
+    let texts = CaseTexts::load(config)?;
     let mut found = 0;
     for channel in [Channel::Telegram, Channel::Whatsapp, Channel::Console] {
         let cursor_name = format!("undeliverable_cursor:{}", channel.as_str());
@@ -543,9 +549,13 @@ pub async fn check_undeliverable(
                         .send(vec![Outgoing {
                             user: staff.clone(),
                             reply: crate::dialog::Reply {
-                                text: format!(
-                                    "UNDELIVERABLE {case}: a message to the reporter on {} failed ({reason}). Reach the family another way.\n/show {case}",
-                                    channel.as_str()
+                                text: texts::fill(
+                                    &texts.staff.undeliverable,
+                                    &[
+                                        ("code", case),
+                                        ("channel", channel.as_str()),
+                                        ("reason", reason),
+                                    ],
                                 ),
                                 choices: Vec::new(),
                             },

@@ -486,7 +486,7 @@ fn describe(kind: &EventKind) -> String {
         }
         EventKind::Accessed { how } => format!("viewed ({how})"),
         EventKind::Undeliverable { channel, reason } => {
-            format!("UNDELIVERABLE on {channel}: {reason}; reach the family another way")
+            format!("undeliverable on {channel}: {reason}")
         }
     }
 }
@@ -497,13 +497,6 @@ pub struct TelegramStaff {
     desk: Desk,
     allowed: HashSet<String>,
 }
-
-pub const STAFF_HELP: &str = "/cases [status] [P1-P4] - list cases\n\
-/show CODE - the whole case\n\
-/reply CODE text - message the reporter\n\
-/status CODE in_review|resolved|closed [note]\n\
-/status CODE referred BP3MI|KP2MI|embassy|other [note]\n\
-/note CODE text - internal note";
 
 impl TelegramStaff {
     pub fn new(engine: Engine, config: &Config) -> Result<TelegramStaff, CaseError> {
@@ -558,7 +551,7 @@ impl TelegramStaff {
                     .set_status(actor, need(code)?, status, to, Some(note))
                     .await
             }
-            _ => Ok(STAFF_HELP.to_string()),
+            _ => Ok(self.desk.texts.staff.help.clone()),
         }
     }
 }
@@ -573,7 +566,7 @@ fn split_word(text: &str) -> (&str, &str) {
 
 fn need(word: &str) -> Result<&str, CaseError> {
     if word.is_empty() {
-        Err(CaseError::Usage(format!("missing argument\n{STAFF_HELP}")))
+        Err(CaseError::Usage("missing argument".into()))
     } else {
         Ok(word)
     }
@@ -596,6 +589,9 @@ impl StaffCommands for TelegramStaff {
             let actor = format!("telegram:{from}");
             Some(match self.run(&actor, text).await {
                 Ok(out) => out,
+                Err(e @ CaseError::Usage(_)) => {
+                    format!("error: {e}\n{}", self.desk.texts.staff.help)
+                }
                 Err(e) => format!("error: {e}"),
             })
         })

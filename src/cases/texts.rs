@@ -40,6 +40,8 @@ pub struct Category {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseTexts {
+    /// Messages to the staff chat.
+    pub staff: StaffTexts,
     /// Status names by `Status::as_str`; `referred` may use `{to}`.
     pub status: BTreeMap<String, LangText>,
     /// Referral targets by `Referral::as_str`.
@@ -59,6 +61,18 @@ pub struct CaseTexts {
     pub picks: BTreeMap<String, BTreeMap<String, LangText>>,
     /// The session variables that make up a report, in the order staff read them.
     pub intake_fields: Vec<String>,
+}
+
+/// Messages to the staff Telegram chat, with `{placeholders}` the program fills in (see the file).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffTexts {
+    pub new_case: String,
+    pub reminder: String,
+    pub raised: String,
+    pub new_info: String,
+    pub undeliverable: String,
+    pub help: String,
 }
 
 impl CaseTexts {

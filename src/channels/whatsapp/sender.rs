@@ -1,0 +1,632 @@
+//! The WhatsApp outbox worker: sends what the engine queued, durably and in per-user order.
+//!
+//! Each pass reads the pending WhatsApp entries (oldest first), groups them by user, and sends each
+//! user's entries in order, several users at once. A user's entry that cannot go out yet (backoff,
+//! `retry_after`, a held message) blocks that user's later entries, so nothing overtakes. The worker
+//! wakes on the engine's outbox signal, when a backoff ends, and on a timer.
+//!
+//! Outcomes: success finishes the entry as `Sent{wamid}`; network errors, 5xx, rate limits (130429,
+//! 131056, ...) retry with exponential backoff (130429 also pauses every send); a permanent error
+//! finishes it as `Failed` (never retried); 131047 (outside the 24-hour window) switches to the
+//! window path.
+//!
+//! The 24-hour window: free-form messages only within 24 hours of the user's last message (meta
+//! `whatsapp.last_inbound.<user>`, written by the webhook in the same commit as the message). An
+//! `Update{case}` for a user outside the window goes out as the approved template
+//! (`whatsapp.update_template`, parameter: the case code) and its full text is held
+//! (`OutboxEntry::held`) until the user writes again; later entries of that user wait behind it (held
+//! too, without another template). A `Reply` that meets 131047 is held the same way.
+//!
+//! Delivery is at least once: a crash between Meta's answer and the outbox update resends that one
+//! message. A reply split into several messages records its progress (meta `whatsapp.parts.<seq>`), so
+//! a retry resends only the parts not yet accepted.
+//!
+//! Invariants: never logs text or user ids in clear; never drops an entry except as a recorded
+//! `Failed` delivery; never retries a permanent error.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::api::{CODE_REENGAGEMENT, CODE_THROUGHPUT, SendError};
+use super::media::MediaError;
+use super::payload::Status;
+use super::render::{self, Recipient, RenderOptions};
+use super::{WhatsApp, address_key, last_inbound, user_tag};
+use crate::channels::Shutdown;
+use crate::storage::{Channel, Delivery, OutboxEntry, OutboxKind, Store, UserKey, WriteBatch};
+use crate::time::{now_millis, now_secs};
+
+/// Timings and sizes of the sender.
+#[derive(Clone, Debug)]
+pub struct SenderOptions {
+    /// How many users are sent to at once.
+    pub concurrency: usize,
+    /// How many pending entries one pass reads (held entries count too).
+    pub batch: usize,
+    /// The longest sleep between passes when nothing signals.
+    pub poll: Duration,
+    /// The first retry delay; doubled on each further failure up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long after a user's last message free-form messages are allowed. Meta's window is 24
+    /// hours; the default keeps a 10-minute margin for clocks and queues.
+    pub window_secs: u64,
+}
+
+impl Default for SenderOptions {
+    fn default() -> SenderOptions {
+        SenderOptions {
+            concurrency: 16,
+            batch: 2000,
+            poll: Duration::from_secs(2),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            window_secs: 24 * 3600 - 600,
+        }
+    }
+}
+
+/// Meta key of how many parts of a split reply Meta already accepted.
+fn parts_key(seq: u64) -> String {
+    format!("whatsapp.parts.{seq}")
+}
+
+pub(super) fn spawn(whatsapp: WhatsApp, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let reads = whatsapp.inner.reads_rx.lock().await.take();
+        let reader =
+            reads.map(|rx| tokio::spawn(mark_read_worker(whatsapp.clone(), rx, shutdown.clone())));
+        let downloads = whatsapp.inner.downloads_rx.lock().await.take();
+        let downloader = downloads
+            .map(|rx| tokio::spawn(download_worker(whatsapp.clone(), rx, shutdown.clone())));
+        run(whatsapp, shutdown).await;
+        for worker in [reader, downloader].into_iter().flatten() {
+            let _ = worker.await;
+        }
+    })
+}
+
+/// Marks inbound messages read, one at a time; failures are only logged (it is a courtesy).
+async fn mark_read_worker(
+    whatsapp: WhatsApp,
+    mut rx: mpsc::Receiver<String>,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            changed = shutdown.changed() => if changed.is_err() { break },
+            wamid = rx.recv() => match wamid {
+                Some(wamid) => {
+                    if let Err(e) = whatsapp.inner.api.mark_read(&wamid).await {
+                        tracing::debug!(error = %e, "whatsapp mark-as-read failed");
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+}
+
+/// Downloads accepted attachments one at a time, retrying network errors and 5xx a few times, and
+/// records where each was saved (meta `whatsapp.media.<id>`). A download that fails for good is logged;
+/// the media id stays in the session or case (Meta keeps media for 30 days).
+async fn download_worker(
+    whatsapp: WhatsApp,
+    mut rx: mpsc::Receiver<String>,
+    mut shutdown: Shutdown,
+) {
+    const ATTEMPTS: u32 = 3;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let media_id = tokio::select! {
+            changed = shutdown.changed() => if changed.is_err() { break } else { continue },
+            media_id = rx.recv() => match media_id {
+                Some(media_id) => media_id,
+                None => break,
+            },
+        };
+        if super::media_path(whatsapp.store(), &media_id).is_some() {
+            continue;
+        }
+        let mut delay = whatsapp.inner.options.backoff_base;
+        for attempt in 1..=ATTEMPTS {
+            match whatsapp.download_media(&media_id).await {
+                Ok(saved) => {
+                    let mut batch = WriteBatch::default();
+                    batch.put_meta(
+                        &super::media_key(&media_id),
+                        saved.path.to_string_lossy().into_owned().into_bytes(),
+                    );
+                    if let Err(e) = whatsapp.store().apply(batch) {
+                        tracing::error!(error = %e, "cannot record a whatsapp download");
+                    }
+                    tracing::info!(bytes = saved.bytes, "whatsapp attachment saved");
+                    break;
+                }
+                Err(MediaError::Api(SendError::Transient { reason, .. })) if attempt < ATTEMPTS => {
+                    tracing::warn!(%reason, attempt, "whatsapp download failed; will retry");
+                    tokio::select! {
+                        _ = shutdown.changed() => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = delay.saturating_mul(2);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "whatsapp attachment not downloaded; its media id is kept");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn run(whatsapp: WhatsApp, mut shutdown: Shutdown) {
+    tracing::info!("whatsapp sender started");
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let pass = pass(&whatsapp).await;
+        if pass.progressed {
+            continue;
+        }
+        let poll = whatsapp.inner.options.poll;
+        let wait = pass
+            .next_due_ms
+            .map(|due| Duration::from_millis(due.saturating_sub(now_millis())))
+            .map_or(poll, |d| d.min(poll));
+        let signal = whatsapp.inner.engine.outbox_signal(Channel::Whatsapp);
+        tokio::select! {
+            changed = shutdown.changed() => if changed.is_err() { break },
+            _ = signal.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    tracing::info!("whatsapp sender stopped");
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Some entry left the queue or changed for good (held): run another pass at once.
+    progressed: bool,
+    next_due_ms: Option<u64>,
+}
+
+impl Outcome {
+    fn due(&mut self, at_ms: u64) {
+        self.next_due_ms = Some(self.next_due_ms.map_or(at_ms, |d| d.min(at_ms)));
+    }
+
+    fn merge(&mut self, other: Outcome) {
+        self.progressed |= other.progressed;
+        if let Some(due) = other.next_due_ms {
+            self.due(due);
+        }
+    }
+}
+
+/// One pass over the pending entries.
+async fn pass(whatsapp: &WhatsApp) -> Outcome {
+    let mut outcome = Outcome::default();
+    let store = whatsapp.store();
+    let entries = match store.outbox_pending(Channel::Whatsapp, whatsapp.inner.options.batch) {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the whatsapp outbox");
+            outcome.due(now_millis() + 1000);
+            return outcome;
+        }
+    };
+    let mut order: Vec<UserKey> = Vec::new();
+    let mut groups: HashMap<UserKey, Vec<OutboxEntry>> = HashMap::new();
+    for entry in entries {
+        let group = groups.entry(entry.user.clone()).or_default();
+        if group.is_empty() {
+            order.push(entry.user.clone());
+        }
+        group.push(entry);
+    }
+    let concurrency = whatsapp.inner.options.concurrency.max(1);
+    let mut tasks = JoinSet::new();
+    for user in order {
+        let Some(entries) = groups.remove(&user) else {
+            continue;
+        };
+        // A user whose first entry is backing off needs no task.
+        if let Some(first) = entries.first()
+            && first.not_before_ms > now_millis()
+        {
+            outcome.due(first.not_before_ms);
+            continue;
+        }
+        if tasks.len() >= concurrency
+            && let Some(Ok(done)) = tasks.join_next().await
+        {
+            outcome.merge(done);
+        }
+        tasks.spawn(send_user(whatsapp.clone(), entries));
+    }
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(done) => outcome.merge(done),
+            Err(e) => {
+                tracing::error!(error = %e, "whatsapp send task failed");
+                outcome.due(now_millis() + 1000);
+            }
+        }
+    }
+    outcome
+}
+
+/// Sends one user's entries in order, stopping at the first that cannot go out yet.
+async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
+    let mut outcome = Outcome::default();
+    let Some(user) = entries.first().map(|e| e.user.clone()) else {
+        return outcome;
+    };
+    let store = whatsapp.store().clone();
+    let options = &whatsapp.inner.options;
+    let mut open = window_open(&store, &user.id, options.window_secs);
+    let recipient = recipient(&store, &user.id);
+    // An earlier entry of this user waits for the window: later ones wait behind it.
+    let mut holding = false;
+    for mut entry in entries {
+        let now_ms = now_millis();
+        let paused = whatsapp.inner.paused_until_ms.load(Ordering::Relaxed);
+        if paused > now_ms {
+            outcome.due(paused);
+            break;
+        }
+        if entry.not_before_ms > now_ms {
+            outcome.due(entry.not_before_ms);
+            break;
+        }
+        if (entry.held || holding) && !open {
+            if !entry.held {
+                entry.held = true;
+                save(&store, &entry);
+                outcome.progressed = true;
+            }
+            holding = true;
+            continue;
+        }
+        if !entry.held
+            && !open
+            && let OutboxKind::Update { case } = entry.kind.clone()
+        {
+            match announce(&whatsapp, &recipient, &mut entry, &case).await {
+                Ok(()) => {
+                    holding = true;
+                    outcome.progressed = true;
+                    continue;
+                }
+                Err(due) => {
+                    outcome.due(due);
+                    break;
+                }
+            }
+        }
+        match deliver(&whatsapp, &recipient, &entry).await {
+            Ok(platform_id) => {
+                finish(
+                    &store,
+                    &entry,
+                    Delivery::Sent {
+                        platform_id,
+                        at: now_secs(),
+                    },
+                );
+                outcome.progressed = true;
+            }
+            Err(SendError::Permanent { reason }) => {
+                tracing::warn!(user = %user_tag(&user.id), seq = entry.seq, %reason, "whatsapp message failed for good");
+                finish(
+                    &store,
+                    &entry,
+                    Delivery::Failed {
+                        reason,
+                        at: now_secs(),
+                    },
+                );
+                outcome.progressed = true;
+            }
+            Err(SendError::Window) if entry.held => {
+                // We thought the window open; Meta disagrees. Wait, do not hammer.
+                close_window(&store, &user.id);
+                let due = backoff(
+                    &whatsapp,
+                    &mut entry,
+                    "outside the 24-hour window".into(),
+                    None,
+                );
+                save(&store, &entry);
+                outcome.due(due);
+                break;
+            }
+            Err(SendError::Window) => {
+                close_window(&store, &user.id);
+                open = false;
+                holding = true;
+                outcome.progressed = true;
+                match entry.kind.clone() {
+                    OutboxKind::Update { case } => {
+                        if let Err(due) = announce(&whatsapp, &recipient, &mut entry, &case).await {
+                            outcome.due(due);
+                            break;
+                        }
+                    }
+                    OutboxKind::Reply => {
+                        tracing::info!(user = %user_tag(&user.id), seq = entry.seq, "whatsapp reply held until the user writes again");
+                        entry.held = true;
+                        entry.last_error = Some("outside the 24-hour window".into());
+                        save(&store, &entry);
+                    }
+                }
+            }
+            Err(SendError::Transient {
+                reason,
+                retry_after,
+                code,
+            }) => {
+                tracing::warn!(user = %user_tag(&user.id), seq = entry.seq, attempts = entry.attempts + 1, %reason, "whatsapp send failed; will retry");
+                let due = backoff(&whatsapp, &mut entry, reason, retry_after);
+                if code == CODE_THROUGHPUT {
+                    whatsapp
+                        .inner
+                        .paused_until_ms
+                        .fetch_max(due, Ordering::Relaxed);
+                }
+                save(&store, &entry);
+                outcome.due(due);
+                break;
+            }
+        }
+    }
+    outcome
+}
+
+/// Sends the update template for an entry outside the window and holds the entry. `Err(due)` when
+/// the template must be retried later.
+async fn announce(
+    whatsapp: &WhatsApp,
+    recipient: &Recipient,
+    entry: &mut OutboxEntry,
+    case: &str,
+) -> Result<(), u64> {
+    let config = &whatsapp.inner.config;
+    let message = render::envelope(
+        recipient,
+        render::template_message(&config.update_template, &config.update_template_lang, case),
+    );
+    let store = whatsapp.store();
+    match whatsapp.inner.api.send(&message).await {
+        Ok(_) => {
+            tracing::info!(user = %user_tag(&entry.user.id), seq = entry.seq, "whatsapp update template sent; full text held");
+            entry.held = true;
+            entry.last_error = None;
+            save(store, entry);
+            Ok(())
+        }
+        Err(SendError::Transient {
+            reason,
+            retry_after,
+            code,
+        }) => {
+            let due = backoff(whatsapp, entry, reason, retry_after);
+            if code == CODE_THROUGHPUT {
+                whatsapp
+                    .inner
+                    .paused_until_ms
+                    .fetch_max(due, Ordering::Relaxed);
+            }
+            save(store, entry);
+            Err(due)
+        }
+        Err(e) => {
+            // The template itself is refused (not approved, wrong name): the text still waits for the
+            // user to write again; staff must fix the template.
+            tracing::error!(error = %e, template = %config.update_template, "whatsapp update template refused; text held");
+            entry.held = true;
+            entry.last_error = Some(e.to_string());
+            save(store, entry);
+            Ok(())
+        }
+    }
+}
+
+/// Sends all (remaining) parts of an entry; the `wamid` of the last one identifies the delivery.
+async fn deliver(
+    whatsapp: &WhatsApp,
+    recipient: &Recipient,
+    entry: &OutboxEntry,
+) -> Result<Option<String>, SendError> {
+    let store = whatsapp.store();
+    let lang = store
+        .session(&entry.user)
+        .ok()
+        .flatten()
+        .map(|s| s.lang)
+        .unwrap_or_default();
+    let bot = whatsapp.inner.engine.bot();
+    let list_button = match bot.text("list_button", lang) {
+        "" => "☰",
+        label => label,
+    };
+    let parts = render::render(&entry.reply, &RenderOptions { list_button });
+    let split = parts.len() > 1;
+    let done = if split {
+        parts_sent(store, entry.seq)
+    } else {
+        0
+    };
+    let mut last = None;
+    for (i, part) in parts.into_iter().enumerate().skip(done) {
+        last = whatsapp
+            .inner
+            .api
+            .send(&render::envelope(recipient, part))
+            .await?;
+        if split {
+            let mut batch = WriteBatch::default();
+            batch.put_meta(&parts_key(entry.seq), (i + 1).to_string().into_bytes());
+            if let Err(e) = store.apply(batch) {
+                tracing::warn!(error = %e, "cannot record whatsapp split progress");
+            }
+        }
+    }
+    Ok(last)
+}
+
+fn parts_sent(store: &Store, seq: u64) -> usize {
+    store
+        .meta(&parts_key(seq))
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Meta key of the last-inbound time Meta refused with 131047: the window is closed until the user
+/// writes after it, whatever our clock says.
+fn closed_key(user_id: &str) -> String {
+    format!("whatsapp.window_closed.{user_id}")
+}
+
+fn window_open(store: &Store, user_id: &str, window_secs: u64) -> bool {
+    let Some(at) = last_inbound(store, user_id) else {
+        return false;
+    };
+    let closed_at = store
+        .meta(&closed_key(user_id))
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    if closed_at.is_some_and(|closed| at <= closed) {
+        return false;
+    }
+    now_secs() < at.saturating_add(window_secs)
+}
+
+/// Remembers that Meta says the window is closed for this user (until they write again).
+fn close_window(store: &Store, user_id: &str) {
+    let at = last_inbound(store, user_id).unwrap_or(0);
+    let mut batch = WriteBatch::default();
+    batch.put_meta(&closed_key(user_id), at.to_string().into_bytes());
+    if let Err(e) = store.apply(batch) {
+        tracing::warn!(error = %e, "cannot record a closed whatsapp window");
+    }
+}
+
+fn recipient(store: &Store, user_id: &str) -> Recipient {
+    match store.meta(&address_key(user_id)) {
+        Ok(Some(phone)) => match String::from_utf8(phone) {
+            Ok(phone) if !phone.is_empty() => Recipient::Phone(phone),
+            _ => Recipient::from_key(user_id),
+        },
+        _ => Recipient::from_key(user_id),
+    }
+}
+
+/// Schedules the next attempt; returns when it is due (Unix ms).
+fn backoff(
+    whatsapp: &WhatsApp,
+    entry: &mut OutboxEntry,
+    reason: String,
+    retry_after: Option<Duration>,
+) -> u64 {
+    let options = &whatsapp.inner.options;
+    entry.attempts = entry.attempts.saturating_add(1);
+    let exponent = entry.attempts.saturating_sub(1).min(20);
+    let delay = options
+        .backoff_base
+        .saturating_mul(1u32 << exponent)
+        .min(options.backoff_max)
+        .max(retry_after.unwrap_or_default());
+    entry.not_before_ms = now_millis() + delay.as_millis() as u64;
+    entry.last_error = Some(reason);
+    entry.not_before_ms
+}
+
+fn save(store: &Store, entry: &OutboxEntry) {
+    if let Err(e) = store.outbox_update(entry) {
+        tracing::error!(error = %e, seq = entry.seq, "cannot update a whatsapp outbox entry");
+    }
+}
+
+fn finish(store: &Store, entry: &OutboxEntry, delivery: Delivery) {
+    if let Err(e) = store.outbox_finish(entry, delivery) {
+        tracing::error!(error = %e, seq = entry.seq, "cannot finish a whatsapp outbox entry");
+    }
+}
+
+/// Records a `statuses` item against the delivery it belongs to. A `failed` status with 131047 (the
+/// message reached Meta but the window had closed) puts the message back in the queue once, where it
+/// takes the window path.
+pub(super) fn record_status(whatsapp: &WhatsApp, status: &Status) {
+    let store = whatsapp.store();
+    let receipt = if status.errors.is_empty() {
+        status.status.clone()
+    } else {
+        let codes: Vec<String> = status
+            .errors
+            .iter()
+            .map(|e| format!("{} {}", e.code, e.title))
+            .collect();
+        format!("{}: {}", status.status, codes.join("; "))
+    };
+    match store.add_receipt(Channel::Whatsapp, &status.id, &receipt) {
+        Ok(true) => {}
+        Ok(false) => tracing::debug!("whatsapp status for a message we do not know"),
+        Err(e) => tracing::error!(error = %e, "cannot record a whatsapp status"),
+    }
+    if status.status == "failed" && status.errors.iter().any(|e| e.code == CODE_REENGAGEMENT) {
+        requeue(whatsapp, &status.id);
+    }
+}
+
+const REQUEUED: &str = "requeued";
+
+fn requeue(whatsapp: &WhatsApp, wamid: &str) {
+    let store = whatsapp.store();
+    let record = match store.delivery_by_platform_id(Channel::Whatsapp, wamid) {
+        Ok(Some(record)) => record,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read a whatsapp delivery");
+            return;
+        }
+    };
+    if record.receipts.iter().any(|r| r == REQUEUED) {
+        return;
+    }
+    let mut entry = record.entry;
+    entry.attempts = 0;
+    entry.not_before_ms = 0;
+    entry.held = false;
+    entry.last_error = Some("outside the 24-hour window".into());
+    close_window(store, &entry.user.id);
+    let mut batch = WriteBatch::default();
+    batch.put_meta(&parts_key(entry.seq), b"0".to_vec());
+    if let Err(e) = batch.push_outbox(&entry).and_then(|()| store.apply(batch)) {
+        tracing::error!(error = %e, "cannot requeue a whatsapp message");
+        return;
+    }
+    let _ = store.add_receipt(Channel::Whatsapp, wamid, REQUEUED);
+    tracing::info!(user = %user_tag(&entry.user.id), seq = entry.seq, "whatsapp message requeued after 131047");
+    whatsapp
+        .inner
+        .engine
+        .outbox_signal(Channel::Whatsapp)
+        .notify_one();
+}
