@@ -2,9 +2,11 @@
 //! (`tests/telegram_support/bot_api.rs`): real teloxide, real HTTP, real sled commits.
 //!
 //! - Closed loop: 1,000 chats, 20,000 messages; a chat's next message is released only once the bot
-//!   answered the previous one. Three runs; the median replies/s is reported, with p50/p99 latency
+//!   answered the previous one. Three runs by long polling, three by webhook (the bench posts each
+//!   update to the bot's route, as Telegram does); the median replies/s is reported, with p50/p99 latency
 //!   (release → reply received by the stand-in) and the process's peak RSS (bot and stand-in together).
-//! - Open loop: 1,000 users who think about 20 s between messages (exponential think times), for 40 s.
+//! - Open loop (long polling): 1,000 users who think about 20 s between messages (exponential think
+//!   times), for 40 s.
 //!
 //! Telegram's pacing (1 message/s per chat, 30/s overall) is switched off here: it measures the bot, not
 //! the rate limits. Run: `cargo bench --bench telegram`. Figures go to BENCHMARKS.md.
@@ -86,15 +88,27 @@ fn script(i: usize) -> (&'static str, &'static str) {
     }
 }
 
+const WEBHOOK_SECRET: &str = "bench-webhook-secret";
+
+/// How updates reach the bot: it polls the stand-in, or the bench posts them to its webhook route.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Polling,
+    Webhook,
+}
+
 struct Bot {
     _temp: tempfile::TempDir,
     api: BotApi,
+    /// Webhook mode: where to post updates, and the server task serving the route.
+    webhook: Option<(String, tokio::task::JoinHandle<()>)>,
+    http: reqwest::Client,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     writer: tokio::task::JoinHandle<()>,
 }
 
-async fn start_bot() -> Bot {
+async fn start_bot(mode: Mode) -> Bot {
     let temp = tempfile::tempdir().unwrap();
     let dialogs = temp.path().join("dialogs");
     write_dialogs(&dialogs);
@@ -108,6 +122,9 @@ async fn start_bot() -> Bot {
     config.telegram.per_chat_interval_ms = 0;
     config.telegram.global_per_sec = 0;
     config.telegram.max_in_flight = 256;
+    if mode == Mode::Webhook {
+        config.telegram.webhook_url = "https://pandu.example.id/webhooks/telegram".into();
+    }
     config.telegram.commands_file = temp.path().join("no-commands.toml");
     let store = Store::open(&config.data_dir.join("db"), DEFAULT_CACHE_BYTES).unwrap();
     let actions = Actions::new();
@@ -124,14 +141,32 @@ async fn start_bot() -> Bot {
     );
     let secrets = Secrets {
         telegram_token: Some(Secret::new(TOKEN)),
+        telegram_webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
         ..Secrets::default()
     };
     let telegram = Telegram::from_config(&config, &secrets, engine, None).unwrap();
     let (shutdown, rx) = watch::channel(false);
     let tasks = telegram.start(rx).await;
+    let webhook = match mode {
+        Mode::Polling => None,
+        Mode::Webhook => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!(
+                "http://{}/webhooks/telegram",
+                listener.local_addr().unwrap()
+            );
+            let router = telegram.router();
+            let server = tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            });
+            Some((url, server))
+        }
+    };
     Bot {
         _temp: temp,
         api,
+        webhook,
+        http: reqwest::Client::new(),
         shutdown,
         tasks,
         writer,
@@ -139,6 +174,11 @@ async fn start_bot() -> Bot {
 }
 
 async fn stop_bot(bot: Bot) {
+    // The webhook server holds the engine (through the router): it ends first.
+    if let Some((_, server)) = bot.webhook {
+        server.abort();
+        let _ = server.await;
+    }
     let _ = bot.shutdown.send(true);
     for task in bot.tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
@@ -170,8 +210,28 @@ struct Outcome {
     p99: Duration,
 }
 
-async fn closed_loop() -> Outcome {
-    let bot = start_bot().await;
+impl Bot {
+    /// A user's message: queued at the stand-in for polling, or posted to the webhook (which answers
+    /// once it is committed; the post runs on its own task like Telegram's own delivery).
+    fn user_text(&self, chat: i64, text: &str) {
+        let id = self.api.user_text(chat, text);
+        if let Some((url, _)) = &self.webhook {
+            let request = self
+                .http
+                .post(url)
+                .header("content-type", "application/json")
+                .header("X-Telegram-Bot-Api-Secret-Token", WEBHOOK_SECRET)
+                .body(self.api.update_json(id));
+            tokio::spawn(async move {
+                let status = request.send().await.map(|r| r.status());
+                assert!(matches!(status, Ok(s) if s.is_success()), "{status:?}");
+            });
+        }
+    }
+}
+
+async fn closed_loop(mode: Mode) -> Outcome {
+    let bot = start_bot(mode).await;
     let api = bot.api.clone();
     let mut sent = api.subscribe();
     let per_chat = MESSAGES / CHATS as usize;
@@ -179,7 +239,7 @@ async fn closed_loop() -> Outcome {
     let mut chats: HashMap<i64, (usize, Instant)> = HashMap::new();
     let begin = Instant::now();
     for chat in 1..=CHATS {
-        api.user_text(chat, script(0).0);
+        bot.user_text(chat, script(0).0);
         chats.insert(chat, (0, Instant::now()));
     }
     let mut latencies = Vec::with_capacity(MESSAGES);
@@ -207,9 +267,16 @@ async fn closed_loop() -> Outcome {
             continue;
         }
         *released = Instant::now();
-        api.user_text(message.chat_id, script(*step).0);
+        bot.user_text(message.chat_id, script(*step).0);
     }
     let elapsed = begin.elapsed();
+    if mode == Mode::Polling {
+        let polls = api.get_updates_calls();
+        println!(
+            "  {polls} getUpdates calls: {:.1} updates per batch on average",
+            MESSAGES as f64 / f64::from(polls.max(1))
+        );
+    }
     stop_bot(bot).await;
     latencies.sort();
     Outcome {
@@ -229,7 +296,7 @@ fn think(state: &mut u64) -> Duration {
 }
 
 async fn open_loop() -> (usize, Duration, Duration) {
-    let bot = start_bot().await;
+    let bot = start_bot(Mode::Polling).await;
     let api = bot.api.clone();
     let mut sent = api.subscribe();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
@@ -298,28 +365,30 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut runs = Vec::new();
-        for run in 1..=RUNS {
-            let outcome = closed_loop().await;
-            // Peak RSS so far: after run 1 it is one run's peak (the stand-ins of earlier runs stay alive).
+        // Peak RSS is printed after each run: after the first it is one run's peak (the stand-ins of
+        // earlier runs stay alive, so later figures grow).
+        for mode in [Mode::Polling, Mode::Webhook] {
+            let mut runs = Vec::new();
+            for run in 1..=RUNS {
+                let outcome = closed_loop(mode).await;
+                println!(
+                    "closed loop {mode:?} run {run}: {CHATS} chats, {MESSAGES} messages: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; peak RSS so far {:.1} MB",
+                    outcome.replies_per_sec,
+                    outcome.p50.as_secs_f64() * 1e3,
+                    outcome.p99.as_secs_f64() * 1e3,
+                    peak_rss_mb()
+                );
+                runs.push(outcome);
+            }
+            runs.sort_by(|a, b| a.replies_per_sec.total_cmp(&b.replies_per_sec));
+            let median = &runs[runs.len() / 2];
             println!(
-                "closed loop run {run}: {CHATS} chats, {MESSAGES} messages: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; peak RSS so far {:.1} MB",
-                outcome.replies_per_sec,
-                outcome.p50.as_secs_f64() * 1e3,
-                outcome.p99.as_secs_f64() * 1e3,
-                peak_rss_mb()
+                "closed loop {mode:?} median: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms",
+                median.replies_per_sec,
+                median.p50.as_secs_f64() * 1e3,
+                median.p99.as_secs_f64() * 1e3,
             );
-            runs.push(outcome);
         }
-        runs.sort_by(|a, b| a.replies_per_sec.total_cmp(&b.replies_per_sec));
-        let median = &runs[runs.len() / 2];
-        println!(
-            "closed loop median: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; peak RSS {:.1} MB (bot and stand-in)",
-            median.replies_per_sec,
-            median.p50.as_secs_f64() * 1e3,
-            median.p99.as_secs_f64() * 1e3,
-            peak_rss_mb()
-        );
         let (n, p50, p99) = open_loop().await;
         println!(
             "open loop: {CHATS} users, think ~{} s, {} s: {n} replies, p50 {:.2} ms, p99 {:.2} ms; peak RSS {:.1} MB",

@@ -380,6 +380,11 @@ impl BotApi {
         self.state().webhook_deleted
     }
 
+    /// How many times `getUpdates` answered (a long poll that waited counts once).
+    pub fn get_updates_calls(&self) -> u32 {
+        self.state().get_updates_calls
+    }
+
     pub fn get_me_calls(&self) -> u32 {
         self.state().get_me_calls
     }
