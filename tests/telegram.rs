@@ -75,6 +75,22 @@ nodes:
     )
     .unwrap();
     std::fs::write(
+        dir.join("bukti.yaml"),
+        r#"
+flow: bukti
+triggers: ['\bbukti\b']
+nodes:
+  kirim:
+    ask: { id: "Kirim foto bukti.", en: "Send a photo." }
+    save: bukti
+    attachments: true
+    next: terima
+  terima:
+    say: { id: "Terima kasih.", en: "Thank you." }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
         dir.join("lambat.yaml"),
         r#"
 flow: lambat
@@ -745,6 +761,50 @@ async fn attachments_download_into_the_data_folder_within_the_cap() {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(!format!("{missing} {liar} {big}").contains(TOKEN));
+    stop(p).await;
+}
+
+#[tokio::test]
+async fn an_attachment_a_question_accepts_is_downloaded_others_are_not() {
+    let s = setup().await;
+    let p = start(&s, &config(&s), None).await;
+    let api = &s.api;
+    let chat = 951;
+    api.add_file("p-menu", "photos/file_1.jpg", 4, b"menu".to_vec());
+    api.add_file("p-bukti", "photos/file_2.jpg", 5, b"bukti".to_vec());
+    let photo = |file_id: &str| {
+        json!({"message_id": 60, "date": 1,
+            "chat": {"id": chat, "type": "private", "first_name": "U"},
+            "from": {"id": chat, "is_bot": false, "first_name": "U", "language_code": "id"},
+            "photo": [{"file_id": file_id, "file_unique_id": file_id, "width": 9, "height": 9, "file_size": 5}]})
+    };
+    // At the menu a photo is not accepted: answered, not fetched.
+    api.user_text(chat, "halo");
+    expect_after(api, chat, 0, "Pilih").await;
+    let n = api.sent_to(chat).len();
+    api.push_update("message", photo("p-menu"));
+    expect_after(api, chat, n, "Ketik saja.").await;
+    // The evidence question accepts it: saved, then fetched into the data folder and recorded.
+    let n = api.sent_to(chat).len();
+    api.user_text(chat, "bukti");
+    expect_after(api, chat, n, "Kirim foto bukti.").await;
+    let n = api.sent_to(chat).len();
+    api.push_update("message", photo("p-bukti"));
+    expect_after(api, chat, n, "Simpan.").await;
+    let store = p.store.clone();
+    let recorded = api
+        .wait_until(WAIT, move |_| {
+            store.meta("telegram.file.p-bukti").unwrap().is_some()
+        })
+        .await;
+    assert!(recorded);
+    let path = p.store.meta("telegram.file.p-bukti").unwrap().unwrap();
+    let path = PathBuf::from(String::from_utf8(path).unwrap());
+    assert!(path.starts_with(&s.data), "{path:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"bukti");
+    assert!(p.store.meta("telegram.file.p-menu").unwrap().is_none());
+    let saved = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+    assert_eq!(saved, 1);
     stop(p).await;
 }
 

@@ -12,7 +12,9 @@ use teloxide::prelude::Requester;
 use teloxide::types::FileId;
 use tokio::io::AsyncWriteExt;
 
-use super::describe_error;
+use super::{Inner, describe_error, file_meta_key};
+use crate::channels::Shutdown;
+use crate::storage::WriteBatch;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -128,6 +130,56 @@ pub async fn download_file(
         Err(e) => {
             let _ = tokio::fs::remove_file(&partial).await;
             Err(e)
+        }
+    }
+}
+
+/// Downloads accepted attachments one at a time into `<data_dir>/telegram_files/` and records where each
+/// was saved (meta `telegram.file.<file_id>`). A file already recorded is not fetched again; a failure is
+/// logged (without the URL) and the `file_id` stays in the session (Telegram keeps files for a long time).
+pub(crate) async fn download_worker(
+    inner: std::sync::Arc<Inner>,
+    mut rx: tokio::sync::mpsc::Receiver<String>,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let file_id = tokio::select! {
+            changed = shutdown.changed() => if changed.is_err() { break } else { continue },
+            file_id = rx.recv() => match file_id {
+                Some(file_id) => file_id,
+                None => break,
+            },
+        };
+        let store = inner.engine.store();
+        let key = file_meta_key(&file_id);
+        if matches!(store.meta(&key), Ok(Some(_))) {
+            continue;
+        }
+        let download = download_file(
+            &inner.bot,
+            &file_id,
+            &inner.files_dir,
+            inner.max_download_bytes,
+        );
+        let result = tokio::select! {
+            _ = shutdown.changed() => break,
+            result = download => result,
+        };
+        match result {
+            Ok(path) => {
+                let mut batch = WriteBatch::default();
+                batch.put_meta(&key, path.to_string_lossy().into_owned().into_bytes());
+                match store.apply(batch) {
+                    Ok(()) => tracing::info!("telegram attachment saved"),
+                    Err(e) => tracing::error!(error = %e, "cannot record a telegram download"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "telegram attachment not downloaded; its file_id is kept")
+            }
         }
     }
 }

@@ -33,7 +33,7 @@ use teloxide::{ApiError, Bot, RequestError};
 
 use crate::channels::{Shutdown, StaffCommands};
 use crate::config::{Config, Secret, Secrets};
-use crate::dialog::{Lang, Reply};
+use crate::dialog::{InputKind, Lang, Reply};
 use crate::engine::{Engine, EngineError, Outgoing};
 use crate::storage::{Channel, OutboxKind, UserKey};
 
@@ -43,6 +43,14 @@ pub use files::{FileError, download_file};
 /// The meta key holding the next `getUpdates` offset (decimal text), written in the same commit as the
 /// updates it confirms.
 pub const OFFSET_META: &str = "telegram.offset";
+
+/// Attachments waiting to be downloaded, at most.
+const DOWNLOAD_QUEUE: usize = 256;
+
+/// The meta key recording where an attachment (by `file_id`) was saved.
+pub fn file_meta_key(file_id: &str) -> String {
+    format!("telegram.file.{file_id}")
+}
 
 /// The update kinds the bot asks Telegram for.
 pub(crate) const ALLOWED_UPDATES: [AllowedUpdate; 2] =
@@ -95,6 +103,10 @@ pub(crate) struct Inner {
     pub webhook_secret: Option<Secret>,
     pub files_dir: PathBuf,
     pub max_download_bytes: u64,
+    /// Attachments a question accepted, to fetch in the background (`file_id`s).
+    pub downloads: tokio::sync::mpsc::Sender<String>,
+    /// The receiving end, taken by [`Telegram::start`].
+    pub downloads_rx: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<String>>>,
 }
 
 /// The Telegram channel. Cheap to clone.
@@ -224,6 +236,7 @@ impl Telegram {
             },
             commands: load_commands(config)?,
         };
+        let (downloads, downloads_rx) = tokio::sync::mpsc::channel(DOWNLOAD_QUEUE);
         Ok(Telegram {
             inner: Arc::new(Inner {
                 bot,
@@ -234,6 +247,8 @@ impl Telegram {
                 webhook_secret: secrets.telegram_webhook_secret.clone(),
                 files_dir: config.data_dir.join("telegram_files"),
                 max_download_bytes: tg.max_download_bytes,
+                downloads,
+                downloads_rx: std::sync::Mutex::new(Some(downloads_rx)),
             }),
         })
     }
@@ -269,6 +284,19 @@ impl Telegram {
                 webhook::register_until_shutdown(&inner, setup_shutdown).await;
             }
         }));
+        let downloads = self
+            .inner
+            .downloads_rx
+            .lock()
+            .ok()
+            .and_then(|mut rx| rx.take());
+        if let Some(rx) = downloads {
+            tasks.push(tokio::spawn(files::download_worker(
+                self.inner.clone(),
+                rx,
+                shutdown.clone(),
+            )));
+        }
         if self.inner.settings.mode == Mode::Polling {
             tasks.push(tokio::spawn(poller::run(self.inner.clone(), shutdown)));
         }
@@ -335,7 +363,17 @@ pub(crate) async fn commit(
         }
     }
     if !inbounds.is_empty() || !meta.is_empty() {
+        let attachments: Vec<(UserKey, String)> = inbounds
+            .iter()
+            .filter_map(|inbound| match &inbound.input.kind {
+                InputKind::Attachment(a) => Some((inbound.user.clone(), a.reference.clone())),
+                _ => None,
+            })
+            .collect();
         inner.engine.handle_batch(inbounds, meta).await?;
+        for (user, file_id) in attachments {
+            queue_download(inner, &user, file_id);
+        }
     }
     for (id, pressed) in callbacks {
         let bot = inner.bot.clone();
@@ -356,6 +394,21 @@ pub(crate) async fn commit(
         run_staff(inner, &from, &text).await;
     }
     Ok(())
+}
+
+/// Queues the download of an attachment the current question accepted (the committed session holds it);
+/// anything else was answered "please type or choose" and is not fetched.
+fn queue_download(inner: &Inner, user: &UserKey, file_id: String) {
+    let accepted = inner
+        .engine
+        .store()
+        .session(user)
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.attachments.iter().any(|a| a.reference == file_id));
+    if accepted && inner.downloads.try_send(file_id).is_err() {
+        tracing::warn!("telegram download queue full; the attachment stays a file_id only");
+    }
 }
 
 async fn run_staff(inner: &Inner, from: &str, text: &str) {
