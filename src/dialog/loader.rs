@@ -419,11 +419,7 @@ impl Cx<'_> {
         raw: &Spanned<String>,
         what: &str,
     ) -> Option<Regex> {
-        match RegexBuilder::new(&raw.value)
-            .case_insensitive(true)
-            .size_limit(1 << 20)
-            .build()
-        {
+        match compile_pattern(&raw.value) {
             Ok(r) => Some(r),
             Err(e) => {
                 let first = e.to_string();
@@ -825,7 +821,24 @@ impl Cx<'_> {
             telegram_commands,
             trigger_set: regex::RegexSet::empty(),
             trigger_owner: Vec::new(),
+            emergency_set: regex::RegexSet::empty(),
+            emergency_owner: Vec::new(),
         };
+        let mut emergency_patterns = Vec::new();
+        for (i, category) in bot.emergency.iter().enumerate() {
+            for p in &category.patterns {
+                emergency_patterns.push(p.as_str());
+                bot.emergency_owner.push(i);
+            }
+        }
+        match compile_set(&emergency_patterns) {
+            Ok(set) => bot.emergency_set = set,
+            Err(e) => self.error(
+                None,
+                None,
+                format!("the emergency patterns together are too large to match: {e}"),
+            ),
+        }
         for name in &bot.flow_order {
             if let Some(flow) = bot.flows.get(name) {
                 for t in &flow.triggers {
@@ -833,11 +846,8 @@ impl Cx<'_> {
                 }
             }
         }
-        match regex::RegexSetBuilder::new(bot.trigger_owner.iter().map(|(_, r)| r.as_str()))
-            .case_insensitive(true)
-            .size_limit(64 << 20)
-            .build()
-        {
+        let patterns: Vec<&str> = bot.trigger_owner.iter().map(|(_, r)| r.as_str()).collect();
+        match compile_set(&patterns) {
             Ok(set) => bot.trigger_set = set,
             Err(e) => self.error(
                 None,
@@ -1457,11 +1467,56 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Compiles a dialog pattern. Patterns run on normalised text (lower case, letters, digits and single
+/// spaces), so ASCII classes are tried first: `\w` and `\b` then stay within the fast DFA engines even
+/// with counted repetitions like `( \w+){0,9}`, where their Unicode forms make the lazy DFA give up and
+/// matching falls back to a much slower engine. A pattern that needs Unicode (e.g. `.` or `[^x]`, which
+/// could match part of a character in ASCII mode) is compiled with Unicode. The cost: `\w` does not
+/// match letters outside ASCII (Arabic or Chinese script), which no trigger relies on.
+pub fn compile_pattern(pattern: &str) -> Result<Regex, regex::Error> {
+    let build = |unicode: bool| {
+        RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .unicode(unicode)
+            .size_limit(1 << 20)
+            .build()
+    };
+    build(false).or_else(|_| build(true))
+}
+
+/// Many patterns scanned at once, ASCII first like [`compile_pattern`].
+fn compile_set(patterns: &[&str]) -> Result<regex::RegexSet, regex::Error> {
+    let build = |unicode: bool| {
+        regex::RegexSetBuilder::new(patterns)
+            .case_insensitive(true)
+            .unicode(unicode)
+            .size_limit(64 << 20)
+            .build()
+    };
+    build(false).or_else(|_| build(true))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::fixture::{self, load_with};
     use super::*;
+
+    #[test]
+    fn patterns_are_ascii_first_and_fall_back_to_unicode_when_they_need_it() {
+        // The fast form: `\w` and `\b` are ASCII, as on normalised text.
+        let fast = compile_pattern(r"\b(anak|bojo)\w*( \w+){0,9} (sakit|hilang)\b").unwrap();
+        assert!(fast.is_match("anak saya di taiwan sakit"));
+        assert!(!fast.is_match("anakku"));
+        // `.` could match half a character in ASCII mode: compiled with Unicode, still matches.
+        let any = compile_pattern("gaji.belum").unwrap();
+        assert!(any.is_match("gaji belum"));
+        assert!(any.is_match("gaji—belum"));
+        assert!(compile_pattern("(unclosed").is_err());
+        let set = compile_set(&[r"\bsakit\b", "a.b"]).unwrap();
+        assert_eq!(set.matches("dia sakit").iter().collect::<Vec<_>>(), vec![0]);
+        assert_eq!(set.matches("aéb").iter().collect::<Vec<_>>(), vec![1]);
+    }
 
     fn errors(replace: &[(&str, &str)]) -> Vec<String> {
         match load_with(replace) {

@@ -174,6 +174,10 @@ pub struct Bot {
     pub flows: BTreeMap<String, Flow>,
     pub flow_order: Vec<String>,
     pub emergency: Vec<EmergencyCategory>,
+    /// Every emergency pattern in one set (one scan of each message); `emergency_owner[i]` is the index
+    /// in `emergency` of set entry `i`'s category.
+    pub emergency_set: regex::RegexSet,
+    pub emergency_owner: Vec<usize>,
     /// Every flow trigger in one set, so a message is scanned once; `trigger_owner[i]` is the flow and
     /// the regex of set entry `i`.
     pub trigger_set: regex::RegexSet,

@@ -15,6 +15,9 @@ pub struct Lexicon {
     words: BTreeMap<String, String>,
     /// Multi-word phrases, longest first.
     phrases: Vec<(Vec<String>, String)>,
+    /// Indices into `phrases` by their first word (in `phrases` order), so a word is compared only
+    /// with the phrases that can start there.
+    by_first: BTreeMap<String, Vec<usize>>,
 }
 
 impl Lexicon {
@@ -36,6 +39,11 @@ impl Lexicon {
         lexicon
             .phrases
             .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        for (i, (words, _)) in lexicon.phrases.iter().enumerate() {
+            if let Some(first) = words.first() {
+                lexicon.by_first.entry(first.clone()).or_default().push(i);
+            }
+        }
         lexicon
     }
 
@@ -86,7 +94,11 @@ pub fn normalize(text: &str, lexicon: &Lexicon) -> String {
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     let mut i = 0;
     'outer: while i < words.len() {
-        for (phrase, to) in &lexicon.phrases {
+        let candidates = lexicon.by_first.get(&words[i]).map(Vec::as_slice);
+        for &k in candidates.unwrap_or(&[]) {
+            let Some((phrase, to)) = lexicon.phrases.get(k) else {
+                continue;
+            };
             if words.len() - i >= phrase.len() && words[i..i + phrase.len()] == phrase[..] {
                 out.push(to.clone());
                 i += phrase.len();

@@ -322,9 +322,11 @@ impl Run<'_> {
         }
         let hit = self
             .bot
-            .emergency
+            .emergency_set
+            .matches(norm)
             .iter()
-            .filter(|c| c.patterns.iter().any(|p| p.is_match(norm)))
+            .filter_map(|i| self.bot.emergency_owner.get(i))
+            .filter_map(|&c| self.bot.emergency.get(c))
             .min_by_key(|c| c.priority);
         let Some(category) = hit else { return };
         self.effects.push(Effect::Emergency {
