@@ -344,7 +344,15 @@ async fn a_conversation_by_buttons_and_by_typing() {
     assert_eq!(names, ["start", "menu", "bahasa", "status"]);
     assert!(commands.iter().any(|c| c["language_code"] == "en"));
     assert!(api.get_me_calls() >= 1);
-    // Every delivery is on record with Telegram's message id.
+    // Every delivery is on record (just after Telegram accepted it) with Telegram's message id.
+    let store = p.store.clone();
+    let sent = api.sent_to(chat).len();
+    let recorded = api
+        .wait_until(WAIT, move |_| {
+            store.deliveries(Channel::Telegram).unwrap().len() >= sent
+        })
+        .await;
+    assert!(recorded);
     let records = p.store.deliveries(Channel::Telegram).unwrap();
     assert_eq!(records.len(), api.sent_to(chat).len());
     assert!(records.iter().all(|r| matches!(
@@ -408,12 +416,17 @@ async fn a_crash_in_the_middle_loses_nothing_and_answers_nothing_twice() {
         let hello = t.iter().position(|x| x.contains("Halo")).unwrap();
         assert!(ask < hello, "{t:?}");
     }
-    assert!(
-        p.store
-            .outbox_pending(Channel::Telegram, 10)
-            .unwrap()
-            .is_empty()
-    );
+    // Each delivery is recorded just after Telegram accepted it: the outbox empties.
+    let store = p.store.clone();
+    let drained = api
+        .wait_until(WAIT, move |_| {
+            store
+                .outbox_pending(Channel::Telegram, 10)
+                .unwrap()
+                .is_empty()
+        })
+        .await;
+    assert!(drained);
     stop(p).await;
 }
 
