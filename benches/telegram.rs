@@ -32,6 +32,12 @@ use tokio::sync::watch;
 const CHATS: i64 = 1000;
 const MESSAGES: usize = 20_000;
 const RUNS: usize = 3;
+fn run_count() -> usize {
+    std::env::var("PANDU_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RUNS)
+}
 const OPEN_LOOP: Duration = Duration::from_secs(40);
 const THINK: Duration = Duration::from_secs(20);
 
@@ -367,9 +373,14 @@ fn main() {
     runtime.block_on(async {
         // Peak RSS is printed after each run: after the first it is one run's peak (the stand-ins of
         // earlier runs stay alive, so later figures grow).
+        // `PANDU_BENCH=polling|webhook|open` runs one part only (for profiling); default: all.
+        let only = std::env::var("PANDU_BENCH").unwrap_or_default();
         for mode in [Mode::Polling, Mode::Webhook] {
+            if !only.is_empty() && !only.eq_ignore_ascii_case(&format!("{mode:?}")) {
+                continue;
+            }
             let mut runs = Vec::new();
-            for run in 1..=RUNS {
+            for run in 1..=run_count() {
                 let outcome = closed_loop(mode).await;
                 println!(
                     "closed loop {mode:?} run {run}: {CHATS} chats, {MESSAGES} messages: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; peak RSS so far {:.1} MB",
@@ -388,6 +399,9 @@ fn main() {
                 median.p50.as_secs_f64() * 1e3,
                 median.p99.as_secs_f64() * 1e3,
             );
+        }
+        if !only.is_empty() && only != "open" {
+            return;
         }
         let (n, p50, p99) = open_loop().await;
         println!(

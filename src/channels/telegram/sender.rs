@@ -4,7 +4,8 @@
 //! Invariants:
 //! - Per-chat order: only a chat's oldest pending entry is ever in flight or waiting; a later entry never
 //!   overtakes an earlier one that is backing off.
-//! - An entry leaves the queue only through `outbox_finish`: `Sent` with Telegram's message id, or
+//! - An entry leaves the queue only through `outbox_finish_many` (the outcomes of sends that ended
+//!   together, a few milliseconds apart at most, in one atomic write): `Sent` with Telegram's message id, or
 //!   `Failed` for a permanent refusal (blocked, chat not found), which is never retried. Transient
 //!   failures (network, 5xx, 429) keep it, with its backoff persisted, so the queue survives restarts.
 //! - `retry_after` from Telegram is honoured for that chat; at most `global_per_sec` messages per second
@@ -198,72 +199,100 @@ impl Worker {
         }
     }
 
-    fn finish(&mut self, done: Done, now: u64) {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        let Done {
+    /// Records how a round of sends ended: every final outcome (sent, refused for good) in one atomic
+    /// write, then each chat moves on to its next entry.
+    fn finish(&mut self, dones: Vec<Done>, now: u64) {
+        self.in_flight = self.in_flight.saturating_sub(dones.len());
+        let mut finals: Vec<(String, OutboxEntry, Delivery)> = Vec::with_capacity(dones.len());
+        for Done {
             chat,
-            mut entry,
+            entry,
             outcome,
-        } = done;
-        let record = match outcome {
-            Outcome::Sent { platform_id } => self
-                .store
-                .outbox_finish(
-                    &entry,
+        } in dones
+        {
+            match outcome {
+                Outcome::Sent { platform_id } => finals.push((
+                    chat,
+                    entry,
                     Delivery::Sent {
                         platform_id,
                         at: now / 1000,
                     },
-                )
-                .map(|()| true),
-            Outcome::Failed { reason } => {
-                tracing::warn!(seq = entry.seq, reason = %reason, "telegram message refused for good; not retried");
-                self.store
-                    .outbox_finish(
-                        &entry,
+                )),
+                Outcome::Failed { reason } => {
+                    tracing::warn!(seq = entry.seq, reason = %reason, "telegram message refused for good; not retried");
+                    finals.push((
+                        chat,
+                        entry,
                         Delivery::Failed {
                             reason,
                             at: now / 1000,
                         },
-                    )
-                    .map(|()| true)
-            }
-            Outcome::Retry {
-                after_ms,
-                error,
-                parts_done,
-            } => {
-                tracing::warn!(seq = entry.seq, attempts = entry.attempts + 1, retry_in_ms = after_ms, error = %error, "telegram send failed; will retry");
-                entry.attempts = entry.attempts.saturating_add(1);
-                entry.not_before_ms = now + after_ms;
-                entry.last_error = Some(error);
-                if let Some(state) = self.chats.get_mut(&chat) {
-                    state.parts_done = parts_done;
-                    if let Some(head) = state.queue.front_mut()
-                        && head.seq == entry.seq
-                    {
-                        *head = entry.clone();
-                    }
+                    ));
                 }
-                self.store.outbox_update(&entry).map(|()| false)
+                Outcome::Retry {
+                    after_ms,
+                    error,
+                    parts_done,
+                } => self.retry(chat, entry, after_ms, error, parts_done, now),
             }
-        };
+        }
+        if finals.is_empty() {
+            return;
+        }
+        let recorded = self.store.outbox_finish_many(
+            finals
+                .iter()
+                .map(|(_, entry, delivery)| (entry, delivery.clone())),
+        );
+        if let Err(e) = &recorded {
+            // Not recorded: keep the entries and look again shortly (they may go out twice).
+            tracing::error!(entries = finals.len(), error = %e, "cannot record telegram deliveries");
+        }
+        for (chat, _, _) in finals {
+            let Some(state) = self.chats.get_mut(&chat) else {
+                continue;
+            };
+            state.busy = false;
+            if recorded.is_ok() {
+                state.queue.pop_front();
+                state.parts_done = 0;
+                state.next_ok_ms = now + self.limits.per_chat_interval_ms;
+            } else {
+                state.next_ok_ms = now + 1000;
+            }
+            self.schedule(&chat, now);
+        }
+    }
+
+    /// A transient failure: the entry stays at the head of its chat, its backoff persisted.
+    fn retry(
+        &mut self,
+        chat: String,
+        mut entry: OutboxEntry,
+        after_ms: u64,
+        error: String,
+        parts_done: usize,
+        now: u64,
+    ) {
+        tracing::warn!(seq = entry.seq, attempts = entry.attempts + 1, retry_in_ms = after_ms, error = %error, "telegram send failed; will retry");
+        entry.attempts = entry.attempts.saturating_add(1);
+        entry.not_before_ms = now + after_ms;
+        entry.last_error = Some(error);
         let Some(state) = self.chats.get_mut(&chat) else {
             return;
         };
         state.busy = false;
-        match record {
-            Ok(true) => {
-                state.queue.pop_front();
-                state.parts_done = 0;
-                state.next_ok_ms = now + self.limits.per_chat_interval_ms;
-            }
-            Ok(false) => {}
-            Err(e) => {
-                // Not recorded: keep the entry and look again shortly (it may go out twice).
-                tracing::error!(seq = entry.seq, error = %e, "cannot record a telegram delivery");
-                state.next_ok_ms = now + 1000;
-            }
+        state.parts_done = parts_done;
+        if let Some(head) = state.queue.front_mut()
+            && head.seq == entry.seq
+        {
+            *head = entry.clone();
+        }
+        if let Err(e) = self.store.outbox_update(&entry) {
+            // Only the backoff is lost: the entry is still queued and is tried again.
+            tracing::error!(seq = entry.seq, error = %e, "cannot record a telegram delivery");
+            state.next_ok_ms = now + 1000;
         }
         self.schedule(&chat, now);
     }
@@ -335,9 +364,14 @@ fn failure(
     }
 }
 
-fn settle(worker: &mut Worker, joined: Result<Done, tokio::task::JoinError>, now: u64) {
+/// Collects a finished send task; a panicked one is only counted (and logged).
+fn collect(
+    worker: &mut Worker,
+    dones: &mut Vec<Done>,
+    joined: Result<Done, tokio::task::JoinError>,
+) {
     match joined {
-        Ok(done) => worker.finish(done, now),
+        Ok(done) => dones.push(done),
         Err(e) => {
             // A send task panicked: its chat stays busy until restart; say so loudly.
             worker.in_flight = worker.in_flight.saturating_sub(1);
@@ -345,6 +379,26 @@ fn settle(worker: &mut Worker, joined: Result<Done, tokio::task::JoinError>, now
         }
     }
 }
+
+/// More finished sends to record with the first: whatever is done already, then (while sends are busy)
+/// those finishing within `GATHER_WAIT`, up to `GATHER_MAX`. Each record write costs sled two log
+/// writes whatever its size, so under load a few milliseconds of waiting save most of them; the wait
+/// only delays the next entry of the same chats, which Telegram's pacing holds back longer anyway.
+async fn gather(sends: &mut JoinSet<Done>, worker: &mut Worker, dones: &mut Vec<Done>) {
+    while let Some(joined) = sends.try_join_next() {
+        collect(worker, dones, joined);
+    }
+    let until = tokio::time::Instant::now() + GATHER_WAIT;
+    while dones.len() < GATHER_MAX && !sends.is_empty() {
+        match tokio::time::timeout_at(until, sends.join_next()).await {
+            Ok(Some(joined)) => collect(worker, dones, joined),
+            _ => break,
+        }
+    }
+}
+
+const GATHER_WAIT: Duration = Duration::from_millis(2);
+const GATHER_MAX: usize = 128;
 
 /// Runs until `shutdown`; then waits a little for messages in flight so their outcome is recorded.
 pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: Shutdown) {
@@ -418,11 +472,11 @@ pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: 
                 }
             }
             Some(joined) = sends.join_next(), if !sends.is_empty() => {
-                let now = now_millis();
-                settle(&mut worker, joined, now);
-                while let Some(joined) = sends.try_join_next() {
-                    settle(&mut worker, joined, now);
-                }
+                // Everything finished by now is recorded with one write.
+                let mut dones = Vec::new();
+                collect(&mut worker, &mut dones, joined);
+                gather(&mut sends, &mut worker, &mut dones).await;
+                worker.finish(dones, now_millis());
             }
             () = signal.notified() => load = true,
             _ = tick.tick() => load = true,
@@ -433,7 +487,11 @@ pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !sends.is_empty() {
         match tokio::time::timeout_at(deadline, sends.join_next()).await {
-            Ok(Some(joined)) => settle(&mut worker, joined, now_millis()),
+            Ok(Some(joined)) => {
+                let mut dones = Vec::new();
+                collect(&mut worker, &mut dones, joined);
+                worker.finish(dones, now_millis());
+            }
             _ => break,
         }
     }
