@@ -94,7 +94,17 @@ fn script(i: usize) -> (&'static str, &'static str) {
     }
 }
 
+/// sled's page cache for the bench (`storage.cache_mb`): `PANDU_BENCH_CACHE_MB`, else the default.
+fn cache_bytes() -> u64 {
+    std::env::var("PANDU_BENCH_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(DEFAULT_CACHE_BYTES, |mb| mb * 1024 * 1024)
+}
+
 const WEBHOOK_SECRET: &str = "bench-webhook-secret";
+/// Telegram's default `max_connections` for a webhook.
+const WEBHOOK_CONNECTIONS: usize = 40;
 
 /// How updates reach the bot: it polls the stand-in, or the bench posts them to its webhook route.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -109,6 +119,9 @@ struct Bot {
     /// Webhook mode: where to post updates, and the server task serving the route.
     webhook: Option<(String, tokio::task::JoinHandle<()>)>,
     http: reqwest::Client,
+    /// Webhook mode: Telegram keeps at most `max_connections` deliveries open at once (40 unless
+    /// `setWebhook` says otherwise, and the bot does not).
+    webhook_slots: Arc<tokio::sync::Semaphore>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     writer: tokio::task::JoinHandle<()>,
@@ -132,7 +145,7 @@ async fn start_bot(mode: Mode) -> Bot {
         config.telegram.webhook_url = "https://pandu.example.id/webhooks/telegram".into();
     }
     config.telegram.commands_file = temp.path().join("no-commands.toml");
-    let store = Store::open(&config.data_dir.join("db"), DEFAULT_CACHE_BYTES).unwrap();
+    let store = Store::open(&config.data_dir.join("db"), cache_bytes()).unwrap();
     let actions = Actions::new();
     let (bot, _) = load_dir(&dialogs, &actions).unwrap();
     let (engine, writer) = Engine::start(
@@ -173,6 +186,7 @@ async fn start_bot(mode: Mode) -> Bot {
         api,
         webhook,
         http: reqwest::Client::new(),
+        webhook_slots: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_CONNECTIONS)),
         shutdown,
         tasks,
         writer,
@@ -200,17 +214,49 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-fn peak_rss_mb() -> f64 {
+/// A memory figure of this process from `/proc/self/status` (`VmHWM` peak, `VmRSS` now), in MB.
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// Restarts the peak (`VmHWM`) at the current RSS (Linux `clear_refs`), so each run reports its own.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Memory of one run: RSS before the bot started, the peak while it ran, and RSS once the bot stopped
+/// (the stand-in keeps its log of every update and reply, the driver its latencies: the harness's part).
+struct Memory {
+    before: f64,
+    peak: f64,
+    after: f64,
+}
+
+impl std::fmt::Display for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RSS {:.1} MB before, peak {:.1} MB (+{:.1}), {:.1} MB once the bot stopped",
+            self.before,
+            self.peak,
+            self.peak - self.before,
+            self.after
+        )
+    }
+}
+
 struct Outcome {
+    memory: Memory,
     replies_per_sec: f64,
     p50: Duration,
     p99: Duration,
@@ -228,7 +274,9 @@ impl Bot {
                 .header("content-type", "application/json")
                 .header("X-Telegram-Bot-Api-Secret-Token", WEBHOOK_SECRET)
                 .body(self.api.update_json(id));
+            let slots = self.webhook_slots.clone();
             tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await.unwrap();
                 let status = request.send().await.map(|r| r.status());
                 assert!(matches!(status, Ok(s) if s.is_success()), "{status:?}");
             });
@@ -237,6 +285,8 @@ impl Bot {
 }
 
 async fn closed_loop(mode: Mode) -> Outcome {
+    reset_peak();
+    let before = status_mb("VmRSS:");
     let bot = start_bot(mode).await;
     let api = bot.api.clone();
     let mut sent = api.subscribe();
@@ -283,9 +333,15 @@ async fn closed_loop(mode: Mode) -> Outcome {
             MESSAGES as f64 / f64::from(polls.max(1))
         );
     }
+    let peak = peak_rss_mb();
     stop_bot(bot).await;
     latencies.sort();
     Outcome {
+        memory: Memory {
+            before,
+            peak,
+            after: status_mb("VmRSS:"),
+        },
         replies_per_sec: replies as f64 / elapsed.as_secs_f64(),
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
@@ -302,6 +358,7 @@ fn think(state: &mut u64) -> Duration {
 }
 
 async fn open_loop() -> (usize, Duration, Duration) {
+    reset_peak();
     let bot = start_bot(Mode::Polling).await;
     let api = bot.api.clone();
     let mut sent = api.subscribe();
@@ -371,8 +428,8 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        // Peak RSS is printed after each run: after the first it is one run's peak (the stand-ins of
-        // earlier runs stay alive, so later figures grow).
+        // Memory per run: the peak restarts before each run; "before" grows from run to run because
+        // the stand-ins of earlier runs stay alive with their logs, so the increase is the run's own.
         // `PANDU_BENCH=polling|webhook|open` runs one part only (for profiling); default: all.
         let only = std::env::var("PANDU_BENCH").unwrap_or_default();
         for mode in [Mode::Polling, Mode::Webhook] {
@@ -383,11 +440,11 @@ fn main() {
             for run in 1..=run_count() {
                 let outcome = closed_loop(mode).await;
                 println!(
-                    "closed loop {mode:?} run {run}: {CHATS} chats, {MESSAGES} messages: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; peak RSS so far {:.1} MB",
+                    "closed loop {mode:?} run {run}: {CHATS} chats, {MESSAGES} messages: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; {}",
                     outcome.replies_per_sec,
                     outcome.p50.as_secs_f64() * 1e3,
                     outcome.p99.as_secs_f64() * 1e3,
-                    peak_rss_mb()
+                    outcome.memory
                 );
                 runs.push(outcome);
             }
@@ -405,7 +462,7 @@ fn main() {
         }
         let (n, p50, p99) = open_loop().await;
         println!(
-            "open loop: {CHATS} users, think ~{} s, {} s: {n} replies, p50 {:.2} ms, p99 {:.2} ms; peak RSS {:.1} MB",
+            "open loop: {CHATS} users, think ~{} s, {} s: {n} replies, p50 {:.2} ms, p99 {:.2} ms; peak RSS during it {:.1} MB",
             THINK.as_secs(),
             OPEN_LOOP.as_secs(),
             p50.as_secs_f64() * 1e3,
