@@ -3,8 +3,11 @@
 //!
 //! - Closed loop: 1,000 chats, 20,000 messages; a chat's next message is released only once the bot
 //!   answered the previous one. Three runs by long polling, three by webhook (the bench posts each
-//!   update to the bot's route, as Telegram does); the median replies/s is reported, with p50/p99 latency
-//!   (release → reply received by the stand-in) and the process's peak RSS (bot and stand-in together).
+//!   update to the bot's route, as Telegram does, at most 40 at once like Telegram's default
+//!   `max_connections`); the median replies/s is reported, with p50/p99 latency (release → reply received
+//!   by the stand-in) and each run's RSS: before, peak, and once the bot stopped (the process holds the bot,
+//!   the stand-in and the driver; what stays after the bot stopped is the harness's: the stand-in keeps a log
+//!   of every update and reply).
 //! - Open loop (long polling): 1,000 users who think about 20 s between messages (exponential think
 //!   times), for 40 s.
 //!
