@@ -327,6 +327,18 @@ async fn run(
             "admin commands are accepted from this machine only",
         );
     }
+    // A reverse proxy on this machine (nginx in front of the webhooks) makes every outside request
+    // look like loopback; such requests carry its forwarding headers and are refused.
+    if ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|h| headers.contains_key(*h))
+    {
+        tracing::warn!("admin request through a proxy refused");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "admin commands are accepted from this machine only, not through a proxy",
+        );
+    }
     let presented = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

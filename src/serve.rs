@@ -109,7 +109,15 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     }
     drop(engine);
     drop(running.engine);
-    let _ = running.writer.await;
+    // The writer ends once every engine handle is gone. A worker that still holds one (a download in
+    // flight, a task that did not stop) must not keep the process alive: every message that was
+    // acknowledged is already flushed, so after a grace period we flush and leave.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), running.writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!("a worker still holds the engine after 5 s; stopping anyway");
+    }
     store.flush().await.context("final flush failed")?;
     tracing::info!("stopped cleanly");
     Ok(())

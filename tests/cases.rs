@@ -720,6 +720,54 @@ async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once
         "no reporter id in the staff chat: {notice}"
     );
 
+    // WhatsApp: accepted by Meta, then a `failed` status (the channel notes it as a late failure).
+    let wa_family = UserKey::new(Channel::Whatsapp, "6281200000077");
+    let wa_code = family_report(&app, &wa_family).await;
+    desk.reply("cli:budi", &wa_code, "Mohon hubungi kami.")
+        .await
+        .unwrap();
+    let mut update_seq = None;
+    for entry in app.store.outbox_for(&wa_family).unwrap() {
+        if matches!(entry.kind, OutboxKind::Update { .. }) {
+            update_seq = Some(entry.seq);
+        }
+        let delivery = pandu::storage::Delivery::Sent {
+            platform_id: Some(format!("wamid.{}", entry.seq)),
+            at: 1,
+        };
+        app.store.outbox_finish(&entry, delivery).unwrap();
+    }
+    let late = cases::check_undeliverable(app.engine(), &config, 150)
+        .await
+        .unwrap();
+    assert_eq!(late, 0, "sent and not reported failed: nothing to say");
+    app.store
+        .note_late_failure(
+            Channel::Whatsapp,
+            update_seq.unwrap(),
+            "failed: 131026 Message undeliverable",
+        )
+        .unwrap();
+    let late = cases::check_undeliverable(app.engine(), &config, 160)
+        .await
+        .unwrap();
+    assert_eq!(late, 1);
+    let notice = app
+        .store
+        .outbox_for(&staff_chat())
+        .unwrap()
+        .last()
+        .unwrap()
+        .reply
+        .text
+        .clone();
+    assert!(
+        notice.contains(&wa_code) && notice.contains("131026"),
+        "{notice}"
+    );
+    assert!(app.store.late_failures(10).unwrap().is_empty());
+    let staff_before = app.store.outbox_for(&staff_chat()).unwrap().len() - 1;
+
     // Looked at again (the next tick, or after a restart): nothing new, nothing repeated.
     let again = cases::check_undeliverable(app.engine(), &config, 200)
         .await

@@ -131,6 +131,17 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+    // Even the right token is refused through a reverse proxy (outside requests would look local).
+    let token = std::fs::read_to_string(work.path().join("data").join("admin.token")).unwrap();
+    let proxied = reqwest::Client::new()
+        .post(format!("http://{addr}/admin/run"))
+        .bearer_auth(token.trim())
+        .header("X-Forwarded-For", "203.0.113.9")
+        .json(&serde_json::json!({"command": {"Cases": {"List": {"status": null, "priority": null}}}, "actor": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), 403);
 
     // A broken dialog set is refused; the old one keeps serving.
     std::fs::write(

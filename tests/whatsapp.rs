@@ -439,6 +439,14 @@ async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
         record.receipts,
         vec!["failed: 131026 Message undeliverable"]
     );
+    // ... and noted for the cases watcher, which tells staff when it was news about a case.
+    let late = app.store.late_failures(10).unwrap();
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(
+        (late[0].0, late[0].1),
+        (Channel::Whatsapp, record.entry.seq)
+    );
+    assert!(late[0].2.contains("131026"));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(graph.sent().len(), 3);
     app.stop().await;

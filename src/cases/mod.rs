@@ -508,7 +508,15 @@ pub async fn check_undeliverable(
     let store = engine.store().clone();
     let staff = staff_chat(config);
     let texts = CaseTexts::load(config)?;
+    let report = Undeliverable {
+        engine,
+        store: &store,
+        staff: staff.as_ref(),
+        texts: &texts,
+        now,
+    };
     let mut found = 0;
+    // Entries a channel gave up on (a permanent error when sending).
     for channel in [Channel::Telegram, Channel::Whatsapp, Channel::Console] {
         let cursor_name = format!("undeliverable_cursor:{}", channel.as_str());
         let mut cursor = store
@@ -521,57 +529,89 @@ pub async fn check_undeliverable(
             let Some(last) = records.last() else { break };
             let next = last.entry.seq;
             for record in &records {
-                let (crate::storage::Delivery::Failed { reason, .. }, OutboxKind::Update { case }) =
-                    (&record.delivery, &record.entry.kind)
-                else {
-                    continue;
-                };
-                // Only messages to the reporter: a failed staff-chat notice is the channel's log.
-                let Some(opened) = store.case_record(case)? else {
-                    continue;
-                };
-                if opened.reporter != record.entry.user {
-                    continue;
+                if let crate::storage::Delivery::Failed { reason, .. } = &record.delivery
+                    && report.record(channel, &record.entry, reason).await?
+                {
+                    found += 1;
                 }
-                store.add_case_event(
-                    case,
-                    &Event {
-                        at: now,
-                        actor: "system".into(),
-                        kind: EventKind::Undeliverable {
-                            channel: channel.as_str().to_string(),
-                            reason: reason.clone(),
-                        },
-                    },
-                )?;
-                if let Some(staff) = &staff {
-                    engine
-                        .send(vec![Outgoing {
-                            user: staff.clone(),
-                            reply: crate::dialog::Reply {
-                                text: texts::fill(
-                                    &texts.staff.undeliverable,
-                                    &[
-                                        ("code", case),
-                                        ("channel", channel.as_str()),
-                                        ("reason", reason),
-                                    ],
-                                ),
-                                choices: Vec::new(),
-                            },
-                            kind: OutboxKind::Update { case: case.clone() },
-                        }])
-                        .await?;
-                }
-                tracing::warn!(case = %case, channel = channel.as_str(), "message to a reporter undeliverable: staff told");
-                found += 1;
             }
             cursor = next;
             store.set_meta(&cursor_name, &cursor.to_be_bytes())?;
             store.flush().await?;
         }
     }
+    // Entries the platform accepted and later reported failed (WhatsApp `failed` statuses).
+    for (channel, seq, reason) in store.late_failures(500)? {
+        if let Some(record) = store.delivery(channel, seq)?
+            && report.record(channel, &record.entry, &reason).await?
+        {
+            found += 1;
+        }
+        store.clear_late_failure(channel, seq)?;
+        store.flush().await?;
+    }
     Ok(found)
+}
+
+struct Undeliverable<'a> {
+    engine: &'a Engine,
+    store: &'a Store,
+    staff: Option<&'a UserKey>,
+    texts: &'a CaseTexts,
+    now: u64,
+}
+
+impl Undeliverable<'_> {
+    /// Records one undelivered entry if it was news about a case for its reporter; `true` if it was.
+    async fn record(
+        &self,
+        channel: Channel,
+        entry: &storage::OutboxEntry,
+        reason: &str,
+    ) -> Result<bool, CaseError> {
+        let OutboxKind::Update { case } = &entry.kind else {
+            return Ok(false);
+        };
+        // Only messages to the reporter: a failed staff-chat notice is the channel's log.
+        let Some(opened) = self.store.case_record(case)? else {
+            return Ok(false);
+        };
+        if opened.reporter != entry.user {
+            return Ok(false);
+        }
+        self.store.add_case_event(
+            case,
+            &Event {
+                at: self.now,
+                actor: "system".into(),
+                kind: EventKind::Undeliverable {
+                    channel: channel.as_str().to_string(),
+                    reason: reason.to_string(),
+                },
+            },
+        )?;
+        if let Some(staff) = self.staff {
+            self.engine
+                .send(vec![Outgoing {
+                    user: staff.clone(),
+                    reply: crate::dialog::Reply {
+                        text: texts::fill(
+                            &self.texts.staff.undeliverable,
+                            &[
+                                ("code", case),
+                                ("channel", channel.as_str()),
+                                ("reason", reason),
+                            ],
+                        ),
+                        choices: Vec::new(),
+                    },
+                    kind: OutboxKind::Update { case: case.clone() },
+                }])
+                .await?;
+        }
+        tracing::warn!(case = %case, channel = channel.as_str(), "message to a reporter undeliverable: staff told");
+        Ok(true)
+    }
 }
 
 /// How often [`spawn_reminders`] looks for overdue P1 cases.

@@ -580,10 +580,8 @@ impl StaffCommands for TelegramStaff {
     ) -> Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>> {
         Box::pin(async move {
             if !self.allowed.contains(from.trim()) {
-                tracing::warn!(
-                    from,
-                    "staff command refused: sender is not in telegram.staff_user_ids"
-                );
+                // No id in the log: who tried is personal data; that someone tried is enough.
+                tracing::warn!("staff command refused: sender is not in telegram.staff_user_ids");
                 return None;
             }
             let actor = format!("telegram:{from}");

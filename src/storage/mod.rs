@@ -158,6 +158,9 @@ pub(crate) mod key {
     pub fn delivered(channel: Channel, seq: u64) -> Vec<u8> {
         format!("x:{}:{:016x}", channel.as_str(), seq).into_bytes()
     }
+    pub fn late_failure(channel: Channel, seq: u64) -> Vec<u8> {
+        format!("u:{}:{:016x}", channel.as_str(), seq).into_bytes()
+    }
     pub fn platform_message(channel: Channel, platform_id: &str) -> Vec<u8> {
         format!("p:{}:{}", channel.as_str(), platform_id).into_bytes()
     }
@@ -382,6 +385,40 @@ impl Store {
             records.push(decode(&k, &v)?);
         }
         Ok(records)
+    }
+
+    /// The record of entry `seq` of `channel`, once it was sent or given up.
+    pub fn delivery(&self, channel: Channel, seq: u64) -> Result<Option<DeliveryRecord>> {
+        self.get_json(&key::delivered(channel, seq))
+    }
+
+    /// Notes that the platform reported a message failed after it had accepted it (a WhatsApp `failed`
+    /// status): kept until the cases watcher has dealt with it ([`Store::clear_late_failure`]).
+    pub fn note_late_failure(&self, channel: Channel, seq: u64, reason: &str) -> Result<()> {
+        self.kernel
+            .insert(key::late_failure(channel, seq), reason.as_bytes())?;
+        Ok(())
+    }
+
+    /// Late failures not yet dealt with, oldest first per channel: `(channel, seq, reason)`.
+    pub fn late_failures(&self, limit: usize) -> Result<Vec<(Channel, u64, String)>> {
+        let mut out = Vec::new();
+        for item in self.kernel.scan_prefix(b"u:").take(limit) {
+            let (k, v) = item?;
+            let text = String::from_utf8_lossy(&k);
+            let mut parts = text.splitn(3, ':').skip(1);
+            let channel = parts.next().and_then(Channel::parse);
+            let seq = parts.next().and_then(|s| u64::from_str_radix(s, 16).ok());
+            if let (Some(channel), Some(seq)) = (channel, seq) {
+                out.push((channel, seq, String::from_utf8_lossy(&v).into_owned()));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn clear_late_failure(&self, channel: Channel, seq: u64) -> Result<()> {
+        self.kernel.remove(key::late_failure(channel, seq))?;
+        Ok(())
     }
 
     /// Sets one meta value at once (outside a message commit: cursors of background watchers).

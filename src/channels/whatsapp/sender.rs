@@ -592,6 +592,20 @@ pub(super) fn record_status(whatsapp: &WhatsApp, status: &Status) {
     }
     if status.status == "failed" && status.errors.iter().any(|e| e.code == CODE_REENGAGEMENT) {
         requeue(whatsapp, &status.id);
+    } else if status.status == "failed" {
+        // Accepted, then not delivered (e.g. 131026, the number cannot receive it): the cases watcher
+        // tells staff when it was news about a case.
+        match store.delivery_by_platform_id(Channel::Whatsapp, &status.id) {
+            Ok(Some(record)) => {
+                if let Err(e) =
+                    store.note_late_failure(Channel::Whatsapp, record.entry.seq, &receipt)
+                {
+                    tracing::error!(error = %e, "cannot note a failed whatsapp delivery");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read a whatsapp delivery"),
+        }
     }
 }
 
