@@ -8,6 +8,9 @@
 //!   by the stand-in) and each run's RSS: before, peak, and once the bot stopped (the process holds the bot,
 //!   the stand-in and the driver; what stays after the bot stopped is the harness's: the stand-in keeps a log
 //!   of every update and reply).
+//! - Closed loop with the bot in its own process (`PANDU_BENCH=split`, also part of a full run): the
+//!   bench binary re-executes itself with `PANDU_BENCH_ROLE=bot`, so the child's peak RSS is the bot's
+//!   alone.
 //! - Open loop (long polling): 1,000 users who think about 20 s between messages (exponential think
 //!   times), for 40 s.
 //!
@@ -130,16 +133,55 @@ struct Bot {
     writer: tokio::task::JoinHandle<()>,
 }
 
+/// The bot's own parts: everything but the stand-in and the driver.
+struct Parts {
+    temp: tempfile::TempDir,
+    telegram: Telegram,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
 async fn start_bot(mode: Mode) -> Bot {
+    let api = BotApi::start().await;
+    let parts = start_telegram(mode, api.url()).await;
+    let telegram = &parts.telegram;
+    let webhook = match mode {
+        Mode::Polling => None,
+        Mode::Webhook => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!(
+                "http://{}/webhooks/telegram",
+                listener.local_addr().unwrap()
+            );
+            let router = telegram.router();
+            let server = tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            });
+            Some((url, server))
+        }
+    };
+    Bot {
+        _temp: parts.temp,
+        api,
+        webhook,
+        http: reqwest::Client::new(),
+        webhook_slots: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_CONNECTIONS)),
+        shutdown: parts.shutdown,
+        tasks: parts.tasks,
+        writer: parts.writer,
+    }
+}
+
+async fn start_telegram(mode: Mode, api_url: String) -> Parts {
     let temp = tempfile::tempdir().unwrap();
     let dialogs = temp.path().join("dialogs");
     write_dialogs(&dialogs);
-    let api = BotApi::start().await;
     let mut config = Config {
         data_dir: temp.path().join("data"),
         ..Config::default()
     };
-    config.telegram.api_url = api.url();
+    config.telegram.api_url = api_url;
     config.telegram.poll_timeout_secs = 10;
     config.telegram.per_chat_interval_ms = 0;
     config.telegram.global_per_sec = 0;
@@ -169,31 +211,84 @@ async fn start_bot(mode: Mode) -> Bot {
     let telegram = Telegram::from_config(&config, &secrets, engine, None).unwrap();
     let (shutdown, rx) = watch::channel(false);
     let tasks = telegram.start(rx).await;
-    let webhook = match mode {
-        Mode::Polling => None,
-        Mode::Webhook => {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!(
-                "http://{}/webhooks/telegram",
-                listener.local_addr().unwrap()
-            );
-            let router = telegram.router();
-            let server = tokio::spawn(async move {
-                let _ = axum::serve(listener, router).await;
-            });
-            Some((url, server))
-        }
-    };
-    Bot {
-        _temp: temp,
-        api,
-        webhook,
-        http: reqwest::Client::new(),
-        webhook_slots: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_CONNECTIONS)),
+    Parts {
+        temp,
+        telegram,
         shutdown,
         tasks,
         writer,
     }
+}
+
+/// `PANDU_BENCH_ROLE=bot`: this process is only the bot (long polling against the stand-in at
+/// `PANDU_BENCH_API_URL`), so its peak RSS is the bot's alone. Says `ready` on stdout; stops when stdin
+/// closes.
+fn bot_role() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = std::env::var("PANDU_BENCH_API_URL").unwrap();
+        let parts = start_telegram(Mode::Polling, url).await;
+        println!("ready");
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+        })
+        .await;
+        let Parts {
+            temp,
+            telegram,
+            shutdown,
+            tasks,
+            writer,
+        } = parts;
+        drop(telegram);
+        let _ = shutdown.send(true);
+        for task in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        drop(temp);
+    });
+}
+
+/// The closed loop with the bot in a child process: the bot's own peak RSS (`VmHWM` of the child).
+async fn closed_loop_split() -> (f64, Duration, Duration, f64) {
+    use std::io::BufRead;
+    let api = BotApi::start().await;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("PANDU_BENCH_ROLE", "bot")
+        .env("PANDU_BENCH_API_URL", api.url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    })
+    .await
+    .unwrap();
+    let sender = api.clone();
+    let (rate, p50, p99) = drive(&api, Mode::Polling, move |chat, text| {
+        sender.user_text(chat, text);
+    })
+    .await;
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0);
+    drop(child.stdin.take());
+    let _ = child.wait();
+    (rate, p50, p99, peak)
 }
 
 async fn stop_bot(bot: Bot) {
@@ -292,13 +387,32 @@ async fn closed_loop(mode: Mode) -> Outcome {
     let before = status_mb("VmRSS:");
     let bot = start_bot(mode).await;
     let api = bot.api.clone();
+    let (replies_per_sec, p50, p99) =
+        drive(&api, mode, |chat, text| bot.user_text(chat, text)).await;
+    let peak = peak_rss_mb();
+    stop_bot(bot).await;
+    Outcome {
+        memory: Memory {
+            before,
+            peak,
+            after: status_mb("VmRSS:"),
+        },
+        replies_per_sec,
+        p50,
+        p99,
+    }
+}
+
+/// Releases every chat's messages one at a time, each after the reply to the previous one reached the
+/// stand-in; returns replies/s and the p50/p99 of release → reply.
+async fn drive(api: &BotApi, mode: Mode, send: impl Fn(i64, &str)) -> (f64, Duration, Duration) {
     let mut sent = api.subscribe();
     let per_chat = MESSAGES / CHATS as usize;
     // chat → (step, released at)
     let mut chats: HashMap<i64, (usize, Instant)> = HashMap::new();
     let begin = Instant::now();
     for chat in 1..=CHATS {
-        bot.user_text(chat, script(0).0);
+        send(chat, script(0).0);
         chats.insert(chat, (0, Instant::now()));
     }
     let mut latencies = Vec::with_capacity(MESSAGES);
@@ -326,7 +440,7 @@ async fn closed_loop(mode: Mode) -> Outcome {
             continue;
         }
         *released = Instant::now();
-        bot.user_text(message.chat_id, script(*step).0);
+        send(message.chat_id, script(*step).0);
     }
     let elapsed = begin.elapsed();
     if mode == Mode::Polling {
@@ -336,19 +450,12 @@ async fn closed_loop(mode: Mode) -> Outcome {
             MESSAGES as f64 / f64::from(polls.max(1))
         );
     }
-    let peak = peak_rss_mb();
-    stop_bot(bot).await;
     latencies.sort();
-    Outcome {
-        memory: Memory {
-            before,
-            peak,
-            after: status_mb("VmRSS:"),
-        },
-        replies_per_sec: replies as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-    }
+    (
+        replies as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+    )
 }
 
 /// Exponential think time with mean `THINK`, from a small xorshift generator (no extra crate).
@@ -420,6 +527,10 @@ async fn open_loop() -> (usize, Duration, Duration) {
 }
 
 fn main() {
+    if std::env::var("PANDU_BENCH_ROLE").as_deref() == Ok("bot") {
+        bot_role();
+        return;
+    }
     // `cargo test --benches` runs bench binaries with no arguments but `--bench` absent: stay quick.
     if !std::env::args().any(|a| a == "--bench") {
         println!("telegram bench: run with `cargo bench --bench telegram`");
@@ -458,6 +569,14 @@ fn main() {
                 median.replies_per_sec,
                 median.p50.as_secs_f64() * 1e3,
                 median.p99.as_secs_f64() * 1e3,
+            );
+        }
+        if only.is_empty() || only == "split" {
+            let (rate, p50, p99, peak) = closed_loop_split().await;
+            println!(
+                "closed loop Polling, bot in its own process: {CHATS} chats, {MESSAGES} messages: {rate:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; the bot's peak RSS {peak:.1} MB",
+                p50.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3,
             );
         }
         if !only.is_empty() && only != "open" {
