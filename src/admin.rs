@@ -194,8 +194,9 @@ async fn agencies(
             let source = source.clone();
             // Parsing a large file is CPU work: keep it off the async workers that serve users.
             tokio::task::spawn_blocking(move || {
+                let mut bar = progress_bar();
                 registry
-                    .import_csv(&store, &file, source, as_of, &mut |_, _| {})
+                    .import_csv(&store, &file, source, as_of, &mut bar)
                     .map(|report| report.to_string())
                     .map_err(|e| e.to_string())
             })
@@ -208,6 +209,38 @@ async fn agencies(
             .rollback(ctx.engine.store())
             .map(|meta| format!("now serving {meta}"))
             .map_err(|e| e.to_string()),
+    }
+}
+
+/// A progress line on stderr while a large file is read, when stderr is a terminal (`pandu agencies
+/// import` run by hand); nothing otherwise (a forwarded import runs inside `pandu serve`, whose stderr is
+/// its log).
+fn progress_bar() -> impl FnMut(u64, u64) {
+    use std::io::{IsTerminal, Write};
+    let terminal = std::io::stderr().is_terminal();
+    let mut shown = None;
+    move |done: u64, total: u64| {
+        // Files under 1 MB are read in a blink: no bar.
+        if !terminal || total < (1 << 20) {
+            return;
+        }
+        let percent = done.saturating_mul(100) / total.max(1);
+        if shown == Some(percent) {
+            return;
+        }
+        shown = Some(percent);
+        let filled = usize::try_from(percent / 5).unwrap_or(20).min(20);
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\rreading [{}{}] {percent:>3}%",
+            "#".repeat(filled),
+            " ".repeat(20 - filled)
+        );
+        if done >= total {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
     }
 }
 

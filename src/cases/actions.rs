@@ -67,6 +67,7 @@ pub(crate) fn register(
         );
     }
     registry.register("case.append", Arc::new(AppendToCase { store }));
+    registry.register("case.agency_from_check", Arc::new(AgencyFromCheck));
     registry.register(
         "emergency.contacts",
         Arc::new(EmergencyContacts { contacts }),
@@ -391,6 +392,33 @@ impl Action for EmergencyContacts {
         .unwrap_or("");
         ActionResult::outcome("ok")
             .var("emergency_contacts", self.contacts.render(typed, call.lang))
+    }
+}
+
+/// `case.agency_from_check`: the company of the user's last agency check in this conversation, offered
+/// as the report's agency ("Laporkan perekrut" after a check). Outcome `known` (sets `agensi` to the
+/// registered name, or to what the user typed when it was not found) or `unknown`. The dialog asks the
+/// user to confirm it; it is never used silently.
+struct AgencyFromCheck;
+
+impl Action for AgencyFromCheck {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["known", "unknown"]
+    }
+    fn sets(&self) -> &'static [&'static str] {
+        &["agensi"]
+    }
+    fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        let var = |name: &str| {
+            call.vars
+                .get(name)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+        };
+        match var("agency_name").or_else(|| var("agency_query")) {
+            Some(name) => ActionResult::outcome("known").var("agensi", name),
+            None => ActionResult::outcome("unknown").var("agensi", ""),
+        }
     }
 }
 
