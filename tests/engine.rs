@@ -10,28 +10,7 @@ use pandu::engine::{Engine, EngineConfig, IgnoreEffects, Inbound};
 use pandu::storage::{Channel, DEFAULT_CACHE_BYTES, Store, UserKey};
 
 fn write_dialogs(dir: &std::path::Path) {
-    std::fs::write(
-        dir.join("_bot.yaml"),
-        r#"
-start: main
-keywords: { menu: [menu, "0"] }
-texts:
-  fallback: { id: "Maaf.", en: "Sorry." }
-  not_text: { id: "Ketik.", en: "Type." }
-  welcome_back: { id: "Kembali.", en: "Back." }
-  resume_offer: { id: "Lanjut?", en: "Continue?" }
-  resume_label: { id: Lanjut, en: Continue }
-  restart_label: { id: Menu, en: Menu }
-  flow_end_hint: { id: "Ketik 0.", en: "Type 0." }
-  stopped: { id: "Stop.", en: "Stop." }
-  language_prompt: { id: "Bahasa?", en: "Language?" }
-  language_set: { id: "Ok.", en: "Ok." }
-  retries_exhausted: { id: "Habis.", en: "Done." }
-  skipped: { id: "Lewat.", en: "Skipped." }
-  attachment_saved: { id: "Simpan.", en: "Saved." }
-"#,
-    )
-    .unwrap();
+    std::fs::write(dir.join("_bot.yaml"), include_str!("fixtures/_bot.yaml")).unwrap();
     std::fs::write(
         dir.join("main.yaml"),
         r#"
