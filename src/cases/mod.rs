@@ -452,10 +452,18 @@ pub async fn check_reminders(
     config: &Config,
     now: u64,
 ) -> Result<usize, CaseError> {
+    reminders(engine, config, &CaseTexts::load(config)?, now).await
+}
+
+async fn reminders(
+    engine: &Engine,
+    config: &Config,
+    texts: &CaseTexts,
+    now: u64,
+) -> Result<usize, CaseError> {
     let Some(staff) = staff_chat(config) else {
         return Ok(0);
     };
-    let texts = CaseTexts::load(config)?;
     let store = engine.store().clone();
     let mut sent = 0;
     for code in store.case_codes()? {
@@ -475,7 +483,7 @@ pub async fn check_reminders(
             .send(vec![Outgoing {
                 user: staff.clone(),
                 reply: crate::dialog::Reply {
-                    text: announcement(&case, config, &texts, true),
+                    text: announcement(&case, config, texts, true),
                     choices: Vec::new(),
                 },
                 kind: OutboxKind::Update { case: code.clone() },
@@ -505,14 +513,22 @@ pub async fn check_undeliverable(
     config: &Config,
     now: u64,
 ) -> Result<usize, CaseError> {
+    undeliverable(engine, config, &CaseTexts::load(config)?, now).await
+}
+
+async fn undeliverable(
+    engine: &Engine,
+    config: &Config,
+    texts: &CaseTexts,
+    now: u64,
+) -> Result<usize, CaseError> {
     let store = engine.store().clone();
     let staff = staff_chat(config);
-    let texts = CaseTexts::load(config)?;
     let report = Undeliverable {
         engine,
         store: &store,
         staff: staff.as_ref(),
-        texts: &texts,
+        texts,
         now,
     };
     let mut found = 0;
@@ -617,7 +633,7 @@ impl Undeliverable<'_> {
 /// How often [`spawn_reminders`] looks for overdue P1 cases.
 pub const REMINDER_INTERVAL_SECS: u64 = 300;
 
-/// Runs [`check_reminders`] every [`REMINDER_INTERVAL_SECS`] until shutdown.
+/// Runs [`check_reminders`] and [`check_undeliverable`] every [`REMINDER_INTERVAL_SECS`] until shutdown.
 pub fn spawn_reminders(
     engine: Engine,
     config: Config,
@@ -633,10 +649,19 @@ pub fn spawn_reminders(
             }
             tokio::select! {
                 _ = tick.tick() => {
-                    if let Err(e) = check_reminders(&engine, &config, crate::time::now_secs()).await {
+                    // Read each tick, so an edit of `_cases.yaml` is picked up without a restart.
+                    let texts = match CaseTexts::load(&config) {
+                        Ok(texts) => texts,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "case texts unreadable; will try again");
+                            continue;
+                        }
+                    };
+                    let now = crate::time::now_secs();
+                    if let Err(e) = reminders(&engine, &config, &texts, now).await {
                         tracing::warn!(error = %e, "case reminders failed; will try again");
                     }
-                    if let Err(e) = check_undeliverable(&engine, &config, crate::time::now_secs()).await {
+                    if let Err(e) = undeliverable(&engine, &config, &texts, now).await {
                         tracing::warn!(error = %e, "undeliverable check failed; will try again");
                     }
                 }
