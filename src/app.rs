@@ -43,7 +43,21 @@ pub fn load_bot(
     loader::load(&config.dialogs.dir, actions, &load_options(config))
 }
 
+/// Opens the data folder's database, waiting briefly for a lock left by a store closed in this
+/// process (see [`Store::open`]).
 pub fn open_store(config: &Config) -> Result<Store, AppError> {
+    open_store_with(config, Store::open)
+}
+
+/// Opens the data folder's database or reports at once that another process holds it.
+pub fn open_store_now(config: &Config) -> Result<Store, AppError> {
+    open_store_with(config, Store::open_now)
+}
+
+fn open_store_with(
+    config: &Config,
+    open: fn(&std::path::Path, u64) -> crate::storage::Result<Store>,
+) -> Result<Store, AppError> {
     let dir = config.data_dir.join("db");
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return Err(AppError::Store {
@@ -51,17 +65,13 @@ pub fn open_store(config: &Config) -> Result<Store, AppError> {
             message: e.to_string(),
         });
     }
-    Store::open(&dir, config.storage.cache_mb * 1024 * 1024).map_err(|e| {
-        let message = e.to_string();
-        if message.contains("lock")
-            || message.contains("WouldBlock")
-            || message.contains("temporarily unavailable")
-        {
+    open(&dir, config.storage.cache_mb * 1024 * 1024).map_err(|e| {
+        if crate::storage::is_lock_error(&e) {
             AppError::Locked(config.data_dir.display().to_string())
         } else {
             AppError::Store {
                 path: dir.display().to_string(),
-                message,
+                message: e.to_string(),
             }
         }
     })

@@ -169,7 +169,7 @@ async fn chat(config: &Config, user: String, lang: Option<String>, json: bool) -
 /// Runs a staff command here, or in the running server when it holds the data folder.
 async fn staff(config: &Config, command: crate::admin::StaffCommand) -> ExitCode {
     let actor = crate::admin::local_actor();
-    let result = match app::open_store(config) {
+    let result = match app::open_store_now(config) {
         Ok(store) => match app::start_engine(config, &store) {
             Ok(running) => {
                 let ctx = crate::admin::StaffContext {

@@ -169,6 +169,22 @@ pub(crate) mod key {
     }
 }
 
+/// How long [`Store::open`] waits for a lock that a store closed in this process still holds.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether opening failed because another holder has the database's file lock.
+pub fn is_lock_error(e: &Error) -> bool {
+    match e {
+        Error::Db(sled::Error::Io(io)) => {
+            io.kind() == std::io::ErrorKind::WouldBlock || {
+                let text = io.to_string();
+                text.contains("could not acquire lock") || text.contains("WouldBlock")
+            }
+        }
+        _ => false,
+    }
+}
+
 /// The embedded database. Cheap to clone; all clones share one sled instance.
 #[derive(Clone)]
 pub struct Store {
@@ -177,8 +193,26 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir`, waiting up to [`LOCK_WAIT`] for the file lock.
+    ///
+    /// The wait is for a store closed a moment ago in this same process: sled finishes its last
+    /// writes on worker threads that hold the lock until they end. A lock held by another process
+    /// is still an error after the wait.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match Store::open_now(dir, cache_bytes) {
+                Err(e) if is_lock_error(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Opens (or creates) the database in `dir`, failing at once when the lock is held (the CLI uses
+    /// this to find a running server and forward its command there).
+    pub fn open_now(dir: &Path, cache_bytes: u64) -> Result<Store> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -191,9 +225,21 @@ impl Store {
     }
 
     /// Durably writes everything applied so far. Call before acknowledging anything to anyone.
+    ///
+    /// Not sled's `flush_async`: its worker thread still holds the database for a moment after the
+    /// answer arrives, so a store reopened right after (a restart in the same process) could find the
+    /// file lock taken. Here the clone is dropped before the task completes.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
-        Ok(())
+        let db = self.db.clone();
+        match tokio::task::spawn_blocking(move || db.flush()).await {
+            Ok(result) => {
+                result?;
+                Ok(())
+            }
+            Err(e) => Err(Error::Db(sled::Error::Io(std::io::Error::other(format!(
+                "flush task failed: {e}"
+            ))))),
+        }
     }
 
     /// Blocking flush, for shutdown paths and the CLI.
@@ -522,6 +568,25 @@ mod tests {
             held: false,
             last_error: None,
         }
+    }
+
+    #[test]
+    fn a_held_lock_is_reported_and_a_released_one_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        // Held: the no-wait open reports the lock, which is how the CLI finds a running server.
+        let err = Store::open_now(dir.path(), DEFAULT_CACHE_BYTES)
+            .err()
+            .unwrap();
+        assert!(is_lock_error(&err), "{err}");
+        // Released a moment later in this process: the waiting open gets the database.
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(first);
+        });
+        let second = Store::open(dir.path(), DEFAULT_CACHE_BYTES);
+        closer.join().unwrap();
+        assert!(second.is_ok());
     }
 
     #[tokio::test]
