@@ -314,7 +314,10 @@ impl Desk {
                 let files = if attachments.is_empty() {
                     String::new()
                 } else {
-                    fill(&t.event_attachments, &[("n", &attachments.len().to_string())])
+                    fill(
+                        &t.event_attachments,
+                        &[("n", &attachments.len().to_string())],
+                    )
                 };
                 fill(
                     &t.event_reporter_message,
@@ -642,7 +645,9 @@ impl TelegramStaff {
                 let status = Status::parse(need(status)?)?;
                 let (to, note) = if status == Status::Referred {
                     let (to, note) = split_word(rest);
-                    (Some(Referral::parse(need(to)?)?), note)
+                    // No target: `set_status` says what to write.
+                    let to = (!to.is_empty()).then(|| Referral::parse(to)).transpose()?;
+                    (to, note)
                 } else {
                     (None, rest)
                 };

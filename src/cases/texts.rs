@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::{CaseError, Priority, Referral, Status};
 use crate::config::Config;
 use crate::dialog::model::Loc;
-use crate::dialog::{Diagnostic, Lang, Severity};
 use crate::dialog::normalize::basic;
+use crate::dialog::{Diagnostic, Lang, Severity};
 
 /// A text in several languages; Bahasa Indonesia is required and is the fallback.
 pub use crate::dialog::model::Text as LangText;
@@ -196,7 +196,7 @@ impl CaseTexts {
             )
         })?;
         texts.check().map_err(|(key, message)| {
-            let line = key.and_then(|k| line_of(&text, k)).unwrap_or(1);
+            let line = key.and_then(|k| line_of(&text, &k)).unwrap_or(1);
             err(Some((line, 1)), message)
         })?;
         Ok(texts)
@@ -204,7 +204,7 @@ impl CaseTexts {
 
     /// Everything the code relies on is present.
     /// Returns the key of the section at fault (to find its line) and what is wrong.
-    fn check(&self) -> Result<(), (Option<&'static str>, String)> {
+    fn check(&self) -> Result<(), (Option<String>, String)> {
         self.check_staff()
             .map_err(|(key, message)| (Some(key), message))?;
         self.check_rest().map_err(|message| (None, message))
@@ -212,7 +212,7 @@ impl CaseTexts {
 
     /// Every staff text is written (a blank one would show staff nothing) and every attachment
     /// kind has a name.
-    fn check_staff(&self) -> Result<(), (&'static str, String)> {
+    fn check_staff(&self) -> Result<(), (String, String)> {
         for kind in ATTACHMENT_KINDS {
             if self
                 .staff
@@ -221,7 +221,7 @@ impl CaseTexts {
                 .is_none_or(|t| t.trim().is_empty())
             {
                 return Err((
-                    "attachment_kinds",
+                    "attachment_kinds".into(),
                     format!(
                         "staff.attachment_kinds.{kind} is missing; name every kind: {}",
                         ATTACHMENT_KINDS.join(", ")
@@ -232,7 +232,8 @@ impl CaseTexts {
         if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&self.staff) {
             for (name, value) in fields {
                 if value.as_str().is_some_and(|t| t.trim().is_empty()) {
-                    return Err(("staff", format!("staff.{name} is empty; write the text")));
+                    let message = format!("staff.{name} is empty; write the text");
+                    return Err((name, message));
                 }
             }
         }
