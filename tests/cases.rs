@@ -928,3 +928,78 @@ async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once
         staff_before + 1
     );
 }
+
+/// The shipped `_cases.yaml` with the line of one `key:` changed by `edit` (`None` removes it).
+fn with_line(shipped: &str, key: &str, edit: Option<&str>) -> String {
+    let prefix = format!("  {key}:");
+    let mut changed = false;
+    let mut out = String::new();
+    for line in shipped.lines() {
+        if !changed && line.starts_with(&prefix) {
+            changed = true;
+            if let Some(new) = edit {
+                out.push_str(&format!("{prefix} {new}\n"));
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(changed, "no {key} in _cases.yaml");
+    out
+}
+
+#[test]
+fn the_checker_names_a_missing_or_empty_staff_text_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let file = config.dialogs.dir.join("_cases.yaml");
+    let shipped = std::fs::read_to_string(&file).unwrap();
+    let check = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"))
+            .arg("check")
+            .current_dir(root())
+            .env("PANDU_DIALOGS_DIR", &config.dialogs.dir)
+            .env("PANDU_DATA_DIR", tmp.path().join("data"))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let line_of =
+        |text: &str, start: &str| text.lines().position(|l| l.starts_with(start)).unwrap() + 1;
+
+    let (_, fine) = check();
+    assert!(!fine.contains("_cases.yaml"), "{fine}");
+
+    // The timeline heading removed: refused at the `staff:` section, naming the text.
+    std::fs::write(&file, with_line(&shipped, "show_timeline", None)).unwrap();
+    let (ok, out) = check();
+    assert!(!ok, "{out}");
+    let at = format!(
+        "{}:{}:1: error:",
+        file.display(),
+        line_of(&shipped, "staff:")
+    );
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.starts_with(&at), "{first}");
+    assert!(first.contains("`show_timeline`"), "{first}");
+
+    // An empty text: refused at its own line.
+    let blank = with_line(&shipped, "event_note", Some("\"\""));
+    std::fs::write(&file, &blank).unwrap();
+    let (ok, out) = check();
+    assert!(!ok, "{out}");
+    let at = format!(
+        "{}:{}:1: error:",
+        file.display(),
+        line_of(&blank, "  event_note:")
+    );
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&at) && first.contains("staff.event_note"),
+        "{first}"
+    );
+}

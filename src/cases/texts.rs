@@ -400,6 +400,50 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_staff_text_is_refused_with_the_line_of_its_section() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogs/_cases.yaml");
+        let shipped = std::fs::read_to_string(&path).unwrap();
+        let staff_line = shipped.lines().position(|l| l == "staff:").unwrap() + 1;
+        let broken: String = shipped
+            .lines()
+            .filter(|l| !l.starts_with("  not_found:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("_cases.yaml");
+        std::fs::write(&file, broken).unwrap();
+        let Err(CaseError::Texts(d)) = CaseTexts::load_file(&file) else {
+            panic!("a missing staff text was accepted");
+        };
+        assert_eq!(d.loc.as_ref().map(|l| l.line), Some(staff_line as u64));
+        assert!(d.message.contains("`not_found`"), "{}", d.message);
+        assert!(
+            d.to_string().starts_with(&file.display().to_string()),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn every_attachment_kind_needs_a_name() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogs/_cases.yaml");
+        let shipped = std::fs::read_to_string(&path).unwrap();
+        let broken = shipped.replace("    voice: pesan suara\n", "");
+        assert_ne!(broken, shipped);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("_cases.yaml");
+        std::fs::write(&file, broken).unwrap();
+        let Err(e) = CaseTexts::load_file(&file) else {
+            panic!("a missing attachment kind was accepted");
+        };
+        assert!(e.to_string().contains("attachment_kinds.voice"), "{e}");
+        assert_eq!(
+            texts().attachment_kind("sticker"),
+            "sticker",
+            "an unknown kind is shown as is"
+        );
+    }
+
+    #[test]
     fn typed_categories_are_recognised() {
         let t = texts();
         assert_eq!(
