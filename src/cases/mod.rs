@@ -9,7 +9,7 @@
 //! - [`staff`]: what staff do (list, show, reply, status, note, purge, export) for the CLI and the
 //!   Telegram staff chat; every access is written into the case's timeline with who did it;
 //! - [`contacts`]: emergency numbers by country (`config/contacts.yaml`);
-//! - [`texts`]: what reporters read about their case (`dialogs/_cases.yaml`).
+//! - [`texts`]: what reporters and staff read about cases (`dialogs/_cases.yaml`).
 //!
 //! A case is stored as an immutable opening record plus an append-only list of events (see
 //! `storage::cases`); its status and priority are computed from the events. Nothing is ever rewritten,
@@ -17,8 +17,8 @@
 //! overwrite each other's work.
 //!
 //! Invariants: a ticket code reaches a reporter only in the commit that stored its case; no name, number
-//! or message text goes to a log or to the staff-chat announcement; reporter-facing words come from
-//! `dialogs/` or `config/`, never from here.
+//! or message text goes to a log or to the staff-chat announcement; reporter- and staff-facing words
+//! come from `dialogs/` or `config/`, never from here.
 
 pub mod actions;
 pub mod code;

@@ -38,10 +38,11 @@ pub struct Desk {
     texts: Arc<CaseTexts>,
 }
 
-fn when(secs: u64) -> String {
-    let date = Date::from_unix(secs);
+fn when(texts: &StaffTexts, secs: u64) -> String {
+    let date = Date::from_unix(secs).to_string();
     let rem = secs % 86_400;
-    format!("{date} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+    let time = format!("{:02}:{:02}", rem / 3600, (rem % 3600) / 60);
+    fill(&texts.time, &[("date", &date), ("time", &time)])
 }
 
 fn age(texts: &StaffTexts, now: u64, since: u64) -> String {
@@ -236,7 +237,7 @@ impl Desk {
                 ("category", &r.category),
                 ("category_text", category_text),
                 ("country", self.or_unknown(&r.country)),
-                ("opened", &when(r.opened_at)),
+                ("opened", &when(t, r.opened_at)),
                 ("hours", &target),
             ],
         );
@@ -283,7 +284,7 @@ impl Desk {
             let line = fill(
                 &t.timeline_line,
                 &[
-                    ("at", &when(e.at)),
+                    ("at", &when(t, e.at)),
                     ("actor", &pad(&e.actor, 14)),
                     ("event", &self.describe(&e.kind)),
                 ],

@@ -1,8 +1,12 @@
-//! What reporters read about their case, loaded from `dialogs/_cases.yaml`: status names, the update
+//! What reporters and staff read about cases, loaded from `dialogs/_cases.yaml`: status names, the update
 //! and staff-reply framing, the response-target wording, and the report categories (with their priority
 //! and the words that name them).
 //!
-//! Invariant: no reporter-facing word is written in Rust; this module only fills `{placeholders}`.
+//! The staff texts (`staff:`) are everything staff read: the staff-chat messages and the desk's lists,
+//! case view, timeline, confirmations and failures (see [`StaffTexts`]).
+//!
+//! Invariant: no reporter- or staff-facing word is written in Rust; this module only fills
+//! `{placeholders}`. A missing or empty text is refused with its file and line.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -95,6 +99,7 @@ pub struct StaffTexts {
     pub attachment_line: String,
     /// By attachment kind (`photo`, `voice`, `audio`, `video`, `document`).
     pub attachment_kinds: BTreeMap<String, String>,
+    pub time: String,
     pub timeline_line: String,
     // Timeline events.
     pub event_opened: String,
