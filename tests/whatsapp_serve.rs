@@ -110,7 +110,20 @@ impl Serve {
         format!("http://{}/webhooks/whatsapp", self.addr)
     }
 
-    fn stop(mut self) -> Vec<String> {
+    /// Stops the server with SIGTERM and returns its log. Waits off the test's runtime, so the
+    /// stand-in Graph API on it keeps answering the requests the server finishes while it stops.
+    async fn stop(self) -> Vec<String> {
+        let log = tokio::task::spawn_blocking(move || self.stop_blocking())
+            .await
+            .unwrap();
+        assert!(
+            !log.iter().any(|l| l.contains("still holds the engine")),
+            "every worker let go of the engine on SIGTERM: {log:?}"
+        );
+        log
+    }
+
+    fn stop_blocking(mut self) -> Vec<String> {
         let ok = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -149,7 +162,7 @@ async fn serve_without_whatsapp_secrets_starts_with_the_channel_off_and_no_webho
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
-    let log = serve.stop();
+    let log = serve.stop().await;
     assert!(
         log.iter()
             .any(|l| l.contains("whatsapp") && l.contains("off: ")),
@@ -245,7 +258,7 @@ async fn serve_with_whatsapp_secrets_verifies_answers_through_the_graph_api_and_
     assert_eq!(signed.status(), 200);
     eventually("a second answer", || graph.sent().len() >= 2).await;
 
-    let log = serve.stop();
+    let log = serve.stop().await;
     assert!(
         log.iter().any(|l| l.contains("whatsapp sender stopped")),
         "the sender stopped with the server: {log:?}"

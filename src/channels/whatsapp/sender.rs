@@ -75,18 +75,19 @@ fn parts_key(seq: u64) -> String {
     format!("whatsapp.parts.{seq}")
 }
 
+/// The sender and its two helpers (mark-as-read, downloads). The helpers belong to the returned task:
+/// aborting it (a shutdown that waited too long) aborts them too, so none keeps the engine alive.
 pub(super) fn spawn(whatsapp: WhatsApp, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let reads = whatsapp.inner.reads_rx.lock().await.take();
-        let reader =
-            reads.map(|rx| tokio::spawn(mark_read_worker(whatsapp.clone(), rx, shutdown.clone())));
-        let downloads = whatsapp.inner.downloads_rx.lock().await.take();
-        let downloader = downloads
-            .map(|rx| tokio::spawn(download_worker(whatsapp.clone(), rx, shutdown.clone())));
-        run(whatsapp, shutdown).await;
-        for worker in [reader, downloader].into_iter().flatten() {
-            let _ = worker.await;
+        let mut workers = tokio::task::JoinSet::new();
+        if let Some(rx) = whatsapp.inner.reads_rx.lock().await.take() {
+            workers.spawn(mark_read_worker(whatsapp.clone(), rx, shutdown.clone()));
         }
+        if let Some(rx) = whatsapp.inner.downloads_rx.lock().await.take() {
+            workers.spawn(download_worker(whatsapp.clone(), rx, shutdown.clone()));
+        }
+        run(whatsapp, shutdown).await;
+        while workers.join_next().await.is_some() {}
     })
 }
 
@@ -103,11 +104,13 @@ async fn mark_read_worker(
         tokio::select! {
             changed = shutdown.changed() => if changed.is_err() { break },
             wamid = rx.recv() => match wamid {
-                Some(wamid) => {
-                    if let Err(e) = whatsapp.inner.api.mark_read(&wamid).await {
+                Some(wamid) => tokio::select! {
+                    // A courtesy never holds up a shutdown.
+                    _ = shutdown.changed() => break,
+                    result = whatsapp.inner.api.mark_read(&wamid) => if let Err(e) = result {
                         tracing::debug!(error = %e, "whatsapp mark-as-read failed");
-                    }
-                }
+                    },
+                },
                 None => break,
             },
         }
