@@ -67,12 +67,23 @@ pub enum Command {
         /// Listen address (overrides server.listen).
         #[arg(long, env = "PANDU_LISTEN")]
         listen: Option<String>,
+        /// Also chat with the bot in this terminal (as `pandu chat`); ctrl-d stops the server.
+        #[arg(long)]
+        chat: bool,
+        /// With --chat: the conversation id.
+        #[arg(long, default_value = "local", requires = "chat")]
+        user: String,
+        /// With --chat: language of a new conversation, id or en.
+        #[arg(long, requires = "chat")]
+        lang: Option<String>,
     },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // A terminal chat is not drowned in the server's info lines; PANDU_LOG still decides.
+    let chatting = matches!(cli.command, Command::Serve { chat: true, .. });
+    init_logging(if chatting { "warn" } else { "info" });
     let config = match Config::load_from_env(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -93,7 +104,33 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { facts, actions } => check(&config, facts, actions),
         Command::Chat { user, lang, json } => runtime.block_on(chat(&config, user, lang, json)),
-        Command::Serve { listen } => runtime.block_on(crate::serve::run(config, listen)),
+        Command::Serve {
+            listen,
+            chat,
+            user,
+            lang,
+        } => {
+            let chat = if chat {
+                let Some(lang) = parse_lang(lang) else {
+                    return ExitCode::from(2);
+                };
+                Some(ConsoleOptions {
+                    user,
+                    lang,
+                    json: false,
+                })
+            } else {
+                None
+            };
+            let code = runtime.block_on(crate::serve::run(
+                config,
+                crate::serve::ServeOptions { listen, chat },
+            ));
+            // The terminal's reader may still wait for a line on a blocking thread; everything is
+            // flushed by now, so do not wait for it.
+            runtime.shutdown_background();
+            code
+        }
         Command::Cases { command } => {
             runtime.block_on(staff(&config, crate::admin::StaffCommand::Cases(command)))
         }
@@ -120,9 +157,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PANDU_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -130,14 +167,21 @@ fn init_logging() {
         .try_init();
 }
 
-async fn chat(config: &Config, user: String, lang: Option<String>, json: bool) -> ExitCode {
-    let lang = match lang.as_deref().map(Lang::parse) {
+/// `--lang`: `Some(None)` when not given, `None` (after saying why) when it is not a language.
+fn parse_lang(lang: Option<String>) -> Option<Option<Lang>> {
+    match lang.as_deref().map(Lang::parse) {
         Some(None) => {
             eprintln!("error: --lang takes id or en");
-            return ExitCode::from(2);
+            None
         }
-        Some(Some(l)) => Some(l),
-        None => None,
+        Some(Some(l)) => Some(Some(l)),
+        None => Some(None),
+    }
+}
+
+async fn chat(config: &Config, user: String, lang: Option<String>, json: bool) -> ExitCode {
+    let Some(lang) = parse_lang(lang) else {
+        return ExitCode::from(2);
     };
     let store = match app::open_store(config) {
         Ok(s) => s,

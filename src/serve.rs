@@ -16,8 +16,17 @@ use crate::dialog::Severity;
 use crate::engine::Engine;
 use crate::web;
 
-pub async fn run(config: Config, listen: Option<String>) -> ExitCode {
-    match serve(config, listen).await {
+/// Options of `pandu serve` beyond the config file.
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    /// Listen address (overrides `server.listen`).
+    pub listen: Option<String>,
+    /// Also chat with the bot in this terminal (the console channel); end of input stops the server.
+    pub chat: Option<crate::channels::console::ConsoleOptions>,
+}
+
+pub async fn run(config: Config, options: ServeOptions) -> ExitCode {
+    match serve(config, options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -27,7 +36,7 @@ pub async fn run(config: Config, listen: Option<String>) -> ExitCode {
     }
 }
 
-async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
+async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     use anyhow::Context;
     let store = app::open_store(&config)?;
     let running = app::start_engine(&config, &store)?;
@@ -69,11 +78,29 @@ async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<()> {
         channels: Arc::new(channels),
     });
     let router = router.merge(health);
-    let addr = listen.unwrap_or_else(|| config.server.listen.clone());
+    let addr = options
+        .listen
+        .unwrap_or_else(|| config.server.listen.clone());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(addr.clone()), "listening");
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(addr.clone());
+    tracing::info!(address = %bound, "listening");
+    if let Some(chat) = options.chat {
+        // A line for the person at the terminal, before the bot's first words.
+        eprintln!("pandu: http://{bound}/healthz is up; chat below (ctrl-d stops the server)");
+        let engine = engine.clone();
+        let stop = shutdown_tx.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::channels::console::run(&engine, chat).await {
+                tracing::error!(error = %e, "console chat failed");
+            }
+            let _ = stop.send(true);
+        }));
+    }
 
     tasks.push(tokio::spawn(reload_on_hangup(
         config.clone(),

@@ -168,3 +168,162 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Everything a child process printed so far, read by a thread of its own.
+fn collect(
+    stream: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut buf = Vec::new();
+        while let Ok(n) = reader.read_until(b'\n', &mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf));
+            buf.clear();
+        }
+    });
+    text
+}
+
+/// Waits until `text` holds `needle` after byte `from`; returns where the match ends.
+fn wait_in(text: &std::sync::Mutex<String>, from: usize, needle: &regex::Regex) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        {
+            let text = text.lock().unwrap();
+            if let Some(m) = needle.find(&text[from.min(text.len())..]) {
+                return from + m.end();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited for {needle} in: {}",
+                &text[from.min(text.len())..]
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `pandu serve --chat`, the README's way to run everything locally: a family files a report in the
+/// terminal and gets its code, a staff member answers it from a second command, and the answer shows up
+/// in the chat without the family typing anything. End of input stops the server cleanly.
+#[test]
+fn serve_chat_files_a_report_and_shows_the_staff_reply_as_it_comes() {
+    use std::io::Write;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pandu"))
+        .args(["serve", "--chat", "--listen", "127.0.0.1:0"])
+        .current_dir(root)
+        .env("PANDU_DATA_DIR", &data)
+        .env_remove("PANDU_LOG")
+        .env_remove("PANDU_TELEGRAM_TOKEN")
+        .env_remove("PANDU_WHATSAPP_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    let re = |s: &str| regex::Regex::new(s).unwrap();
+
+    let end = wait_in(&err, 0, &re(r"http://(\S+)/healthz is up"));
+    let addr = {
+        let err = err.lock().unwrap();
+        let line = &err[..end];
+        let start = line.rfind("http://").unwrap() + "http://".len();
+        line[start..end - "/healthz is up".len()].to_string()
+    };
+    let health = {
+        use std::io::Read;
+        let mut http = std::net::TcpStream::connect(&addr).unwrap();
+        write!(http, "GET /healthz HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+        let mut response = String::new();
+        http.read_to_string(&mut response).unwrap();
+        let body = response.split("\r\n\r\n").nth(1).unwrap();
+        serde_json::from_str::<serde_json::Value>(body).unwrap()
+    };
+    assert_eq!(health["status"], "ok");
+
+    // The conversation of dialogs/tests/lapor_keluarga.yaml, typed into the terminal.
+    let mut at = wait_in(&out, 0, &re("Pilih menu"));
+    for (line, expect) in [
+        ("lapor", "Siapa yang melapor"),
+        ("2", "hubungan Anda dengan PMI"),
+        ("ibunya", "Nama Anda"),
+        ("lewati", "Nama PMI"),
+        ("Siti Aminah", "negara mana"),
+        ("malaysia", "kota atau daerah"),
+        ("Johor Bahru", "majikan"),
+        ("tidak tahu", "agensi"),
+        ("lewati", "Masalahnya tentang apa"),
+        ("5", "Gaji tidak dibayar"),
+        ("1", "Ceritakan apa yang terjadi"),
+        ("sudah 4 bulan gajinya belum dibayar", r"aman\* sekarang"),
+        ("1", "harapkan"),
+        ("gaji dibayar", "Persetujuan"),
+        ("1", "Kirim foto"),
+        ("lewati", "Ringkasan laporan"),
+        ("1", "PKL-[2-9A-HJ-NP-Z]{6}"),
+    ] {
+        writeln!(stdin, "{line}").unwrap();
+        at = wait_in(&out, at, &re(expect));
+    }
+    let code = {
+        let out = out.lock().unwrap();
+        re("PKL-[2-9A-HJ-NP-Z]{6}")
+            .find_iter(&out)
+            .last()
+            .unwrap()
+            .as_str()
+            .to_string()
+    };
+
+    // A staff member answers from a second terminal; the command is forwarded to the running server.
+    let reply = Command::new(env!("CARGO_BIN_EXE_pandu"))
+        .args([
+            "cases",
+            "reply",
+            &code,
+            "Kami sudah menghubungi agensinya hari ini.",
+        ])
+        .current_dir(root)
+        .env("PANDU_DATA_DIR", &data)
+        .env("PANDU_SERVER_LISTEN", &addr)
+        .output()
+        .unwrap();
+    assert!(
+        reply.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reply.stderr)
+    );
+    // Shown in the chat as it comes, nothing typed.
+    wait_in(&out, at, &re("Kami sudah menghubungi agensinya hari ini"));
+    wait_in(&out, at, &re(&code));
+
+    // ctrl-d: end of input stops the server, cleanly.
+    drop(stdin);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve --chat did not stop at end of input"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}: {}", err.lock().unwrap());
+    // Quiet by default: the chat is not interleaved with info lines.
+    assert!(!out.lock().unwrap().contains(" INFO "));
+}

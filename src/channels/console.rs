@@ -22,6 +22,7 @@ struct JsonLine<'a> {
     replies: Vec<&'a Reply>,
 }
 
+#[derive(Debug)]
 pub struct ConsoleOptions {
     pub user: String,
     pub lang: Option<Lang>,
@@ -65,9 +66,25 @@ pub async fn run(engine: &Engine, options: ConsoleOptions) -> Result<(), EngineE
     }
     let mut lines = BufReader::new(tokio::io::stdin());
     let mut buf = Vec::new();
+    let signal = engine.outbox_signal(Channel::Console);
     loop {
-        buf.clear();
-        let n = lines.read_until(b'\n', &mut buf).await.unwrap_or(0);
+        let n = tokio::select! {
+            // `read_until` keeps what it read in `buf` when the other branch wins.
+            read = lines.read_until(b'\n', &mut buf) => read.unwrap_or(0),
+            // In a terminal, what others queued for this conversation (a staff reply sent with
+            // `pandu cases reply` while `pandu serve --chat` runs) is shown as it comes. `--json` keeps
+            // its one-line-out-per-line-in contract: there it comes with the first answer of the
+            // next run.
+            _ = signal.notified(), if !options.json => {
+                let queued = store.outbox_for(&user)?;
+                if !queued.is_empty() {
+                    print_terminal(&mut out, &queued);
+                    finish(engine, &queued)?;
+                    prompt(&mut out);
+                }
+                continue;
+            }
+        };
         if n == 0 {
             break;
         }
@@ -75,6 +92,7 @@ pub async fn run(engine: &Engine, options: ConsoleOptions) -> Result<(), EngineE
         let line = String::from_utf8_lossy(&buf)
             .trim_end_matches(['\n', '\r'])
             .to_string();
+        buf.clear();
         let ack = engine
             .handle(Inbound {
                 user: user.clone(),
