@@ -22,7 +22,7 @@ use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::cases::{Desk, Priority, Referral, Status};
+use crate::cases::{CaseError, Desk, Priority, Referral, Status};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::registry::Registry;
@@ -119,47 +119,7 @@ pub async fn execute(
     match command {
         StaffCommand::Cases(cmd) => {
             let desk = Desk::new(ctx.engine.clone(), &ctx.config).map_err(|e| e.to_string())?;
-            let result = match cmd {
-                CasesCommand::List { status, priority } => {
-                    let status = status
-                        .as_deref()
-                        .map(Status::parse)
-                        .transpose()
-                        .map_err(|e| e.to_string())?;
-                    let priority = priority
-                        .as_deref()
-                        .map(Priority::parse)
-                        .transpose()
-                        .map_err(|e| e.to_string())?;
-                    desk.list(actor, status, priority).await
-                }
-                CasesCommand::Show { code } => desk.show(actor, code).await,
-                CasesCommand::Reply { code, text } => desk.reply(actor, code, text).await,
-                CasesCommand::Status {
-                    code,
-                    status,
-                    to,
-                    note,
-                } => {
-                    let status = Status::parse(status).map_err(|e| e.to_string())?;
-                    let to = to
-                        .as_deref()
-                        .map(Referral::parse)
-                        .transpose()
-                        .map_err(|e| e.to_string())?;
-                    desk.set_status(actor, code, status, to, note.as_deref())
-                        .await
-                }
-                CasesCommand::Note { code, text } => desk.note(actor, code, text).await,
-                CasesCommand::Purge { closed_before } => {
-                    let date = crate::time::Date::parse(closed_before).ok_or_else(|| {
-                        format!("{closed_before:?} is not a date; write YYYY-MM-DD")
-                    })?;
-                    desk.purge(actor, date).await
-                }
-                CasesCommand::Export { code } => desk.export(actor, code).await,
-            };
-            result.map_err(|e| e.to_string())
+            cases(&desk, cmd, actor).await.map_err(|e| desk.failure(&e))
         }
         StaffCommand::Agencies(cmd) => {
             let registry = ctx.registry.as_ref().ok_or_else(|| {
@@ -167,6 +127,38 @@ pub async fn execute(
             })?;
             agencies(ctx, registry, cmd).await
         }
+    }
+}
+
+/// A cases command; its output and failures are the desk's texts (`dialogs/_cases.yaml`), the same
+/// words the staff Telegram group reads.
+async fn cases(desk: &Desk, cmd: &CasesCommand, actor: &str) -> Result<String, CaseError> {
+    match cmd {
+        CasesCommand::List { status, priority } => {
+            let status = status.as_deref().map(Status::parse).transpose()?;
+            let priority = priority.as_deref().map(Priority::parse).transpose()?;
+            desk.list(actor, status, priority).await
+        }
+        CasesCommand::Show { code } => desk.show(actor, code).await,
+        CasesCommand::Reply { code, text } => desk.reply(actor, code, text).await,
+        CasesCommand::Status {
+            code,
+            status,
+            to,
+            note,
+        } => {
+            let status = Status::parse(status)?;
+            let to = to.as_deref().map(Referral::parse).transpose()?;
+            desk.set_status(actor, code, status, to, note.as_deref())
+                .await
+        }
+        CasesCommand::Note { code, text } => desk.note(actor, code, text).await,
+        CasesCommand::Purge { closed_before } => {
+            let date = crate::time::Date::parse(closed_before)
+                .ok_or_else(|| CaseError::BadDate(closed_before.clone()))?;
+            desk.purge(actor, date).await
+        }
+        CasesCommand::Export { code } => desk.export(actor, code).await,
     }
 }
 

@@ -8,7 +8,10 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pandu::cases::{self, Desk, EventKind, Priority, Referral, Status, TelegramStaff};
+use pandu::cases::texts::fill;
+use pandu::cases::{
+    self, CaseError, CaseTexts, Desk, EventKind, Priority, Referral, Status, TelegramStaff,
+};
 use pandu::channels::StaffCommands;
 use pandu::config::Config;
 use pandu::dialog::{
@@ -361,6 +364,9 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
     let family = UserKey::new(Channel::Whatsapp, "6281200000002");
     let code = family_report(&app, &family).await;
     let desk = Desk::new(app.engine().clone(), &config).unwrap();
+    // What staff read comes from `staff:` in the dialogs' _cases.yaml.
+    let texts = CaseTexts::load(&config).unwrap();
+    let t = &texts.staff;
 
     let out = desk
         .reply(
@@ -370,7 +376,10 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
         )
         .await
         .unwrap();
-    assert!(out.contains("queued"), "{out}");
+    assert_eq!(
+        out,
+        fill(&t.replied, &[("code", &code), ("channel", "whatsapp")])
+    );
     let queued = app.store.outbox_for(&family).unwrap();
     let last = queued.last().unwrap();
     assert_eq!(last.kind, OutboxKind::Update { case: code.clone() });
@@ -385,15 +394,29 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
         "framed by dialogs/_cases.yaml"
     );
 
-    desk.set_status(
-        "cli:budi",
-        &code,
-        Status::Referred,
-        Some(Referral::Bp3mi),
-        Some("surat ke BP3MI no. 12"),
-    )
-    .await
-    .unwrap();
+    let moved = desk
+        .set_status(
+            "cli:budi",
+            &code,
+            Status::Referred,
+            Some(Referral::Bp3mi),
+            Some("surat ke BP3MI no. 12"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        moved,
+        fill(
+            &t.status_referred,
+            &[
+                ("code", &code),
+                ("from", "in_review"),
+                ("to", "referred"),
+                ("referral", texts.referral["bp3mi"].get(Lang::Id)),
+            ]
+        ),
+        "the reporter agreed to sharing: no warning"
+    );
     let queued = app.store.outbox_for(&family).unwrap();
     let update = &queued.last().unwrap().reply.text;
     assert!(update.contains("Diteruskan ke BP3MI"), "{update}");
@@ -401,18 +424,78 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
         !update.contains("surat"),
         "the note stays internal: {update}"
     );
-    desk.note("cli:ani", &code, "keluarga ditelepon")
+    let noted = desk
+        .note("cli:ani", &code, "keluarga ditelepon")
         .await
         .unwrap();
-    // A move the status machine does not allow is refused.
-    assert!(
-        desk.set_status("cli:ani", &code, Status::New, None, None)
-            .await
-            .is_err()
+    assert_eq!(noted, fill(&t.note_added, &[("code", &code)]));
+    // A move the status machine does not allow is refused, in the staff's words.
+    let refused = desk
+        .set_status("cli:ani", &code, Status::New, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, CaseError::BadTransition { .. }));
+    let bad_move = fill(
+        &t.bad_move,
+        &[("code", &code), ("from", "referred"), ("to", "new")],
+    );
+    assert_eq!(
+        desk.failure(&refused),
+        fill(&t.error, &[("error", &bad_move)])
     );
 
+    // The case view is Indonesian: headings, status and every timeline line from _cases.yaml.
     let shown = desk.show("cli:ani", &code).await.unwrap();
-    assert!(shown.contains("Siti Aminah") && shown.contains("referred to bp3mi"));
+    assert!(shown.contains("Siti Aminah"), "{shown}");
+    let status_text = texts.status(Status::Referred, Some(Referral::Bp3mi), Lang::Id);
+    let head = fill(
+        &t.show_head,
+        &[
+            ("code", &code),
+            ("priority", "P3"),
+            ("status", "referred"),
+            ("status_text", &status_text),
+        ],
+    );
+    assert!(shown.starts_with(&head), "{shown}");
+    for heading in [&t.show_report, &t.show_timeline] {
+        assert!(
+            shown.contains(&format!("\n{heading}\n")),
+            "{heading}: {shown}"
+        );
+    }
+    let first_reply = fill(
+        &t.event_status,
+        &[
+            ("from", "new"),
+            ("to", "in_review"),
+            ("referral", ""),
+            (
+                "note",
+                &fill(&t.event_status_note, &[("note", &t.first_reply_note)]),
+            ),
+        ],
+    );
+    for event in [
+        fill(
+            &t.event_staff_reply,
+            &[("text", "Kami sudah menghubungi BP3MI Jawa Tengah.")],
+        ),
+        first_reply,
+        fill(&t.event_note, &[("text", "keluarga ditelepon")]),
+        fill(&t.event_accessed, &[("how", "show")]),
+    ] {
+        assert!(shown.contains(&event), "{event:?} missing in {shown}");
+    }
+    for english in [
+        "timeline:",
+        "report:",
+        "reporter wrote",
+        "note:",
+        "viewed (",
+    ] {
+        assert!(!shown.contains(english), "{english:?} in {shown}");
+    }
     let case = cases::load(&app.store, &code).unwrap().unwrap();
     let actors: Vec<(&str, &EventKind)> = case
         .timeline
@@ -472,7 +555,13 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
         .unwrap();
     let tomorrow = pandu::time::Date::from_unix(pandu::time::now_secs() + 86_400);
     let purged = desk.purge("cli:ani", tomorrow).await.unwrap();
-    assert!(purged.contains("purged 1"), "{purged}");
+    assert_eq!(
+        purged,
+        fill(
+            &t.purged,
+            &[("n", "1"), ("date", &tomorrow.to_string()), ("files", "0")]
+        )
+    );
     assert!(cases::load(&app.store, &code).unwrap().is_none());
     assert!(
         app.store.case_code_taken(&code).unwrap(),
@@ -488,6 +577,8 @@ async fn staff_commands_are_accepted_only_from_staff() {
     let family = UserKey::new(Channel::Telegram, "5550003");
     let code = family_report(&app, &family).await;
     let staff = TelegramStaff::new(app.engine().clone(), &config).unwrap();
+    let texts = CaseTexts::load(&config).unwrap();
+    let t = &texts.staff;
 
     assert_eq!(staff.handle("999", &format!("/show {code}")).await, None);
     assert_eq!(
@@ -507,16 +598,49 @@ async fn staff_commands_are_accepted_only_from_staff() {
     let member = STAFF_MEMBER.to_string();
     let listed = staff.handle(&member, "/cases@pandu_bot new").await.unwrap();
     assert!(listed.contains(&code), "{listed}");
+    // The group and the terminal (`pandu cases list`) read the same words.
+    let desk = Desk::new(app.engine().clone(), &config).unwrap();
+    assert_eq!(
+        listed,
+        desk.list("cli:ani", Some(Status::New), None).await.unwrap()
+    );
+    assert_eq!(
+        staff.handle(&member, "/cases closed").await.unwrap(),
+        t.list_empty
+    );
     let shown = staff
         .handle(&member, &format!("/show {code}"))
         .await
         .unwrap();
     assert!(shown.contains("Siti Aminah"), "{shown}");
+    // A staff member in the group sees the Indonesian view: the timeline heading and its lines.
+    assert!(
+        shown.contains(&format!("\n{}\n", t.show_timeline)),
+        "{shown}"
+    );
+    let viewed = fill(&t.event_accessed, &[("how", "show")]);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("telegram:42") && l.ends_with(&viewed)),
+        "{shown}"
+    );
+    let missing = staff.handle(&member, "/show PKL-0000").await.unwrap();
+    assert_eq!(
+        missing,
+        fill(
+            &t.error,
+            &[("error", &fill(&t.not_found, &[("code", "PKL-0000")]))]
+        )
+    );
     let replied = staff
         .handle(&member, &format!("/reply {code} Mohon kirim foto kontrak."))
         .await
         .unwrap();
-    assert!(replied.contains("queued"), "{replied}");
+    assert_eq!(
+        replied,
+        fill(&t.replied, &[("code", &code), ("channel", "telegram")])
+    );
     assert_eq!(app.store.outbox_for(&family).unwrap().len(), before + 1);
     let moved = staff
         .handle(
@@ -525,12 +649,38 @@ async fn staff_commands_are_accepted_only_from_staff() {
         )
         .await
         .unwrap();
-    assert!(moved.contains("referred"), "{moved}");
+    assert_eq!(
+        moved,
+        fill(
+            &t.status_referred,
+            &[
+                ("code", &code),
+                ("from", "in_review"),
+                ("to", "referred"),
+                ("referral", texts.referral["embassy"].get(Lang::Id)),
+            ]
+        )
+    );
     let bad = staff
         .handle(&member, &format!("/status {code} referred"))
         .await
         .unwrap();
-    assert!(bad.starts_with("error"), "{bad}");
+    assert_eq!(
+        bad,
+        format!(
+            "{}\n{}",
+            fill(&t.error, &[("error", &t.need_referral)]),
+            t.help
+        )
+    );
+    let empty = staff
+        .handle(&member, &format!("/note {code}"))
+        .await
+        .unwrap();
+    assert!(
+        empty.starts_with(&fill(&t.error, &[("error", &t.empty_note)])),
+        "{empty}"
+    );
     let case = cases::load(&app.store, &code).unwrap().unwrap();
     assert_eq!(case.referred_to, Some(Referral::Embassy));
     assert!(case.timeline.iter().any(|e| e.actor == "telegram:42"));
@@ -776,5 +926,80 @@ async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once
     assert_eq!(
         app.store.outbox_for(&staff_chat()).unwrap().len(),
         staff_before + 1
+    );
+}
+
+/// The shipped `_cases.yaml` with the line of one `key:` changed by `edit` (`None` removes it).
+fn with_line(shipped: &str, key: &str, edit: Option<&str>) -> String {
+    let prefix = format!("  {key}:");
+    let mut changed = false;
+    let mut out = String::new();
+    for line in shipped.lines() {
+        if !changed && line.starts_with(&prefix) {
+            changed = true;
+            if let Some(new) = edit {
+                out.push_str(&format!("{prefix} {new}\n"));
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(changed, "no {key} in _cases.yaml");
+    out
+}
+
+#[test]
+fn the_checker_names_a_missing_or_empty_staff_text_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path());
+    let file = config.dialogs.dir.join("_cases.yaml");
+    let shipped = std::fs::read_to_string(&file).unwrap();
+    let check = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"))
+            .arg("check")
+            .current_dir(root())
+            .env("PANDU_DIALOGS_DIR", &config.dialogs.dir)
+            .env("PANDU_DATA_DIR", tmp.path().join("data"))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let line_of =
+        |text: &str, start: &str| text.lines().position(|l| l.starts_with(start)).unwrap() + 1;
+
+    let (_, fine) = check();
+    assert!(!fine.contains("_cases.yaml"), "{fine}");
+
+    // The timeline heading removed: refused at the `staff:` section, naming the text.
+    std::fs::write(&file, with_line(&shipped, "show_timeline", None)).unwrap();
+    let (ok, out) = check();
+    assert!(!ok, "{out}");
+    let at = format!(
+        "{}:{}:1: error:",
+        file.display(),
+        line_of(&shipped, "staff:")
+    );
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.starts_with(&at), "{first}");
+    assert!(first.contains("`show_timeline`"), "{first}");
+
+    // An empty text: refused at its own line.
+    let blank = with_line(&shipped, "event_note", Some("\"\""));
+    std::fs::write(&file, &blank).unwrap();
+    let (ok, out) = check();
+    assert!(!ok, "{out}");
+    let at = format!(
+        "{}:{}:1: error:",
+        file.display(),
+        line_of(&blank, "  event_note:")
+    );
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&at) && first.contains("staff.event_note"),
+        "{first}"
     );
 }

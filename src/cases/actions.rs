@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::contacts::Contacts;
-use super::texts::CaseTexts;
+use super::texts::{CaseTexts, fill};
 use super::{Case, PendingEmergency, Priority, code};
 use crate::config::Config;
 use crate::dialog::{Action, ActionCall, ActionResult, Actions, Effect};
@@ -122,19 +122,26 @@ pub fn initial_priority(
         .category(category)
         .map(|c| c.priority)
         .unwrap_or(Priority::P4);
-    let mut reason = format!(
-        "category {}",
-        if category.is_empty() { "?" } else { category }
+    let mut reason = fill(
+        &texts.staff.reason_category,
+        &[(
+            "category",
+            if category.is_empty() {
+                &texts.staff.unknown
+            } else {
+                category
+            },
+        )],
     );
     if fields.get("aman").map(String::as_str) == Some("tidak") && priority > Priority::P1 {
         priority = Priority::P1;
-        reason = "worker not safe now".into();
+        reason = texts.staff.reason_not_safe.clone();
     }
     if let Some(p) = pending
         && p.priority < priority
     {
         priority = p.priority;
-        reason = format!("emergency words ({})", p.category);
+        reason = fill(&texts.staff.reason_emergency, &[("category", &p.category)]);
     }
     (priority, reason)
 }

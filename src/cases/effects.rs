@@ -283,7 +283,10 @@ impl CaseEffects {
                 EventKind::PriorityChanged {
                     from: current,
                     to: priority,
-                    reason: format!("emergency words ({category})"),
+                    reason: super::texts::fill(
+                        &self.texts.staff.reason_emergency,
+                        &[("category", category)],
+                    ),
                 },
             )?;
             if let Some(entry) = self.recent().opened.get_mut(ctx.user)

@@ -9,7 +9,7 @@
 //! - [`staff`]: what staff do (list, show, reply, status, note, purge, export) for the CLI and the
 //!   Telegram staff chat; every access is written into the case's timeline with who did it;
 //! - [`contacts`]: emergency numbers by country (`config/contacts.yaml`);
-//! - [`texts`]: what reporters read about their case (`dialogs/_cases.yaml`).
+//! - [`texts`]: what reporters and staff read about cases (`dialogs/_cases.yaml`).
 //!
 //! A case is stored as an immutable opening record plus an append-only list of events (see
 //! `storage::cases`); its status and priority are computed from the events. Nothing is ever rewritten,
@@ -17,8 +17,8 @@
 //! overwrite each other's work.
 //!
 //! Invariants: a ticket code reaches a reporter only in the commit that stored its case; no name, number
-//! or message text goes to a log or to the staff-chat announcement; reporter-facing words come from
-//! `dialogs/` or `config/`, never from here.
+//! or message text goes to a log or to the staff-chat announcement; reporter- and staff-facing words
+//! come from `dialogs/` or `config/`, never from here.
 
 pub mod actions;
 pub mod code;
@@ -48,6 +48,9 @@ pub enum CaseError {
     Storage(#[from] storage::Error),
     #[error("cannot read {path}: {message}")]
     File { path: String, message: String },
+    /// `dialogs/_cases.yaml` is unreadable or incomplete: where and what, as `pandu check` prints it.
+    #[error("{0}")]
+    Texts(Box<crate::dialog::Diagnostic>),
     #[error("no case with code {0}")]
     NotFound(String),
     #[error("{0:?} is not a status; use new, in_review, referred, resolved or closed")]
@@ -62,10 +65,30 @@ pub enum CaseError {
         from: &'static str,
         to: &'static str,
     },
+    #[error("{0:?} is not a date; write YYYY-MM-DD")]
+    BadDate(String),
     #[error("{0}")]
-    Usage(String),
+    Usage(Usage),
+    #[error("cannot write the export: {0}")]
+    Export(String),
     #[error("engine: {0}")]
     Engine(#[from] crate::engine::EngineError),
+}
+
+/// A staff command that is incomplete or contradicts itself. The texts staff read are in
+/// `dialogs/_cases.yaml` (`staff:`); these messages are for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Usage {
+    #[error("the reply is empty")]
+    EmptyReply,
+    #[error("the note is empty")]
+    EmptyNote,
+    #[error("missing argument")]
+    MissingArgument,
+    #[error("say to whom: BP3MI, KP2MI, embassy or other")]
+    NeedReferral,
+    #[error("a referral target is only for the status referred")]
+    ReferralOnlyWhenReferred,
 }
 
 /// Where a case stands. `Closed` is final; a resolved case can be reopened into review.

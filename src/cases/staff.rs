@@ -6,8 +6,13 @@
 //! access to personal data is audited. Replies and status changes reach the reporter through their own
 //! channel via [`Engine::send`], framed by texts from `dialogs/_cases.yaml`.
 //!
+//! Every word staff read (headings, timeline lines, confirmations, failures) comes from `staff:` in
+//! `dialogs/_cases.yaml`, in Bahasa Indonesia; the CLI and the staff group print the same text. Status,
+//! priority and referral words that staff type in commands are shown as typed (`in_review`, `P1`).
+//!
 //! Invariants: staff output is for staff (it may show the report); logs get codes and actors only;
-//! Telegram commands are accepted only from `telegram.staff_user_ids`, and a refusal is logged.
+//! no staff-facing word in a Rust literal (only layout: spaces, new lines); Telegram commands are
+//! accepted only from `telegram.staff_user_ids`, and a refusal is logged.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -15,11 +20,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::texts::{CaseTexts, fill};
-use super::{Case, CaseError, Event, EventKind, Priority, Referral, Status, code, load};
+use super::texts::{CaseTexts, StaffTexts, fill};
+use super::{Case, CaseError, Event, EventKind, Priority, Referral, Status, Usage, code, load};
 use crate::channels::StaffCommands;
 use crate::config::Config;
-use crate::dialog::Reply;
+use crate::dialog::{Lang, Reply};
 use crate::engine::{Engine, Outgoing};
 use crate::storage::OutboxKind;
 use crate::storage::cases::Tombstone;
@@ -33,25 +38,32 @@ pub struct Desk {
     texts: Arc<CaseTexts>,
 }
 
-fn when(secs: u64) -> String {
-    let date = Date::from_unix(secs);
+fn when(texts: &StaffTexts, secs: u64) -> String {
+    let date = Date::from_unix(secs).to_string();
     let rem = secs % 86_400;
-    format!("{date} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+    let time = format!("{:02}:{:02}", rem / 3600, (rem % 3600) / 60);
+    fill(&texts.time, &[("date", &date), ("time", &time)])
 }
 
-fn age(now: u64, since: u64) -> String {
+fn age(texts: &StaffTexts, now: u64, since: u64) -> String {
     let secs = now.saturating_sub(since);
-    if secs < 3600 {
-        format!("{}m", secs / 60)
+    let (template, n) = if secs < 3600 {
+        (&texts.age_minutes, secs / 60)
     } else if secs < 2 * 86_400 {
-        format!("{}h", secs / 3600)
+        (&texts.age_hours, secs / 3600)
     } else {
-        format!("{}d", secs / 86_400)
-    }
+        (&texts.age_days, secs / 86_400)
+    };
+    fill(template, &[("n", &n.to_string())])
+}
+
+/// Left-aligns `text` in `width` characters (columns of the case list).
+fn pad(text: &str, width: usize) -> String {
+    format!("{text:<width$}")
 }
 
 impl Desk {
-    /// Loads the reporter-facing texts (`dialogs/_cases.yaml`).
+    /// Loads the texts (`dialogs/_cases.yaml`): what reporters and staff read.
     pub fn new(engine: Engine, config: &Config) -> Result<Desk, CaseError> {
         Ok(Desk {
             engine,
@@ -102,6 +114,39 @@ impl Desk {
         Ok(())
     }
 
+    /// What a failed staff action says, from `staff:` in `dialogs/_cases.yaml` (`Gagal: ...`).
+    pub fn failure(&self, error: &CaseError) -> String {
+        fill(&self.texts.staff.error, &[("error", &self.explain(error))])
+    }
+
+    /// The reason a staff action failed, in the staff's words.
+    fn explain(&self, error: &CaseError) -> String {
+        let t = &self.texts.staff;
+        let typed = |template: &str, text: &str| fill(template, &[("text", text)]);
+        match error {
+            CaseError::NotFound(code) => fill(&t.not_found, &[("code", code)]),
+            CaseError::BadStatus(text) => typed(&t.bad_status, text),
+            CaseError::BadReferral(text) => typed(&t.bad_referral, text),
+            CaseError::BadPriority(text) => typed(&t.bad_priority, text),
+            CaseError::BadDate(text) => typed(&t.bad_date, text),
+            CaseError::BadTransition { code, from, to } => {
+                fill(&t.bad_move, &[("code", code), ("from", from), ("to", to)])
+            }
+            CaseError::Usage(usage) => match usage {
+                Usage::EmptyReply => t.empty_reply.clone(),
+                Usage::EmptyNote => t.empty_note.clone(),
+                Usage::MissingArgument => t.missing_argument.clone(),
+                Usage::NeedReferral => t.need_referral.clone(),
+                Usage::ReferralOnlyWhenReferred => t.referral_only_when_referred.clone(),
+            },
+            CaseError::Storage(_)
+            | CaseError::File { .. }
+            | CaseError::Texts(_)
+            | CaseError::Export(_)
+            | CaseError::Engine(_) => fill(&t.technical, &[("detail", &error.to_string())]),
+        }
+    }
+
     fn lang_of(&self, case: &Case) -> crate::dialog::Lang {
         match self.engine.store().session(&case.record.reporter) {
             Ok(Some(session)) => session.lang,
@@ -128,30 +173,30 @@ impl Desk {
         }
         cases.sort_by_key(|c| (c.priority, c.record.opened_at));
         tracing::info!(actor, count = cases.len(), "staff listed cases");
+        let t = &self.texts.staff;
         if cases.is_empty() {
-            return Ok("no cases".into());
+            return Ok(t.list_empty.clone());
         }
         let now = crate::time::now_secs();
         let mut out = String::new();
         for c in &cases {
+            // The status as staff type it in `/cases` and `/status`.
             let status = match c.referred_to {
                 Some(r) if c.status == Status::Referred => format!("referred:{}", r.as_str()),
                 _ => c.status.as_str().to_string(),
             };
-            let _ = writeln!(
-                out,
-                "{}  {}  {:<16} {:<14} {:<10} opened {} ago",
-                c.code(),
-                c.priority.as_str(),
-                status,
-                c.record.category,
-                if c.record.country.is_empty() {
-                    "?"
-                } else {
-                    &c.record.country
-                },
-                age(now, c.record.opened_at)
+            let line = fill(
+                &t.list_line,
+                &[
+                    ("code", c.code()),
+                    ("priority", c.priority.as_str()),
+                    ("status", &pad(&status, 16)),
+                    ("category", &pad(&c.record.category, 14)),
+                    ("country", &pad(self.or_unknown(&c.record.country), 10)),
+                    ("age", &age(t, now, c.record.opened_at)),
+                ],
             );
+            let _ = writeln!(out, "{line}");
         }
         Ok(out.trim_end().to_string())
     }
@@ -168,38 +213,49 @@ impl Desk {
         tracing::info!(case = %case.code(), actor, "staff viewed a case");
         let case = load(self.engine.store(), case.code())?.unwrap_or(case);
         let r = &case.record;
+        let t = &self.texts.staff;
         let mut out = String::new();
-        let target = case.priority.target_hours(&self.config);
-        let _ = writeln!(
-            out,
-            "{}  {}  {}",
-            r.code,
-            case.priority.as_str(),
-            self.status_line(&case)
+        let target = case.priority.target_hours(&self.config).to_string();
+        let status_text = self.texts.status(case.status, case.referred_to, Lang::Id);
+        let head = fill(
+            &t.show_head,
+            &[
+                ("code", &r.code),
+                ("priority", case.priority.as_str()),
+                ("status", case.status.as_str()),
+                ("status_text", &status_text),
+            ],
         );
-        let _ = writeln!(
-            out,
-            "category {} · country {} · opened {} · target {target} h",
-            r.category,
-            if r.country.is_empty() {
-                "?"
-            } else {
-                &r.country
-            },
-            when(r.opened_at)
+        let category_text = self
+            .texts
+            .category(&r.category)
+            .map(|c| c.label.get(Lang::Id))
+            .unwrap_or(&r.category);
+        let facts = fill(
+            &t.show_facts,
+            &[
+                ("category", &r.category),
+                ("category_text", category_text),
+                ("country", self.or_unknown(&r.country)),
+                ("opened", &when(t, r.opened_at)),
+                ("hours", &target),
+            ],
         );
-        let _ = writeln!(
-            out,
-            "reporter {} ({}) · sharing with BP3MI/KP2MI/embassy: {}",
-            r.reporter,
-            r.lang.code(),
-            if r.share_consent {
-                "yes"
-            } else {
-                "NO (dinas only)"
-            }
+        let consent = if r.share_consent {
+            &t.consent_yes
+        } else {
+            &t.consent_no
+        };
+        let reporter = fill(
+            &t.show_reporter,
+            &[
+                ("reporter", &r.reporter.to_string()),
+                ("lang", r.lang.code()),
+                ("consent", consent),
+            ],
         );
-        let _ = writeln!(out, "\nreport:");
+        let _ = writeln!(out, "{head}\n{facts}\n{reporter}");
+        let _ = writeln!(out, "\n{}", t.show_report);
         for name in &self.texts.intake_fields {
             if let Some(value) = r.fields.get(name) {
                 let _ = writeln!(out, "  {name}: {value}");
@@ -211,33 +267,115 @@ impl Desk {
             }
         }
         if !r.attachments.is_empty() {
-            let _ = writeln!(out, "attachments:");
+            let _ = writeln!(out, "{}", t.show_attachments);
             for a in &r.attachments {
-                let _ = writeln!(
-                    out,
-                    "  {:?} {}",
-                    a.kind,
-                    a.stored_path.as_deref().unwrap_or(&a.reference)
+                let line = fill(
+                    &t.attachment_line,
+                    &[
+                        ("kind", self.texts.attachment_kind(kind_name(a.kind))),
+                        ("file", a.stored_path.as_deref().unwrap_or(&a.reference)),
+                    ],
                 );
+                let _ = writeln!(out, "{line}");
             }
         }
-        let _ = writeln!(out, "\ntimeline:");
+        let _ = writeln!(out, "\n{}", t.show_timeline);
         for e in &case.timeline {
-            let _ = writeln!(
-                out,
-                "  {}  {:<14} {}",
-                when(e.at),
-                e.actor,
-                describe(&e.kind)
+            let line = fill(
+                &t.timeline_line,
+                &[
+                    ("at", &when(t, e.at)),
+                    ("actor", &pad(&e.actor, 14)),
+                    ("event", &self.describe(&e.kind)),
+                ],
             );
+            let _ = writeln!(out, "{line}");
         }
         Ok(out.trim_end().to_string())
     }
 
-    fn status_line(&self, case: &Case) -> String {
-        match case.referred_to {
-            Some(r) if case.status == Status::Referred => format!("referred to {}", r.as_str()),
-            _ => case.status.as_str().to_string(),
+    /// The value, or `staff.unknown` when the report left it empty.
+    fn or_unknown<'a>(&'a self, value: &'a str) -> &'a str {
+        if value.is_empty() {
+            &self.texts.staff.unknown
+        } else {
+            value
+        }
+    }
+
+    /// One timeline event in the staff's words.
+    fn describe(&self, kind: &EventKind) -> String {
+        let t = &self.texts.staff;
+        match kind {
+            EventKind::Opened { priority, reason } => fill(
+                &t.event_opened,
+                &[("priority", priority.as_str()), ("reason", reason)],
+            ),
+            EventKind::ReporterMessage { text, attachments } => {
+                let files = if attachments.is_empty() {
+                    String::new()
+                } else {
+                    fill(
+                        &t.event_attachments,
+                        &[("n", &attachments.len().to_string())],
+                    )
+                };
+                fill(
+                    &t.event_reporter_message,
+                    &[
+                        ("text", text.as_deref().unwrap_or(&t.event_no_text)),
+                        ("attachments", &files),
+                    ],
+                )
+            }
+            EventKind::StaffReply { text } => fill(&t.event_staff_reply, &[("text", text)]),
+            EventKind::StatusChanged {
+                from,
+                to,
+                referred_to,
+                note,
+            } => {
+                let referral = referred_to
+                    .map(|r| fill(&t.event_referral, &[("to", r.as_str())]))
+                    .unwrap_or_default();
+                let note = note
+                    .as_deref()
+                    .map(|n| fill(&t.event_status_note, &[("note", n)]))
+                    .unwrap_or_default();
+                fill(
+                    &t.event_status,
+                    &[
+                        ("from", from.as_str()),
+                        ("to", to.as_str()),
+                        ("referral", &referral),
+                        ("note", &note),
+                    ],
+                )
+            }
+            EventKind::Note { text } => fill(&t.event_note, &[("text", text)]),
+            EventKind::PriorityChanged { from, to, reason } => fill(
+                &t.event_priority,
+                &[
+                    ("from", from.as_str()),
+                    ("to", to.as_str()),
+                    ("reason", reason),
+                ],
+            ),
+            EventKind::Emergency { category } => {
+                fill(&t.event_emergency, &[("category", category)])
+            }
+            EventKind::StaffNotified { reminder } => {
+                if *reminder {
+                    t.event_staff_reminded.clone()
+                } else {
+                    t.event_staff_told.clone()
+                }
+            }
+            EventKind::Accessed { how } => fill(&t.event_accessed, &[("how", how)]),
+            EventKind::Undeliverable { channel, reason } => fill(
+                &t.event_undeliverable,
+                &[("channel", channel), ("reason", reason)],
+            ),
         }
     }
 
@@ -245,7 +383,7 @@ impl Desk {
     pub async fn reply(&self, actor: &str, typed: &str, text: &str) -> Result<String, CaseError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(CaseError::Usage("the reply is empty".into()));
+            return Err(CaseError::Usage(Usage::EmptyReply));
         }
         let case = self.case(typed)?;
         let lang = self.lang_of(&case);
@@ -271,16 +409,18 @@ impl Desk {
                     from: Status::New,
                     to: Status::InReview,
                     referred_to: None,
-                    note: Some("first reply".into()),
+                    note: Some(self.texts.staff.first_reply_note.clone()),
                 },
             )
             .await?;
         }
         tracing::info!(case = %case.code(), actor, "staff replied to a reporter");
-        Ok(format!(
-            "reply queued for the reporter of {} ({})",
-            case.code(),
-            case.record.reporter.channel.as_str()
+        Ok(fill(
+            &self.texts.staff.replied,
+            &[
+                ("code", case.code()),
+                ("channel", case.record.reporter.channel.as_str()),
+            ],
         ))
     }
 
@@ -303,16 +443,8 @@ impl Desk {
         }
         let referred_to = match (status, to) {
             (Status::Referred, Some(r)) => Some(r),
-            (Status::Referred, None) => {
-                return Err(CaseError::Usage(
-                    "say to whom: --to BP3MI, KP2MI, embassy or other".into(),
-                ));
-            }
-            (_, Some(_)) => {
-                return Err(CaseError::Usage(
-                    "--to is only for the status referred".into(),
-                ));
-            }
+            (Status::Referred, None) => return Err(CaseError::Usage(Usage::NeedReferral)),
+            (_, Some(_)) => return Err(CaseError::Usage(Usage::ReferralOnlyWhenReferred)),
             (_, None) => None,
         };
         self.record(
@@ -337,30 +469,33 @@ impl Desk {
         );
         self.tell_reporter(&case, text).await?;
         tracing::info!(case = %case.code(), actor, status = status.as_str(), "case status changed");
-        let mut out = format!(
-            "{}: {} → {}",
-            case.code(),
-            case.status.as_str(),
-            status.as_str()
-        );
-        if let Some(r) = referred_to {
-            let _ = write!(out, " ({})", r.as_str());
-            if !case.record.share_consent {
-                out.push_str(
-                    "\nwarning: the reporter did NOT consent to sharing their data outside the dinas; \
-                     share only what they agree to (ask them with `reply`)",
-                );
+        let t = &self.texts.staff;
+        let moved = [
+            ("code", case.code()),
+            ("from", case.status.as_str()),
+            ("to", status.as_str()),
+        ];
+        Ok(match referred_to {
+            None => fill(&t.status_changed, &moved),
+            Some(r) => {
+                let label = self.texts.referral.get(r.as_str()).map(|l| l.get(Lang::Id));
+                let mut values = moved.to_vec();
+                values.push(("referral", label.unwrap_or(r.as_str())));
+                let mut out = fill(&t.status_referred, &values);
+                if !case.record.share_consent {
+                    out.push('\n');
+                    out.push_str(&t.no_consent);
+                }
+                out
             }
-        }
-        out.push_str("\nthe reporter was told");
-        Ok(out)
+        })
     }
 
     /// An internal note; the reporter is not told.
     pub async fn note(&self, actor: &str, typed: &str, text: &str) -> Result<String, CaseError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(CaseError::Usage("the note is empty".into()));
+            return Err(CaseError::Usage(Usage::EmptyNote));
         }
         let case = self.case(typed)?;
         self.record(
@@ -372,7 +507,7 @@ impl Desk {
         )
         .await?;
         tracing::info!(case = %case.code(), actor, "staff added a note");
-        Ok(format!("note added to {}", case.code()))
+        Ok(fill(&self.texts.staff.note_added, &[("code", case.code())]))
     }
 
     /// Deletes resolved and closed cases whose last status change is before `closed_before`, with
@@ -420,8 +555,13 @@ impl Desk {
         }
         store.flush().await?;
         tracing::info!(actor, purged, files, before = %closed_before, "cases purged");
-        Ok(format!(
-            "purged {purged} case(s) closed before {closed_before} ({files} attachment file(s) deleted)"
+        Ok(fill(
+            &self.texts.staff.purged,
+            &[
+                ("n", &purged.to_string()),
+                ("date", &closed_before.to_string()),
+                ("files", &files.to_string()),
+            ],
         ))
     }
 
@@ -438,56 +578,19 @@ impl Desk {
         .await?;
         tracing::info!(case = %case.code(), actor, "staff exported a case");
         let case = load(self.engine.store(), case.code())?.unwrap_or(case);
-        serde_json::to_string_pretty(&case).map_err(|e| CaseError::Usage(e.to_string()))
+        serde_json::to_string_pretty(&case).map_err(|e| CaseError::Export(e.to_string()))
     }
 }
 
-fn describe(kind: &EventKind) -> String {
+/// The machine name of an attachment kind: the key of `staff.attachment_kinds`.
+fn kind_name(kind: crate::dialog::AttachmentKind) -> &'static str {
+    use crate::dialog::AttachmentKind as K;
     match kind {
-        EventKind::Opened { priority, reason } => {
-            format!("opened as {} ({reason})", priority.as_str())
-        }
-        EventKind::ReporterMessage { text, attachments } => format!(
-            "reporter wrote: {}{}",
-            text.as_deref().unwrap_or("-"),
-            if attachments.is_empty() {
-                String::new()
-            } else {
-                format!(" [+{} attachment(s)]", attachments.len())
-            }
-        ),
-        EventKind::StaffReply { text } => format!("reply to reporter: {text}"),
-        EventKind::StatusChanged {
-            from,
-            to,
-            referred_to,
-            note,
-        } => {
-            let mut s = format!("status {} → {}", from.as_str(), to.as_str());
-            if let Some(r) = referred_to {
-                let _ = write!(s, " ({})", r.as_str());
-            }
-            if let Some(n) = note {
-                let _ = write!(s, ": {n}");
-            }
-            s
-        }
-        EventKind::Note { text } => format!("note: {text}"),
-        EventKind::PriorityChanged { from, to, reason } => {
-            format!("priority {} → {} ({reason})", from.as_str(), to.as_str())
-        }
-        EventKind::Emergency { category } => format!("emergency words: {category}"),
-        EventKind::StaffNotified { reminder } => {
-            if *reminder {
-                "staff chat reminded".into()
-            } else {
-                "staff chat told".into()
-            }
-        }
-        EventKind::Accessed { how } => format!("viewed ({how})"),
-        EventKind::Undeliverable { channel, reason } => {
-            format!("undeliverable on {channel}: {reason}")
-        }
+        K::Photo => "photo",
+        K::Voice => "voice",
+        K::Audio => "audio",
+        K::Video => "video",
+        K::Document => "document",
     }
 }
 
@@ -543,7 +646,9 @@ impl TelegramStaff {
                 let status = Status::parse(need(status)?)?;
                 let (to, note) = if status == Status::Referred {
                     let (to, note) = split_word(rest);
-                    (Some(Referral::parse(need(to)?)?), note)
+                    // No target: `set_status` says what to write.
+                    let to = (!to.is_empty()).then(|| Referral::parse(to)).transpose()?;
+                    (to, note)
                 } else {
                     (None, rest)
                 };
@@ -566,7 +671,7 @@ fn split_word(text: &str) -> (&str, &str) {
 
 fn need(word: &str) -> Result<&str, CaseError> {
     if word.is_empty() {
-        Err(CaseError::Usage("missing argument".into()))
+        Err(CaseError::Usage(Usage::MissingArgument))
     } else {
         Ok(word)
     }
@@ -587,10 +692,21 @@ impl StaffCommands for TelegramStaff {
             let actor = format!("telegram:{from}");
             Some(match self.run(&actor, text).await {
                 Ok(out) => out,
-                Err(e @ CaseError::Usage(_)) => {
-                    format!("error: {e}\n{}", self.desk.texts.staff.help)
+                Err(e) => {
+                    let mut out = self.desk.failure(&e);
+                    // A mistake in the command: show how the commands are written.
+                    if matches!(
+                        e,
+                        CaseError::Usage(_)
+                            | CaseError::BadStatus(_)
+                            | CaseError::BadReferral(_)
+                            | CaseError::BadPriority(_)
+                    ) {
+                        out.push('\n');
+                        out.push_str(&self.desk.texts.staff.help);
+                    }
+                    out
                 }
-                Err(e) => format!("error: {e}"),
             })
         })
     }
