@@ -277,13 +277,15 @@ fn documented_payloads_translate_to_inputs() {
 
 #[test]
 fn a_business_scoped_user_id_keys_the_conversation_and_a_phone_is_not_required() {
-    let body = payloads::notification(json!({
-        "messaging_product": "whatsapp",
-        "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
-        "contacts": [ { "profile": { "name": "Sari", "username": "@sari" }, "user_id": "ID.1234567890123456" } ],
-        "messages": [ { "from_user_id": "ID.1234567890123456", "id": "wamid.U1",
-                        "timestamp": "1749416383", "type": "text", "text": { "body": "halo" } } ]
-    }));
+    let contact = json!({
+        "profile": { "name": "Sari", "username": "@sari" },
+        "user_id": "ID.1234567890123456"
+    });
+    let message = json!({
+        "from_user_id": "ID.1234567890123456", "id": "wamid.U1", "timestamp": "1749416383",
+        "type": "text", "text": { "body": "halo" }
+    });
+    let body = payloads::notification(payloads::value_with(vec![contact], vec![message]));
     let parsed = payload::parse(body);
     assert_eq!(parsed.messages.len(), 1);
     assert_eq!(parsed.messages[0].user_id, "ID.1234567890123456");
@@ -747,13 +749,12 @@ async fn a_permanent_error_is_recorded_once_and_the_next_message_still_goes() {
 async fn a_user_known_only_by_business_scoped_id_is_answered_at_that_id() {
     let (_dir, graph, app) = start().await;
     let bsuid = "ID.1234567890123456";
-    let body = payloads::notification(json!({
-        "messaging_product": "whatsapp",
-        "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
-        "contacts": [ { "profile": { "name": "Sari" }, "user_id": bsuid } ],
-        "messages": [ { "from_user_id": bsuid, "id": "wamid.BS1",
-                        "timestamp": now().to_string(), "type": "text", "text": { "body": "halo" } } ]
-    }));
+    let contact = json!({ "profile": { "name": "Sari" }, "user_id": bsuid });
+    let message = json!({
+        "from_user_id": bsuid, "id": "wamid.BS1", "timestamp": now().to_string(),
+        "type": "text", "text": { "body": "halo" }
+    });
+    let body = payloads::notification(payloads::value_with(vec![contact], vec![message]));
     post_ok(&app, &body).await;
     assert!(app.store.session(&user(bsuid)).unwrap().is_some());
     let sent = sends(&graph, "the answer", 1).await;
@@ -761,13 +762,9 @@ async fn a_user_known_only_by_business_scoped_id_is_answered_at_that_id() {
     assert!(sent[0].get("to").is_none());
     assert_eq!(sent[0]["interactive"]["body"]["text"], MENU);
     // With both ids, the key is the business-scoped id and replies go to the phone number.
-    let body = payloads::notification(json!({
-        "messaging_product": "whatsapp",
-        "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
-        "contacts": [ { "profile": { "name": "Budi" }, "wa_id": OTHER, "user_id": "ID.999" } ],
-        "messages": [ { "from": OTHER, "id": "wamid.BS2",
-                        "timestamp": now().to_string(), "type": "text", "text": { "body": "halo" } } ]
-    }));
+    let contact = json!({ "profile": { "name": "Budi" }, "wa_id": OTHER, "user_id": "ID.999" });
+    let message = payloads::text_message(OTHER, "wamid.BS2", now(), "halo");
+    let body = payloads::notification(payloads::value_with(vec![contact], vec![message]));
     post_ok(&app, &body).await;
     assert!(app.store.session(&user("ID.999")).unwrap().is_some());
     assert!(app.store.session(&user(OTHER)).unwrap().is_none());
