@@ -6,19 +6,21 @@
 
 #[path = "telegram_support/bot_api.rs"]
 mod bot_api;
+#[path = "engine_support/mod.rs"]
+mod engine_support;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bot_api::{BotApi, Sent, TOKEN};
 use pandu::channels::StaffCommands;
 use pandu::channels::telegram::{FileError, Telegram};
 use pandu::config::{Config, Secret, Secrets};
-use pandu::dialog::{Actions, load_dir};
-use pandu::engine::{Engine, EngineConfig, IgnoreEffects};
+use pandu::dialog::Actions;
+use pandu::engine::Engine;
 use pandu::storage::{Channel, DEFAULT_CACHE_BYTES, Delivery, Store, UserKey};
 use serde_json::json;
 use tokio::sync::watch;
@@ -27,12 +29,7 @@ use tokio::task::JoinHandle;
 const WAIT: Duration = Duration::from_secs(10);
 const WEBHOOK_SECRET: &str = "s3cret-webhook-token";
 
-fn write_dialogs(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("_bot.yaml"), include_str!("fixtures/_bot.yaml")).unwrap();
-    std::fs::write(
-        dir.join("main.yaml"),
-        r#"
+const MAIN: &str = r#"
 flow: main
 nodes:
   start:
@@ -50,12 +47,9 @@ nodes:
     say: { id: "Halo {nama}.", en: "Hello {nama}." }
   info:
     say: { id: "Info & fakta.", en: "Info & facts." }
-"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("bukti.yaml"),
-        r#"
+"#;
+
+const BUKTI: &str = r#"
 flow: bukti
 triggers: ['\bbukti\b']
 nodes:
@@ -66,12 +60,9 @@ nodes:
     next: terima
   terima:
     say: { id: "Terima kasih.", en: "Thank you." }
-"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("lambat.yaml"),
-        r#"
+"#;
+
+const LAMBAT: &str = r#"
 flow: lambat
 triggers: ['\blambat\b']
 nodes:
@@ -80,9 +71,15 @@ nodes:
     outcomes: { ok: selesai }
   selesai:
     say: { id: "Selesai.", en: "Done." }
-"#,
-    )
-    .unwrap();
+"#;
+
+fn write_dialogs(dir: &Path) {
+    let flows = [
+        ("main.yaml", MAIN),
+        ("bukti.yaml", BUKTI),
+        ("lambat.yaml", LAMBAT),
+    ];
+    engine_support::write_dialogs(dir, &flows);
 }
 
 /// An action that takes a while: the engine's commit of a message that runs it is slow.
@@ -155,21 +152,25 @@ struct Pandu {
     shutdown: watch::Sender<bool>,
 }
 
-async fn start(s: &Setup, config: &Config, staff: Option<Arc<dyn StaffCommands>>) -> Pandu {
-    let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
+fn open(s: &Setup) -> Store {
+    Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap()
+}
+
+/// The engine on `store` over the test dialogs, with the slow action registered.
+fn start_engine(
+    s: &Setup,
+    store: &Store,
+    idle_secs: u64,
+    max_batch: usize,
+) -> (Engine, JoinHandle<()>) {
     let mut actions = Actions::new();
     actions.register("test.slow", Arc::new(Slow));
-    let (bot, _) = load_dir(&s.dialogs, &actions).unwrap();
-    let (engine, writer) = Engine::start(
-        store.clone(),
-        Arc::new(RwLock::new(Arc::new(bot))),
-        actions,
-        Arc::new(IgnoreEffects),
-        EngineConfig {
-            idle_secs: 3600,
-            max_batch: 256,
-        },
-    );
+    engine_support::start_engine(store.clone(), &s.dialogs, actions, idle_secs, max_batch)
+}
+
+async fn start(s: &Setup, config: &Config, staff: Option<Arc<dyn StaffCommands>>) -> Pandu {
+    let store = open(s);
+    let (engine, writer) = start_engine(s, &store, 3600, 256);
     let telegram = Telegram::from_config(config, &secrets(), engine.clone(), staff).unwrap();
     let (shutdown, rx) = watch::channel(false);
     let tasks = telegram.start(rx).await;
@@ -803,20 +804,7 @@ async fn an_attachment_a_question_accepts_is_downloaded_others_are_not() {
 #[tokio::test]
 async fn no_token_means_no_telegram_and_says_why() {
     let s = setup().await;
-    let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
-    let mut actions = Actions::new();
-    actions.register("test.slow", Arc::new(Slow));
-    let (bot, _) = load_dir(&s.dialogs, &actions).unwrap();
-    let (engine, _writer) = Engine::start(
-        store,
-        Arc::new(RwLock::new(Arc::new(bot))),
-        actions,
-        Arc::new(IgnoreEffects),
-        EngineConfig {
-            idle_secs: 60,
-            max_batch: 8,
-        },
-    );
+    let (engine, _writer) = start_engine(&s, &open(&s), 60, 8);
     let err = Telegram::from_config(&config(&s), &Secrets::default(), engine.clone(), None)
         .err()
         .unwrap();
