@@ -47,21 +47,6 @@ fn run_count() -> usize {
 const OPEN_LOOP: Duration = Duration::from_secs(40);
 const THINK: Duration = Duration::from_secs(20);
 
-/// A menu, an answer, and back: every message the users send has exactly one recognisable answer.
-const MAIN: &str = r#"
-flow: main
-nodes:
-  start:
-    say: { id: "Pilih layanan:", en: "Choose:" }
-    choices:
-      - label: { id: Syarat, en: Requirements }
-        goto: info
-      - label: { id: Biaya, en: Costs }
-        goto: info
-  info:
-    say: { id: "Info & fakta.", en: "Info & facts." }
-"#;
-
 /// What a user sends at step `i` and a piece of the answer that shows it was handled.
 fn script(i: usize) -> (&'static str, &'static str) {
     match i {
@@ -147,7 +132,8 @@ async fn start_bot(mode: Mode) -> Bot {
 async fn start_telegram(mode: Mode, api_url: String) -> Parts {
     let temp = tempfile::tempdir().unwrap();
     let dialogs = temp.path().join("dialogs");
-    engine_support::write_dialogs(&dialogs, &[("main.yaml", MAIN)]);
+    // A menu, an answer, and back: every message the users send has exactly one recognisable answer.
+    engine_support::write_dialogs(&dialogs, "telegram_bench");
     let mut config = Config {
         data_dir: temp.path().join("data"),
         ..Config::default()

@@ -12,22 +12,11 @@ use pandu::storage::{Channel, DEFAULT_CACHE_BYTES, Store, UserKey};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
-const MAIN: &str = r#"
-flow: main
-nodes:
-  start:
-    ask: { id: "Nama?", en: "Name?" }
-    save: nama
-    next: halo
-  halo:
-    say: { id: "Halo {nama}.", en: "Hello {nama}." }
-"#;
-
-/// A fresh data folder and a dialog folder with `MAIN`; kept while the returned guards live.
+/// A fresh data folder and a dialog folder with `tests/fixtures/engine/`; kept while the returned guards live.
 fn folders() -> (TempDir, TempDir) {
     let data = tempfile::tempdir().unwrap();
     let dialogs = tempfile::tempdir().unwrap();
-    engine_support::write_dialogs(dialogs.path(), &[("main.yaml", MAIN)]);
+    engine_support::write_dialogs(dialogs.path(), "engine");
     (data, dialogs)
 }
 

@@ -29,59 +29,6 @@ use tokio::task::JoinHandle;
 const WAIT: Duration = Duration::from_secs(10);
 const WEBHOOK_SECRET: &str = "s3cret-webhook-token";
 
-const MAIN: &str = r#"
-flow: main
-nodes:
-  start:
-    say: { id: "Pilih <menu> & lanjut:", en: "Choose:" }
-    choices:
-      - label: { id: Isi nama, en: Name }
-        goto: nama
-      - label: { id: Info, en: Info }
-        goto: info
-  nama:
-    ask: { id: "Nama?", en: "Name?" }
-    save: nama
-    next: halo
-  halo:
-    say: { id: "Halo {nama}.", en: "Hello {nama}." }
-  info:
-    say: { id: "Info & fakta.", en: "Info & facts." }
-"#;
-
-const BUKTI: &str = r#"
-flow: bukti
-triggers: ['\bbukti\b']
-nodes:
-  kirim:
-    ask: { id: "Kirim foto bukti.", en: "Send a photo." }
-    save: bukti
-    attachments: true
-    next: terima
-  terima:
-    say: { id: "Terima kasih.", en: "Thank you." }
-"#;
-
-const LAMBAT: &str = r#"
-flow: lambat
-triggers: ['\blambat\b']
-nodes:
-  kerja:
-    action: test.slow
-    outcomes: { ok: selesai }
-  selesai:
-    say: { id: "Selesai.", en: "Done." }
-"#;
-
-fn write_dialogs(dir: &Path) {
-    let flows = [
-        ("main.yaml", MAIN),
-        ("bukti.yaml", BUKTI),
-        ("lambat.yaml", LAMBAT),
-    ];
-    engine_support::write_dialogs(dir, &flows);
-}
-
 /// An action that takes a while: the engine's commit of a message that runs it is slow.
 struct Slow;
 
@@ -111,7 +58,7 @@ async fn setup() -> Setup {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let dialogs = temp.path().join("dialogs");
-    write_dialogs(&dialogs);
+    engine_support::write_dialogs(&dialogs, "telegram");
     let api = BotApi::start().await;
     Setup {
         _temp: temp,

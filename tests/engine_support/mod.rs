@@ -1,6 +1,6 @@
 //! For the tests and benches that run the real engine over a small dialog folder of their own: the
-//! folder (the shared `tests/fixtures/_bot.yaml` beside the test's flows) and the engine started on
-//! it with effects ignored. Included with `#[path = ".../engine_support/mod.rs"] mod engine_support;`.
+//! folder (the shared `tests/fixtures/_bot.yaml` beside the flows in `tests/fixtures/<name>/`) and
+//! the engine started on it with effects ignored. Included with `#[path = ".../engine_support/mod.rs"] mod engine_support;`.
 
 #![allow(dead_code)]
 
@@ -12,13 +12,15 @@ use pandu::engine::{Engine, EngineConfig, IgnoreEffects};
 use pandu::storage::Store;
 use tokio::task::JoinHandle;
 
-/// Writes a dialog folder at `dir` (created if missing): the shared `_bot.yaml` and these flows,
-/// as `(file name, text)`.
-pub fn write_dialogs(dir: &Path, flows: &[(&str, &str)]) {
+/// Writes a dialog folder at `dir` (created if missing): the shared `tests/fixtures/_bot.yaml` and
+/// the flows of `tests/fixtures/<flows>/`.
+pub fn write_dialogs(dir: &Path, flows: &str) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("_bot.yaml"), include_str!("../fixtures/_bot.yaml")).unwrap();
-    for (name, text) in flows {
-        std::fs::write(dir.join(name), text).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for entry in std::fs::read_dir(fixtures.join(flows)).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
     }
 }
 
