@@ -1,7 +1,9 @@
 //! The command line: parses arguments and runs one command. `src/main.rs` only calls [`main`].
 //!
-//! Output here is for people at a terminal (dialog authors, staff), in English; what the bot says to
-//! users lives in `dialogs/` and `config/`.
+//! Output written here is for dialog authors and operators (`pandu check`, startup errors), in English.
+//! What staff read from `pandu cases` and `pandu agencies` comes from their texts (`dialogs/_cases.yaml`,
+//! the `[staff]` table of `config/agencies.toml`), and what the bot says to users from `dialogs/` and
+//! `config/`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
