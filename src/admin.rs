@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 use crate::cases::{CaseError, Desk, Priority, Referral, Status};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::registry::Registry;
+use crate::registry::{AgencyLabels, Registry, StaffText, StaffTexts};
 
 #[derive(Subcommand, Debug, Clone, Serialize, Deserialize)]
 pub enum CasesCommand {
@@ -121,12 +121,7 @@ pub async fn execute(
             let desk = Desk::new(ctx.engine.clone(), &ctx.config).map_err(|e| e.to_string())?;
             cases(&desk, cmd, actor).await.map_err(|e| desk.failure(&e))
         }
-        StaffCommand::Agencies(cmd) => {
-            let registry = ctx.registry.as_ref().ok_or_else(|| {
-                "the agency registry is not loaded (see the log of pandu serve)".to_string()
-            })?;
-            agencies(ctx, registry, cmd).await
-        }
+        StaffCommand::Agencies(cmd) => agencies(ctx, cmd).await,
     }
 }
 
@@ -162,11 +157,16 @@ async fn cases(desk: &Desk, cmd: &CasesCommand, actor: &str) -> Result<String, C
     }
 }
 
-async fn agencies(
-    ctx: &StaffContext,
-    registry: &Registry,
-    cmd: &AgenciesCommand,
-) -> Result<String, String> {
+/// An agencies command; its output and failures are the `[staff]` texts of `config/agencies.toml`,
+/// read for each command (an edited text shows at once, as the desk's do). When that file itself is
+/// wrong, the answer names the file, the line and the key.
+async fn agencies(ctx: &StaffContext, cmd: &AgenciesCommand) -> Result<String, String> {
+    let labels = AgencyLabels::load(&ctx.config.agencies.labels_file).map_err(|e| e.to_string())?;
+    let texts = labels.staff();
+    let registry = ctx
+        .registry
+        .as_ref()
+        .ok_or_else(|| texts.failed(texts.text(StaffText::NotLoaded)))?;
     match cmd {
         AgenciesCommand::Import {
             file,
@@ -176,38 +176,48 @@ async fn agencies(
             let as_of = as_of
                 .as_deref()
                 .map(|d| {
-                    crate::time::Date::parse(d)
-                        .ok_or_else(|| format!("--as-of {d:?} is not a date; write YYYY-MM-DD"))
+                    crate::time::Date::parse(d).ok_or_else(|| {
+                        texts.failed(texts.fill(StaffText::BadAsOf, &[("value", d.to_string())]))
+                    })
                 })
                 .transpose()?;
             let registry = registry.clone();
             let store = ctx.engine.store().clone();
             let file = file.clone();
             let source = source.clone();
+            let worker_texts = texts.clone();
             // Parsing a large file is CPU work: keep it off the async workers that serve users.
             tokio::task::spawn_blocking(move || {
-                let mut bar = progress_bar();
+                let texts = worker_texts;
+                let mut bar = progress_bar(texts.clone());
                 registry
                     .import_csv(&store, &file, source, as_of, &mut bar)
-                    .map(|report| report.to_string())
-                    .map_err(|e| e.to_string())
+                    .map(|report| report.describe(&texts))
+                    .map_err(|e| texts.failed(e.describe(&texts)))
             })
             .await
-            .map_err(|e| format!("the import stopped: {e}"))?
+            .map_err(|e| {
+                texts.failed(texts.fill(StaffText::ImportStopped, &[("detail", e.to_string())]))
+            })?
         }
-        AgenciesCommand::Search { query } => Ok(registry.search_text(query)),
-        AgenciesCommand::Stats => Ok(registry.stats_text()),
+        AgenciesCommand::Search { query } => Ok(registry.search_text(query, &labels)),
+        AgenciesCommand::Stats => Ok(registry.stats_text(&labels)),
         AgenciesCommand::Rollback => registry
             .rollback(ctx.engine.store())
-            .map(|meta| format!("now serving {meta}"))
-            .map_err(|e| e.to_string()),
+            .map(|meta| {
+                texts.fill(
+                    StaffText::RollbackDone,
+                    &[("snapshot", texts.snapshot(&meta))],
+                )
+            })
+            .map_err(|e| texts.failed(e.describe(texts))),
     }
 }
 
 /// A progress line on stderr while a large file is read, when stderr is a terminal (`pandu agencies
 /// import` run by hand); nothing otherwise (a forwarded import runs inside `pandu serve`, whose stderr is
 /// its log).
-fn progress_bar() -> impl FnMut(u64, u64) {
+fn progress_bar(texts: StaffTexts) -> impl FnMut(u64, u64) {
     use std::io::{IsTerminal, Write};
     let terminal = std::io::stderr().is_terminal();
     let mut shown = None;
@@ -222,13 +232,13 @@ fn progress_bar() -> impl FnMut(u64, u64) {
         }
         shown = Some(percent);
         let filled = usize::try_from(percent / 5).unwrap_or(20).min(20);
-        let mut err = std::io::stderr();
-        let _ = write!(
-            err,
-            "\rreading [{}{}] {percent:>3}%",
-            "#".repeat(filled),
-            " ".repeat(20 - filled)
+        let bar = format!("{}{}", "#".repeat(filled), " ".repeat(20 - filled));
+        let line = texts.fill(
+            StaffText::ImportProgress,
+            &[("bar", bar), ("percent", format!("{percent:>3}"))],
         );
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r{line}");
         if done >= total {
             let _ = writeln!(err);
         }

@@ -1,7 +1,9 @@
 //! The command line: parses arguments and runs one command. `src/main.rs` only calls [`main`].
 //!
-//! Output here is for people at a terminal (dialog authors, staff), in English; what the bot says to
-//! users lives in `dialogs/` and `config/`.
+//! Output written here is for dialog authors and operators (`pandu check`, startup errors), in English.
+//! What staff read from `pandu cases` and `pandu agencies` comes from their texts (`dialogs/_cases.yaml`,
+//! the `[staff]` table of `config/agencies.toml`), and what the bot says to users from `dialogs/` and
+//! `config/`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -213,12 +215,6 @@ async fn chat(config: &Config, user: String, lang: Option<String>, json: bool) -
 /// Runs a staff command here, or in the running server when it holds the data folder.
 async fn staff(config: &Config, command: crate::admin::StaffCommand) -> ExitCode {
     let actor = crate::admin::local_actor();
-    // A cases command fails with the desk's own words (`Gagal: ...` from dialogs/_cases.yaml), the
-    // same as in the staff Telegram group: no second prefix.
-    let prefix = match command {
-        crate::admin::StaffCommand::Cases(_) => "",
-        crate::admin::StaffCommand::Agencies(_) => "error: ",
-    };
     let result = match app::open_store_now(config) {
         Ok(store) => match app::start_engine(config, &store) {
             Ok(running) => {
@@ -245,7 +241,9 @@ async fn staff(config: &Config, command: crate::admin::StaffCommand) -> ExitCode
             ExitCode::SUCCESS
         }
         Err(message) => {
-            eprintln!("{prefix}{message}");
+            // A staff command fails with its own words (`Gagal: ...` from dialogs/_cases.yaml or
+            // config/agencies.toml, the same as in the staff Telegram group): no second prefix.
+            eprintln!("{message}");
             ExitCode::FAILURE
         }
     }
@@ -286,21 +284,41 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
         None => {}
     }
     let cases_errors = usize::from(cases_error.is_some());
+    // `config/agencies.toml` is read by the registry part too (the agency check's words and the staff
+    // texts of `pandu agencies`): every problem, with its line. The agency action is then missing, and
+    // the loader names every node that calls it.
+    let labels_errors = match crate::registry::AgencyLabels::load(&config.agencies.labels_file) {
+        Ok(_) => 0,
+        Err(e) => {
+            println!("{e}");
+            match e {
+                crate::registry::LabelsError::Invalid { problems, .. } => problems.len(),
+                crate::registry::LabelsError::Read { .. } => 1,
+            }
+        }
+    };
+    let file_errors = cases_errors + labels_errors;
     let (bot, warnings) = match app::load_bot(config, &actions) {
         Ok(ok) => ok,
         Err(diags) => {
             for d in &diags {
                 println!("{d}");
             }
-            let errors = cases_errors
+            let errors = file_errors
                 + diags
                     .iter()
                     .filter(|d| d.severity == Severity::Error)
                     .count();
             println!(
                 "\n{errors} error(s), {} warning(s): fix the errors above",
-                diags.len() + cases_errors - errors
+                diags.len() + file_errors - errors
             );
+            if labels_errors > 0 {
+                println!(
+                    "{labels_errors} error(s) in {}: fix them first (the agency check needs it)",
+                    config.agencies.labels_file.display()
+                );
+            }
             let _ = std::fs::remove_dir_all(&tmp);
             return ExitCode::FAILURE;
         }
@@ -361,7 +379,13 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
     if cases_errors > 0 {
         println!("{cases_errors} error(s) in _cases.yaml: fix the errors above");
     }
-    if report.passed() && cases_errors == 0 {
+    if labels_errors > 0 {
+        println!(
+            "{labels_errors} error(s) in {}: fix the errors above",
+            config.agencies.labels_file.display()
+        );
+    }
+    if report.passed() && file_errors == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use pandu::dialog::{Action, ActionCall, ActionResult, Lang};
 use pandu::registry::{
-    AgencyCheck, AgencyLabels, ImportError, Registry, RegistryError, SnapshotMeta, Status, Verdict,
+    AgencyCheck, AgencyLabels, ImportError, Problem, Registry, RegistryError, SnapshotMeta,
+    StaffText, Status, Verdict,
 };
 use pandu::storage::agencies::AgencyStore;
 use pandu::storage::{DEFAULT_CACHE_BYTES, Store};
@@ -347,7 +348,9 @@ fn the_demo_data_is_served_until_a_listing_is_imported() {
         "PT Contoh Mitra Sentosa (DEMO)"
     );
     assert!(!var(&sentosa, "agency_note").is_empty());
-    assert!(world.registry.stats_text().contains("demo data is in use"));
+    let staff = labels();
+    let demo_line = staff.staff().text(StaffText::StatsDemo);
+    assert!(world.registry.stats_text(&staff).contains(&demo_line));
 
     world.import("listing.csv", &listing()).unwrap();
     // The same action handle sees the new index at once.
@@ -373,34 +376,52 @@ fn a_bad_file_reports_every_bad_row_and_changes_nothing() {
     };
     let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, vec![3, 4, 5, 6]);
-    let message = err.to_string();
-    assert!(
-        message.contains("4 bad row(s), nothing was imported"),
-        "{message}"
+    assert_eq!(
+        errors[3].problems,
+        vec![Problem::LicenceTaken {
+            licence: "KEP.1/2024".into(),
+            name: "PT Baru Satu".into(),
+            line: 2
+        }]
     );
-    assert!(
-        message.contains("line 6: licence KEP.1/2024 is already used by \"PT Baru Satu\""),
-        "{message}"
+    // Staff read every row with its line, in the words of config/agencies.toml.
+    let staff = labels();
+    let texts = staff.staff();
+    let message = err.describe(texts);
+    let count_line = texts.fill(
+        StaffText::FileRows,
+        &[
+            ("file", world.files.join("bad.csv").display().to_string()),
+            ("count", "4".into()),
+            ("rows", String::new()),
+        ],
     );
+    assert!(message.starts_with(count_line.trim_end()), "{message}");
+    let row6 = texts.fill(
+        StaffText::Row,
+        &[
+            ("line", "6".into()),
+            ("problems", errors[3].problems[0].describe(texts)),
+        ],
+    );
+    assert!(message.contains(&row6), "{message}");
 
     let missing_column = "nama,nomor_izin,status,kota\nPT X,KEP.1/2024,aktif,Semarang\n";
-    let err = world
-        .import("cols.csv", missing_column)
-        .unwrap_err()
-        .to_string();
+    let err = world.import("cols.csv", missing_column).unwrap_err();
     assert!(
-        err.contains("missing column(s)") && err.contains("jenis_kantor"),
+        matches!(&err, ImportError::Header { line: 1, problems, .. }
+            if matches!(problems.as_slice(), [Problem::MissingColumns { .. }])),
         "{err}"
     );
+    assert!(err.describe(texts).contains("jenis_kantor"), "{err}");
 
     let binary = world.files.join("listing.xlsx");
     std::fs::write(&binary, b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00").unwrap();
     let err = world
         .registry
         .import_csv(&world.store, &binary, None, None, &mut |_, _| {})
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("not a UTF-8 text file"), "{err}");
+        .unwrap_err();
+    assert!(matches!(err, ImportError::Binary { line: 1, .. }), "{err}");
 
     // Still the old listing, in memory and on disk.
     assert_eq!(world.registry.current().companies().len(), 10);
@@ -505,22 +526,31 @@ fn an_import_reports_changes_and_can_be_rolled_back() {
     );
     assert_eq!(report.snapshot.source, "SISKOP2MI");
     assert_eq!(report.snapshot.as_of, Date::today());
-    let summary = report.to_string();
-    assert!(summary.contains("new companies (1)"), "{summary}");
+    let staff = labels();
+    let texts = staff.staff();
+    let summary = report.describe(texts);
+    let one = [("n", "1".to_string())];
+    assert!(
+        summary.contains(&texts.fill(StaffText::ImportAdded, &one)),
+        "{summary}"
+    );
     assert!(
         summary.contains("PT Sukses Makmur Jaya: active -> revoked"),
         "{summary}"
     );
-    assert!(summary.contains("removed (1)"), "{summary}");
+    assert!(
+        summary.contains(&texts.fill(StaffText::ImportRemoved, &one)),
+        "{summary}"
+    );
 
     let check = world.check();
     assert_eq!(ask(&check, "sukses makmur jaya").outcome, "revoked");
-    assert!(
-        world
-            .registry
-            .stats_text()
-            .contains(&format!("snapshot {}", first.id))
+    let kept = texts.fill(
+        StaffText::StatsPrevious,
+        &[("snapshot", texts.snapshot(&first))],
     );
+    let stats = world.registry.stats_text(&staff);
+    assert!(stats.contains(&kept), "{stats}");
 
     let back = world.registry.rollback(&world.store).unwrap();
     assert_eq!(back.id, first.id);
@@ -548,18 +578,39 @@ fn rollback_with_nothing_to_roll_back_is_refused() {
 #[test]
 fn staff_search_and_stats_are_printable() {
     let world = World::with_listing();
-    let text = world.registry.search_text("sukses mandri utma");
-    assert!(text.contains("Verdict: clear match"), "{text}");
+    let staff = labels();
+    let texts = staff.staff();
+    let text = world.registry.search_text("sukses mandri utma", &staff);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1], texts.text(StaffText::SearchMatch), "{text}");
     assert!(text.contains("PT Sukses Mandiri Utama"), "{text}");
     assert!(text.contains("Kota Pekalongan"), "{text}");
-    let ambiguous = world.registry.search_text("karya putr mandiri");
-    assert!(ambiguous.contains("ambiguous"), "{ambiguous}");
-    let stats = world.registry.stats_text();
+    let ambiguous = world.registry.search_text("karya putr mandiri", &staff);
+    assert_eq!(
+        ambiguous.lines().nth(1),
+        Some(texts.text(StaffText::SearchAmbiguous).as_str()),
+        "{ambiguous}"
+    );
+    let unknown = world.registry.search_text("x", &staff);
+    assert_eq!(
+        unknown.lines().nth(1),
+        Some(
+            texts
+                .fill(StaffText::SearchNotFound, &[("hint", "too_short".into())])
+                .as_str()
+        ),
+        "{unknown}"
+    );
+    let stats = world.registry.stats_text(&staff);
     assert!(
         stats.contains("7 active, 1 suspended, 1 revoked, 1 not_renewed"),
         "{stats}"
     );
-    assert!(stats.contains("10 head offices, 2 branches"), "{stats}");
+    let offices = texts.fill(
+        StaffText::StatsOffices,
+        &[("heads", "10".into()), ("branches", "2".into())],
+    );
+    assert!(stats.contains(&offices), "{stats}");
 }
 
 #[test]
@@ -883,7 +934,12 @@ async fn a_staff_import_is_what_the_running_bot_answers_next() {
         "test:staff",
     )
     .await;
-    assert!(refused.unwrap_err().contains("not a date"));
+    let staff = labels();
+    let texts = staff.staff();
+    assert_eq!(
+        refused.unwrap_err(),
+        texts.failed(texts.fill(StaffText::BadAsOf, &[("value", "20/13/2026".into())]))
+    );
     let stats = pandu::admin::execute(
         &ctx,
         &StaffCommand::Agencies(AgenciesCommand::Stats),
@@ -892,4 +948,259 @@ async fn a_staff_import_is_what_the_running_bot_answers_next() {
     .await
     .unwrap();
     assert!(stats.contains("2026-11-20"), "{stats}");
+}
+
+// ---- What staff read: `pandu agencies ...` through the real binary, in the words of config/agencies.toml. ----
+
+/// Runs `pandu ARGS` from the repository with its own data folder; (success, stdout, stderr).
+fn pandu(data: &Path, labels_file: Option<&Path>, args: &[&str]) -> (bool, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"));
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PANDU_DATA_DIR", data)
+        .env("PANDU_LOG", "warn");
+    if let Some(file) = labels_file {
+        command.env("PANDU_AGENCIES_LABELS_FILE", file);
+    }
+    let out = command.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn staff_read_search_and_stats_in_indonesian() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let staff = labels();
+    let texts = staff.staff();
+
+    let (ok, stats, err) = pandu(&data, None, &["agencies", "stats"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = stats.lines().collect();
+    // The demo data is served: its snapshot words, and the warning to import the real list.
+    let sample = staff_sample_meta(&stats);
+    assert_eq!(
+        lines[0],
+        texts.fill(
+            StaffText::StatsServing,
+            &[("snapshot", texts.snapshot(&sample))]
+        )
+    );
+    assert_eq!(lines[1], texts.text(StaffText::StatsDemo));
+    assert_eq!(lines[5], texts.text(StaffText::StatsNoPrevious));
+    // Plain Indonesian, none of the old English words.
+    for want in [
+        "Daftar yang dipakai bot: DATA CONTOH",
+        "Perusahaan per status: 4 active, 1 suspended, 1 revoked, 1 not_renewed",
+        "Kantor: 7 kantor pusat, 2 kantor cabang",
+        "Kantor per provinsi: Jawa Tengah 5",
+    ] {
+        assert!(stats.contains(want), "{want} in {stats}");
+    }
+    for english in [
+        "Serving",
+        "Companies by status",
+        "head offices",
+        "Kept for rollback",
+    ] {
+        assert!(!stats.contains(english), "{english} in {stats}");
+    }
+
+    let (ok, search, err) = pandu(&data, None, &["agencies", "search", "contoh mitra"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = search.lines().collect();
+    assert_eq!(
+        lines[0],
+        texts.fill(
+            StaffText::SearchHead,
+            &[("snapshot", texts.snapshot(&sample))]
+        )
+    );
+    assert_eq!(lines[1], texts.text(StaffText::SearchAmbiguous));
+    assert!(lines[2].starts_with("1. ["), "{search}");
+    assert!(lines[2].contains("| izin KEP.DEMO-00"), "{search}");
+    assert!(
+        lines[3].trim_start().starts_with("kantor pusat: ") && lines[3].contains("(baris "),
+        "{search}"
+    );
+    for english in ["Registry:", "Verdict", "licence ", "head office", "(line "] {
+        assert!(!search.contains(english), "{english} in {search}");
+    }
+}
+
+/// The demo snapshot as staff see it: the counts and date come from the shipped sample file.
+fn staff_sample_meta(stats: &str) -> SnapshotMeta {
+    let parsed =
+        pandu::registry::import::read_file(&repo("config/agencies.sample.csv"), &mut |_, _| {})
+            .unwrap();
+    let companies = pandu::registry::import::group(&parsed.offices).len();
+    assert!(stats.contains("agencies.sample.csv"), "{stats}");
+    SnapshotMeta {
+        id: 0,
+        source: parsed.source.unwrap(),
+        as_of: parsed.as_of.unwrap(),
+        imported_at: 0,
+        file: "agencies.sample.csv".into(),
+        demo: true,
+        offices: parsed.offices.len(),
+        companies,
+    }
+}
+
+#[test]
+fn a_bad_csv_row_is_reported_to_staff_in_indonesian_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("daftar.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{HEADER}\n\
+             PT Baru Satu,KEP.1/2024,aktif,kantor pusat,Jl. 1,Kota Semarang,Jawa Tengah,2024-01-01,1\n\
+             PT Baru Dua,KEP.2/2024,aktip,kantor pusat,Jl. 2,Kota Semarang,Jawa Tengah,31/02/2024,2\n\
+             PT Baru Lima,KEP.1/2024,aktif,kantor cabang,Jl. 5,Kota Batang,Jawa Tengah,2024-01-01,5\n"
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = pandu(
+        &data,
+        None,
+        &[
+            "agencies",
+            "import",
+            file.to_str().unwrap(),
+            "--as-of",
+            "2026-11-20",
+        ],
+    );
+    assert!(!ok, "{out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "Gagal: {}: 2 baris salah, tidak ada yang diimpor:",
+            file.display()
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        lines[1],
+        "  baris 3: status \"aktip\" tidak dikenal; pakai aktif, dibekukan, dicabut atau tidak \
+         diperpanjang (atau active, suspended, revoked, not renewed); tanggal izin \"31/02/2024\" \
+         bukan tanggal; tulis YYYY-MM-DD atau DD/MM/YYYY",
+        "{err}"
+    );
+    assert_eq!(
+        lines[2],
+        "  baris 4: nomor izin KEP.1/2024 sudah dipakai \"PT Baru Satu\" di baris 2; satu nomor \
+         izin tidak bisa milik dua perusahaan",
+        "{err}"
+    );
+    // The same words as the loaded texts, and nothing was imported.
+    let staff = labels();
+    assert!(
+        err.contains(
+            &staff
+                .staff()
+                .fill(StaffText::ProblemStatus, &[("value", "aktip".into())])
+        ),
+        "{err}"
+    );
+    let (_, stats, _) = pandu(&data, None, &["agencies", "stats"]);
+    assert!(
+        stats.contains(&staff.staff().text(StaffText::StatsDemo)),
+        "{stats}"
+    );
+}
+
+/// The shipped file with one line changed (`None` removes it).
+fn with_staff_line(text: &str, key: &str, replacement: Option<&str>) -> String {
+    let mut out = String::new();
+    let mut found = false;
+    for line in text.lines() {
+        if line.starts_with(&format!("{key} =")) {
+            found = true;
+            if let Some(r) = replacement {
+                out.push_str(r);
+                out.push('\n');
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(found, "no {key} in config/agencies.toml");
+    out
+}
+
+#[test]
+fn a_missing_staff_text_is_named_with_its_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("agencies.toml");
+    let shipped = std::fs::read_to_string(repo("config/agencies.toml")).unwrap();
+    let line_of = |text: &str, start: &str| {
+        text.lines()
+            .position(|l| l.starts_with(start))
+            .map(|i| i + 1)
+            .unwrap()
+    };
+
+    // The shipped file passes the checker.
+    std::fs::write(&file, &shipped).unwrap();
+    let (ok, out, _) = pandu(&data, Some(&file), &["check"]);
+    assert!(ok, "{out}");
+    assert!(!out.contains("agencies.toml"), "{out}");
+
+    // A text removed: `pandu check` fails, naming the file, the [staff] line and the key.
+    let missing = with_staff_line(&shipped, "search_match", None);
+    std::fs::write(&file, &missing).unwrap();
+    let (ok, out, _) = pandu(&data, Some(&file), &["check"]);
+    assert!(!ok, "{out}");
+    let want = format!(
+        "{}:{}: error: staff.search_match is missing",
+        file.display(),
+        line_of(&missing, "[staff]")
+    );
+    assert!(
+        out.lines().next().unwrap_or_default().starts_with(&want),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("1 error(s) in {}", file.display())),
+        "{out}"
+    );
+    // The staff command says the same instead of printing a half-translated answer.
+    let (ok, _, err) = pandu(&data, Some(&file), &["agencies", "stats"]);
+    assert!(!ok);
+    assert!(err.contains(&want), "{err}");
+
+    // An empty text and an unknown placeholder: each at its own line, both at once.
+    let broken = with_staff_line(&shipped, "row", Some("row = \"  \""));
+    let broken = with_staff_line(
+        &broken,
+        "stats_offices",
+        Some("stats_offices = \"Kantor: {heads} pusat, {cabang} cabang\""),
+    );
+    std::fs::write(&file, &broken).unwrap();
+    let (ok, out, _) = pandu(&data, Some(&file), &["check"]);
+    assert!(!ok, "{out}");
+    for want in [
+        format!(
+            "{}:{}: error: staff.row is empty",
+            file.display(),
+            line_of(&broken, "row =")
+        ),
+        format!(
+            "{}:{}: error: staff.stats_offices uses {{cabang}}",
+            file.display(),
+            line_of(&broken, "stats_offices =")
+        ),
+    ] {
+        assert!(out.contains(&want), "{want} in {out}");
+    }
 }

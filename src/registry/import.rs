@@ -6,6 +6,8 @@
 //!   number and what is wrong, and one bad row means nothing is imported.
 //! - Never panics on any input (binary, huge, wrong encoding): every problem is an [`ImportError`].
 //! - No IO except reading the one file it is given.
+//! - What is wrong is data ([`Problem`], [`ImportError`]); staff read it through the `[staff]` texts of
+//!   `config/agencies.toml` ([`ImportError::describe`]). The `Display` forms are for the log only.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::normalize::{licence_key, name_key};
 use super::record::{Company, Office, OfficeType, SnapshotMeta, Status};
+use super::staff::{StaffText, StaffTexts};
 use crate::dialog::normalize::basic;
 use crate::time::Date;
 
@@ -51,7 +54,7 @@ impl Column {
         Column::Phone,
     ];
 
-    /// The names staff see in messages: English / Indonesian.
+    /// The names staff see in messages, as they are written in the CSV: English / Indonesian.
     fn label(self) -> &'static str {
         match self {
             Column::Name => "name / nama_perusahaan",
@@ -123,16 +126,250 @@ impl Column {
     }
 }
 
+/// One thing wrong with the header or a row. Values are as found in the file; column names as the CSV
+/// writes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The CSV reader could not read the line (technical detail).
+    Csv {
+        detail: String,
+    },
+    /// The `# as_of:` line is not a date.
+    AsOf {
+        value: String,
+    },
+    ColumnTwice {
+        column: &'static str,
+    },
+    MissingColumns {
+        missing: Vec<&'static str>,
+        found: Vec<String>,
+    },
+    TooFewFields {
+        found: usize,
+        expected: usize,
+    },
+    TooManyFields {
+        found: usize,
+        expected: usize,
+    },
+    TooLong {
+        column: &'static str,
+    },
+    NameEmpty,
+    NameNoLetters {
+        name: String,
+    },
+    LicenceEmpty,
+    LicenceNoLetters {
+        licence: String,
+    },
+    Status {
+        value: String,
+    },
+    OfficeType {
+        value: String,
+    },
+    Date {
+        value: String,
+    },
+    /// The licence already belongs to another company (`name`, on `line`).
+    LicenceTaken {
+        licence: String,
+        name: String,
+        line: u64,
+    },
+    StatusDiffers {
+        licence: String,
+        status: Status,
+        other: Status,
+        line: u64,
+    },
+    DateDiffers {
+        licence: String,
+        date: Date,
+        other: Date,
+        line: u64,
+    },
+    SecondHead {
+        licence: String,
+        line: u64,
+    },
+    DuplicateOffice {
+        line: u64,
+    },
+}
+
+impl Problem {
+    /// Its staff text and the values of its placeholders.
+    pub fn text(&self) -> (StaffText, Vec<(&'static str, String)>) {
+        use Problem as P;
+        match self {
+            P::Csv { detail } => (StaffText::ProblemCsv, vec![("detail", detail.clone())]),
+            P::AsOf { value } => (StaffText::ProblemAsOf, vec![("value", value.clone())]),
+            P::ColumnTwice { column } => (
+                StaffText::ProblemColumnTwice,
+                vec![("column", column.to_string())],
+            ),
+            P::MissingColumns { missing, found } => (
+                StaffText::ProblemMissingColumns,
+                vec![
+                    ("missing", missing.join(", ")),
+                    (
+                        "found",
+                        found
+                            .iter()
+                            .map(|c| format!("{c:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                ],
+            ),
+            P::TooFewFields { found, expected } => (
+                StaffText::ProblemTooFewFields,
+                vec![
+                    ("found", found.to_string()),
+                    ("expected", expected.to_string()),
+                ],
+            ),
+            P::TooManyFields { found, expected } => (
+                StaffText::ProblemTooManyFields,
+                vec![
+                    ("found", found.to_string()),
+                    ("expected", expected.to_string()),
+                ],
+            ),
+            P::TooLong { column } => (
+                StaffText::ProblemTooLong,
+                vec![
+                    ("column", column.to_string()),
+                    ("max", MAX_CELL_CHARS.to_string()),
+                ],
+            ),
+            P::NameEmpty => (StaffText::ProblemNameEmpty, vec![]),
+            P::NameNoLetters { name } => (
+                StaffText::ProblemNameNoLetters,
+                vec![("name", name.clone())],
+            ),
+            P::LicenceEmpty => (StaffText::ProblemLicenceEmpty, vec![]),
+            P::LicenceNoLetters { licence } => (
+                StaffText::ProblemLicenceNoLetters,
+                vec![("licence", licence.clone())],
+            ),
+            P::Status { value } => (StaffText::ProblemStatus, vec![("value", value.clone())]),
+            P::OfficeType { value } => {
+                (StaffText::ProblemOfficeType, vec![("value", value.clone())])
+            }
+            P::Date { value } => (StaffText::ProblemDate, vec![("value", value.clone())]),
+            P::LicenceTaken {
+                licence,
+                name,
+                line,
+            } => (
+                StaffText::ProblemLicenceTaken,
+                vec![
+                    ("licence", licence.clone()),
+                    ("name", name.clone()),
+                    ("line", line.to_string()),
+                ],
+            ),
+            P::StatusDiffers {
+                licence,
+                status,
+                other,
+                line,
+            } => (
+                StaffText::ProblemStatusDiffers,
+                vec![
+                    ("licence", licence.clone()),
+                    ("status", status.code().to_string()),
+                    ("other", other.code().to_string()),
+                    ("line", line.to_string()),
+                ],
+            ),
+            P::DateDiffers {
+                licence,
+                date,
+                other,
+                line,
+            } => (
+                StaffText::ProblemDateDiffers,
+                vec![
+                    ("licence", licence.clone()),
+                    ("date", date.to_string()),
+                    ("other", other.to_string()),
+                    ("line", line.to_string()),
+                ],
+            ),
+            P::SecondHead { licence, line } => (
+                StaffText::ProblemSecondHead,
+                vec![("licence", licence.clone()), ("line", line.to_string())],
+            ),
+            P::DuplicateOffice { line } => (
+                StaffText::ProblemDuplicateOffice,
+                vec![("line", line.to_string())],
+            ),
+        }
+    }
+
+    /// What staff read.
+    pub fn describe(&self, texts: &StaffTexts) -> String {
+        let (text, values) = self.text();
+        texts.fill(text, &values)
+    }
+}
+
+/// For the log: the text's key and its values.
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (text, values) = self.text();
+        f.write_str(text.key())?;
+        for (name, value) in values {
+            write!(f, " {name}={value:?}")?;
+        }
+        Ok(())
+    }
+}
+
+fn describe_all(problems: &[Problem], texts: &StaffTexts) -> String {
+    problems
+        .iter()
+        .map(|p| p.describe(texts))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn join(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// One bad row: its line in the file and everything wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowError {
     pub line: u64,
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+impl RowError {
+    /// What staff read: the line and every problem.
+    pub fn describe(&self, texts: &StaffTexts) -> String {
+        texts.fill(
+            StaffText::Row,
+            &[
+                ("line", self.line.to_string()),
+                ("problems", describe_all(&self.problems, texts)),
+            ],
+        )
+    }
 }
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.problems.join("; "))
+        write!(f, "line {}: {}", self.line, join(&self.problems))
     }
 }
 
@@ -146,29 +383,98 @@ pub enum ImportError {
     },
     #[error("{path} is larger than {MAX_FILE_BYTES} bytes; is it the right file?")]
     TooLarge { path: PathBuf },
-    #[error(
-        "{path} is not a UTF-8 text file ({detail}); export the listing as \"CSV UTF-8\" and try again"
-    )]
-    NotText { path: PathBuf, detail: String },
+    #[error("{path} holds binary data (a zero byte on line {line})")]
+    Binary { path: PathBuf, line: u64 },
+    #[error("{path} is not UTF-8 (line {line})")]
+    NotUtf8 { path: PathBuf, line: u64 },
     #[error("{path} has no header line; the first line must name the columns")]
     Empty { path: PathBuf },
-    #[error("{path} line {line}: {message}")]
+    #[error("{path} line {line}: {}", join(.problems))]
     Header {
         path: PathBuf,
         line: u64,
-        message: String,
+        problems: Vec<Problem>,
     },
     #[error("{path} has a header but no offices")]
     NoRows { path: PathBuf },
     #[error("{path} has more than {MAX_ROWS} rows; is it the right file?")]
     TooManyRows { path: PathBuf },
-    #[error("{path}: {} bad row(s), nothing was imported:\n{}", .errors.len(), list_rows(.errors))]
+    #[error("{path}: {} bad row(s):\n{}", .errors.len(), list_rows(.errors))]
     Rows {
         path: PathBuf,
         errors: Vec<RowError>,
     },
     #[error("the registry database failed, nothing was imported: {0}")]
     Storage(#[from] crate::storage::Error),
+}
+
+impl ImportError {
+    /// What staff read (`[staff]` texts of `config/agencies.toml`): the file, and every bad row with
+    /// its line and what is wrong.
+    pub fn describe(&self, texts: &StaffTexts) -> String {
+        let file = |path: &Path| path.display().to_string();
+        match self {
+            ImportError::Read { path, source } => texts.fill(
+                StaffText::FileUnreadable,
+                &[("file", file(path)), ("detail", source.to_string())],
+            ),
+            ImportError::TooLarge { path } => texts.fill(
+                StaffText::FileTooLarge,
+                &[
+                    ("file", file(path)),
+                    ("max_mb", (MAX_FILE_BYTES / (1024 * 1024)).to_string()),
+                ],
+            ),
+            ImportError::Binary { path, line } => texts.fill(
+                StaffText::FileBinary,
+                &[("file", file(path)), ("line", line.to_string())],
+            ),
+            ImportError::NotUtf8 { path, line } => texts.fill(
+                StaffText::FileNotUtf8,
+                &[("file", file(path)), ("line", line.to_string())],
+            ),
+            ImportError::Empty { path } => {
+                texts.fill(StaffText::FileEmpty, &[("file", file(path))])
+            }
+            ImportError::Header {
+                path,
+                line,
+                problems,
+            } => texts.fill(
+                StaffText::FileHeader,
+                &[
+                    ("file", file(path)),
+                    ("line", line.to_string()),
+                    ("problems", describe_all(problems, texts)),
+                ],
+            ),
+            ImportError::NoRows { path } => {
+                texts.fill(StaffText::FileNoRows, &[("file", file(path))])
+            }
+            ImportError::TooManyRows { path } => texts.fill(
+                StaffText::FileTooManyRows,
+                &[("file", file(path)), ("max", MAX_ROWS.to_string())],
+            ),
+            ImportError::Rows { path, errors } => texts.fill(
+                StaffText::FileRows,
+                &[
+                    ("file", file(path)),
+                    ("count", errors.len().to_string()),
+                    (
+                        "rows",
+                        errors
+                            .iter()
+                            .map(|e| e.describe(texts))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ),
+                ],
+            ),
+            ImportError::Storage(e) => {
+                texts.fill(StaffText::ImportDatabase, &[("detail", e.to_string())])
+            }
+        }
+    }
 }
 
 fn list_rows(errors: &[RowError]) -> String {
@@ -215,24 +521,20 @@ pub fn parse_bytes(
     bytes: &[u8],
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Parsed, ImportError> {
-    let not_text = |detail: String| ImportError::NotText {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let line_of = |pos: usize| 1 + bytes[..pos].iter().filter(|b| **b == b'\n').count() as u64;
     if let Some(pos) = bytes.iter().position(|b| *b == 0) {
-        let line = 1 + bytes[..pos].iter().filter(|b| **b == b'\n').count();
-        return Err(not_text(format!(
-            "it holds binary data (a zero byte on line {line})"
-        )));
+        return Err(ImportError::Binary {
+            path: path.to_path_buf(),
+            line: line_of(pos),
+        });
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let line = 1 + bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count();
-            return Err(not_text(format!("invalid UTF-8 on line {line}")));
+            return Err(ImportError::NotUtf8 {
+                path: path.to_path_buf(),
+                line: line_of(e.valid_up_to()),
+            });
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -259,7 +561,9 @@ pub fn parse_bytes(
                 return Err(ImportError::Header {
                     path: path.to_path_buf(),
                     line: csv_line(&e),
-                    message: e.to_string(),
+                    problems: vec![Problem::Csv {
+                        detail: e.to_string(),
+                    }],
                 });
             }
             Some(Ok(record)) if record.iter().all(|c| c.trim().is_empty()) => continue,
@@ -282,7 +586,9 @@ pub fn parse_bytes(
             Err(e) => {
                 errors.push(RowError {
                     line: csv_line(&e),
-                    problems: vec![e.to_string()],
+                    problems: vec![Problem::Csv {
+                        detail: e.to_string(),
+                    }],
                 });
                 continue;
             }
@@ -353,7 +659,9 @@ fn directives(path: &Path, text: &str) -> Result<(Option<String>, Option<Date>),
                 as_of = Some(Date::parse(value).ok_or_else(|| ImportError::Header {
                     path: path.to_path_buf(),
                     line: n as u64 + 1,
-                    message: format!("{value:?} is not a date; write it as YYYY-MM-DD"),
+                    problems: vec![Problem::AsOf {
+                        value: value.to_string(),
+                    }],
                 })?);
             }
             _ => {}
@@ -414,21 +722,19 @@ fn map_header(
         if let Some(column) = Column::from_header(cell)
             && columns.insert(column, i).is_some()
         {
-            problems.push(format!("column {} appears twice", column.label()));
+            problems.push(Problem::ColumnTwice {
+                column: column.label(),
+            });
         }
     }
-    let missing: Vec<&str> = Column::ALL
+    let missing: Vec<&'static str> = Column::ALL
         .into_iter()
         .filter(|c| c.required() && !columns.contains_key(c))
         .map(Column::label)
         .collect();
     if !missing.is_empty() {
-        let found: Vec<String> = header.iter().map(|c| format!("{:?}", c.trim())).collect();
-        problems.push(format!(
-            "missing column(s): {}; the header has {}",
-            missing.join(", "),
-            found.join(", ")
-        ));
+        let found: Vec<String> = header.iter().map(|c| c.trim().to_string()).collect();
+        problems.push(Problem::MissingColumns { missing, found });
     }
     if problems.is_empty() {
         Ok(columns)
@@ -436,7 +742,7 @@ fn map_header(
         Err(ImportError::Header {
             path: path.to_path_buf(),
             line,
-            message: problems.join("; "),
+            problems,
         })
     }
 }
@@ -446,18 +752,18 @@ fn parse_row(
     width: usize,
     record: &csv::StringRecord,
     line: u64,
-) -> Result<Office, Vec<String>> {
+) -> Result<Office, Vec<Problem>> {
     let mut problems = Vec::new();
     if record.len() < width {
-        problems.push(format!(
-            "has {} field(s), the header has {width} (a missing separator?)",
-            record.len()
-        ));
+        problems.push(Problem::TooFewFields {
+            found: record.len(),
+            expected: width,
+        });
     } else if record.len() > width && record.iter().skip(width).any(|c| !c.trim().is_empty()) {
-        problems.push(format!(
-            "has {} fields, the header has {width} (a separator inside a value? put the value in quotes)",
-            record.len()
-        ));
+        problems.push(Problem::TooManyFields {
+            found: record.len(),
+            expected: width,
+        });
     }
     let cell = |column: Column| -> String {
         columns
@@ -468,50 +774,45 @@ fn parse_row(
     };
     for column in Column::ALL {
         if cell(column).chars().count() > MAX_CELL_CHARS {
-            problems.push(format!(
-                "{} is longer than {MAX_CELL_CHARS} characters",
-                column.label()
-            ));
+            problems.push(Problem::TooLong {
+                column: column.label(),
+            });
         }
     }
     let name = cell(Column::Name);
     if name.is_empty() {
-        problems.push("the company name is empty".to_string());
+        problems.push(Problem::NameEmpty);
     } else if name_key(&name).is_empty() {
-        problems.push(format!(
-            "the company name {name:?} has no letters or digits"
-        ));
+        problems.push(Problem::NameNoLetters { name: name.clone() });
     }
     let licence = cell(Column::Licence);
     if licence.is_empty() {
-        problems.push("the licence number is empty".to_string());
+        problems.push(Problem::LicenceEmpty);
     } else if licence_key(&licence).is_empty() {
-        problems.push(format!(
-            "the licence number {licence:?} has no letters or digits"
-        ));
+        problems.push(Problem::LicenceNoLetters {
+            licence: licence.clone(),
+        });
     }
     let status_text = cell(Column::Status);
     let status = Status::parse(&status_text);
     if status.is_none() {
-        problems.push(format!(
-            "status {status_text:?} is unknown; use aktif, dibekukan, dicabut or tidak diperpanjang \
-             (or active, suspended, revoked, not renewed)"
-        ));
+        problems.push(Problem::Status {
+            value: status_text.clone(),
+        });
     }
     let type_text = cell(Column::OfficeType);
     let office_type = OfficeType::parse(&type_text);
     if office_type.is_none() {
-        problems.push(format!(
-            "office type {type_text:?} is unknown; use kantor pusat or kantor cabang \
-             (or head office, branch)"
-        ));
+        problems.push(Problem::OfficeType {
+            value: type_text.clone(),
+        });
     }
     let date_text = cell(Column::LicenceDate);
     let licence_date = Date::parse(&date_text);
     if licence_date.is_none() {
-        problems.push(format!(
-            "licence date {date_text:?} is not a date; write YYYY-MM-DD or DD/MM/YYYY"
-        ));
+        problems.push(Problem::Date {
+            value: date_text.clone(),
+        });
     }
     match (status, office_type, licence_date) {
         (Some(status), Some(office_type), Some(licence_date)) if problems.is_empty() => {
@@ -548,42 +849,43 @@ fn check_licences(offices: &[Office]) -> Vec<RowError> {
             }
             Some(reference) => {
                 if name_key(&reference.name) != name_key(&office.name) {
-                    problems.push(format!(
-                        "licence {} is already used by {:?} on line {}; one licence number cannot \
-                         belong to two companies",
-                        office.licence, reference.name, reference.line
-                    ));
+                    problems.push(Problem::LicenceTaken {
+                        licence: office.licence.clone(),
+                        name: reference.name.clone(),
+                        line: reference.line,
+                    });
                 }
                 if reference.status != office.status {
-                    problems.push(format!(
-                        "licence {} has status {} here but {} on line {}",
-                        office.licence,
-                        office.status.code(),
-                        reference.status.code(),
-                        reference.line
-                    ));
+                    problems.push(Problem::StatusDiffers {
+                        licence: office.licence.clone(),
+                        status: office.status,
+                        other: reference.status,
+                        line: reference.line,
+                    });
                 }
                 if reference.licence_date != office.licence_date {
-                    problems.push(format!(
-                        "licence {} has date {} here but {} on line {}",
-                        office.licence, office.licence_date, reference.licence_date, reference.line
-                    ));
+                    problems.push(Problem::DateDiffers {
+                        licence: office.licence.clone(),
+                        date: office.licence_date,
+                        other: reference.licence_date,
+                        line: reference.line,
+                    });
                 }
             }
         }
         if office.office_type == OfficeType::Head {
             if let Some(line) = head.get(&key) {
-                problems.push(format!(
-                    "licence {} has a second head office (the first is on line {line})",
-                    office.licence
-                ));
+                problems.push(Problem::SecondHead {
+                    licence: office.licence.clone(),
+                    line: *line,
+                });
             } else {
                 head.insert(key.clone(), office.line);
             }
         }
         let place = (key, basic(&office.address), basic(&office.city));
         if let Some(line) = seen.get(&place) {
-            problems.push(format!("the same office is already listed on line {line}"));
+            problems.push(Problem::DuplicateOffice { line: *line });
         } else {
             seen.insert(place, office.line);
         }
@@ -638,7 +940,7 @@ pub fn group(offices: &[Office]) -> Vec<Company> {
     companies
 }
 
-/// What an import changed, for staff. Its `Display` is the summary the CLI prints.
+/// What an import changed, for staff; [`ImportReport::describe`] is the summary the CLI prints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportReport {
     pub snapshot: SnapshotMeta,
@@ -704,61 +1006,75 @@ impl ImportReport {
 /// The most names listed per kind of change; the rest is counted.
 const LIST_LIMIT: usize = 30;
 
-fn write_list(f: &mut fmt::Formatter<'_>, title: &str, items: &[String]) -> fmt::Result {
-    writeln!(f, "  {title} ({}):", items.len())?;
+/// A heading with its count, then the names (the first [`LIST_LIMIT`]), then how many more.
+fn write_list(out: &mut Vec<String>, texts: &StaffTexts, heading: StaffText, items: &[String]) {
+    out.push(texts.fill(heading, &[("n", items.len().to_string())]));
     for item in items.iter().take(LIST_LIMIT) {
-        writeln!(f, "    {item}")?;
+        out.push(format!("    {item}"));
     }
     if items.len() > LIST_LIMIT {
-        writeln!(f, "    ... and {} more", items.len() - LIST_LIMIT)?;
+        out.push(texts.fill(
+            StaffText::ImportListMore,
+            &[("n", (items.len() - LIST_LIMIT).to_string())],
+        ));
     }
-    Ok(())
 }
 
-impl fmt::Display for ImportReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// `7 active, 1 suspended, ...`: counts by status code, every status named.
+pub fn status_counts(by_status: &BTreeMap<Status, usize>) -> String {
+    Status::ALL
+        .iter()
+        .map(|st| format!("{} {}", by_status.get(st).unwrap_or(&0), st.code()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ImportReport {
+    /// The summary staff read after an import (`[staff]` texts of `config/agencies.toml`).
+    pub fn describe(&self, texts: &StaffTexts) -> String {
         let s = &self.snapshot;
-        writeln!(
-            f,
-            "Imported {} offices of {} companies from {} (snapshot {}).",
-            s.offices, s.companies, s.file, s.id
-        )?;
-        writeln!(
-            f,
-            "Source: {}; listing date (as of): {}.",
-            s.source, s.as_of
-        )?;
-        let counts: Vec<String> = Status::ALL
-            .iter()
-            .map(|st| format!("{} {}", self.by_status.get(st).unwrap_or(&0), st.code()))
-            .collect();
-        writeln!(f, "Companies by status: {}.", counts.join(", "))?;
+        let mut out = vec![
+            texts.fill(
+                StaffText::ImportDone,
+                &[
+                    ("offices", s.offices.to_string()),
+                    ("companies", s.companies.to_string()),
+                    ("file", s.file.clone()),
+                    ("id", s.id.to_string()),
+                ],
+            ),
+            texts.fill(
+                StaffText::ImportSource,
+                &[("source", s.source.clone()), ("as_of", s.as_of.to_string())],
+            ),
+            texts.fill(
+                StaffText::ImportByStatus,
+                &[("counts", status_counts(&self.by_status))],
+            ),
+        ];
         match &self.previous {
-            None => writeln!(
-                f,
-                "This replaces the demo data; the bot now answers from this listing."
-            )?,
+            None => out.push(texts.text(StaffText::ImportReplacesDemo)),
             Some(p) => {
-                writeln!(
-                    f,
-                    "Changes since the previous snapshot {} ({}, as of {}):",
-                    p.id, p.source, p.as_of
-                )?;
-                write_list(f, "new companies", &self.added)?;
+                out.push(texts.fill(
+                    StaffText::ImportChanges,
+                    &[
+                        ("id", p.id.to_string()),
+                        ("source", p.source.clone()),
+                        ("as_of", p.as_of.to_string()),
+                    ],
+                ));
+                write_list(&mut out, texts, StaffText::ImportAdded, &self.added);
                 let changed: Vec<String> = self
                     .status_changed
                     .iter()
                     .map(|(name, old, new)| format!("{name}: {} -> {}", old.code(), new.code()))
                     .collect();
-                write_list(f, "status changed", &changed)?;
-                write_list(f, "removed", &self.removed)?;
-                writeln!(
-                    f,
-                    "The previous snapshot is kept; `pandu agencies rollback` brings it back."
-                )?;
+                write_list(&mut out, texts, StaffText::ImportStatusChanged, &changed);
+                write_list(&mut out, texts, StaffText::ImportRemoved, &self.removed);
+                out.push(texts.text(StaffText::ImportKept));
             }
         }
-        Ok(())
+        out.join("\n")
     }
 }
 
@@ -834,18 +1150,41 @@ mod tests {
         let errors = row_errors(&text);
         let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![3, 4, 5, 6, 8], "{errors:#?}");
-        let text_of = |line: u64| {
+        let problems_of = |line: u64| {
             errors
                 .iter()
                 .find(|e| e.line == line)
-                .map(|e| e.to_string())
+                .map(|e| e.problems.clone())
                 .unwrap()
         };
-        assert!(text_of(3).contains("not a date"));
-        assert!(text_of(4).contains("\"aktip\" is unknown"));
-        assert!(text_of(5).contains("name is empty"));
-        assert!(text_of(6).contains("already used by \"PT Baik\" on line 2"));
-        assert!(text_of(8).contains("has 3 field(s)"));
+        assert_eq!(
+            problems_of(3),
+            vec![Problem::Date {
+                value: "2020-13-45".into()
+            }]
+        );
+        assert_eq!(
+            problems_of(4),
+            vec![Problem::Status {
+                value: "aktip".into()
+            }]
+        );
+        assert_eq!(problems_of(5), vec![Problem::NameEmpty]);
+        assert_eq!(
+            problems_of(6),
+            vec![Problem::LicenceTaken {
+                licence: "KEP.1/2020".into(),
+                name: "PT Baik".into(),
+                line: 2
+            }]
+        );
+        assert!(
+            problems_of(8).contains(&Problem::TooFewFields {
+                found: 3,
+                expected: 9
+            }),
+            "{errors:#?}"
+        );
     }
 
     #[test]
@@ -860,24 +1199,38 @@ mod tests {
     #[test]
     fn missing_column_is_named() {
         let text = "nama,nomor_izin,status\nPT Satu,KEP.1/2020,aktif\n";
-        let err = parse(text).unwrap_err().to_string();
-        assert!(err.contains("line 1"), "{err}");
-        assert!(err.contains("office_type / jenis_kantor"), "{err}");
-        assert!(err.contains("licence_date / tanggal_izin"), "{err}");
-        assert!(!err.contains("phone"), "{err}");
+        let Err(ImportError::Header { line, problems, .. }) = parse(text) else {
+            panic!("expected a header error");
+        };
+        assert_eq!(line, 1);
+        let [Problem::MissingColumns { missing, found }] = problems.as_slice() else {
+            panic!("{problems:?}");
+        };
+        assert!(
+            missing.contains(&"office_type / jenis_kantor"),
+            "{missing:?}"
+        );
+        assert!(
+            missing.contains(&"licence_date / tanggal_izin"),
+            "{missing:?}"
+        );
+        assert!(!missing.iter().any(|c| c.contains("phone")), "{missing:?}");
+        assert_eq!(found, &["nama", "nomor_izin", "status"]);
     }
 
     #[test]
     fn binary_and_wrong_encoding_are_refused() {
-        let err = parse_bytes(Path::new("x.xlsx"), b"PK\x03\x04\x00\x00", &mut |_, _| {})
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not a UTF-8 text file"), "{err}");
+        let err = parse_bytes(Path::new("x.xlsx"), b"PK\x03\x04\x00\x00", &mut |_, _| {});
+        assert!(
+            matches!(err, Err(ImportError::Binary { line: 1, .. })),
+            "{err:?}"
+        );
         let latin1 = b"name,licence_number\nPT Caf\xe9,1\n";
-        let err = parse_bytes(Path::new("x.csv"), latin1, &mut |_, _| {})
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 2"), "{err}");
+        let err = parse_bytes(Path::new("x.csv"), latin1, &mut |_, _| {});
+        assert!(
+            matches!(err, Err(ImportError::NotUtf8 { line: 2, .. })),
+            "{err:?}"
+        );
         assert!(matches!(parse(""), Err(ImportError::Empty { .. })));
         assert!(matches!(parse(HEADER), Err(ImportError::NoRows { .. })));
     }

@@ -1,9 +1,11 @@
-//! The words users see around an agency check, read from `config/agencies.toml`: status and office
-//! names, hints for queries that cannot be searched, the note shown when a match was not exact, the
-//! line format of a candidate list, and the place names that count as "near Pekalongan".
+//! The words users and staff see around the agency registry, read from `config/agencies.toml`: status
+//! and office names, hints for queries that cannot be searched, the note shown when a match was not
+//! exact, the line format of a candidate list, the place names that count as "near Pekalongan", and
+//! the `[staff]` texts of `pandu agencies ...` (see [`super::staff`]).
 //!
 //! Invariant: no user-facing word is a Rust literal; Rust code knows only the stable codes (`active`,
-//! `too_short`, ...) and looks their words up here. Loading reports every problem of the file at once.
+//! `too_short`, ...) and looks their words up here. Loading reports every problem of the file at once,
+//! each with the file and, where it can be found, the line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use serde::Deserialize;
 
 use super::index::Hint;
 use super::record::{OfficeType, Status};
+use super::staff::{StaffText, StaffTexts, placeholders_in};
 use crate::dialog::Lang;
 use crate::dialog::normalize::basic;
 
@@ -20,13 +23,35 @@ pub const DEFAULT_PATH: &str = "config/agencies.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabelsError {
-    #[error("cannot read {path}: {source}")]
+    #[error("{}: error: cannot read the file: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not valid: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// Every problem of the file, one per line of the message.
+    #[error("{}", list_problems(path, problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<LabelsProblem>,
+    },
+}
+
+/// One thing wrong in the file, with its line when it can be found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelsProblem {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+fn list_problems(path: &Path, problems: &[LabelsProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| match p.line {
+            Some(line) => format!("{}:{line}: error: {}", path.display(), p.message),
+            None => format!("{}: error: {}", path.display(), p.message),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One text in several languages; Bahasa Indonesia is the fallback.
@@ -41,6 +66,9 @@ struct File {
     note: BTreeMap<String, BTreeMap<String, String>>,
     candidate: BTreeMap<String, String>,
     branch: BranchFile,
+    /// Checked key by key (every missing one is reported), so absent is allowed here.
+    #[serde(default)]
+    staff: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +88,7 @@ pub struct AgencyLabels {
     candidate: LangText,
     /// Normalised place names, nearest first.
     nearby: Vec<String>,
+    staff: StaffTexts,
 }
 
 impl AgencyLabels {
@@ -73,11 +102,13 @@ impl AgencyLabels {
 
     /// Parses the file's text (`path` only names it in messages).
     pub fn parse(path: &Path, text: &str) -> Result<AgencyLabels, LabelsError> {
-        let invalid = |message: String| LabelsError::Invalid {
+        let file: File = toml::from_str(text).map_err(|e| LabelsError::Invalid {
             path: path.to_path_buf(),
-            message,
-        };
-        let file: File = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+            problems: vec![LabelsProblem {
+                line: e.span().map(|span| line_at(text, span.start)),
+                message: e.message().trim().to_string(),
+            }],
+        })?;
         let mut problems = Vec::new();
         let mut convert = |section: &str, map: BTreeMap<String, String>| -> LangText {
             let mut out = BTreeMap::new();
@@ -128,8 +159,19 @@ impl AgencyLabels {
         );
         let note = section("note", file.note, &["close", "demo"]);
         let candidate = convert("candidate", file.candidate);
+        let mut problems: Vec<LabelsProblem> = problems
+            .into_iter()
+            .map(|message| LabelsProblem {
+                line: None,
+                message,
+            })
+            .collect();
+        let staff = staff_texts(text, file.staff, &mut problems);
         if !problems.is_empty() {
-            return Err(invalid(problems.join("; ")));
+            return Err(LabelsError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
         }
         Ok(AgencyLabels {
             status,
@@ -144,7 +186,13 @@ impl AgencyLabels {
                 .map(|p| basic(p))
                 .filter(|p| !p.is_empty())
                 .collect(),
+            staff,
         })
+    }
+
+    /// What staff read from `pandu agencies ...`.
+    pub fn staff(&self) -> &StaffTexts {
+        &self.staff
     }
 
     fn lookup<'a>(map: &'a BTreeMap<String, LangText>, code: &'a str, lang: Lang) -> &'a str {
@@ -204,6 +252,120 @@ impl AgencyLabels {
     }
 }
 
+/// The `[staff]` texts: every [`StaffText`] written, none unknown, each using only its placeholders.
+fn staff_texts(
+    text: &str,
+    map: BTreeMap<String, String>,
+    problems: &mut Vec<LabelsProblem>,
+) -> StaffTexts {
+    let table = table_line(text, "staff");
+    let mut texts = BTreeMap::new();
+    let mut present = std::collections::BTreeSet::new();
+    for (key, value) in map {
+        let line = key_line(text, "staff", &key).or(table);
+        let Some(staff_text) = StaffText::from_key(&key) else {
+            problems.push(LabelsProblem {
+                line,
+                message: format!(
+                    "staff.{key} is not a text the program uses; check its spelling (the comments in \
+                     the file list the texts)"
+                ),
+            });
+            continue;
+        };
+        present.insert(staff_text);
+        if value.trim().is_empty() {
+            problems.push(LabelsProblem {
+                line,
+                message: format!("staff.{key} is empty; write the text"),
+            });
+            continue;
+        }
+        let allowed = staff_text.placeholders();
+        let unknown: Vec<String> = placeholders_in(&value)
+            .into_iter()
+            .filter(|name| !allowed.contains(name))
+            .map(|name| format!("{{{name}}}"))
+            .collect();
+        if !unknown.is_empty() {
+            let allowed: Vec<String> = allowed.iter().map(|n| format!("{{{n}}}")).collect();
+            problems.push(LabelsProblem {
+                line,
+                message: format!(
+                    "staff.{key} uses {} which the program does not fill in; it can use: {}",
+                    unknown.join(", "),
+                    if allowed.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        allowed.join(" ")
+                    }
+                ),
+            });
+            continue;
+        }
+        texts.insert(staff_text, value);
+    }
+    for staff_text in StaffText::ALL {
+        let key = staff_text.key();
+        if present.contains(staff_text) {
+            continue;
+        }
+        let placeholders: Vec<String> = staff_text
+            .placeholders()
+            .iter()
+            .map(|n| format!("{{{n}}}"))
+            .collect();
+        problems.push(LabelsProblem {
+            line: table,
+            message: format!(
+                "staff.{key} is missing; add it to the [staff] table{}",
+                if placeholders.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it can use {})", placeholders.join(" "))
+                }
+            ),
+        });
+    }
+    StaffTexts::new(texts)
+}
+
+/// The 1-based line of a byte offset.
+fn line_at(text: &str, offset: usize) -> usize {
+    1 + text
+        .as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|b| **b == b'\n')
+        .count()
+}
+
+/// The 1-based line of a `[table]` header.
+fn table_line(text: &str, table: &str) -> Option<usize> {
+    let header = format!("[{table}]");
+    text.lines().position(|l| l.trim() == header).map(|i| i + 1)
+}
+
+/// The 1-based line of `key = ...` inside `[table]`.
+fn key_line(text: &str, table: &str, key: &str) -> Option<usize> {
+    let header = format!("[{table}]");
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == header;
+            continue;
+        }
+        if inside
+            && let Some(rest) = line.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -222,6 +384,55 @@ mod tests {
             Some("kota pekalongan")
         );
         assert!(labels.close_note("PT X", Lang::Id).contains("PT X"));
+        for text in StaffText::ALL {
+            let written = labels.staff().get(*text);
+            assert!(written.is_some_and(|t| !t.trim().is_empty()), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn staff_text_problems_name_the_line_and_key_all_at_once() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH);
+        let shipped = std::fs::read_to_string(&path).unwrap();
+        let edited: String = shipped
+            .lines()
+            .filter(|l| !l.starts_with("search_match ="))
+            .map(|l| match l {
+                l if l.starts_with("row =") => "row = \"\"".to_string(),
+                l if l.starts_with("failed =") => "failed = \"Gagal: {eror}\"".to_string(),
+                l => l.to_string(),
+            })
+            .chain(["serch_head = \"?\"".to_string()])
+            .collect::<Vec<_>>()
+            .join("\n");
+        let line = |start: &str| {
+            edited
+                .lines()
+                .position(|l| l.starts_with(start))
+                .map(|i| i + 1)
+                .unwrap()
+        };
+        let err = AgencyLabels::parse(Path::new("a.toml"), &edited)
+            .unwrap_err()
+            .to_string();
+        for want in [
+            format!(
+                "a.toml:{}: error: staff.search_match is missing",
+                line("[staff]")
+            ),
+            format!("a.toml:{}: error: staff.row is empty", line("row =")),
+            format!(
+                "a.toml:{}: error: staff.failed uses {{eror}}",
+                line("failed =")
+            ),
+            format!(
+                "a.toml:{}: error: staff.serch_head is not a text",
+                line("serch_head")
+            ),
+        ] {
+            assert!(err.contains(&want), "{want} in {err}");
+        }
+        assert_eq!(err.lines().count(), 4, "{err}");
     }
 
     #[test]

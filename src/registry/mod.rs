@@ -4,7 +4,8 @@
 //! - [`import`]: reads and checks the official listing (CSV), all or nothing, every bad row reported;
 //! - [`index`]: the in-memory search index (licence number and fuzzy name) and its verdicts;
 //! - [`service`]: [`Registry`], the live handle (load, import, rollback, staff search and stats);
-//! - [`check`]: [`AgencyCheck`], the dialog action; [`labels`]: its words from `config/agencies.toml`;
+//! - [`check`]: [`AgencyCheck`], the dialog action; [`labels`]: its words from `config/agencies.toml`,
+//!   with the `[staff]` words of `pandu agencies ...` ([`staff`]);
 //! - [`normalize`], [`record`]: comparable forms and the data types.
 //!
 //! Invariants: never tells a user a company is licensed on a guess (close candidates are "ambiguous");
@@ -17,10 +18,12 @@ pub mod labels;
 pub mod normalize;
 pub mod record;
 pub mod service;
+pub mod staff;
 
 pub use check::AgencyCheck;
-pub use import::{ImportError, ImportReport, RowError};
+pub use import::{ImportError, ImportReport, Problem, RowError};
 pub use index::{Candidate, Hint, Index, MatchKind, SearchResult, Verdict};
-pub use labels::{AgencyLabels, LabelsError};
+pub use labels::{AgencyLabels, LabelsError, LabelsProblem};
 pub use record::{Company, Office, OfficeType, SnapshotMeta, Status};
 pub use service::{DEFAULT_SOURCE, Registry, RegistryError};
+pub use staff::{StaffText, StaffTexts};

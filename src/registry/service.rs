@@ -1,6 +1,7 @@
 //! [`Registry`]: the live registry the bot answers from, a cheap handle shared by the dialog action, the
 //! CLI and staff tools. It loads the current snapshot (or the demo data when none was imported), imports
-//! a new listing, rolls back, and prints search results and statistics for staff.
+//! a new listing, rolls back, and prints search results and statistics for staff (in the `[staff]` words
+//! of `config/agencies.toml`, see [`super::staff`]).
 //!
 //! Invariants:
 //! - Readers never wait for an import: an import builds a complete new [`Index`] and swaps one `Arc`.
@@ -9,13 +10,15 @@
 //! - One import or rollback at a time.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::import::{self, ImportError, ImportReport};
 use super::index::{Index, Verdict};
+use super::labels::AgencyLabels;
 use super::record::{Office, OfficeType, SnapshotMeta, Status};
+use super::staff::{StaffText, StaffTexts};
+use crate::dialog::Lang;
 use crate::storage::Store;
 use crate::storage::agencies::AgencyStore;
 use crate::time::{Date, now_secs};
@@ -39,6 +42,24 @@ pub enum RegistryError {
     Labels(#[from] super::labels::LabelsError),
 }
 
+impl RegistryError {
+    /// What staff read when a command fails this way.
+    pub fn describe(&self, texts: &StaffTexts) -> String {
+        match self {
+            RegistryError::Storage(e) => {
+                texts.fill(StaffText::Database, &[("detail", e.to_string())])
+            }
+            RegistryError::Sample(e) => e.describe(texts),
+            RegistryError::Missing { id } => {
+                texts.fill(StaffText::SnapshotMissing, &[("id", id.to_string())])
+            }
+            RegistryError::NoPrevious => texts.text(StaffText::NoPrevious),
+            // Only at startup (the texts themselves did not load): the file and key are named.
+            RegistryError::Labels(e) => e.to_string(),
+        }
+    }
+}
+
 struct Inner {
     current: RwLock<Arc<Index>>,
     /// The snapshot kept for rollback, for `stats`.
@@ -53,17 +74,13 @@ pub struct Registry {
     inner: Arc<Inner>,
 }
 
+/// For the log (staff read [`StaffTexts::snapshot`]).
 impl std::fmt::Display for SnapshotMeta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.demo {
-            write!(f, "DEMO DATA from {}", self.file)?;
-        } else {
-            write!(f, "snapshot {} from {}", self.id, self.file)?;
-        }
         write!(
             f,
-            " ({} offices of {} companies; source: {}; as of {})",
-            self.offices, self.companies, self.source, self.as_of
+            "id={} demo={} file={:?} offices={} companies={} source={:?} as_of={}",
+            self.id, self.demo, self.file, self.offices, self.companies, self.source, self.as_of
         )
     }
 }
@@ -217,65 +234,71 @@ impl Registry {
     }
 
     /// What a staff member sees for `pandu agencies search QUERY`: the verdict the bot would give and
-    /// the ranked candidates with scores and offices.
-    pub fn search_text(&self, query: &str) -> String {
+    /// the ranked candidates with scores and offices, in the `[staff]` words of `labels`.
+    pub fn search_text(&self, query: &str, labels: &AgencyLabels) -> String {
+        let texts = labels.staff();
         let index = self.current();
         let result = index.search(query);
-        let mut out = String::new();
-        let _ = writeln!(out, "Registry: {}", index.meta());
-        let verdict = match result.verdict {
-            Verdict::Match => "clear match".to_string(),
-            Verdict::Ambiguous => "ambiguous: the user is asked to choose".to_string(),
-            Verdict::NotFound(hint) => format!("not found (hint: {})", hint.code()),
-        };
-        let _ = writeln!(out, "Verdict: {verdict}");
+        let mut out = vec![texts.fill(
+            StaffText::SearchHead,
+            &[("snapshot", texts.snapshot(index.meta()))],
+        )];
+        out.push(match result.verdict {
+            Verdict::Match => texts.text(StaffText::SearchMatch),
+            Verdict::Ambiguous => texts.text(StaffText::SearchAmbiguous),
+            Verdict::NotFound(hint) => texts.fill(
+                StaffText::SearchNotFound,
+                &[("hint", hint.code().to_string())],
+            ),
+        });
         for (n, candidate) in result.candidates.iter().enumerate() {
             let company = candidate.company;
-            let _ = writeln!(
-                out,
-                "{}. [{:.2} {:?}] {} | licence {} of {} | {}",
-                n + 1,
-                candidate.score,
-                candidate.kind,
-                company.name,
-                company.licence,
-                company.licence_date,
-                company.status.code()
-            );
+            out.push(texts.fill(
+                StaffText::SearchCandidate,
+                &[
+                    ("n", (n + 1).to_string()),
+                    ("score", format!("{:.2}", candidate.score)),
+                    ("kind", format!("{:?}", candidate.kind)),
+                    ("name", company.name.clone()),
+                    ("licence", company.licence.clone()),
+                    ("licence_date", company.licence_date.to_string()),
+                    ("status", company.status.code().to_string()),
+                ],
+            ));
             for office in &company.offices {
-                let kind = match office.office_type {
-                    OfficeType::Head => "head office",
-                    OfficeType::Branch => "branch",
-                };
-                let _ = writeln!(
-                    out,
-                    "     {kind}: {} | {} (line {})",
-                    office.place(),
-                    office.phone,
-                    office.line
-                );
+                out.push(texts.fill(
+                    StaffText::SearchOffice,
+                    &[
+                        (
+                            "office",
+                            labels.office(office.office_type, Lang::Id).to_string(),
+                        ),
+                        ("place", office.place()),
+                        ("phone", office.phone.clone()),
+                        ("line", office.line.to_string()),
+                    ],
+                ));
             }
         }
-        out
+        out.join("\n")
     }
 
-    /// What a staff member sees for `pandu agencies stats`.
-    pub fn stats_text(&self) -> String {
+    /// What a staff member sees for `pandu agencies stats`, in the `[staff]` words of `labels`.
+    pub fn stats_text(&self, labels: &AgencyLabels) -> String {
+        let texts = labels.staff();
         let index = self.current();
         let meta = index.meta();
-        let mut out = String::new();
-        let _ = writeln!(out, "Serving: {meta}");
+        let mut out = vec![texts.fill(
+            StaffText::StatsServing,
+            &[("snapshot", texts.snapshot(meta))],
+        )];
         if meta.demo {
-            let _ = writeln!(
-                out,
-                "The demo data is in use: import the official listing with `pandu agencies import FILE.csv`."
-            );
+            out.push(texts.text(StaffText::StatsDemo));
         } else {
-            let _ = writeln!(
-                out,
-                "Imported on {} (UTC)",
-                Date::from_unix(meta.imported_at)
-            );
+            out.push(texts.fill(
+                StaffText::StatsImported,
+                &[("date", Date::from_unix(meta.imported_at).to_string())],
+            ));
         }
         let mut by_status: BTreeMap<Status, usize> = BTreeMap::new();
         let mut by_province: BTreeMap<String, usize> = BTreeMap::new();
@@ -290,34 +313,44 @@ impl Registry {
                 *by_province.entry(office.province.clone()).or_insert(0) += 1;
             }
         }
-        let counts: Vec<String> = Status::ALL
-            .iter()
-            .map(|s| format!("{} {}", by_status.get(s).unwrap_or(&0), s.code()))
-            .collect();
-        let _ = writeln!(out, "Companies by status: {}", counts.join(", "));
-        let _ = writeln!(out, "Offices: {heads} head offices, {branches} branches");
+        out.push(texts.fill(
+            StaffText::StatsByStatus,
+            &[("counts", import::status_counts(&by_status))],
+        ));
+        out.push(texts.fill(
+            StaffText::StatsOffices,
+            &[
+                ("heads", heads.to_string()),
+                ("branches", branches.to_string()),
+            ],
+        ));
         let mut provinces: Vec<(String, usize)> = by_province.into_iter().collect();
         provinces.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let top: Vec<String> = provinces
             .iter()
             .take(8)
-            .map(|(p, n)| format!("{} {n}", if p.is_empty() { "(none)" } else { p }))
+            .map(|(p, n)| {
+                if p.is_empty() {
+                    format!("{} {n}", texts.text(StaffText::StatsNoProvince))
+                } else {
+                    format!("{p} {n}")
+                }
+            })
             .collect();
-        let _ = writeln!(out, "Offices by province: {}", top.join(", "));
+        out.push(texts.fill(StaffText::StatsByProvince, &[("provinces", top.join(", "))]));
         let previous = self
             .inner
             .previous
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
-        match previous {
-            Some(p) => {
-                let _ = writeln!(out, "Kept for rollback: {p}");
-            }
-            None => {
-                let _ = writeln!(out, "Kept for rollback: nothing");
-            }
-        }
-        out
+        out.push(match previous {
+            Some(p) => texts.fill(
+                StaffText::StatsPrevious,
+                &[("snapshot", texts.snapshot(&p))],
+            ),
+            None => texts.text(StaffText::StatsNoPrevious),
+        });
+        out.join("\n")
     }
 }
