@@ -21,17 +21,17 @@
 
 #[path = "../tests/telegram_support/bot_api.rs"]
 mod bot_api;
+#[path = "../tests/engine_support/mod.rs"]
+mod engine_support;
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bot_api::{BotApi, TOKEN};
 use pandu::channels::telegram::Telegram;
 use pandu::config::{Config, Secret, Secrets};
-use pandu::dialog::{Actions, load_dir};
-use pandu::engine::{Engine, EngineConfig, IgnoreEffects};
+use pandu::dialog::Actions;
 use pandu::storage::{DEFAULT_CACHE_BYTES, Store};
 use tokio::sync::watch;
 
@@ -46,33 +46,6 @@ fn run_count() -> usize {
 }
 const OPEN_LOOP: Duration = Duration::from_secs(40);
 const THINK: Duration = Duration::from_secs(20);
-
-/// A menu, an answer, and back: every message the users send has exactly one recognisable answer.
-fn write_dialogs(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(
-        dir.join("_bot.yaml"),
-        include_str!("../tests/fixtures/_bot.yaml"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("main.yaml"),
-        r#"
-flow: main
-nodes:
-  start:
-    say: { id: "Pilih layanan:", en: "Choose:" }
-    choices:
-      - label: { id: Syarat, en: Requirements }
-        goto: info
-      - label: { id: Biaya, en: Costs }
-        goto: info
-  info:
-    say: { id: "Info & fakta.", en: "Info & facts." }
-"#,
-    )
-    .unwrap();
-}
 
 /// What a user sends at step `i` and a piece of the answer that shows it was handled.
 fn script(i: usize) -> (&'static str, &'static str) {
@@ -159,7 +132,8 @@ async fn start_bot(mode: Mode) -> Bot {
 async fn start_telegram(mode: Mode, api_url: String) -> Parts {
     let temp = tempfile::tempdir().unwrap();
     let dialogs = temp.path().join("dialogs");
-    write_dialogs(&dialogs);
+    // A menu, an answer, and back: every message the users send has exactly one recognisable answer.
+    engine_support::write_dialogs(&dialogs, "telegram_bench");
     let mut config = Config {
         data_dir: temp.path().join("data"),
         ..Config::default()
@@ -174,18 +148,7 @@ async fn start_telegram(mode: Mode, api_url: String) -> Parts {
     }
     config.telegram.commands_file = temp.path().join("no-commands.toml");
     let store = Store::open(&config.data_dir.join("db"), cache_bytes()).unwrap();
-    let actions = Actions::new();
-    let (bot, _) = load_dir(&dialogs, &actions).unwrap();
-    let (engine, writer) = Engine::start(
-        store,
-        Arc::new(RwLock::new(Arc::new(bot))),
-        actions,
-        Arc::new(IgnoreEffects),
-        EngineConfig {
-            idle_secs: 3600,
-            max_batch: 256,
-        },
-    );
+    let (engine, writer) = engine_support::start_engine(store, &dialogs, Actions::new(), 3600, 256);
     let secrets = Secrets {
         telegram_token: Some(Secret::new(TOKEN)),
         telegram_webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
@@ -203,15 +166,20 @@ async fn start_telegram(mode: Mode, api_url: String) -> Parts {
     }
 }
 
+/// The runtime the bot runs on in every part of the bench: two worker threads.
+fn two_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// `PANDU_BENCH_ROLE=bot`: this process is only the bot (long polling against the stand-in at
 /// `PANDU_BENCH_API_URL`), so its peak RSS is the bot's alone. Says `ready` on stdout; stops when stdin
 /// closes.
 fn bot_role() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_worker_runtime();
     runtime.block_on(async {
         let url = std::env::var("PANDU_BENCH_API_URL").unwrap();
         let parts = start_telegram(Mode::Polling, url).await;
@@ -519,11 +487,7 @@ fn main() {
         println!("telegram bench: run with `cargo bench --bench telegram`");
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_worker_runtime();
     runtime.block_on(async {
         // Memory per run: the peak restarts before each run; "before" grows from run to run because
         // the stand-ins of earlier runs stay alive with their logs, so the increase is the run's own.

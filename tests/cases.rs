@@ -19,6 +19,7 @@ use pandu::dialog::{
 };
 use pandu::engine::{EffectContext, EffectHandler, Engine, Inbound};
 use pandu::storage::{Channel, OutboxKind, Store, UserKey, WriteBatch};
+use tempfile::TempDir;
 
 const STAFF_CHAT: i64 = -100_200;
 const STAFF_MEMBER: i64 = 42;
@@ -64,6 +65,20 @@ struct App {
     running: pandu::app::Running,
 }
 
+/// A fresh data folder (kept while the returned guard lives) and the app started on it.
+fn start_fresh() -> (TempDir, App) {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = start(&config(tmp.path()));
+    (tmp, app)
+}
+
+/// A fresh app on which `family` has made the family report; returns the code it was shown.
+async fn reported(family: &UserKey) -> (TempDir, App, String) {
+    let (tmp, app) = start_fresh();
+    let code = family_report(&app, family).await;
+    (tmp, app, code)
+}
+
 fn start(config: &Config) -> App {
     let store = pandu::app::open_store(config).unwrap();
     let running = pandu::app::start_engine(config, &store).unwrap();
@@ -79,54 +94,68 @@ impl App {
         &self.running.engine
     }
 
+    /// The staff desk (the terminal's commands) on this app.
+    fn desk(&self) -> Desk {
+        Desk::new(self.engine().clone(), &self.config).unwrap()
+    }
+
+    /// What staff read, from the dialogs' `_cases.yaml`.
+    fn texts(&self) -> CaseTexts {
+        CaseTexts::load(&self.config).unwrap()
+    }
+
+    /// One run of the reminder check at `now`: how many reminders it queued.
+    async fn reminders_at(&self, now: u64) -> usize {
+        cases::check_reminders(self.engine(), &self.config, now)
+            .await
+            .unwrap()
+    }
+
+    /// One run of the undeliverable-reply check at `now`: how many cases it found.
+    async fn undeliverable_at(&self, now: u64) -> usize {
+        cases::check_undeliverable(self.engine(), &self.config, now)
+            .await
+            .unwrap()
+    }
+
     /// Sends one text and returns the texts of the replies.
     async fn say(&self, user: &UserKey, text: &str) -> String {
         static ID: AtomicU64 = AtomicU64::new(1);
-        let ack = self
-            .engine()
-            .handle(Inbound {
-                user: user.clone(),
-                message_id: format!("m{}", ID.fetch_add(1, Ordering::Relaxed)),
-                input: Input {
-                    kind: InputKind::Text(text.into()),
-                    at: 0,
-                },
-                lang_hint: None,
-            })
+        let message_id = format!("m{}", ID.fetch_add(1, Ordering::Relaxed));
+        self.send(user, message_id, InputKind::Text(text.into()))
             .await
-            .unwrap();
-        ack.replies
-            .iter()
-            .map(|e| e.reply.text.clone())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
     }
 
     /// Sends a photo (as a platform reference).
     async fn photo(&self, user: &UserKey, reference: &str) -> String {
+        let photo = Attachment {
+            kind: AttachmentKind::Photo,
+            reference: reference.into(),
+            mime: Some("image/jpeg".into()),
+            stored_path: None,
+        };
+        self.send(
+            user,
+            format!("photo-{reference}"),
+            InputKind::Attachment(photo),
+        )
+        .await
+    }
+
+    /// Hands one input to the engine; returns the texts of the replies, one `---` line between.
+    async fn send(&self, user: &UserKey, message_id: String, kind: InputKind) -> String {
         let ack = self
             .engine()
             .handle(Inbound {
                 user: user.clone(),
-                message_id: format!("photo-{reference}"),
-                input: Input {
-                    kind: InputKind::Attachment(Attachment {
-                        kind: AttachmentKind::Photo,
-                        reference: reference.into(),
-                        mime: Some("image/jpeg".into()),
-                        stored_path: None,
-                    }),
-                    at: 0,
-                },
+                message_id,
+                input: Input { kind, at: 0 },
                 lang_hint: None,
             })
             .await
             .unwrap();
-        ack.replies
-            .iter()
-            .map(|e| e.reply.text.clone())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
+        let texts: Vec<&str> = ack.replies.iter().map(|e| e.reply.text.as_str()).collect();
+        texts.join("\n---\n")
     }
 
     /// Sends each text; returns the replies of the last one.
@@ -174,6 +203,20 @@ async fn family_report(app: &App, user: &UserKey) -> String {
     let done = app.say(user, "1").await;
     assert!(done.contains("tersimpan"), "{done}");
     code_in(&done)
+}
+
+/// What staff read when `code` moves from in review to referred, to `referral`.
+fn referred_from_review(texts: &CaseTexts, code: &str, referral: &str) -> String {
+    let to = texts.referral[referral].get(Lang::Id);
+    fill(
+        &texts.staff.status_referred,
+        &[
+            ("code", code),
+            ("from", "in_review"),
+            ("to", "referred"),
+            ("referral", to),
+        ],
+    )
 }
 
 fn staff_chat() -> UserKey {
@@ -244,9 +287,7 @@ async fn the_code_is_shown_only_for_a_case_already_on_disk() {
 
 #[tokio::test]
 async fn emergency_words_mid_intake_show_numbers_at_once_and_the_intake_goes_on() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = config(tmp.path());
-    let app = start(&config);
+    let (_tmp, app) = start_fresh();
     let family = UserKey::new(Channel::Telegram, "5550001");
     let before_story = &FAMILY_REPORT[..11];
     let asked = app.conversation(&family, before_story).await;
@@ -358,14 +399,11 @@ async fn ticket_codes_stay_unique_over_100000_cases() {
 
 #[tokio::test]
 async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = config(tmp.path());
-    let app = start(&config);
     let family = UserKey::new(Channel::Whatsapp, "6281200000002");
-    let code = family_report(&app, &family).await;
-    let desk = Desk::new(app.engine().clone(), &config).unwrap();
+    let (_tmp, app, code) = reported(&family).await;
+    let desk = app.desk();
     // What staff read comes from `staff:` in the dialogs' _cases.yaml.
-    let texts = CaseTexts::load(&config).unwrap();
+    let texts = app.texts();
     let t = &texts.staff;
 
     let out = desk
@@ -406,15 +444,7 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
         .unwrap();
     assert_eq!(
         moved,
-        fill(
-            &t.status_referred,
-            &[
-                ("code", &code),
-                ("from", "in_review"),
-                ("to", "referred"),
-                ("referral", texts.referral["bp3mi"].get(Lang::Id)),
-            ]
-        ),
+        referred_from_review(&texts, &code, "bp3mi"),
         "the reporter agreed to sharing: no warning"
     );
     let queued = app.store.outbox_for(&family).unwrap();
@@ -571,13 +601,10 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
 
 #[tokio::test]
 async fn staff_commands_are_accepted_only_from_staff() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = config(tmp.path());
-    let app = start(&config);
     let family = UserKey::new(Channel::Telegram, "5550003");
-    let code = family_report(&app, &family).await;
-    let staff = TelegramStaff::new(app.engine().clone(), &config).unwrap();
-    let texts = CaseTexts::load(&config).unwrap();
+    let (_tmp, app, code) = reported(&family).await;
+    let staff = TelegramStaff::new(app.engine().clone(), &app.config).unwrap();
+    let texts = app.texts();
     let t = &texts.staff;
 
     assert_eq!(staff.handle("999", &format!("/show {code}")).await, None);
@@ -599,7 +626,7 @@ async fn staff_commands_are_accepted_only_from_staff() {
     let listed = staff.handle(&member, "/cases@pandu_bot new").await.unwrap();
     assert!(listed.contains(&code), "{listed}");
     // The group and the terminal (`pandu cases list`) read the same words.
-    let desk = Desk::new(app.engine().clone(), &config).unwrap();
+    let desk = app.desk();
     assert_eq!(
         listed,
         desk.list("cli:ani", Some(Status::New), None).await.unwrap()
@@ -649,18 +676,7 @@ async fn staff_commands_are_accepted_only_from_staff() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        moved,
-        fill(
-            &t.status_referred,
-            &[
-                ("code", &code),
-                ("from", "in_review"),
-                ("to", "referred"),
-                ("referral", texts.referral["embassy"].get(Lang::Id)),
-            ]
-        )
-    );
+    assert_eq!(moved, referred_from_review(&texts, &code, "embassy"));
     let bad = staff
         .handle(&member, &format!("/status {code} referred"))
         .await
@@ -688,12 +704,9 @@ async fn staff_commands_are_accepted_only_from_staff() {
 
 #[tokio::test]
 async fn status_from_another_chat_shows_the_status_and_nothing_personal() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = config(tmp.path());
-    let app = start(&config);
     let family = UserKey::new(Channel::Whatsapp, "6281200000004");
-    let code = family_report(&app, &family).await;
-    let desk = Desk::new(app.engine().clone(), &config).unwrap();
+    let (_tmp, app, code) = reported(&family).await;
+    let desk = app.desk();
     desk.reply("cli:budi", &code, "Majikan sudah kami hubungi lewat KBRI.")
         .await
         .unwrap();
@@ -738,9 +751,7 @@ async fn status_from_another_chat_shows_the_status_and_nothing_personal() {
 
 #[tokio::test]
 async fn a_p1_case_still_new_after_its_target_is_announced_again() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = config(tmp.path());
-    let app = start(&config);
+    let (_tmp, app) = start_fresh();
     let family = UserKey::new(Channel::Telegram, "5550005");
     let mut answers = FAMILY_REPORT.to_vec();
     answers[12] = "2"; // not safe now: P1
@@ -758,54 +769,26 @@ async fn a_p1_case_still_new_after_its_target_is_announced_again() {
             .filter(|e| e.reply.text.contains("PENGINGAT"))
             .count()
     };
-    let engine = app.engine();
-    assert_eq!(
-        cases::check_reminders(engine, &app.config, opened + 3 * 3600)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        cases::check_reminders(engine, &app.config, opened + 5 * 3600)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(app.reminders_at(opened + 3 * 3600).await, 0);
+    assert_eq!(app.reminders_at(opened + 5 * 3600).await, 1);
     assert_eq!(reminders(&app), 1);
     // Not again until another target period has passed.
-    assert_eq!(
-        cases::check_reminders(engine, &app.config, opened + 6 * 3600)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        cases::check_reminders(engine, &app.config, opened + 10 * 3600)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(app.reminders_at(opened + 6 * 3600).await, 0);
+    assert_eq!(app.reminders_at(opened + 10 * 3600).await, 1);
     // Once staff took it up, no more reminders.
-    let desk = Desk::new(engine.clone(), &app.config).unwrap();
+    let desk = app.desk();
     desk.reply("cli:budi", &code, "Kami segera hubungi KBRI.")
         .await
         .unwrap();
-    assert_eq!(
-        cases::check_reminders(engine, &app.config, opened + 30 * 3600)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app.reminders_at(opened + 30 * 3600).await, 0);
     assert_eq!(reminders(&app), 2);
 }
 
 #[tokio::test]
 async fn the_reminder_task_runs_until_shutdown() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = config(tmp.path());
-    let app = start(&config);
+    let (_tmp, app) = start_fresh();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = cases::spawn_reminders(app.engine().clone(), config.clone(), shutdown);
+    let task = cases::spawn_reminders(app.engine().clone(), app.config.clone(), shutdown);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert!(!task.is_finished());
     stop.send(true).unwrap();
@@ -819,12 +802,9 @@ async fn the_reminder_task_runs_until_shutdown() {
 /// records it and the staff chat is told once, so nobody believes the family was informed.
 #[tokio::test]
 async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = config(tmp.path());
-    let app = start(&config);
     let family = UserKey::new(Channel::Telegram, "777001");
-    let code = family_report(&app, &family).await;
-    let desk = Desk::new(app.engine().clone(), &config).unwrap();
+    let (_tmp, app, code) = reported(&family).await;
+    let desk = app.desk();
     desk.reply("cli:budi", &code, "Mohon hubungi kami.")
         .await
         .unwrap();
@@ -846,9 +826,7 @@ async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once
     }
     let staff_before = app.store.outbox_for(&staff_chat()).unwrap().len();
 
-    let found = cases::check_undeliverable(app.engine(), &config, 100)
-        .await
-        .unwrap();
+    let found = app.undeliverable_at(100).await;
     assert_eq!(found, 1);
     let case = cases::load(&app.store, &code).unwrap().unwrap();
     assert!(
@@ -887,9 +865,7 @@ async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once
         };
         app.store.outbox_finish(&entry, delivery).unwrap();
     }
-    let late = cases::check_undeliverable(app.engine(), &config, 150)
-        .await
-        .unwrap();
+    let late = app.undeliverable_at(150).await;
     assert_eq!(late, 0, "sent and not reported failed: nothing to say");
     app.store
         .note_late_failure(
@@ -898,9 +874,7 @@ async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once
             "failed: 131026 Message undeliverable",
         )
         .unwrap();
-    let late = cases::check_undeliverable(app.engine(), &config, 160)
-        .await
-        .unwrap();
+    let late = app.undeliverable_at(160).await;
     assert_eq!(late, 1);
     let notice = app
         .store
@@ -919,9 +893,7 @@ async fn a_reply_the_reporter_cannot_receive_is_recorded_and_staff_are_told_once
     let staff_before = app.store.outbox_for(&staff_chat()).unwrap().len() - 1;
 
     // Looked at again (the next tick, or after a restart): nothing new, nothing repeated.
-    let again = cases::check_undeliverable(app.engine(), &config, 200)
-        .await
-        .unwrap();
+    let again = app.undeliverable_at(200).await;
     assert_eq!(again, 0);
     assert_eq!(
         app.store.outbox_for(&staff_chat()).unwrap().len(),

@@ -3,43 +3,29 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, RwLock};
+#[path = "engine_support/mod.rs"]
+mod engine_support;
 
-use pandu::dialog::{Actions, Input, InputKind, load_dir};
-use pandu::engine::{Engine, EngineConfig, IgnoreEffects, Inbound};
+use pandu::dialog::{Actions, Input, InputKind};
+use pandu::engine::{Engine, Inbound};
 use pandu::storage::{Channel, DEFAULT_CACHE_BYTES, Store, UserKey};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
 
-fn write_dialogs(dir: &std::path::Path) {
-    std::fs::write(dir.join("_bot.yaml"), include_str!("fixtures/_bot.yaml")).unwrap();
-    std::fs::write(
-        dir.join("main.yaml"),
-        r#"
-flow: main
-nodes:
-  start:
-    ask: { id: "Nama?", en: "Name?" }
-    save: nama
-    next: halo
-  halo:
-    say: { id: "Halo {nama}.", en: "Hello {nama}." }
-"#,
-    )
-    .unwrap();
+/// A fresh data folder and a dialog folder with `tests/fixtures/engine/`; kept while the returned guards live.
+fn folders() -> (TempDir, TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let dialogs = tempfile::tempdir().unwrap();
+    engine_support::write_dialogs(dialogs.path(), "engine");
+    (data, dialogs)
 }
 
-fn start(store: &Store, dialogs: &std::path::Path) -> (Engine, tokio::task::JoinHandle<()>) {
-    let actions = Actions::new();
-    let (bot, _) = load_dir(dialogs, &actions).unwrap();
-    Engine::start(
-        store.clone(),
-        Arc::new(RwLock::new(Arc::new(bot))),
-        actions,
-        Arc::new(IgnoreEffects),
-        EngineConfig {
-            idle_secs: 3600,
-            max_batch: 64,
-        },
-    )
+fn open(data: &TempDir) -> Store {
+    Store::open(data.path(), DEFAULT_CACHE_BYTES).unwrap()
+}
+
+fn start(store: &Store, dialogs: &TempDir) -> (Engine, JoinHandle<()>) {
+    engine_support::start_engine(store.clone(), dialogs.path(), Actions::new(), 3600, 64)
 }
 
 fn text(user: &UserKey, id: &str, text: &str) -> Inbound {
@@ -56,11 +42,9 @@ fn text(user: &UserKey, id: &str, text: &str) -> Inbound {
 
 #[tokio::test]
 async fn a_message_delivered_twice_is_answered_once() {
-    let data = tempfile::tempdir().unwrap();
-    let dialogs = tempfile::tempdir().unwrap();
-    write_dialogs(dialogs.path());
-    let store = Store::open(data.path(), DEFAULT_CACHE_BYTES).unwrap();
-    let (engine, _writer) = start(&store, dialogs.path());
+    let (data, dialogs) = folders();
+    let store = open(&data);
+    let (engine, _writer) = start(&store, &dialogs);
     let user = UserKey::new(Channel::Telegram, "1");
     let first = engine.handle(text(&user, "u-1", "hai")).await.unwrap();
     assert!(!first.duplicate);
@@ -85,11 +69,9 @@ async fn a_message_delivered_twice_is_answered_once() {
 
 #[tokio::test]
 async fn messages_of_one_user_in_one_batch_see_each_other() {
-    let data = tempfile::tempdir().unwrap();
-    let dialogs = tempfile::tempdir().unwrap();
-    write_dialogs(dialogs.path());
-    let store = Store::open(data.path(), DEFAULT_CACHE_BYTES).unwrap();
-    let (engine, _writer) = start(&store, dialogs.path());
+    let (data, dialogs) = folders();
+    let store = open(&data);
+    let (engine, _writer) = start(&store, &dialogs);
     let user = UserKey::new(Channel::Whatsapp, "62");
     let acks = engine
         .handle_batch(
@@ -109,26 +91,24 @@ async fn messages_of_one_user_in_one_batch_see_each_other() {
 
 #[tokio::test]
 async fn everything_acknowledged_survives_a_restart() {
-    let data = tempfile::tempdir().unwrap();
-    let dialogs = tempfile::tempdir().unwrap();
-    write_dialogs(dialogs.path());
+    let (data, dialogs) = folders();
     let user = UserKey::new(Channel::Telegram, "9");
     {
-        let store = Store::open(data.path(), DEFAULT_CACHE_BYTES).unwrap();
-        let (engine, writer) = start(&store, dialogs.path());
+        let store = open(&data);
+        let (engine, writer) = start(&store, &dialogs);
         engine.handle(text(&user, "1", "hai")).await.unwrap();
         // Abort the writer instead of a clean stop: what was acknowledged must already be on disk.
         writer.abort();
         let _ = writer.await;
         drop(engine);
     }
-    let store = Store::open(data.path(), DEFAULT_CACHE_BYTES).unwrap();
+    let store = open(&data);
     assert!(store.seen(Channel::Telegram, "1").unwrap());
     assert_eq!(
         store.outbox_pending(Channel::Telegram, 10).unwrap().len(),
         1
     );
-    let (engine, _writer) = start(&store, dialogs.path());
+    let (engine, _writer) = start(&store, &dialogs);
     let ack = engine.handle(text(&user, "2", "Budi")).await.unwrap();
     assert!(
         ack.replies[0].reply.text.starts_with("Halo Budi."),
@@ -138,11 +118,9 @@ async fn everything_acknowledged_survives_a_restart() {
 
 #[tokio::test]
 async fn bot_initiated_messages_are_queued_durably_in_order() {
-    let data = tempfile::tempdir().unwrap();
-    let dialogs = tempfile::tempdir().unwrap();
-    write_dialogs(dialogs.path());
-    let store = Store::open(data.path(), DEFAULT_CACHE_BYTES).unwrap();
-    let (engine, _writer) = start(&store, dialogs.path());
+    let (data, dialogs) = folders();
+    let store = open(&data);
+    let (engine, _writer) = start(&store, &dialogs);
     let user = UserKey::new(Channel::Whatsapp, "1");
     let entries = engine
         .send(

@@ -3,10 +3,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "process_support/mod.rs"]
+mod process;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+
+use process::{signal, wait_exit};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -21,12 +26,25 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+/// `pandu` with `args`, run from the repository on the data folder `data`, talking to the server
+/// at `addr` (staff commands are forwarded there while it holds the folder).
+fn staff_command(root: &Path, data: &Path, addr: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pandu"));
+    command
+        .args(args)
+        .current_dir(root)
+        .env("PANDU_DATA_DIR", data)
+        .env("PANDU_SERVER_LISTEN", addr);
+    command
+}
+
+/// Checks a command succeeded; shows its stderr when it did not.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -91,12 +109,9 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
     assert!(flows >= 2);
 
     // A staff command while serve holds the data folder is forwarded to it over loopback.
-    let out = Command::new(env!("CARGO_BIN_EXE_pandu"))
-        .args(["cases", "show", "PKL-2345AB"])
-        .current_dir(root)
-        .env("PANDU_DATA_DIR", work.path().join("data"))
+    let data = work.path().join("data");
+    let out = staff_command(root, &data, &addr, &["cases", "show", "PKL-2345AB"])
         .env("PANDU_DIALOGS_DIR", &dialogs)
-        .env("PANDU_SERVER_LISTEN", &addr)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -109,19 +124,11 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
         !stderr.contains("in use"),
         "the command reached the server: {stderr}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_pandu"))
-        .args(["cases", "list"])
-        .current_dir(root)
-        .env("PANDU_DATA_DIR", work.path().join("data"))
+    let out = staff_command(root, &data, &addr, &["cases", "list"])
         .env("PANDU_DIALOGS_DIR", &dialogs)
-        .env("PANDU_SERVER_LISTEN", &addr)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     // A forged token is refused.
     let refused = reqwest::Client::new()
         .post(format!("http://{addr}/admin/run"))
@@ -155,18 +162,8 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
     assert_eq!(health["flows"].as_u64().unwrap(), flows);
 
     signal(pid, "-TERM");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{status:?}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let status = wait_exit(&mut child, "serve did not stop on SIGTERM");
+    assert!(status.success(), "{status:?}");
 }
 
 /// Everything a child process printed so far, read by a thread of its own.
@@ -289,40 +286,18 @@ fn serve_chat_files_a_report_and_shows_the_staff_reply_as_it_comes() {
     };
 
     // A staff member answers from a second terminal; the command is forwarded to the running server.
-    let reply = Command::new(env!("CARGO_BIN_EXE_pandu"))
-        .args([
-            "cases",
-            "reply",
-            &code,
-            "Kami sudah menghubungi agensinya hari ini.",
-        ])
-        .current_dir(root)
-        .env("PANDU_DATA_DIR", &data)
-        .env("PANDU_SERVER_LISTEN", &addr)
+    let text = "Kami sudah menghubungi agensinya hari ini.";
+    let reply = staff_command(root, &data, &addr, &["cases", "reply", &code, text])
         .output()
         .unwrap();
-    assert!(
-        reply.status.success(),
-        "{}",
-        String::from_utf8_lossy(&reply.stderr)
-    );
+    assert_success(&reply);
     // Shown in the chat as it comes, nothing typed.
     wait_in(&out, at, &re("Kami sudah menghubungi agensinya hari ini"));
     wait_in(&out, at, &re(&code));
 
     // ctrl-d: end of input stops the server, cleanly.
     drop(stdin);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve --chat did not stop at end of input"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = wait_exit(&mut child, "serve --chat did not stop at end of input");
     assert!(status.success(), "{status:?}: {}", err.lock().unwrap());
     // Quiet by default: the chat is not interleaved with info lines.
     assert!(!out.lock().unwrap().contains(" INFO "));

@@ -6,19 +6,21 @@
 
 #[path = "telegram_support/bot_api.rs"]
 mod bot_api;
+#[path = "engine_support/mod.rs"]
+mod engine_support;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bot_api::{BotApi, Sent, TOKEN};
 use pandu::channels::StaffCommands;
 use pandu::channels::telegram::{FileError, Telegram};
 use pandu::config::{Config, Secret, Secrets};
-use pandu::dialog::{Actions, load_dir};
-use pandu::engine::{Engine, EngineConfig, IgnoreEffects};
+use pandu::dialog::Actions;
+use pandu::engine::Engine;
 use pandu::storage::{Channel, DEFAULT_CACHE_BYTES, Delivery, Store, UserKey};
 use serde_json::json;
 use tokio::sync::watch;
@@ -26,64 +28,6 @@ use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(10);
 const WEBHOOK_SECRET: &str = "s3cret-webhook-token";
-
-fn write_dialogs(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("_bot.yaml"), include_str!("fixtures/_bot.yaml")).unwrap();
-    std::fs::write(
-        dir.join("main.yaml"),
-        r#"
-flow: main
-nodes:
-  start:
-    say: { id: "Pilih <menu> & lanjut:", en: "Choose:" }
-    choices:
-      - label: { id: Isi nama, en: Name }
-        goto: nama
-      - label: { id: Info, en: Info }
-        goto: info
-  nama:
-    ask: { id: "Nama?", en: "Name?" }
-    save: nama
-    next: halo
-  halo:
-    say: { id: "Halo {nama}.", en: "Hello {nama}." }
-  info:
-    say: { id: "Info & fakta.", en: "Info & facts." }
-"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("bukti.yaml"),
-        r#"
-flow: bukti
-triggers: ['\bbukti\b']
-nodes:
-  kirim:
-    ask: { id: "Kirim foto bukti.", en: "Send a photo." }
-    save: bukti
-    attachments: true
-    next: terima
-  terima:
-    say: { id: "Terima kasih.", en: "Thank you." }
-"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("lambat.yaml"),
-        r#"
-flow: lambat
-triggers: ['\blambat\b']
-nodes:
-  kerja:
-    action: test.slow
-    outcomes: { ok: selesai }
-  selesai:
-    say: { id: "Selesai.", en: "Done." }
-"#,
-    )
-    .unwrap();
-}
 
 /// An action that takes a while: the engine's commit of a message that runs it is slow.
 struct Slow;
@@ -114,7 +58,7 @@ async fn setup() -> Setup {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let dialogs = temp.path().join("dialogs");
-    write_dialogs(&dialogs);
+    engine_support::write_dialogs(&dialogs, "telegram");
     let api = BotApi::start().await;
     Setup {
         _temp: temp,
@@ -155,21 +99,25 @@ struct Pandu {
     shutdown: watch::Sender<bool>,
 }
 
-async fn start(s: &Setup, config: &Config, staff: Option<Arc<dyn StaffCommands>>) -> Pandu {
-    let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
+fn open(s: &Setup) -> Store {
+    Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap()
+}
+
+/// The engine on `store` over the test dialogs, with the slow action registered.
+fn start_engine(
+    s: &Setup,
+    store: &Store,
+    idle_secs: u64,
+    max_batch: usize,
+) -> (Engine, JoinHandle<()>) {
     let mut actions = Actions::new();
     actions.register("test.slow", Arc::new(Slow));
-    let (bot, _) = load_dir(&s.dialogs, &actions).unwrap();
-    let (engine, writer) = Engine::start(
-        store.clone(),
-        Arc::new(RwLock::new(Arc::new(bot))),
-        actions,
-        Arc::new(IgnoreEffects),
-        EngineConfig {
-            idle_secs: 3600,
-            max_batch: 256,
-        },
-    );
+    engine_support::start_engine(store.clone(), &s.dialogs, actions, idle_secs, max_batch)
+}
+
+async fn start(s: &Setup, config: &Config, staff: Option<Arc<dyn StaffCommands>>) -> Pandu {
+    let store = open(s);
+    let (engine, writer) = start_engine(s, &store, 3600, 256);
     let telegram = Telegram::from_config(config, &secrets(), engine.clone(), staff).unwrap();
     let (shutdown, rx) = watch::channel(false);
     let tasks = telegram.start(rx).await;
@@ -181,6 +129,13 @@ async fn start(s: &Setup, config: &Config, staff: Option<Arc<dyn StaffCommands>>
         tasks,
         shutdown,
     }
+}
+
+/// A fresh setup with the bot started on it (default config, no staff commands).
+async fn started() -> (Setup, Pandu) {
+    let s = setup().await;
+    let p = start(&s, &config(&s), None).await;
+    (s, p)
 }
 
 /// Kills the process's work at once: tasks aborted wherever they are, engine dropped, store closed.
@@ -227,6 +182,40 @@ async fn expect_after(api: &BotApi, chat: i64, from: usize, needle: &str) -> Vec
     all[from..].to_vec()
 }
 
+/// The user in `chat` types `text`; waits for an answer containing `needle` after the messages the
+/// chat had; returns the messages sent since.
+async fn say(api: &BotApi, chat: i64, text: &str, needle: &str) -> Vec<Sent> {
+    let n = api.sent_to(chat).len();
+    api.user_text(chat, text);
+    expect_after(api, chat, n, needle).await
+}
+
+/// As [`say`], for a press on the button with callback `data`.
+async fn press(api: &BotApi, chat: i64, data: &str, needle: &str) -> Vec<Sent> {
+    let n = api.sent_to(chat).len();
+    api.user_press(chat, data);
+    expect_after(api, chat, n, needle).await
+}
+
+/// As [`say`], for a `message` update with this body (a photo, a voice note).
+async fn send_message(api: &BotApi, chat: i64, body: serde_json::Value, needle: &str) -> Vec<Sent> {
+    let n = api.sent_to(chat).len();
+    api.push_update("message", body);
+    expect_after(api, chat, n, needle).await
+}
+
+/// Waits (bounded) until `check` holds for the store; fails naming `what`.
+async fn stored(api: &BotApi, p: &Pandu, what: &str, check: impl Fn(&Store) -> bool) {
+    let ok = api.wait_until(WAIT, |_| check(&p.store)).await;
+    assert!(ok, "timed out waiting for: {what}");
+}
+
+/// The polling offset the engine committed, if any.
+fn offset(store: &Store) -> Option<i64> {
+    let stored = store.meta("telegram.offset").unwrap()?;
+    Some(String::from_utf8(stored).unwrap().parse().unwrap())
+}
+
 fn count(api: &BotApi, chat: i64, needle: &str) -> usize {
     api.sent_to(chat)
         .iter()
@@ -236,13 +225,11 @@ fn count(api: &BotApi, chat: i64, needle: &str) -> usize {
 
 #[tokio::test]
 async fn a_conversation_by_buttons_and_by_typing() {
-    let s = setup().await;
-    let p = start(&s, &config(&s), None).await;
+    let (s, p) = started().await;
     let api = &s.api;
     let chat = 101;
 
-    api.user_text(chat, "halo");
-    let menu = expect_after(api, chat, 0, "Pilih <menu> & lanjut:").await;
+    let menu = say(api, chat, "halo", "Pilih <menu> & lanjut:").await;
     let menu = menu.last().unwrap();
     assert_eq!(menu.parse_mode.as_deref(), Some("HTML"));
     assert!(
@@ -259,9 +246,7 @@ async fn a_conversation_by_buttons_and_by_typing() {
     );
 
     // By buttons: the press is a choice, and the callback query is answered.
-    let n = api.sent_to(chat).len();
-    api.user_press(chat, "main/start/1");
-    expect_after(api, chat, n, "Nama?").await;
+    press(api, chat, "main/start/1", "Nama?").await;
     assert!(
         api.wait_until(WAIT, |a| a.callback_answers().len() == 1)
             .await
@@ -277,9 +262,7 @@ async fn a_conversation_by_buttons_and_by_typing() {
     );
 
     // What the user types is shown back escaped, never as markup.
-    let n = api.sent_to(chat).len();
-    api.user_text(chat, "Siti <b>&");
-    let reply = expect_after(api, chat, n, "Halo Siti <b>&.").await;
+    let reply = say(api, chat, "Siti <b>&", "Halo Siti <b>&.").await;
     assert!(
         reply
             .iter()
@@ -287,23 +270,16 @@ async fn a_conversation_by_buttons_and_by_typing() {
     );
 
     // By typing: the menu keyword, then the number of a choice.
-    let n = api.sent_to(chat).len();
-    api.user_text(chat, "0");
-    expect_after(api, chat, n, "Pilih").await;
-    let n = api.sent_to(chat).len();
-    api.user_text(chat, "2");
-    expect_after(api, chat, n, "Info & fakta.").await;
+    say(api, chat, "0", "Pilih").await;
+    say(api, chat, "2", "Info & fakta.").await;
 
     // /start restarts at the main menu.
-    let n = api.sent_to(chat).len();
-    api.user_text(chat, "/start");
-    expect_after(api, chat, n, "Pilih").await;
+    say(api, chat, "/start", "Pilih").await;
 
     // Nothing answered twice, the offset confirms everything, the commands were registered.
     assert_eq!(count(api, chat, "Nama?"), 1);
     assert_eq!(count(api, chat, "Info & fakta."), 1);
-    let offset = p.store.meta("telegram.offset").unwrap().unwrap();
-    let offset: i64 = String::from_utf8(offset).unwrap().parse().unwrap();
+    let offset = offset(&p.store).unwrap();
     assert!(
         api.wait_until(WAIT, |a| a.confirmed_offset() == offset)
             .await
@@ -324,14 +300,11 @@ async fn a_conversation_by_buttons_and_by_typing() {
     assert!(commands.iter().any(|c| c["language_code"] == "en"));
     assert!(api.get_me_calls() >= 1);
     // Every delivery is on record (just after Telegram accepted it) with Telegram's message id.
-    let store = p.store.clone();
     let sent = api.sent_to(chat).len();
-    let recorded = api
-        .wait_until(WAIT, move |_| {
-            store.deliveries(Channel::Telegram).unwrap().len() >= sent
-        })
-        .await;
-    assert!(recorded);
+    stored(api, &p, "every delivery recorded", |store| {
+        store.deliveries(Channel::Telegram).unwrap().len() >= sent
+    })
+    .await;
     let records = p.store.deliveries(Channel::Telegram).unwrap();
     assert_eq!(records.len(), api.sent_to(chat).len());
     assert!(records.iter().all(|r| matches!(
@@ -363,19 +336,10 @@ async fn a_crash_in_the_middle_loses_nothing_and_answers_nothing_twice() {
     for &chat in &chats {
         last = api.user_press(chat, "main/start/1");
     }
-    let committed = {
-        let store = p.store.clone();
-        api.wait_until(WAIT, move |_| {
-            store
-                .meta("telegram.offset")
-                .unwrap()
-                .and_then(|v| String::from_utf8(v).ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                == Some(last + 1)
-        })
-        .await
-    };
-    assert!(committed);
+    stored(api, &p, "the presses committed", |store| {
+        offset(store) == Some(last + 1)
+    })
+    .await;
     crash(p).await;
     // The sends that were in flight never reached Telegram.
     api.discard_held_sends();
@@ -396,16 +360,13 @@ async fn a_crash_in_the_middle_loses_nothing_and_answers_nothing_twice() {
         assert!(ask < hello, "{t:?}");
     }
     // Each delivery is recorded just after Telegram accepted it: the outbox empties.
-    let store = p.store.clone();
-    let drained = api
-        .wait_until(WAIT, move |_| {
-            store
-                .outbox_pending(Channel::Telegram, 10)
-                .unwrap()
-                .is_empty()
-        })
-        .await;
-    assert!(drained);
+    stored(api, &p, "the outbox drained", |store| {
+        store
+            .outbox_pending(Channel::Telegram, 10)
+            .unwrap()
+            .is_empty()
+    })
+    .await;
     stop(p).await;
 }
 
@@ -441,8 +402,7 @@ async fn an_update_is_confirmed_to_telegram_only_after_its_commit() {
 
 #[tokio::test]
 async fn the_same_update_delivered_twice_is_answered_once() {
-    let s = setup().await;
-    let p = start(&s, &config(&s), None).await;
+    let (s, p) = started().await;
     let api = &s.api;
     let chat = 301;
     let first = api.user_text(chat, "halo");
@@ -462,13 +422,11 @@ async fn the_same_update_delivered_twice_is_answered_once() {
 
 #[tokio::test]
 async fn flood_control_retry_after_is_honoured() {
-    let s = setup().await;
-    let p = start(&s, &config(&s), None).await;
+    let (s, p) = started().await;
     let api = &s.api;
     let chat = 401;
     api.fail_next_sends_with_429(1, 1);
-    api.user_text(chat, "halo");
-    expect_after(api, chat, 0, "Pilih").await;
+    say(api, chat, "halo", "Pilih").await;
     let attempts = api.attempts_to(chat);
     assert_eq!(
         attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
@@ -482,8 +440,7 @@ async fn flood_control_retry_after_is_honoured() {
 
 #[tokio::test]
 async fn a_server_error_is_retried() {
-    let s = setup().await;
-    let p = start(&s, &config(&s), None).await;
+    let (s, p) = started().await;
     let api = &s.api;
     let chat = 451;
     api.fail_next_sends_with_5xx(1);
@@ -500,21 +457,17 @@ async fn a_server_error_is_retried() {
 
 #[tokio::test]
 async fn the_api_down_for_a_while_then_back_delivers_everything_in_order() {
-    let s = setup().await;
-    let p = start(&s, &config(&s), None).await;
+    let (s, p) = started().await;
     let api = &s.api;
     let (a, b) = (501, 502);
-    api.user_text(a, "halo");
-    expect_after(api, a, 0, "Pilih").await;
+    say(api, a, "halo", "Pilih").await;
     api.hold_sends(true);
     api.user_press(a, "main/start/1");
     let last = api.user_text(b, "halo");
     assert!(
-        api.wait_until(WAIT, |x| x.confirmed_offset() == last + 1 || {
-            let s = p.store.meta("telegram.offset").unwrap();
-            s == Some((last + 1).to_string().into_bytes())
-        })
-        .await
+        api.wait_until(WAIT, |x| x.confirmed_offset() == last + 1
+            || offset(&p.store) == Some(last + 1))
+            .await
     );
     // Down: every connection is reset, the held sends fail, polling fails.
     api.set_down(true);
@@ -535,25 +488,25 @@ async fn the_api_down_for_a_while_then_back_delivers_everything_in_order() {
 
 #[tokio::test]
 async fn a_user_who_blocked_the_bot_is_recorded_and_not_retried() {
-    let s = setup().await;
-    let p = start(&s, &config(&s), None).await;
+    let (s, p) = started().await;
     let api = &s.api;
     let (blocked, other) = (601, 602);
     api.block(blocked);
     api.user_text(blocked, "halo");
-    api.user_text(other, "halo");
-    expect_after(api, other, 0, "Pilih").await;
-    let store = p.store.clone();
-    let failed = api
-        .wait_until(WAIT, move |_| {
+    say(api, other, "halo", "Pilih").await;
+    stored(
+        api,
+        &p,
+        "the blocked chat's delivery recorded as failed",
+        |store| {
             store
                 .deliveries(Channel::Telegram)
                 .unwrap()
                 .iter()
                 .any(|r| r.entry.user.id == "601" && matches!(r.delivery, Delivery::Failed { .. }))
-        })
-        .await;
-    assert!(failed);
+        },
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(api.attempts_to(blocked).len(), 1);
     assert!(api.sent_to(blocked).is_empty());
@@ -758,8 +711,7 @@ async fn attachments_download_into_the_data_folder_within_the_cap() {
 
 #[tokio::test]
 async fn an_attachment_a_question_accepts_is_downloaded_others_are_not() {
-    let s = setup().await;
-    let p = start(&s, &config(&s), None).await;
+    let (s, p) = started().await;
     let api = &s.api;
     let chat = 951;
     api.add_file("p-menu", "photos/file_1.jpg", 4, b"menu".to_vec());
@@ -771,25 +723,15 @@ async fn an_attachment_a_question_accepts_is_downloaded_others_are_not() {
             "photo": [{"file_id": file_id, "file_unique_id": file_id, "width": 9, "height": 9, "file_size": 5}]})
     };
     // At the menu a photo is not accepted: answered, not fetched.
-    api.user_text(chat, "halo");
-    expect_after(api, chat, 0, "Pilih").await;
-    let n = api.sent_to(chat).len();
-    api.push_update("message", photo("p-menu"));
-    expect_after(api, chat, n, "Ketik saja.").await;
+    say(api, chat, "halo", "Pilih").await;
+    send_message(api, chat, photo("p-menu"), "Ketik saja.").await;
     // The evidence question accepts it: saved, then fetched into the data folder and recorded.
-    let n = api.sent_to(chat).len();
-    api.user_text(chat, "bukti");
-    expect_after(api, chat, n, "Kirim foto bukti.").await;
-    let n = api.sent_to(chat).len();
-    api.push_update("message", photo("p-bukti"));
-    expect_after(api, chat, n, "Simpan.").await;
-    let store = p.store.clone();
-    let recorded = api
-        .wait_until(WAIT, move |_| {
-            store.meta("telegram.file.p-bukti").unwrap().is_some()
-        })
-        .await;
-    assert!(recorded);
+    say(api, chat, "bukti", "Kirim foto bukti.").await;
+    send_message(api, chat, photo("p-bukti"), "Simpan.").await;
+    stored(api, &p, "the file recorded", |store| {
+        store.meta("telegram.file.p-bukti").unwrap().is_some()
+    })
+    .await;
     let path = p.store.meta("telegram.file.p-bukti").unwrap().unwrap();
     let path = PathBuf::from(String::from_utf8(path).unwrap());
     assert!(path.starts_with(&s.data), "{path:?}");
@@ -803,20 +745,7 @@ async fn an_attachment_a_question_accepts_is_downloaded_others_are_not() {
 #[tokio::test]
 async fn no_token_means_no_telegram_and_says_why() {
     let s = setup().await;
-    let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
-    let mut actions = Actions::new();
-    actions.register("test.slow", Arc::new(Slow));
-    let (bot, _) = load_dir(&s.dialogs, &actions).unwrap();
-    let (engine, _writer) = Engine::start(
-        store,
-        Arc::new(RwLock::new(Arc::new(bot))),
-        actions,
-        Arc::new(IgnoreEffects),
-        EngineConfig {
-            idle_secs: 60,
-            max_batch: 8,
-        },
-    );
+    let (engine, _writer) = start_engine(&s, &open(&s), 60, 8);
     let err = Telegram::from_config(&config(&s), &Secrets::default(), engine.clone(), None)
         .err()
         .unwrap();
@@ -831,12 +760,10 @@ async fn no_token_means_no_telegram_and_says_why() {
 
 #[tokio::test]
 async fn voice_notes_and_photos_get_a_clear_answer_where_text_is_expected() {
-    let s = setup().await;
-    let p = start(&s, &config(&s), None).await;
+    let (s, p) = started().await;
     let api = &s.api;
     let chat = 901;
-    api.user_text(chat, "halo");
-    expect_after(api, chat, 0, "Pilih").await;
+    say(api, chat, "halo", "Pilih").await;
     let user = json!({"id": chat, "is_bot": false, "first_name": "U", "language_code": "id"});
     let private = json!({"id": chat, "type": "private", "first_name": "U"});
     let media = [
@@ -848,15 +775,11 @@ async fn voice_notes_and_photos_get_a_clear_answer_where_text_is_expected() {
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let n = api.sent_to(chat).len();
-        api.push_update("message", body);
-        let answer = expect_after(api, chat, n, "Ketik saja.").await;
+        let answer = send_message(api, chat, body, "Ketik saja.").await;
         assert_eq!(answer.len(), 1, "{:?}", texts(&answer));
     }
     // Still at the menu: a typed number goes on from there.
-    let n = api.sent_to(chat).len();
-    api.user_text(chat, "2");
-    expect_after(api, chat, n, "Info & fakta.").await;
+    say(api, chat, "2", "Info & fakta.").await;
     stop(p).await;
 }
 
@@ -957,7 +880,5 @@ async fn pandu_serve_with_a_token_runs_telegram_and_refuses_staff_commands_from_
         .unwrap();
     assert!(status.success(), "{status}");
     // Every update handled is confirmed on disk (the next start asks Telegram from there on).
-    let store = Store::open(&s.data.join("db"), DEFAULT_CACHE_BYTES).unwrap();
-    let offset = store.meta("telegram.offset").unwrap().unwrap();
-    assert_eq!(String::from_utf8(offset).unwrap(), (last + 1).to_string());
+    assert_eq!(offset(&open(&s)), Some(last + 1));
 }

@@ -6,17 +6,19 @@
 #[path = "whatsapp_support/mod.rs"]
 mod support;
 
+use std::path::Path;
 use std::time::Duration;
 
 use pandu::channels::whatsapp::{self, MediaError, payload};
-use pandu::dialog::{Attachment, AttachmentKind, Bot, Choice, InputKind, Reply};
+use pandu::dialog::{Attachment, AttachmentKind, Choice, InputKind, Reply};
 use pandu::engine::Outgoing;
-use pandu::storage::{Channel, Delivery, OutboxKind, UserKey, WriteBatch};
+use pandu::storage::{Channel, Delivery, DeliveryRecord, OutboxKind, UserKey, WriteBatch};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::app::{App, eventually};
 use support::graph_api::{Failure, GraphApi, Only};
 use support::payloads;
+use tempfile::TempDir;
 
 const USER: &str = "6281200000001";
 const OTHER: &str = "6281200000002";
@@ -25,8 +27,23 @@ fn now() -> u64 {
     pandu::time::now_secs()
 }
 
-fn bot(dir: &std::path::Path) -> Bot {
-    support::dialogs::bot(dir)
+/// A fresh data folder, the stand-in Graph API and the app (with its sender) on them.
+async fn start() -> (TempDir, GraphApi, App) {
+    start_with(|_| {}).await
+}
+
+/// As [`start`], with the stand-in prepared (media added, taken down) before the app starts.
+async fn start_with(prepare: impl FnOnce(&GraphApi)) -> (TempDir, GraphApi, App) {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = GraphApi::start().await;
+    prepare(&graph);
+    let app = app_on(dir.path(), &graph).await;
+    (dir, graph, app)
+}
+
+/// The app (with its sender) on an existing data folder, with the small test dialogs.
+async fn app_on(dir: &Path, graph: &GraphApi) -> App {
+    App::start(dir, graph, support::dialogs::bot(dir)).await
 }
 
 fn user(id: &str) -> UserKey {
@@ -68,14 +85,69 @@ fn text_body(message: &Value) -> &str {
     message["text"]["body"].as_str().unwrap_or("")
 }
 
+/// Posts a text from `USER`, written now, as a signed notification; Meta must get its 200.
+async fn say(app: &App, wamid: &str, text: &str) {
+    post_ok(app, &payloads::text(USER, wamid, now(), text)).await;
+}
+
+/// Posts a signed notification and checks it was taken (200).
+async fn post_ok(app: &App, body: &Value) {
+    assert_eq!(
+        app.post(body).await,
+        StatusCode::OK,
+        "the webhook refused {body}"
+    );
+}
+
+/// Queues a plain text (no choices) as a reply to `to`.
+async fn queue_text(app: &App, to: &str, text: &str) {
+    queue(app, to, reply(text, &[]), OutboxKind::Reply).await;
+}
+
+/// Queues a plain text as news about `case` for `to`.
+async fn queue_update(app: &App, to: &str, text: &str, case: &str) {
+    let kind = OutboxKind::Update { case: case.into() };
+    queue(app, to, reply(text, &[]), kind).await;
+}
+
+/// Waits until the stand-in has accepted exactly `n` sends; returns them.
+async fn sends(graph: &GraphApi, what: &str, n: usize) -> Vec<Value> {
+    eventually(&format!("{what} ({n} sends)"), || graph.sent().len() == n).await;
+    graph.sent()
+}
+
+/// Waits for `n` sends, then gives the sender time to send more and checks it did not (nothing
+/// doubled, nothing extra); returns them.
+async fn settled(graph: &GraphApi, what: &str, n: usize) -> Vec<Value> {
+    sends(graph, what, n).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = graph.sent();
+    assert_eq!(
+        sent.len(),
+        n,
+        "{what}: none doubled, nothing extra: {sent:?}"
+    );
+    sent
+}
+
+/// The text bodies of these sends, in order.
+fn bodies(sent: &[Value]) -> Vec<String> {
+    sent.iter().map(|m| text_body(m).to_string()).collect()
+}
+
+/// Waits until `n` WhatsApp deliveries are recorded; returns them.
+async fn deliveries(app: &App, what: &str, n: usize) -> Vec<DeliveryRecord> {
+    let count = || app.store.deliveries(Channel::Whatsapp).unwrap().len();
+    eventually(&format!("{what} ({n} deliveries)"), || count() == n).await;
+    app.store.deliveries(Channel::Whatsapp).unwrap()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Webhook: verification and signatures
 
 #[tokio::test]
 async fn verification_answers_the_challenge_only_with_the_right_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, _graph, app) = start().await;
     let (status, body) = app
         .get("hub.mode=subscribe&hub.verify_token=test-verify-token&hub.challenge=1158201444")
         .await;
@@ -93,9 +165,7 @@ async fn verification_answers_the_challenge_only_with_the_right_token() {
 
 #[tokio::test]
 async fn forged_or_missing_signatures_are_refused_and_nothing_is_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     let body = serde_json::to_vec(&payloads::text(USER, "wamid.F1", now(), "halo")).unwrap();
     let forged = whatsapp::webhook::sign(b"not-the-app-secret", &body);
     assert_eq!(
@@ -207,13 +277,15 @@ fn documented_payloads_translate_to_inputs() {
 
 #[test]
 fn a_business_scoped_user_id_keys_the_conversation_and_a_phone_is_not_required() {
-    let body = payloads::notification(json!({
-        "messaging_product": "whatsapp",
-        "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
-        "contacts": [ { "profile": { "name": "Sari", "username": "@sari" }, "user_id": "ID.1234567890123456" } ],
-        "messages": [ { "from_user_id": "ID.1234567890123456", "id": "wamid.U1",
-                        "timestamp": "1749416383", "type": "text", "text": { "body": "halo" } } ]
-    }));
+    let contact = json!({
+        "profile": { "name": "Sari", "username": "@sari" },
+        "user_id": "ID.1234567890123456"
+    });
+    let message = json!({
+        "from_user_id": "ID.1234567890123456", "id": "wamid.U1", "timestamp": "1749416383",
+        "type": "text", "text": { "body": "halo" }
+    });
+    let body = payloads::notification(payloads::value_with(vec![contact], vec![message]));
     let parsed = payload::parse(body);
     assert_eq!(parsed.messages.len(), 1);
     assert_eq!(parsed.messages[0].user_id, "ID.1234567890123456");
@@ -222,9 +294,7 @@ fn a_business_scoped_user_id_keys_the_conversation_and_a_phone_is_not_required()
 
 #[tokio::test]
 async fn a_message_is_committed_before_200_and_marked_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     let ts = now() - 5;
     let status = app
         .post(&payloads::text(
@@ -254,9 +324,7 @@ async fn a_message_is_committed_before_200_and_marked_read() {
 
 #[tokio::test]
 async fn a_batch_with_statuses_unknown_types_and_unknown_fields_is_taken_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, _graph, app) = start().await;
     let ts = now() - 60;
     let mut value = payloads::messages_value(
         &[USER, OTHER],
@@ -277,7 +345,7 @@ async fn a_batch_with_statuses_unknown_types_and_unknown_fields_is_taken_whole()
         .as_array_mut()
         .unwrap()
         .push(json!({"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}}));
-    assert_eq!(app.post(&body).await, StatusCode::OK);
+    post_ok(&app, &body).await;
     for wamid in ["wamid.B1", "wamid.B2", "wamid.B3", "wamid.B4"] {
         assert!(app.store.seen(Channel::Whatsapp, wamid).unwrap(), "{wamid}");
     }
@@ -288,26 +356,19 @@ async fn a_batch_with_statuses_unknown_types_and_unknown_fields_is_taken_whole()
 
 #[tokio::test]
 async fn the_same_wamid_twice_is_handled_once_and_the_window_never_moves_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     let ts = now() - 10;
     let body = payloads::text(USER, "wamid.D1", ts, "halo");
-    assert_eq!(app.post(&body).await, StatusCode::OK);
-    assert_eq!(app.post(&body).await, StatusCode::OK);
-    eventually("the answer", || graph.sent().len() == 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        graph.sent(),
-        vec![menu_buttons(USER)],
-        "one answer, not two"
-    );
+    post_ok(&app, &body).await;
+    post_ok(&app, &body).await;
+    let sent = settled(&graph, "the answer", 1).await;
+    assert_eq!(sent, vec![menu_buttons(USER)], "one answer, not two");
     // An older message delivered late does not shorten the window.
-    assert_eq!(
-        app.post(&payloads::text(USER, "wamid.D0", ts - 3600, "pesan lama"))
-            .await,
-        StatusCode::OK
-    );
+    post_ok(
+        &app,
+        &payloads::text(USER, "wamid.D0", ts - 3600, "pesan lama"),
+    )
+    .await;
     assert_eq!(whatsapp::last_inbound(&app.store, USER), Some(ts));
     eventually("read receipts", || graph.reads().len() == 2).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -329,9 +390,7 @@ async fn the_same_wamid_twice_is_handled_once_and_the_window_never_moves_back() 
 
 #[tokio::test]
 async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     wrote_at(&app, USER, now());
     queue(
         &app,
@@ -357,9 +416,8 @@ async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
         OutboxKind::Reply,
     )
     .await;
-    queue(&app, USER, reply("Terima kasih.", &[]), OutboxKind::Reply).await;
-    eventually("three messages", || graph.sent().len() == 3).await;
-    let sent = graph.sent();
+    queue_text(&app, USER, "Terima kasih.").await;
+    let sent = sends(&graph, "three messages", 3).await;
     assert_eq!(
         sent[0],
         json!({
@@ -392,28 +450,24 @@ async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
             "text": { "preview_url": false, "body": "Terima kasih." }
         })
     );
-    eventually("three deliveries", || {
-        app.store.deliveries(Channel::Whatsapp).unwrap().len() == 3
-    })
-    .await;
-    let deliveries = app.store.deliveries(Channel::Whatsapp).unwrap();
+    let deliveries = deliveries(&app, "three deliveries", 3).await;
     assert!(matches!(
         &deliveries[0].delivery,
         Delivery::Sent { platform_id: Some(id), .. } if id == "wamid.TEST000001"
     ));
     // Meta's statuses are recorded against the delivery.
     for status in ["sent", "delivered"] {
-        assert_eq!(
-            app.post(&payloads::status("wamid.TEST000001", USER, status, now()))
-                .await,
-            StatusCode::OK
-        );
+        post_ok(
+            &app,
+            &payloads::status("wamid.TEST000001", USER, status, now()),
+        )
+        .await;
     }
-    assert_eq!(
-        app.post(&payloads::status("wamid.TEST000001", USER, "read", now()))
-            .await,
-        StatusCode::OK
-    );
+    post_ok(
+        &app,
+        &payloads::status("wamid.TEST000001", USER, "read", now()),
+    )
+    .await;
     let record = app
         .store
         .delivery_by_platform_id(Channel::Whatsapp, "wamid.TEST000001")
@@ -429,7 +483,7 @@ async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
         panic!("{:?}", deliveries[1].delivery);
     };
     let failed = payloads::failed_status(second, USER, 131026, "Message undeliverable", now());
-    assert_eq!(app.post(&failed).await, StatusCode::OK);
+    post_ok(&app, &failed).await;
     let record = app
         .store
         .delivery_by_platform_id(Channel::Whatsapp, second)
@@ -454,9 +508,7 @@ async fn replies_are_rendered_as_buttons_lists_and_text_with_the_exact_json() {
 
 #[tokio::test]
 async fn a_long_text_is_split_at_paragraphs_and_the_buttons_follow() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     wrote_at(&app, USER, now());
     let paragraph = "Dokumen yang perlu disiapkan sebelum mendaftar. ".repeat(30);
     let paragraph = paragraph.trim();
@@ -472,8 +524,7 @@ async fn a_long_text_is_split_at_paragraphs_and_the_buttons_follow() {
         OutboxKind::Reply,
     )
     .await;
-    eventually("all parts", || graph.sent().len() == 3).await;
-    let sent = graph.sent();
+    let sent = sends(&graph, "all parts", 3).await;
     assert_eq!(sent[0]["type"], "text");
     assert_eq!(sent[1]["type"], "text");
     assert!(text_body(&sent[0]).chars().count() <= 4096);
@@ -491,15 +542,12 @@ async fn a_long_text_is_split_at_paragraphs_and_the_buttons_follow() {
 
 #[tokio::test]
 async fn while_the_graph_api_is_down_replies_wait_and_then_arrive_in_order_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    graph.down(Failure::Http(503));
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start_with(|graph| graph.down(Failure::Http(503))).await;
     wrote_at(&app, USER, now());
     wrote_at(&app, OTHER, now());
     for i in 1..=4 {
-        queue(&app, USER, reply(&format!("u{i}"), &[]), OutboxKind::Reply).await;
-        queue(&app, OTHER, reply(&format!("o{i}"), &[]), OutboxKind::Reply).await;
+        queue_text(&app, USER, &format!("u{i}")).await;
+        queue_text(&app, OTHER, &format!("o{i}")).await;
     }
     eventually("several failed attempts", || graph.attempts() >= 6).await;
     assert!(graph.sent().is_empty());
@@ -508,15 +556,10 @@ async fn while_the_graph_api_is_down_replies_wait_and_then_arrive_in_order_once(
     graph.down(Failure::Code(500, 131000));
     tokio::time::sleep(Duration::from_millis(200)).await;
     graph.up();
-    eventually("all eight", || graph.sent().len() == 8).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let sent = graph.sent();
-    assert_eq!(sent.len(), 8, "none doubled");
+    let sent = settled(&graph, "all eight", 8).await;
     let for_user = |to: &str| -> Vec<String> {
-        sent.iter()
-            .filter(|m| m["to"] == to)
-            .map(|m| text_body(m).to_string())
-            .collect()
+        let theirs: Vec<Value> = sent.iter().filter(|m| m["to"] == to).cloned().collect();
+        bodies(&theirs)
     };
     assert_eq!(for_user(USER), vec!["u1", "u2", "u3", "u4"]);
     assert_eq!(for_user(OTHER), vec!["o1", "o2", "o3", "o4"]);
@@ -531,20 +574,10 @@ async fn entries_left_in_the_outbox_go_out_after_a_restart() {
     graph.down(Failure::Http(503));
     {
         // The first process takes a message and queues news, cannot send (Meta is down), and stops.
-        let app = App::start(dir.path(), &graph, bot(dir.path())).await;
-        assert_eq!(
-            app.post(&payloads::text(USER, "wamid.RS1", now(), "halo"))
-                .await,
-            StatusCode::OK
-        );
+        let app = app_on(dir.path(), &graph).await;
+        say(&app, "wamid.RS1", "halo").await;
         for i in 1..=2 {
-            queue(
-                &app,
-                USER,
-                reply(&format!("pesan {i}"), &[]),
-                OutboxKind::Reply,
-            )
-            .await;
+            queue_text(&app, USER, &format!("pesan {i}")).await;
         }
         eventually("failed attempts", || graph.attempts() >= 2).await;
         assert_eq!(app.store.outbox_len(Channel::Whatsapp), 3);
@@ -553,17 +586,13 @@ async fn entries_left_in_the_outbox_go_out_after_a_restart() {
     assert!(graph.sent().is_empty());
     graph.up();
     // A new process on the same data folder: the store is reopened, a new sender drains the queue.
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
-    eventually("the queued messages", || graph.sent().len() == 3).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let sent = graph.sent();
-    assert_eq!(sent.len(), 3, "none doubled");
+    let app = app_on(dir.path(), &graph).await;
+    let sent = settled(&graph, "the queued messages", 3).await;
     assert_eq!(sent[0], menu_buttons(USER));
     assert_eq!(text_body(&sent[1]), "pesan 1");
     assert_eq!(text_body(&sent[2]), "pesan 2");
     // Meta redelivers the message after the restart: it is not answered again.
-    app.post(&payloads::text(USER, "wamid.RS1", now(), "halo"))
-        .await;
+    say(&app, "wamid.RS1", "halo").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(graph.sent().len(), 3);
     app.stop().await;
@@ -572,36 +601,15 @@ async fn entries_left_in_the_outbox_go_out_after_a_restart() {
 #[tokio::test]
 async fn an_update_outside_the_window_sends_the_template_and_holds_the_text_until_the_user_writes()
 {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     // The user last wrote two days ago.
     wrote_at(&app, USER, now() - 2 * 86_400);
-    let update = reply(
-        "Kasus PKL-7KQ2MX: petugas sudah menghubungi KBRI Taipei.",
-        &[],
-    );
-    queue(
-        &app,
-        USER,
-        update.clone(),
-        OutboxKind::Update {
-            case: "PKL-7KQ2MX".into(),
-        },
-    )
-    .await;
-    queue(
-        &app,
-        USER,
-        reply("Kasus PKL-7KQ2MX: kabar kedua.", &[]),
-        OutboxKind::Update {
-            case: "PKL-7KQ2MX".into(),
-        },
-    )
-    .await;
-    eventually("the template", || graph.sent().len() == 1).await;
+    let update = "Kasus PKL-7KQ2MX: petugas sudah menghubungi KBRI Taipei.";
+    queue_update(&app, USER, update, "PKL-7KQ2MX").await;
+    queue_update(&app, USER, "Kasus PKL-7KQ2MX: kabar kedua.", "PKL-7KQ2MX").await;
+    let sent = sends(&graph, "the template", 1).await;
     assert_eq!(
-        graph.sent()[0],
+        sent[0],
         json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -624,14 +632,9 @@ async fn an_update_outside_the_window_sends_the_template_and_holds_the_text_unti
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(graph.sent().len(), 1, "one template, no free-form text");
     // The user answers the template: the held texts follow, in order.
-    assert_eq!(
-        app.post(&payloads::text(USER, "wamid.W1", now(), "apa kabarnya?"))
-            .await,
-        StatusCode::OK
-    );
-    eventually("the held texts and the answer", || graph.sent().len() == 4).await;
-    let sent = graph.sent();
-    assert_eq!(text_body(&sent[1]), update.text);
+    say(&app, "wamid.W1", "apa kabarnya?").await;
+    let sent = sends(&graph, "the held texts and the answer", 4).await;
+    assert_eq!(text_body(&sent[1]), update);
     assert_eq!(text_body(&sent[2]), "Kasus PKL-7KQ2MX: kabar kedua.");
     // The answer to what the user just wrote comes after the older news.
     assert_eq!(sent[3], menu_buttons(USER));
@@ -644,25 +647,21 @@ async fn an_update_outside_the_window_sends_the_template_and_holds_the_text_unti
 
 #[tokio::test]
 async fn error_131047_switches_to_the_template_and_the_text_follows_when_the_user_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     // We believe the window open, Meta says otherwise.
     wrote_at(&app, USER, now() - 3600);
     graph.fail_next(1, Only::NotTemplate, Failure::Code(400, 131047));
-    queue(
+    queue_update(
         &app,
         USER,
-        reply("Kasus PKL-AB12CD: berkas sudah diterima.", &[]),
-        OutboxKind::Update {
-            case: "PKL-AB12CD".into(),
-        },
+        "Kasus PKL-AB12CD: berkas sudah diterima.",
+        "PKL-AB12CD",
     )
     .await;
-    eventually("the template", || graph.sent().len() == 1).await;
-    assert_eq!(graph.sent()[0]["type"], "template");
+    let sent = sends(&graph, "the template", 1).await;
+    assert_eq!(sent[0]["type"], "template");
     assert_eq!(
-        graph.sent()[0]["template"]["components"][0]["parameters"][0]["text"],
+        sent[0]["template"]["components"][0]["parameters"][0]["text"],
         "PKL-AB12CD"
     );
     eventually("held", || {
@@ -673,12 +672,11 @@ async fn error_131047_switches_to_the_template_and_the_text_follows_when_the_use
             .is_some_and(|e| e.held)
     })
     .await;
-    app.post(&payloads::text(USER, "wamid.R1", now(), "ya"))
-        .await;
-    eventually("the text and the answer", || graph.sent().len() == 3).await;
-    assert_eq!(graph.sent()[2], menu_buttons(USER));
+    say(&app, "wamid.R1", "ya").await;
+    let sent = sends(&graph, "the text and the answer", 3).await;
+    assert_eq!(sent[2], menu_buttons(USER));
     assert_eq!(
-        text_body(&graph.sent()[1]),
+        text_body(&sent[1]),
         "Kasus PKL-AB12CD: berkas sudah diterima."
     );
     app.stop().await;
@@ -686,24 +684,11 @@ async fn error_131047_switches_to_the_template_and_the_text_follows_when_the_use
 
 #[tokio::test]
 async fn a_failed_status_131047_puts_the_message_back_on_the_window_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     wrote_at(&app, USER, now() - 3600);
-    queue(
-        &app,
-        USER,
-        reply("Kasus PKL-ZZ99ZZ: ada kabar.", &[]),
-        OutboxKind::Update {
-            case: "PKL-ZZ99ZZ".into(),
-        },
-    )
-    .await;
-    eventually("sent", || graph.sent().len() == 1).await;
-    eventually("delivered", || {
-        app.store.deliveries(Channel::Whatsapp).unwrap().len() == 1
-    })
-    .await;
+    queue_update(&app, USER, "Kasus PKL-ZZ99ZZ: ada kabar.", "PKL-ZZ99ZZ").await;
+    sends(&graph, "sent", 1).await;
+    deliveries(&app, "delivered", 1).await;
     // Meta accepted it, then reports it could not be delivered: the window had closed. Meta may
     // send the same status twice; the message is requeued once.
     let failed = payloads::failed_status(
@@ -713,18 +698,14 @@ async fn a_failed_status_131047_puts_the_message_back_on_the_window_path() {
         "Re-engagement message",
         now(),
     );
-    assert_eq!(app.post(&failed).await, StatusCode::OK);
-    assert_eq!(app.post(&failed).await, StatusCode::OK);
-    eventually("the template", || graph.sent().len() == 2).await;
-    assert_eq!(graph.sent()[1]["type"], "template");
-    app.post(&payloads::text(USER, "wamid.S1", now(), "halo"))
-        .await;
-    eventually("the text again and the answer", || graph.sent().len() == 4).await;
-    assert_eq!(text_body(&graph.sent()[2]), "Kasus PKL-ZZ99ZZ: ada kabar.");
-    assert_eq!(graph.sent()[3], menu_buttons(USER));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let sent = graph.sent();
-    assert_eq!(sent.len(), 4);
+    post_ok(&app, &failed).await;
+    post_ok(&app, &failed).await;
+    let sent = sends(&graph, "the template", 2).await;
+    assert_eq!(sent[1]["type"], "template");
+    say(&app, "wamid.S1", "halo").await;
+    let sent = settled(&graph, "the text again and the answer", 4).await;
+    assert_eq!(text_body(&sent[2]), "Kasus PKL-ZZ99ZZ: ada kabar.");
+    assert_eq!(sent[3], menu_buttons(USER));
     let templates = sent.iter().filter(|m| m["type"] == "template").count();
     assert_eq!(templates, 1, "the repeated failed status requeued once");
     app.stop().await;
@@ -732,46 +713,29 @@ async fn a_failed_status_131047_puts_the_message_back_on_the_window_path() {
 
 #[tokio::test]
 async fn rate_limits_back_off_then_succeed() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     wrote_at(&app, USER, now());
     graph.fail_next(2, Only::Any, Failure::Code(400, 130429));
     graph.fail_next(1, Only::Any, Failure::Code(400, 131056));
-    queue(&app, USER, reply("satu", &[]), OutboxKind::Reply).await;
-    queue(&app, USER, reply("dua", &[]), OutboxKind::Reply).await;
-    eventually("both sent", || graph.sent().len() == 2).await;
+    queue_text(&app, USER, "satu").await;
+    queue_text(&app, USER, "dua").await;
+    let sent = sends(&graph, "both sent", 2).await;
     assert_eq!(graph.attempts(), 5, "three refusals, then two successes");
-    let bodies: Vec<String> = graph
-        .sent()
-        .iter()
-        .map(|m| text_body(m).to_string())
-        .collect();
-    assert_eq!(bodies, vec!["satu", "dua"]);
-    eventually("recorded", || {
-        app.store.deliveries(Channel::Whatsapp).unwrap().len() == 2
-    })
-    .await;
-    let first = &app.store.deliveries(Channel::Whatsapp).unwrap()[0];
-    assert_eq!(first.entry.attempts, 3);
+    assert_eq!(bodies(&sent), vec!["satu", "dua"]);
+    let recorded = deliveries(&app, "recorded", 2).await;
+    assert_eq!(recorded[0].entry.attempts, 3);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_permanent_error_is_recorded_once_and_the_next_message_still_goes() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     wrote_at(&app, USER, now());
     graph.fail_next(1, Only::Any, Failure::Code(400, 131026));
-    queue(&app, USER, reply("tidak sampai", &[]), OutboxKind::Reply).await;
-    queue(&app, USER, reply("sampai", &[]), OutboxKind::Reply).await;
-    eventually("the second", || graph.sent().len() == 1).await;
-    eventually("two records", || {
-        app.store.deliveries(Channel::Whatsapp).unwrap().len() == 2
-    })
-    .await;
-    let deliveries = app.store.deliveries(Channel::Whatsapp).unwrap();
+    queue_text(&app, USER, "tidak sampai").await;
+    queue_text(&app, USER, "sampai").await;
+    sends(&graph, "the second", 1).await;
+    let deliveries = deliveries(&app, "two records", 2).await;
     assert!(
         matches!(&deliveries[0].delivery, Delivery::Failed { reason, .. } if reason.contains("131026"))
     );
@@ -783,36 +747,29 @@ async fn a_permanent_error_is_recorded_once_and_the_next_message_still_goes() {
 
 #[tokio::test]
 async fn a_user_known_only_by_business_scoped_id_is_answered_at_that_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (_dir, graph, app) = start().await;
     let bsuid = "ID.1234567890123456";
-    let body = payloads::notification(json!({
-        "messaging_product": "whatsapp",
-        "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
-        "contacts": [ { "profile": { "name": "Sari" }, "user_id": bsuid } ],
-        "messages": [ { "from_user_id": bsuid, "id": "wamid.BS1",
-                        "timestamp": now().to_string(), "type": "text", "text": { "body": "halo" } } ]
-    }));
-    assert_eq!(app.post(&body).await, StatusCode::OK);
+    let contact = json!({ "profile": { "name": "Sari" }, "user_id": bsuid });
+    let message = json!({
+        "from_user_id": bsuid, "id": "wamid.BS1", "timestamp": now().to_string(),
+        "type": "text", "text": { "body": "halo" }
+    });
+    let body = payloads::notification(payloads::value_with(vec![contact], vec![message]));
+    post_ok(&app, &body).await;
     assert!(app.store.session(&user(bsuid)).unwrap().is_some());
-    eventually("the answer", || graph.sent().len() == 1).await;
-    assert_eq!(graph.sent()[0]["recipient"], bsuid);
-    assert!(graph.sent()[0].get("to").is_none());
-    assert_eq!(graph.sent()[0]["interactive"]["body"]["text"], MENU);
+    let sent = sends(&graph, "the answer", 1).await;
+    assert_eq!(sent[0]["recipient"], bsuid);
+    assert!(sent[0].get("to").is_none());
+    assert_eq!(sent[0]["interactive"]["body"]["text"], MENU);
     // With both ids, the key is the business-scoped id and replies go to the phone number.
-    let body = payloads::notification(json!({
-        "messaging_product": "whatsapp",
-        "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
-        "contacts": [ { "profile": { "name": "Budi" }, "wa_id": OTHER, "user_id": "ID.999" } ],
-        "messages": [ { "from": OTHER, "id": "wamid.BS2",
-                        "timestamp": now().to_string(), "type": "text", "text": { "body": "halo" } } ]
-    }));
-    assert_eq!(app.post(&body).await, StatusCode::OK);
+    let contact = json!({ "profile": { "name": "Budi" }, "wa_id": OTHER, "user_id": "ID.999" });
+    let message = payloads::text_message(OTHER, "wamid.BS2", now(), "halo");
+    let body = payloads::notification(payloads::value_with(vec![contact], vec![message]));
+    post_ok(&app, &body).await;
     assert!(app.store.session(&user("ID.999")).unwrap().is_some());
     assert!(app.store.session(&user(OTHER)).unwrap().is_none());
-    eventually("the answer", || graph.sent().len() == 2).await;
-    assert_eq!(graph.sent()[1], menu_buttons(OTHER));
+    let sent = sends(&graph, "the answer", 2).await;
+    assert_eq!(sent[1], menu_buttons(OTHER));
     app.stop().await;
 }
 
@@ -821,9 +778,7 @@ async fn a_user_known_only_by_business_scoped_id_is_answered_at_that_id() {
 
 #[tokio::test]
 async fn media_is_downloaded_into_the_data_folder_within_the_size_cap() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
+    let (dir, graph, app) = start().await;
     let photo: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
     graph.add_media("1003383421387256", photo.clone(), "image/jpeg");
     let saved = app
@@ -855,7 +810,8 @@ async fn media_is_downloaded_into_the_data_folder_within_the_size_cap() {
 async fn credentials_missing_turn_the_channel_off_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let app = App::start_without_sender(dir.path(), &graph, bot(dir.path())).await;
+    let app =
+        App::start_without_sender(dir.path(), &graph, support::dialogs::bot(dir.path())).await;
     let mut secrets = support::app::secrets();
     secrets.whatsapp_app_secret = None;
     secrets.whatsapp_phone_number_id = None;
@@ -895,19 +851,15 @@ fn menu_buttons(to: &str) -> Value {
 
 #[tokio::test]
 async fn a_conversation_runs_over_buttons_lists_and_typed_numbers() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
-    app.post(&payloads::text(USER, "wamid.C1", now(), "halo"))
-        .await;
-    eventually("the menu", || graph.sent().len() == 1).await;
-    assert_eq!(graph.sent()[0], menu_buttons(USER));
+    let (_dir, graph, app) = start().await;
+    say(&app, "wamid.C1", "halo").await;
+    let sent = sends(&graph, "the menu", 1).await;
+    assert_eq!(sent[0], menu_buttons(USER));
     // The number typed instead of tapping the third button.
-    app.post(&payloads::text(USER, "wamid.C2", now(), "3"))
-        .await;
-    eventually("the list", || graph.sent().len() == 2).await;
+    say(&app, "wamid.C2", "3").await;
+    let sent = sends(&graph, "the list", 2).await;
     assert_eq!(
-        graph.sent()[1],
+        sent[1],
         json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -929,13 +881,10 @@ async fn a_conversation_runs_over_buttons_lists_and_typed_numbers() {
             }
         })
     );
-    app.post(&payloads::list_reply(
-        USER,
-        "wamid.C3",
-        now(),
-        "main/topik/2",
-        "Dua",
-    ))
+    post_ok(
+        &app,
+        &payloads::list_reply(USER, "wamid.C3", now(), "main/topik/2", "Dua"),
+    )
     .await;
     eventually("the answer", || graph.sent().len() >= 3).await;
     assert!(text_body(&graph.sent()[2]).starts_with("Info kerja ke luar negeri."));
@@ -944,76 +893,61 @@ async fn a_conversation_runs_over_buttons_lists_and_typed_numbers() {
 
 #[tokio::test]
 async fn a_photo_where_text_is_expected_gets_a_clear_answer_and_the_question_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
-    app.post(&payloads::text(USER, "wamid.P1", now(), "halo"))
-        .await;
-    app.post(&payloads::button_reply(
-        USER,
-        "wamid.P2",
-        now(),
-        "main/start/2",
-        "Tanya nama",
-    ))
+    let (_dir, graph, app) = start().await;
+    say(&app, "wamid.P1", "halo").await;
+    post_ok(
+        &app,
+        &payloads::button_reply(USER, "wamid.P2", now(), "main/start/2", "Tanya nama"),
+    )
     .await;
-    eventually("the question", || graph.sent().len() == 2).await;
-    assert_eq!(text_body(&graph.sent()[1]), "Siapa nama Anda?");
+    let sent = sends(&graph, "the question", 2).await;
+    assert_eq!(text_body(&sent[1]), "Siapa nama Anda?");
+    post_ok(
+        &app,
+        &payloads::image(USER, "wamid.P3", now(), "1003383421387256"),
+    )
+    .await;
+    let sent = sends(&graph, "the answer to the photo", 3).await;
     assert_eq!(
-        app.post(&payloads::image(
-            USER,
-            "wamid.P3",
-            now(),
-            "1003383421387256"
-        ))
-        .await,
-        StatusCode::OK
-    );
-    eventually("the answer to the photo", || graph.sent().len() == 3).await;
-    assert_eq!(
-        text_body(&graph.sent()[2]),
+        text_body(&sent[2]),
         "Maaf, di sini saya hanya bisa membaca tulisan.\n\nSiapa nama Anda?"
     );
     // A voice note and a sticker get the same clear answer; the question still stands.
-    app.post(&payloads::voice(USER, "wamid.P4", now(), "2222"))
-        .await;
-    app.post(&payloads::sticker(USER, "wamid.P5", now())).await;
-    app.post(&payloads::text(USER, "wamid.P6", now(), "Sari"))
-        .await;
-    eventually("the thanks", || graph.sent().len() == 6).await;
-    assert!(text_body(&graph.sent()[3]).starts_with("Maaf, di sini saya hanya bisa membaca"));
-    assert!(text_body(&graph.sent()[4]).starts_with("Maaf, di sini saya hanya bisa membaca"));
-    assert_eq!(text_body(&graph.sent()[5]), "Terima kasih, Sari.");
+    post_ok(&app, &payloads::voice(USER, "wamid.P4", now(), "2222")).await;
+    post_ok(&app, &payloads::sticker(USER, "wamid.P5", now())).await;
+    say(&app, "wamid.P6", "Sari").await;
+    let sent = sends(&graph, "the thanks", 6).await;
+    assert!(text_body(&sent[3]).starts_with("Maaf, di sini saya hanya bisa membaca"));
+    assert!(text_body(&sent[4]).starts_with("Maaf, di sini saya hanya bisa membaca"));
+    assert_eq!(text_body(&sent[5]), "Terima kasih, Sari.");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_photo_and_a_voice_note_where_a_question_accepts_them_are_saved_in_the_data_folder() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
     let photo: Vec<u8> = (0..20_000u32).map(|i| (i % 241) as u8).collect();
     let voice: Vec<u8> = (0..9_000u32).map(|i| (i % 13) as u8).collect();
-    graph.add_media("1003383421387256", photo.clone(), "image/jpeg");
-    graph.add_media("2222", voice.clone(), "audio/ogg");
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
-    app.post(&payloads::text(USER, "wamid.M1", now(), "kirim bukti"))
-        .await;
-    eventually("the question", || graph.sent().len() == 1).await;
-    assert!(text_body(&graph.sent()[0]).starts_with("Kirim foto atau pesan suara"));
+    let (dir, graph, app) = start_with(|graph| {
+        graph.add_media("1003383421387256", photo.clone(), "image/jpeg");
+        graph.add_media("2222", voice.clone(), "audio/ogg");
+    })
+    .await;
+    say(&app, "wamid.M1", "kirim bukti").await;
+    let sent = sends(&graph, "the question", 1).await;
+    assert!(text_body(&sent[0]).starts_with("Kirim foto atau pesan suara"));
     let image = payloads::image(USER, "wamid.M2", now(), "1003383421387256");
-    assert_eq!(app.post(&image).await, StatusCode::OK);
+    post_ok(&app, &image).await;
     // Meta redelivers the photo: one download, one answer.
-    assert_eq!(app.post(&image).await, StatusCode::OK);
-    app.post(&payloads::voice(USER, "wamid.M3", now(), "2222"))
-        .await;
+    post_ok(&app, &image).await;
+    post_ok(&app, &payloads::voice(USER, "wamid.M3", now(), "2222")).await;
     eventually("both files saved", || {
         whatsapp::media_path(&app.store, "1003383421387256").is_some()
             && whatsapp::media_path(&app.store, "2222").is_some()
     })
     .await;
-    eventually("two receipts", || graph.sent().len() == 3).await;
-    assert_eq!(text_body(&graph.sent()[1]), "File sudah kami terima.");
-    assert_eq!(text_body(&graph.sent()[2]), "File sudah kami terima.");
+    let sent = sends(&graph, "two receipts", 3).await;
+    assert_eq!(text_body(&sent[1]), "File sudah kami terima.");
+    assert_eq!(text_body(&sent[2]), "File sudah kami terima.");
     let saved = whatsapp::media_path(&app.store, "1003383421387256").unwrap();
     assert!(saved.starts_with(dir.path()), "{}", saved.display());
     assert_eq!(std::fs::read(&saved).unwrap(), photo);
@@ -1038,22 +972,17 @@ async fn a_photo_and_a_voice_note_where_a_question_accepts_them_are_saved_in_the
 
 #[tokio::test]
 async fn a_photo_where_no_question_accepts_it_is_not_downloaded() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    graph.add_media("1003383421387256", vec![1, 2, 3], "image/jpeg");
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
-    app.post(&payloads::text(USER, "wamid.N1", now(), "halo"))
-        .await;
-    app.post(&payloads::image(
-        USER,
-        "wamid.N2",
-        now(),
-        "1003383421387256",
-    ))
+    let (_dir, graph, app) =
+        start_with(|graph| graph.add_media("1003383421387256", vec![1, 2, 3], "image/jpeg")).await;
+    say(&app, "wamid.N1", "halo").await;
+    post_ok(
+        &app,
+        &payloads::image(USER, "wamid.N2", now(), "1003383421387256"),
+    )
     .await;
-    eventually("two answers", || graph.sent().len() == 2).await;
+    let sent = sends(&graph, "two answers", 2).await;
     // The clear answer, with the menu again as buttons.
-    let answer = &graph.sent()[1];
+    let answer = &sent[1];
     let body = answer["interactive"]["body"]["text"].as_str().unwrap();
     assert!(
         body.starts_with("Maaf, di sini saya hanya bisa membaca"),
@@ -1067,31 +996,19 @@ async fn a_photo_where_no_question_accepts_it_is_not_downloaded() {
 
 #[tokio::test]
 async fn messages_sent_while_the_graph_api_is_down_are_answered_in_order_after_it_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let graph = GraphApi::start().await;
-    graph.down(Failure::Http(502));
-    let app = App::start(dir.path(), &graph, bot(dir.path())).await;
-    app.post(&payloads::text(USER, "wamid.O1", now(), "halo"))
-        .await;
-    app.post(&payloads::button_reply(
-        USER,
-        "wamid.O2",
-        now(),
-        "main/start/2",
-        "Tanya nama",
-    ))
+    let (_dir, graph, app) = start_with(|graph| graph.down(Failure::Http(502))).await;
+    say(&app, "wamid.O1", "halo").await;
+    post_ok(
+        &app,
+        &payloads::button_reply(USER, "wamid.O2", now(), "main/start/2", "Tanya nama"),
+    )
     .await;
-    app.post(&payloads::text(USER, "wamid.O3", now(), "Sari"))
-        .await;
+    say(&app, "wamid.O3", "Sari").await;
     // Meta redelivers one of them while we are down: still handled once.
-    app.post(&payloads::text(USER, "wamid.O1", now(), "halo"))
-        .await;
+    say(&app, "wamid.O1", "halo").await;
     eventually("retries", || graph.attempts() >= 3).await;
     graph.up();
-    eventually("three answers", || graph.sent().len() == 3).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let sent = graph.sent();
-    assert_eq!(sent.len(), 3, "none doubled");
+    let sent = settled(&graph, "three answers", 3).await;
     assert_eq!(sent[0], menu_buttons(USER));
     assert_eq!(text_body(&sent[1]), "Siapa nama Anda?");
     assert_eq!(text_body(&sent[2]), "Terima kasih, Sari.");

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "process_support/mod.rs"]
+mod process;
 #[path = "whatsapp_support/mod.rs"]
 mod support;
 
@@ -110,6 +112,20 @@ impl Serve {
         format!("http://{}/webhooks/whatsapp", self.addr)
     }
 
+    /// Posts `body` to the webhook with the signature Meta would make with `secret`.
+    async fn post_signed(&self, http: &reqwest::Client, body: Vec<u8>, secret: &[u8]) -> u16 {
+        let signature = pandu::channels::whatsapp::webhook::sign(secret, &body);
+        let response = http
+            .post(self.webhook())
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        response.status().as_u16()
+    }
+
     /// Stops the server with SIGTERM and returns its log. Waits off the test's runtime, so the
     /// stand-in Graph API on it keeps answering the requests the server finishes while it stops.
     async fn stop(self) -> Vec<String> {
@@ -124,23 +140,9 @@ impl Serve {
     }
 
     fn stop_blocking(mut self) -> Vec<String> {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{status:?}");
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "serve did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        process::signal(self.child.id(), "-TERM");
+        let status = process::wait_exit(&mut self.child, "serve did not stop on SIGTERM");
+        assert!(status.success(), "{status:?}");
         std::thread::sleep(Duration::from_millis(100));
         self.log.lock().unwrap().clone()
     }
@@ -205,30 +207,12 @@ async fn serve_with_whatsapp_secrets_verifies_answers_through_the_graph_api_and_
     // A forged notification is refused; a signed one is answered through the Graph API.
     let now = pandu::time::now_secs();
     let body = serde_json::to_vec(&payloads::text(USER, "wamid.S1", now, "halo")).unwrap();
-    let forged = http
-        .post(serve.webhook())
-        .header("content-type", "application/json")
-        .header(
-            "x-hub-signature-256",
-            pandu::channels::whatsapp::webhook::sign(b"not-the-secret", &body),
-        )
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 401);
-    let signed = http
-        .post(serve.webhook())
-        .header("content-type", "application/json")
-        .header(
-            "x-hub-signature-256",
-            pandu::channels::whatsapp::webhook::sign(APP_SECRET.as_bytes(), &body),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), 200);
+    let forged = serve
+        .post_signed(&http, body.clone(), b"not-the-secret")
+        .await;
+    assert_eq!(forged, 401);
+    let signed = serve.post_signed(&http, body, APP_SECRET.as_bytes()).await;
+    assert_eq!(signed, 200);
     eventually("the main menu at the stand-in Graph API", || {
         graph.sent().len() == 1
     })
@@ -244,18 +228,8 @@ async fn serve_with_whatsapp_secrets_verifies_answers_through_the_graph_api_and_
 
     // Free text with words that must never reach the log.
     let body = serde_json::to_vec(&payloads::text(USER, "wamid.S2", now, SECRET_WORDS)).unwrap();
-    let signed = http
-        .post(serve.webhook())
-        .header("content-type", "application/json")
-        .header(
-            "x-hub-signature-256",
-            pandu::channels::whatsapp::webhook::sign(APP_SECRET.as_bytes(), &body),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), 200);
+    let signed = serve.post_signed(&http, body, APP_SECRET.as_bytes()).await;
+    assert_eq!(signed, 200);
     eventually("a second answer", || graph.sent().len() >= 2).await;
 
     let log = serve.stop().await;

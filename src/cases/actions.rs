@@ -510,9 +510,10 @@ impl Action for Pick {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::cases::fixture;
     use crate::cases::{CaseRecord, Event, EventKind};
     use crate::dialog::Lang;
-    use crate::storage::{Channel, DEFAULT_CACHE_BYTES, UserKey, WriteBatch};
+    use crate::storage::{Channel, UserKey, WriteBatch};
 
     struct Fixture {
         _dir: tempfile::TempDir,
@@ -521,12 +522,8 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut config = Config::default();
-        config.dialogs.dir = root.join("dialogs");
-        config.cases.contacts_file = root.join("config/contacts.yaml");
+        let (dir, store) = fixture::temp_store();
+        let config = fixture::shipped_config();
         let mut actions = Actions::new();
         crate::cases::register_actions(&mut actions, store.clone(), &config).unwrap();
         Fixture {

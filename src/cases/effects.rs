@@ -381,9 +381,10 @@ impl EffectHandler for CaseEffects {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::cases::fixture;
     use crate::cases::{Status, load};
     use crate::dialog::Session;
-    use crate::storage::{Channel, DEFAULT_CACHE_BYTES, Store, WriteBatch};
+    use crate::storage::{Channel, Store, WriteBatch};
 
     struct Fixture {
         _dir: tempfile::TempDir,
@@ -392,12 +393,8 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db"), DEFAULT_CACHE_BYTES).unwrap();
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut config = Config::default();
-        config.dialogs.dir = root.join("dialogs");
-        config.cases.contacts_file = root.join("config/contacts.yaml");
+        let (dir, store) = fixture::temp_store();
+        let mut config = fixture::shipped_config();
         config.telegram.staff_chat_id = -100;
         Fixture {
             _dir: dir,

@@ -24,6 +24,8 @@ pub mod actions;
 pub mod code;
 pub mod contacts;
 pub mod effects;
+#[cfg(test)]
+mod fixture;
 pub mod staff;
 pub mod texts;
 

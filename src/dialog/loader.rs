@@ -1529,6 +1529,24 @@ mod tests {
         errors.iter().any(|e| e.contains(needle))
     }
 
+    /// Loads the fixture with `file` replaced by `text` and checks it is refused with every one of
+    /// `needles` in some error; returns the errors for further checks.
+    fn refused(file: &str, text: &str, needles: &[&str]) -> Vec<String> {
+        let errs = errors(&[(file, text)]);
+        for needle in needles {
+            assert!(has(&errs, needle), "no {needle:?} in {errs:?}");
+        }
+        errs
+    }
+
+    /// Checks that a single error holds every one of `parts`.
+    fn assert_one_error_with(errs: &[String], parts: &[&str]) {
+        assert!(
+            errs.iter().any(|e| parts.iter().all(|p| e.contains(p))),
+            "no error with all of {parts:?} in {errs:?}"
+        );
+    }
+
     #[test]
     fn the_fixture_loads_cleanly() {
         let (bot, warnings) = load_with(&[]).unwrap();
@@ -1540,11 +1558,7 @@ mod tests {
     fn a_syntax_error_names_file_line_and_column() {
         let broken = "flow: info\nnodes:\n  start:\n    say: { id: \"a\", en: \"b\"\n";
         let errs = errors(&[("info.yaml", broken)]);
-        assert!(
-            errs.iter()
-                .any(|e| e.contains("info.yaml:") && e.contains("error")),
-            "{errs:?}"
-        );
+        assert_one_error_with(&errs, &["info.yaml:", "error"]);
         let first = errs.iter().find(|e| e.contains("info.yaml")).unwrap();
         let loc: Vec<&str> = first.split(':').collect();
         assert!(
@@ -1557,19 +1571,17 @@ mod tests {
     fn a_wrong_indent_or_unknown_key_is_located() {
         let bad = "flow: info\nnodes:\n  start:\n    sya: { id: a, en: b }\n";
         let errs = errors(&[("info.yaml", bad)]);
-        assert!(
-            errs.iter()
-                .any(|e| e.contains("info.yaml:4:") && e.contains("sya")),
-            "{errs:?}"
-        );
+        assert_one_error_with(&errs, &["info.yaml:4:", "sya"]);
     }
 
     #[test]
     fn a_dangling_target_suggests_the_closest_name() {
         let main = fixture::MAIN.replace("goto: info", "goto: inof");
-        let errs = errors(&[("main.yaml", &main)]);
-        assert!(has(&errs, "`inof` is neither a node"), "{errs:?}");
-        assert!(has(&errs, "did you mean `info`"), "{errs:?}");
+        let errs = refused(
+            "main.yaml",
+            &main,
+            &["`inof` is neither a node", "did you mean `info`"],
+        );
         assert!(
             errs.iter()
                 .any(|e| e.starts_with(&format!("{}", std::path::MAIN_SEPARATOR))
@@ -1586,33 +1598,31 @@ mod tests {
                 "say: { id: \"Kode {code} untuk {nama}.\", en: \"Code {code} for {nama}.\" }",
                 "say: { id: \"Kode {kode}\", en: \"Code {kode}\" }",
             );
-        let errs = errors(&[("lapor.yaml", &lapor)]);
-        assert!(has(&errs, "not a valid regex"), "{errs:?}");
-        assert!(has(&errs, "unknown language `xx`"), "{errs:?}");
-        assert!(has(&errs, "missing the English (`en`) text"), "{errs:?}");
+        let errs = refused(
+            "lapor.yaml",
+            &lapor,
+            &[
+                "not a valid regex",
+                "unknown language `xx`",
+                "missing the English (`en`) text",
+            ],
+        );
         assert!(errs.len() >= 3);
     }
 
     #[test]
     fn variables_used_before_they_are_set() {
         let info = fixture::INFO.replace("Syarat: umur 18.", "Halo {nama}");
-        let (_, _) = (0, 0);
-        let errs = errors(&[("info.yaml", &info)]);
-        assert!(has(&errs, "variable `{nama}` is used before"), "{errs:?}");
+        refused("info.yaml", &info, &["variable `{nama}` is used before"]);
     }
 
     #[test]
     fn unreachable_and_duplicate_nodes() {
         let info = format!("{}  yatim:\n    say: {{ id: a, en: b }}\n", fixture::INFO);
-        let errs = errors(&[("info.yaml", &info)]);
-        assert!(has(&errs, "[info/yatim] unreachable node"), "{errs:?}");
+        refused("info.yaml", &info, &["[info/yatim] unreachable node"]);
         let dup = format!("{}  start:\n    say: {{ id: a, en: b }}\n", fixture::INFO);
         let errs = errors(&[("info.yaml", &dup)]);
-        assert!(
-            errs.iter()
-                .any(|e| e.contains("duplicate") && e.contains("start")),
-            "{errs:?}"
-        );
+        assert_one_error_with(&errs, &["duplicate", "start"]);
     }
 
     #[test]
@@ -1621,15 +1631,13 @@ mod tests {
             "label: { id: Syarat,",
             "label: { id: Syarat kerja di luar negeri resmi,",
         );
-        let errs = errors(&[("main.yaml", &long)]);
-        assert!(has(&errs, "WhatsApp buttons allow 20"), "{errs:?}");
+        refused("main.yaml", &long, &["WhatsApp buttons allow 20"]);
         let mut many =
             String::from("flow: main\nnodes:\n  start:\n    say: { id: m, en: m }\n    choices:\n");
         for _ in 0..11 {
             many.push_str("      - label: { id: x, en: x }\n        goto: info\n");
         }
-        let errs = errors(&[("main.yaml", &many)]);
-        assert!(has(&errs, "at most 10"), "{errs:?}");
+        refused("main.yaml", &many, &["at most 10"]);
         let long_name = fixture::INFO.replace("flow: info", &format!("flow: {}", "i".repeat(70)));
         let errs = errors(&[("info.yaml", &long_name)]);
         assert!(
@@ -1641,12 +1649,13 @@ mod tests {
     #[test]
     fn actions_must_exist_and_cover_every_outcome() {
         let lapor = fixture::LAPOR.replace("action: test.open", "action: test.nope");
-        let errs = errors(&[("lapor.yaml", &lapor)]);
-        assert!(has(&errs, "unknown action `test.nope`"), "{errs:?}");
+        refused("lapor.yaml", &lapor, &["unknown action `test.nope`"]);
         let lapor = fixture::LAPOR.replace("      opened: selesai\n", "      gone: selesai\n");
-        let errs = errors(&[("lapor.yaml", &lapor)]);
-        assert!(has(&errs, "has no outcome `gone`"), "{errs:?}");
-        assert!(has(&errs, "can end with `opened`"), "{errs:?}");
+        refused(
+            "lapor.yaml",
+            &lapor,
+            &["has no outcome `gone`", "can end with `opened`"],
+        );
     }
 
     #[test]
@@ -1677,15 +1686,13 @@ mod tests {
             "    fact:",
             "    ask: { id: a, en: b }\n    save: x\n    choices:\n      - label: { id: a, en: a }\n        goto: main\n    fact:",
         );
-        let errs = errors(&[("info.yaml", &info)]);
-        assert!(has(&errs, "a node is one kind"), "{errs:?}");
+        refused("info.yaml", &info, &["a node is one kind"]);
     }
 
     #[test]
     fn loops_that_never_wait_are_refused() {
         let info = "flow: info\ntriggers: ['syarat']\nnodes:\n  a:\n    say: { id: a, en: a }\n    next: b\n  b:\n    goto: a\n";
-        let errs = errors(&[("info.yaml", info)]);
-        assert!(has(&errs, "without ever waiting"), "{errs:?}");
+        refused("info.yaml", info, &["without ever waiting"]);
     }
 
     #[test]

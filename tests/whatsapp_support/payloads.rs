@@ -31,22 +31,57 @@ fn contact(wa_id: &str) -> Value {
 
 /// A `value` carrying these messages from these senders.
 pub fn messages_value(contacts: &[&str], messages: Vec<Value>) -> Value {
+    value_with(contacts.iter().map(|c| contact(c)).collect(), messages)
+}
+
+/// A `value` with these contact entries and messages as they are (for unusual senders).
+pub fn value_with(contacts: Vec<Value>, messages: Vec<Value>) -> Value {
     json!({
         "messaging_product": "whatsapp",
         "metadata": metadata(),
-        "contacts": contacts.iter().map(|c| contact(c)).collect::<Vec<_>>(),
+        "contacts": contacts,
         "messages": messages
     })
 }
 
-pub fn text_message(from: &str, wamid: &str, ts: u64, body: &str) -> Value {
-    json!({
+/// One message: the fields every message has (`from`, `id`, `timestamp`, `type`) and `fields`,
+/// an object holding what its type adds.
+pub fn message(from: &str, wamid: &str, ts: u64, kind: &str, fields: Value) -> Value {
+    let common = json!({
         "from": from,
         "id": wamid,
         "timestamp": ts.to_string(),
-        "type": "text",
-        "text": { "body": body }
+        "type": kind
+    });
+    with_fields(common, fields)
+}
+
+/// `base` (an object) with the entries of `fields` (an object) added.
+fn with_fields(mut base: Value, fields: Value) -> Value {
+    if let (Some(base), Value::Object(fields)) = (base.as_object_mut(), fields) {
+        base.extend(fields);
+    }
+    base
+}
+
+/// A notification carrying one message from `from`.
+fn single(from: &str, wamid: &str, ts: u64, kind: &str, fields: Value) -> Value {
+    notification(messages_value(
+        &[from],
+        vec![message(from, wamid, ts, kind, fields)],
+    ))
+}
+
+/// What a tap on an interactive message we sent refers back to.
+fn context() -> Value {
+    json!({
+        "from": "15550783881",
+        "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"
     })
+}
+
+pub fn text_message(from: &str, wamid: &str, ts: u64, body: &str) -> Value {
+    message(from, wamid, ts, "text", json!({ "text": { "body": body } }))
 }
 
 pub fn text(from: &str, wamid: &str, ts: u64, body: &str) -> Value {
@@ -57,185 +92,119 @@ pub fn text(from: &str, wamid: &str, ts: u64, body: &str) -> Value {
 }
 
 pub fn button_reply(from: &str, wamid: &str, ts: u64, id: &str, title: &str) -> Value {
-    notification(messages_value(
-        &[from],
-        vec![json!({
-            "context": {
-                "from": "15550783881",
-                "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"
-            },
-            "from": from,
-            "id": wamid,
-            "timestamp": ts.to_string(),
-            "type": "interactive",
-            "interactive": {
-                "type": "button_reply",
-                "button_reply": { "id": id, "title": title }
-            }
-        })],
-    ))
+    let interactive = json!({
+        "type": "button_reply",
+        "button_reply": { "id": id, "title": title }
+    });
+    let fields = json!({ "context": context(), "interactive": interactive });
+    single(from, wamid, ts, "interactive", fields)
 }
 
 pub fn list_reply(from: &str, wamid: &str, ts: u64, id: &str, title: &str) -> Value {
-    notification(messages_value(
-        &[from],
-        vec![json!({
-            "context": {
-                "from": "15550783881",
-                "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"
-            },
-            "from": from,
-            "id": wamid,
-            "timestamp": ts.to_string(),
-            "type": "interactive",
-            "interactive": {
-                "type": "list_reply",
-                "list_reply": { "id": id, "title": title, "description": "Next Day to 2 Days" }
-            }
-        })],
-    ))
+    let interactive = json!({
+        "type": "list_reply",
+        "list_reply": { "id": id, "title": title, "description": "Next Day to 2 Days" }
+    });
+    let fields = json!({ "context": context(), "interactive": interactive });
+    single(from, wamid, ts, "interactive", fields)
 }
 
 pub fn image(from: &str, wamid: &str, ts: u64, media_id: &str) -> Value {
-    notification(messages_value(
-        &[from],
-        vec![json!({
-            "from": from,
-            "id": wamid,
-            "timestamp": ts.to_string(),
-            "type": "image",
-            "image": {
-                "caption": "foto paspor",
-                "mime_type": "image/jpeg",
-                "sha256": "ilNNsA6tBzOkMXRjpfzCwdtIfhH4jcxITn7B2HLbI8A=",
-                "id": media_id
-            }
-        })],
-    ))
+    let image = json!({
+        "caption": "foto paspor",
+        "mime_type": "image/jpeg",
+        "sha256": "ilNNsA6tBzOkMXRjpfzCwdtIfhH4jcxITn7B2HLbI8A=",
+        "id": media_id
+    });
+    single(from, wamid, ts, "image", json!({ "image": image }))
 }
 
 pub fn voice(from: &str, wamid: &str, ts: u64, media_id: &str) -> Value {
-    notification(messages_value(
-        &[from],
-        vec![json!({
-            "from": from,
-            "id": wamid,
-            "timestamp": ts.to_string(),
-            "type": "audio",
-            "audio": {
-                "mime_type": "audio/ogg; codecs=opus",
-                "sha256": "2W3H2VF0bOqTsLPSI6dIhZlWrnmRC1NOnG2AIlgiUBo=",
-                "id": media_id,
-                "voice": true
-            }
-        })],
-    ))
+    let audio = json!({
+        "mime_type": "audio/ogg; codecs=opus",
+        "sha256": "2W3H2VF0bOqTsLPSI6dIhZlWrnmRC1NOnG2AIlgiUBo=",
+        "id": media_id,
+        "voice": true
+    });
+    single(from, wamid, ts, "audio", json!({ "audio": audio }))
 }
 
 pub fn location(from: &str, wamid: &str, ts: u64) -> Value {
-    notification(messages_value(
-        &[from],
-        vec![json!({
-            "from": from,
-            "id": wamid,
-            "timestamp": ts.to_string(),
-            "location": {
-                "address": "Jl. Sriwijaya No.44, Pekalongan",
-                "latitude": -6.8886,
-                "longitude": 109.6753,
-                "name": "Dinperinaker Kota Pekalongan",
-                "url": "https://pekalongankota.go.id/"
-            },
-            "type": "location"
-        })],
-    ))
+    let location = json!({
+        "address": "Jl. Sriwijaya No.44, Pekalongan",
+        "latitude": -6.8886,
+        "longitude": 109.6753,
+        "name": "Dinperinaker Kota Pekalongan",
+        "url": "https://pekalongankota.go.id/"
+    });
+    single(from, wamid, ts, "location", json!({ "location": location }))
 }
 
 /// What Meta sends for a message type the Cloud API does not support.
 pub fn unsupported(from: &str, wamid: &str, ts: u64) -> Value {
-    notification(messages_value(
-        &[from],
-        vec![json!({
-            "from": from,
-            "id": wamid,
-            "timestamp": ts.to_string(),
-            "errors": [
-                {
-                    "code": 131051,
-                    "details": "Message type is not currently supported",
-                    "title": "Unsupported message type"
-                }
-            ],
-            "type": "unsupported"
-        })],
-    ))
+    let errors = json!([
+        {
+            "code": 131051,
+            "details": "Message type is not currently supported",
+            "title": "Unsupported message type"
+        }
+    ]);
+    single(from, wamid, ts, "unsupported", json!({ "errors": errors }))
 }
 
 pub fn sticker(from: &str, wamid: &str, ts: u64) -> Value {
-    notification(messages_value(
-        &[from],
-        vec![json!({
-            "from": from,
-            "id": wamid,
-            "timestamp": ts.to_string(),
-            "type": "sticker",
-            "sticker": {
-                "mime_type": "image/webp",
-                "sha256": "Wkv1kSHyRBj4w3wmk3mSkmIyD+w5QvJB+DT2K7UXyBE=",
-                "id": "1017744690143546",
-                "animated": false
-            }
-        })],
-    ))
+    let sticker = json!({
+        "mime_type": "image/webp",
+        "sha256": "Wkv1kSHyRBj4w3wmk3mSkmIyD+w5QvJB+DT2K7UXyBE=",
+        "id": "1017744690143546",
+        "animated": false
+    });
+    single(from, wamid, ts, "sticker", json!({ "sticker": sticker }))
+}
+
+/// A notification with one status of a message we sent: the fields every status has and `fields`.
+fn single_status(wamid: &str, recipient: &str, status: &str, ts: u64, fields: Value) -> Value {
+    let common = json!({
+        "id": wamid,
+        "status": status,
+        "timestamp": ts.to_string(),
+        "recipient_id": recipient
+    });
+    let entry = with_fields(common, fields);
+    notification(json!({
+        "messaging_product": "whatsapp",
+        "metadata": metadata(),
+        "statuses": [entry]
+    }))
 }
 
 /// A status update for a message we sent.
 pub fn status(wamid: &str, recipient: &str, status: &str, ts: u64) -> Value {
-    notification(json!({
-        "messaging_product": "whatsapp",
-        "metadata": metadata(),
-        "statuses": [
-            {
-                "id": wamid,
-                "status": status,
-                "timestamp": ts.to_string(),
-                "recipient_id": recipient,
-                "conversation": {
-                    "id": "6ceb9d929c9f3d2f2c9ad1d3f5b0a7a8",
-                    "origin": { "type": "service" }
-                },
-                "pricing": {
-                    "billable": false,
-                    "pricing_model": "PMP",
-                    "category": "service",
-                    "type": "free_customer_service"
-                }
-            }
-        ]
-    }))
+    let fields = json!({
+        "conversation": {
+            "id": "6ceb9d929c9f3d2f2c9ad1d3f5b0a7a8",
+            "origin": { "type": "service" }
+        },
+        "pricing": {
+            "billable": false,
+            "pricing_model": "PMP",
+            "category": "service",
+            "type": "free_customer_service"
+        }
+    });
+    single_status(wamid, recipient, status, ts, fields)
 }
 
 /// A `failed` status: the message could not be delivered.
 pub fn failed_status(wamid: &str, recipient: &str, code: i64, title: &str, ts: u64) -> Value {
-    notification(json!({
-        "messaging_product": "whatsapp",
-        "metadata": metadata(),
-        "statuses": [
-            {
-                "id": wamid,
-                "status": "failed",
-                "timestamp": ts.to_string(),
-                "recipient_id": recipient,
-                "errors": [
-                    {
-                        "code": code,
-                        "title": title,
-                        "message": title,
-                        "error_data": { "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number." },
-                        "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
-                    }
-                ]
-            }
-        ]
-    }))
+    let errors = json!([
+        {
+            "code": code,
+            "title": title,
+            "message": title,
+            "error_data": { "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number." },
+            "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
+        }
+    ]);
+    single_status(wamid, recipient, "failed", ts, json!({ "errors": errors }))
 }
