@@ -5,6 +5,10 @@
 //!
 //! Targets: import under 2 s; search p99 under 1 ms. Run: `cargo bench --bench registry`.
 
+#[path = "../tests/rng_support/mod.rs"]
+mod rng;
+use rng::Rng;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -14,21 +18,6 @@ use pandu::registry::{Registry, Verdict};
 use pandu::storage::{DEFAULT_CACHE_BYTES, Store};
 
 const COMPANIES: usize = 4_000;
-
-/// A small deterministic generator (xorshift), so every run benchmarks the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const COMMON: &[&str] = &[
     "sukses",

@@ -7,6 +7,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "rng_support/mod.rs"]
+mod rng;
+use rng::Rng;
+
 use std::path::PathBuf;
 
 use pandu::config::Config;
@@ -15,20 +19,6 @@ use pandu::dialog::{Input, InputKind, Session, StepEnv, step};
 use pandu::storage::{Channel, DEFAULT_CACHE_BYTES, Store, UserKey};
 
 const CASES: usize = 3000;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Pieces real and hostile messages are made of.
 const PIECES: &[&str] = &[

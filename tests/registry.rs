@@ -2,6 +2,9 @@
 //! and run the `agency.check` action as a dialog would.
 #![allow(clippy::unwrap_used)]
 
+#[path = "engine_support/mod.rs"]
+mod engine_support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -644,78 +647,6 @@ fn two_licences_under_one_name_are_both_shown() {
 
 // ---- End to end through the dialog runtime: a question saves `agency_query`, the action branches. ----
 
-const BOT: &str = r#"
-start: main
-staff_flow: main
-languages: { id: Bahasa Indonesia, en: English }
-keywords:
-  menu: [menu, "0", kembali]
-  language: [bahasa, language]
-  staff: [petugas]
-  stop: [stop]
-  resume: [lanjut]
-  skip: [lewati, tidak tahu]
-texts:
-  fallback: { id: "Maaf, belum mengerti.", en: "Sorry, not understood." }
-  not_text: { id: "Mohon ketik.", en: "Please type." }
-  welcome_back: { id: "Selamat datang kembali.", en: "Welcome back." }
-  resume_offer: { id: "Kembali ke pertanyaan tadi?", en: "Back to the question?" }
-  resume_label: { id: Lanjutkan, en: Continue }
-  restart_label: { id: Menu utama, en: Main menu }
-  flow_end_hint: { id: "Ketik 0 untuk menu.", en: "Type 0 for the menu." }
-  stopped: { id: "Dihentikan.", en: "Stopped." }
-  language_prompt: { id: "Pilih bahasa:", en: "Choose a language:" }
-  language_set: { id: "Bahasa Indonesia dipilih.", en: "English chosen." }
-  retries_exhausted: { id: "Terlalu banyak salah.", en: "Too many tries." }
-  skipped: { id: "Dilewati.", en: "Skipped." }
-  attachment_saved: { id: "File diterima.", en: "File received." }
-  emergency: { id: "DARURAT", en: "EMERGENCY" }
-"#;
-
-const MAIN: &str = r#"
-flow: main
-nodes:
-  start:
-    say: { id: "Menu utama", en: "Main menu" }
-    choices:
-      - label: { id: Cek perusahaan, en: Check a company }
-        goto: cek
-"#;
-
-const CEK: &str = r#"
-flow: cek
-triggers:
-  - '\bcek\b'
-nodes:
-  tanya:
-    ask: { id: "Ketik nama perusahaan atau nomor izin.", en: "Type the company name or licence number." }
-    save: agency_query
-    next: periksa
-  periksa:
-    action: agency.check
-    outcomes:
-      licensed: berizin
-      suspended: beku
-      revoked: cabut
-      not_renewed: habis
-      not_found: tidak_ada
-      ambiguous: pilih
-  berizin:
-    say: { id: "BERIZIN: {agency_name} ({agency_status}), izin {agency_licence} sejak {agency_licence_date}. {agency_branch_type}: {agency_branch}. Data {agency_source} per {agency_snapshot_date}. {agency_note}", en: "LICENSED: {agency_name}" }
-  beku:
-    say: { id: "DIBEKUKAN: {agency_name}. Data per {agency_snapshot_date}.", en: "SUSPENDED: {agency_name}" }
-  cabut:
-    say: { id: "DICABUT: {agency_name}. Data per {agency_snapshot_date}.", en: "REVOKED: {agency_name}" }
-  habis:
-    say: { id: "TIDAK DIPERPANJANG: {agency_name}. Data per {agency_snapshot_date}.", en: "NOT RENEWED: {agency_name}" }
-  tidak_ada:
-    say: { id: "TIDAK ADA di daftar {agency_source} per {agency_snapshot_date}. {agency_hint}", en: "NOT IN the list of {agency_snapshot_date}. {agency_hint}" }
-  pilih:
-    ask: { id: "Ada yang mirip:\n{agency_candidates}\nKetik nomornya.", en: "Similar:\n{agency_candidates}\nType the number." }
-    save: agency_query
-    next: periksa
-"#;
-
 struct Chat {
     bot: pandu::dialog::Bot,
     actions: pandu::dialog::Actions,
@@ -727,10 +658,7 @@ struct Chat {
 impl Chat {
     fn new(world: &World) -> Chat {
         let dir = world.files.join("dialogs");
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, text) in [("_bot.yaml", BOT), ("main.yaml", MAIN), ("cek.yaml", CEK)] {
-            std::fs::write(dir.join(name), text).unwrap();
-        }
+        engine_support::write_dialogs(&dir, "registry");
         let mut actions = pandu::dialog::Actions::new();
         let registry = pandu::registry::check::register_action(
             &mut actions,
