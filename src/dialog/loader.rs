@@ -1411,7 +1411,7 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// `{name}` references in a text (`{{` is a literal brace).
+/// `{name}` references in a text (`{{` is a literal brace; in `{name|text}` the name is before `|`).
 pub fn references(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
@@ -1423,7 +1423,7 @@ pub fn references(text: &str) -> Vec<String> {
         }
         match after.find('}') {
             Some(j) => {
-                let name = &after[..j];
+                let name = after[..j].split('|').next().unwrap_or_default();
                 if !name.is_empty()
                     && name
                         .chars()

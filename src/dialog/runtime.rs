@@ -743,7 +743,8 @@ impl Run<'_> {
     }
 }
 
-/// Replaces `{var}` with the session's variable and `{fact.key}` with the fact's value.
+/// Replaces `{var}` with the session's variable and `{fact.key}` with the fact's value; `{var|text}`
+/// shows `text` when the variable is missing or empty (a skipped question in a summary).
 pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -757,12 +758,19 @@ pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> Stri
         }
         match after.find('}') {
             Some(j) => {
-                let name = &after[..j];
-                if let Some(key) = name.strip_prefix("fact.") {
-                    out.push_str(bot.facts.get(key).map(|f| f.value.get(lang)).unwrap_or(""));
-                } else if let Some(v) = session.vars.get(name) {
-                    out.push_str(v);
-                }
+                let (name, fallback) = match after[..j].split_once('|') {
+                    Some((name, fallback)) => (name, fallback),
+                    None => (&after[..j], ""),
+                };
+                let value = match name.strip_prefix("fact.") {
+                    Some(key) => bot.facts.get(key).map(|f| f.value.get(lang)).unwrap_or(""),
+                    None => session.vars.get(name).map(String::as_str).unwrap_or(""),
+                };
+                out.push_str(if value.trim().is_empty() {
+                    fallback
+                } else {
+                    value
+                });
                 rest = &after[j + 1..];
             }
             None => {
@@ -835,6 +843,19 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join(" / ")
+    }
+
+    #[test]
+    fn a_missing_or_empty_variable_shows_its_fallback() {
+        let bot = fixture::bot();
+        let mut session = Session::default();
+        session.vars.insert("majikan".into(), "  ".into());
+        session.vars.insert("kota".into(), "Johor Bahru".into());
+        let text = "Majikan: {majikan|(tidak diisi)} · kota: {kota|-} · agensi: {agensi|-} · {nama} · {{x}";
+        assert_eq!(
+            interpolate(text, Lang::Id, &session, &bot),
+            "Majikan: (tidak diisi) · kota: Johor Bahru · agensi: - ·  · {x}"
+        );
     }
 
     #[test]
