@@ -267,11 +267,24 @@ fn command_name(command: &StaffCommand) -> &'static str {
 }
 
 /// Who is at the terminal, for the audit trail.
+/// Who runs a staff command on this machine, for the case timeline: the person behind `sudo` when
+/// there is one (staff run commands as the service's user, `sudo -u pandu pandu cases ...`, and the
+/// timeline must name them, not the service account), else the login user.
 pub fn local_actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
+    actor_from(|name| std::env::var(name).ok())
+}
+
+fn actor_from(env: impl Fn(&str) -> Option<String>) -> String {
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let user = set("USER").or_else(|| set("LOGNAME"));
+    match (set("SUDO_USER"), user) {
+        (Some(person), Some(account)) if person != account => {
+            format!("cli:{person} (sudo {account})")
+        }
+        (Some(person), _) => format!("cli:{person}"),
+        (None, Some(user)) => format!("cli:{user}"),
+        (None, None) => "cli:unknown".into(),
+    }
 }
 
 pub fn token_path(config: &Config) -> PathBuf {
@@ -400,4 +413,32 @@ pub fn router(ctx: StaffContext, token: String) -> Router {
             ctx,
             token: Arc::new(token),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::actor_from;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_timeline_names_the_person_behind_sudo_not_the_service_account() {
+        assert_eq!(
+            actor_from(env(&[("USER", "pandu"), ("SUDO_USER", "budi")])),
+            "cli:budi (sudo pandu)"
+        );
+        assert_eq!(actor_from(env(&[("USER", "budi")])), "cli:budi");
+        assert_eq!(actor_from(env(&[("LOGNAME", "ani")])), "cli:ani");
+        assert_eq!(
+            actor_from(env(&[("USER", "root"), ("SUDO_USER", "root")])),
+            "cli:root"
+        );
+        assert_eq!(actor_from(env(&[("USER", " ")])), "cli:unknown");
+    }
 }
