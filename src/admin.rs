@@ -40,7 +40,9 @@ pub enum CasesCommand {
     Show { code: String },
     /// Send a message to the reporter through their own channel.
     Reply { code: String, text: String },
-    /// Move a case on: in_review, referred (--to BP3MI|KP2MI|embassy|other), resolved, closed.
+    /// Move a case on: in_review, referred (--to BP3MI|KP2MI|embassy|other), resolved, closed. As in
+    /// the staff group, the target and the note may also follow the status:
+    /// `status CODE referred BP3MI surat no. 12`.
     Status {
         code: String,
         status: String,
@@ -48,6 +50,9 @@ pub enum CasesCommand {
         to: Option<String>,
         #[arg(long)]
         note: Option<String>,
+        /// [TARGET] [NOTE...], the staff group's way.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
     },
     /// An internal note for staff.
     Note { code: String, text: String },
@@ -141,9 +146,22 @@ async fn cases(desk: &Desk, cmd: &CasesCommand, actor: &str) -> Result<String, C
             status,
             to,
             note,
+            words,
         } => {
             let status = Status::parse(status)?;
-            let to = to.as_deref().map(Referral::parse).transpose()?;
+            let mut words = words.iter().map(String::as_str);
+            let to = match to.as_deref() {
+                Some(to) => Some(to),
+                None if status == Status::Referred => words.next(),
+                None => None,
+            };
+            let to = to.map(Referral::parse).transpose()?;
+            let rest = words.collect::<Vec<_>>().join(" ");
+            let note = match note.as_deref() {
+                Some(note) if rest.is_empty() => Some(note.to_string()),
+                Some(note) => Some(format!("{note} {rest}")),
+                None => (!rest.is_empty()).then_some(rest),
+            };
             desk.set_status(actor, code, status, to, note.as_deref())
                 .await
         }

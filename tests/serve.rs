@@ -292,8 +292,32 @@ fn serve_chat_files_a_report_and_shows_the_staff_reply_as_it_comes() {
         .unwrap();
     assert_success(&reply);
     // Shown in the chat as it comes, nothing typed.
-    wait_in(&out, at, &re("Kami sudah menghubungi agensinya hari ini"));
     wait_in(&out, at, &re(&code));
+    at = wait_in(&out, at, &re("Kami sudah menghubungi agensinya hari ini"));
+
+    // The staff group's way of writing a referral works on the terminal too: target and note after
+    // the status. The family is told where the case went, as it happens.
+    let referred = staff_command(
+        root,
+        &data,
+        &addr,
+        &[
+            "cases", "status", &code, "referred", "BP3MI", "surat", "no.", "12",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_success(&referred);
+    wait_in(&out, at, &re("Diteruskan ke BP3MI Jawa Tengah"));
+    let shown = staff_command(root, &data, &addr, &["cases", "show", &code])
+        .output()
+        .unwrap();
+    assert_success(&shown);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("(referred)") && shown.contains("surat no. 12"),
+        "{shown}"
+    );
 
     // ctrl-d: end of input stops the server, cleanly.
     drop(stdin);
