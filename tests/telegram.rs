@@ -8,6 +8,8 @@
 mod bot_api;
 #[path = "engine_support/mod.rs"]
 mod engine_support;
+#[path = "process_support/mod.rs"]
+mod process;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -814,26 +816,14 @@ async fn line_with(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Stri
 async fn pandu_serve_with_a_token_runs_telegram_and_refuses_staff_commands_from_others() {
     let s = setup().await;
     let api = &s.api;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let staff_chat = -100_200;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(root)
-        .env("PANDU_DATA_DIR", &s.data)
-        .env("PANDU_LOG", "info")
-        .env("PANDU_TELEGRAM_TOKEN", TOKEN)
-        .env("PANDU_TELEGRAM_API_URL", api.url())
-        .env("PANDU_TELEGRAM_POLL_TIMEOUT_SECS", "1")
-        .env("PANDU_TELEGRAM_STAFF_CHAT_ID", staff_chat.to_string())
-        .env("PANDU_TELEGRAM_STAFF_USER_IDS", "77")
-        .env_remove("PANDU_TELEGRAM_MODE")
-        .env_remove("PANDU_TELEGRAM_WEBHOOK_URL")
-        .env_remove("PANDU_WHATSAPP_TOKEN")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let rx = lines_of(child.stderr.take().unwrap());
+    let (child, rx) = spawn_serve(
+        &s,
+        &[
+            ("PANDU_TELEGRAM_STAFF_CHAT_ID", staff_chat.to_string()),
+            ("PANDU_TELEGRAM_STAFF_USER_IDS", "77".to_string()),
+        ],
+    );
     let line = line_with(&rx, "listening").await;
     let addr = line.split("address=").nth(1).unwrap();
     let addr = addr.split_whitespace().next().unwrap().to_string();
@@ -869,41 +859,56 @@ async fn pandu_serve_with_a_token_runs_telegram_and_refuses_staff_commands_from_
         "the non-staff sender got an answer"
     );
 
-    let ok = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status}");
+    stop_serve(child, "-TERM").await;
     // Every update handled is confirmed on disk (the next start asks Telegram from there on).
     assert_eq!(offset(&open(&s)), Some(last + 1));
 }
 
-/// `pandu serve` polling the stand-in Bot API, started on the test flows (without the slow action,
-/// which only this file's in-process engine has) and the shipped case texts.
+/// Stops a `pandu serve` child with `signal` (`-TERM`: it must exit cleanly; `-KILL`: it just dies),
+/// waiting off the test's runtime so the stand-in Bot API keeps answering meanwhile.
+async fn stop_serve(mut child: std::process::Child, signal: &'static str) {
+    let status = tokio::task::spawn_blocking(move || {
+        process::signal(child.id(), signal);
+        process::wait_exit(&mut child, "pandu serve did not stop")
+    })
+    .await
+    .unwrap();
+    if signal == "-TERM" {
+        assert!(status.success(), "{status}");
+    }
+}
+
+/// `pandu serve` polling the stand-in Bot API, with `env` on top (the dialogs folder, the staff
+/// chat, ...); without `PANDU_DIALOGS_DIR` it runs the shipped dialogs. Returns the child and its log
+/// lines.
 fn spawn_serve(
     s: &Setup,
-    dialogs: &Path,
+    env: &[(&str, String)],
 ) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(root)
         .env("PANDU_DATA_DIR", &s.data)
-        .env("PANDU_DIALOGS_DIR", dialogs)
-        .env("PANDU_LANGUAGES", "id")
         .env("PANDU_LOG", "info")
         .env("PANDU_TELEGRAM_TOKEN", TOKEN)
         .env("PANDU_TELEGRAM_API_URL", s.api.url())
-        .env("PANDU_TELEGRAM_POLL_TIMEOUT_SECS", "1")
-        .env_remove("PANDU_TELEGRAM_MODE")
-        .env_remove("PANDU_TELEGRAM_WEBHOOK_URL")
-        .env_remove("PANDU_TELEGRAM_STAFF_CHAT_ID")
-        .env_remove("PANDU_WHATSAPP_TOKEN")
+        .env("PANDU_TELEGRAM_POLL_TIMEOUT_SECS", "1");
+    for name in [
+        "PANDU_DIALOGS_DIR",
+        "PANDU_TELEGRAM_MODE",
+        "PANDU_TELEGRAM_WEBHOOK_URL",
+        "PANDU_TELEGRAM_STAFF_CHAT_ID",
+        "PANDU_TELEGRAM_STAFF_USER_IDS",
+        "PANDU_WHATSAPP_TOKEN",
+    ] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -933,13 +938,17 @@ async fn a_sigkill_under_load_loses_nothing_telegram_was_told_was_handled() {
         dialogs.join("_cases.yaml"),
     )
     .unwrap();
+    let serve_env = [
+        ("PANDU_DIALOGS_DIR", dialogs.display().to_string()),
+        ("PANDU_LANGUAGES", "id".to_string()),
+    ];
     let chats: Vec<i64> = (3001..3001 + CHATS).collect();
     for &chat in &chats {
         api.user_text(chat, "halo");
         api.user_text(chat, "1");
         api.user_text(chat, &format!("Nama{chat}"));
     }
-    let (child, rx) = spawn_serve(&s, &dialogs);
+    let (child, rx) = spawn_serve(&s, &serve_env);
     line_with(&rx, "listening").await;
     assert!(
         api.wait_until(Duration::from_secs(30), |api| api.sent().len()
@@ -947,24 +956,14 @@ async fn a_sigkill_under_load_loses_nothing_telegram_was_told_was_handled() {
             .await,
         "no answers before the kill"
     );
-    let pid = child.id().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut child = child;
-    tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    stop_serve(child, "-KILL").await;
     let before = api.sent().len();
     assert!(
         before < 3 * CHATS as usize,
         "the kill came after all the answers; nothing was tested"
     );
 
-    let (mut child, rx) = spawn_serve(&s, &dialogs);
+    let (child, rx) = spawn_serve(&s, &serve_env);
     line_with(&rx, "listening").await;
     let all_answered = api
         .wait_until(Duration::from_secs(30), |api| {
@@ -1002,14 +1001,5 @@ async fn a_sigkill_under_load_loses_nothing_telegram_was_told_was_handled() {
         api.wait_until(WAIT, |api| api.pending_updates() == 0).await,
         "updates left unconfirmed"
     );
-    let ok = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status}");
+    stop_serve(child, "-TERM").await;
 }
