@@ -204,7 +204,10 @@ impl Run<'_> {
             self.session
                 .vars
                 .insert("_trigger_text".into(), cleaned.clone());
+            // A question of another flow waits for the user to come back; the flow's own trigger
+            // simply starts the flow again.
             if let Some(pos) = self.session.position.clone()
+                && pos.flow != flow
                 && matches!(
                     self.bot.node(&pos).map(|n| &n.kind),
                     Some(NodeKind::Question(_))
@@ -254,12 +257,24 @@ impl Run<'_> {
         let at = parts.next().and_then(|p| p.split_once('/'));
         if let (Some(n), Some((flow, node))) = (n, at) {
             let pos = Position::new(flow, node);
-            if let Some(NodeKind::Menu { choices, .. }) = self.bot.node(&pos).map(|n| &n.kind)
-                && let Some(c) = n.checked_sub(1).and_then(|i| choices.get(i))
-            {
-                let goto = c.goto.clone();
-                self.session.paused = None;
-                return self.go(goto);
+            match self.bot.node(&pos).map(|n| &n.kind) {
+                Some(NodeKind::Menu { choices, .. }) => {
+                    if let Some(c) = n.checked_sub(1).and_then(|i| choices.get(i)) {
+                        let goto = c.goto.clone();
+                        self.session.paused = None;
+                        return self.go(goto);
+                    }
+                }
+                // A question's button answers it, but only while that question waits: its labels
+                // were filled in for that moment.
+                Some(NodeKind::Question(q)) if self.session.position.as_ref() == Some(&pos) => {
+                    if let Some(b) = n.checked_sub(1).and_then(|i| q.buttons.get(i)) {
+                        let q = q.clone();
+                        self.session.vars.insert(q.save.clone(), b.answer.clone());
+                        return self.after_answer(&q.next);
+                    }
+                }
+                _ => {}
             }
         }
         // A button from dialogs that have since changed: say so gently and show the way on.
@@ -465,7 +480,7 @@ impl Run<'_> {
                 }
             }
             NodeKind::Question(q) => {
-                if cleaned.is_empty() {
+                if cleaned.is_empty() || q.except.iter().any(|e| e.is_match(norm)) {
                     return false;
                 }
                 let fits = q.pattern.as_ref().is_none_or(|p| p.is_match(cleaned));
@@ -572,7 +587,19 @@ impl Run<'_> {
             }
             NodeKind::Question(q) => {
                 let text = self.render(Some(&q.ask));
-                self.push(text, vec![]);
+                let buttons = q
+                    .buttons
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, b)| {
+                        let label = self.render(Some(&b.label));
+                        (!label.trim().is_empty()).then(|| Choice {
+                            id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                            label,
+                        })
+                    })
+                    .collect();
+                self.push(text, buttons);
             }
             _ => {}
         }
