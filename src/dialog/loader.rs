@@ -880,6 +880,7 @@ impl Cx<'_> {
             trigger_owner: Vec::new(),
             emergency_set: regex::RegexSet::empty(),
             emergency_owner: Vec::new(),
+            markup_vars: actions.markup_vars(),
         };
         let mut emergency_patterns = Vec::new();
         for (i, category) in bot.emergency.iter().enumerate() {

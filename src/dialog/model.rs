@@ -197,6 +197,9 @@ pub struct Bot {
     pub trigger_owner: Vec<(String, Regex)>,
     /// Descriptions of the Telegram commands, by command (`start`, `menu`, ...).
     pub telegram_commands: BTreeMap<String, Text>,
+    /// Variables that actions fill with authored markup ([`super::actions::Action::markup`]): shown
+    /// with their formatting, where every other variable is escaped.
+    pub markup_vars: std::collections::BTreeSet<String>,
 }
 
 impl Bot {

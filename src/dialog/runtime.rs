@@ -834,18 +834,19 @@ pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> Stri
                     None => (&after[..j], ""),
                 };
                 // Facts are authored text (their markup counts); a variable's value is shown
-                // literally, whoever wrote it (a user's answer, an action's result).
+                // literally, whoever wrote it (a user's answer, an action's result), unless an
+                // action declares it authored markup (it then escapes what it embeds itself).
                 let value = match name.strip_prefix("fact.") {
                     Some(key) => bot
                         .facts
                         .get(key)
                         .map(|f| f.value.get(lang).to_string())
                         .unwrap_or_default(),
-                    None => session
-                        .vars
-                        .get(name)
-                        .map(|v| super::markup::escape(v))
-                        .unwrap_or_default(),
+                    None => match session.vars.get(name) {
+                        Some(v) if bot.markup_vars.contains(name) => v.clone(),
+                        Some(v) => super::markup::escape(v),
+                        None => String::new(),
+                    },
                 };
                 out.push_str(if value.trim().is_empty() {
                     fallback

@@ -103,6 +103,10 @@ pub const HINT: &str = "agency_hint";
 /// registry; else "".
 pub const DEMO_NOTE: &str = "agency_demo_note";
 
+/// The variables built from `config/agencies.toml` texts, shown with their markup; the registry's
+/// values inside them are escaped ([`AgencyLabels::candidate_line`]).
+pub const MARKUP: &[&str] = &[CANDIDATES, HINT, DEMO_NOTE];
+
 pub const SETS: &[&str] = &[
     NAME,
     LICENCE,
@@ -289,6 +293,10 @@ impl Action for AgencyCheck {
 
     fn reads(&self) -> &'static [&'static str] {
         &[QUERY]
+    }
+
+    fn markup(&self) -> &'static [&'static str] {
+        MARKUP
     }
 
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
