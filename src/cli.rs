@@ -82,6 +82,10 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Everything pandu creates (database files, attachments, the admin token) is for its own user
+    // only: files 0600, folders 0700.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     // A terminal chat is not drowned in the server's info lines; PANDU_LOG still decides.
     let chatting = matches!(cli.command, Command::Serve { chat: true, .. });

@@ -115,6 +115,8 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         tracing::info!("shutting down: no new input; finishing commits");
         let _ = signal_tx.send(true);
     });
+    crate::admin::write_address(&config, &bound)
+        .context("cannot write the server's address next to the admin token")?;
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -126,6 +128,7 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     .context("http server failed")?;
     let _ = shutdown_tx.send(true);
     let _ = std::fs::remove_file(crate::admin::token_path(&config));
+    let _ = std::fs::remove_file(crate::admin::address_path(&config));
     stop_telegram(telegram_tasks).await;
     if let Some(sender) = whatsapp_sender {
         stop_whatsapp(sender).await;
