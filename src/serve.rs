@@ -108,7 +108,7 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         running.actions.clone(),
     )));
 
-    let mut stop = shutdown_rx.clone();
+    let stop = shutdown_rx.clone();
     let signal_tx = shutdown_tx.clone();
     tokio::spawn(async move {
         wait_for_stop_signal().await;
@@ -117,15 +117,13 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     });
     crate::admin::write_address(&config, &bound)
         .context("cannot write the server's address next to the admin token")?;
-    axum::serve(
+    web::server::serve(
         listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router,
+        web::server::Limits::from_config(&config.server),
+        stop,
     )
-    .with_graceful_shutdown(async move {
-        let _ = stop.wait_for(|s| *s).await;
-    })
-    .await
-    .context("http server failed")?;
+    .await;
     let _ = shutdown_tx.send(true);
     let _ = std::fs::remove_file(crate::admin::token_path(&config));
     let _ = std::fs::remove_file(crate::admin::address_path(&config));
