@@ -166,6 +166,8 @@ pub fn main() -> ExitCode {
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PANDU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // sled logs through `log`: its recovery and corruption notes go to the same output.
+    crate::log_bridge::install();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
