@@ -83,6 +83,10 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Everything pandu creates (database files, attachments, the admin token) is for its own user
+    // only: files 0600, folders 0700.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     // A terminal chat is not drowned in the server's info lines; PANDU_LOG still decides.
     let chatting = matches!(cli.command, Command::Serve { chat: true, .. });
@@ -163,6 +167,8 @@ pub fn main() -> ExitCode {
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PANDU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // sled logs through `log`: its recovery and corruption notes go to the same output.
+    crate::log_bridge::install();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -69,6 +69,14 @@ pub struct ServerConfig {
     pub listen: String,
     /// Group commit: at most this many inbound messages share one flush.
     pub max_batch: usize,
+    /// Most HTTP connections open at once (0: three quarters of the process's file limit,
+    /// `RLIMIT_NOFILE`, so the database and the platforms' connections always have files left).
+    pub max_connections: usize,
+    /// A client must send a request's headers within this many seconds of connecting (or of its
+    /// previous request on the same connection), else the connection is closed.
+    pub header_timeout_secs: u64,
+    /// A request's body must arrive within this many seconds.
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -169,6 +177,9 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
             max_batch: 256,
+            max_connections: 0,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
         }
     }
 }
