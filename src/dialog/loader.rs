@@ -418,7 +418,55 @@ impl Cx<'_> {
                 );
             }
         }
+        self.check_markup(file, path, &loc, &out, what);
         Text(out)
+    }
+
+    /// Refuses `*`/`_` that would show literally: each one named with its file line.
+    fn check_markup(
+        &mut self,
+        file: &Path,
+        path: &str,
+        loc: &Loc,
+        texts: &BTreeMap<Lang, String>,
+        what: &str,
+    ) {
+        for (lang, text) in texts {
+            let problems = super::markup::problems(text);
+            if problems.is_empty() {
+                continue;
+            }
+            let source = std::fs::read_to_string(file).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            for p in problems {
+                let wanted = lines.get(p.line).map(|l| l.trim()).unwrap_or("");
+                // The file line that holds this text line (block scalars start below the key).
+                let line = source
+                    .lines()
+                    .enumerate()
+                    .skip(loc.line.saturating_sub(1) as usize)
+                    .find(|(_, l)| !wanted.is_empty() && l.contains(wanted))
+                    .map(|(i, _)| i as u64 + 1)
+                    .unwrap_or(loc.line);
+                self.error(
+                    Some(Loc {
+                        file: file.to_path_buf(),
+                        line,
+                        column: 1,
+                    }),
+                    Some(path.to_string()),
+                    format!(
+                        "{what} (`{}`): `{}` at character {} of \"{}\" opens or closes nothing, so users \
+                         would see it literally; pair it (*bold*, _italic_) or write \\{} for the character",
+                        lang.code(),
+                        p.delimiter,
+                        p.column,
+                        wanted,
+                        p.delimiter
+                    ),
+                );
+            }
+        }
     }
 
     fn regex(
@@ -1726,6 +1774,20 @@ mod tests {
                 .any(|w| w.message.contains("has no `fact:`")),
             "{warnings:?}"
         );
+    }
+
+    #[test]
+    fn unbalanced_markup_is_refused_with_its_file_line() {
+        let info = fixture::INFO.replace(
+            r#"say: { id: "Syarat: umur 18.", en: "Requirements: age 18." }"#,
+            "say:\n      id: |\n        Syarat:\n        ketik *lapor untuk melapor\n      en: \"Type *report*.\"",
+        );
+        let errs = refused("info.yaml", &info, &["opens or closes nothing"]);
+        assert_one_error_with(
+            &errs,
+            &["info.yaml:10:", "`id`", "ketik *lapor untuk melapor"],
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
     }
 
     #[test]

@@ -770,8 +770,52 @@ impl Run<'_> {
     }
 }
 
-/// Replaces `{var}` with the session's variable and `{fact.key}` with the fact's value; `{var|text}`
-/// shows `text` when the variable is missing or empty (a skipped question in a summary).
+/// Where a conversation stands, said again without changing it (a terminal chat started again after a
+/// restart): the optional bot text `resumed`, then the waiting menu's or question's prompt, or the way
+/// to the menu (`flow_end_hint`) when nothing waits.
+pub fn where_we_are(bot: &Bot, session: &Session) -> Vec<Reply> {
+    let lang = session.lang;
+    let say = |text: &Text| interpolate(text.get(lang), lang, session, bot);
+    let mut text = bot.texts.get("resumed").map(say).unwrap_or_default();
+    let mut choices = Vec::new();
+    let node = session
+        .position
+        .as_ref()
+        .and_then(|pos| bot.node(pos).map(|n| (pos, n)));
+    let prompt = match node.map(|(pos, n)| (pos, &n.kind)) {
+        Some((
+            pos,
+            NodeKind::Menu {
+                say: menu,
+                choices: cs,
+            },
+        )) => {
+            choices = cs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Choice {
+                    id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                    label: say(&c.label),
+                })
+                .collect();
+            say(menu)
+        }
+        Some((_, NodeKind::Question(q))) => say(&q.ask),
+        _ => bot.texts.get("flow_end_hint").map(say).unwrap_or_default(),
+    };
+    if !text.is_empty() && !prompt.is_empty() {
+        text.push_str("\n\n");
+    }
+    text.push_str(&prompt);
+    if text.trim().is_empty() && choices.is_empty() {
+        return Vec::new();
+    }
+    vec![Reply { text, choices }]
+}
+
+/// Replaces `{var}` with the session's variable (escaped: see [`super::markup`]) and `{fact.key}` with
+/// the fact's value; `{var|text}` shows `text` when the variable is missing or empty (a skipped question
+/// in a summary).
 pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -789,14 +833,24 @@ pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> Stri
                     Some((name, fallback)) => (name, fallback),
                     None => (&after[..j], ""),
                 };
+                // Facts are authored text (their markup counts); a variable's value is shown
+                // literally, whoever wrote it (a user's answer, an action's result).
                 let value = match name.strip_prefix("fact.") {
-                    Some(key) => bot.facts.get(key).map(|f| f.value.get(lang)).unwrap_or(""),
-                    None => session.vars.get(name).map(String::as_str).unwrap_or(""),
+                    Some(key) => bot
+                        .facts
+                        .get(key)
+                        .map(|f| f.value.get(lang).to_string())
+                        .unwrap_or_default(),
+                    None => session
+                        .vars
+                        .get(name)
+                        .map(|v| super::markup::escape(v))
+                        .unwrap_or_default(),
                 };
                 out.push_str(if value.trim().is_empty() {
                     fallback
                 } else {
-                    value
+                    &value
                 });
                 rest = &after[j + 1..];
             }
