@@ -204,6 +204,7 @@ struct RawNode {
     on_fail: Option<Spanned<String>>,
     skip: Option<bool>,
     attachments: Option<bool>,
+    options: Option<Spanned<String>>,
     action: Option<Spanned<String>>,
     outcomes: Option<Ordered<Spanned<String>>>,
     fact: Option<RawFact>,
@@ -1204,6 +1205,17 @@ impl Cx<'_> {
             }
             let next = target(self, &r.next);
             let on_fail = target(self, &r.on_fail);
+            let options = r.options.as_ref().map(|o| {
+                let name = o.value.trim().to_string();
+                if !valid_name(&name) {
+                    self.error(
+                        Some(loc_of(file, &o.referenced)),
+                        Some(path.clone()),
+                        "`options:` names a variable: lowercase letters, digits and _ only",
+                    );
+                }
+                name
+            });
             NodeKind::Question(Box::new(Question {
                 ask: ask_text,
                 save: save.value.trim().to_string(),
@@ -1213,6 +1225,7 @@ impl Cx<'_> {
                 on_fail,
                 skip: r.skip.unwrap_or(false),
                 attachments: r.attachments.unwrap_or(false),
+                options,
                 next,
             }))
         } else if let Some(action) = &r.action {
@@ -1352,6 +1365,7 @@ impl Cx<'_> {
                 queue.push_back((s, out.clone()));
             }
         }
+        let set_anywhere: BTreeSet<String> = set_at.values().flatten().cloned().collect();
         for flow in bot.flows.values() {
             for name in &flow.order {
                 let pos = Position::new(flow.name.clone(), name.clone());
@@ -1376,6 +1390,7 @@ impl Cx<'_> {
                         if let Some(r) = &q.retry {
                             texts.push(r);
                         }
+                        used.extend(q.options.iter().cloned());
                     }
                     NodeKind::Action {
                         say, name: action, ..
@@ -1393,7 +1408,7 @@ impl Cx<'_> {
                 if let NodeKind::Menu { choices, .. } = &node.kind {
                     texts.extend(choices.iter().map(|c| &c.label));
                 }
-                for t in texts {
+                for t in &texts {
                     for s in t.0.values() {
                         used.extend(
                             references(s)
@@ -1405,6 +1420,14 @@ impl Cx<'_> {
                 used.sort();
                 used.dedup();
                 for v in used {
+                    // `{name|text}` may be unset on some paths (the text shows then), but some question
+                    // or action must set it somewhere, or the name is a typo.
+                    let has_fallback = texts
+                        .iter()
+                        .any(|t| t.0.values().any(|s| s.contains(&format!("{{{v}|"))));
+                    if has_fallback && set_anywhere.contains(&v) {
+                        continue;
+                    }
                     if !vars.contains(&v) {
                         self.error(
                             Some(node.loc.clone()),
