@@ -416,7 +416,13 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
         .unwrap();
     assert_eq!(
         out,
-        fill(&t.replied, &[("code", &code), ("channel", "whatsapp")])
+        fill(
+            &t.replied,
+            &[
+                ("code", &code),
+                ("channel", texts.channel_words("whatsapp"))
+            ]
+        )
     );
     let queued = app.store.outbox_for(&family).unwrap();
     let last = queued.last().unwrap();
@@ -666,7 +672,10 @@ async fn staff_commands_are_accepted_only_from_staff() {
         .unwrap();
     assert_eq!(
         replied,
-        fill(&t.replied, &[("code", &code), ("channel", "telegram")])
+        fill(
+            &t.replied,
+            &[("code", &code), ("channel", &t.channels["telegram"])]
+        )
     );
     assert_eq!(app.store.outbox_for(&family).unwrap().len(), before + 1);
     let moved = staff
