@@ -19,8 +19,8 @@ use serde_saphyr::Spanned;
 use super::actions::Actions;
 use super::io::{Lang, Position};
 use super::model::{
-    Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node, NodeKind,
-    Question, REQUIRED_TEXTS, Text,
+    AnswerButton, Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node,
+    NodeKind, Question, REQUIRED_TEXTS, Text,
 };
 use super::normalize::{Lexicon, basic};
 use crate::time::Date;
@@ -190,6 +190,13 @@ struct RawChoice {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawButton {
+    label: Spanned<RawText>,
+    answer: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawNode {
     say: Option<Spanned<RawText>>,
     ask: Option<Spanned<RawText>>,
@@ -199,6 +206,8 @@ struct RawNode {
     end: Option<bool>,
     save: Option<Spanned<String>>,
     pattern: Option<Spanned<String>>,
+    buttons: Option<Vec<RawButton>>,
+    except: Option<Vec<Spanned<String>>>,
     retry: Option<Spanned<RawText>>,
     retries: Option<u32>,
     on_fail: Option<Spanned<String>>,
@@ -1063,6 +1072,8 @@ impl Cx<'_> {
         let question_keys = [
             (r.save.is_some(), "save"),
             (r.pattern.is_some(), "pattern"),
+            (r.buttons.is_some(), "buttons"),
+            (r.except.is_some(), "except"),
             (r.retry.is_some(), "retry"),
             (r.retries.is_some(), "retries"),
             (r.on_fail.is_some(), "on_fail"),
@@ -1199,12 +1210,53 @@ impl Cx<'_> {
                 .pattern
                 .as_ref()
                 .and_then(|pat| self.regex(file, &path, pat, "pattern"));
+            let except: Vec<Regex> = r
+                .except
+                .iter()
+                .flatten()
+                .filter_map(|pat| self.regex(file, &path, pat, "except"))
+                .collect();
+            let raw_buttons = r.buttons.as_deref().unwrap_or(&[]);
+            if raw_buttons.len() > LIST_ROWS_MAX {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    format!(
+                        "{} buttons: WhatsApp lists hold at most {LIST_ROWS_MAX}",
+                        raw_buttons.len()
+                    ),
+                );
+            }
+            let mut buttons = Vec::new();
+            for (i, b) in raw_buttons.iter().enumerate() {
+                let label = self.text(file, &path, &b.label, "label");
+                self.check_refs(file, &path, &label, &b.label.referenced, facts, None);
+                let id = format!("{}/{}/{}", p.flow, p.name, i + 1);
+                if id.len() > CALLBACK_DATA_MAX {
+                    self.error(
+                        Some(loc.clone()),
+                        Some(path.clone()),
+                        format!("button data `{id}` is {} bytes; Telegram allows {CALLBACK_DATA_MAX}: shorten the flow or node name", id.len()),
+                    );
+                }
+                buttons.push(AnswerButton {
+                    label,
+                    answer: b.answer.value.clone(),
+                });
+            }
             let retry = r.retry.as_ref().map(|t| self.text(file, &path, t, "retry"));
             if pattern.is_some() && retry.is_none() {
                 self.warn(Some(loc.clone()), Some(path.clone()), "a question with a `pattern` should have a `retry` text saying what is expected");
             }
             let next = target(self, &r.next);
             let on_fail = target(self, &r.on_fail);
+            if r.options.is_some() && r.buttons.is_some() {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    "a question offers `buttons` or an `options` list, not both",
+                );
+            }
             let options = r.options.as_ref().map(|o| {
                 let name = o.value.trim().to_string();
                 if !valid_name(&name) {
@@ -1220,6 +1272,8 @@ impl Cx<'_> {
                 ask: ask_text,
                 save: save.value.trim().to_string(),
                 pattern,
+                buttons,
+                except,
                 retry,
                 retries: r.retries.unwrap_or(3).max(1),
                 on_fail,
@@ -1391,6 +1445,7 @@ impl Cx<'_> {
                             texts.push(r);
                         }
                         used.extend(q.options.iter().cloned());
+                        texts.extend(q.buttons.iter().map(|b| &b.label));
                     }
                     NodeKind::Action {
                         say, name: action, ..

@@ -240,7 +240,10 @@ impl Run<'_> {
             self.session
                 .vars
                 .insert("_trigger_text".into(), cleaned.clone());
+            // A question of another flow waits for the user to come back; the flow's own trigger
+            // simply starts the flow again.
             if let Some(pos) = self.session.position.clone()
+                && pos.flow != flow
                 && matches!(
                     self.bot.node(&pos).map(|n| &n.kind),
                     Some(NodeKind::Question(_))
@@ -298,14 +301,20 @@ impl Run<'_> {
                         return self.go(goto);
                     }
                 }
-                // An entry of a question's list: the answer is its number, as if typed, while that
-                // question still waits.
-                Some(NodeKind::Question(q))
-                    if q.options.is_some() && self.session.position.as_ref() == Some(&pos) =>
-                {
-                    let q = q.clone();
-                    self.session.vars.insert(q.save.clone(), n.to_string());
-                    return self.after_answer(&q.next);
+                // A question's button answers it, but only while that question waits: its labels
+                // were filled in for that moment. An entry of its `options:` list answers with its
+                // number, as if typed.
+                Some(NodeKind::Question(q)) if self.session.position.as_ref() == Some(&pos) => {
+                    if let Some(b) = n.checked_sub(1).and_then(|i| q.buttons.get(i)) {
+                        let q = q.clone();
+                        self.session.vars.insert(q.save.clone(), b.answer.clone());
+                        return self.after_answer(&q.next);
+                    }
+                    if q.buttons.is_empty() && q.options.is_some() {
+                        let q = q.clone();
+                        self.session.vars.insert(q.save.clone(), n.to_string());
+                        return self.after_answer(&q.next);
+                    }
                 }
                 _ => {}
             }
@@ -513,7 +522,7 @@ impl Run<'_> {
                 }
             }
             NodeKind::Question(q) => {
-                if cleaned.is_empty() {
+                if cleaned.is_empty() || q.except.iter().any(|e| e.is_match(norm)) {
                     return false;
                 }
                 let fits = q.pattern.as_ref().is_none_or(|p| p.is_match(cleaned));
@@ -620,12 +629,24 @@ impl Run<'_> {
             }
             NodeKind::Question(q) => {
                 let text = self.render(Some(&q.ask));
-                let choices = q
-                    .options
-                    .as_ref()
-                    .map(|var| option_choices(pos, self.session.vars.get(var)))
-                    .unwrap_or_default();
-                self.push(text, choices);
+                let mut buttons: Vec<Choice> = q
+                    .buttons
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, b)| {
+                        let label = self.render(Some(&b.label));
+                        (!label.trim().is_empty()).then(|| Choice {
+                            id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                            label,
+                        })
+                    })
+                    .collect();
+                if q.buttons.is_empty()
+                    && let Some(var) = &q.options
+                {
+                    buttons = option_choices(pos, self.session.vars.get(var));
+                }
+                self.push(text, buttons);
             }
             _ => {}
         }
@@ -854,7 +875,21 @@ pub fn where_we_are(bot: &Bot, session: &Session) -> Vec<Reply> {
             say(menu)
         }
         Some((pos, NodeKind::Question(q))) => {
-            if let Some(var) = &q.options {
+            choices = q
+                .buttons
+                .iter()
+                .enumerate()
+                .filter_map(|(i, b)| {
+                    let label = say(&b.label);
+                    (!label.trim().is_empty()).then(|| Choice {
+                        id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                        label,
+                    })
+                })
+                .collect();
+            if q.buttons.is_empty()
+                && let Some(var) = &q.options
+            {
                 choices = option_choices(pos, session.vars.get(var));
             }
             say(&q.ask)
