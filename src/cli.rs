@@ -89,7 +89,11 @@ pub fn main() -> ExitCode {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     // A terminal chat is not drowned in the server's info lines; PANDU_LOG still decides.
-    let chatting = matches!(cli.command, Command::Serve { chat: true, .. });
+    // `pandu check` is a report for people: no log line in the middle of it either.
+    let chatting = matches!(
+        cli.command,
+        Command::Serve { chat: true, .. } | Command::Check { .. }
+    );
     init_logging(if chatting { "warn" } else { "info" });
     let config = match Config::load_from_env(cli.config.as_deref()) {
         Ok(c) => c,
@@ -330,21 +334,30 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for w in &warnings {
-        println!("{w}");
-    }
     let unverified = fact_list(&bot)
         .iter()
         .filter(|f| f.1 != Confidence::High)
         .count();
+    // With --facts the checklist comes first (`pandu check --facts | head` shows it), warnings after.
+    if !facts {
+        for w in &warnings {
+            println!("{w}");
+        }
+    }
     if facts {
-        println!("\nGo-live checklist of facts (unverified first):");
+        println!("Go-live checklist of facts (unverified first):");
         for (path, confidence, source, verified, note) in fact_list(&bot) {
             println!(
                 "[{}] {path}\n    source: {source}\n    verified: {verified}{}",
                 confidence.letter(),
                 note.map(|n| format!("\n    note: {n}")).unwrap_or_default()
             );
+        }
+        if !warnings.is_empty() {
+            println!();
+        }
+        for w in &warnings {
+            println!("{w}");
         }
     }
     let report = transcript::run_dir(&config.dialogs.dir.join("tests"), &bot, &actions);

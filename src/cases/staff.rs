@@ -256,14 +256,19 @@ impl Desk {
         );
         let _ = writeln!(out, "{head}\n{facts}\n{reporter}");
         let _ = writeln!(out, "\n{}", t.show_report);
-        for name in &self.texts.intake_fields {
+        // The words the reporter saw: field names from `staff.field_names`, menu answers as labelled.
+        let extra = r
+            .fields
+            .keys()
+            .filter(|name| !self.texts.intake_fields.contains(name));
+        for name in self.texts.intake_fields.iter().chain(extra) {
             if let Some(value) = r.fields.get(name) {
-                let _ = writeln!(out, "  {name}: {value}");
-            }
-        }
-        for (name, value) in &r.fields {
-            if !self.texts.intake_fields.contains(name) {
-                let _ = writeln!(out, "  {name}: {value}");
+                let _ = writeln!(
+                    out,
+                    "  {}: {}",
+                    self.texts.field_name(name),
+                    self.texts.field_words(name, value)
+                );
             }
         }
         if !r.attachments.is_empty() {
@@ -361,9 +366,10 @@ impl Desk {
                     ("reason", reason),
                 ],
             ),
-            EventKind::Emergency { category } => {
-                fill(&t.event_emergency, &[("category", category)])
-            }
+            EventKind::Emergency { category } => fill(
+                &t.event_emergency,
+                &[("category", self.texts.emergency_words(category))],
+            ),
             EventKind::StaffNotified { reminder } => {
                 if *reminder {
                     t.event_staff_reminded.clone()
@@ -374,7 +380,10 @@ impl Desk {
             EventKind::Accessed { how } => fill(&t.event_accessed, &[("how", how)]),
             EventKind::Undeliverable { channel, reason } => fill(
                 &t.event_undeliverable,
-                &[("channel", channel), ("reason", reason)],
+                &[
+                    ("channel", self.texts.channel_words(channel)),
+                    ("reason", reason),
+                ],
             ),
         }
     }
@@ -419,7 +428,11 @@ impl Desk {
             &self.texts.staff.replied,
             &[
                 ("code", case.code()),
-                ("channel", case.record.reporter.channel.as_str()),
+                (
+                    "channel",
+                    self.texts
+                        .channel_words(case.record.reporter.channel.as_str()),
+                ),
             ],
         ))
     }

@@ -213,6 +213,7 @@ struct RawNode {
     on_fail: Option<Spanned<String>>,
     skip: Option<bool>,
     attachments: Option<bool>,
+    options: Option<Spanned<String>>,
     action: Option<Spanned<String>>,
     outcomes: Option<Ordered<Spanned<String>>>,
     fact: Option<RawFact>,
@@ -1250,6 +1251,24 @@ impl Cx<'_> {
             }
             let next = target(self, &r.next);
             let on_fail = target(self, &r.on_fail);
+            if r.options.is_some() && r.buttons.is_some() {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    "a question offers `buttons` or an `options` list, not both",
+                );
+            }
+            let options = r.options.as_ref().map(|o| {
+                let name = o.value.trim().to_string();
+                if !valid_name(&name) {
+                    self.error(
+                        Some(loc_of(file, &o.referenced)),
+                        Some(path.clone()),
+                        "`options:` names a variable: lowercase letters, digits and _ only",
+                    );
+                }
+                name
+            });
             NodeKind::Question(Box::new(Question {
                 ask: ask_text,
                 save: save.value.trim().to_string(),
@@ -1261,6 +1280,7 @@ impl Cx<'_> {
                 on_fail,
                 skip: r.skip.unwrap_or(false),
                 attachments: r.attachments.unwrap_or(false),
+                options,
                 next,
             }))
         } else if let Some(action) = &r.action {
@@ -1400,6 +1420,7 @@ impl Cx<'_> {
                 queue.push_back((s, out.clone()));
             }
         }
+        let set_anywhere: BTreeSet<String> = set_at.values().flatten().cloned().collect();
         for flow in bot.flows.values() {
             for name in &flow.order {
                 let pos = Position::new(flow.name.clone(), name.clone());
@@ -1424,6 +1445,7 @@ impl Cx<'_> {
                         if let Some(r) = &q.retry {
                             texts.push(r);
                         }
+                        used.extend(q.options.iter().cloned());
                         texts.extend(q.buttons.iter().map(|b| &b.label));
                     }
                     NodeKind::Action {
@@ -1442,7 +1464,7 @@ impl Cx<'_> {
                 if let NodeKind::Menu { choices, .. } = &node.kind {
                     texts.extend(choices.iter().map(|c| &c.label));
                 }
-                for t in texts {
+                for t in &texts {
                     for s in t.0.values() {
                         used.extend(
                             references(s)
@@ -1454,6 +1476,14 @@ impl Cx<'_> {
                 used.sort();
                 used.dedup();
                 for v in used {
+                    // `{name|text}` may be unset on some paths (the text shows then), but some question
+                    // or action must set it somewhere, or the name is a typo.
+                    let has_fallback = texts
+                        .iter()
+                        .any(|t| t.0.values().any(|s| s.contains(&format!("{{{v}|"))));
+                    if has_fallback && set_anywhere.contains(&v) {
+                        continue;
+                    }
                     if !vars.contains(&v) {
                         self.error(
                             Some(node.loc.clone()),

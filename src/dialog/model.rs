@@ -101,6 +101,10 @@ pub struct Question {
     pub on_fail: Option<Position>,
     pub skip: bool,
     pub attachments: bool,
+    /// A variable holding a list to pick from, one entry a line ("1. PT Maju Jaya"): offered as
+    /// choices (buttons, a list) on every channel; picking entry `n` answers the question with `n`,
+    /// exactly as typing the number does.
+    pub options: Option<String>,
     pub next: Option<Position>,
 }
 

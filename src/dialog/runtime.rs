@@ -103,7 +103,12 @@ pub fn step(
         Some(last) => last
             .choices
             .iter()
-            .map(|c| (c.id.clone(), normalize(&c.label, &bot.lexicon)))
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    normalize(&super::markup::to_plain(&c.label), &bot.lexicon),
+                )
+            })
             .collect(),
         None => run.session.offered.clone(),
     };
@@ -143,7 +148,12 @@ impl Run<'_> {
     }
 
     fn push(&mut self, text: String, choices: Vec<Choice>) {
-        if text.trim().is_empty() && choices.is_empty() {
+        // A variable that was empty leaves no blank line at the start, the end, or twice in a row.
+        let mut text = text.trim().to_string();
+        while text.contains("\n\n\n") {
+            text = text.replace("\n\n\n", "\n\n");
+        }
+        if text.is_empty() && choices.is_empty() {
             return;
         }
         // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
@@ -187,6 +197,32 @@ impl Run<'_> {
             .map(|(id, _)| id.clone());
         if let Some(id) = offered {
             return self.choice(&id);
+        }
+        // A number that is not one of the choices just shown: say so, and show them again.
+        if let Ok(n) = norm.parse::<usize>()
+            && norm.len() <= 3
+            && !self.session.offered.is_empty()
+            && self.bot.texts.contains_key("out_of_range")
+        {
+            let max = self.session.offered.len().to_string();
+            self.session.vars.insert("_number".into(), n.to_string());
+            self.session.vars.insert("_choices".into(), max);
+            let text = self.bot_text("out_of_range");
+            self.session.vars.remove("_number");
+            self.session.vars.remove("_choices");
+            self.push(text, vec![]);
+            return match self.session.position.clone() {
+                Some(pos)
+                    if matches!(
+                        self.bot.node(&pos).map(|n| &n.kind),
+                        Some(NodeKind::Menu { .. })
+                    ) =>
+                {
+                    self.prompt(&pos)
+                }
+                // The bot's own menus (language, resume): the way on from where the user is.
+                _ => self.reprompt_or_menu(),
+            };
         }
         if idle && self.session.position.is_some() && self.trigger(&norm).is_none() {
             return self.welcome_back();
@@ -266,11 +302,17 @@ impl Run<'_> {
                     }
                 }
                 // A question's button answers it, but only while that question waits: its labels
-                // were filled in for that moment.
+                // were filled in for that moment. An entry of its `options:` list answers with its
+                // number, as if typed.
                 Some(NodeKind::Question(q)) if self.session.position.as_ref() == Some(&pos) => {
                     if let Some(b) = n.checked_sub(1).and_then(|i| q.buttons.get(i)) {
                         let q = q.clone();
                         self.session.vars.insert(q.save.clone(), b.answer.clone());
+                        return self.after_answer(&q.next);
+                    }
+                    if q.buttons.is_empty() && q.options.is_some() {
+                        let q = q.clone();
+                        self.session.vars.insert(q.save.clone(), n.to_string());
                         return self.after_answer(&q.next);
                     }
                 }
@@ -587,7 +629,7 @@ impl Run<'_> {
             }
             NodeKind::Question(q) => {
                 let text = self.render(Some(&q.ask));
-                let buttons = q
+                let mut buttons: Vec<Choice> = q
                     .buttons
                     .iter()
                     .enumerate()
@@ -599,6 +641,11 @@ impl Run<'_> {
                         })
                     })
                     .collect();
+                if q.buttons.is_empty()
+                    && let Some(var) = &q.options
+                {
+                    buttons = option_choices(pos, self.session.vars.get(var));
+                }
                 self.push(text, buttons);
             }
             _ => {}
@@ -719,6 +766,9 @@ impl Run<'_> {
                 NodeKind::End { say } => {
                     let text = self.render(say.as_ref());
                     self.push(text, vec![]);
+                    // A dead end states the one way back, like the end of any flow.
+                    let hint = self.bot_text("flow_end_hint");
+                    self.push(hint, vec![]);
                     self.session.position = None;
                     self.session.paused = None;
                     self.session.vars.retain(|k, _| k.starts_with('_'));
@@ -770,6 +820,30 @@ impl Run<'_> {
     }
 }
 
+/// The choices of a question's list (`options:`): one per non-empty line of the variable, numbered in
+/// order, the line's own leading number ("2. ", "2) ") left out of the label.
+fn option_choices(pos: &Position, list: Option<&String>) -> Vec<Choice> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    list.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            let label = match line[digits..].strip_prefix(['.', ')']) {
+                Some(rest) if digits > 0 => rest.trim_start(),
+                _ => line,
+            };
+            Choice {
+                id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                label: super::markup::escape(label),
+            }
+        })
+        .collect()
+}
+
 /// Where a conversation stands, said again without changing it (a terminal chat started again after a
 /// restart): the optional bot text `resumed`, then the waiting menu's or question's prompt, or the way
 /// to the menu (`flow_end_hint`) when nothing waits.
@@ -800,7 +874,26 @@ pub fn where_we_are(bot: &Bot, session: &Session) -> Vec<Reply> {
                 .collect();
             say(menu)
         }
-        Some((_, NodeKind::Question(q))) => say(&q.ask),
+        Some((pos, NodeKind::Question(q))) => {
+            choices = q
+                .buttons
+                .iter()
+                .enumerate()
+                .filter_map(|(i, b)| {
+                    let label = say(&b.label);
+                    (!label.trim().is_empty()).then(|| Choice {
+                        id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                        label,
+                    })
+                })
+                .collect();
+            if q.buttons.is_empty()
+                && let Some(var) = &q.options
+            {
+                choices = option_choices(pos, session.vars.get(var));
+            }
+            say(&q.ask)
+        }
         _ => bot.texts.get("flow_end_hint").map(say).unwrap_or_default(),
     };
     if !text.is_empty() && !prompt.is_empty() {
@@ -977,6 +1070,71 @@ mod tests {
     }
 
     #[test]
+    fn a_number_that_is_not_a_choice_says_so_and_shows_the_choices_again() {
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("7".into()));
+        let text = shown(&step);
+        assert!(text.contains("Tidak ada nomor 7; pilih 1-2."), "{text}");
+        assert!(!text.contains("Maaf, belum mengerti"), "{text}");
+        let last = step.replies.last().unwrap();
+        assert_eq!(last.choices.len(), 2, "{text}");
+        assert!(!step.session.vars.contains_key("_number"));
+        // The menu still works after it.
+        assert!(chat.say("1").contains("Syarat: umur 18."));
+    }
+
+    #[test]
+    fn no_reply_starts_with_a_blank_line_when_a_variable_is_empty() {
+        let chat = Chat::new();
+        let env = StepEnv {
+            now: 1,
+            seed: 1,
+            idle_secs: 3600,
+            user: &chat.user,
+        };
+        let mut run = Run {
+            bot: &chat.bot,
+            actions: &chat.actions,
+            env: &env,
+            session: Session::default(),
+            replies: Vec::new(),
+            effects: Vec::new(),
+            entered: None,
+        };
+        // "{note}\nText\n\n{empty}\n\nMore" with both variables empty.
+        run.push("\nText\n\n\n\nMore\n".into(), vec![]);
+        assert_eq!(run.replies[0].text, "Text\n\nMore");
+    }
+
+    #[test]
+    fn a_list_that_asks_for_a_number_comes_as_choices_and_a_press_answers_with_the_number() {
+        let (bot, _) = fixture::load_with(&[("pilih.yaml", fixture::PILIH)]).unwrap();
+        for pick in [
+            InputKind::Choice("pilih/mana/2".into()),
+            InputKind::Text("2".into()),
+            InputKind::Text("pt dua karya".into()),
+        ] {
+            let mut chat = Chat::new();
+            chat.bot = bot.clone();
+            let step = chat.send(InputKind::Text("mau pilih pt".into()));
+            let last = step.replies.last().unwrap();
+            let labels: Vec<&str> = last.choices.iter().map(|c| c.label.as_str()).collect();
+            // The labels are the lines without their numbers, shown literally (escaped markup).
+            assert_eq!(labels, vec!["PT Satu \\*Jaya\\*", "PT Dua Karya"]);
+            assert_eq!(last.choices[1].id, "pilih/mana/2");
+            let out = shown(&chat.send(pick.clone()));
+            assert!(out.contains("Anda memilih 2."), "{pick:?}: {out}");
+        }
+        // A number past the list says so.
+        let mut chat = Chat::new();
+        chat.bot = bot;
+        chat.say("mau pilih pt");
+        let out = chat.say("5");
+        assert!(out.contains("Tidak ada nomor 5; pilih 1-2."), "{out}");
+    }
+
+    #[test]
     fn a_trigger_starts_a_flow_from_anywhere() {
         let mut chat = Chat::new();
         chat.say("halo");
@@ -1032,6 +1190,10 @@ mod tests {
         assert_eq!(chat.session.attachments.len(), 1);
         let out = chat.say("lanjut");
         assert!(out.contains("Kode T42 untuk Siti."), "{out}");
+        assert!(
+            out.contains("Ketik 0 untuk menu."),
+            "a dead end states the way back: {out}"
+        );
         assert!(
             !chat.session.vars.contains_key("nama"),
             "an ended conversation forgets its answers"
