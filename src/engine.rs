@@ -125,6 +125,8 @@ enum Job {
         messages: Vec<Outgoing>,
         done: oneshot::Sender<Result<Vec<OutboxEntry>, String>>,
     },
+    /// Work that must not interleave with any commit (a purge): run by the writer between groups.
+    Exclusive(Box<dyn FnOnce(&Store) + Send>),
 }
 
 /// A handle to the engine; cheap to clone.
@@ -209,6 +211,20 @@ impl Engine {
         }
     }
 
+    /// Runs `work` on a blocking thread while the writer waits: no message is processed and no
+    /// session written meanwhile (a purge must not see a session the writer is about to write back).
+    pub async fn exclusive<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let (done, wait) = oneshot::channel();
+        let job = Job::Exclusive(Box::new(move |store: &Store| {
+            let _ = done.send(work(store));
+        }));
+        self.jobs.send(job).await.map_err(|_| EngineError::Stopped)?;
+        wait.await.map_err(|_| EngineError::Stopped)
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -258,11 +274,31 @@ struct Pending {
 
 impl Writer {
     async fn run(self, mut jobs: mpsc::Receiver<Job>) {
-        while let Some(first) = jobs.recv().await {
+        let mut next = None;
+        loop {
+            let first = match next.take() {
+                Some(job) => job,
+                None => match jobs.recv().await {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
+            if let Job::Exclusive(work) = first {
+                let store = self.store.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || work(&store)).await {
+                    tracing::error!(error = %e, "exclusive work failed");
+                }
+                continue;
+            }
             let mut group = vec![first];
             let mut count = group_size(&group);
             while count < self.config.max_batch {
                 match jobs.try_recv() {
+                    // Run after this group is durable.
+                    Ok(job @ Job::Exclusive(_)) => {
+                        next = Some(job);
+                        break;
+                    }
                     Ok(job) => {
                         group.push(job);
                         count = group_size(&group);
@@ -308,6 +344,7 @@ impl Writer {
                         None => Ok(JobOutput::Acks(acks)),
                     }
                 }
+                Job::Exclusive(_) => Ok(JobOutput::Entries(Vec::new())),
                 Job::Outgoing { messages, .. } => {
                     let now = crate::time::now_secs();
                     self.queue(messages.clone(), now, &mut pending)
@@ -343,6 +380,7 @@ impl Writer {
                         JobOutput::Acks(_) => Vec::new(),
                     }));
                 }
+                Job::Exclusive(_) => {}
             }
         }
         if durable.is_ok() {
@@ -455,6 +493,7 @@ fn group_size(group: &[Job]) -> usize {
         .map(|job| match job {
             Job::Messages { messages, .. } => messages.len(),
             Job::Outgoing { messages, .. } => messages.len(),
+            Job::Exclusive(_) => 0,
         })
         .sum()
 }

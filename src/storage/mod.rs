@@ -9,7 +9,11 @@
 //! - Nothing is acknowledged to a platform before [`Store::flush`] returned for the batch that holds it.
 
 pub mod agencies;
+pub mod backup;
 pub mod cases;
+pub(crate) mod layout;
+pub mod purge;
+pub mod retention;
 
 use std::path::Path;
 
@@ -31,6 +35,22 @@ pub enum Error {
     },
     #[error("cannot encode record: {0}")]
     Encode(serde_json::Error),
+    #[error(
+        "the data folder {dir} was written by a newer Pandu (storage format {found}; this Pandu reads \
+         formats up to {supported}): run that newer version, or restore a backup into an empty folder"
+    )]
+    NewerFormat {
+        dir: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Backup(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -186,10 +206,23 @@ pub fn is_lock_error(e: &Error) -> bool {
 }
 
 /// The embedded database. Cheap to clone; all clones share one sled instance.
+///
+/// Every operation reads the live database through a gate ([`Store::live`]); the few that need the
+/// whole database still (a rewrite after a purge, a backup) take it exclusively, so they see one
+/// consistent point and no write is ever lost to a swap (see `layout`).
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    kernel: sled::Tree,
+    shared: std::sync::Arc<Shared>,
+}
+
+struct Shared {
+    dir: std::path::PathBuf,
+    cache_bytes: u64,
+    live: std::sync::RwLock<layout::Live>,
+    /// Old generations being wiped and removed in the background after a rewrite.
+    retiring: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Held for the store's life: one process per data folder (whatever generation it reads).
+    _lock: std::fs::File,
 }
 
 impl Store {
@@ -211,17 +244,37 @@ impl Store {
     }
 
     /// Opens (or creates) the database in `dir`, failing at once when the lock is held (the CLI uses
-    /// this to find a running server and forward its command there).
+    /// this to find a running server and forward its command there). An older storage format is
+    /// migrated; a newer one is refused ([`Error::NewerFormat`]).
     pub fn open_now(dir: &Path, cache_bytes: u64) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            // We flush explicitly before every acknowledgement; the background flush only bounds the
-            // work left for the next explicit flush.
-            .flush_every_ms(Some(1000))
-            .open()?;
-        let kernel = db.open_tree("kernel")?;
-        Ok(Store { db, kernel })
+        let lock = layout::lock(dir)?;
+        let live = layout::open(dir, cache_bytes)?;
+        Ok(Store {
+            shared: std::sync::Arc::new(Shared {
+                dir: dir.to_path_buf(),
+                cache_bytes,
+                live: std::sync::RwLock::new(live),
+                retiring: std::sync::Mutex::new(Vec::new()),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The live database, shared with every other operation. Hold it for one operation only and
+    /// never take it twice in one thread (an exclusive taker waiting between would deadlock).
+    pub(crate) fn live(&self) -> std::sync::RwLockReadGuard<'_, layout::Live> {
+        match self.shared.live.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The live database alone: nothing else reads or writes while the guard lives.
+    pub(crate) fn exclusive(&self) -> std::sync::RwLockWriteGuard<'_, layout::Live> {
+        match self.shared.live.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     /// Durably writes everything applied so far. Call before acknowledging anything to anyone.
@@ -230,7 +283,7 @@ impl Store {
     /// answer arrives, so a store reopened right after (a restart in the same process) could find the
     /// file lock taken. Here the clone is dropped before the task completes.
     pub async fn flush(&self) -> Result<()> {
-        let db = self.db.clone();
+        let db = self.live().db.clone();
         match tokio::task::spawn_blocking(move || db.flush()).await {
             Ok(result) => {
                 result?;
@@ -244,18 +297,20 @@ impl Store {
 
     /// Blocking flush, for shutdown paths and the CLI.
     pub fn flush_blocking(&self) -> Result<()> {
-        self.db.flush()?;
+        let db = self.live().db.clone();
+        db.flush()?;
         Ok(())
     }
 
-    /// A number larger than every number this database returned before, across restarts.
+    /// A number larger than every number this database returned before, across restarts (and
+    /// rewrites: a new generation starts above the old one's last number).
     pub fn next_seq(&self) -> Result<u64> {
-        Ok(self.db.generate_id()?)
+        self.live().next_seq()
     }
 
     /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
     pub fn apply(&self, batch: WriteBatch) -> Result<()> {
-        self.kernel.apply_batch(batch.inner)?;
+        self.live().kernel.apply_batch(batch.inner)?;
         Ok(())
     }
 
@@ -265,17 +320,17 @@ impl Store {
 
     /// Whether an inbound message with this platform id was already committed.
     pub fn seen(&self, channel: Channel, message_id: &str) -> Result<bool> {
-        Ok(self.kernel.contains_key(key::seen(channel, message_id))?)
+        Ok(self.live().kernel.contains_key(key::seen(channel, message_id))?)
     }
 
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.kernel.get(key::meta(name))?.map(|v| v.to_vec()))
+        Ok(self.live().kernel.get(key::meta(name))?.map(|v| v.to_vec()))
     }
 
     /// Pending outbox entries of a channel in send order (held ones included), at most `limit`.
     pub fn outbox_pending(&self, channel: Channel, limit: usize) -> Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
-        for item in self.kernel.scan_prefix(key::outbox_prefix(channel)) {
+        for item in self.live().kernel.scan_prefix(key::outbox_prefix(channel)) {
             let (k, v) = item?;
             entries.push(decode(&k, &v)?);
             if entries.len() >= limit {
@@ -295,7 +350,7 @@ impl Store {
     ) -> Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
         let range = key::outbox(channel, from)..=key::outbox(channel, u64::MAX);
-        for item in self.kernel.range(range) {
+        for item in self.live().kernel.range(range) {
             let (k, v) = item?;
             entries.push(decode(&k, &v)?);
             if entries.len() >= limit {
@@ -308,7 +363,7 @@ impl Store {
     /// Pending outbox entries of one user, in order.
     pub fn outbox_for(&self, user: &UserKey) -> Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
-        for item in self.kernel.scan_prefix(key::outbox_prefix(user.channel)) {
+        for item in self.live().kernel.scan_prefix(key::outbox_prefix(user.channel)) {
             let (k, v) = item?;
             let entry: OutboxEntry = decode(&k, &v)?;
             if &entry.user == user {
@@ -319,14 +374,18 @@ impl Store {
     }
 
     pub fn outbox_len(&self, channel: Channel) -> usize {
-        self.kernel.scan_prefix(key::outbox_prefix(channel)).count()
+        self.live().kernel.scan_prefix(key::outbox_prefix(channel)).count()
     }
 
     /// Rewrites a pending entry (after a failed attempt, or to hold or release it).
     pub fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
         let value = serde_json::to_vec(entry).map_err(Error::Encode)?;
-        self.kernel
-            .insert(key::outbox(entry.user.channel, entry.seq), value)?;
+        let k = key::outbox(entry.user.channel, entry.seq);
+        // Only while it is still queued: an entry a purge took out is not written back.
+        let live = self.live();
+        let _ = live
+            .kernel
+            .fetch_and_update(&k, |old| old.map(|_| value.clone()))?;
         Ok(())
     }
 
@@ -341,9 +400,16 @@ impl Store {
         &self,
         finished: impl IntoIterator<Item = (&'a OutboxEntry, Delivery)>,
     ) -> Result<()> {
+        let live = self.live();
         let mut batch = sled::Batch::default();
         for (entry, delivery) in finished {
             let channel = entry.user.channel;
+            // An entry taken out of the queue meanwhile (a purge) leaves no record of its text. The
+            // check and the write share one gate guard, so a purge (exclusive) is wholly before or
+            // wholly after them.
+            if !live.kernel.contains_key(key::outbox(channel, entry.seq))? {
+                continue;
+            }
             let platform_id = match &delivery {
                 Delivery::Sent {
                     platform_id: Some(id),
@@ -368,7 +434,7 @@ impl Store {
                 );
             }
         }
-        self.kernel.apply_batch(batch)?;
+        live.kernel.apply_batch(batch)?;
         Ok(())
     }
 
@@ -378,35 +444,54 @@ impl Store {
         channel: Channel,
         platform_id: &str,
     ) -> Result<Option<DeliveryRecord>> {
-        let Some(seq) = self
-            .kernel
-            .get(key::platform_message(channel, platform_id))?
-        else {
+        let live = self.live();
+        let Some(k) = delivered_key_of(&live.kernel, channel, platform_id)? else {
             return Ok(None);
         };
-        let Ok(bytes) = <[u8; 8]>::try_from(seq.as_ref()) else {
-            return Ok(None);
-        };
-        self.get_json(&key::delivered(channel, u64::from_be_bytes(bytes)))
+        match live.kernel.get(&k)? {
+            Some(v) => Ok(Some(decode(&k, &v)?)),
+            None => Ok(None),
+        }
     }
 
     /// Appends a platform receipt ("delivered", "read", "failed: ...") to a delivery record.
     pub fn add_receipt(&self, channel: Channel, platform_id: &str, receipt: &str) -> Result<bool> {
-        let Some(mut record) = self.delivery_by_platform_id(channel, platform_id)? else {
+        let live = self.live();
+        let Some(k) = delivered_key_of(&live.kernel, channel, platform_id)? else {
             return Ok(false);
         };
-        record.receipts.push(receipt.to_string());
-        let value = serde_json::to_vec(&record).map_err(Error::Encode)?;
-        self.kernel
-            .insert(key::delivered(channel, record.entry.seq), value)?;
-        Ok(true)
+        // Changed in place, never recreated: a record removed meanwhile (retention, a purge) stays
+        // removed.
+        let mut failure = None;
+        let updated = live.kernel.update_and_fetch(&k, |old| {
+            let old = old?;
+            let mut record: DeliveryRecord = match decode(&k, old) {
+                Ok(record) => record,
+                Err(e) => {
+                    failure = Some(e);
+                    return Some(old.to_vec());
+                }
+            };
+            record.receipts.push(receipt.to_string());
+            match encode(&record) {
+                Ok(value) => Some(value),
+                Err(e) => {
+                    failure = Some(e);
+                    Some(old.to_vec())
+                }
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(updated.is_some())
     }
 
     /// Delivery records of a channel, oldest first (for tests and staff tools).
     pub fn deliveries(&self, channel: Channel) -> Result<Vec<DeliveryRecord>> {
         let prefix = format!("x:{}:", channel.as_str());
         let mut records = Vec::new();
-        for item in self.kernel.scan_prefix(prefix.as_bytes()) {
+        for item in self.live().kernel.scan_prefix(prefix.as_bytes()) {
             let (k, v) = item?;
             records.push(decode(&k, &v)?);
         }
@@ -426,7 +511,7 @@ impl Store {
             return Ok(records);
         };
         let range = key::delivered(channel, from)..=key::delivered(channel, u64::MAX);
-        for item in self.kernel.range(range).take(limit) {
+        for item in self.live().kernel.range(range).take(limit) {
             let (k, v) = item?;
             records.push(decode(&k, &v)?);
         }
@@ -441,7 +526,7 @@ impl Store {
     /// Notes that the platform reported a message failed after it had accepted it (a WhatsApp `failed`
     /// status): kept until the cases watcher has dealt with it ([`Store::clear_late_failure`]).
     pub fn note_late_failure(&self, channel: Channel, seq: u64, reason: &str) -> Result<()> {
-        self.kernel
+        self.live().kernel
             .insert(key::late_failure(channel, seq), reason.as_bytes())?;
         Ok(())
     }
@@ -449,7 +534,7 @@ impl Store {
     /// Late failures not yet dealt with, oldest first per channel: `(channel, seq, reason)`.
     pub fn late_failures(&self, limit: usize) -> Result<Vec<(Channel, u64, String)>> {
         let mut out = Vec::new();
-        for item in self.kernel.scan_prefix(b"u:").take(limit) {
+        for item in self.live().kernel.scan_prefix(b"u:").take(limit) {
             let (k, v) = item?;
             let text = String::from_utf8_lossy(&k);
             let mut parts = text.splitn(3, ':').skip(1);
@@ -463,32 +548,68 @@ impl Store {
     }
 
     pub fn clear_late_failure(&self, channel: Channel, seq: u64) -> Result<()> {
-        self.kernel.remove(key::late_failure(channel, seq))?;
+        self.live().kernel.remove(key::late_failure(channel, seq))?;
         Ok(())
     }
 
     /// Sets one meta value at once (outside a message commit: cursors of background watchers).
     pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
-        self.kernel.insert(key::meta(name), value)?;
+        self.live().kernel.insert(key::meta(name), value)?;
         Ok(())
     }
 
-    #[allow(dead_code)] // used by the sub-stores
-    pub(crate) fn kernel(&self) -> &sled::Tree {
-        &self.kernel
+    /// Copies every live record into a fresh database, switches to it, and wipes the old one in the
+    /// background ([`Store::wait_retired`] waits for that): afterwards no removed record is left in
+    /// the folder's files. Everything else waits meanwhile (about a second per 100 MB).
+    pub fn rewrite(&self) -> Result<()> {
+        let mut live = self.exclusive();
+        let old = layout::rewrite(&self.shared.dir, self.shared.cache_bytes, &mut live)?;
+        drop(live);
+        let handle = layout::retire(old);
+        match self.shared.retiring.lock() {
+            Ok(mut handles) => handles.push(handle),
+            Err(poisoned) => poisoned.into_inner().push(handle),
+        }
+        Ok(())
     }
 
-    #[allow(dead_code)] // used by the sub-stores
-    pub(crate) fn db(&self) -> &sled::Db {
-        &self.db
+    /// Waits until the old databases replaced by [`Store::rewrite`] are wiped from the disk.
+    pub fn wait_retired(&self) {
+        let handles = match self.shared.retiring.lock() {
+            Ok(mut handles) => std::mem::take(&mut *handles),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for handle in handles {
+            let _ = handle.join();
+        }
+    }
+
+    /// The data folder's database directory this store was opened on.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
     }
 
     fn get_json<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>> {
-        match self.kernel.get(k)? {
+        match self.live().kernel.get(k)? {
             Some(v) => Ok(Some(decode(k, &v)?)),
             None => Ok(None),
         }
     }
+}
+
+/// The key of the delivery record a platform message id points to.
+fn delivered_key_of(
+    kernel: &sled::Tree,
+    channel: Channel,
+    platform_id: &str,
+) -> Result<Option<Vec<u8>>> {
+    let Some(seq) = kernel.get(key::platform_message(channel, platform_id))? else {
+        return Ok(None);
+    };
+    let Ok(bytes) = <[u8; 8]>::try_from(seq.as_ref()) else {
+        return Ok(None);
+    };
+    Ok(Some(key::delivered(channel, u64::from_be_bytes(bytes))))
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(k: &[u8], v: &[u8]) -> Result<T> {

@@ -1,0 +1,1 @@
+//! Online backup and restore (see `Store::backup`, `Store::restore`).
