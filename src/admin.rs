@@ -92,7 +92,9 @@ pub enum StaffCommand {
     Cases(CasesCommand),
     Agencies(AgenciesCommand),
     /// `pandu backup FILE`: a consistent copy of the database while the bot runs.
-    Backup { file: PathBuf },
+    Backup {
+        file: PathBuf,
+    },
 }
 
 #[derive(Serialize, Deserialize)]

@@ -221,7 +221,10 @@ impl Engine {
         let job = Job::Exclusive(Box::new(move |store: &Store| {
             let _ = done.send(work(store));
         }));
-        self.jobs.send(job).await.map_err(|_| EngineError::Stopped)?;
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| EngineError::Stopped)?;
         wait.await.map_err(|_| EngineError::Stopped)
     }
 

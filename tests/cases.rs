@@ -986,9 +986,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
             if p.is_dir() {
                 stack.push(p);
             } else if let Ok(bytes) = std::fs::read(&p)
-                && bytes
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_bytes())
+                && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
             {
                 found.push(p);
             }
@@ -1026,9 +1024,13 @@ async fn a_purged_report_leaves_no_name_or_number_anywhere_in_the_data_folder() 
     let other_done = app.say(&other, "1").await;
     let other_code = code_in(&other_done);
     let desk = app.desk();
-    desk.reply("cli:ani", &code, "Bu Rahma, kami sudah hubungi agensi Siti Aminah")
-        .await
-        .unwrap();
+    desk.reply(
+        "cli:ani",
+        &code,
+        "Bu Rahma, kami sudah hubungi agensi Siti Aminah",
+    )
+    .await
+    .unwrap();
     desk.show("cli:ani", &code).await.unwrap();
     app.say(&family, "makasih ya bu").await;
     deliver_all(&app.store, Channel::Whatsapp);

@@ -119,7 +119,13 @@ impl AgencyStore {
         let (Some(current), Some(previous)) = (self.current_id()?, self.previous_id()?) else {
             return Ok(None);
         };
-        if self.store.live().agencies.get(meta_key(previous))?.is_none() {
+        if self
+            .store
+            .live()
+            .agencies
+            .get(meta_key(previous))?
+            .is_none()
+        {
             return Ok(None);
         }
         let mut batch = sled::Batch::default();

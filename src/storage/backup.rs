@@ -113,13 +113,13 @@ impl Store {
         }
         let (body, digest) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body).as_slice() != digest {
-            return Err(bad("damaged (its checksum does not match): use another backup"));
+            return Err(bad(
+                "damaged (its checksum does not match): use another backup",
+            ));
         }
         let mut at = MAGIC.len();
         let take = |at: &mut usize, n: usize| -> Result<&[u8]> {
-            let slice = body
-                .get(*at..*at + n)
-                .ok_or_else(|| bad("truncated"))?;
+            let slice = body.get(*at..*at + n).ok_or_else(|| bad("truncated"))?;
             *at += n;
             Ok(slice)
         };

@@ -107,7 +107,9 @@ impl Store {
     /// Appends an event outside the engine's commit (staff actions). The caller flushes.
     pub fn add_case_event(&self, code: &str, event: &Event) -> Result<()> {
         let seq = self.next_seq()?;
-        self.live().kernel.insert(event_key(code, seq), encode(event)?)?;
+        self.live()
+            .kernel
+            .insert(event_key(code, seq), encode(event)?)?;
         Ok(())
     }
 

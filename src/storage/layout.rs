@@ -70,11 +70,9 @@ fn read_u64(value: Option<sled::IVec>) -> Option<u64> {
 }
 
 fn read_format(db: &sled::Db) -> Result<Option<u32>> {
-    Ok(db.get(FORMAT_KEY)?.and_then(|v| {
-        <[u8; 4]>::try_from(v.as_ref())
-            .ok()
-            .map(u32::from_be_bytes)
-    }))
+    Ok(db
+        .get(FORMAT_KEY)?
+        .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok().map(u32::from_be_bytes)))
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {

@@ -320,7 +320,10 @@ impl Store {
 
     /// Whether an inbound message with this platform id was already committed.
     pub fn seen(&self, channel: Channel, message_id: &str) -> Result<bool> {
-        Ok(self.live().kernel.contains_key(key::seen(channel, message_id))?)
+        Ok(self
+            .live()
+            .kernel
+            .contains_key(key::seen(channel, message_id))?)
     }
 
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
@@ -363,7 +366,11 @@ impl Store {
     /// Pending outbox entries of one user, in order.
     pub fn outbox_for(&self, user: &UserKey) -> Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
-        for item in self.live().kernel.scan_prefix(key::outbox_prefix(user.channel)) {
+        for item in self
+            .live()
+            .kernel
+            .scan_prefix(key::outbox_prefix(user.channel))
+        {
             let (k, v) = item?;
             let entry: OutboxEntry = decode(&k, &v)?;
             if &entry.user == user {
@@ -374,7 +381,10 @@ impl Store {
     }
 
     pub fn outbox_len(&self, channel: Channel) -> usize {
-        self.live().kernel.scan_prefix(key::outbox_prefix(channel)).count()
+        self.live()
+            .kernel
+            .scan_prefix(key::outbox_prefix(channel))
+            .count()
     }
 
     /// Rewrites a pending entry (after a failed attempt, or to hold or release it).
@@ -526,7 +536,8 @@ impl Store {
     /// Notes that the platform reported a message failed after it had accepted it (a WhatsApp `failed`
     /// status): kept until the cases watcher has dealt with it ([`Store::clear_late_failure`]).
     pub fn note_late_failure(&self, channel: Channel, seq: u64, reason: &str) -> Result<()> {
-        self.live().kernel
+        self.live()
+            .kernel
             .insert(key::late_failure(channel, seq), reason.as_bytes())?;
         Ok(())
     }

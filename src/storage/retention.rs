@@ -121,7 +121,8 @@ impl Store {
                             && remove_if_same(kernel, &k, &v)?
                         {
                             if let Some(id) = platform_id {
-                                kernel.remove(key::platform_message(record.entry.user.channel, id))?;
+                                kernel
+                                    .remove(key::platform_message(record.entry.user.channel, id))?;
                             }
                             swept.delivered += 1;
                         }
@@ -244,7 +245,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::dialog::Reply;
-    use crate::storage::{Channel, DEFAULT_CACHE_BYTES, OutboxEntry, OutboxKind, UserKey, WriteBatch};
+    use crate::storage::{
+        Channel, DEFAULT_CACHE_BYTES, OutboxEntry, OutboxKind, UserKey, WriteBatch,
+    };
 
     const DAY: u64 = 86_400;
 
@@ -335,11 +338,7 @@ mod tests {
         assert!(store.seen(Channel::Telegram, "msg1").unwrap());
         assert!(store.delivery(Channel::Telegram, 11).unwrap().is_some());
         // A receipt arriving for a swept record does not bring it back.
-        assert!(
-            !store
-                .add_receipt(Channel::Whatsapp, "p0", "read")
-                .unwrap()
-        );
+        assert!(!store.add_receipt(Channel::Whatsapp, "p0", "read").unwrap());
         assert!(store.delivery(Channel::Whatsapp, 10).unwrap().is_none());
         // Days later the busy user's records go too.
         let later = store.sweep_all(&policy, now + 31 * DAY).unwrap();
@@ -373,7 +372,9 @@ mod tests {
         let mut batch = WriteBatch::default();
         for n in 0..1_000u64 {
             let user = UserKey::new(Channel::Whatsapp, format!("628{n}"));
-            batch.put_session(&user, &session(n % 2 * 100 * DAY)).unwrap();
+            batch
+                .put_session(&user, &session(n % 2 * 100 * DAY))
+                .unwrap();
             batch.mark_seen(Channel::Whatsapp, &format!("w{n}"), n % 2 * 100 * DAY);
         }
         store.apply(batch).unwrap();
