@@ -19,7 +19,7 @@ use pandu::config::Config;
 use pandu::dialog::{Input, InputKind};
 use pandu::engine::Inbound;
 use pandu::storage::retention::{Retention, SweepPace};
-use pandu::storage::{Channel, Delivery, Store, UserKey};
+use pandu::storage::{Channel, Delivery, UserKey};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)

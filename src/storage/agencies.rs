@@ -72,12 +72,12 @@ impl AgencyStore {
 
     /// The id the bot serves, if any snapshot was ever switched to.
     pub fn current_id(&self) -> Result<Option<u64>> {
-        Ok(read_id(self.store.live().agencies.get(CURRENT)?))
+        Ok(read_id(self.store.handles()?.agencies.get(CURRENT)?))
     }
 
     /// The id kept for rollback.
     pub fn previous_id(&self) -> Result<Option<u64>> {
-        Ok(read_id(self.store.live().agencies.get(PREVIOUS)?))
+        Ok(read_id(self.store.handles()?.agencies.get(PREVIOUS)?))
     }
 
     /// Writes a whole snapshot under `id` in one batch and flushes. Does not switch to it.
@@ -92,7 +92,7 @@ impl AgencyStore {
             batch.insert(record_key(id, n as u64), encode(record)?);
         }
         batch.insert(meta_key(id), encode(meta)?);
-        self.store.live().agencies.apply_batch(batch)?;
+        self.store.handles()?.agencies.apply_batch(batch)?;
         self.store.flush_blocking()?;
         Ok(())
     }
@@ -107,7 +107,7 @@ impl AgencyStore {
             Some(old) if old != id => batch.insert(PREVIOUS, old.to_be_bytes().to_vec()),
             _ => batch.remove(PREVIOUS),
         }
-        self.store.live().agencies.apply_batch(batch)?;
+        self.store.handles()?.agencies.apply_batch(batch)?;
         self.store.flush_blocking()?;
         self.collect_garbage()?;
         Ok(())
@@ -121,7 +121,7 @@ impl AgencyStore {
         };
         if self
             .store
-            .live()
+            .handles()?
             .agencies
             .get(meta_key(previous))?
             .is_none()
@@ -131,7 +131,7 @@ impl AgencyStore {
         let mut batch = sled::Batch::default();
         batch.insert(CURRENT, previous.to_be_bytes().to_vec());
         batch.insert(PREVIOUS, current.to_be_bytes().to_vec());
-        self.store.live().agencies.apply_batch(batch)?;
+        self.store.handles()?.agencies.apply_batch(batch)?;
         self.store.flush_blocking()?;
         Ok(Some(previous))
     }
@@ -142,12 +142,17 @@ impl AgencyStore {
         id: u64,
     ) -> Result<Option<StoredSnapshot<M, R>>> {
         let key = meta_key(id);
-        let Some(meta) = self.store.live().agencies.get(&key)? else {
+        let Some(meta) = self.store.handles()?.agencies.get(&key)? else {
             return Ok(None);
         };
         let meta: M = decode(&key, &meta)?;
         let mut records = Vec::new();
-        for item in self.store.live().agencies.scan_prefix(records_prefix(id)) {
+        for item in self
+            .store
+            .handles()?
+            .agencies
+            .scan_prefix(records_prefix(id))
+        {
             let (k, v) = item?;
             records.push(decode(&k, &v)?);
         }
@@ -157,7 +162,7 @@ impl AgencyStore {
     /// Only the metadata of a snapshot.
     pub fn load_meta<M: DeserializeOwned>(&self, id: u64) -> Result<Option<M>> {
         let key = meta_key(id);
-        match self.store.live().agencies.get(&key)? {
+        match self.store.handles()?.agencies.get(&key)? {
             Some(v) => Ok(Some(decode(&key, &v)?)),
             None => Ok(None),
         }
@@ -166,7 +171,7 @@ impl AgencyStore {
     /// Ids of every snapshot with data in the tree (complete or not).
     pub fn snapshot_ids(&self) -> Result<Vec<u64>> {
         let mut ids = Vec::new();
-        for item in self.store.live().agencies.scan_prefix(b"s:") {
+        for item in self.store.handles()?.agencies.scan_prefix(b"s:") {
             let (k, _) = item?;
             if let Some(id) = snapshot_id(&k)
                 && ids.last() != Some(&id)
@@ -185,11 +190,16 @@ impl AgencyStore {
                 continue;
             }
             let mut batch = sled::Batch::default();
-            for item in self.store.live().agencies.scan_prefix(snapshot_prefix(id)) {
+            for item in self
+                .store
+                .handles()?
+                .agencies
+                .scan_prefix(snapshot_prefix(id))
+            {
                 let (k, _) = item?;
                 batch.remove(k);
             }
-            self.store.live().agencies.apply_batch(batch)?;
+            self.store.handles()?.agencies.apply_batch(batch)?;
         }
         self.store.flush_blocking()?;
         Ok(())

@@ -49,7 +49,7 @@ impl Store {
         let mut trees = Vec::new();
         let next_seq;
         {
-            let live = self.exclusive();
+            let live = self.exclusive()?;
             next_seq = live.next_seq()?;
             for name in live.db.tree_names() {
                 let tree = live.db.open_tree(&name)?;

@@ -60,7 +60,7 @@ impl Store {
 
     /// Whether a code is taken: by a case, or by a purged one.
     pub fn case_code_taken(&self, code: &str) -> Result<bool> {
-        let live = self.live();
+        let live = self.handles()?;
         Ok(live.kernel.contains_key(record_key(code))?
             || live.kernel.contains_key(tombstone_key(code))?)
     }
@@ -68,7 +68,7 @@ impl Store {
     /// The timeline of a case, oldest first.
     pub fn case_events(&self, code: &str) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        for item in self.live().kernel.scan_prefix(events_prefix(code)) {
+        for item in self.handles()?.kernel.scan_prefix(events_prefix(code)) {
             let (k, v) = item?;
             events.push(decode(&k, &v)?);
         }
@@ -78,7 +78,7 @@ impl Store {
     /// Every case code, in code order.
     pub fn case_codes(&self) -> Result<Vec<String>> {
         let mut codes = Vec::new();
-        for item in self.live().kernel.scan_prefix(b"c:") {
+        for item in self.handles()?.kernel.scan_prefix(b"c:") {
             let (k, _) = item?;
             if let Some(code) = k.strip_prefix(b"c:") {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -91,7 +91,7 @@ impl Store {
     pub fn case_codes_of(&self, user: &UserKey) -> Result<Vec<String>> {
         let prefix = user_prefix(user);
         let mut codes = Vec::new();
-        for item in self.live().kernel.scan_prefix(&prefix) {
+        for item in self.handles()?.kernel.scan_prefix(&prefix) {
             let (k, _) = item?;
             if let Some(code) = k.get(prefix.len()..) {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -107,7 +107,7 @@ impl Store {
     /// Appends an event outside the engine's commit (staff actions). The caller flushes.
     pub fn add_case_event(&self, code: &str, event: &Event) -> Result<()> {
         let seq = self.next_seq()?;
-        self.live()
+        self.handles()?
             .kernel
             .insert(event_key(code, seq), encode(event)?)?;
         Ok(())
@@ -116,7 +116,7 @@ impl Store {
     /// Removes a case whole (record, events, index) and leaves a tombstone, atomically. The caller
     /// flushes. (Its reporter's conversation stays: see [`Store::purge_everywhere`].)
     pub fn purge_case(&self, record: &CaseRecord, tombstone: &Tombstone) -> Result<()> {
-        let live = self.live();
+        let live = self.handles()?;
         let mut batch = WriteBatch::default();
         remove_case(&live.kernel, &mut batch, record, tombstone)?;
         live.kernel.apply_batch(batch.inner)?;

@@ -36,6 +36,7 @@ const DEFAULT_TREE: &[u8] = b"__sled__default";
 const LEGACY: [&str; 3] = ["conf", "db", "blobs"];
 
 /// The live sled database of a store.
+#[derive(Clone)]
 pub struct Live {
     pub(crate) db: sled::Db,
     pub(crate) kernel: sled::Tree,
@@ -60,6 +61,10 @@ impl Live {
     }
 
     pub(crate) fn next_seq(&self) -> Result<u64> {
+        Ok(self.next_seq_raw()?)
+    }
+
+    pub(crate) fn next_seq_raw(&self) -> sled::Result<u64> {
         Ok(self.seq_base.saturating_add(self.db.generate_id()?))
     }
 }
@@ -472,7 +477,10 @@ mod tests {
         // And it opens again as format 2, without migrating twice.
         let store = Store::open(&dir, DEFAULT_CACHE_BYTES).unwrap();
         assert_eq!(store.case_codes().unwrap(), vec!["PKL-6QP6GS"]);
-        assert_eq!(read_format(&store.live().db).unwrap(), Some(FORMAT));
+        assert_eq!(
+            read_format(&store.handles().unwrap().db).unwrap(),
+            Some(FORMAT)
+        );
     }
 
     #[test]
@@ -481,7 +489,8 @@ mod tests {
         {
             let store = Store::open(tmp.path(), DEFAULT_CACHE_BYTES).unwrap();
             store
-                .live()
+                .handles()
+                .unwrap()
                 .db
                 .insert(FORMAT_KEY, &(FORMAT + 1).to_be_bytes())
                 .unwrap();
@@ -511,7 +520,12 @@ mod tests {
         }
         let before = store.next_seq().unwrap();
         store.flush().await.unwrap();
-        store.live().kernel.remove(key::session(&gone)).unwrap();
+        store
+            .handles()
+            .unwrap()
+            .kernel
+            .remove(key::session(&gone))
+            .unwrap();
         store.flush().await.unwrap();
         assert!(
             !files_containing(tmp.path(), b"6289911112222").is_empty(),

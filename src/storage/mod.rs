@@ -11,11 +11,16 @@
 pub mod agencies;
 pub mod backup;
 pub mod cases;
+mod health;
 pub(crate) mod layout;
 pub mod purge;
 pub mod retention;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+pub use health::WriteFault;
+use health::{Health, OutboxDelta};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -35,6 +40,8 @@ pub enum Error {
     },
     #[error("cannot encode record: {0}")]
     Encode(serde_json::Error),
+    #[error("the database is being reopened after a write failure; try again shortly")]
+    Closed,
     #[error(
         "the data folder {dir} was written by a newer Pandu (storage format {found}; this Pandu reads \
          formats up to {supported}): run that newer version, or restore a backup into an empty folder"
@@ -205,24 +212,77 @@ pub fn is_lock_error(e: &Error) -> bool {
     }
 }
 
-/// The embedded database. Cheap to clone; all clones share one sled instance.
+/// The embedded database. Cheap to clone; all clones share one sled instance (which
+/// [`Store::reopen`] can replace after a write failure, and [`Store::rewrite`] with a fresh copy) and
+/// one set of write counters.
 ///
-/// Every operation reads the live database through a gate ([`Store::live`]); the few that need the
-/// whole database still (a rewrite after a purge, a backup) take it exclusively, so they see one
-/// consistent point and no write is ever lost to a swap (see `layout`).
+/// Every operation passes a gate (a shared lock, taken recursively so nesting never deadlocks) for
+/// its whole length; the few that need the whole database still (a rewrite after a purge, a backup)
+/// take it exclusively, so they see one consistent point and no write is lost to a swap.
 #[derive(Clone)]
 pub struct Store {
-    shared: std::sync::Arc<Shared>,
+    shared: Arc<Shared>,
 }
 
 struct Shared {
-    dir: std::path::PathBuf,
+    dir: PathBuf,
     cache_bytes: u64,
-    live: std::sync::RwLock<layout::Live>,
+    /// `None` only while [`Store::reopen`] waits for the old instance to let go of the files.
+    handles: RwLock<Option<Handles>>,
+    health: Health,
+    gate: parking_lot::RwLock<()>,
     /// Old generations being wiped and removed in the background after a rewrite.
     retiring: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Held for the store's life: one process per data folder (whatever generation it reads).
     _lock: std::fs::File,
+}
+
+/// The live database instance: a generation of the folder (see `layout`).
+type Handles = layout::Live;
+
+/// A value read through the gate; the gate stays held while it lives.
+pub(crate) struct Gated<'a, T> {
+    _gate: parking_lot::RwLockReadGuard<'a, ()>,
+    value: T,
+}
+
+impl<T> std::ops::Deref for Gated<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// The live database alone: nothing else reads or writes while it lives.
+pub(crate) struct Exclusive<'a> {
+    _gate: parking_lot::RwLockWriteGuard<'a, ()>,
+    handles: Handles,
+}
+
+impl std::ops::Deref for Exclusive<'_> {
+    type Target = Handles;
+    fn deref(&self) -> &Handles {
+        &self.handles
+    }
+}
+
+impl Handles {
+    /// Pending outbox entries per channel: read once when the database opens, then kept by the writes.
+    fn count_outbox(&self, health: &Health) -> Result<()> {
+        for channel in [Channel::Console, Channel::Telegram, Channel::Whatsapp] {
+            let mut count = 0i64;
+            for item in self.kernel.scan_prefix(key::outbox_prefix(channel)).keys() {
+                item?;
+                count += 1;
+            }
+            health.outbox_set(channel, count);
+        }
+        Ok(())
+    }
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::Db(sled::Error::Io(e))
 }
 
 impl Store {
@@ -244,338 +304,66 @@ impl Store {
     }
 
     /// Opens (or creates) the database in `dir`, failing at once when the lock is held (the CLI uses
-    /// this to find a running server and forward its command there). An older storage format is
-    /// migrated; a newer one is refused ([`Error::NewerFormat`]).
+    /// this to find a running server and forward its command there).
     pub fn open_now(dir: &Path, cache_bytes: u64) -> Result<Store> {
         let lock = layout::lock(dir)?;
-        let live = layout::open(dir, cache_bytes)?;
+        let handles = layout::open(dir, cache_bytes)?;
+        let health = Health::default();
+        handles.count_outbox(&health)?;
         Ok(Store {
-            shared: std::sync::Arc::new(Shared {
+            shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
                 cache_bytes,
-                live: std::sync::RwLock::new(live),
+                handles: RwLock::new(Some(handles)),
+                health,
+                gate: parking_lot::RwLock::new(()),
                 retiring: std::sync::Mutex::new(Vec::new()),
                 _lock: lock,
             }),
         })
     }
 
-    /// The live database, shared with every other operation. Hold it for one operation only and
-    /// never take it twice in one thread (an exclusive taker waiting between would deadlock).
-    pub(crate) fn live(&self) -> std::sync::RwLockReadGuard<'_, layout::Live> {
-        match self.shared.live.read() {
+    fn current(&self) -> Result<Handles> {
+        let guard = match self.shared.handles.read() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// The live database alone: nothing else reads or writes while the guard lives.
-    pub(crate) fn exclusive(&self) -> std::sync::RwLockWriteGuard<'_, layout::Live> {
-        match self.shared.live.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// Durably writes everything applied so far. Call before acknowledging anything to anyone.
-    ///
-    /// Not sled's `flush_async`: its worker thread still holds the database for a moment after the
-    /// answer arrives, so a store reopened right after (a restart in the same process) could find the
-    /// file lock taken. Here the clone is dropped before the task completes.
-    pub async fn flush(&self) -> Result<()> {
-        let db = self.live().db.clone();
-        match tokio::task::spawn_blocking(move || db.flush()).await {
-            Ok(result) => {
-                result?;
-                Ok(())
-            }
-            Err(e) => Err(Error::Db(sled::Error::Io(std::io::Error::other(format!(
-                "flush task failed: {e}"
-            ))))),
-        }
-    }
-
-    /// Blocking flush, for shutdown paths and the CLI.
-    pub fn flush_blocking(&self) -> Result<()> {
-        let db = self.live().db.clone();
-        db.flush()?;
-        Ok(())
-    }
-
-    /// A number larger than every number this database returned before, across restarts (and
-    /// rewrites: a new generation starts above the old one's last number).
-    pub fn next_seq(&self) -> Result<u64> {
-        self.live().next_seq()
-    }
-
-    /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
-    pub fn apply(&self, batch: WriteBatch) -> Result<()> {
-        self.live().kernel.apply_batch(batch.inner)?;
-        Ok(())
-    }
-
-    pub fn session(&self, user: &UserKey) -> Result<Option<Session>> {
-        self.get_json(&key::session(user))
-    }
-
-    /// Whether an inbound message with this platform id was already committed.
-    pub fn seen(&self, channel: Channel, message_id: &str) -> Result<bool> {
-        Ok(self
-            .live()
-            .kernel
-            .contains_key(key::seen(channel, message_id))?)
-    }
-
-    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.live().kernel.get(key::meta(name))?.map(|v| v.to_vec()))
-    }
-
-    /// Pending outbox entries of a channel in send order (held ones included), at most `limit`.
-    pub fn outbox_pending(&self, channel: Channel, limit: usize) -> Result<Vec<OutboxEntry>> {
-        let mut entries = Vec::new();
-        for item in self.live().kernel.scan_prefix(key::outbox_prefix(channel)) {
-            let (k, v) = item?;
-            entries.push(decode(&k, &v)?);
-            if entries.len() >= limit {
-                break;
-            }
-        }
-        Ok(entries)
-    }
-
-    /// Pending outbox entries of a channel with a sequence number of at least `from`, in send order, at
-    /// most `limit` (lets a sender pick up only what is new since its last look).
-    pub fn outbox_pending_from(
-        &self,
-        channel: Channel,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<OutboxEntry>> {
-        let mut entries = Vec::new();
-        let range = key::outbox(channel, from)..=key::outbox(channel, u64::MAX);
-        for item in self.live().kernel.range(range) {
-            let (k, v) = item?;
-            entries.push(decode(&k, &v)?);
-            if entries.len() >= limit {
-                break;
-            }
-        }
-        Ok(entries)
-    }
-
-    /// Pending outbox entries of one user, in order.
-    pub fn outbox_for(&self, user: &UserKey) -> Result<Vec<OutboxEntry>> {
-        let mut entries = Vec::new();
-        for item in self
-            .live()
-            .kernel
-            .scan_prefix(key::outbox_prefix(user.channel))
-        {
-            let (k, v) = item?;
-            let entry: OutboxEntry = decode(&k, &v)?;
-            if &entry.user == user {
-                entries.push(entry);
-            }
-        }
-        Ok(entries)
-    }
-
-    pub fn outbox_len(&self, channel: Channel) -> usize {
-        self.live()
-            .kernel
-            .scan_prefix(key::outbox_prefix(channel))
-            .count()
-    }
-
-    /// Rewrites a pending entry (after a failed attempt, or to hold or release it).
-    pub fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
-        let value = serde_json::to_vec(entry).map_err(Error::Encode)?;
-        let k = key::outbox(entry.user.channel, entry.seq);
-        // Only while it is still queued: an entry a purge took out is not written back.
-        let live = self.live();
-        let _ = live
-            .kernel
-            .fetch_and_update(&k, |old| old.map(|_| value.clone()))?;
-        Ok(())
-    }
-
-    /// Takes an entry out of the queue and keeps a record of how it ended, atomically.
-    pub fn outbox_finish(&self, entry: &OutboxEntry, delivery: Delivery) -> Result<()> {
-        self.outbox_finish_many(std::iter::once((entry, delivery)))
-    }
-
-    /// [`Store::outbox_finish`] for several entries in one atomic write: all of them or none. Cheaper
-    /// than one call each (sled writes its log buffer out around every atomic batch).
-    pub fn outbox_finish_many<'a>(
-        &self,
-        finished: impl IntoIterator<Item = (&'a OutboxEntry, Delivery)>,
-    ) -> Result<()> {
-        let live = self.live();
-        let mut batch = sled::Batch::default();
-        for (entry, delivery) in finished {
-            let channel = entry.user.channel;
-            // An entry taken out of the queue meanwhile (a purge) leaves no record of its text. The
-            // check and the write share one gate guard, so a purge (exclusive) is wholly before or
-            // wholly after them.
-            if !live.kernel.contains_key(key::outbox(channel, entry.seq))? {
-                continue;
-            }
-            let platform_id = match &delivery {
-                Delivery::Sent {
-                    platform_id: Some(id),
-                    ..
-                } => Some(id.clone()),
-                _ => None,
-            };
-            let record = DeliveryRecord {
-                entry: entry.clone(),
-                delivery,
-                receipts: Vec::new(),
-            };
-            batch.remove(key::outbox(channel, entry.seq));
-            batch.insert(
-                key::delivered(channel, entry.seq),
-                serde_json::to_vec(&record).map_err(Error::Encode)?,
-            );
-            if let Some(id) = platform_id {
-                batch.insert(
-                    key::platform_message(channel, &id),
-                    entry.seq.to_be_bytes().to_vec(),
-                );
-            }
-        }
-        live.kernel.apply_batch(batch)?;
-        Ok(())
-    }
-
-    /// The record of a sent entry, found by the platform's message id (for delivery receipts).
-    pub fn delivery_by_platform_id(
-        &self,
-        channel: Channel,
-        platform_id: &str,
-    ) -> Result<Option<DeliveryRecord>> {
-        let live = self.live();
-        let Some(k) = delivered_key_of(&live.kernel, channel, platform_id)? else {
-            return Ok(None);
         };
-        match live.kernel.get(&k)? {
-            Some(v) => Ok(Some(decode(&k, &v)?)),
-            None => Ok(None),
-        }
+        guard.clone().ok_or(Error::Closed)
     }
 
-    /// Appends a platform receipt ("delivered", "read", "failed: ...") to a delivery record.
-    pub fn add_receipt(&self, channel: Channel, platform_id: &str, receipt: &str) -> Result<bool> {
-        let live = self.live();
-        let Some(k) = delivered_key_of(&live.kernel, channel, platform_id)? else {
-            return Ok(false);
-        };
-        // Changed in place, never recreated: a record removed meanwhile (retention, a purge) stays
-        // removed.
-        let mut failure = None;
-        let updated = live.kernel.update_and_fetch(&k, |old| {
-            let old = old?;
-            let mut record: DeliveryRecord = match decode(&k, old) {
-                Ok(record) => record,
-                Err(e) => {
-                    failure = Some(e);
-                    return Some(old.to_vec());
-                }
-            };
-            record.receipts.push(receipt.to_string());
-            match encode(&record) {
-                Ok(value) => Some(value),
-                Err(e) => {
-                    failure = Some(e);
-                    Some(old.to_vec())
-                }
-            }
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        Ok(updated.is_some())
+    /// The live database, through the gate (held while the answer lives).
+    pub(crate) fn handles(&self) -> Result<Gated<'_, Handles>> {
+        let gate = self.shared.gate.read_recursive();
+        Ok(Gated {
+            _gate: gate,
+            value: self.current()?,
+        })
     }
 
-    /// Delivery records of a channel, oldest first (for tests and staff tools).
-    pub fn deliveries(&self, channel: Channel) -> Result<Vec<DeliveryRecord>> {
-        let prefix = format!("x:{}:", channel.as_str());
-        let mut records = Vec::new();
-        for item in self.live().kernel.scan_prefix(prefix.as_bytes()) {
-            let (k, v) = item?;
-            records.push(decode(&k, &v)?);
-        }
-        Ok(records)
-    }
-
-    /// Delivery records of a channel with a sequence number above `after`, oldest first, at most
-    /// `limit` (lets a watcher read only what ended since its last look).
-    pub fn deliveries_after(
-        &self,
-        channel: Channel,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<DeliveryRecord>> {
-        let mut records = Vec::new();
-        let Some(from) = after.checked_add(1) else {
-            return Ok(records);
-        };
-        let range = key::delivered(channel, from)..=key::delivered(channel, u64::MAX);
-        for item in self.live().kernel.range(range).take(limit) {
-            let (k, v) = item?;
-            records.push(decode(&k, &v)?);
-        }
-        Ok(records)
-    }
-
-    /// The record of entry `seq` of `channel`, once it was sent or given up.
-    pub fn delivery(&self, channel: Channel, seq: u64) -> Result<Option<DeliveryRecord>> {
-        self.get_json(&key::delivered(channel, seq))
-    }
-
-    /// Notes that the platform reported a message failed after it had accepted it (a WhatsApp `failed`
-    /// status): kept until the cases watcher has dealt with it ([`Store::clear_late_failure`]).
-    pub fn note_late_failure(&self, channel: Channel, seq: u64, reason: &str) -> Result<()> {
-        self.live()
-            .kernel
-            .insert(key::late_failure(channel, seq), reason.as_bytes())?;
-        Ok(())
-    }
-
-    /// Late failures not yet dealt with, oldest first per channel: `(channel, seq, reason)`.
-    pub fn late_failures(&self, limit: usize) -> Result<Vec<(Channel, u64, String)>> {
-        let mut out = Vec::new();
-        for item in self.live().kernel.scan_prefix(b"u:").take(limit) {
-            let (k, v) = item?;
-            let text = String::from_utf8_lossy(&k);
-            let mut parts = text.splitn(3, ':').skip(1);
-            let channel = parts.next().and_then(Channel::parse);
-            let seq = parts.next().and_then(|s| u64::from_str_radix(s, 16).ok());
-            if let (Some(channel), Some(seq)) = (channel, seq) {
-                out.push((channel, seq, String::from_utf8_lossy(&v).into_owned()));
-            }
-        }
-        Ok(out)
-    }
-
-    pub fn clear_late_failure(&self, channel: Channel, seq: u64) -> Result<()> {
-        self.live().kernel.remove(key::late_failure(channel, seq))?;
-        Ok(())
-    }
-
-    /// Sets one meta value at once (outside a message commit: cursors of background watchers).
-    pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
-        self.live().kernel.insert(key::meta(name), value)?;
-        Ok(())
+    /// The live database alone: every other operation waits until the answer is dropped.
+    pub(crate) fn exclusive(&self) -> Result<Exclusive<'_>> {
+        let gate = self.shared.gate.write();
+        Ok(Exclusive {
+            _gate: gate,
+            handles: self.current()?,
+        })
     }
 
     /// Copies every live record into a fresh database, switches to it, and wipes the old one in the
     /// background ([`Store::wait_retired`] waits for that): afterwards no removed record is left in
     /// the folder's files. Everything else waits meanwhile (about a second per 100 MB).
     pub fn rewrite(&self) -> Result<()> {
-        let mut live = self.exclusive();
-        let old = layout::rewrite(&self.shared.dir, self.shared.cache_bytes, &mut live)?;
-        drop(live);
+        let gate = self.shared.gate.write();
+        let mut slot = match self.shared.handles.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(live) = slot.as_mut() else {
+            return Err(Error::Closed);
+        };
+        let old = layout::rewrite(&self.shared.dir, self.shared.cache_bytes, live)?;
+        drop(slot);
+        drop(gate);
         let handle = layout::retire(old);
         match self.shared.retiring.lock() {
             Ok(mut handles) => handles.push(handle),
@@ -600,27 +388,417 @@ impl Store {
         &self.shared.dir
     }
 
+    /// Counts entries a purge took out of a channel's outbox.
+    pub(crate) fn outbox_removed(&self, channel: Channel, n: i64) {
+        self.shared.health.outbox_add(channel, -n);
+    }
+
+    /// Runs a write: refused while the fault switch is on; a failure is counted and shown by
+    /// [`Store::write_failing`].
+    fn write<T>(&self, op: impl FnOnce(&Handles) -> sled::Result<T>) -> Result<T> {
+        let result = self
+            .shared
+            .health
+            .check_fault()
+            .map_err(io_error)
+            .and_then(|()| {
+                let h = self.handles()?;
+                op(&h).map_err(Error::from)
+            });
+        if result.is_err() {
+            self.shared.health.failed();
+        }
+        result
+    }
+
+    /// Whether the last writes failed (a full disk, a broken database) with no successful flush since.
+    /// Constant time: `/healthz` reads it.
+    pub fn write_failing(&self) -> bool {
+        self.shared.health.failing()
+    }
+
+    /// Writes that failed since the store was opened.
+    pub fn write_failures(&self) -> u64 {
+        self.shared.health.failures()
+    }
+
+    /// How often the database was reopened after write failures.
+    pub fn reopens(&self) -> u64 {
+        self.shared.health.reopens()
+    }
+
+    /// Makes writes fail as a full disk does, for fault tests (see [`WriteFault`]).
+    pub fn set_write_fault(&self, fault: WriteFault) {
+        self.shared.health.set_fault(fault);
+    }
+
+    /// Closes and reopens the database. After an IO error sled refuses every later write of the same
+    /// instance, so this is how the process recovers once the disk has room again, without a restart.
+    /// Whatever was flushed is kept; the outbox counters are read again.
+    pub async fn reopen(&self) -> Result<()> {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.reopen_blocking()).await {
+            Ok(result) => result,
+            Err(e) => Err(io_error(std::io::Error::other(format!(
+                "reopen task failed: {e}"
+            )))),
+        }
+    }
+
+    fn reopen_blocking(&self) -> Result<()> {
+        let old = match self.shared.handles.write() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        // Let go of the old instance first: it holds the file lock until its last clone is gone
+        // (operations running elsewhere hold one for a moment).
+        drop(old);
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let handles = loop {
+            match layout::open(&self.shared.dir, self.shared.cache_bytes) {
+                Err(e) if is_lock_error(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other?,
+            }
+        };
+        handles.count_outbox(&self.shared.health)?;
+        match self.shared.handles.write() {
+            Ok(mut guard) => *guard = Some(handles),
+            Err(poisoned) => *poisoned.into_inner() = Some(handles),
+        }
+        self.shared.health.reopened();
+        tracing::warn!("database reopened after write failures");
+        Ok(())
+    }
+
+    /// Durably writes everything applied so far. Call before acknowledging anything to anyone.
+    ///
+    /// Not sled's `flush_async`: its worker thread still holds the database for a moment after the
+    /// answer arrives, so a store reopened right after (a restart in the same process) could find the
+    /// file lock taken. Here the clone is dropped before the task completes.
+    pub async fn flush(&self) -> Result<()> {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.flush_blocking()).await {
+            Ok(result) => result,
+            Err(e) => {
+                self.shared.health.failed();
+                Err(io_error(std::io::Error::other(format!(
+                    "flush task failed: {e}"
+                ))))
+            }
+        }
+    }
+
+    /// Blocking flush, for shutdown paths and the CLI.
+    pub fn flush_blocking(&self) -> Result<()> {
+        self.write(|h| h.db.flush())?;
+        self.shared.health.durable();
+        Ok(())
+    }
+
+    /// A number larger than every number this database returned before, across restarts.
+    pub fn next_seq(&self) -> Result<u64> {
+        self.write(|h| h.next_seq_raw())
+    }
+
+    /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
+    pub fn apply(&self, batch: WriteBatch) -> Result<()> {
+        let delta = batch.outbox;
+        self.write(|h| h.kernel.apply_batch(batch.inner))?;
+        delta.apply_to(&self.shared.health);
+        Ok(())
+    }
+
+    pub fn session(&self, user: &UserKey) -> Result<Option<Session>> {
+        self.get_json(&key::session(user))
+    }
+
+    /// Whether an inbound message with this platform id was already committed.
+    pub fn seen(&self, channel: Channel, message_id: &str) -> Result<bool> {
+        Ok(self
+            .kernel()?
+            .contains_key(key::seen(channel, message_id))?)
+    }
+
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.kernel()?.get(key::meta(name))?.map(|v| v.to_vec()))
+    }
+
+    /// Pending outbox entries of a channel in send order (held ones included), at most `limit`.
+    pub fn outbox_pending(&self, channel: Channel, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let mut entries = Vec::new();
+        for item in self.kernel()?.scan_prefix(key::outbox_prefix(channel)) {
+            let (k, v) = item?;
+            entries.push(decode(&k, &v)?);
+            if entries.len() >= limit {
+                break;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Pending outbox entries of a channel with a sequence number of at least `from`, in send order, at
+    /// most `limit` (lets a sender pick up only what is new since its last look).
+    pub fn outbox_pending_from(
+        &self,
+        channel: Channel,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>> {
+        let mut entries = Vec::new();
+        let range = key::outbox(channel, from)..=key::outbox(channel, u64::MAX);
+        for item in self.kernel()?.range(range) {
+            let (k, v) = item?;
+            entries.push(decode(&k, &v)?);
+            if entries.len() >= limit {
+                break;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Pending outbox entries of one user, in order.
+    pub fn outbox_for(&self, user: &UserKey) -> Result<Vec<OutboxEntry>> {
+        let mut entries = Vec::new();
+        for item in self.kernel()?.scan_prefix(key::outbox_prefix(user.channel)) {
+            let (k, v) = item?;
+            let entry: OutboxEntry = decode(&k, &v)?;
+            if &entry.user == user {
+                entries.push(entry);
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Pending outbox entries of a channel, from a counter the writes keep (constant time, no scan).
+    pub fn outbox_len(&self, channel: Channel) -> usize {
+        self.shared.health.outbox(channel)
+    }
+
+    /// Rewrites a pending entry (after a failed attempt, or to hold or release it).
+    pub fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
+        let value = serde_json::to_vec(entry).map_err(Error::Encode)?;
+        let k = key::outbox(entry.user.channel, entry.seq);
+        // Only while it is still queued: an entry a purge took out is not written back.
+        self.write(|h| {
+            h.kernel
+                .fetch_and_update(&k, |old| old.map(|_| value.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// Takes an entry out of the queue and keeps a record of how it ended, atomically.
+    pub fn outbox_finish(&self, entry: &OutboxEntry, delivery: Delivery) -> Result<()> {
+        self.outbox_finish_many(std::iter::once((entry, delivery)))
+    }
+
+    /// [`Store::outbox_finish`] for several entries in one atomic write: all of them or none. Cheaper
+    /// than one call each (sled writes its log buffer out around every atomic batch).
+    pub fn outbox_finish_many<'a>(
+        &self,
+        finished: impl IntoIterator<Item = (&'a OutboxEntry, Delivery)>,
+    ) -> Result<()> {
+        // The check below and the write share one pass of the gate, so a purge (exclusive) is wholly
+        // before or wholly after them.
+        let kernel = self.kernel()?;
+        let mut batch = sled::Batch::default();
+        let mut delta = OutboxDelta::default();
+        for (entry, delivery) in finished {
+            let channel = entry.user.channel;
+            // An entry taken out of the queue meanwhile (a purge) leaves no record of its text.
+            if !kernel.contains_key(key::outbox(channel, entry.seq))? {
+                continue;
+            }
+            delta.add(channel, -1);
+            let platform_id = match &delivery {
+                Delivery::Sent {
+                    platform_id: Some(id),
+                    ..
+                } => Some(id.clone()),
+                _ => None,
+            };
+            let record = DeliveryRecord {
+                entry: entry.clone(),
+                delivery,
+                receipts: Vec::new(),
+            };
+            batch.remove(key::outbox(channel, entry.seq));
+            batch.insert(
+                key::delivered(channel, entry.seq),
+                serde_json::to_vec(&record).map_err(Error::Encode)?,
+            );
+            if let Some(id) = platform_id {
+                batch.insert(
+                    key::platform_message(channel, &id),
+                    entry.seq.to_be_bytes().to_vec(),
+                );
+            }
+        }
+        self.write(|h| h.kernel.apply_batch(batch))?;
+        drop(kernel);
+        delta.apply_to(&self.shared.health);
+        Ok(())
+    }
+
+    /// The record of a sent entry, found by the platform's message id (for delivery receipts).
+    pub fn delivery_by_platform_id(
+        &self,
+        channel: Channel,
+        platform_id: &str,
+    ) -> Result<Option<DeliveryRecord>> {
+        let Some(seq) = self
+            .kernel()?
+            .get(key::platform_message(channel, platform_id))?
+        else {
+            return Ok(None);
+        };
+        let Ok(bytes) = <[u8; 8]>::try_from(seq.as_ref()) else {
+            return Ok(None);
+        };
+        self.get_json(&key::delivered(channel, u64::from_be_bytes(bytes)))
+    }
+
+    /// Appends a platform receipt ("delivered", "read", "failed: ...") to a delivery record.
+    pub fn add_receipt(&self, channel: Channel, platform_id: &str, receipt: &str) -> Result<bool> {
+        let kernel = self.kernel()?;
+        let Some(seq) = kernel.get(key::platform_message(channel, platform_id))? else {
+            return Ok(false);
+        };
+        let Ok(bytes) = <[u8; 8]>::try_from(seq.as_ref()) else {
+            return Ok(false);
+        };
+        let k = key::delivered(channel, u64::from_be_bytes(bytes));
+        // Changed in place, never recreated: a record removed meanwhile (retention, a purge) stays
+        // removed.
+        let mut failure = None;
+        let updated = self.write(|h| {
+            h.kernel.update_and_fetch(&k, |old| {
+                let old = old?;
+                let mut record: DeliveryRecord = match decode(&k, old) {
+                    Ok(record) => record,
+                    Err(e) => {
+                        failure = Some(e);
+                        return Some(old.to_vec());
+                    }
+                };
+                record.receipts.push(receipt.to_string());
+                match encode(&record) {
+                    Ok(value) => Some(value),
+                    Err(e) => {
+                        failure = Some(e);
+                        Some(old.to_vec())
+                    }
+                }
+            })
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(updated.is_some())
+    }
+
+    /// Delivery records of a channel, oldest first (for tests and staff tools).
+    pub fn deliveries(&self, channel: Channel) -> Result<Vec<DeliveryRecord>> {
+        let prefix = format!("x:{}:", channel.as_str());
+        let mut records = Vec::new();
+        for item in self.kernel()?.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = item?;
+            records.push(decode(&k, &v)?);
+        }
+        Ok(records)
+    }
+
+    /// Delivery records of a channel with a sequence number above `after`, oldest first, at most
+    /// `limit` (lets a watcher read only what ended since its last look).
+    pub fn deliveries_after(
+        &self,
+        channel: Channel,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let mut records = Vec::new();
+        let Some(from) = after.checked_add(1) else {
+            return Ok(records);
+        };
+        let range = key::delivered(channel, from)..=key::delivered(channel, u64::MAX);
+        for item in self.kernel()?.range(range).take(limit) {
+            let (k, v) = item?;
+            records.push(decode(&k, &v)?);
+        }
+        Ok(records)
+    }
+
+    /// The record of entry `seq` of `channel`, once it was sent or given up.
+    pub fn delivery(&self, channel: Channel, seq: u64) -> Result<Option<DeliveryRecord>> {
+        self.get_json(&key::delivered(channel, seq))
+    }
+
+    /// Notes that the platform reported a message failed after it had accepted it (a WhatsApp `failed`
+    /// status): kept until the cases watcher has dealt with it ([`Store::clear_late_failure`]).
+    pub fn note_late_failure(&self, channel: Channel, seq: u64, reason: &str) -> Result<()> {
+        self.write(|h| {
+            h.kernel
+                .insert(key::late_failure(channel, seq), reason.as_bytes())
+        })?;
+        Ok(())
+    }
+
+    /// Late failures not yet dealt with, oldest first per channel: `(channel, seq, reason)`.
+    pub fn late_failures(&self, limit: usize) -> Result<Vec<(Channel, u64, String)>> {
+        let mut out = Vec::new();
+        for item in self.kernel()?.scan_prefix(b"u:").take(limit) {
+            let (k, v) = item?;
+            let text = String::from_utf8_lossy(&k);
+            let mut parts = text.splitn(3, ':').skip(1);
+            let channel = parts.next().and_then(Channel::parse);
+            let seq = parts.next().and_then(|s| u64::from_str_radix(s, 16).ok());
+            if let (Some(channel), Some(seq)) = (channel, seq) {
+                out.push((channel, seq, String::from_utf8_lossy(&v).into_owned()));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn clear_late_failure(&self, channel: Channel, seq: u64) -> Result<()> {
+        self.write(|h| h.kernel.remove(key::late_failure(channel, seq)))?;
+        Ok(())
+    }
+
+    /// Sets one meta value at once (outside a message commit: cursors of background watchers).
+    pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.write(|h| h.kernel.insert(key::meta(name), value))?;
+        Ok(())
+    }
+
+    /// The kernel tree of the current database instance (see [`Store::reopen`]).
+    #[allow(dead_code)] // used by the sub-stores
+    pub(crate) fn kernel(&self) -> Result<Gated<'_, sled::Tree>> {
+        let h = self.handles()?;
+        let value = h.kernel.clone();
+        Ok(Gated {
+            _gate: self.shared.gate.read_recursive(),
+            value,
+        })
+    }
+
+    /// The current database instance (see [`Store::reopen`]).
+    #[allow(dead_code)] // used by the sub-stores
+    pub(crate) fn db(&self) -> Result<Gated<'_, sled::Db>> {
+        let h = self.handles()?;
+        let value = h.db.clone();
+        Ok(Gated {
+            _gate: self.shared.gate.read_recursive(),
+            value,
+        })
+    }
+
     fn get_json<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>> {
-        match self.live().kernel.get(k)? {
+        match self.kernel()?.get(k)? {
             Some(v) => Ok(Some(decode(k, &v)?)),
             None => Ok(None),
         }
     }
-}
-
-/// The key of the delivery record a platform message id points to.
-fn delivered_key_of(
-    kernel: &sled::Tree,
-    channel: Channel,
-    platform_id: &str,
-) -> Result<Option<Vec<u8>>> {
-    let Some(seq) = kernel.get(key::platform_message(channel, platform_id))? else {
-        return Ok(None);
-    };
-    let Ok(bytes) = <[u8; 8]>::try_from(seq.as_ref()) else {
-        return Ok(None);
-    };
-    Ok(Some(key::delivered(channel, u64::from_be_bytes(bytes))))
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(k: &[u8], v: &[u8]) -> Result<T> {
@@ -635,10 +813,12 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 /// Writes that must land together. Built by the engine for one message or a group of messages.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct WriteBatch {
     inner: sled::Batch,
     len: usize,
+    /// Entries this batch adds to each channel's outbox (for the counters).
+    outbox: OutboxDelta,
 }
 
 impl WriteBatch {
@@ -653,6 +833,7 @@ impl WriteBatch {
 
     pub fn push_outbox(&mut self, entry: &OutboxEntry) -> Result<()> {
         self.put(key::outbox(entry.user.channel, entry.seq), encode(entry)?);
+        self.outbox.add(entry.user.channel, 1);
         Ok(())
     }
 

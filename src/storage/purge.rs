@@ -40,7 +40,7 @@ impl Store {
         meta: &[String],
         tombstone: &Tombstone,
     ) -> Result<Purged> {
-        let live = self.exclusive();
+        let live = self.exclusive()?;
         let kernel = &live.kernel;
         let mut batch = super::WriteBatch::default();
         super::cases::remove_case(kernel, &mut batch, record, tombstone)?;
@@ -51,6 +51,7 @@ impl Store {
             batch.remove(session);
             purged.sessions += 1;
         }
+        let mut queued = Vec::new();
         for item in kernel.scan_prefix(b"o:") {
             let (k, v) = item?;
             let entry: OutboxEntry = decode(&k, &v)?;
@@ -58,6 +59,7 @@ impl Store {
                 batch.remove(k.to_vec());
                 batch.remove(key::late_failure(entry.user.channel, entry.seq));
                 purged.queued += 1;
+                queued.push(entry.user.channel);
             }
         }
         for item in kernel.scan_prefix(b"x:") {
@@ -85,6 +87,9 @@ impl Store {
             }
         }
         kernel.apply_batch(batch.inner)?;
+        for channel in queued {
+            self.outbox_removed(channel, 1);
+        }
         Ok(purged)
     }
 }

@@ -75,7 +75,7 @@ impl Store {
         limit: usize,
         swept: &mut Swept,
     ) -> Result<Option<Vec<u8>>> {
-        let live = self.live();
+        let live = self.handles()?;
         let kernel = &live.kernel;
         let mut pos = cursor.unwrap_or_else(|| REGIONS[0].to_vec());
         let mut seen = 0usize;
@@ -353,12 +353,12 @@ mod tests {
         let policy = Retention::from_days(30, 14, 30);
         // The sweep judged this version expired ...
         let k = key::session(&quiet);
-        let judged = store.live().kernel.get(&k).unwrap().unwrap();
+        let judged = store.handles().unwrap().kernel.get(&k).unwrap().unwrap();
         // ... and the user writes again before it deletes: the engine commits a new version.
         let mut batch = WriteBatch::default();
         batch.put_session(&quiet, &session(now)).unwrap();
         store.apply(batch).unwrap();
-        assert!(!remove_if_same(&store.live().kernel, &k, &judged).unwrap());
+        assert!(!remove_if_same(&store.handles().unwrap().kernel, &k, &judged).unwrap());
         assert!(store.session(&quiet).unwrap().is_some());
         // And a full sweep now keeps it.
         store.sweep_all(&policy, now).unwrap();
