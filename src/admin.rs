@@ -91,6 +91,10 @@ pub enum AgenciesCommand {
 pub enum StaffCommand {
     Cases(CasesCommand),
     Agencies(AgenciesCommand),
+    /// `pandu backup FILE`: a consistent copy of the database while the bot runs.
+    Backup {
+        file: PathBuf,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -127,6 +131,25 @@ pub async fn execute(
             cases(&desk, cmd, actor).await.map_err(|e| desk.failure(&e))
         }
         StaffCommand::Agencies(cmd) => agencies(ctx, cmd).await,
+        StaffCommand::Backup { file } => {
+            let store = ctx.engine.store().clone();
+            let path = file.clone();
+            let copied = tokio::task::spawn_blocking(move || store.backup(&path))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            tracing::info!(
+                records = copied.records,
+                bytes = copied.bytes,
+                "backup written"
+            );
+            Ok(format!(
+                "{}: {} records, {} bytes",
+                file.display(),
+                copied.records,
+                copied.bytes
+            ))
+        }
     }
 }
 
@@ -275,6 +298,7 @@ fn command_name(command: &StaffCommand) -> &'static str {
             CasesCommand::Purge { .. } => "cases purge",
             CasesCommand::Export { .. } => "cases export",
         },
+        StaffCommand::Backup { .. } => "backup",
         StaffCommand::Agencies(c) => match c {
             AgenciesCommand::Import { .. } => "agencies import",
             AgenciesCommand::Search { .. } => "agencies search",

@@ -65,6 +65,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::admin::AgenciesCommand,
     },
+    /// Write a consistent copy of the database to FILE (runs inside `pandu serve` when it is running;
+    /// no need to stop the bot).
+    Backup { file: PathBuf },
+    /// Restore a backup FILE into the data folder, which must be empty (the bot stopped).
+    Restore { file: PathBuf },
     /// Run the bot: HTTP server, channels and their workers.
     Serve {
         /// Listen address (overrides server.listen).
@@ -142,6 +147,11 @@ pub fn main() -> ExitCode {
             runtime.shutdown_background();
             code
         }
+        Command::Backup { file } => {
+            let file = std::path::absolute(&file).unwrap_or(file);
+            runtime.block_on(staff(&config, crate::admin::StaffCommand::Backup { file }))
+        }
+        Command::Restore { file } => restore(&config, &file),
         Command::Cases { command } => {
             runtime.block_on(staff(&config, crate::admin::StaffCommand::Cases(command)))
         }
@@ -216,6 +226,26 @@ async fn chat(config: &Config, user: String, lang: Option<String>, json: bool) -
     let _ = store.flush().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Restores a backup into the configured data folder (which must be empty).
+fn restore(config: &Config, file: &std::path::Path) -> ExitCode {
+    let dir = config.data_dir.join("db");
+    match crate::storage::Store::restore(&dir, file, config.storage.cache_mb * 1024 * 1024) {
+        Ok(copied) => {
+            println!(
+                "{}: {} records restored into {}",
+                file.display(),
+                copied.records,
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

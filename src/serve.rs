@@ -63,6 +63,15 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         config.clone(),
         shutdown_rx.clone(),
     ));
+    tasks.push(crate::storage::retention::spawn_sweeper(
+        store.clone(),
+        config.retention.policy(),
+        crate::storage::retention::SweepPace {
+            every: std::time::Duration::from_secs(config.retention.sweep_minutes.max(1) * 60),
+            ..Default::default()
+        },
+        shutdown_rx.clone(),
+    ));
     let token = crate::admin::write_token(&config).context("cannot write the admin token")?;
     let admin = crate::admin::router(
         crate::admin::StaffContext {

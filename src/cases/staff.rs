@@ -524,16 +524,20 @@ impl Desk {
     }
 
     /// Deletes resolved and closed cases whose last status change is before `closed_before`, with
-    /// their downloaded attachments; a tombstone keeps their codes from being given again.
+    /// their downloaded attachments and every copy of their data (the reporter's session, queued and
+    /// delivered messages quoting them, download records); a tombstone keeps their codes from being
+    /// given again. Then the database is rewritten so no old copy stays in sled's log, and the answer
+    /// comes once the old files are wiped.
     pub async fn purge(&self, actor: &str, closed_before: Date) -> Result<String, CaseError> {
         let cutoff = u64::try_from(closed_before.days_since_epoch())
             .unwrap_or(0)
             .saturating_mul(86_400);
-        let store = self.engine.store();
+        let store = self.engine.store().clone();
         let now = crate::time::now_secs();
-        let (mut purged, mut files) = (0usize, 0usize);
+        let mut doomed = Vec::new();
+        let mut files = 0usize;
         for code in store.case_codes()? {
-            let Some(case) = load(store, &code)? else {
+            let Some(case) = load(&store, &code)? else {
                 continue;
             };
             let Some(finished) = case.finished_at() else {
@@ -542,31 +546,31 @@ impl Desk {
             if finished >= cutoff {
                 continue;
             }
-            let mut attachments: Vec<_> = case.record.attachments.clone();
-            for e in &case.timeline {
-                if let EventKind::ReporterMessage { attachments: a, .. } = &e.kind {
-                    attachments.extend(a.iter().cloned());
-                }
-            }
-            for a in &attachments {
-                if let Some(path) = &a.stored_path
-                    && std::fs::remove_file(self.config.data_dir.join(path))
-                        .or_else(|_| std::fs::remove_file(path))
-                        .is_ok()
-                {
-                    files += 1;
-                }
-            }
-            store.purge_case(
-                &case.record,
-                &Tombstone {
-                    purged_at: now,
-                    actor: actor.to_string(),
-                },
-            )?;
-            purged += 1;
+            let (copies, removed) = self.copies_of(&case);
+            files += removed;
+            doomed.push((case.record, copies));
         }
+        let purged = doomed.len();
+        let tombstone = Tombstone {
+            purged_at: now,
+            actor: actor.to_string(),
+        };
+        let result = self
+            .engine
+            .exclusive(move |store| -> crate::storage::Result<()> {
+                for (record, (needles, meta)) in &doomed {
+                    store.purge_everywhere(record, needles, meta, &tombstone)?;
+                }
+                if !doomed.is_empty() {
+                    store.rewrite()?;
+                }
+                Ok(())
+            })
+            .await?;
+        result?;
         store.flush().await?;
+        let waiting = store.clone();
+        let _ = tokio::task::spawn_blocking(move || waiting.wait_retired()).await;
         tracing::info!(actor, purged, files, before = %closed_before, "cases purged");
         Ok(fill(
             &self.texts.staff.purged,
@@ -576,6 +580,52 @@ impl Desk {
                 ("files", &files.to_string()),
             ],
         ))
+    }
+
+    /// What else holds a case's data: the texts that quote it (its code) and the
+    /// meta records to remove; deletes its downloaded files and returns how many it deleted.
+    fn copies_of(&self, case: &Case) -> ((Vec<String>, Vec<String>), usize) {
+        let store = self.engine.store();
+        // Messages to the reporter go by their address; everything else that shows the case's data
+        // (the staff chat's case view, confirmations) names its code. Matching answers ("Malaysia")
+        // would delete other families' messages too.
+        let needles = vec![case.code().to_string()];
+        let mut attachments: Vec<_> = case.record.attachments.clone();
+        for e in &case.timeline {
+            if let EventKind::ReporterMessage { attachments: a, .. } = &e.kind {
+                attachments.extend(a.iter().cloned());
+            }
+        }
+        let mut meta = Vec::new();
+        let reporter = &case.record.reporter;
+        if reporter.channel == crate::storage::Channel::Whatsapp {
+            meta.push(crate::channels::whatsapp::last_inbound_key(&reporter.id));
+            meta.push(crate::channels::whatsapp::address_key(&reporter.id));
+        }
+        let mut removed = 0usize;
+        for a in &attachments {
+            let mut paths: Vec<std::path::PathBuf> = a.stored_path.iter().map(Into::into).collect();
+            for name in [
+                crate::channels::telegram::file_meta_key(&a.reference),
+                crate::channels::whatsapp::media_key(&a.reference),
+            ] {
+                if let Ok(Some(bytes)) = store.meta(&name)
+                    && let Ok(path) = String::from_utf8(bytes)
+                {
+                    paths.push(path.into());
+                }
+                meta.push(name);
+            }
+            for path in paths {
+                if std::fs::remove_file(self.config.data_dir.join(&path))
+                    .or_else(|_| std::fs::remove_file(&path))
+                    .is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        ((needles, meta), removed)
     }
 
     /// The whole case as JSON (a data-subject request). Recorded as an access.
