@@ -375,6 +375,25 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("  miss: {text:?} should reach `{want}`, reached `{got}`");
         }
     }
+    if let Some(e) = &report.emergency {
+        println!(
+            "emergency words: {} of {} emergencies caught ({:.1}%, target {:.0}%); {} false alarm(s) in {} other messages ({:.1}%, at most {:.0}%)",
+            e.caught,
+            e.emergencies,
+            e.recall() * 100.0,
+            transcript::EMERGENCY_RECALL_TARGET * 100.0,
+            e.false_alarms.len(),
+            e.others,
+            e.false_alarm_rate() * 100.0,
+            transcript::FALSE_ALARM_TARGET * 100.0
+        );
+        for (text, seen) in &e.missed {
+            println!("  missed emergency: {text:?} (seen: {seen})");
+        }
+        for (text, category) in &e.false_alarms {
+            println!("  false alarm: {text:?} ({category})");
+        }
+    }
     println!("{unverified} fact(s) need staff verification before go-live (pandu check --facts)");
     if cases_errors > 0 {
         println!("{cases_errors} error(s) in _cases.yaml: fix the errors above");

@@ -272,6 +272,8 @@ struct RawEmergencyCategory {
 #[serde(deny_unknown_fields)]
 struct RawEmergency {
     #[serde(default)]
+    ignore: Vec<Spanned<String>>,
+    #[serde(default)]
     categories: Vec<RawEmergencyCategory>,
 }
 
@@ -552,11 +554,31 @@ impl Cx<'_> {
         };
         let emergency_file = file_named("_emergency.yaml");
         let mut emergency = Vec::new();
+        let mut emergency_ignore = None;
         if emergency_file.exists() {
             let raw: Option<RawEmergency> = self
                 .read(&emergency_file)
                 .and_then(|t| self.parse(&emergency_file, &t));
-            for cat in raw.unwrap_or_default().categories {
+            let raw = raw.unwrap_or_default();
+            let mut ignore = Vec::new();
+            for p in &raw.ignore {
+                if let Some(r) =
+                    self.regex(&emergency_file, "_emergency/ignore", p, "ignore pattern")
+                {
+                    ignore.push(format!("(?:{})", r.as_str()));
+                }
+            }
+            if !ignore.is_empty() {
+                match compile_pattern(&ignore.join("|")) {
+                    Ok(r) => emergency_ignore = Some(r),
+                    Err(e) => self.error(
+                        None,
+                        Some("_emergency/ignore".into()),
+                        format!("the ignore patterns together are too large to match: {e}"),
+                    ),
+                }
+            }
+            for cat in raw.categories {
                 let path = format!("_emergency/{}", cat.name);
                 let mut patterns = Vec::new();
                 for p in &cat.patterns {
@@ -823,6 +845,7 @@ impl Cx<'_> {
             trigger_owner: Vec::new(),
             emergency_set: regex::RegexSet::empty(),
             emergency_owner: Vec::new(),
+            emergency_ignore,
         };
         let mut emergency_patterns = Vec::new();
         for (i, category) in bot.emergency.iter().enumerate() {

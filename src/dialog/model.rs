@@ -178,6 +178,9 @@ pub struct Bot {
     /// in `emergency` of set entry `i`'s category.
     pub emergency_set: regex::RegexSet,
     pub emergency_owner: Vec<usize>,
+    /// Phrases blanked out before the emergency scan (`ignore:` in `_emergency.yaml`: "hp mati",
+    /// "jaminan kecelakaan kerja"), all in one regex.
+    pub emergency_ignore: Option<Regex>,
     /// Every flow trigger in one set, so a message is scanned once; `trigger_owner[i]` is the flow and
     /// the regex of set entry `i`.
     pub trigger_set: regex::RegexSet,
@@ -198,6 +201,29 @@ impl Bot {
             .map(|f| f.first().to_string())
             .unwrap_or_default();
         Position::new(self.start.clone(), first)
+    }
+
+    /// The most urgent emergency category a normalised message reveals, if any: the `ignore`
+    /// phrases are blanked out first, so "hp anak saya mati" is no death but "hp mati, adik saya
+    /// meninggal" still is.
+    pub fn emergency_hit(&self, norm: &str) -> Option<&EmergencyCategory> {
+        if norm.is_empty() {
+            return None;
+        }
+        let blanked;
+        let text = match &self.emergency_ignore {
+            Some(re) if re.is_match(norm) => {
+                blanked = re.replace_all(norm, " ");
+                blanked.as_ref()
+            }
+            _ => norm,
+        };
+        self.emergency_set
+            .matches(text)
+            .iter()
+            .filter_map(|i| self.emergency_owner.get(i))
+            .filter_map(|&c| self.emergency.get(c))
+            .min_by_key(|c| c.priority)
     }
 
     /// A bot text by name, in `lang`; empty if the name is unknown (the loader requires all of them).

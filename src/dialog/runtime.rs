@@ -167,7 +167,7 @@ impl Run<'_> {
     fn text(&mut self, raw: &str, first_contact: bool, idle: bool) {
         let cleaned = clean_text(raw);
         let norm = normalize(&cleaned, &self.bot.lexicon);
-        self.emergency(&norm);
+        self.emergency(&norm, &cleaned);
 
         if let Some(()) = self.keyword(&norm) {
             return;
@@ -316,18 +316,8 @@ impl Run<'_> {
 
     // --- understanding ----------------------------------------------------------------------------
 
-    fn emergency(&mut self, norm: &str) {
-        if norm.is_empty() {
-            return;
-        }
-        let hit = self
-            .bot
-            .emergency_set
-            .matches(norm)
-            .iter()
-            .filter_map(|i| self.bot.emergency_owner.get(i))
-            .filter_map(|&c| self.bot.emergency.get(c))
-            .min_by_key(|c| c.priority);
+    fn emergency(&mut self, norm: &str, cleaned: &str) {
+        let hit = self.bot.emergency_hit(norm);
         let Some(category) = hit else { return };
         self.effects.push(Effect::Emergency {
             category: category.name.clone(),
@@ -351,10 +341,11 @@ impl Run<'_> {
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
         if let Some(action) = self.actions.get("emergency.contacts") {
-            // The message itself may name the country ("... di Malaysia"); kept only for this call.
+            // The message itself may name the country ("... di Malaysia", "di KL"); kept only for
+            // this call. As typed, not after the lexicon: "kl" is also short for "kalau".
             self.session
                 .vars
-                .insert(EMERGENCY_TEXT.into(), norm.to_string());
+                .insert(EMERGENCY_TEXT.into(), cleaned.to_string());
             let result = action.run(&ActionCall {
                 user: self.env.user,
                 vars: &self.session.vars,

@@ -17,6 +17,82 @@ use crate::storage::{Channel, UserKey};
 
 /// The share of corpus messages that must reach their flow.
 pub const PHRASING_TARGET: f64 = 0.95;
+/// Every labelled emergency must raise the alarm...
+pub const EMERGENCY_RECALL_TARGET: f64 = 1.0;
+/// ...and at most this share of the labelled non-emergencies may.
+pub const FALSE_ALARM_TARGET: f64 = 0.02;
+
+/// `dialogs/tests/emergency*.yaml`: messages labelled emergency (the numbers must show at once) or not.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmergencySet {
+    #[serde(default)]
+    emergency: Vec<String>,
+    #[serde(default)]
+    not_emergency: Vec<String>,
+}
+
+/// How the emergency words did on the labelled set.
+#[derive(Debug, Default)]
+pub struct EmergencyResult {
+    pub emergencies: usize,
+    pub caught: usize,
+    pub others: usize,
+    /// Messages that raise the alarm but are labelled not an emergency, with the category.
+    pub false_alarms: Vec<(String, String)>,
+    /// Emergencies that did not raise the alarm, with the lower-priority category seen if any.
+    pub missed: Vec<(String, String)>,
+}
+
+impl EmergencyResult {
+    pub fn recall(&self) -> f64 {
+        if self.emergencies == 0 {
+            1.0
+        } else {
+            self.caught as f64 / self.emergencies as f64
+        }
+    }
+
+    pub fn false_alarm_rate(&self) -> f64 {
+        if self.others == 0 {
+            0.0
+        } else {
+            self.false_alarms.len() as f64 / self.others as f64
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.recall() >= EMERGENCY_RECALL_TARGET && self.false_alarm_rate() <= FALSE_ALARM_TARGET
+    }
+}
+
+/// Runs the labelled emergency set: an alarm is a priority-1 category (the one that shows the
+/// emergency numbers), found exactly as the step finds it.
+pub fn run_emergency(bot: &Bot, emergency: &[String], others: &[String]) -> EmergencyResult {
+    let mut result = EmergencyResult {
+        emergencies: emergency.len(),
+        others: others.len(),
+        ..EmergencyResult::default()
+    };
+    let alarm = |text: &str| {
+        let norm = super::normalize::normalize(&super::runtime::clean_text(text), &bot.lexicon);
+        bot.emergency_hit(&norm)
+            .map(|c| (c.priority == 1, c.name.clone()))
+    };
+    for text in emergency {
+        match alarm(text) {
+            Some((true, _)) => result.caught += 1,
+            Some((false, name)) => result.missed.push((text.clone(), name)),
+            None => result.missed.push((text.clone(), "-".into())),
+        }
+    }
+    for text in others {
+        if let Some((true, name)) = alarm(text) {
+            result.false_alarms.push((text.clone(), name));
+        }
+    }
+    result
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +159,7 @@ impl PhrasingResult {
 pub struct TestReport {
     pub transcripts: Vec<TranscriptResult>,
     pub phrasing: Option<PhrasingResult>,
+    pub emergency: Option<EmergencyResult>,
     /// Files that could not be read or parsed.
     pub errors: Vec<String>,
 }
@@ -95,6 +172,7 @@ impl TestReport {
                 .phrasing
                 .as_ref()
                 .is_none_or(|p| p.accuracy() >= PHRASING_TARGET)
+            && self.emergency.as_ref().is_none_or(EmergencyResult::passed)
     }
 }
 
@@ -117,6 +195,27 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
                 continue;
             }
         };
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if stem.starts_with("emergency") {
+            match serde_saphyr::from_str::<RawEmergencySet>(&text) {
+                Ok(raw) => {
+                    let r = run_emergency(bot, &raw.emergency, &raw.not_emergency);
+                    let merged = report
+                        .emergency
+                        .get_or_insert_with(EmergencyResult::default);
+                    merged.emergencies += r.emergencies;
+                    merged.caught += r.caught;
+                    merged.others += r.others;
+                    merged.false_alarms.extend(r.false_alarms);
+                    merged.missed.extend(r.missed);
+                }
+                Err(e) => report.errors.push(located(&file, &e)),
+            }
+            continue;
+        }
         let is_corpus = file
             .file_stem()
             .is_some_and(|s| s.to_string_lossy().starts_with("phrasing"));
