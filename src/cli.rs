@@ -375,6 +375,34 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("  miss: {text:?} should reach `{want}`, reached `{got}`");
         }
     }
+    let matcher = report.matcher(&bot);
+    if let Some(m) = &matcher {
+        println!(
+            "example matcher on the phrasing corpus (never trained on): {} of {} top-1 right ({:.1}%, target {:.0}%); {} confident, {} unsure, {} poor; {}-fold cross-validation of {} examples: {:.1}% (target {:.0}%)",
+            m.correct,
+            m.total,
+            m.accuracy() * 100.0,
+            transcript::MATCHER_TARGET * 100.0,
+            m.confident,
+            m.unsure,
+            m.poor,
+            transcript::FOLDS,
+            bot.matcher.examples.len(),
+            m.cross_validation_accuracy() * 100.0,
+            transcript::CROSS_VALIDATION_TARGET * 100.0
+        );
+        for ((flow, lang), (ok, n)) in &m.by_flow_lang {
+            println!("  {flow} [{lang}]: {ok}/{n}");
+        }
+        let mut pairs: Vec<_> = m.confusion.iter().collect();
+        pairs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for ((want, got), n) in pairs.iter().take(15) {
+            println!("  confused: {want} -> {got} ({n})");
+        }
+        for text in &m.leaked {
+            println!("  held-out message is also an example (remove one): {text:?}");
+        }
+    }
     if let Some(e) = &report.emergency {
         println!(
             "emergency words: {} of {} emergencies caught ({:.1}%, target {:.0}%); {} false alarm(s) in {} other messages ({:.1}%, at most {:.0}%)",
@@ -404,7 +432,7 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             config.agencies.labels_file.display()
         );
     }
-    if report.passed() && file_errors == 0 {
+    if report.passed() && file_errors == 0 && matcher.as_ref().is_none_or(|m| m.passed()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -22,7 +22,7 @@ use super::model::{
     Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node, NodeKind,
     Question, REQUIRED_TEXTS, Text,
 };
-use super::normalize::{Lexicon, basic};
+use super::normalize::{Lexicon, basic, normalize};
 use crate::time::Date;
 
 /// Longest WhatsApp reply-button title, and longest list-row title.
@@ -207,6 +207,20 @@ struct RawNode {
     action: Option<Spanned<String>>,
     outcomes: Option<Ordered<Spanned<String>>>,
     fact: Option<RawFact>,
+    examples: Option<Spanned<RawExamples>>,
+}
+
+/// Example messages of a flow or a node, per language, and the label offered when the bot is unsure.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExamples {
+    label: Option<Spanned<RawText>>,
+    #[serde(default)]
+    id: Vec<String>,
+    #[serde(default)]
+    en: Vec<String>,
+    #[serde(default)]
+    jv: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,6 +231,7 @@ struct RawFlow {
     title: String,
     #[serde(default)]
     triggers: Vec<Spanned<String>>,
+    examples: Option<Spanned<RawExamples>>,
     nodes: Ordered<Spanned<RawNode>>,
 }
 
@@ -300,6 +315,13 @@ struct Cx<'o> {
     options: &'o LoadOptions,
 }
 
+/// The examples of one flow or node, before the matcher is built.
+struct ExampleSet {
+    target: Position,
+    label: Text,
+    messages: Vec<(Lang, String)>,
+}
+
 /// A node before its targets are resolved.
 struct Pending {
     flow: String,
@@ -379,6 +401,56 @@ impl Cx<'_> {
                 None
             }
         }
+    }
+
+    /// Checks an `examples:` block and keeps it for the matcher.
+    fn examples(
+        &mut self,
+        file: &Path,
+        path: &str,
+        target: Position,
+        raw: Spanned<RawExamples>,
+        out: &mut Vec<ExampleSet>,
+    ) {
+        let loc = loc_of(file, &raw.referenced);
+        let raw = raw.value;
+        let label = match &raw.label {
+            Some(l) => self.text(file, path, l, "examples label"),
+            None => {
+                self.error(
+                    Some(loc),
+                    Some(path.to_string()),
+                    "examples need a `label` (the choice shown when the bot asks \"did you mean\")",
+                );
+                return;
+            }
+        };
+        let mut messages = Vec::new();
+        for (lang, list) in [(Lang::Id, raw.id), (Lang::En, raw.en), (Lang::Jv, raw.jv)] {
+            for m in list {
+                if m.trim().is_empty() {
+                    self.error(
+                        Some(loc.clone()),
+                        Some(path.to_string()),
+                        "an example message is empty",
+                    );
+                    continue;
+                }
+                messages.push((lang, m));
+            }
+        }
+        if messages.is_empty() {
+            self.warn(
+                Some(loc),
+                Some(path.to_string()),
+                "examples block without a message: add some under id, en or jv",
+            );
+        }
+        out.push(ExampleSet {
+            target,
+            label,
+            messages,
+        });
     }
 
     fn text(&mut self, file: &Path, path: &str, raw: &Spanned<RawText>, what: &str) -> Text {
@@ -619,6 +691,7 @@ impl Cx<'_> {
         // Flows.
         let mut flows: BTreeMap<String, (Flow, PathBuf)> = BTreeMap::new();
         let mut flow_order = Vec::new();
+        let mut example_sets: Vec<ExampleSet> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         for file in &files {
             let stem = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -628,7 +701,7 @@ impl Cx<'_> {
             let Some(text) = self.read(file) else {
                 continue;
             };
-            let Some(raw) = self.parse::<RawFlow>(file, &text) else {
+            let Some(mut raw) = self.parse::<RawFlow>(file, &text) else {
                 continue;
             };
             let name = raw.flow.value.trim().to_string();
@@ -669,7 +742,32 @@ impl Cx<'_> {
             }
             let mut order = Vec::new();
             let mut seen = BTreeSet::new();
-            for (key, node) in raw.nodes.0 {
+            let first_node = raw
+                .nodes
+                .0
+                .first()
+                .map(|(k, _)| k.value.trim().to_string())
+                .unwrap_or_default();
+            if let Some(ex) = raw.examples.take() {
+                self.examples(
+                    file,
+                    &name,
+                    Position::new(name.clone(), first_node),
+                    ex,
+                    &mut example_sets,
+                );
+            }
+            for (key, mut node) in raw.nodes.0 {
+                if let Some(ex) = node.value.examples.take() {
+                    let node_name = key.value.trim().to_string();
+                    self.examples(
+                        file,
+                        &format!("{name}/{node_name}"),
+                        Position::new(name.clone(), node_name),
+                        ex,
+                        &mut example_sets,
+                    );
+                }
                 let node_name = key.value.trim().to_string();
                 let loc = loc_of(file, &key.referenced);
                 if !valid_name(&node_name) {
@@ -828,7 +926,31 @@ impl Cx<'_> {
             .map(|(k, v)| (k, raw_text_plain(&v)))
             .collect();
 
+        let mut targets = Vec::new();
+        let mut examples = Vec::new();
+        for set in example_sets {
+            let exists = flows
+                .get(&set.target.flow)
+                .is_some_and(|(f, _)| f.nodes.contains_key(&set.target.node));
+            if !exists {
+                continue;
+            }
+            let t = targets.len();
+            for (lang, m) in set.messages {
+                examples.push(super::matcher::Example {
+                    target: t,
+                    lang,
+                    text: normalize(&m, &lexicon),
+                });
+            }
+            targets.push(super::matcher::Target {
+                position: set.target,
+                label: set.label,
+            });
+        }
+        let matcher = super::matcher::Matcher::new(targets, examples);
         let mut bot = Bot {
+            matcher,
             start,
             staff_flow,
             keywords,

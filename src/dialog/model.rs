@@ -185,6 +185,8 @@ pub struct Bot {
     /// the regex of set entry `i`.
     pub trigger_set: regex::RegexSet,
     pub trigger_owner: Vec<(String, Regex)>,
+    /// Example messages of flows and nodes, indexed (`examples:` in the dialog files).
+    pub matcher: super::matcher::Matcher,
     /// Descriptions of the Telegram commands, by command (`start`, `menu`, ...).
     pub telegram_commands: BTreeMap<String, Text>,
 }

@@ -13,6 +13,7 @@
 
 use super::actions::{ActionCall, Actions};
 use super::io::{Choice, Effect, Input, InputKind, Lang, Position, Reply, Session};
+use super::matcher::{self, Verdict};
 use super::model::{Bot, NodeKind, Text};
 use super::normalize::normalize;
 use crate::storage::UserKey;
@@ -44,12 +45,19 @@ pub struct Step {
     pub effects: Vec<Effect>,
     /// The first flow this input entered, if any (for the phrasing corpus and statistics).
     pub entered: Option<String>,
+    /// The first node this input entered, if any.
+    pub entered_at: Option<Position>,
+    /// Where the user was (`flow/node`, or `-`) when the message got only the fallback: for the
+    /// content authors, logged by the engine as a count by node.
+    pub not_understood: Option<String>,
 }
 
 /// Choice ids of the bot's own buttons.
 const LANG_PREFIX: &str = "_/lang/";
 const RESUME_ID: &str = "_/resume/1";
 const RESTART_ID: &str = "_/restart/1";
+/// A "did you mean" choice: `_/goto/<flow>/<node>`.
+const GOTO_PREFIX: &str = "_/goto/";
 
 struct Run<'a> {
     bot: &'a Bot,
@@ -59,6 +67,8 @@ struct Run<'a> {
     replies: Vec<Reply>,
     effects: Vec<Effect>,
     entered: Option<String>,
+    entered_at: Option<Position>,
+    not_understood: Option<String>,
 }
 
 pub fn step(
@@ -78,6 +88,8 @@ pub fn step(
         replies: Vec::new(),
         effects: Vec::new(),
         entered: None,
+        entered_at: None,
+        not_understood: None,
     };
     run.session.last_seen = env.now;
     if !bot.languages.contains(&run.session.lang) {
@@ -112,6 +124,8 @@ pub fn step(
         replies: run.replies,
         effects: run.effects,
         entered: run.entered,
+        entered_at: run.entered_at,
+        not_understood: run.not_understood,
     }
 }
 
@@ -198,7 +212,36 @@ impl Run<'_> {
         if self.expected_answer(&cleaned, &norm) {
             return;
         }
-        if let Some(flow) = self.trigger(&norm) {
+        // Examples first when they are sure (they know the point of the question, a trigger only a
+        // word of it), then the triggers, then "did you mean" when the examples half-know.
+        let ranked = self.bot.matcher.rank(&norm);
+        let verdict = self.bot.matcher.verdict(&ranked);
+        let matched = match &verdict {
+            Verdict::Confident(t) => self.bot.matcher.targets.get(*t).map(|t| t.position.clone()),
+            _ => None,
+        };
+        let triggered = self.trigger(&norm).and_then(|flow| {
+            self.bot
+                .flows
+                .get(&flow)
+                .map(|f| Position::new(flow.clone(), f.first()))
+        });
+        let target = match (matched, triggered) {
+            (Some(m), Some(t)) if m.flow != t.flow => {
+                // They disagree. The examples win when they clearly prefer their target to the
+                // trigger's flow; a flow without examples is judged by its trigger unless the
+                // examples are very sure.
+                let best = ranked.first().map(|r| r.1).unwrap_or(0.0);
+                match self.bot.matcher.flow_score(&ranked, &t.flow) {
+                    Some(other) if best - other >= matcher::OVERRULE_GAP => Some(m),
+                    None if best >= matcher::DECISIVE => Some(m),
+                    _ => Some(t),
+                }
+            }
+            (Some(m), _) => Some(m),
+            (None, t) => t,
+        };
+        if let Some(target) = target {
             // The message that opened a flow, for an action that reads what was typed with the
             // trigger ("cek status PKL-7KQ2MX": `case.status_typed`).
             self.session
@@ -212,13 +255,19 @@ impl Run<'_> {
             {
                 self.session.paused = Some(pos);
             }
-            let first = self
-                .bot
-                .flows
-                .get(&flow)
-                .map(|f| f.first().to_string())
-                .unwrap_or_default();
-            return self.go(Position::new(flow, first));
+            return self.go(target);
+        }
+        let waiting_question = self.session.position.as_ref().is_some_and(|pos| {
+            matches!(
+                self.bot.node(pos).map(|n| &n.kind),
+                Some(NodeKind::Question(_))
+            )
+        });
+        if let Verdict::Unsure(offered) = &verdict
+            && !offered.is_empty()
+            && !waiting_question
+        {
+            return self.did_you_mean(offered);
         }
         if let Some(pos) = self.session.position.clone()
             && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
@@ -244,6 +293,23 @@ impl Run<'_> {
         }
         if id == RESUME_ID {
             return self.resume();
+        }
+        if let Some(target) = id.strip_prefix(GOTO_PREFIX) {
+            if let Some((flow, node)) = target.split_once('/') {
+                let pos = Position::new(flow, node);
+                if self.bot.node(&pos).is_some() {
+                    if let Some(at) = self.session.position.clone()
+                        && matches!(
+                            self.bot.node(&at).map(|n| &n.kind),
+                            Some(NodeKind::Question(_))
+                        )
+                    {
+                        self.session.paused = Some(at);
+                    }
+                    return self.go(pos);
+                }
+            }
+            return self.fallback();
         }
         if id == RESTART_ID {
             return self.restart();
@@ -534,6 +600,13 @@ impl Run<'_> {
     }
 
     fn fallback(&mut self) {
+        self.not_understood = Some(
+            self.session
+                .position
+                .as_ref()
+                .map(|p| format!("{}/{}", p.flow, p.node))
+                .unwrap_or_else(|| "-".into()),
+        );
         let text = self.bot_text("fallback");
         self.push(text, vec![]);
         self.reprompt_or_menu();
@@ -578,6 +651,23 @@ impl Run<'_> {
                 label: self.render(Some(&c.label)),
             })
             .collect()
+    }
+
+    /// "Did you mean ...?" with the targets the examples half-matched, as choices.
+    fn did_you_mean(&mut self, offered: &[usize]) {
+        let choices: Vec<Choice> = offered
+            .iter()
+            .filter_map(|&t| self.bot.matcher.targets.get(t))
+            .map(|t| Choice {
+                id: format!("{GOTO_PREFIX}{}/{}", t.position.flow, t.position.node),
+                label: self.render(Some(&t.label)),
+            })
+            .collect();
+        let mut text = self.bot_text("did_you_mean");
+        if text.is_empty() {
+            text = self.bot_text("fallback");
+        }
+        self.push(text, choices);
     }
 
     fn language_menu(&mut self) {
@@ -661,6 +751,7 @@ impl Run<'_> {
             };
             if self.entered.is_none() {
                 self.entered = Some(pos.flow.clone());
+                self.entered_at = Some(pos.clone());
             }
             self.session.retries = 0;
             match &node.kind {
