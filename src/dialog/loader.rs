@@ -250,6 +250,15 @@ struct RawKeywords {
     resume: Vec<String>,
     #[serde(default)]
     skip: Vec<String>,
+    /// Words that cancel an unfinished report (after a confirmation).
+    #[serde(default)]
+    cancel: Vec<String>,
+    /// Words that say yes to the bot's own confirmations (cancel, leave the report).
+    #[serde(default)]
+    yes: Vec<String>,
+    /// Words that switch to one language at once, by language code.
+    #[serde(default)]
+    switch: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,6 +274,9 @@ struct RawBot {
     /// Extra sections other parts of Pandu read from `_bot.yaml` (e.g. Telegram command descriptions).
     #[serde(default)]
     telegram_commands: Option<BTreeMap<String, RawText>>,
+    /// How long an unfinished report left through the menu can be resumed with "lanjut".
+    #[serde(default)]
+    report_keep_minutes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -898,6 +910,14 @@ impl Cx<'_> {
             stop: norm_list(&raw_bot.keywords.stop),
             resume: norm_list(&raw_bot.keywords.resume),
             skip: norm_list(&raw_bot.keywords.skip),
+            cancel: norm_list(&raw_bot.keywords.cancel),
+            yes: norm_list(&raw_bot.keywords.yes),
+            switch: raw_bot
+                .keywords
+                .switch
+                .iter()
+                .filter_map(|(code, words)| Lang::parse(code).map(|l| (l, norm_list(words))))
+                .collect(),
         };
         if keywords.menu.is_empty() {
             self.error(
@@ -949,7 +969,9 @@ impl Cx<'_> {
             });
         }
         let matcher = super::matcher::Matcher::new(targets, examples);
+        let report_keep_secs = raw_bot.report_keep_minutes.unwrap_or(24 * 60) * 60;
         let mut bot = Bot {
+            report_keep_secs,
             matcher,
             start,
             staff_flow,

@@ -20,6 +20,9 @@ pub const DECISIVE: f32 = 0.7;
 /// A confident match overrules a trigger of a flow with examples when it leads that flow's best
 /// target by this much.
 pub const OVERRULE_GAP: f32 = 0.15;
+/// While a free-text question waits, a message at least this similar to another flow's example
+/// makes the bot ask "answer, or go there?".
+pub const ELSEWHERE: f32 = 0.5;
 /// At or above this similarity a target is offered as "did you mean".
 pub const UNSURE: f32 = 0.24;
 /// At most this many targets are offered.

@@ -148,6 +148,10 @@ pub struct Keywords {
     pub stop: Vec<String>,
     pub resume: Vec<String>,
     pub skip: Vec<String>,
+    pub cancel: Vec<String>,
+    pub yes: Vec<String>,
+    /// Whole-message words that switch to a language at once ("english", "boso jowo").
+    pub switch: Vec<(Lang, Vec<String>)>,
 }
 
 /// A value dialogs refer to as `{fact.key}` (a phone number, a fee, an address), with provenance.
@@ -185,6 +189,8 @@ pub struct Bot {
     /// the regex of set entry `i`.
     pub trigger_set: regex::RegexSet,
     pub trigger_owner: Vec<(String, Regex)>,
+    /// How long a report left through the menu can be resumed (`report_keep_minutes` in `_bot.yaml`).
+    pub report_keep_secs: u64,
     /// Example messages of flows and nodes, indexed (`examples:` in the dialog files).
     pub matcher: super::matcher::Matcher,
     /// Descriptions of the Telegram commands, by command (`start`, `menu`, ...).

@@ -58,6 +58,17 @@ const RESUME_ID: &str = "_/resume/1";
 const RESTART_ID: &str = "_/restart/1";
 /// A "did you mean" choice: `_/goto/<flow>/<node>`.
 const GOTO_PREFIX: &str = "_/goto/";
+/// "Yes, cancel the report" after a cancel word.
+const CANCEL_ID: &str = "_/cancel/1";
+/// "Yes, leave the report (kept for later)" after "menu" in the middle of it.
+const LEAVE_ID: &str = "_/leave/1";
+/// "Answer the question" when a message in the middle of a question looked like another topic.
+const ANSWER_ID: &str = "_/answer/1";
+/// Session variables of a report left through the menu: where it waited, its answers, since when.
+const PARKED_AT: &str = "_parked_at";
+const PARKED_VARS: &str = "_parked_vars";
+const PARKED_SINCE: &str = "_parked_since";
+const PENDING_ANSWER: &str = "_pending_answer";
 
 struct Run<'a> {
     bot: &'a Bot,
@@ -181,26 +192,17 @@ impl Run<'_> {
     fn text(&mut self, raw: &str, first_contact: bool, idle: bool) {
         let cleaned = clean_text(raw);
         let norm = normalize(&cleaned, &self.bot.lexicon);
+        // A number or a label of the choices shown last (also the bot's own: language, resume) is
+        // the button itself, before anything else reads the words: typing "Sakit / kecelakaan"
+        // does exactly what tapping it does.
+        if let Some(id) = self.offered_choice(&norm) {
+            return self.choice(&id);
+        }
+        self.detect_language(&cleaned);
         self.emergency(&norm, &cleaned);
 
         if let Some(()) = self.keyword(&norm) {
             return;
-        }
-        // A number or a label of the choices shown last (also the bot's own: language, resume).
-        let offered = norm
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .and_then(|i| self.session.offered.get(i))
-            .or_else(|| {
-                self.session
-                    .offered
-                    .iter()
-                    .find(|(_, label)| !norm.is_empty() && *label == norm)
-            })
-            .map(|(id, _)| id.clone());
-        if let Some(id) = offered {
-            return self.choice(&id);
         }
         if idle && self.session.position.is_some() && self.trigger(&norm).is_none() {
             return self.welcome_back();
@@ -280,6 +282,128 @@ impl Run<'_> {
         self.fallback();
     }
 
+    /// The id of the offered choice a typed message picks: its number, its label, or a yes-word
+    /// when the bot asked to confirm.
+    fn offered_choice(&self, norm: &str) -> Option<String> {
+        let offered = &self.session.offered;
+        norm.parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| offered.get(i))
+            .or_else(|| {
+                offered
+                    .iter()
+                    .find(|(_, label)| !norm.is_empty() && *label == norm)
+            })
+            .or_else(|| {
+                let yes = self.bot.keywords.yes.iter().any(|w| w == norm);
+                offered
+                    .iter()
+                    .find(|(id, _)| yes && (id == CANCEL_ID || id == LEAVE_ID))
+            })
+            .map(|(id, _)| id.clone())
+    }
+
+    /// Switches to the language a message is clearly written in, and says how to switch back.
+    fn detect_language(&mut self, cleaned: &str) {
+        if self.bot.text("language_detected", Lang::Id).is_empty() {
+            return;
+        }
+        let Some(lang) = super::normalize::detect_language(cleaned) else {
+            return;
+        };
+        if lang == self.session.lang || !self.bot.languages.contains(&lang) {
+            return;
+        }
+        self.session.lang = lang;
+        let text = self.bot_text("language_detected");
+        self.push(text, vec![]);
+    }
+
+    /// The question waiting for an answer, if any.
+    fn waiting_question(&self) -> Option<Position> {
+        let pos = self.session.position.clone()?;
+        matches!(
+            self.bot.node(&pos).map(|n| &n.kind),
+            Some(NodeKind::Question(_))
+        )
+        .then_some(pos)
+    }
+
+    /// Whether the user has answered anything in the current conversation.
+    fn has_answers(&self) -> bool {
+        self.session.vars.keys().any(|k| !k.starts_with('_'))
+    }
+
+    /// Asks before a cancel word throws the unfinished answers away.
+    fn confirm(&mut self, text: &str, yes_id: &str, yes_label: &str) {
+        let text = self.bot_text(text);
+        let choices = vec![
+            Choice {
+                id: yes_id.into(),
+                label: self.bot_text(yes_label),
+            },
+            Choice {
+                id: RESUME_ID.into(),
+                label: self.bot_text("resume_label"),
+            },
+        ];
+        self.push(text, choices);
+    }
+
+    /// Leaves an unfinished report for the menu, keeping it so "lanjut" brings it back.
+    fn park_report(&mut self, at: &Position) {
+        let answers: std::collections::BTreeMap<&String, &String> = self
+            .session
+            .vars
+            .iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .collect();
+        let kept = serde_json::to_string(&answers).unwrap_or_default();
+        self.session
+            .vars
+            .insert(PARKED_AT.into(), format!("{}/{}", at.flow, at.node));
+        self.session.vars.insert(PARKED_VARS.into(), kept);
+        self.session
+            .vars
+            .insert(PARKED_SINCE.into(), self.env.now.to_string());
+        self.session.position = None;
+        self.session.paused = None;
+        let text = self.bot_text("report_kept");
+        self.push(text, vec![]);
+        self.go(self.bot.start_position());
+    }
+
+    /// Brings a parked report back when it is recent enough. `true` when it did.
+    fn unpark_report(&mut self) -> bool {
+        let Some(at) = self.session.vars.remove(PARKED_AT) else {
+            return false;
+        };
+        let kept = self.session.vars.remove(PARKED_VARS).unwrap_or_default();
+        let since = self
+            .session
+            .vars
+            .remove(PARKED_SINCE)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        if self.env.now.saturating_sub(since) > self.bot.report_keep_secs {
+            return false;
+        }
+        let Some((flow, node)) = at.split_once('/') else {
+            return false;
+        };
+        let pos = Position::new(flow, node);
+        if self.bot.node(&pos).is_none() {
+            return false;
+        }
+        let answers: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&kept).unwrap_or_default();
+        self.session.vars.extend(answers);
+        self.session.position = Some(pos.clone());
+        self.prompt(&pos);
+        true
+    }
+
     fn choice(&mut self, id: &str) {
         if let Some(code) = id.strip_prefix(LANG_PREFIX) {
             if let Some(lang) = Lang::parse(code).filter(|l| self.bot.languages.contains(l)) {
@@ -293,6 +417,30 @@ impl Run<'_> {
         }
         if id == RESUME_ID {
             return self.resume();
+        }
+        if id == CANCEL_ID {
+            self.session.vars.remove(PENDING_ANSWER);
+            self.session.vars.remove(PARKED_AT);
+            let text = self.bot_text("cancelled");
+            self.push(text, vec![]);
+            return self.restart();
+        }
+        if id == LEAVE_ID {
+            return match self.waiting_question() {
+                Some(at) => self.park_report(&at),
+                None => self.reprompt_or_menu(),
+            };
+        }
+        if id == ANSWER_ID {
+            let pending = self.session.vars.remove(PENDING_ANSWER);
+            if let (Some(text), Some(pos)) = (pending, self.waiting_question())
+                && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
+            {
+                let q = q.clone();
+                self.session.vars.insert(q.save.clone(), text);
+                return self.after_answer(&q.next);
+            }
+            return self.reprompt_or_menu();
         }
         if let Some(target) = id.strip_prefix(GOTO_PREFIX) {
             if let Some((flow, node)) = target.split_once('/') {
@@ -436,6 +584,35 @@ impl Run<'_> {
     fn keyword(&mut self, norm: &str) -> Option<()> {
         let k = &self.bot.keywords;
         let is = |list: &Vec<String>| list.iter().any(|w| w == norm);
+        let switch_to = k
+            .switch
+            .iter()
+            .find(|(_, words)| words.iter().any(|w| w == norm))
+            .map(|(lang, _)| *lang);
+        if let Some(lang) = switch_to {
+            if !self.bot.languages.contains(&lang) {
+                self.language_menu();
+                return Some(());
+            }
+            self.session.lang = lang;
+            self.session.lang_chosen = true;
+            let text = self.bot_text("language_set");
+            self.push(text, vec![]);
+            self.reprompt_or_menu();
+            return Some(());
+        }
+        if is(&k.cancel) && self.waiting_question().is_some() && self.has_answers() {
+            self.confirm("cancel_confirm", CANCEL_ID, "cancel_yes_label");
+            return Some(());
+        }
+        if is(&k.menu)
+            && self.waiting_question().is_some()
+            && self.has_answers()
+            && !self.bot.text("leave_confirm", Lang::Id).is_empty()
+        {
+            self.confirm("leave_confirm", LEAVE_ID, "leave_yes_label");
+            return Some(());
+        }
         if is(&k.menu) {
             self.session.position = None;
             self.session.paused = None;
@@ -462,6 +639,11 @@ impl Run<'_> {
             self.session.attachments.clear();
             let text = self.bot_text("stopped");
             self.push(text, vec![]);
+        } else if is(&k.resume)
+            && self.session.paused.is_none()
+            && self.session.vars.contains_key(PARKED_AT)
+            && self.unpark_report()
+        {
         } else if is(&k.resume) && (self.session.paused.is_some() || self.session.resume_offered) {
             self.resume();
         } else if is(&k.skip) {
@@ -528,6 +710,40 @@ impl Run<'_> {
                 let fits = q.pattern.as_ref().is_none_or(|p| p.is_match(cleaned));
                 if !fits {
                     return false;
+                }
+                // A free-text answer that reads like a question about something else: ask, keep
+                // the answers either way.
+                if q.pattern.is_none() && norm.split(' ').count() >= 3 {
+                    let ranked = self.bot.matcher.rank(norm);
+                    if let (Verdict::Confident(t), Some(best)) =
+                        (self.bot.matcher.verdict(&ranked), ranked.first())
+                        && best.1 >= matcher::ELSEWHERE
+                        && let Some(target) = self.bot.matcher.targets.get(t)
+                        && target.position.flow != pos.flow
+                        && !self.bot.text("switch_offer", Lang::Id).is_empty()
+                    {
+                        let label = self.render(Some(&target.label));
+                        self.session
+                            .vars
+                            .insert(PENDING_ANSWER.into(), cleaned.to_string());
+                        self.session.vars.insert("_switch_to".into(), label.clone());
+                        let text = self.bot_text("switch_offer");
+                        let choices = vec![
+                            Choice {
+                                id: ANSWER_ID.into(),
+                                label: self.bot_text("answer_label"),
+                            },
+                            Choice {
+                                id: format!(
+                                    "{GOTO_PREFIX}{}/{}",
+                                    target.position.flow, target.position.node
+                                ),
+                                label,
+                            },
+                        ];
+                        self.push(text, choices);
+                        return true;
+                    }
                 }
                 let q = q.clone();
                 self.session
