@@ -340,6 +340,40 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             );
         }
     }
+    if facts && bot.languages.contains(&crate::dialog::Lang::Jv) {
+        // Javanese texts were written by the team, not by native speakers: on the go-live list.
+        let mut javanese = Vec::new();
+        for flow in bot.flows.values() {
+            for name in &flow.order {
+                let Some(node) = flow.nodes.get(name) else {
+                    continue;
+                };
+                let texts: Vec<&crate::dialog::Text> = match &node.kind {
+                    crate::dialog::NodeKind::Message { say, .. } => vec![say],
+                    crate::dialog::NodeKind::Menu { say, choices } => std::iter::once(say)
+                        .chain(choices.iter().map(|c| &c.label))
+                        .collect(),
+                    crate::dialog::NodeKind::Question(q) => vec![&q.ask],
+                    crate::dialog::NodeKind::Action { say, .. }
+                    | crate::dialog::NodeKind::End { say } => say.iter().collect(),
+                    crate::dialog::NodeKind::Jump { .. } => vec![],
+                };
+                if texts
+                    .iter()
+                    .any(|t| t.0.contains_key(&crate::dialog::Lang::Jv))
+                {
+                    javanese.push(format!("{} ({}/{name})", node.loc, flow.name));
+                }
+            }
+        }
+        println!(
+            "\nJavanese texts for a native speaker to review before go-live ({}):",
+            javanese.len()
+        );
+        for line in &javanese {
+            println!("  {line}");
+        }
+    }
     let report = transcript::run_dir(&config.dialogs.dir.join("tests"), &bot, &actions);
     let _ = std::fs::remove_dir_all(&tmp);
     let mut failed = 0;

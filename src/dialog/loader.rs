@@ -486,7 +486,17 @@ impl Cx<'_> {
                 let which = match lang {
                     Lang::Id => "Bahasa Indonesia (`id`)",
                     Lang::En => "English (`en`)",
-                    Lang::Jv => "Javanese (`jv`)",
+                    Lang::Jv => {
+                        // Javanese is being written: until it is, users get Bahasa Indonesia.
+                        self.warn(
+                            Some(loc.clone()),
+                            Some(path.to_string()),
+                            format!(
+                                "{what}: no Javanese (`jv`) text yet; Bahasa Indonesia is shown instead"
+                            ),
+                        );
+                        continue;
+                    }
                 };
                 self.error(
                     Some(loc.clone()),
