@@ -390,6 +390,40 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("{w}");
         }
     }
+    if facts && bot.languages.contains(&crate::dialog::Lang::Jv) {
+        // Javanese texts were written by the team, not by native speakers: on the go-live list.
+        let mut javanese = Vec::new();
+        for flow in bot.flows.values() {
+            for name in &flow.order {
+                let Some(node) = flow.nodes.get(name) else {
+                    continue;
+                };
+                let texts: Vec<&crate::dialog::Text> = match &node.kind {
+                    crate::dialog::NodeKind::Message { say, .. } => vec![say],
+                    crate::dialog::NodeKind::Menu { say, choices } => std::iter::once(say)
+                        .chain(choices.iter().map(|c| &c.label))
+                        .collect(),
+                    crate::dialog::NodeKind::Question(q) => vec![&q.ask],
+                    crate::dialog::NodeKind::Action { say, .. }
+                    | crate::dialog::NodeKind::End { say } => say.iter().collect(),
+                    crate::dialog::NodeKind::Jump { .. } => vec![],
+                };
+                if texts
+                    .iter()
+                    .any(|t| t.0.contains_key(&crate::dialog::Lang::Jv))
+                {
+                    javanese.push(format!("{} ({}/{name})", node.loc, flow.name));
+                }
+            }
+        }
+        println!(
+            "\nJavanese texts for a native speaker to review before go-live ({}):",
+            javanese.len()
+        );
+        for line in &javanese {
+            println!("  {line}");
+        }
+    }
     let report = transcript::run_dir(&config.dialogs.dir.join("tests"), &bot, &actions);
     let _ = std::fs::remove_dir_all(&tmp);
     let mut failed = 0;
@@ -425,6 +459,53 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("  miss: {text:?} should reach `{want}`, reached `{got}`");
         }
     }
+    let matcher = report.matcher(&bot);
+    if let Some(m) = &matcher {
+        println!(
+            "example matcher on the phrasing corpus (never trained on): {} of {} top-1 right ({:.1}%, target {:.0}%); {} confident, {} unsure, {} poor; {}-fold cross-validation of {} examples: {:.1}% (target {:.0}%)",
+            m.correct,
+            m.total,
+            m.accuracy() * 100.0,
+            transcript::MATCHER_TARGET * 100.0,
+            m.confident,
+            m.unsure,
+            m.poor,
+            transcript::FOLDS,
+            bot.matcher.examples.len(),
+            m.cross_validation_accuracy() * 100.0,
+            transcript::CROSS_VALIDATION_TARGET * 100.0
+        );
+        for ((flow, lang), (ok, n)) in &m.by_flow_lang {
+            println!("  {flow} [{lang}]: {ok}/{n}");
+        }
+        let mut pairs: Vec<_> = m.confusion.iter().collect();
+        pairs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for ((want, got), n) in pairs.iter().take(15) {
+            println!("  confused: {want} -> {got} ({n})");
+        }
+        for text in &m.leaked {
+            println!("  held-out message is also an example (remove one): {text:?}");
+        }
+    }
+    if let Some(e) = &report.emergency {
+        println!(
+            "emergency words: {} of {} emergencies caught ({:.1}%, target {:.0}%); {} false alarm(s) in {} other messages ({:.1}%, at most {:.0}%)",
+            e.caught,
+            e.emergencies,
+            e.recall() * 100.0,
+            transcript::EMERGENCY_RECALL_TARGET * 100.0,
+            e.false_alarms.len(),
+            e.others,
+            e.false_alarm_rate() * 100.0,
+            transcript::FALSE_ALARM_TARGET * 100.0
+        );
+        for (text, seen) in &e.missed {
+            println!("  missed emergency: {text:?} (seen: {seen})");
+        }
+        for (text, category) in &e.false_alarms {
+            println!("  false alarm: {text:?} ({category})");
+        }
+    }
     println!("{unverified} fact(s) need staff verification before go-live (pandu check --facts)");
     if cases_errors > 0 {
         println!("{cases_errors} error(s) in _cases.yaml: fix the errors above");
@@ -435,7 +516,7 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             config.agencies.labels_file.display()
         );
     }
-    if report.passed() && file_errors == 0 {
+    if report.passed() && file_errors == 0 && matcher.as_ref().is_none_or(|m| m.passed()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -22,7 +22,7 @@ use super::model::{
     AnswerButton, Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node,
     NodeKind, Question, REQUIRED_TEXTS, Text,
 };
-use super::normalize::{Lexicon, basic};
+use super::normalize::{Lexicon, basic, normalize};
 use crate::time::Date;
 
 /// Longest WhatsApp reply-button title, and longest list-row title.
@@ -217,6 +217,20 @@ struct RawNode {
     action: Option<Spanned<String>>,
     outcomes: Option<Ordered<Spanned<String>>>,
     fact: Option<RawFact>,
+    examples: Option<Spanned<RawExamples>>,
+}
+
+/// Example messages of a flow or a node, per language, and the label offered when the bot is unsure.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExamples {
+    label: Option<Spanned<RawText>>,
+    #[serde(default)]
+    id: Vec<String>,
+    #[serde(default)]
+    en: Vec<String>,
+    #[serde(default)]
+    jv: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,6 +241,7 @@ struct RawFlow {
     title: String,
     #[serde(default)]
     triggers: Vec<Spanned<String>>,
+    examples: Option<Spanned<RawExamples>>,
     nodes: Ordered<Spanned<RawNode>>,
 }
 
@@ -245,6 +260,15 @@ struct RawKeywords {
     resume: Vec<String>,
     #[serde(default)]
     skip: Vec<String>,
+    /// Words that cancel an unfinished report (after a confirmation).
+    #[serde(default)]
+    cancel: Vec<String>,
+    /// Words that say yes to the bot's own confirmations (cancel, leave the report).
+    #[serde(default)]
+    yes: Vec<String>,
+    /// Words that switch to one language at once, by language code.
+    #[serde(default)]
+    switch: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +284,9 @@ struct RawBot {
     /// Extra sections other parts of Pandu read from `_bot.yaml` (e.g. Telegram command descriptions).
     #[serde(default)]
     telegram_commands: Option<BTreeMap<String, RawText>>,
+    /// How long an unfinished report left through the menu can be resumed with "lanjut".
+    #[serde(default)]
+    report_keep_minutes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -281,6 +308,8 @@ struct RawEmergencyCategory {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEmergency {
+    #[serde(default)]
+    ignore: Vec<Spanned<String>>,
     #[serde(default)]
     categories: Vec<RawEmergencyCategory>,
 }
@@ -306,6 +335,13 @@ struct RawFacts {
 struct Cx<'o> {
     diags: Vec<Diagnostic>,
     options: &'o LoadOptions,
+}
+
+/// The examples of one flow or node, before the matcher is built.
+struct ExampleSet {
+    target: Position,
+    label: Text,
+    messages: Vec<(Lang, String)>,
 }
 
 /// A node before its targets are resolved.
@@ -389,6 +425,56 @@ impl Cx<'_> {
         }
     }
 
+    /// Checks an `examples:` block and keeps it for the matcher.
+    fn examples(
+        &mut self,
+        file: &Path,
+        path: &str,
+        target: Position,
+        raw: Spanned<RawExamples>,
+        out: &mut Vec<ExampleSet>,
+    ) {
+        let loc = loc_of(file, &raw.referenced);
+        let raw = raw.value;
+        let label = match &raw.label {
+            Some(l) => self.text(file, path, l, "examples label"),
+            None => {
+                self.error(
+                    Some(loc),
+                    Some(path.to_string()),
+                    "examples need a `label` (the choice shown when the bot asks \"did you mean\")",
+                );
+                return;
+            }
+        };
+        let mut messages = Vec::new();
+        for (lang, list) in [(Lang::Id, raw.id), (Lang::En, raw.en), (Lang::Jv, raw.jv)] {
+            for m in list {
+                if m.trim().is_empty() {
+                    self.error(
+                        Some(loc.clone()),
+                        Some(path.to_string()),
+                        "an example message is empty",
+                    );
+                    continue;
+                }
+                messages.push((lang, m));
+            }
+        }
+        if messages.is_empty() {
+            self.warn(
+                Some(loc),
+                Some(path.to_string()),
+                "examples block without a message: add some under id, en or jv",
+            );
+        }
+        out.push(ExampleSet {
+            target,
+            label,
+            messages,
+        });
+    }
+
     fn text(&mut self, file: &Path, path: &str, raw: &Spanned<RawText>, what: &str) -> Text {
         let loc = loc_of(file, &raw.referenced);
         let mut out = BTreeMap::new();
@@ -410,7 +496,17 @@ impl Cx<'_> {
                 let which = match lang {
                     Lang::Id => "Bahasa Indonesia (`id`)",
                     Lang::En => "English (`en`)",
-                    Lang::Jv => "Javanese (`jv`)",
+                    Lang::Jv => {
+                        // Javanese is being written: until it is, users get Bahasa Indonesia.
+                        self.warn(
+                            Some(loc.clone()),
+                            Some(path.to_string()),
+                            format!(
+                                "{what}: no Javanese (`jv`) text yet; Bahasa Indonesia is shown instead"
+                            ),
+                        );
+                        continue;
+                    }
                 };
                 self.error(
                     Some(loc.clone()),
@@ -610,11 +706,31 @@ impl Cx<'_> {
         };
         let emergency_file = file_named("_emergency.yaml");
         let mut emergency = Vec::new();
+        let mut emergency_ignore = None;
         if emergency_file.exists() {
             let raw: Option<RawEmergency> = self
                 .read(&emergency_file)
                 .and_then(|t| self.parse(&emergency_file, &t));
-            for cat in raw.unwrap_or_default().categories {
+            let raw = raw.unwrap_or_default();
+            let mut ignore = Vec::new();
+            for p in &raw.ignore {
+                if let Some(r) =
+                    self.regex(&emergency_file, "_emergency/ignore", p, "ignore pattern")
+                {
+                    ignore.push(format!("(?:{})", r.as_str()));
+                }
+            }
+            if !ignore.is_empty() {
+                match compile_pattern(&ignore.join("|")) {
+                    Ok(r) => emergency_ignore = Some(r),
+                    Err(e) => self.error(
+                        None,
+                        Some("_emergency/ignore".into()),
+                        format!("the ignore patterns together are too large to match: {e}"),
+                    ),
+                }
+            }
+            for cat in raw.categories {
                 let path = format!("_emergency/{}", cat.name);
                 let mut patterns = Vec::new();
                 for p in &cat.patterns {
@@ -655,6 +771,7 @@ impl Cx<'_> {
         // Flows.
         let mut flows: BTreeMap<String, (Flow, PathBuf)> = BTreeMap::new();
         let mut flow_order = Vec::new();
+        let mut example_sets: Vec<ExampleSet> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         for file in &files {
             let stem = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -664,7 +781,7 @@ impl Cx<'_> {
             let Some(text) = self.read(file) else {
                 continue;
             };
-            let Some(raw) = self.parse::<RawFlow>(file, &text) else {
+            let Some(mut raw) = self.parse::<RawFlow>(file, &text) else {
                 continue;
             };
             let name = raw.flow.value.trim().to_string();
@@ -705,7 +822,32 @@ impl Cx<'_> {
             }
             let mut order = Vec::new();
             let mut seen = BTreeSet::new();
-            for (key, node) in raw.nodes.0 {
+            let first_node = raw
+                .nodes
+                .0
+                .first()
+                .map(|(k, _)| k.value.trim().to_string())
+                .unwrap_or_default();
+            if let Some(ex) = raw.examples.take() {
+                self.examples(
+                    file,
+                    &name,
+                    Position::new(name.clone(), first_node),
+                    ex,
+                    &mut example_sets,
+                );
+            }
+            for (key, mut node) in raw.nodes.0 {
+                if let Some(ex) = node.value.examples.take() {
+                    let node_name = key.value.trim().to_string();
+                    self.examples(
+                        file,
+                        &format!("{name}/{node_name}"),
+                        Position::new(name.clone(), node_name),
+                        ex,
+                        &mut example_sets,
+                    );
+                }
                 let node_name = key.value.trim().to_string();
                 let loc = loc_of(file, &key.referenced);
                 if !valid_name(&node_name) {
@@ -836,6 +978,14 @@ impl Cx<'_> {
             stop: norm_list(&raw_bot.keywords.stop),
             resume: norm_list(&raw_bot.keywords.resume),
             skip: norm_list(&raw_bot.keywords.skip),
+            cancel: norm_list(&raw_bot.keywords.cancel),
+            yes: norm_list(&raw_bot.keywords.yes),
+            switch: raw_bot
+                .keywords
+                .switch
+                .iter()
+                .filter_map(|(code, words)| Lang::parse(code).map(|l| (l, norm_list(words))))
+                .collect(),
         };
         if keywords.menu.is_empty() {
             self.error(
@@ -864,7 +1014,33 @@ impl Cx<'_> {
             .map(|(k, v)| (k, raw_text_plain(&v)))
             .collect();
 
+        let mut targets = Vec::new();
+        let mut examples = Vec::new();
+        for set in example_sets {
+            let exists = flows
+                .get(&set.target.flow)
+                .is_some_and(|(f, _)| f.nodes.contains_key(&set.target.node));
+            if !exists {
+                continue;
+            }
+            let t = targets.len();
+            for (lang, m) in set.messages {
+                examples.push(super::matcher::Example {
+                    target: t,
+                    lang,
+                    text: normalize(&m, &lexicon),
+                });
+            }
+            targets.push(super::matcher::Target {
+                position: set.target,
+                label: set.label,
+            });
+        }
+        let matcher = super::matcher::Matcher::new(targets, examples);
+        let report_keep_secs = raw_bot.report_keep_minutes.unwrap_or(24 * 60) * 60;
         let mut bot = Bot {
+            report_keep_secs,
+            matcher,
             start,
             staff_flow,
             keywords,
@@ -882,6 +1058,7 @@ impl Cx<'_> {
             emergency_set: regex::RegexSet::empty(),
             emergency_owner: Vec::new(),
             markup_vars: actions.markup_vars(),
+            emergency_ignore,
         };
         let mut emergency_patterns = Vec::new();
         for (i, category) in bot.emergency.iter().enumerate() {

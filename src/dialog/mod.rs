@@ -11,6 +11,7 @@ pub(crate) mod fixture;
 pub mod io;
 pub mod loader;
 pub mod markup;
+pub mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod runtime;
