@@ -20,7 +20,7 @@ use super::actions::Actions;
 use super::io::{Lang, Position};
 use super::model::{
     Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node, NodeKind,
-    Question, REQUIRED_TEXTS, Text,
+    Question, REPLY_MAX_CHARS, REQUIRED_TEXTS, Text,
 };
 use super::normalize::{Lexicon, basic};
 use crate::time::Date;
@@ -118,6 +118,51 @@ pub fn load(
     }
 }
 
+/// The text one message carries when the bot arrives at `pos`: the node's own text plus that of the
+/// message nodes its `next` (or a jump) runs through, joined as the runtime joins them, up to the first
+/// node that waits for the user. Variables count as empty; facts are filled in.
+pub fn reply_text(bot: &Bot, mut pos: Position, lang: Lang) -> String {
+    let session = super::io::Session::default();
+    let mut parts: Vec<String> = Vec::new();
+    let add = |parts: &mut Vec<String>, t: &Text| {
+        let s = super::runtime::interpolate(t.get(lang), lang, &session, bot);
+        if !s.trim().is_empty() {
+            parts.push(s.trim_end().to_string());
+        }
+    };
+    // A chain never waits longer than this (the checker rejects loops that never wait).
+    for _ in 0..32 {
+        let Some(node) = bot.flows.get(&pos.flow).and_then(|f| f.nodes.get(&pos.node)) else {
+            break;
+        };
+        match &node.kind {
+            NodeKind::Message { say, next } => {
+                add(&mut parts, say);
+                match next {
+                    Some(n) => pos = n.clone(),
+                    None => break,
+                }
+            }
+            NodeKind::Jump { goto } => pos = goto.clone(),
+            NodeKind::Menu { say, .. } => {
+                add(&mut parts, say);
+                break;
+            }
+            NodeKind::Question(q) => {
+                add(&mut parts, &q.ask);
+                break;
+            }
+            NodeKind::Action { say, .. } | NodeKind::End { say } => {
+                if let Some(say) = say {
+                    add(&mut parts, say);
+                }
+                break;
+            }
+        }
+    }
+    parts.join("\n\n")
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Raw file shapes, as written by authors.
 
@@ -179,6 +224,7 @@ struct RawFact {
     verified: Option<Spanned<String>>,
     confidence: Option<String>,
     note: Option<String>,
+    verify_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,11 +324,14 @@ struct RawEmergency {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFactValue {
+    /// Absent or empty: not filled in yet (never shown to users; listed for staff).
+    #[serde(default)]
     value: RawText,
     source: Option<String>,
     verified: Option<Spanned<String>>,
     confidence: Option<String>,
     note: Option<String>,
+    verify_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -444,16 +493,26 @@ impl Cx<'_> {
         verified: Option<&Spanned<String>>,
         confidence: Option<&String>,
         note: Option<&String>,
+        verify_by: Option<&String>,
+        unfilled: bool,
     ) -> FactMeta {
         let source = source.map(|s| s.trim().to_string()).unwrap_or_default();
-        if source.is_empty() {
+        if source.is_empty() && !unfilled {
             self.warn(
                 Some(loc.clone()),
                 Some(path.to_string()),
                 "fact without `source`: name the law, document or URL it comes from",
             );
         }
+        if unfilled && let Some(v) = verified {
+            self.error(
+                Some(loc_of(file, &v.referenced)),
+                Some(path.to_string()),
+                "a fact with no value is not verified: remove `verified` (write it when the value is filled in and checked)",
+            );
+        }
         let verified_date = match verified {
+            None if unfilled => None,
             None => {
                 self.warn(
                     Some(loc.clone()),
@@ -513,6 +572,9 @@ impl Cx<'_> {
             verified: verified_date,
             confidence,
             note: note.cloned(),
+            verifier: verify_by
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
         }
     }
 
@@ -859,7 +921,53 @@ impl Cx<'_> {
             return None;
         }
         self.check_graph(&mut bot, actions);
+        self.check_reply_shape(&bot);
         Some(bot)
+    }
+
+    /// Every reply fits a phone screen: the texts a node sends in one message (itself and the message
+    /// nodes its `next` runs through, up to the first node that waits) are at most `REPLY_MAX_CHARS`
+    /// in every language, with facts filled in, and never start with a blank line.
+    fn check_reply_shape(&mut self, bot: &Bot) {
+        for flow in bot.flows.values() {
+            for name in &flow.order {
+                let Some(node) = flow.nodes.get(name) else {
+                    continue;
+                };
+                for &lang in &bot.languages {
+                    let text = reply_text(bot, Position::new(flow.name.clone(), name.clone()), lang);
+                    let chars = text.chars().count();
+                    let path = format!("{}/{}", flow.name, name);
+                    if chars > REPLY_MAX_CHARS {
+                        self.error(
+                            Some(node.loc.clone()),
+                            Some(path.clone()),
+                            format!(
+                                "reply of {chars} characters in `{}` (limit {REPLY_MAX_CHARS}, one phone screen): shorten it, or put the details in a node behind a \"Selengkapnya\" choice",
+                                lang.code()
+                            ),
+                        );
+                    }
+                    // As written (a variable that turns out empty is the runtime's to drop).
+                    let own = match &node.kind {
+                        NodeKind::Message { say, .. } | NodeKind::Menu { say, .. } => Some(say),
+                        NodeKind::Question(q) => Some(&q.ask),
+                        NodeKind::Action { say, .. } | NodeKind::End { say } => say.as_ref(),
+                        NodeKind::Jump { .. } => None,
+                    };
+                    if own.is_some_and(|t| {
+                        let t = t.get(lang);
+                        !t.is_empty() && t.lines().next().is_some_and(|l| l.trim().is_empty())
+                    }) {
+                        self.error(
+                            Some(node.loc.clone()),
+                            Some(path),
+                            format!("reply in `{}` starts with a blank line: remove it", lang.code()),
+                        );
+                    }
+                }
+            }
+        }
     }
 
     fn load_facts(&mut self, path: &Path) -> BTreeMap<String, FactValue> {
@@ -883,6 +991,8 @@ impl Cx<'_> {
                 v.verified.as_ref(),
                 v.confidence.as_ref(),
                 v.note.as_ref(),
+                v.verify_by.as_ref(),
+                v.value.0.values().all(|t| t.trim().is_empty()),
             );
             let mut text = BTreeMap::new();
             for (code, t) in &v.value.0 {
@@ -1054,6 +1164,8 @@ impl Cx<'_> {
                 f.verified.as_ref(),
                 f.confidence.as_ref(),
                 f.note.as_ref(),
+                f.verify_by.as_ref(),
+                false,
             )
         });
         let kind = if let Some(choices) = &r.choices {

@@ -13,7 +13,7 @@
 
 use super::actions::{ActionCall, Actions};
 use super::io::{Choice, Effect, Input, InputKind, Lang, Position, Reply, Session};
-use super::model::{Bot, NodeKind, Text};
+use super::model::{Bot, FactValue, NodeKind, Text};
 use super::normalize::normalize;
 use crate::storage::UserKey;
 
@@ -59,6 +59,9 @@ struct Run<'a> {
     replies: Vec<Reply>,
     effects: Vec<Effect>,
     entered: Option<String>,
+    /// The last reply stands alone (the emergency numbers): the next text starts a new message, so
+    /// neither grows past a phone screen.
+    sealed: bool,
 }
 
 pub fn step(
@@ -78,6 +81,7 @@ pub fn step(
         replies: Vec::new(),
         effects: Vec::new(),
         entered: None,
+        sealed: false,
     };
     run.session.last_seen = env.now;
     if !bot.languages.contains(&run.session.lang) {
@@ -146,8 +150,18 @@ impl Run<'_> {
         if text.trim().is_empty() && choices.is_empty() {
             return;
         }
+        // A reply never starts with a blank line (a line left out for an unfilled fact, an empty
+        // variable on the first line).
+        let text = match text.find(|c: char| !c.is_whitespace()) {
+            Some(i) if text[..i].contains('\n') => {
+                let start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+                text[start..].to_string()
+            }
+            _ => text,
+        };
         // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
-        if let Some(last) = self.replies.last_mut()
+        if !std::mem::take(&mut self.sealed)
+            && let Some(last) = self.replies.last_mut()
             && last.choices.is_empty()
         {
             if !text.trim().is_empty() {
@@ -373,6 +387,7 @@ impl Run<'_> {
             .or_default();
         let text = self.bot_text("emergency");
         self.push(text, vec![]);
+        self.sealed = true;
     }
 
     /// Global keywords. `Some` when the message was one.
@@ -744,8 +759,32 @@ impl Run<'_> {
 }
 
 /// Replaces `{var}` with the session's variable and `{fact.key}` with the fact's value; `{var|text}`
-/// shows `text` when the variable is missing or empty (a skipped question in a summary).
+/// shows `text` when the variable is missing or empty (a skipped question in a summary). A fact staff
+/// have not filled in is never shown: `{fact.key|text}` shows `text` instead, and a line with a bare
+/// `{fact.key}` of an unfilled fact is left out.
 pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
+    if text.contains("{fact.") && bot.facts.values().any(FactValue::is_unfilled) {
+        let kept: String = text
+            .split_inclusive('\n')
+            .filter(|line| !refers_to_unfilled_fact(line, bot))
+            .collect();
+        return interpolate_refs(&kept, lang, session, bot);
+    }
+    interpolate_refs(text, lang, session, bot)
+}
+
+/// True when the line has a `{fact.key}` (without an alternative) whose fact is not filled in.
+fn refers_to_unfilled_fact(line: &str, bot: &Bot) -> bool {
+    line.match_indices("{fact.").any(|(i, m)| {
+        let rest = &line[i + m.len()..];
+        rest.find('}').is_some_and(|j| {
+            let key = &rest[..j];
+            !key.contains('|') && bot.facts.get(key).is_some_and(FactValue::is_unfilled)
+        })
+    })
+}
+
+fn interpolate_refs(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('{') {
