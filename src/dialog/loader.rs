@@ -1770,6 +1770,73 @@ mod tests {
         );
     }
 
+    /// Loads the fixture with `info.yaml` replaced and a facts file beside it.
+    fn load_with_facts(info: &str, facts: &str) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = fixture::standard_files();
+        files.retain(|(n, _)| *n != "info.yaml");
+        files.push(("info.yaml", info));
+        fixture::write(dir.path(), &files);
+        let config = tempfile::tempdir().unwrap();
+        let facts_file = config.path().join("facts.yaml");
+        std::fs::write(&facts_file, facts).unwrap();
+        let options = LoadOptions {
+            facts_file: Some(facts_file),
+            ..fixture::options()
+        };
+        load(dir.path(), &fixture::actions(), &options)
+    }
+
+    const UNFILLED: &str = "facts:\n  office_phone:\n    source: none\n    confidence: L\n    verify_by: dinas\n";
+
+    #[test]
+    fn an_unfilled_fact_loads_without_a_date_and_says_who_verifies_it() {
+        let info = fixture::INFO.replace("umur 18.", "umur 18.\nTelepon: {fact.office_phone}");
+        let (bot, warnings) = load_with_facts(&info, UNFILLED).unwrap();
+        let fact = &bot.facts["office_phone"];
+        assert!(fact.is_unfilled());
+        assert_eq!(fact.meta.verifier.as_deref(), Some("dinas"));
+        assert!(
+            !warnings.iter().any(|w| w.message.contains("verified")),
+            "an unfilled fact needs no date: {warnings:?}"
+        );
+    }
+
+    #[test]
+    fn an_unfilled_fact_with_a_verified_date_is_refused() {
+        let facts = UNFILLED.replace("confidence: L", "verified: 2026-01-01\n    confidence: L");
+        let errs = match load_with_facts(fixture::INFO, &facts) {
+            Ok(_) => panic!("a placeholder claiming to be verified must be refused"),
+            Err(diags) => diags.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        };
+        assert_one_error_with(&errs, &["fact.office_phone", "no value is not verified"]);
+    }
+
+    #[test]
+    fn a_reply_longer_than_a_phone_screen_is_refused() {
+        let long = "kata ".repeat(160);
+        let info = fixture::INFO.replace("\"Syarat: umur 18.\"", &format!("\"Syarat: {long}\""));
+        let errs = refused("info.yaml", &info, &["limit 700"]);
+        assert_one_error_with(&errs, &["info/start", "characters in `id`"]);
+        // The message nodes a `next` runs through travel in the same message and count together.
+        let half = "kata ".repeat(80);
+        let chained = format!(
+            "flow: info\ntriggers: ['syarat']\nnodes:\n  start:\n    say: {{ id: \"{half}\", en: a }}\n    next: two\n  two:\n    say: {{ id: \"{half}\", en: b }}\n    choices:\n      - label: {{ id: Menu, en: Menu }}\n        goto: main\n"
+        );
+        let errs = refused("info.yaml", &chained, &["limit 700"]);
+        assert_one_error_with(&errs, &["info/start", "characters"]);
+        assert!(!has(&errs, "info/two"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_reply_starting_with_a_blank_line_is_refused() {
+        let info = fixture::INFO.replace(
+            "say: { id: \"Syarat: umur 18.\", en: \"Requirements: age 18.\" }",
+            "say:\n      id: \"\\nSyarat: umur 18.\"\n      en: \"Requirements: age 18.\"",
+        );
+        refused("info.yaml", &info, &["info/start", "starts with a blank line"]);
+    }
+
     #[test]
     fn stale_and_unsourced_facts_are_warnings() {
         let info = fixture::INFO.replace("verified: 2026-01-01", "verified: 2020-01-01");

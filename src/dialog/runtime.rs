@@ -885,6 +885,56 @@ mod tests {
     }
 
     #[test]
+    fn an_unfilled_fact_is_never_shown() {
+        let mut chat = Chat::new();
+        let fact = |value: &str| super::super::model::FactValue {
+            value: Text([(Lang::Id, value.to_string())].into_iter().collect()),
+            meta: super::super::model::FactMeta {
+                source: String::new(),
+                verified: None,
+                confidence: super::super::model::Confidence::Low,
+                note: None,
+                verifier: None,
+            },
+        };
+        chat.bot.facts.insert("address".into(), fact(""));
+        chat.bot.facts.insert("phone".into(), fact("(0285) 421731"));
+        let text = "Kantor dinas\nAlamat: {fact.address}\nTelepon: {fact.phone}\nLokasi: {fact.address|tanya lewat telepon}";
+        let out = interpolate(text, Lang::Id, &chat.session, &chat.bot);
+        assert_eq!(
+            out,
+            "Kantor dinas\nTelepon: (0285) 421731\nLokasi: tanya lewat telepon"
+        );
+        // A filled fact shows as before; the line stays.
+        chat.bot.facts.insert("address".into(), fact("Jl. Contoh 1"));
+        let out = interpolate(text, Lang::Id, &chat.session, &chat.bot);
+        assert!(out.contains("Alamat: Jl. Contoh 1"), "{out}");
+        assert!(out.contains("Lokasi: Jl. Contoh 1"), "{out}");
+        // A reply whose first line was left out does not start with a blank line.
+        chat.bot.facts.insert("address".into(), fact(""));
+        let mut run = Run {
+            bot: &chat.bot,
+            actions: &chat.actions,
+            env: &StepEnv {
+                now: 1,
+                seed: 1,
+                idle_secs: 1,
+                user: &chat.user,
+            },
+            session: Session::default(),
+            replies: Vec::new(),
+            effects: Vec::new(),
+            entered: None,
+            sealed: false,
+        };
+        run.push(
+            interpolate("{fact.address}\n\nIsi", Lang::Id, &chat.session, &chat.bot),
+            vec![],
+        );
+        assert_eq!(run.replies[0].text, "Isi");
+    }
+
+    #[test]
     fn a_missing_or_empty_variable_shows_its_fallback() {
         let bot = fixture::bot();
         let mut session = Session::default();
@@ -1059,6 +1109,10 @@ mod tests {
             out.contains("Umur Siti, dia dipukul majikan?"),
             "the answer still counts: {out}"
         );
+        // The numbers are a message of their own, so neither message outgrows a phone screen.
+        assert_eq!(step.replies.len(), 2, "{out}");
+        assert!(step.replies[0].text.starts_with("DARURAT"), "{out}");
+        assert!(step.replies[1].text.starts_with("Umur"), "{out}");
         assert!(step.effects.contains(&Effect::Emergency {
             category: "kekerasan".into()
         }));
