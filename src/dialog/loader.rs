@@ -132,7 +132,11 @@ pub fn reply_text(bot: &Bot, mut pos: Position, lang: Lang) -> String {
     };
     // A chain never waits longer than this (the checker rejects loops that never wait).
     for _ in 0..32 {
-        let Some(node) = bot.flows.get(&pos.flow).and_then(|f| f.nodes.get(&pos.node)) else {
+        let Some(node) = bot
+            .flows
+            .get(&pos.flow)
+            .and_then(|f| f.nodes.get(&pos.node))
+        else {
             break;
         };
         match &node.kind {
@@ -935,7 +939,8 @@ impl Cx<'_> {
                     continue;
                 };
                 for &lang in &bot.languages {
-                    let text = reply_text(bot, Position::new(flow.name.clone(), name.clone()), lang);
+                    let text =
+                        reply_text(bot, Position::new(flow.name.clone(), name.clone()), lang);
                     let chars = text.chars().count();
                     let path = format!("{}/{}", flow.name, name);
                     if chars > REPLY_MAX_CHARS {
@@ -962,7 +967,10 @@ impl Cx<'_> {
                         self.error(
                             Some(node.loc.clone()),
                             Some(path),
-                            format!("reply in `{}` starts with a blank line: remove it", lang.code()),
+                            format!(
+                                "reply in `{}` starts with a blank line: remove it",
+                                lang.code()
+                            ),
                         );
                     }
                 }
@@ -1787,7 +1795,8 @@ mod tests {
         load(dir.path(), &fixture::actions(), &options)
     }
 
-    const UNFILLED: &str = "facts:\n  office_phone:\n    source: none\n    confidence: L\n    verify_by: dinas\n";
+    const UNFILLED: &str =
+        "facts:\n  office_phone:\n    source: none\n    confidence: L\n    verify_by: dinas\n";
 
     #[test]
     fn an_unfilled_fact_loads_without_a_date_and_says_who_verifies_it() {
@@ -1834,7 +1843,11 @@ mod tests {
             "say: { id: \"Syarat: umur 18.\", en: \"Requirements: age 18.\" }",
             "say:\n      id: \"\\nSyarat: umur 18.\"\n      en: \"Requirements: age 18.\"",
         );
-        refused("info.yaml", &info, &["info/start", "starts with a blank line"]);
+        refused(
+            "info.yaml",
+            &info,
+            &["info/start", "starts with a blank line"],
+        );
     }
 
     #[test]

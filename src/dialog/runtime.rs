@@ -906,7 +906,9 @@ mod tests {
             "Kantor dinas\nTelepon: (0285) 421731\nLokasi: tanya lewat telepon"
         );
         // A filled fact shows as before; the line stays.
-        chat.bot.facts.insert("address".into(), fact("Jl. Contoh 1"));
+        chat.bot
+            .facts
+            .insert("address".into(), fact("Jl. Contoh 1"));
         let out = interpolate(text, Lang::Id, &chat.session, &chat.bot);
         assert!(out.contains("Alamat: Jl. Contoh 1"), "{out}");
         assert!(out.contains("Lokasi: Jl. Contoh 1"), "{out}");

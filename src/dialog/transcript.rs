@@ -198,7 +198,13 @@ fn run_transcript(
                     indent(&reply.text)
                 ));
             }
-            if reply.text.lines().next().is_some_and(|l| l.trim().is_empty()) && !reply.text.is_empty() {
+            if reply
+                .text
+                .lines()
+                .next()
+                .is_some_and(|l| l.trim().is_empty())
+                && !reply.text.is_empty()
+            {
                 failures.push(format!(
                     "step {} (user: {:?}): a reply starts with a blank line:\n{}",
                     i + 1,
