@@ -364,9 +364,10 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let unverified = fact_list(&bot)
+    let rows = fact_list(&bot);
+    let unverified = rows
         .iter()
-        .filter(|f| f.1 != Confidence::High)
+        .filter(|f| f.confidence != Confidence::High)
         .count();
     // With --facts the checklist comes first (`pandu check --facts | head` shows it), warnings after.
     if !facts {
@@ -375,12 +376,30 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
         }
     }
     if facts {
-        println!("Go-live checklist of facts (unverified first):");
-        for (path, confidence, source, verified, note) in fact_list(&bot) {
+        println!("Go-live checklist of facts, by who can verify them (unverified first):");
+        let mut group: Option<Option<&String>> = None;
+        for f in &rows {
+            if group != Some(f.verifier.as_ref()) {
+                group = Some(f.verifier.as_ref());
+                let open = rows
+                    .iter()
+                    .filter(|r| r.verifier == f.verifier && r.confidence != Confidence::High)
+                    .count();
+                match &f.verifier {
+                    Some(v) => println!("\n== verify by: {v} ({open} need verification) =="),
+                    None => println!("\n== verify by: not assigned ({open} need verification) =="),
+                }
+            }
             println!(
-                "[{}] {path}\n    source: {source}\n    verified: {verified}{}",
-                confidence.letter(),
-                note.map(|n| format!("\n    note: {n}")).unwrap_or_default()
+                "[{}] {}\n    source: {}\n    verified: {}{}",
+                f.confidence.letter(),
+                f.what,
+                f.source,
+                f.verified,
+                f.note
+                    .as_ref()
+                    .map(|n| format!("\n    note: {n}"))
+                    .unwrap_or_default()
             );
         }
         if !warnings.is_empty() {
@@ -523,39 +542,54 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
     }
 }
 
-type FactRow = (String, Confidence, String, String, Option<String>);
+/// One line of the go-live checklist of facts.
+pub struct FactRow {
+    /// `{fact.key} = value` or `flow/node`.
+    pub what: String,
+    pub confidence: Confidence,
+    pub source: String,
+    pub verified: String,
+    pub note: Option<String>,
+    /// Who can verify it (`verify_by`), if the author said.
+    pub verifier: Option<String>,
+}
 
-/// Every fact of the dialogs and the facts file, least confident first.
+/// Every fact of the dialogs and the facts file, grouped by who can verify it (unassigned last), least
+/// confident first within a group.
 pub fn fact_list(bot: &crate::dialog::Bot) -> Vec<FactRow> {
     let mut rows: Vec<FactRow> = Vec::new();
+    let row = |what: String, meta: &crate::dialog::FactMeta| FactRow {
+        what,
+        confidence: meta.confidence,
+        source: meta.source.clone(),
+        verified: meta
+            .verified
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "never".into()),
+        note: meta.note.clone(),
+        verifier: meta.verifier.clone(),
+    };
     for (key, fact) in &bot.facts {
-        rows.push((
-            format!("{{fact.{key}}} = {}", fact.value.get(Lang::Id)),
-            fact.meta.confidence,
-            fact.meta.source.clone(),
-            fact.meta
-                .verified
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "never".into()),
-            fact.meta.note.clone(),
-        ));
+        let value = if fact.is_unfilled() {
+            "(not filled in: never shown to users until staff write it)".to_string()
+        } else {
+            fact.value.get(Lang::Id).to_string()
+        };
+        rows.push(row(format!("{{fact.{key}}} = {value}"), &fact.meta));
     }
     for flow in bot.flows.values() {
         for name in &flow.order {
             if let Some(meta) = flow.nodes.get(name).and_then(|n| n.fact.as_ref()) {
-                rows.push((
-                    format!("{}/{}", flow.name, name),
-                    meta.confidence,
-                    meta.source.clone(),
-                    meta.verified
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "never".into()),
-                    meta.note.clone(),
-                ));
+                rows.push(row(format!("{}/{}", flow.name, name), meta));
             }
         }
     }
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    rows.sort_by(|a, b| {
+        (a.verifier.is_none(), &a.verifier)
+            .cmp(&(b.verifier.is_none(), &b.verifier))
+            .then(b.confidence.cmp(&a.confidence))
+            .then(a.what.cmp(&b.what))
+    });
     rows
 }
 

@@ -20,7 +20,7 @@ use super::actions::Actions;
 use super::io::{Lang, Position};
 use super::model::{
     AnswerButton, Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node,
-    NodeKind, Question, REQUIRED_TEXTS, Text,
+    NodeKind, Question, REPLY_MAX_CHARS, REQUIRED_TEXTS, Text,
 };
 use super::normalize::{Lexicon, basic, normalize};
 use crate::time::Date;
@@ -118,6 +118,55 @@ pub fn load(
     }
 }
 
+/// The text one message carries when the bot arrives at `pos`: the node's own text plus that of the
+/// message nodes its `next` (or a jump) runs through, joined as the runtime joins them, up to the first
+/// node that waits for the user. Variables count as empty; facts are filled in.
+pub fn reply_text(bot: &Bot, mut pos: Position, lang: Lang) -> String {
+    let session = super::io::Session::default();
+    let mut parts: Vec<String> = Vec::new();
+    let add = |parts: &mut Vec<String>, t: &Text| {
+        let s = super::runtime::interpolate(t.get(lang), lang, &session, bot);
+        if !s.trim().is_empty() {
+            parts.push(s.trim_end().to_string());
+        }
+    };
+    // A chain never waits longer than this (the checker rejects loops that never wait).
+    for _ in 0..32 {
+        let Some(node) = bot
+            .flows
+            .get(&pos.flow)
+            .and_then(|f| f.nodes.get(&pos.node))
+        else {
+            break;
+        };
+        match &node.kind {
+            NodeKind::Message { say, next } => {
+                add(&mut parts, say);
+                match next {
+                    Some(n) => pos = n.clone(),
+                    None => break,
+                }
+            }
+            NodeKind::Jump { goto } => pos = goto.clone(),
+            NodeKind::Menu { say, .. } => {
+                add(&mut parts, say);
+                break;
+            }
+            NodeKind::Question(q) => {
+                add(&mut parts, &q.ask);
+                break;
+            }
+            NodeKind::Action { say, .. } | NodeKind::End { say } => {
+                if let Some(say) = say {
+                    add(&mut parts, say);
+                }
+                break;
+            }
+        }
+    }
+    parts.join("\n\n")
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Raw file shapes, as written by authors.
 
@@ -179,6 +228,7 @@ struct RawFact {
     verified: Option<Spanned<String>>,
     confidence: Option<String>,
     note: Option<String>,
+    verify_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -317,11 +367,14 @@ struct RawEmergency {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFactValue {
+    /// Absent or empty: not filled in yet (never shown to users; listed for staff).
+    #[serde(default)]
     value: RawText,
     source: Option<String>,
     verified: Option<Spanned<String>>,
     confidence: Option<String>,
     note: Option<String>,
+    verify_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -598,16 +651,26 @@ impl Cx<'_> {
         verified: Option<&Spanned<String>>,
         confidence: Option<&String>,
         note: Option<&String>,
+        verify_by: Option<&String>,
+        unfilled: bool,
     ) -> FactMeta {
         let source = source.map(|s| s.trim().to_string()).unwrap_or_default();
-        if source.is_empty() {
+        if source.is_empty() && !unfilled {
             self.warn(
                 Some(loc.clone()),
                 Some(path.to_string()),
                 "fact without `source`: name the law, document or URL it comes from",
             );
         }
+        if unfilled && let Some(v) = verified {
+            self.error(
+                Some(loc_of(file, &v.referenced)),
+                Some(path.to_string()),
+                "a fact with no value is not verified: remove `verified` (write it when the value is filled in and checked)",
+            );
+        }
         let verified_date = match verified {
+            None if unfilled => None,
             None => {
                 self.warn(
                     Some(loc.clone()),
@@ -667,6 +730,9 @@ impl Cx<'_> {
             verified: verified_date,
             confidence,
             note: note.cloned(),
+            verifier: verify_by
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
         }
     }
 
@@ -1095,7 +1161,57 @@ impl Cx<'_> {
             return None;
         }
         self.check_graph(&mut bot, actions);
+        self.check_reply_shape(&bot);
         Some(bot)
+    }
+
+    /// Every reply fits a phone screen: the texts a node sends in one message (itself and the message
+    /// nodes its `next` runs through, up to the first node that waits) are at most `REPLY_MAX_CHARS`
+    /// in every language, with facts filled in, and never start with a blank line.
+    fn check_reply_shape(&mut self, bot: &Bot) {
+        for flow in bot.flows.values() {
+            for name in &flow.order {
+                let Some(node) = flow.nodes.get(name) else {
+                    continue;
+                };
+                for &lang in &bot.languages {
+                    let text =
+                        reply_text(bot, Position::new(flow.name.clone(), name.clone()), lang);
+                    let chars = text.chars().count();
+                    let path = format!("{}/{}", flow.name, name);
+                    if chars > REPLY_MAX_CHARS {
+                        self.error(
+                            Some(node.loc.clone()),
+                            Some(path.clone()),
+                            format!(
+                                "reply of {chars} characters in `{}` (limit {REPLY_MAX_CHARS}, one phone screen): shorten it, or put the details in a node behind a \"Selengkapnya\" choice",
+                                lang.code()
+                            ),
+                        );
+                    }
+                    // As written (a variable that turns out empty is the runtime's to drop).
+                    let own = match &node.kind {
+                        NodeKind::Message { say, .. } | NodeKind::Menu { say, .. } => Some(say),
+                        NodeKind::Question(q) => Some(&q.ask),
+                        NodeKind::Action { say, .. } | NodeKind::End { say } => say.as_ref(),
+                        NodeKind::Jump { .. } => None,
+                    };
+                    if own.is_some_and(|t| {
+                        let t = t.get(lang);
+                        !t.is_empty() && t.lines().next().is_some_and(|l| l.trim().is_empty())
+                    }) {
+                        self.error(
+                            Some(node.loc.clone()),
+                            Some(path),
+                            format!(
+                                "reply in `{}` starts with a blank line: remove it",
+                                lang.code()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
     }
 
     fn load_facts(&mut self, path: &Path) -> BTreeMap<String, FactValue> {
@@ -1119,6 +1235,8 @@ impl Cx<'_> {
                 v.verified.as_ref(),
                 v.confidence.as_ref(),
                 v.note.as_ref(),
+                v.verify_by.as_ref(),
+                v.value.0.values().all(|t| t.trim().is_empty()),
             );
             let mut text = BTreeMap::new();
             for (code, t) in &v.value.0 {
@@ -1292,6 +1410,8 @@ impl Cx<'_> {
                 f.verified.as_ref(),
                 f.confidence.as_ref(),
                 f.note.as_ref(),
+                f.verify_by.as_ref(),
+                false,
             )
         });
         let kind = if let Some(choices) = &r.choices {
@@ -1959,6 +2079,78 @@ mod tests {
             "lapor.yaml",
             &lapor,
             &["has no outcome `gone`", "can end with `opened`"],
+        );
+    }
+
+    /// Loads the fixture with `info.yaml` replaced and a facts file beside it.
+    fn load_with_facts(info: &str, facts: &str) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = fixture::standard_files();
+        files.retain(|(n, _)| *n != "info.yaml");
+        files.push(("info.yaml", info));
+        fixture::write(dir.path(), &files);
+        let config = tempfile::tempdir().unwrap();
+        let facts_file = config.path().join("facts.yaml");
+        std::fs::write(&facts_file, facts).unwrap();
+        let options = LoadOptions {
+            facts_file: Some(facts_file),
+            ..fixture::options()
+        };
+        load(dir.path(), &fixture::actions(), &options)
+    }
+
+    const UNFILLED: &str =
+        "facts:\n  office_phone:\n    source: none\n    confidence: L\n    verify_by: dinas\n";
+
+    #[test]
+    fn an_unfilled_fact_loads_without_a_date_and_says_who_verifies_it() {
+        let info = fixture::INFO.replace("umur 18.", "umur 18.\nTelepon: {fact.office_phone}");
+        let (bot, warnings) = load_with_facts(&info, UNFILLED).unwrap();
+        let fact = &bot.facts["office_phone"];
+        assert!(fact.is_unfilled());
+        assert_eq!(fact.meta.verifier.as_deref(), Some("dinas"));
+        assert!(
+            !warnings.iter().any(|w| w.message.contains("verified")),
+            "an unfilled fact needs no date: {warnings:?}"
+        );
+    }
+
+    #[test]
+    fn an_unfilled_fact_with_a_verified_date_is_refused() {
+        let facts = UNFILLED.replace("confidence: L", "verified: 2026-01-01\n    confidence: L");
+        let errs = match load_with_facts(fixture::INFO, &facts) {
+            Ok(_) => panic!("a placeholder claiming to be verified must be refused"),
+            Err(diags) => diags.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        };
+        assert_one_error_with(&errs, &["fact.office_phone", "no value is not verified"]);
+    }
+
+    #[test]
+    fn a_reply_longer_than_a_phone_screen_is_refused() {
+        let long = "kata ".repeat(160);
+        let info = fixture::INFO.replace("\"Syarat: umur 18.\"", &format!("\"Syarat: {long}\""));
+        let errs = refused("info.yaml", &info, &["limit 700"]);
+        assert_one_error_with(&errs, &["info/start", "characters in `id`"]);
+        // The message nodes a `next` runs through travel in the same message and count together.
+        let half = "kata ".repeat(80);
+        let chained = format!(
+            "flow: info\ntriggers: ['syarat']\nnodes:\n  start:\n    say: {{ id: \"{half}\", en: a }}\n    next: two\n  two:\n    say: {{ id: \"{half}\", en: b }}\n    choices:\n      - label: {{ id: Menu, en: Menu }}\n        goto: main\n"
+        );
+        let errs = refused("info.yaml", &chained, &["limit 700"]);
+        assert_one_error_with(&errs, &["info/start", "characters"]);
+        assert!(!has(&errs, "info/two"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_reply_starting_with_a_blank_line_is_refused() {
+        let info = fixture::INFO.replace(
+            "say: { id: \"Syarat: umur 18.\", en: \"Requirements: age 18.\" }",
+            "say:\n      id: \"\\nSyarat: umur 18.\"\n      en: \"Requirements: age 18.\"",
+        );
+        refused(
+            "info.yaml",
+            &info,
+            &["info/start", "starts with a blank line"],
         );
     }
 

@@ -22,5 +22,5 @@ pub use io::{
     Attachment, AttachmentKind, Choice, Effect, Input, InputKind, Lang, Position, Reply, Session,
 };
 pub use loader::{Diagnostic, Severity, load_dir};
-pub use model::{Bot, Flow, Node, NodeKind, Text};
+pub use model::{Bot, FactMeta, Flow, Node, NodeKind, REPLY_MAX_CHARS, Text};
 pub use runtime::{Step, StepEnv, step};

@@ -50,6 +50,9 @@ pub struct FactMeta {
     pub verified: Option<Date>,
     pub confidence: Confidence,
     pub note: Option<String>,
+    /// Who can verify it before go-live (`dinas`, `bp3mi`, `kemlu`, `bpjs`, `imigrasi`, ...): the
+    /// checklist of `pandu check --facts` is grouped by it.
+    pub verifier: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -172,11 +175,23 @@ pub struct Keywords {
 }
 
 /// A value dialogs refer to as `{fact.key}` (a phone number, a fee, an address), with provenance.
+/// An empty value is a fact staff have not filled in yet: it is never shown to a user (a line that
+/// refers to it without a `{fact.key|alternative}` is left out of the reply).
 #[derive(Clone, Debug)]
 pub struct FactValue {
     pub value: Text,
     pub meta: FactMeta,
 }
+
+impl FactValue {
+    /// True when staff have not filled the value in yet (no text in any language).
+    pub fn is_unfilled(&self) -> bool {
+        self.value.0.values().all(|t| t.trim().is_empty())
+    }
+}
+
+/// The most characters one reply (one message) may have: about one phone screen.
+pub const REPLY_MAX_CHARS: usize = 700;
 
 /// The whole loaded dialog set.
 #[derive(Clone, Debug)]

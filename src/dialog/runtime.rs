@@ -14,7 +14,7 @@
 use super::actions::{ActionCall, Actions};
 use super::io::{Choice, Effect, Input, InputKind, Lang, Position, Reply, Session};
 use super::matcher::{self, Verdict};
-use super::model::{Bot, NodeKind, Text};
+use super::model::{Bot, FactValue, NodeKind, Text};
 use super::normalize::normalize;
 use crate::storage::UserKey;
 
@@ -80,6 +80,9 @@ struct Run<'a> {
     entered: Option<String>,
     entered_at: Option<Position>,
     not_understood: Option<String>,
+    /// The last reply stands alone (the emergency numbers): the next text starts a new message, so
+    /// neither grows past a phone screen.
+    sealed: bool,
 }
 
 pub fn step(
@@ -101,6 +104,7 @@ pub fn step(
         entered: None,
         entered_at: None,
         not_understood: None,
+        sealed: false,
     };
     run.session.last_seen = env.now;
     if !bot.languages.contains(&run.session.lang) {
@@ -181,8 +185,18 @@ impl Run<'_> {
         if text.is_empty() && choices.is_empty() {
             return;
         }
+        // A reply never starts with a blank line (a line left out for an unfilled fact, an empty
+        // variable on the first line).
+        let text = match text.find(|c: char| !c.is_whitespace()) {
+            Some(i) if text[..i].contains('\n') => {
+                let start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+                text[start..].to_string()
+            }
+            _ => text,
+        };
         // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
-        if let Some(last) = self.replies.last_mut()
+        if !std::mem::take(&mut self.sealed)
+            && let Some(last) = self.replies.last_mut()
             && last.choices.is_empty()
         {
             if !text.trim().is_empty() {
@@ -635,6 +649,7 @@ impl Run<'_> {
             .or_default();
         let text = self.bot_text("emergency");
         self.push(text, vec![]);
+        self.sealed = true;
     }
 
     /// Global keywords. `Some` when the message was one.
@@ -1206,8 +1221,31 @@ pub fn where_we_are(bot: &Bot, session: &Session) -> Vec<Reply> {
 
 /// Replaces `{var}` with the session's variable (escaped: see [`super::markup`]) and `{fact.key}` with
 /// the fact's value; `{var|text}` shows `text` when the variable is missing or empty (a skipped question
-/// in a summary).
+/// in a summary). A fact staff have not filled in is never shown: `{fact.key|text}` shows `text`
+/// instead, and a line with a bare `{fact.key}` of an unfilled fact is left out.
 pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
+    if text.contains("{fact.") && bot.facts.values().any(FactValue::is_unfilled) {
+        let kept: String = text
+            .split_inclusive('\n')
+            .filter(|line| !refers_to_unfilled_fact(line, bot))
+            .collect();
+        return interpolate_refs(&kept, lang, session, bot);
+    }
+    interpolate_refs(text, lang, session, bot)
+}
+
+/// True when the line has a `{fact.key}` (without an alternative) whose fact is not filled in.
+fn refers_to_unfilled_fact(line: &str, bot: &Bot) -> bool {
+    line.match_indices("{fact.").any(|(i, m)| {
+        let rest = &line[i + m.len()..];
+        rest.find('}').is_some_and(|j| {
+            let key = &rest[..j];
+            !key.contains('|') && bot.facts.get(key).is_some_and(FactValue::is_unfilled)
+        })
+    })
+}
+
+fn interpolate_refs(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('{') {
@@ -1316,6 +1354,58 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join(" / ")
+    }
+
+    #[test]
+    fn an_unfilled_fact_is_never_shown() {
+        let mut chat = Chat::new();
+        let fact = |value: &str| super::super::model::FactValue {
+            value: Text([(Lang::Id, value.to_string())].into_iter().collect()),
+            meta: super::super::model::FactMeta {
+                source: String::new(),
+                verified: None,
+                confidence: super::super::model::Confidence::Low,
+                note: None,
+                verifier: None,
+            },
+        };
+        chat.bot.facts.insert("address".into(), fact(""));
+        chat.bot.facts.insert("phone".into(), fact("(0285) 421731"));
+        let text = "Kantor dinas\nAlamat: {fact.address}\nTelepon: {fact.phone}\nLokasi: {fact.address|tanya lewat telepon}";
+        let out = interpolate(text, Lang::Id, &chat.session, &chat.bot);
+        assert_eq!(
+            out,
+            "Kantor dinas\nTelepon: (0285) 421731\nLokasi: tanya lewat telepon"
+        );
+        // A filled fact shows as before; the line stays.
+        chat.bot
+            .facts
+            .insert("address".into(), fact("Jl. Contoh 1"));
+        let out = interpolate(text, Lang::Id, &chat.session, &chat.bot);
+        assert!(out.contains("Alamat: Jl. Contoh 1"), "{out}");
+        assert!(out.contains("Lokasi: Jl. Contoh 1"), "{out}");
+        // A reply whose first line was left out does not start with a blank line.
+        chat.bot.facts.insert("address".into(), fact(""));
+        let mut run = Run {
+            bot: &chat.bot,
+            actions: &chat.actions,
+            env: &StepEnv {
+                now: 1,
+                seed: 1,
+                idle_secs: 1,
+                user: &chat.user,
+            },
+            session: Session::default(),
+            replies: Vec::new(),
+            effects: Vec::new(),
+            entered: None,
+            sealed: false,
+        };
+        run.push(
+            interpolate("{fact.address}\n\nIsi", Lang::Id, &chat.session, &chat.bot),
+            vec![],
+        );
+        assert_eq!(run.replies[0].text, "Isi");
     }
 
     #[test]
@@ -1562,6 +1652,10 @@ mod tests {
             out.contains("Umur Siti, dia dipukul majikan?"),
             "the answer still counts: {out}"
         );
+        // The numbers are a message of their own, so neither message outgrows a phone screen.
+        assert_eq!(step.replies.len(), 2, "{out}");
+        assert!(step.replies[0].text.starts_with("DARURAT"), "{out}");
+        assert!(step.replies[1].text.starts_with("Umur"), "{out}");
         assert!(step.effects.contains(&Effect::Emergency {
             category: "kekerasan".into()
         }));

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::actions::Actions;
 use super::io::{Input, InputKind, Lang, Session};
-use super::model::Bot;
+use super::model::{Bot, REPLY_MAX_CHARS};
 use super::runtime::{StepEnv, step};
 use crate::storage::{Channel, UserKey};
 
@@ -401,6 +401,31 @@ fn run_transcript(
         };
         let result = step(bot, actions, session, &input, &env);
         session = result.session;
+        for reply in &result.replies {
+            let chars = reply.text.chars().count();
+            if chars > REPLY_MAX_CHARS {
+                failures.push(format!(
+                    "step {} (user: {:?}): a reply of {chars} characters (limit {REPLY_MAX_CHARS}, one phone screen):\n{}",
+                    i + 1,
+                    turn.user,
+                    indent(&reply.text)
+                ));
+            }
+            if reply
+                .text
+                .lines()
+                .next()
+                .is_some_and(|l| l.trim().is_empty())
+                && !reply.text.is_empty()
+            {
+                failures.push(format!(
+                    "step {} (user: {:?}): a reply starts with a blank line:\n{}",
+                    i + 1,
+                    turn.user,
+                    indent(&reply.text)
+                ));
+            }
+        }
         let shown: String = result
             .replies
             .iter()
