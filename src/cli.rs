@@ -297,7 +297,17 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             }
         }
     };
-    let file_errors = cases_errors + labels_errors;
+    // `dialogs/_offer_rules.yaml` is read by the offer check: every problem, with its line.
+    let offer_rules =
+        crate::offer::OfferRules::load(&config.dialogs.dir.join(crate::offer::RULES_FILE));
+    let offer_errors = match &offer_rules {
+        Ok(_) => 0,
+        Err(e) => {
+            println!("{e}");
+            e.problems.len()
+        }
+    };
+    let file_errors = cases_errors + labels_errors + offer_errors;
     let (bot, warnings) = match app::load_bot(config, &actions) {
         Ok(ok) => ok,
         Err(diags) => {
@@ -326,13 +336,15 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
     for w in &warnings {
         println!("{w}");
     }
-    let unverified = fact_list(&bot)
-        .iter()
-        .filter(|f| f.1 != Confidence::High)
-        .count();
+    let mut all_facts = fact_list(&bot);
+    if let Ok(rules) = &offer_rules {
+        all_facts.extend(rules.fact_rows());
+        all_facts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    }
+    let unverified = all_facts.iter().filter(|f| f.1 != Confidence::High).count();
     if facts {
         println!("\nGo-live checklist of facts (unverified first):");
-        for (path, confidence, source, verified, note) in fact_list(&bot) {
+        for (path, confidence, source, verified, note) in all_facts {
             println!(
                 "[{}] {path}\n    source: {source}\n    verified: {verified}{}",
                 confidence.letter(),
@@ -341,6 +353,13 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
         }
     }
     let report = transcript::run_dir(&config.dialogs.dir.join("tests"), &bot, &actions);
+    let corpus = offer_rules.as_ref().ok().map(|rules| {
+        offer_corpus(
+            rules,
+            &store,
+            &config.dialogs.dir.join("tests").join("offers"),
+        )
+    });
     let _ = std::fs::remove_dir_all(&tmp);
     let mut failed = 0;
     for e in &report.errors {
@@ -375,7 +394,24 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("  miss: {text:?} should reach `{want}`, reached `{got}`");
         }
     }
+    let mut corpus_ok = true;
+    if let Some(corpus) = &corpus {
+        print!("{}", corpus.table());
+        for e in &corpus.errors {
+            println!("  error: {e}");
+        }
+        for f in &corpus.failures {
+            println!("  FAIL {f}");
+        }
+        corpus_ok = corpus.passed();
+    }
     println!("{unverified} fact(s) need staff verification before go-live (pandu check --facts)");
+    if offer_errors > 0 {
+        println!(
+            "{offer_errors} error(s) in {}: fix the errors above",
+            crate::offer::RULES_FILE
+        );
+    }
     if cases_errors > 0 {
         println!("{cases_errors} error(s) in _cases.yaml: fix the errors above");
     }
@@ -385,10 +421,28 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             config.agencies.labels_file.display()
         );
     }
-    if report.passed() && file_errors == 0 {
+    if report.passed() && file_errors == 0 && corpus_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// The labelled offers of `dialogs/tests/offers/`, checked against their own test registry.
+fn offer_corpus(
+    rules: &crate::offer::OfferRules,
+    store: &crate::storage::Store,
+    dir: &std::path::Path,
+) -> crate::offer::corpus::CorpusReport {
+    match crate::registry::Registry::load(store, &dir.join(crate::offer::corpus::REGISTRY_FILE)) {
+        Ok(registry) => crate::offer::corpus::run(rules, &*registry.current(), dir),
+        Err(e) => crate::offer::corpus::CorpusReport {
+            errors: vec![format!(
+                "{}: {e}",
+                dir.join(crate::offer::corpus::REGISTRY_FILE).display()
+            )],
+            ..Default::default()
+        },
     }
 }
 

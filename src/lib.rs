@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod dialog;
 pub mod engine;
+pub mod offer;
 pub mod registry;
 pub mod serve;
 pub mod storage;
