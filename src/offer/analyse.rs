@@ -183,6 +183,16 @@ const NAME_STOP: &[&str] = &[
     "tlp",
     "telp",
     "kep",
+    "licence",
+    "license",
+    "licensed",
+    "lisensi",
+    "now",
+    "the",
+    "a",
+    "bekerjasama",
+    "menerima",
+    "ready",
 ];
 
 /// The offer's comparable form: lower case, letters and digits, single spaces; "5.000.000" → "5000000".
@@ -237,35 +247,75 @@ fn floor_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-fn ceil_boundary(s: &str, mut i: usize) -> usize {
-    while i < s.len() && !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i.min(s.len())
-}
+/// A negation ("tanpa", "tidak ada pungutan") counts only right before a match, within this many words;
+/// after it ("... ditanggung majikan") within this many words and before any amount.
+const NEAR_BEFORE_WORDS: usize = 3;
+const NEAR_AFTER_WORDS: usize = 4;
 
-/// How far before and after a match a negation ("tanpa", "ditanggung") is looked for.
-const NEAR_BEFORE: usize = 25;
-const NEAR_AFTER: usize = 15;
-
-/// The match plus up to two following words (so "biaya proses" shows its amount), at most 60 bytes.
-fn excerpt(norm: &str, start: usize, end: usize) -> String {
-    let rest = &norm[end..];
-    let mut extra = 0;
-    let mut words = 0;
-    for (i, c) in rest.char_indices() {
-        if c == ' ' {
-            words += 1;
-            if words > 2 {
+/// The words right before `start`.
+fn words_before(norm: &str, start: usize) -> &str {
+    let head = norm[..start].trim_end();
+    let mut from = head.len();
+    for _ in 0..NEAR_BEFORE_WORDS {
+        match head[..from].trim_end().rfind(' ') {
+            Some(i) => from = i,
+            None => {
+                from = 0;
                 break;
             }
         }
-        extra = i + c.len_utf8();
     }
-    let stop = floor_boundary(norm, (end + extra).min(start + 60));
-    norm[start..stop.max(end.min(norm.len()))]
-        .trim()
-        .to_string()
+    head[from..].trim_start()
+}
+
+/// The words right after `end`, up to the first one with a digit (an amount means it is charged).
+fn words_after(norm: &str, end: usize) -> &str {
+    let tail = &norm[end..];
+    let mut stop = 0;
+    for (n, word) in tail.split(' ').filter(|w| !w.is_empty()).enumerate() {
+        if n >= NEAR_AFTER_WORDS || word.chars().any(|c| c.is_ascii_digit()) {
+            break;
+        }
+        match tail[stop..].find(word) {
+            Some(at) => stop += at + word.len(),
+            None => break,
+        }
+    }
+    &tail[..stop]
+}
+
+/// Whether a negation ends exactly where the match starts, or appears right after it.
+fn negated(sign: &Sign, norm: &str, start: usize, end: usize) -> bool {
+    let before = words_before(norm, start);
+    let after = words_after(norm, end);
+    sign.not_near
+        .iter()
+        .any(|r| r.find_iter(before).any(|m| m.end() == before.len()) || r.is_match(after))
+}
+
+/// Words that belong to an amount right after it ("5 juta", "rp 500000").
+const AMOUNT_WORDS: &[&str] = &[
+    "rp", "juta", "jt", "jta", "ribu", "rb", "rupiah", "million", "yuta",
+];
+
+/// The match, plus the amount that follows it if any (so "biaya proses" shows "5 juta"), at most 60
+/// bytes.
+fn excerpt(norm: &str, start: usize, end: usize) -> String {
+    let mut stop = end;
+    let mut taken = 0;
+    for word in norm[end..].split(' ').filter(|w| !w.is_empty()) {
+        let amount = word.chars().any(|c| c.is_ascii_digit()) || AMOUNT_WORDS.contains(&word);
+        if !amount || taken >= 3 {
+            break;
+        }
+        match norm[stop..].find(word) {
+            Some(at) => stop += at + word.len(),
+            None => break,
+        }
+        taken += 1;
+    }
+    let stop = floor_boundary(norm, stop.min(start + 60).max(end));
+    norm[start..stop].trim().to_string()
 }
 
 /// A pattern sign: the first match not cancelled by a negation nearby.
@@ -278,17 +328,8 @@ fn pattern_hit(sign: &Sign, norm: &str) -> Option<String> {
     }
     for regex in &sign.any {
         for m in regex.find_iter(norm) {
-            if !sign.not_near.is_empty() {
-                let before =
-                    &norm[floor_boundary(norm, m.start().saturating_sub(NEAR_BEFORE))..m.start()];
-                let after = &norm[m.end()..ceil_boundary(norm, m.end() + NEAR_AFTER)];
-                if sign
-                    .not_near
-                    .iter()
-                    .any(|r| r.is_match(before) || r.is_match(after))
-                {
-                    continue;
-                }
+            if !sign.not_near.is_empty() && negated(sign, norm, m.start(), m.end()) {
+                continue;
             }
             return Some(excerpt(norm, m.start(), m.end()));
         }
@@ -308,7 +349,11 @@ pub fn company_names(text: &str) -> Vec<String> {
                 .filter(|c| c.is_alphanumeric())
                 .collect::<String>()
                 .to_lowercase();
-            if NAME_STOP.contains(&bare.as_str()) || bare.is_empty() && !word.starts_with('(') {
+            // A licence number or a phone in brackets ends the name; so do the words that follow one.
+            if NAME_STOP.contains(&bare.as_str())
+                || bare.chars().any(|c| c.is_ascii_digit())
+                || bare.is_empty() && !word.starts_with('(')
+            {
                 break;
             }
             let ends = word.ends_with([',', ':', ';', '!', '?']) || word.ends_with(". ");
@@ -688,6 +733,19 @@ mod tests {
             "the part after the cut is not read"
         );
         assert_eq!(cut("aéb", 2), ("aé", true));
+    }
+
+    #[test]
+    fn a_negation_counts_only_next_to_the_fee() {
+        let r = rules();
+        let fee = |t: &str| analyse(&r, None, t).has("fee");
+        assert!(!fee("tanpa biaya admin, kantor jl mawar"));
+        assert!(!fee("tidak ada pungutan biaya penempatan"));
+        assert!(!fee("biaya tiket dan visa ditanggung pemberi kerja"));
+        assert!(fee("gaji 20 juta tanpa ijazah biaya tiket 4 juta"));
+        assert!(fee("biaya tiket 3 juta, sisanya gratis"));
+        assert_eq!(words_before("a b c d e", 8), "b c d");
+        assert_eq!(words_after("x ditanggung 5 juta", 1), " ditanggung");
     }
 
     #[test]

@@ -49,6 +49,13 @@ pub struct SignScore {
     pub missed: usize,
 }
 
+/// Which offers a sign was wrongly found in, or missed in (for the author of the rules).
+#[derive(Debug, Default, Clone)]
+pub struct SignMisses {
+    pub wrong: Vec<String>,
+    pub missed: Vec<String>,
+}
+
 impl SignScore {
     pub fn precision(&self) -> Option<f64> {
         let all = self.found_right + self.found_wrong;
@@ -68,6 +75,7 @@ pub struct CorpusReport {
     /// Verdicts by kind: (kind, level) → count.
     pub verdicts: BTreeMap<(String, String), usize>,
     pub signs: BTreeMap<String, SignScore>,
+    pub misses: BTreeMap<String, SignMisses>,
     /// Offers that break a rule: "file: id: why".
     pub failures: Vec<String>,
     /// Problems reading the corpus (unknown sign names, bad YAML).
@@ -106,6 +114,20 @@ impl CorpusReport {
                 s.found_wrong,
                 s.missed
             ));
+        }
+        for (key, m) in &self.misses {
+            if !m.wrong.is_empty() {
+                out.push_str(&format!(
+                    "  {key} found but not labelled: {}\n",
+                    m.wrong.join(", ")
+                ));
+            }
+            if !m.missed.is_empty() {
+                out.push_str(&format!(
+                    "  {key} labelled but not found: {}\n",
+                    m.missed.join(", ")
+                ));
+            }
         }
         for ((kind, level), n) in &self.verdicts {
             out.push_str(&format!("  {kind} offers with verdict {level}: {n}\n"));
@@ -181,8 +203,16 @@ pub fn run(rules: &OfferRules, lookup: &dyn Lookup, dir: &Path) -> CorpusReport 
                 let got = a.has(key);
                 match (want, got) {
                     (true, true) => score.found_right += 1,
-                    (false, true) => score.found_wrong += 1,
-                    (true, false) => score.missed += 1,
+                    (false, true) => {
+                        score.found_wrong += 1;
+                        let m = report.misses.entry(key.clone()).or_default();
+                        m.wrong.push(offer.id.clone());
+                    }
+                    (true, false) => {
+                        score.missed += 1;
+                        let m = report.misses.entry(key.clone()).or_default();
+                        m.missed.push(offer.id.clone());
+                    }
                     (false, false) => {}
                 }
             }

@@ -5,6 +5,7 @@
 //! - [`analyse`]: the pure analyser (text in, findings and verdict out), bounded by `max_chars`;
 //! - [`lookup`]: the thin seam to the agency registry (its public search, the agency check's verdicts);
 //! - [`action`]: the dialog actions `offer.detect`, `offer.check`, `offer.report`;
+//! - [`patterns`]: numbers, accounts and company names recurring across reported offers (staff);
 //! - [`corpus`]: the labelled offers in `dialogs/tests/offers/`, recall and precision per sign.
 //!
 //! Invariants: no user-facing word in Rust; a look-alike company is a warning, never a pass; the
@@ -14,6 +15,7 @@ pub mod action;
 pub mod analyse;
 pub mod corpus;
 pub mod lookup;
+pub mod patterns;
 pub mod rules;
 
 pub use action::register_actions;

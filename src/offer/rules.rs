@@ -105,7 +105,22 @@ struct RawRules {
     staff_line: String,
     staff_weights: BTreeMap<String, String>,
     statuses: BTreeMap<String, Text>,
+    staff_patterns: StaffPatterns,
     signs: Vec<RawSign>,
+}
+
+/// What `pandu cases offers` prints (Bahasa Indonesia, for staff). `{n}` cases; per line `{value}`,
+/// `{count}`, `{codes}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffPatterns {
+    pub head: String,
+    pub none: String,
+    pub phones: String,
+    pub accounts: String,
+    pub companies: String,
+    pub line: String,
+    pub empty: String,
 }
 
 /// One sign, ready to match.
@@ -144,6 +159,7 @@ pub struct OfferRules {
     pub staff_line: String,
     pub staff_weights: BTreeMap<String, String>,
     pub statuses: BTreeMap<String, Text>,
+    pub staff_patterns: StaffPatterns,
     pub signs: Vec<Sign>,
 }
 
@@ -357,6 +373,7 @@ impl OfferRules {
             staff_line: raw.staff_line,
             staff_weights: raw.staff_weights,
             statuses: raw.statuses,
+            staff_patterns: raw.staff_patterns,
             signs,
         })
     }
