@@ -60,14 +60,14 @@ impl Store {
 
     /// Whether a code is taken: by a case, or by a purged one.
     pub fn case_code_taken(&self, code: &str) -> Result<bool> {
-        Ok(self.kernel().contains_key(record_key(code))?
-            || self.kernel().contains_key(tombstone_key(code))?)
+        Ok(self.kernel()?.contains_key(record_key(code))?
+            || self.kernel()?.contains_key(tombstone_key(code))?)
     }
 
     /// The timeline of a case, oldest first.
     pub fn case_events(&self, code: &str) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        for item in self.kernel().scan_prefix(events_prefix(code)) {
+        for item in self.kernel()?.scan_prefix(events_prefix(code)) {
             let (k, v) = item?;
             events.push(decode(&k, &v)?);
         }
@@ -77,7 +77,7 @@ impl Store {
     /// Every case code, in code order.
     pub fn case_codes(&self) -> Result<Vec<String>> {
         let mut codes = Vec::new();
-        for item in self.kernel().scan_prefix(b"c:") {
+        for item in self.kernel()?.scan_prefix(b"c:") {
             let (k, _) = item?;
             if let Some(code) = k.strip_prefix(b"c:") {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -90,7 +90,7 @@ impl Store {
     pub fn case_codes_of(&self, user: &UserKey) -> Result<Vec<String>> {
         let prefix = user_prefix(user);
         let mut codes = Vec::new();
-        for item in self.kernel().scan_prefix(&prefix) {
+        for item in self.kernel()?.scan_prefix(&prefix) {
             let (k, _) = item?;
             if let Some(code) = k.get(prefix.len()..) {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -106,7 +106,7 @@ impl Store {
     /// Appends an event outside the engine's commit (staff actions). The caller flushes.
     pub fn add_case_event(&self, code: &str, event: &Event) -> Result<()> {
         let seq = self.next_seq()?;
-        self.kernel().insert(event_key(code, seq), encode(event)?)?;
+        self.kernel()?.insert(event_key(code, seq), encode(event)?)?;
         Ok(())
     }
 
@@ -115,13 +115,13 @@ impl Store {
     pub fn purge_case(&self, record: &CaseRecord, tombstone: &Tombstone) -> Result<()> {
         let mut batch = sled::Batch::default();
         batch.remove(record_key(&record.code));
-        for item in self.kernel().scan_prefix(events_prefix(&record.code)) {
+        for item in self.kernel()?.scan_prefix(events_prefix(&record.code)) {
             let (k, _) = item?;
             batch.remove(k);
         }
         batch.remove(user_key(&record.reporter, &record.code));
         batch.insert(tombstone_key(&record.code), encode(tombstone)?);
-        self.kernel().apply_batch(batch)?;
+        self.kernel()?.apply_batch(batch)?;
         Ok(())
     }
 }
