@@ -1,6 +1,6 @@
 //! The one place the offer check meets the agency registry: [`Lookup`] for [`Index`], using only its
-//! public search API and the agency check's verdicts (an exact registered name or licence is a match; a
-//! close name, or several, is a look-alike and never a pass).
+//! public search API and the agency check's verdicts (`Match`: the exact registered name or licence;
+//! `Close`: a look-alike, never a pass; `SameName`: the exact name registered more than once).
 
 use super::analyse::{Hit, Lookup};
 use crate::registry::{Company, Index, Status, Verdict};
@@ -24,10 +24,20 @@ fn hit(company: &Company, exact: bool) -> Hit {
 impl Lookup for Index {
     fn by_name(&self, name: &str) -> Hit {
         let found = self.search(name);
-        match (found.verdict, found.candidates.first()) {
-            (Verdict::Match, Some(best)) => hit(best.company, best.exact()),
-            // Several close names: the user must compare; for the offer it is a look-alike.
-            (Verdict::Ambiguous, Some(best)) => hit(best.company, false),
+        let first = found.candidates.first();
+        match (found.verdict, first) {
+            (Verdict::Match, Some(c)) => hit(c.company, true),
+            // The exact name, registered more than once (a new licence after a revoked one): licensed
+            // if one of them is active, else what the first says.
+            (Verdict::SameName, Some(c)) => {
+                let active = found
+                    .candidates
+                    .iter()
+                    .find(|c| c.company.status == Status::Active);
+                hit(active.unwrap_or(c).company, true)
+            }
+            // Not a registered name: the closest is for comparing, never a pass.
+            (Verdict::Close | Verdict::LicenceOther, Some(c)) => hit(c.company, false),
             _ => Hit::NotFound,
         }
     }
