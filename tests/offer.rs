@@ -100,7 +100,12 @@ fn app_config(tmp: &Path) -> pandu::config::Config {
     config
 }
 
-async fn say(engine: &pandu::engine::Engine, user: &pandu::storage::UserKey, id: &str, text: &str) -> String {
+async fn say(
+    engine: &pandu::engine::Engine,
+    user: &pandu::storage::UserKey,
+    id: &str,
+    text: &str,
+) -> String {
     let ack = engine
         .handle(pandu::engine::Inbound {
             user: user.clone(),
@@ -123,11 +128,11 @@ async fn report_offer(engine: &pandu::engine::Engine, who: &str, offer: &str) ->
     let steps = [
         "halo",
         offer,
-        "1",                                  // yes, check it
-        "1",                                  // report the recruiter
+        "1",                                   // yes, check it
+        "1",                                   // report the recruiter
         "dpt dr grup fb, adik sy udah tf 2jt", // where it came from
-        "lewati",                             // name
-        "1",                                  // consent: share
+        "lewati",                              // name
+        "1",                                   // consent: share
     ];
     let mut last = String::new();
     for (i, text) in steps.iter().enumerate() {
@@ -165,7 +170,10 @@ async fn a_reported_offer_shows_its_findings_to_staff_and_recurring_numbers_are_
     .await;
     assert_ne!(first, second);
     let desk = pandu::cases::Desk::new(engine.clone(), &config).unwrap_or_else(|e| panic!("{e}"));
-    let shown = desk.show("cli:test", &first).await.unwrap_or_else(|e| panic!("{e}"));
+    let shown = desk
+        .show("cli:test", &first)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     for want in [
         "tawaran_temuan",
         "[KUAT] Tujuan yang dikenal untuk penipuan online",
