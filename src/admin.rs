@@ -63,6 +63,9 @@ pub enum CasesCommand {
     },
     /// Everything stored about one case, as JSON (data-subject request).
     Export { code: String },
+    /// Phone numbers, accounts and company names that recur in reported job offers, with counts and
+    /// the cases they came from.
+    Offers,
 }
 
 /// `pandu agencies ...`: the registry of licensed placement companies (see docs/agencies.md).
@@ -195,6 +198,7 @@ async fn cases(desk: &Desk, cmd: &CasesCommand, actor: &str) -> Result<String, C
             desk.purge(actor, date).await
         }
         CasesCommand::Export { code } => desk.export(actor, code).await,
+        CasesCommand::Offers => desk.offer_patterns(actor).await,
     }
 }
 
@@ -297,6 +301,7 @@ fn command_name(command: &StaffCommand) -> &'static str {
             CasesCommand::Note { .. } => "cases note",
             CasesCommand::Purge { .. } => "cases purge",
             CasesCommand::Export { .. } => "cases export",
+            CasesCommand::Offers => "cases offers",
         },
         StaffCommand::Backup { .. } => "backup",
         StaffCommand::Agencies(c) => match c {

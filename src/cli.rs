@@ -338,7 +338,17 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             }
         }
     };
-    let file_errors = cases_errors + labels_errors;
+    // `dialogs/_offer_rules.yaml` is read by the offer check: every problem, with its line.
+    let offer_rules =
+        crate::offer::OfferRules::load(&config.dialogs.dir.join(crate::offer::RULES_FILE));
+    let offer_errors = match &offer_rules {
+        Ok(_) => 0,
+        Err(e) => {
+            println!("{e}");
+            e.problems.len()
+        }
+    };
+    let file_errors = cases_errors + labels_errors + offer_errors;
     let (bot, warnings) = match app::load_bot(config, &actions) {
         Ok(ok) => ok,
         Err(diags) => {
@@ -364,7 +374,20 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rows = fact_list(&bot);
+    let mut rows = fact_list(&bot);
+    if let Ok(rules) = &offer_rules {
+        rows.extend(rules.fact_rows().into_iter().map(
+            |(what, confidence, source, verified, note)| FactRow {
+                what,
+                confidence,
+                source,
+                verified,
+                note,
+                verifier: None,
+            },
+        ));
+        sort_facts(&mut rows);
+    }
     let unverified = rows
         .iter()
         .filter(|f| f.confidence != Confidence::High)
@@ -444,6 +467,13 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
         }
     }
     let report = transcript::run_dir(&config.dialogs.dir.join("tests"), &bot, &actions);
+    let corpus = offer_rules.as_ref().ok().map(|rules| {
+        offer_corpus(
+            rules,
+            &store,
+            &config.dialogs.dir.join("tests").join("offers"),
+        )
+    });
     let _ = std::fs::remove_dir_all(&tmp);
     let mut failed = 0;
     for e in &report.errors {
@@ -525,7 +555,24 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("  false alarm: {text:?} ({category})");
         }
     }
+    let mut corpus_ok = true;
+    if let Some(corpus) = &corpus {
+        print!("{}", corpus.table());
+        for e in &corpus.errors {
+            println!("  error: {e}");
+        }
+        for f in &corpus.failures {
+            println!("  FAIL {f}");
+        }
+        corpus_ok = corpus.passed();
+    }
     println!("{unverified} fact(s) need staff verification before go-live (pandu check --facts)");
+    if offer_errors > 0 {
+        println!(
+            "{offer_errors} error(s) in {}: fix the errors above",
+            crate::offer::RULES_FILE
+        );
+    }
     if cases_errors > 0 {
         println!("{cases_errors} error(s) in _cases.yaml: fix the errors above");
     }
@@ -535,7 +582,11 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             config.agencies.labels_file.display()
         );
     }
-    if report.passed() && file_errors == 0 && matcher.as_ref().is_none_or(|m| m.passed()) {
+    if report.passed()
+        && file_errors == 0
+        && corpus_ok
+        && matcher.as_ref().is_none_or(|m| m.passed())
+    {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -552,6 +603,24 @@ pub struct FactRow {
     pub note: Option<String>,
     /// Who can verify it (`verify_by`), if the author said.
     pub verifier: Option<String>,
+}
+
+/// The labelled offers of `dialogs/tests/offers/`, checked against their own test registry.
+fn offer_corpus(
+    rules: &crate::offer::OfferRules,
+    store: &crate::storage::Store,
+    dir: &std::path::Path,
+) -> crate::offer::corpus::CorpusReport {
+    match crate::registry::Registry::load(store, &dir.join(crate::offer::corpus::REGISTRY_FILE)) {
+        Ok(registry) => crate::offer::corpus::run(rules, &*registry.current(), dir),
+        Err(e) => crate::offer::corpus::CorpusReport {
+            errors: vec![format!(
+                "{}: {e}",
+                dir.join(crate::offer::corpus::REGISTRY_FILE).display()
+            )],
+            ..Default::default()
+        },
+    }
 }
 
 /// Every fact of the dialogs and the facts file, grouped by who can verify it (unassigned last), least
@@ -584,13 +653,18 @@ pub fn fact_list(bot: &crate::dialog::Bot) -> Vec<FactRow> {
             }
         }
     }
+    sort_facts(&mut rows);
+    rows
+}
+
+/// Grouped by who can verify (unassigned last), least confident first within a group.
+fn sort_facts(rows: &mut [FactRow]) {
     rows.sort_by(|a, b| {
         (a.verifier.is_none(), &a.verifier)
             .cmp(&(b.verifier.is_none(), &b.verifier))
             .then(b.confidence.cmp(&a.confidence))
             .then(a.what.cmp(&b.what))
     });
-    rows
 }
 
 fn tempdir() -> std::io::Result<PathBuf> {

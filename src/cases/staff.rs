@@ -201,6 +201,28 @@ impl Desk {
         Ok(out.trim_end().to_string())
     }
 
+    /// Patterns across reported job offers (`pandu cases offers`): the phone numbers, accounts and
+    /// company names that recur in the offers of `tawaran` cases, with counts and case codes. Words
+    /// from `staff_patterns` in `dialogs/_offer_rules.yaml` (read for each command).
+    pub async fn offer_patterns(&self, actor: &str) -> Result<String, CaseError> {
+        let path = self.config.dialogs.dir.join(crate::offer::RULES_FILE);
+        let rules = crate::offer::OfferRules::load(&path).map_err(|e| CaseError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let store = self.engine.store();
+        let mut offers = Vec::new();
+        for code in store.case_codes()? {
+            if let Some(case) = load(store, &code)?
+                && let Some(text) = case.record.fields.get("tawaran_teks")
+            {
+                offers.push((case.code().to_string(), text.clone()));
+            }
+        }
+        tracing::info!(actor, count = offers.len(), "staff read offer patterns");
+        Ok(crate::offer::patterns::report(&rules, &offers))
+    }
+
     /// One case in full, timeline included. Recorded as an access.
     pub async fn show(&self, actor: &str, typed: &str) -> Result<String, CaseError> {
         let case = self.case(typed)?;
