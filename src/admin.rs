@@ -91,6 +91,8 @@ pub enum AgenciesCommand {
 pub enum StaffCommand {
     Cases(CasesCommand),
     Agencies(AgenciesCommand),
+    /// Accounts of the web desk (`pandu staff ...`).
+    Staff(crate::web::desk::command::AccountsCommand),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -127,6 +129,9 @@ pub async fn execute(
             cases(&desk, cmd, actor).await.map_err(|e| desk.failure(&e))
         }
         StaffCommand::Agencies(cmd) => agencies(ctx, cmd).await,
+        StaffCommand::Staff(cmd) => {
+            crate::web::desk::command::run(ctx.engine.store(), &ctx.config, cmd, actor).await
+        }
     }
 }
 
@@ -281,6 +286,7 @@ fn command_name(command: &StaffCommand) -> &'static str {
             AgenciesCommand::Stats => "agencies stats",
             AgenciesCommand::Rollback => "agencies rollback",
         },
+        StaffCommand::Staff(c) => c.name(),
     }
 }
 

@@ -64,6 +64,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::admin::AgenciesCommand,
     },
+    /// Staff: accounts of the web desk (/staff); a new password is printed once.
+    Staff {
+        #[command(subcommand)]
+        command: crate::web::desk::command::AccountsCommand,
+    },
     /// Run the bot: HTTP server, channels and their workers.
     Serve {
         /// Listen address (overrides server.listen).
@@ -132,6 +137,9 @@ pub fn main() -> ExitCode {
             // flushed by now, so do not wait for it.
             runtime.shutdown_background();
             code
+        }
+        Command::Staff { command } => {
+            runtime.block_on(staff(&config, crate::admin::StaffCommand::Staff(command)))
         }
         Command::Cases { command } => {
             runtime.block_on(staff(&config, crate::admin::StaffCommand::Cases(command)))

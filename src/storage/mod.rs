@@ -10,6 +10,7 @@
 
 pub mod agencies;
 pub mod cases;
+pub mod desk;
 
 use std::path::Path;
 

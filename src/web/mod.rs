@@ -3,6 +3,8 @@
 //! Invariant: no route answers a platform's webhook before the engine's commit returned; the health
 //! check never reveals personal data (counts and states only).
 
+pub mod desk;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
