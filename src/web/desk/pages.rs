@@ -188,7 +188,12 @@ fn login_form(
     locked_until: String,
     name: String,
 ) -> Response {
-    let csrf = super::accounts::random_token();
+    // The form token stays the same while the browser keeps its cookie: a page loaded twice (a
+    // reload, a second tab) must not leave the visible form with a token the cookie no longer has.
+    let csrf = cookie(headers, LOGIN_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+        .unwrap_or_else(super::accounts::random_token);
     let secure = secure_cookies(&state.inner.config, peer, headers);
     let mut response = html(
         status,
