@@ -41,7 +41,8 @@ pub enum Command {
         /// Language of a new conversation: id or en.
         #[arg(long)]
         lang: Option<String>,
-        /// One JSON line out for every line in.
+        /// One JSON line out for every line in; texts keep the dialogs' markup (*bold*, _italic_,
+        /// \\* for a literal star).
         #[arg(long)]
         json: bool,
     },

@@ -11,6 +11,9 @@
 //! - Nothing is acknowledged (and no reply becomes visible to a sender) before the flush returned.
 //! - One writer: no two tasks ever build competing versions of a session.
 //! - A failed write fails every message of the group: their senders must not acknowledge them.
+//! - A failed write is retried with backoff (reopening the database, which sled needs after an IO
+//!   error) for a few seconds before the group fails; while writes fail, the idle writer keeps probing
+//!   with the same backoff, so the service recovers by itself once the disk has room again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -256,9 +259,37 @@ struct Pending {
     channels: HashSet<Channel>,
 }
 
+/// How long a group's commit is retried before its messages fail (their platforms send them again).
+const COMMIT_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+/// The first wait after a failed write, doubled after each further failure up to `WRITE_RETRY_MAX`.
+const WRITE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+const WRITE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Writer {
     async fn run(self, mut jobs: mpsc::Receiver<Job>) {
-        while let Some(first) = jobs.recv().await {
+        let mut probe_delay = WRITE_RETRY_FIRST;
+        loop {
+            // While writes fail and no work comes, probe (and reopen) with backoff, so that health and
+            // the senders recover without waiting for the next message.
+            let first = if self.store.write_failing() {
+                tokio::select! {
+                    job = jobs.recv() => job,
+                    () = tokio::time::sleep(probe_delay) => {
+                        if self.probe().await {
+                            probe_delay = WRITE_RETRY_FIRST;
+                        } else {
+                            probe_delay = (probe_delay * 2).min(WRITE_RETRY_MAX);
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                probe_delay = WRITE_RETRY_FIRST;
+                jobs.recv().await
+            };
+            let Some(first) = first else {
+                break;
+            };
             let mut group = vec![first];
             let mut count = group_size(&group);
             while count < self.config.max_batch {
@@ -271,6 +302,54 @@ impl Writer {
                 }
             }
             self.commit_group(group).await;
+        }
+    }
+
+    /// One write and flush with nothing in it but a probe record; on failure, reopens the database.
+    async fn probe(&self) -> bool {
+        let mut batch = WriteBatch::default();
+        batch.put_meta(
+            "health.probe",
+            crate::time::now_secs().to_be_bytes().to_vec(),
+        );
+        if self.write(batch.clone()).await.is_ok() {
+            tracing::info!("writes work again");
+            return true;
+        }
+        self.reopen().await;
+        self.write(batch).await.is_ok()
+    }
+
+    async fn write(&self, batch: WriteBatch) -> Result<(), storage::Error> {
+        self.store.apply(batch)?;
+        self.store.flush().await
+    }
+
+    async fn reopen(&self) {
+        if let Err(e) = self.store.reopen().await {
+            tracing::warn!(error = %e, "cannot reopen the database yet");
+        }
+    }
+
+    /// Writes a group's batch and flushes it, retrying with backoff (and a reopen of the database)
+    /// for up to [`COMMIT_RETRY_FOR`].
+    async fn commit(&self, batch: WriteBatch) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + COMMIT_RETRY_FOR;
+        let mut delay = WRITE_RETRY_FIRST;
+        loop {
+            // Written again whole after a failure: applying the same records twice is harmless, and
+            // after a reopen whatever was not flushed is gone.
+            let error = match self.write(batch.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e.to_string(),
+            };
+            if tokio::time::Instant::now() + delay > deadline {
+                return Err(error);
+            }
+            tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "commit failed; retrying");
+            tokio::time::sleep(delay).await;
+            self.reopen().await;
+            delay = (delay * 2).min(WRITE_RETRY_MAX);
         }
     }
 
@@ -318,10 +397,7 @@ impl Writer {
             results.push(result);
         }
         // One atomic write and one flush for the whole group; an error fails every job in it.
-        let durable = match self.store.apply(std::mem::take(&mut pending.batch)) {
-            Ok(()) => self.store.flush().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let durable = self.commit(std::mem::take(&mut pending.batch)).await;
         if let Err(e) = &durable {
             tracing::error!(error = %e, "commit failed; nothing in this group is acknowledged");
         }

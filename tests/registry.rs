@@ -160,57 +160,91 @@ fn licence_numbers_are_found_in_any_spelling() {
 }
 
 #[test]
-fn names_are_found_through_typos_missing_and_swapped_words() {
+fn a_registered_name_is_a_match_in_any_case_spacing_punctuation_or_prefix() {
+    let world = World::with_listing();
+    for query in [
+        "PT Sukses Mandiri Utama",
+        "P.T. SUKSES MANDIRI UTAMA",
+        "pt. sukses-mandiri  utama",
+        "sukses mandiri utamaaa",
+        "Sukses Mandiri Utama, PT",
+    ] {
+        let (verdict, names) = best_name(&world.registry, query);
+        assert_eq!(verdict, Verdict::Match, "{query}");
+        assert_eq!(names, ["PT Sukses Mandiri Utama"], "{query}");
+    }
+}
+
+#[test]
+fn typos_missing_and_swapped_words_find_the_company_but_never_as_a_match() {
     let world = World::with_listing();
     let cases = [
-        ("PT Sukses Mandiri Utama", "PT Sukses Mandiri Utama"),
-        ("P.T. SUKSES MANDIRI UTAMA", "PT Sukses Mandiri Utama"),
-        ("pt. sukses-mandiri  utama", "PT Sukses Mandiri Utama"),
         ("pt sukses mandri utma", "PT Sukses Mandiri Utama"),
         ("suksess mandiri utama", "PT Sukses Mandiri Utama"),
         ("sukses utama", "PT Sukses Mandiri Utama"),
         ("utama mandiri sukses", "PT Sukses Mandiri Utama"),
         ("mandiri sukses utma", "PT Sukses Mandiri Utama"),
-        ("sukses makmur jaya", "PT Sukses Makmur Jaya"),
+        ("sukses makmur jya", "PT Sukses Makmur Jaya"),
         ("harapan bangsa sejahtra", "PT Harapan Bangsa Sejahtera"),
         ("Lintas Samudera Raya", "PT Lintas Samudra Raya"),
-        ("jaya abadi sentosa", "PT Jaya Abadi Sentosa"),
+        ("jaya sentosa abadi", "PT Jaya Abadi Sentosa"),
     ];
     for (query, want) in cases {
         let (verdict, names) = best_name(&world.registry, query);
-        assert_eq!(verdict, Verdict::Match, "{query}: {names:?}");
+        assert_eq!(verdict, Verdict::Close, "{query}: {names:?}");
         assert_eq!(names[0], want, "{query}");
     }
+    // A registered name with a word added is not that company.
+    let (verdict, names) = best_name(&world.registry, "PT Sukses Mandiri Utama Jaya");
+    assert_eq!(verdict, Verdict::Close);
+    assert_eq!(names[0], "PT Sukses Mandiri Utama");
 }
 
 #[test]
-fn similar_names_are_ambiguous_and_a_number_picks_one() {
+fn a_name_not_registered_lists_the_closest_and_a_pick_shows_both_names() {
     let world = World::with_listing();
     let check = world.check();
     let result = ask(&check, "karya putr mandiri");
-    assert_eq!(result.outcome, "ambiguous");
+    assert_eq!(result.outcome, "close");
+    assert_eq!(var(&result, "agency_typed"), "karya putr mandiri");
     let list = var(&result, "agency_candidates");
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), 2, "{list}");
-    assert!(lines[0].starts_with("1. PT Karya Put"), "{list}");
-    assert!(lines[1].starts_with("2. PT Karya Put"), "{list}");
-    assert!(list.contains("aktif"), "{list}");
+    assert!(lines[0].starts_with("1. *PT Karya Put"), "{list}");
+    assert!(lines[1].starts_with("2. *PT Karya Put"), "{list}");
+    // Each line: name, city, licence number, status.
+    assert!(lines[0].contains("Izin KEP.1"), "{list}");
+    assert!(list.contains("aktif (izin berlaku)"), "{list}");
+    assert!(
+        list.contains("Kota Malang") && list.contains("Kota Cirebon"),
+        "{list}"
+    );
     assert_eq!(var(&result, "agency_name"), "");
+    assert!(var(&result, "agency_pick_2").starts_with("2. PT Karya Put"));
+    assert_eq!(var(&result, "agency_pick_3"), "");
 
-    // The dialog keeps the action's variables in the session; the user answers "2".
+    // The dialog keeps the action's variables in the session; the user answers "2" to the list.
     let mut vars = result.vars.clone();
-    vars.insert("agency_query".into(), "2".into());
+    vars.insert("agency_pick".into(), "2".into());
     let picked = run(&check, &vars, Lang::Id);
-    assert_eq!(picked.outcome, "licensed");
-    let second = lines[1].trim_start_matches("2. ");
+    assert_eq!(picked.outcome, "picked");
+    let second = lines[1].trim_start_matches("2. *");
     assert!(second.starts_with(var(&picked, "agency_name")), "{second}");
+    assert_eq!(var(&picked, "agency_typed"), "karya putr mandiri");
     assert_eq!(var(&picked, "agency_candidates"), "");
     assert_eq!(var(&picked, "agency_candidate_keys"), "");
-    assert_eq!(var(&picked, "agency_note"), "");
+    assert_eq!(var(&picked, "agency_pick"), "");
 
-    // A number that is not on the list is not a company.
-    vars.insert("agency_query".into(), "7".into());
-    assert_eq!(run(&check, &vars, Lang::Id).outcome, "not_found");
+    // A number typed to the plain question later is not a pick from that old list.
+    let mut later = picked.vars.clone();
+    later.insert("agency_query".into(), "2".into());
+    assert_eq!(run(&check, &later, Lang::Id).outcome, "not_found");
+
+    // Text typed at the list is a new name.
+    vars.insert("agency_pick".into(), "PT Karya Putri Mandiri".into());
+    let typed = run(&check, &vars, Lang::Id);
+    assert_eq!(typed.outcome, "licensed");
+    assert_eq!(var(&typed, "agency_query"), "PT Karya Putri Mandiri");
 
     // Typed exactly, a name is not a guess even when a sibling name is close.
     let exact = ask(&check, "PT Karya Putra Mandiri");
@@ -283,14 +317,59 @@ fn head_office_and_branches_are_one_company_and_the_pekalongan_branch_is_shown()
 }
 
 #[test]
-fn a_close_match_carries_a_note_to_compare_names() {
+fn a_registered_name_with_a_word_added_is_never_licensed() {
     let world = World::with_listing();
     let check = world.check();
     let exact = ask(&check, "PT Sukses Mandiri Utama");
-    assert_eq!(var(&exact, "agency_note"), "");
-    let close = ask(&check, "sukses mandri utma");
-    assert_eq!(close.outcome, "licensed");
-    assert!(var(&close, "agency_note").contains("PT Sukses Mandiri Utama"));
+    assert_eq!(exact.outcome, "licensed");
+    for query in [
+        "PT Sukses Mandiri Utama Jaya",
+        "sukses mandri utma",
+        "PT Mandiri Sukses Utama",
+        "PT Sukses Mandiri",
+    ] {
+        let close = ask(&check, query);
+        assert_eq!(close.outcome, "close", "{query}");
+        assert_eq!(var(&close, "agency_name"), "", "{query}");
+        assert!(
+            var(&close, "agency_candidates").starts_with("1. *PT Sukses Mandiri Utama*"),
+            "{query}: {}",
+            var(&close, "agency_candidates")
+        );
+        assert_eq!(var(&close, "agency_typed"), query.trim());
+    }
+}
+
+#[test]
+fn a_licence_number_with_another_name_says_the_number_is_someone_elses() {
+    let world = World::with_listing();
+    let check = world.check();
+    for query in [
+        "PT ABC KEP.77/2019",
+        "pt abc no izin kep 77/2019",
+        "KEP.77/2019 PT Sukses Mandiri Utama Jaya",
+        "PT Karya Putri Mandiri 77/2019",
+    ] {
+        let result = ask(&check, query);
+        assert_eq!(result.outcome, "licence_other", "{query}");
+        assert_eq!(var(&result, "agency_name"), "PT Sukses Mandiri Utama");
+        assert_eq!(var(&result, "agency_licence"), "KEP.77/2019");
+        assert!(!var(&result, "agency_typed").is_empty(), "{query}");
+    }
+    assert_eq!(
+        var(&ask(&check, "PT ABC KEP.77/2019"), "agency_typed"),
+        "PT ABC"
+    );
+    // The right name with its number, or the number alone, is the company.
+    for query in [
+        "PT Sukses Mandiri Utama KEP.77/2019",
+        "p.t. sukses mandiri utama, no. izin KEP 77 / 2019",
+        "izin 77/2019",
+    ] {
+        assert_eq!(ask(&check, query).outcome, "licensed", "{query}");
+    }
+    // Same digits under another prefix: not the number, shown to compare.
+    assert_eq!(ask(&check, "B.77/2019").outcome, "close");
 }
 
 #[test]
@@ -332,25 +411,32 @@ fn unknown_and_unusable_queries_get_an_honest_answer_quickly() {
 fn the_demo_data_is_served_until_a_listing_is_imported() {
     let world = World::new();
     let check = world.check();
-    let demo = ask(&check, "contoh sejahtera abadi");
+    let demo = ask(&check, "PT Contoh Sejahtera Abadi (DEMO)");
     assert_eq!(demo.outcome, "licensed");
     assert_eq!(var(&demo, "agency_demo"), "1");
     assert_eq!(var(&demo, "agency_snapshot_date"), "2026-11-01");
     assert!(var(&demo, "agency_source").contains("fiktif"));
     assert!(var(&demo, "agency_branch").contains("Kota Pekalongan"));
-    assert_eq!(ask(&check, "contoh dana perkasa").outcome, "revoked");
-    assert_eq!(ask(&check, "contoh harapan samudra").outcome, "suspended");
-    assert_eq!(ask(&check, "contoh lintas negeri").outcome, "not_renewed");
-    let similar = ask(&check, "contoh mitra");
-    assert_eq!(similar.outcome, "ambiguous");
-    assert_eq!(var(&similar, "agency_candidates").lines().count(), 2);
-    // One letter more or less picks the nearer name, with a note to compare.
-    let sentosa = ask(&check, "mitra sentoza");
+    assert_eq!(ask(&check, "contoh dana perkasa demo").outcome, "revoked");
     assert_eq!(
-        var(&sentosa, "agency_name"),
-        "PT Contoh Mitra Sentosa (DEMO)"
+        ask(&check, "contoh harapan samudra demo").outcome,
+        "suspended"
     );
-    assert!(!var(&sentosa, "agency_note").is_empty());
+    assert_eq!(
+        ask(&check, "contoh lintas negeri (demo)").outcome,
+        "not_renewed"
+    );
+    let similar = ask(&check, "contoh mitra");
+    assert_eq!(similar.outcome, "close");
+    assert_eq!(var(&similar, "agency_candidates").lines().count(), 2);
+    // One letter more or less lists the nearer name first, never as a match.
+    let sentosa = ask(&check, "mitra sentoza");
+    assert_eq!(sentosa.outcome, "close");
+    assert!(
+        var(&sentosa, "agency_candidates").starts_with("1. *PT Contoh Mitra Sentosa (DEMO)*"),
+        "{}",
+        var(&sentosa, "agency_candidates")
+    );
     let staff = labels();
     let demo_line = staff.staff().text(StaffText::StatsDemo);
     assert!(world.registry.stats_text(&staff).contains(&demo_line));
@@ -359,7 +445,10 @@ fn the_demo_data_is_served_until_a_listing_is_imported() {
     // The same action handle sees the new index at once.
     let real = ask(&check, "sukses mandiri utama");
     assert_eq!(var(&real, "agency_demo"), "");
-    assert_eq!(ask(&check, "contoh sejahtera abadi").outcome, "not_found");
+    assert_eq!(
+        ask(&check, "PT Contoh Sejahtera Abadi (DEMO)").outcome,
+        "not_found"
+    );
 }
 
 #[test]
@@ -538,7 +627,7 @@ fn an_import_reports_changes_and_can_be_rolled_back() {
         "{summary}"
     );
     assert!(
-        summary.contains("PT Sukses Makmur Jaya: active -> revoked"),
+        summary.contains("PT Sukses Makmur Jaya: aktif -> dicabut"),
         "{summary}"
     );
     assert!(
@@ -583,30 +672,55 @@ fn staff_search_and_stats_are_printable() {
     let world = World::with_listing();
     let staff = labels();
     let texts = staff.staff();
+    // Staff see the verdict users get, in the same words.
+    let exact = world
+        .registry
+        .search_text("p.t. sukses mandiri utama", &staff);
+    let lines: Vec<&str> = exact.lines().collect();
+    assert_eq!(lines[1], texts.text(StaffText::SearchMatch), "{exact}");
+    assert!(
+        lines[2].contains(&texts.text(StaffText::KindExactName)),
+        "{exact}"
+    );
+    assert!(lines[2].ends_with("| aktif"), "{exact}");
     let text = world.registry.search_text("sukses mandri utma", &staff);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[1], texts.text(StaffText::SearchMatch), "{text}");
+    assert_eq!(lines[1], texts.text(StaffText::SearchClose), "{text}");
+    assert!(
+        lines[2].contains(&texts.text(StaffText::KindName)),
+        "{text}"
+    );
     assert!(text.contains("PT Sukses Mandiri Utama"), "{text}");
     assert!(text.contains("Kota Pekalongan"), "{text}");
-    let ambiguous = world.registry.search_text("karya putr mandiri", &staff);
+    let other = world.registry.search_text("PT ABC KEP.77/2019", &staff);
     assert_eq!(
-        ambiguous.lines().nth(1),
-        Some(texts.text(StaffText::SearchAmbiguous).as_str()),
-        "{ambiguous}"
+        other.lines().nth(1),
+        Some(
+            texts
+                .fill(StaffText::SearchLicenceOther, &[("typed", "PT ABC".into())])
+                .as_str()
+        ),
+        "{other}"
     );
     let unknown = world.registry.search_text("x", &staff);
     assert_eq!(
         unknown.lines().nth(1),
         Some(
             texts
-                .fill(StaffText::SearchNotFound, &[("hint", "too_short".into())])
+                .fill(
+                    StaffText::SearchNotFound,
+                    &[(
+                        "hint",
+                        staff.hint(pandu::registry::Hint::TooShort, Lang::Id).into()
+                    )]
+                )
                 .as_str()
         ),
         "{unknown}"
     );
     let stats = world.registry.stats_text(&staff);
     assert!(
-        stats.contains("7 active, 1 suspended, 1 revoked, 1 not_renewed"),
+        stats.contains("7 aktif, 1 dibekukan, 1 dicabut, 1 tidak diperpanjang"),
         "{stats}"
     );
     let offices = texts.fill(
@@ -640,7 +754,7 @@ fn two_licences_under_one_name_are_both_shown() {
     );
     world.import("twins.csv", &text).unwrap();
     let result = ask(&world.check(), "pt kembar jaya");
-    assert_eq!(result.outcome, "ambiguous");
+    assert_eq!(result.outcome, "same_name");
     let list = var(&result, "agency_candidates");
     assert!(list.contains("dicabut") && list.contains("aktif"), "{list}");
 }
@@ -719,9 +833,26 @@ fn a_user_checks_companies_through_a_dialog() {
     let mut chat = Chat::new(&world);
     chat.say("halo");
     assert!(chat.say("cek perusahaan").contains("Ketik nama perusahaan"));
+    // A typo finds the company, but as a name to compare, not as "licensed".
     let answer = chat.say("pt sukses mandri utma");
     assert!(
-        answer.contains("BERIZIN: PT Sukses Mandiri Utama (aktif"),
+        answer.starts_with("TIDAK TERDAFTAR PERSIS: pt sukses mandri utma"),
+        "{answer}"
+    );
+    assert!(!answer.contains("BERIZIN"), "{answer}");
+    assert!(answer.contains("1. *PT Sukses Mandiri Utama*"), "{answer}");
+    // Picking it shows the record with both names.
+    let answer = chat.say("1");
+    assert!(
+        answer
+            .starts_with("DATA UNTUK PT Sukses Mandiri Utama; ANDA MENGETIK pt sukses mandri utma"),
+        "{answer}"
+    );
+
+    chat.say("cek");
+    let answer = chat.say("PT SUKSES-MANDIRI UTAMA");
+    assert!(
+        answer.contains("BERIZIN: PT Sukses Mandiri Utama (aktif)"),
         "{answer}"
     );
     assert!(
@@ -729,24 +860,24 @@ fn a_user_checks_companies_through_a_dialog() {
         "{answer}"
     );
     assert!(answer.contains("Data SISKOP2MI per 2026-11-20"), "{answer}");
-    assert!(
-        answer.contains("Nama yang terdaftar: PT Sukses Mandiri Utama"),
-        "{answer}"
-    );
 
     chat.say("cek");
     let answer = chat.say("karya putr mandiri");
-    assert!(answer.contains("1. PT Karya Put"), "{answer}");
-    assert!(answer.contains("2. PT Karya Put"), "{answer}");
-    let answer = chat.say("2");
-    assert!(answer.starts_with("BERIZIN: PT Karya Put"), "{answer}");
-    assert!(!answer.contains("Nama yang terdaftar"), "{answer}");
+    assert!(answer.contains("1. *PT Karya Put"), "{answer}");
+    assert!(answer.contains("2. *PT Karya Put"), "{answer}");
+    // Not a number: a new name.
+    let answer = chat.say("karya putra mandiri");
+    assert!(answer.starts_with("BERIZIN: PT Karya Putra"), "{answer}");
 
     chat.say("cek");
     assert!(
         chat.say("kep 12 / 2020")
             .contains("DICABUT: PT Bina Insani Utama")
     );
+    chat.say("cek");
+    assert!(chat.say("PT Bina Insani Jaya kep 12 / 2020").contains(
+        "NOMOR MILIK LAIN: KEP.12/2020 milik PT Bina Insani Utama, bukan PT Bina Insani Jaya"
+    ));
     chat.say("cek");
     let answer = chat.say("x");
     assert!(
@@ -923,7 +1054,7 @@ fn staff_read_search_and_stats_in_indonesian() {
     // Plain Indonesian, none of the old English words.
     for want in [
         "Daftar yang dipakai bot: DATA CONTOH",
-        "Perusahaan per status: 4 active, 1 suspended, 1 revoked, 1 not_renewed",
+        "Perusahaan per status: 4 aktif, 1 dibekukan, 1 dicabut, 1 tidak diperpanjang",
         "Kantor: 7 kantor pusat, 2 kantor cabang",
         "Kantor per provinsi: Jawa Tengah 5",
     ] {
@@ -948,14 +1079,23 @@ fn staff_read_search_and_stats_in_indonesian() {
             &[("snapshot", texts.snapshot(&sample))]
         )
     );
-    assert_eq!(lines[1], texts.text(StaffText::SearchAmbiguous));
+    assert_eq!(lines[1], texts.text(StaffText::SearchClose));
     assert!(lines[2].starts_with("1. ["), "{search}");
     assert!(lines[2].contains("| izin KEP.DEMO-00"), "{search}");
     assert!(
         lines[3].trim_start().starts_with("kantor pusat: ") && lines[3].contains("(baris "),
         "{search}"
     );
-    for english in ["Registry:", "Verdict", "licence ", "head office", "(line "] {
+    for english in [
+        "Registry:",
+        "Verdict",
+        "licence ",
+        "head office",
+        "(line ",
+        "active",
+        "ExactName",
+        "Name]",
+    ] {
         assert!(!search.contains(english), "{english} in {search}");
     }
 }
@@ -1131,4 +1271,324 @@ fn a_missing_staff_text_is_named_with_its_file_line_and_key() {
     ] {
         assert!(out.contains(&want), "{want} in {out}");
     }
+}
+
+// ---- Property: over a generated registry of 10,000+ offices, exactly the registered names are "licensed". ----
+
+#[path = "rng_support/mod.rs"]
+mod rng;
+
+/// Words names are made of: common ones (shared by many companies, as in the real listing) and rare
+/// made-up ones, so look-alikes differ from real names by as little as real trickery does.
+const NAME_WORDS: &[&str] = &[
+    "sukses",
+    "mandiri",
+    "utama",
+    "jaya",
+    "abadi",
+    "sentosa",
+    "karya",
+    "bina",
+    "mitra",
+    "harapan",
+    "bangsa",
+    "sejahtera",
+    "lintas",
+    "samudra",
+    "raya",
+    "putra",
+    "putri",
+    "duta",
+    "perkasa",
+    "indonesia",
+    "makmur",
+    "anugerah",
+    "berkah",
+    "cahaya",
+    "global",
+    "nusantara",
+    "insani",
+    "mulia",
+    "prima",
+    "gemilang",
+    "sarana",
+    "bahari",
+    "tenaga",
+    "kerja",
+    "internasional",
+    "sumber",
+];
+const SYLLABLES: &[&str] = &[
+    "ka", "ri", "ma", "su", "to", "la", "na", "di", "wa", "sa", "ga", "ra", "ta", "ni", "ba", "de",
+    "pu", "jo", "an", "in", "gu", "me", "so", "ha",
+];
+
+/// The seed of the generated registry and queries; the test prints it with every failure.
+const PROPERTY_SEED: u64 = 0x5EED_0A6E_1C1E_2026;
+
+struct Generated {
+    csv: String,
+    /// (name as registered, status outcome)
+    companies: Vec<(String, &'static str)>,
+    offices: usize,
+}
+
+fn generate_registry(rng: &mut rng::Rng, companies: usize) -> Generated {
+    let rare: Vec<String> = (0..1_200)
+        .map(|_| {
+            (0..2 + rng.below(2))
+                .map(|_| SYLLABLES[rng.below(SYLLABLES.len())])
+                .collect()
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Generated {
+        csv: format!("{HEADER}\n"),
+        companies: Vec::new(),
+        offices: 0,
+    };
+    let statuses = [
+        ("aktif", "licensed"),
+        ("aktif", "licensed"),
+        ("aktif", "licensed"),
+        ("aktif", "licensed"),
+        ("dibekukan", "suspended"),
+        ("dicabut", "revoked"),
+        ("tidak diperpanjang", "not_renewed"),
+    ];
+    while out.companies.len() < companies {
+        let n = 2 + rng.below(3);
+        let words: Vec<String> = (0..n)
+            .map(|_| {
+                if rng.below(3) == 0 {
+                    rare[rng.below(rare.len())].clone()
+                } else {
+                    NAME_WORDS[rng.below(NAME_WORDS.len())].to_string()
+                }
+            })
+            .collect();
+        let mut dedup = words.clone();
+        dedup.sort();
+        dedup.dedup();
+        if dedup.len() != words.len() {
+            continue;
+        }
+        let name = format!(
+            "PT {}",
+            words
+                .iter()
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        if !seen.insert(words.join(" ")) {
+            continue;
+        }
+        let i = out.companies.len();
+        let (status, outcome) = statuses[rng.below(statuses.len())];
+        for b in 0..=(i % 4) {
+            let kind = if b == 0 {
+                "kantor pusat"
+            } else {
+                "kantor cabang"
+            };
+            out.csv.push_str(&format!(
+                "{name},KEP.{}/{},{status},{kind},Jl. Raya {i} No. {b},Kota Semarang,Jawa Tengah,2020-01-01,024-{i}{b}\n",
+                1000 + i,
+                2010 + i % 15
+            ));
+            out.offices += 1;
+        }
+        out.companies.push((name, outcome));
+    }
+    out
+}
+
+/// A registered name as people type it: any case, spacing, punctuation, legal-form prefix, a stretched
+/// letter.
+fn typed_variant(name: &str, rng: &mut rng::Rng) -> String {
+    let words: Vec<&str> = name.split(' ').skip(1).collect();
+    let prefix = ["", "PT ", "pt ", "PT. ", "P.T. ", "pt.", "Pt "][rng.below(7)];
+    let sep = [" ", "  ", "-", " - ", ", ", "."][rng.below(6)];
+    let mut text = format!("{prefix}{}", words.join(sep));
+    text = match rng.below(4) {
+        0 => text.to_uppercase(),
+        1 => text.to_lowercase(),
+        2 => text
+            .chars()
+            .map(|c| {
+                if rng.below(2) == 0 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect(),
+        _ => text,
+    };
+    if rng.below(3) == 0 {
+        // Stretch a letter that stands alone ("utamaaa").
+        let chars: Vec<char> = text.chars().collect();
+        let alone: Vec<usize> = (0..chars.len())
+            .filter(|&i| {
+                chars[i].is_alphabetic()
+                    && (i == 0 || !chars[i - 1].eq_ignore_ascii_case(&chars[i]))
+                    && chars
+                        .get(i + 1)
+                        .is_none_or(|n| !n.eq_ignore_ascii_case(&chars[i]))
+            })
+            .collect();
+        if !alone.is_empty() {
+            let at = alone[rng.below(alone.len())];
+            let c = chars[at];
+            text = chars[..=at]
+                .iter()
+                .chain([c, c].iter())
+                .chain(chars[at + 1..].iter())
+                .collect();
+        }
+    }
+    match rng.below(4) {
+        0 => format!("  {text}  "),
+        1 => format!("{text}."),
+        _ => text,
+    }
+}
+
+/// A name that is not registered but looks like `names[i]`: a word added or dropped, one letter
+/// changed, two words swapped, or two registered names spliced.
+fn look_alike(kind: usize, names: &[(String, &str)], rng: &mut rng::Rng) -> String {
+    let pick = |rng: &mut rng::Rng| -> Vec<String> {
+        names[rng.below(names.len())]
+            .0
+            .split(' ')
+            .skip(1)
+            .map(str::to_string)
+            .collect()
+    };
+    let mut words = pick(rng);
+    match kind {
+        0 => {
+            let extra = NAME_WORDS[rng.below(NAME_WORDS.len())];
+            let at = rng.below(words.len() + 1);
+            words.insert(at, extra[..1].to_uppercase() + &extra[1..]);
+        }
+        1 => {
+            while words.len() < 3 {
+                words = pick(rng);
+            }
+            words.remove(rng.below(words.len()));
+        }
+        2 => {
+            let w = rng.below(words.len());
+            let mut chars: Vec<char> = words[w].chars().collect();
+            let at = rng.below(chars.len());
+            let letters: Vec<char> = "abcdeghijklmnoprstuwy".chars().collect();
+            let mut c = letters[rng.below(letters.len())];
+            while c.eq_ignore_ascii_case(&chars[at]) {
+                c = letters[rng.below(letters.len())];
+            }
+            chars[at] = c;
+            words[w] = chars.into_iter().collect();
+        }
+        3 => {
+            let a = rng.below(words.len());
+            let mut b = rng.below(words.len());
+            while b == a {
+                b = rng.below(words.len());
+            }
+            words.swap(a, b);
+        }
+        _ => {
+            let other = pick(rng);
+            let head = 1 + rng.below(words.len().max(2) - 1);
+            let tail = rng.below(other.len());
+            words.truncate(head);
+            words.extend(other[tail..].iter().cloned());
+        }
+    }
+    format!("PT {}", words.join(" "))
+}
+
+#[test]
+fn over_ten_thousand_offices_only_registered_names_are_answered_licensed() {
+    let seed = PROPERTY_SEED;
+    let mut rng = rng::Rng(seed);
+    let generated = generate_registry(&mut rng, 5_000);
+    assert!(generated.offices >= 10_000, "{} offices", generated.offices);
+    let world = World::new();
+    world.import("generated.csv", &generated.csv).unwrap();
+    let check = world.check();
+    let registered: std::collections::HashSet<String> = generated
+        .companies
+        .iter()
+        .map(|(name, _)| pandu::registry::normalize::name_key(name))
+        .collect();
+    let status_outcomes = ["licensed", "suspended", "revoked", "not_renewed"];
+
+    // Every registered name, typed any way, is the company itself.
+    let mut missed = Vec::new();
+    for (name, outcome) in &generated.companies {
+        let typed = typed_variant(name, &mut rng);
+        let result = ask(&check, &typed);
+        if result.outcome != *outcome || var(&result, "agency_name") != name {
+            missed.push(format!("{typed:?} -> {} (want {name})", result.outcome));
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "seed {seed:#x}: {} of {} registered names not recognised, e.g. {:?}",
+        missed.len(),
+        generated.companies.len(),
+        &missed[..missed.len().min(5)]
+    );
+
+    // Look-alikes, none of them registered: never answered as a registered company.
+    let kinds = [
+        "word added",
+        "word dropped",
+        "letter changed",
+        "words swapped",
+        "two names spliced",
+    ];
+    let mut wrong: Vec<(usize, String, String)> = Vec::new();
+    let mut tried = [0usize; 5];
+    let mut licensed = 0;
+    for n in 0..6_000 {
+        let kind = n % kinds.len();
+        let query = look_alike(kind, &generated.companies, &mut rng);
+        if registered.contains(&pandu::registry::normalize::name_key(&query)) {
+            continue;
+        }
+        tried[kind] += 1;
+        let result = ask(&check, &query);
+        if status_outcomes.contains(&result.outcome.as_str()) {
+            if result.outcome == "licensed" {
+                licensed += 1;
+            }
+            wrong.push((kind, query, var(&result, "agency_name").to_string()));
+        }
+    }
+    let per_kind: Vec<String> = (0..kinds.len())
+        .map(|k| {
+            format!(
+                "{}: {}/{}",
+                kinds[k],
+                wrong.iter().filter(|w| w.0 == k).count(),
+                tried[k]
+            )
+        })
+        .collect();
+    assert!(
+        tried.iter().sum::<usize>() >= 5_000,
+        "seed {seed:#x}: too few look-alikes {tried:?}"
+    );
+    assert!(
+        wrong.is_empty(),
+        "seed {seed:#x}: {} of {} look-alikes answered as a registered company ({licensed} \"licensed\"); {}; e.g. {:?}",
+        wrong.len(),
+        tried.iter().sum::<usize>(),
+        per_kind.join(", "),
+        &wrong[..wrong.len().min(5)]
+    );
 }

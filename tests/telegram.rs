@@ -457,6 +457,43 @@ async fn a_server_error_is_retried() {
     stop(p).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_sending_until_the_delivery_is_recorded_and_nothing_goes_twice() {
+    let (s, p) = started().await;
+    let api = &s.api;
+    let chat = 481;
+    // The answer is committed while the disk has room; Telegram takes its time to accept it.
+    api.hold_sends(true);
+    api.user_text(chat, "halo min");
+    stored(api, &p, "the answer is queued", |store| {
+        store.outbox_len(Channel::Telegram) > 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Now the disk is full: Telegram accepts the message, but the sender cannot record it.
+    p.store.set_write_fault(pandu::storage::WriteFault::Failing);
+    api.hold_sends(false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let attempts = api.attempts_to(chat).len();
+    assert_eq!(
+        attempts, 1,
+        "sent once, then nothing until the record is written"
+    );
+    // Room again: the record is written, and the message is not sent a second time.
+    p.store.set_write_fault(pandu::storage::WriteFault::Off);
+    stored(api, &p, "the delivery is recorded", |store| {
+        store.outbox_len(Channel::Telegram) == 0
+    })
+    .await;
+    let sent = texts(&api.sent_to(chat));
+    assert_eq!(
+        api.attempts_to(chat).len(),
+        sent.len(),
+        "each message once: {sent:?}"
+    );
+    stop(p).await;
+}
+
 #[tokio::test]
 async fn the_api_down_for_a_while_then_back_delivers_everything_in_order() {
     let (s, p) = started().await;

@@ -133,9 +133,17 @@ pub fn initial_priority(
             },
         )],
     );
-    if fields.get("aman").map(String::as_str) == Some("tidak") && priority > Priority::P1 {
+    // Not safe, or nobody knows: both are P1 (the reporter was shown the emergency numbers).
+    let safety = match fields.get("aman").map(String::as_str) {
+        Some("tidak") => Some(&texts.staff.reason_not_safe),
+        Some("tidak_tahu") => Some(&texts.staff.reason_safety_unknown),
+        _ => None,
+    };
+    if let Some(why) = safety
+        && priority > Priority::P1
+    {
         priority = Priority::P1;
-        reason = texts.staff.reason_not_safe.clone();
+        reason = why.clone();
     }
     if let Some(p) = pending
         && p.priority < priority
@@ -744,6 +752,10 @@ mod tests {
         assert_eq!(initial_priority(&texts, &gaji, None).0, Priority::P3);
         let unsafe_ = vars(&[("kategori", "gaji"), ("aman", "tidak")]);
         assert_eq!(initial_priority(&texts, &unsafe_, None).0, Priority::P1);
+        let unknown = vars(&[("kategori", "gaji"), ("aman", "tidak_tahu")]);
+        let (priority, reason) = initial_priority(&texts, &unknown, None);
+        assert_eq!(priority, Priority::P1);
+        assert_eq!(reason, texts.staff.reason_safety_unknown);
         let pending = PendingEmergency {
             category: "kekerasan".into(),
             priority: Priority::P1,

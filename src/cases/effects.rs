@@ -5,9 +5,11 @@
 //!   staff chat (code, priority, category, country; nothing personal). A code that already exists, on
 //!   disk or earlier in the same batch, fails the commit: nothing is acknowledged and nothing is
 //!   overwritten.
-//! - `Emergency`: raises the priority of the reporter's open case (and tells the staff chat when it
-//!   becomes P1). With no case yet, the emergency is remembered (`cp:` record) and applied when the
-//!   case is opened. It never fails the intake for a reason of its own.
+//! - `Emergency`: raises the priority of the case the conversation is about (and tells the staff chat
+//!   when it becomes P1): during a report intake (`intake_flows` in `_cases.yaml`) that is the report
+//!   being taken, even when the reporter has an older case; otherwise the case just filed or looked up
+//!   (`case_code`), else the reporter's newest open case. With no case yet, the emergency is remembered
+//!   (`cp:` record) and applied when the case is opened. It never fails the intake for a reason of its own.
 //! - `AppendToCase`: adds the reporter's message and attachments to their case.
 //!
 //! Invariant: never logs a field, a name, a number or message text; only codes, kinds and priorities.
@@ -226,17 +228,43 @@ impl CaseEffects {
             .get(category)
             .copied()
             .unwrap_or(Priority::P1);
-        // The reporter's open case: on disk, or opened earlier in this very batch.
-        let open = match open_case_of(ctx.store, ctx.user) {
-            Ok(Some(case)) => Some((case.code().to_string(), case.priority)),
-            Ok(None) => None,
-            Err(CaseError::Storage(e)) => return Err(e.into()),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the reporter's case");
-                None
+        // The case the conversation is about. A report being taken is a new case: the emergency waits
+        // for it, whatever the reporter filed before. Otherwise the case just filed or looked up in
+        // this conversation (`case_code`), else the reporter's newest open case, on disk or opened
+        // earlier in this very batch.
+        let in_intake = ctx
+            .session
+            .position
+            .as_ref()
+            .is_some_and(|p| self.texts.intake_flows.contains(&p.flow));
+        let named = ctx
+            .session
+            .vars
+            .get("case_code")
+            .filter(|_| !in_intake)
+            .map(|code| super::load(ctx.store, code))
+            .transpose()
+            .ok()
+            .flatten()
+            .flatten()
+            .filter(|case| case.record.reporter == *ctx.user && case.status.is_open())
+            .map(|case| (case.code().to_string(), case.priority));
+        let open = if in_intake {
+            None
+        } else if named.is_some() {
+            named
+        } else {
+            match open_case_of(ctx.store, ctx.user) {
+                Ok(Some(case)) => Some((case.code().to_string(), case.priority)),
+                Ok(None) => None,
+                Err(CaseError::Storage(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the reporter's case");
+                    None
+                }
             }
-        }
-        .or_else(|| self.recent().opened.get(ctx.user).cloned());
+            .or_else(|| self.recent().opened.get(ctx.user).cloned())
+        };
         let Some((code, current)) = open else {
             // No case yet (the emergency came during the intake): remember it for the case.
             let keep = {
@@ -405,15 +433,24 @@ mod tests {
 
     /// Applies effects as the engine does: one batch, then apply.
     fn apply(f: &Fixture, user: &UserKey, effects: &[Effect]) -> Result<Vec<Outgoing>, String> {
+        apply_in(f, user, &Session::default(), effects)
+    }
+
+    /// [`apply`] with the session the step left (where the conversation stands).
+    fn apply_in(
+        f: &Fixture,
+        user: &UserKey,
+        session: &Session,
+        effects: &[Effect],
+    ) -> Result<Vec<Outgoing>, String> {
         let mut batch = WriteBatch::default();
         let mut outgoing = Vec::new();
-        let session = Session::default();
         for effect in effects {
             let mut ctx = EffectContext {
                 store: &f.store,
                 batch: &mut batch,
                 user,
-                session: &session,
+                session,
                 now: 1_000,
                 outgoing: &mut outgoing,
             };
@@ -505,6 +542,43 @@ mod tests {
         let case = load(&f.store, "PKL-44444C").unwrap().unwrap();
         assert_eq!(case.priority, Priority::P1);
         assert!(f.store.pending_emergency(&user).unwrap().is_none());
+    }
+
+    #[test]
+    fn emergency_words_in_a_new_report_raise_that_report_not_the_older_case() {
+        let f = fixture();
+        let user = UserKey::new(Channel::Telegram, "77");
+        apply(&f, &user, &[open("PKL-66666E", &[("kategori", "gaji")])]).unwrap();
+        // "paspor saya ditahan agen, gaji dipotong terus" started a new report (the intake flow).
+        let mut session = Session {
+            position: Some(crate::dialog::Position::new("lapor", "pelapor")),
+            ..Session::default()
+        };
+        let emergency = Effect::Emergency {
+            category: "dokumen_ditahan".into(),
+        };
+        let out = apply_in(&f, &user, &session, std::slice::from_ref(&emergency)).unwrap();
+        assert!(out.is_empty(), "{out:?}");
+        let old = load(&f.store, "PKL-66666E").unwrap().unwrap();
+        assert_eq!(old.priority, Priority::P3);
+        assert!(
+            !old.timeline
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Emergency { .. })),
+            "{:?}",
+            old.timeline
+        );
+        // It waits for the report being taken, and goes with it when it is sent.
+        assert!(f.store.pending_emergency(&user).unwrap().is_some());
+        apply(&f, &user, &[open("PKL-77777F", &[("kategori", "gaji")])]).unwrap();
+        let new = load(&f.store, "PKL-77777F").unwrap().unwrap();
+        assert!(new.priority < Priority::P3, "{:?}", new.priority);
+        // Outside an intake, the case the conversation is about (just looked up) is the one raised.
+        session.position = None;
+        session.vars.insert("case_code".into(), "PKL-66666E".into());
+        apply_in(&f, &user, &session, &[emergency]).unwrap();
+        let old = load(&f.store, "PKL-66666E").unwrap().unwrap();
+        assert!(old.priority < Priority::P3);
     }
 
     #[test]

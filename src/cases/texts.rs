@@ -66,6 +66,10 @@ pub struct CaseTexts {
     pub picks: BTreeMap<String, BTreeMap<String, LangText>>,
     /// The session variables that make up a report, in the order staff read them.
     pub intake_fields: Vec<String>,
+    /// The flows that take a report: emergency words typed while one of them runs belong to the report
+    /// being taken, not to an older case of the same reporter.
+    #[serde(default)]
+    pub intake_flows: Vec<String>,
 }
 
 /// What staff read, in Bahasa Indonesia: the staff-chat messages and everything the staff desk
@@ -122,6 +126,7 @@ pub struct StaffTexts {
     // Saved into events.
     pub reason_category: String,
     pub reason_not_safe: String,
+    pub reason_safety_unknown: String,
     pub reason_emergency: String,
     pub first_reply_note: String,
     // Answers to staff actions.

@@ -1,19 +1,21 @@
 //! The console channel: `pandu chat`, the fastest way for a dialog author to try a change.
 //!
-//! In a terminal it shows numbered choices; `--json` is the scriptable contract: one input line in,
-//! exactly one output line out (`{"replies":[{"text":..,"choices":[{"id":..,"label":..}]}]}`), nothing
-//! printed before the first input. The session lives in the data folder, so killing `pandu chat` and
+//! In a terminal it shows numbered choices and the dialogs' markup as ANSI bold/italic (plain words when
+//! stdout is not a terminal); `--json` is the scriptable contract: one input line in, exactly one output
+//! line out (`{"replies":[{"text":..,"choices":[{"id":..,"label":..}]}]}`, the text in the dialogs'
+//! markup: `*bold*`, `_italic_`, `\\*` for a literal star), nothing printed before the first input.
+//! Started again on a conversation that exists, it says where the conversation stands. The session lives in the data folder, so killing `pandu chat` and
 //! starting it again with the same `--user` resumes the conversation; replies committed but not yet
 //! printed when it was killed are printed first.
 //!
 //! Invariant: a reply is marked delivered only after it was written to stdout.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::dialog::{Input, InputKind, Lang, Reply};
+use crate::dialog::{Input, InputKind, Lang, Reply, markup};
 use crate::engine::{Engine, EngineError, Inbound};
 use crate::storage::{Channel, Delivery, OutboxEntry, UserKey};
 
@@ -61,6 +63,13 @@ pub async fn run(engine: &Engine, options: ConsoleOptions) -> Result<(), EngineE
                 .await?;
             print_terminal(&mut out, &ack.replies);
             finish(engine, &ack.replies)?;
+        } else if let Some(session) = store.session(&user)? {
+            // Started again (after ctrl-d, a crash, a reboot): say where the conversation stands
+            // instead of a bare prompt. Nothing is stepped or stored.
+            let bot = engine.bot();
+            for reply in crate::dialog::runtime::where_we_are(&bot, &session) {
+                print_reply(&mut out, &reply);
+            }
         }
         prompt(&mut out);
     }
@@ -138,10 +147,25 @@ fn finish(engine: &Engine, entries: &[OutboxEntry]) -> Result<(), EngineError> {
 
 fn print_terminal(out: &mut impl Write, entries: &[OutboxEntry]) {
     for entry in entries {
-        let _ = writeln!(out, "\n{}", entry.reply.text);
-        for (i, c) in entry.reply.choices.iter().enumerate() {
-            let _ = writeln!(out, "  {}. {}", i + 1, c.label);
+        print_reply(out, &entry.reply);
+    }
+    let _ = out.flush();
+}
+
+/// One reply for a person: the dialogs' markup as ANSI bold/italic in a terminal, as plain words when
+/// stdout is a file or a pipe; numbered choices.
+fn print_reply(out: &mut impl Write, reply: &Reply) {
+    let styled = std::io::stdout().is_terminal();
+    let show = |text: &str| {
+        if styled {
+            markup::to_ansi(text)
+        } else {
+            markup::to_plain(text)
         }
+    };
+    let _ = writeln!(out, "\n{}", show(reply.text.trim_start_matches('\n')));
+    for (i, c) in reply.choices.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}", i + 1, markup::to_plain(&c.label));
     }
     let _ = out.flush();
 }

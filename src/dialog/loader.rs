@@ -19,8 +19,8 @@ use serde_saphyr::Spanned;
 use super::actions::Actions;
 use super::io::{Lang, Position};
 use super::model::{
-    Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node, NodeKind,
-    Question, REQUIRED_TEXTS, Text,
+    AnswerButton, Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node,
+    NodeKind, Question, REQUIRED_TEXTS, Text,
 };
 use super::normalize::{Lexicon, basic};
 use crate::time::Date;
@@ -190,6 +190,13 @@ struct RawChoice {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawButton {
+    label: Spanned<RawText>,
+    answer: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawNode {
     say: Option<Spanned<RawText>>,
     ask: Option<Spanned<RawText>>,
@@ -199,6 +206,8 @@ struct RawNode {
     end: Option<bool>,
     save: Option<Spanned<String>>,
     pattern: Option<Spanned<String>>,
+    buttons: Option<Vec<RawButton>>,
+    except: Option<Vec<Spanned<String>>>,
     retry: Option<Spanned<RawText>>,
     retries: Option<u32>,
     on_fail: Option<Spanned<String>>,
@@ -409,7 +418,55 @@ impl Cx<'_> {
                 );
             }
         }
+        self.check_markup(file, path, &loc, &out, what);
         Text(out)
+    }
+
+    /// Refuses `*`/`_` that would show literally: each one named with its file line.
+    fn check_markup(
+        &mut self,
+        file: &Path,
+        path: &str,
+        loc: &Loc,
+        texts: &BTreeMap<Lang, String>,
+        what: &str,
+    ) {
+        for (lang, text) in texts {
+            let problems = super::markup::problems(text);
+            if problems.is_empty() {
+                continue;
+            }
+            let source = std::fs::read_to_string(file).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            for p in problems {
+                let wanted = lines.get(p.line).map(|l| l.trim()).unwrap_or("");
+                // The file line that holds this text line (block scalars start below the key).
+                let line = source
+                    .lines()
+                    .enumerate()
+                    .skip(loc.line.saturating_sub(1) as usize)
+                    .find(|(_, l)| !wanted.is_empty() && l.contains(wanted))
+                    .map(|(i, _)| i as u64 + 1)
+                    .unwrap_or(loc.line);
+                self.error(
+                    Some(Loc {
+                        file: file.to_path_buf(),
+                        line,
+                        column: 1,
+                    }),
+                    Some(path.to_string()),
+                    format!(
+                        "{what} (`{}`): `{}` at character {} of \"{}\" opens or closes nothing, so users \
+                         would see it literally; pair it (*bold*, _italic_) or write \\{} for the character",
+                        lang.code(),
+                        p.delimiter,
+                        p.column,
+                        wanted,
+                        p.delimiter
+                    ),
+                );
+            }
+        }
     }
 
     fn regex(
@@ -1014,6 +1071,8 @@ impl Cx<'_> {
         let question_keys = [
             (r.save.is_some(), "save"),
             (r.pattern.is_some(), "pattern"),
+            (r.buttons.is_some(), "buttons"),
+            (r.except.is_some(), "except"),
             (r.retry.is_some(), "retry"),
             (r.retries.is_some(), "retries"),
             (r.on_fail.is_some(), "on_fail"),
@@ -1150,6 +1209,40 @@ impl Cx<'_> {
                 .pattern
                 .as_ref()
                 .and_then(|pat| self.regex(file, &path, pat, "pattern"));
+            let except: Vec<Regex> = r
+                .except
+                .iter()
+                .flatten()
+                .filter_map(|pat| self.regex(file, &path, pat, "except"))
+                .collect();
+            let raw_buttons = r.buttons.as_deref().unwrap_or(&[]);
+            if raw_buttons.len() > LIST_ROWS_MAX {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    format!(
+                        "{} buttons: WhatsApp lists hold at most {LIST_ROWS_MAX}",
+                        raw_buttons.len()
+                    ),
+                );
+            }
+            let mut buttons = Vec::new();
+            for (i, b) in raw_buttons.iter().enumerate() {
+                let label = self.text(file, &path, &b.label, "label");
+                self.check_refs(file, &path, &label, &b.label.referenced, facts, None);
+                let id = format!("{}/{}/{}", p.flow, p.name, i + 1);
+                if id.len() > CALLBACK_DATA_MAX {
+                    self.error(
+                        Some(loc.clone()),
+                        Some(path.clone()),
+                        format!("button data `{id}` is {} bytes; Telegram allows {CALLBACK_DATA_MAX}: shorten the flow or node name", id.len()),
+                    );
+                }
+                buttons.push(AnswerButton {
+                    label,
+                    answer: b.answer.value.clone(),
+                });
+            }
             let retry = r.retry.as_ref().map(|t| self.text(file, &path, t, "retry"));
             if pattern.is_some() && retry.is_none() {
                 self.warn(Some(loc.clone()), Some(path.clone()), "a question with a `pattern` should have a `retry` text saying what is expected");
@@ -1160,6 +1253,8 @@ impl Cx<'_> {
                 ask: ask_text,
                 save: save.value.trim().to_string(),
                 pattern,
+                buttons,
+                except,
                 retry,
                 retries: r.retries.unwrap_or(3).max(1),
                 on_fail,
@@ -1328,6 +1423,7 @@ impl Cx<'_> {
                         if let Some(r) = &q.retry {
                             texts.push(r);
                         }
+                        texts.extend(q.buttons.iter().map(|b| &b.label));
                     }
                     NodeKind::Action {
                         say, name: action, ..
@@ -1678,6 +1774,20 @@ mod tests {
                 .any(|w| w.message.contains("has no `fact:`")),
             "{warnings:?}"
         );
+    }
+
+    #[test]
+    fn unbalanced_markup_is_refused_with_its_file_line() {
+        let info = fixture::INFO.replace(
+            r#"say: { id: "Syarat: umur 18.", en: "Requirements: age 18." }"#,
+            "say:\n      id: |\n        Syarat:\n        ketik *lapor untuk melapor\n      en: \"Type *report*.\"",
+        );
+        let errs = refused("info.yaml", &info, &["opens or closes nothing"]);
+        assert_one_error_with(
+            &errs,
+            &["info.yaml:10:", "`id`", "ketik *lapor untuk melapor"],
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
     }
 
     #[test]

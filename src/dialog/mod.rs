@@ -10,6 +10,7 @@ pub mod actions;
 pub(crate) mod fixture;
 pub mod io;
 pub mod loader;
+pub mod markup;
 pub mod model;
 pub mod normalize;
 pub mod runtime;

@@ -78,11 +78,24 @@ pub struct MenuChoice {
     pub goto: Position,
 }
 
+/// A button under a question: pressing it (or typing its number or label) answers the question with
+/// `answer`. A label that renders empty (a variable not set) shows no button.
+#[derive(Clone, Debug)]
+pub struct AnswerButton {
+    pub label: Text,
+    pub answer: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Question {
     pub ask: Text,
     pub save: String,
     pub pattern: Option<Regex>,
+    /// Answers offered as buttons; any other text is still an answer (subject to `pattern`).
+    pub buttons: Vec<AnswerButton>,
+    /// Messages (normalised) that are not an answer here even if they fit `pattern`: they are
+    /// understood as usual (keywords, flow triggers), e.g. "cek pt" while a company name is awaited.
+    pub except: Vec<Regex>,
     pub retry: Option<Text>,
     pub retries: u32,
     pub on_fail: Option<Position>,

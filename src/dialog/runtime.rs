@@ -204,7 +204,10 @@ impl Run<'_> {
             self.session
                 .vars
                 .insert("_trigger_text".into(), cleaned.clone());
+            // A question of another flow waits for the user to come back; the flow's own trigger
+            // simply starts the flow again.
             if let Some(pos) = self.session.position.clone()
+                && pos.flow != flow
                 && matches!(
                     self.bot.node(&pos).map(|n| &n.kind),
                     Some(NodeKind::Question(_))
@@ -254,12 +257,24 @@ impl Run<'_> {
         let at = parts.next().and_then(|p| p.split_once('/'));
         if let (Some(n), Some((flow, node))) = (n, at) {
             let pos = Position::new(flow, node);
-            if let Some(NodeKind::Menu { choices, .. }) = self.bot.node(&pos).map(|n| &n.kind)
-                && let Some(c) = n.checked_sub(1).and_then(|i| choices.get(i))
-            {
-                let goto = c.goto.clone();
-                self.session.paused = None;
-                return self.go(goto);
+            match self.bot.node(&pos).map(|n| &n.kind) {
+                Some(NodeKind::Menu { choices, .. }) => {
+                    if let Some(c) = n.checked_sub(1).and_then(|i| choices.get(i)) {
+                        let goto = c.goto.clone();
+                        self.session.paused = None;
+                        return self.go(goto);
+                    }
+                }
+                // A question's button answers it, but only while that question waits: its labels
+                // were filled in for that moment.
+                Some(NodeKind::Question(q)) if self.session.position.as_ref() == Some(&pos) => {
+                    if let Some(b) = n.checked_sub(1).and_then(|i| q.buttons.get(i)) {
+                        let q = q.clone();
+                        self.session.vars.insert(q.save.clone(), b.answer.clone());
+                        return self.after_answer(&q.next);
+                    }
+                }
+                _ => {}
             }
         }
         // A button from dialogs that have since changed: say so gently and show the way on.
@@ -465,7 +480,7 @@ impl Run<'_> {
                 }
             }
             NodeKind::Question(q) => {
-                if cleaned.is_empty() {
+                if cleaned.is_empty() || q.except.iter().any(|e| e.is_match(norm)) {
                     return false;
                 }
                 let fits = q.pattern.as_ref().is_none_or(|p| p.is_match(cleaned));
@@ -572,7 +587,19 @@ impl Run<'_> {
             }
             NodeKind::Question(q) => {
                 let text = self.render(Some(&q.ask));
-                self.push(text, vec![]);
+                let buttons = q
+                    .buttons
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, b)| {
+                        let label = self.render(Some(&b.label));
+                        (!label.trim().is_empty()).then(|| Choice {
+                            id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                            label,
+                        })
+                    })
+                    .collect();
+                self.push(text, buttons);
             }
             _ => {}
         }
@@ -743,8 +770,52 @@ impl Run<'_> {
     }
 }
 
-/// Replaces `{var}` with the session's variable and `{fact.key}` with the fact's value; `{var|text}`
-/// shows `text` when the variable is missing or empty (a skipped question in a summary).
+/// Where a conversation stands, said again without changing it (a terminal chat started again after a
+/// restart): the optional bot text `resumed`, then the waiting menu's or question's prompt, or the way
+/// to the menu (`flow_end_hint`) when nothing waits.
+pub fn where_we_are(bot: &Bot, session: &Session) -> Vec<Reply> {
+    let lang = session.lang;
+    let say = |text: &Text| interpolate(text.get(lang), lang, session, bot);
+    let mut text = bot.texts.get("resumed").map(say).unwrap_or_default();
+    let mut choices = Vec::new();
+    let node = session
+        .position
+        .as_ref()
+        .and_then(|pos| bot.node(pos).map(|n| (pos, n)));
+    let prompt = match node.map(|(pos, n)| (pos, &n.kind)) {
+        Some((
+            pos,
+            NodeKind::Menu {
+                say: menu,
+                choices: cs,
+            },
+        )) => {
+            choices = cs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Choice {
+                    id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                    label: say(&c.label),
+                })
+                .collect();
+            say(menu)
+        }
+        Some((_, NodeKind::Question(q))) => say(&q.ask),
+        _ => bot.texts.get("flow_end_hint").map(say).unwrap_or_default(),
+    };
+    if !text.is_empty() && !prompt.is_empty() {
+        text.push_str("\n\n");
+    }
+    text.push_str(&prompt);
+    if text.trim().is_empty() && choices.is_empty() {
+        return Vec::new();
+    }
+    vec![Reply { text, choices }]
+}
+
+/// Replaces `{var}` with the session's variable (escaped: see [`super::markup`]) and `{fact.key}` with
+/// the fact's value; `{var|text}` shows `text` when the variable is missing or empty (a skipped question
+/// in a summary).
 pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -762,14 +833,24 @@ pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> Stri
                     Some((name, fallback)) => (name, fallback),
                     None => (&after[..j], ""),
                 };
+                // Facts are authored text (their markup counts); a variable's value is shown
+                // literally, whoever wrote it (a user's answer, an action's result).
                 let value = match name.strip_prefix("fact.") {
-                    Some(key) => bot.facts.get(key).map(|f| f.value.get(lang)).unwrap_or(""),
-                    None => session.vars.get(name).map(String::as_str).unwrap_or(""),
+                    Some(key) => bot
+                        .facts
+                        .get(key)
+                        .map(|f| f.value.get(lang).to_string())
+                        .unwrap_or_default(),
+                    None => session
+                        .vars
+                        .get(name)
+                        .map(|v| super::markup::escape(v))
+                        .unwrap_or_default(),
                 };
                 out.push_str(if value.trim().is_empty() {
                     fallback
                 } else {
-                    value
+                    &value
                 });
                 rest = &after[j + 1..];
             }

@@ -1,20 +1,33 @@
 //! The dialog action `agency.check`: "is this company licensed?", answered from the live registry.
 //!
-//! Reads `agency_query`. Outcomes: `licensed`, `suspended`, `revoked`, `not_renewed` (its own outcome:
-//! a licence that was not renewed is no longer valid, but it was not taken away for a violation, and the
-//! dialog should say so), `not_found`, `ambiguous`. Sets the `agency_*` variables listed in [`SETS`] on
-//! every run (empty when they do not apply), so no stale value from an earlier check can leak into a text.
-//! After `ambiguous`, it remembers the candidates' licence keys in `agency_candidate_keys`, and a next
+//! Reads `agency_query`. Outcomes:
+//! - `licensed`, `suspended`, `revoked`, `not_renewed`: the query *is* a registered name or licence
+//!   number (after normalisation); the company's record. (`not_renewed` is its own outcome: a licence
+//!   that was not renewed is no longer valid, but it was not taken away for a violation.)
+//! - `close`: the name typed is *not* in the registry exactly; the closest registered companies as a
+//!   numbered list and buttons, for the user to compare. Never a "licensed" answer.
+//! - `picked`: the user picked a company from a `close` list: its record, with the name they typed.
+//! - `licence_other`: the licence number typed is registered to a company whose name is not the name
+//!   typed with it: that company's record, and the name typed.
+//! - `same_name`: several registered companies carry exactly this name; the user picks one (then its
+//!   status outcome).
+//! - `not_found`.
+//!
+//! Sets the `agency_*` variables listed in [`SETS`] on every run (empty when they do not apply), so no
+//! stale value from an earlier check can leak into a text. After `close` or `same_name` it remembers the
+//! candidates' licence keys in `agency_candidate_keys` (and the name typed in `agency_typed`), and a next
 //! query of "1", "2", ... picks that candidate.
 //!
-//! Invariants: never a silent guess (see `index`); every word comes from `config/agencies.toml` (see
-//! `labels`); the snapshot date and source are always set; cost per run is bounded whatever the query.
+//! Invariants: a status outcome only for an exact name or licence (see `index`); every word comes from
+//! `config/agencies.toml` (see `labels`); the snapshot date and source are always set; cost per run is
+//! bounded whatever the query.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use super::index::{Candidate, Hint, Index, Verdict};
 use super::labels::AgencyLabels;
+use super::normalize::name_key;
 use super::record::{Company, Office, Status};
 use super::service::{Registry, RegistryError};
 use crate::dialog::normalize::basic;
@@ -42,14 +55,21 @@ pub fn register_action(
     Ok(registry)
 }
 
-/// The variable the action reads.
+/// The variable the action reads: the name or number typed. The action sets it too, to the query it
+/// answered (a new name typed at a list, see [`PICK`]).
 pub const QUERY: &str = "agency_query";
+/// The answer to a list of companies (`close`, `same_name`): a number picks that company, any other
+/// text is a new name. Read once: every run empties it, so a number typed later to the plain question
+/// is never taken as a pick from an old list.
+pub const PICK: &str = "agency_pick";
 
 pub const NAME: &str = "agency_name";
 pub const LICENCE: &str = "agency_licence";
 pub const LICENCE_DATE: &str = "agency_licence_date";
-/// The status in the user's language (from `config/agencies.toml`).
+/// The status in the user's language: one word per status (from `config/agencies.toml`).
 pub const STATUS: &str = "agency_status";
+/// What the status means for someone being recruited, in the user's language.
+pub const STATUS_NOTE: &str = "agency_status_note";
 /// The status code: `active`, `suspended`, `revoked`, `not_renewed`.
 pub const STATUS_CODE: &str = "agency_status_code";
 /// The office in or near Pekalongan, else the head office: `address, city, province`.
@@ -61,14 +81,24 @@ pub const SNAPSHOT_DATE: &str = "agency_snapshot_date";
 pub const SOURCE: &str = "agency_source";
 /// "1" while the demo data is in use, else "".
 pub const DEMO: &str = "agency_demo";
-/// For `ambiguous`: a numbered list, one candidate per line.
+/// For `close` and `same_name`: a numbered list, one candidate per line (name, city, licence, status).
 pub const CANDIDATES: &str = "agency_candidates";
-/// For `ambiguous`: the candidates' licence keys, one per line (read back by the next run).
+/// For `close` and `same_name`: the candidates' licence keys, one per line (read back by the next run).
 pub const CANDIDATE_KEYS: &str = "agency_candidate_keys";
+/// For `close`, `picked` and `licence_other`: the name the user typed (for `licence_other`, the name
+/// typed beside the number).
+pub const TYPED: &str = "agency_typed";
+/// For `close` and `same_name`: the labels of the buttons that pick candidate 1..=5 (empty past the
+/// last candidate, so no button shows).
+pub const PICKS: [&str; 5] = [
+    "agency_pick_1",
+    "agency_pick_2",
+    "agency_pick_3",
+    "agency_pick_4",
+    "agency_pick_5",
+];
 /// For `not_found`: advice when the query itself was the problem (too short, too long, empty).
 pub const HINT: &str = "agency_hint";
-/// For a match that was not exact: "the registered name is ...; compare it".
-pub const NOTE: &str = "agency_note";
 /// While the demo data is in use: a warning (from `config/agencies.toml`) that it is not the real
 /// registry; else "".
 pub const DEMO_NOTE: &str = "agency_demo_note";
@@ -78,7 +108,9 @@ pub const SETS: &[&str] = &[
     LICENCE,
     LICENCE_DATE,
     STATUS,
+    STATUS_NOTE,
     STATUS_CODE,
+    PICK,
     BRANCH,
     BRANCH_TYPE,
     PHONE,
@@ -87,8 +119,13 @@ pub const SETS: &[&str] = &[
     DEMO,
     CANDIDATES,
     CANDIDATE_KEYS,
+    TYPED,
+    PICKS[0],
+    PICKS[1],
+    PICKS[2],
+    PICKS[3],
+    PICKS[4],
     HINT,
-    NOTE,
     DEMO_NOTE,
 ];
 
@@ -97,8 +134,11 @@ pub const OUTCOMES: &[&str] = &[
     "suspended",
     "revoked",
     "not_renewed",
+    "close",
+    "picked",
+    "licence_other",
+    "same_name",
     "not_found",
-    "ambiguous",
 ];
 
 /// The outcome for a company's status.
@@ -159,19 +199,14 @@ impl AgencyCheck {
         company.head_office().or(company.offices.first())
     }
 
-    fn company(
-        &self,
-        mut result: ActionResult,
-        company: &Company,
-        exact: bool,
-        lang: Lang,
-    ) -> ActionResult {
-        result.outcome = outcome(company.status).to_string();
+    /// The company's record in the variables; the outcome is the caller's.
+    fn record(&self, result: ActionResult, company: &Company, lang: Lang) -> ActionResult {
         let mut result = result
             .var(NAME, company.name.clone())
             .var(LICENCE, company.licence.clone())
             .var(LICENCE_DATE, company.licence_date.to_string())
             .var(STATUS, self.labels.status(company.status, lang))
+            .var(STATUS_NOTE, self.labels.status_note(company.status, lang))
             .var(STATUS_CODE, company.status.code());
         if let Some(office) = self.office(company) {
             result = result
@@ -179,20 +214,26 @@ impl AgencyCheck {
                 .var(BRANCH_TYPE, self.labels.office(office.office_type, lang))
                 .var(PHONE, office.phone.clone());
         }
-        if !exact {
-            result = result.var(NOTE, self.labels.close_note(&company.name, lang));
-        }
         result
     }
 
-    fn ambiguous(
+    /// An exact hit: the record, under the outcome of its status.
+    fn company(&self, mut result: ActionResult, company: &Company, lang: Lang) -> ActionResult {
+        result.outcome = outcome(company.status).to_string();
+        self.record(result, company, lang)
+    }
+
+    /// A numbered list (and buttons) of companies to choose from.
+    fn list(
         &self,
         mut result: ActionResult,
+        outcome: &str,
         candidates: &[Candidate<'_>],
         lang: Lang,
     ) -> ActionResult {
-        result.outcome = "ambiguous".to_string();
-        let lines: Vec<String> = candidates
+        result.outcome = outcome.to_string();
+        let shown = &candidates[..candidates.len().min(PICKS.len())];
+        let lines: Vec<String> = shown
             .iter()
             .enumerate()
             .map(|(i, c)| {
@@ -201,15 +242,22 @@ impl AgencyCheck {
                     &c.company.name,
                     c.company.city(),
                     self.labels.status(c.company.status, lang),
+                    self.labels.status_note(c.company.status, lang),
                     &c.company.licence,
                     lang,
                 )
             })
             .collect();
-        let keys: Vec<&str> = candidates
+        let keys: Vec<&str> = shown
             .iter()
             .map(|c| c.company.licence_key.as_str())
             .collect();
+        for (i, c) in shown.iter().enumerate() {
+            result = result.var(
+                PICKS[i],
+                self.labels.pick_label(i + 1, &c.company.name, lang),
+            );
+        }
         result
             .var(CANDIDATES, lines.join("\n"))
             .var(CANDIDATE_KEYS, keys.join("\n"))
@@ -246,22 +294,52 @@ impl Action for AgencyCheck {
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
         let index = self.registry.current();
         let result = self.base(&index, call.lang);
-        let query = call.vars.get(QUERY).map(String::as_str).unwrap_or("");
-        if let Some(key) = picked(query, call.vars.get(CANDIDATE_KEYS)) {
+        let pick = call.vars.get(PICK).map(String::as_str).unwrap_or("");
+        if let Some(key) = picked(pick, call.vars.get(CANDIDATE_KEYS)) {
+            let typed = call.vars.get(TYPED).map(String::as_str).unwrap_or("");
             // The registry may have changed since the list was shown: look the licence up again.
             return match index.by_licence(key) {
-                Some(company) => self.company(result, company, true, call.lang),
+                // From a list of look-alikes: the record, with the name typed beside it.
+                Some(company)
+                    if !typed.is_empty() && name_key(typed) != name_key(&company.name) =>
+                {
+                    let mut result = self
+                        .record(result, company, call.lang)
+                        .var(TYPED, typed.to_string());
+                    result.outcome = "picked".to_string();
+                    result
+                }
+                Some(company) => self.company(result, company, call.lang),
                 None => self.not_found(result, Hint::None, call.lang),
             };
         }
+        // Text typed at a list is a new name; otherwise the question's answer.
+        let query = if pick.trim().is_empty() {
+            call.vars.get(QUERY).map(String::as_str).unwrap_or("")
+        } else {
+            pick
+        };
+        let result = result.var(QUERY, query.to_string());
         let search = index.search(query);
-        match search.verdict {
-            Verdict::Match => match search.candidates.first() {
-                Some(best) => self.company(result, best.company, best.exact(), call.lang),
-                None => self.not_found(result, Hint::None, call.lang),
-            },
-            Verdict::Ambiguous => self.ambiguous(result, &search.candidates, call.lang),
-            Verdict::NotFound(hint) => self.not_found(result, hint, call.lang),
+        let first = search.candidates.first();
+        match (search.verdict, first) {
+            (Verdict::Match, Some(best)) => self.company(result, best.company, call.lang),
+            (Verdict::LicenceOther, Some(holder)) => {
+                let typed = search.typed_name.clone().unwrap_or_default();
+                let mut result = self
+                    .record(result, holder.company, call.lang)
+                    .var(TYPED, typed);
+                result.outcome = "licence_other".to_string();
+                result
+            }
+            (Verdict::Close, Some(_)) => self
+                .list(result, "close", &search.candidates, call.lang)
+                .var(TYPED, query.trim().to_string()),
+            (Verdict::SameName, Some(_)) => {
+                self.list(result, "same_name", &search.candidates, call.lang)
+            }
+            (Verdict::NotFound(hint), _) => self.not_found(result, hint, call.lang),
+            (_, None) => self.not_found(result, Hint::None, call.lang),
         }
     }
 }

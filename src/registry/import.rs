@@ -314,7 +314,17 @@ impl Problem {
 
     /// What staff read.
     pub fn describe(&self, texts: &StaffTexts) -> String {
-        let (text, values) = self.text();
+        let (text, mut values) = self.text();
+        if let Problem::StatusDiffers { status, other, .. } = self {
+            // Staff read the status words, as in the CSV, not the codes.
+            for (name, value) in &mut values {
+                match *name {
+                    "status" => *value = texts.status(*status),
+                    "other" => *value = texts.status(*other),
+                    _ => {}
+                }
+            }
+        }
         texts.fill(text, &values)
     }
 }
@@ -1021,10 +1031,10 @@ fn write_list(out: &mut Vec<String>, texts: &StaffTexts, heading: StaffText, ite
 }
 
 /// `7 active, 1 suspended, ...`: counts by status code, every status named.
-pub fn status_counts(by_status: &BTreeMap<Status, usize>) -> String {
+pub fn status_counts(by_status: &BTreeMap<Status, usize>, texts: &StaffTexts) -> String {
     Status::ALL
         .iter()
-        .map(|st| format!("{} {}", by_status.get(st).unwrap_or(&0), st.code()))
+        .map(|st| format!("{} {}", by_status.get(st).unwrap_or(&0), texts.status(*st)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -1049,7 +1059,7 @@ impl ImportReport {
             ),
             texts.fill(
                 StaffText::ImportByStatus,
-                &[("counts", status_counts(&self.by_status))],
+                &[("counts", status_counts(&self.by_status, texts))],
             ),
         ];
         match &self.previous {
@@ -1067,7 +1077,9 @@ impl ImportReport {
                 let changed: Vec<String> = self
                     .status_changed
                     .iter()
-                    .map(|(name, old, new)| format!("{name}: {} -> {}", old.code(), new.code()))
+                    .map(|(name, old, new)| {
+                        format!("{name}: {} -> {}", texts.status(*old), texts.status(*new))
+                    })
                     .collect();
                 write_list(&mut out, texts, StaffText::ImportStatusChanged, &changed);
                 write_list(&mut out, texts, StaffText::ImportRemoved, &self.removed);

@@ -6,10 +6,16 @@
 //! companies holding a matched word are scored by how much of the query they explain and how much of
 //! their name the query covers (both weighted by how rare each word is), and ranked.
 //!
+//! The verdict is strict: [`Verdict::Match`] ("this is a registered company") only when the query *is*
+//! a registered name after normalisation (case, spacing, punctuation, `PT`/`P.T.`/`CV`, stretched
+//! letters) or a registered licence number. Everything the fuzzy search finds is [`Verdict::Close`]: the
+//! closest registered companies, for the user to compare, never an answer. A licence number typed with
+//! a name that is not its company's is [`Verdict::LicenceOther`].
+//!
 //! Invariants:
 //! - Immutable once built; a new import builds a new index and swaps it in whole.
-//! - Never a silent guess: a result is a [`Verdict::Match`] only when one company clearly wins; close
-//!   candidates are [`Verdict::Ambiguous`].
+//! - Never a guess: a fuzzy winner, however clear, is `Close`; look-alike names (a word added, dropped,
+//!   a letter changed, words swapped, two names spliced) are what illegal recruiters use.
 //! - Work per query is bounded: the query is cut to [`MAX_QUERY_CHARS`] and [`super::normalize::MAX_WORDS`]
 //!   words before anything else happens.
 
@@ -26,10 +32,6 @@ pub const MAX_QUERY_CHARS: usize = 200;
 pub const MIN_QUERY_CHARS: usize = 3;
 /// Below this score a candidate is not worth showing.
 pub const MIN_SCORE: f32 = 0.5;
-/// A single best candidate at or above this score, with no close second, is a clear winner.
-pub const WIN_SCORE: f32 = 0.75;
-/// The winner must lead the runner-up by at least this much.
-pub const WIN_MARGIN: f32 = 0.15;
 /// Candidates within this distance of the best are listed as alternatives.
 pub const CLOSE_BAND: f32 = 0.25;
 /// The most candidates returned.
@@ -62,11 +64,31 @@ impl Hint {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// `candidates[0]` clearly wins.
+    /// The query is exactly the name or the licence number of `candidates[0]`.
     Match,
-    /// Several (or one doubtful) candidates: the user must choose.
-    Ambiguous,
+    /// Several registered companies carry exactly this name (a new licence after a revoked one): all of
+    /// them, for the user to choose.
+    SameName,
+    /// The query is *not* a registered name or number; `candidates` are the closest registered
+    /// companies (best first), for the user to compare, never an answer.
+    Close,
+    /// The licence number typed is `candidates[0]`'s, but the name typed with it is not: the number
+    /// belongs to another company. [`SearchResult::typed_name`] is the name typed.
+    LicenceOther,
     NotFound(Hint),
+}
+
+impl Verdict {
+    /// The stable code, also the key of the staff wording in `config/agencies.toml`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Match => "match",
+            Verdict::SameName => "same_name",
+            Verdict::Close => "close",
+            Verdict::LicenceOther => "licence_other",
+            Verdict::NotFound(_) => "not_found",
+        }
+    }
 }
 
 /// How the query met the candidate.
@@ -74,7 +96,8 @@ pub enum Verdict {
 pub enum MatchKind {
     /// The normalised licence number.
     Licence,
-    /// Only the number groups of the licence (`77/2019`).
+    /// Only the number groups of the licence (`77/2019`): exact when the query had no letters in its
+    /// licence number, else a near miss (`B.77/2019` for `KEP.77/2019`).
     LicenceNumbers,
     /// The whole normalised name.
     ExactName,
@@ -90,28 +113,38 @@ pub struct Candidate<'a> {
     pub kind: MatchKind,
 }
 
-impl Candidate<'_> {
-    /// Whether the query was the company's name or licence exactly (after normalisation).
-    pub fn exact(&self) -> bool {
-        matches!(self.kind, MatchKind::Licence | MatchKind::ExactName)
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct SearchResult<'a> {
     pub verdict: Verdict,
-    /// Best first. For `Match`, the winner first; for `NotFound`, near misses staff may want to see.
+    /// Best first. For `Match` and `LicenceOther`, the company first; for `NotFound`, near misses staff
+    /// may want to see.
     pub candidates: Vec<Candidate<'a>>,
+    /// For `LicenceOther`: the name typed beside the licence number, as typed.
+    pub typed_name: Option<String>,
 }
 
-impl SearchResult<'_> {
+impl<'a> SearchResult<'a> {
     fn not_found(hint: Hint) -> Self {
+        SearchResult::new(Verdict::NotFound(hint), Vec::new())
+    }
+
+    fn new(verdict: Verdict, candidates: Vec<Candidate<'a>>) -> Self {
         SearchResult {
-            verdict: Verdict::NotFound(hint),
-            candidates: Vec::new(),
+            verdict,
+            candidates,
+            typed_name: None,
         }
     }
 }
+
+/// Words typed around a licence number that are not a name ("no. izin KEP.77/2019").
+const LICENCE_WORDS: &[&str] = &[
+    "no", "nomor", "nomer", "nmr", "izin", "ijin", "izinnya", "ijinnya", "sip3mi", "sip", "siup",
+    "lisensi", "licence", "license", "number", "kep", "tahun", "thn",
+];
+
+/// The most whitespace-separated pieces of a query tried as "name + licence number".
+const MAX_SPLIT_TOKENS: usize = 16;
 
 struct Word {
     chars: Vec<char>,
@@ -222,7 +255,8 @@ impl Index {
             .map(|&i| &self.companies[i as usize])
     }
 
-    /// Finds the company a user means by a name or a licence number.
+    /// Finds the company a user means by a name or a licence number (see the module notes for the
+    /// verdicts).
     pub fn search(&self, query: &str) -> SearchResult<'_> {
         if query.chars().nth(MAX_QUERY_CHARS).is_some() {
             return SearchResult::not_found(Hint::TooLong);
@@ -241,71 +275,133 @@ impl Index {
         if name_chars < MIN_QUERY_CHARS {
             return SearchResult::not_found(Hint::TooShort);
         }
-        let exact: Vec<Candidate<'_>> = self
-            .by_name
-            .get(&words.join(" "))
-            .map(|ids| {
-                ids.iter()
-                    .map(|&i| Candidate {
-                        company: &self.companies[i as usize],
-                        score: 1.0,
-                        kind: MatchKind::ExactName,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if exact.len() == 1 {
-            // The whole name, as registered: not a guess, whatever else looks similar.
-            return SearchResult {
-                verdict: Verdict::Match,
-                candidates: exact,
-            };
-        }
-        let mut candidates = self.score_names(&words);
-        if !exact.is_empty() {
-            // Several companies with the same name (a new licence after a revoked one): all of them.
-            candidates.retain(|c| !exact.iter().any(|e| std::ptr::eq(e.company, c.company)));
-            let mut all = exact;
-            all.extend(candidates);
-            return SearchResult {
-                verdict: Verdict::Ambiguous,
-                candidates: all.into_iter().take(MAX_CANDIDATES).collect(),
-            };
-        }
-        decide(candidates)
-    }
-
-    fn search_licence(&self, query: &str) -> Option<SearchResult<'_>> {
-        if let Some(&i) = self.by_licence.get(&licence_key(query)) {
-            return Some(SearchResult {
-                verdict: Verdict::Match,
-                candidates: vec![Candidate {
+        if let Some(ids) = self.by_name.get(&words.join(" ")) {
+            // The whole name, as registered: the company itself, whatever else looks similar.
+            let exact: Vec<Candidate<'_>> = ids
+                .iter()
+                .take(MAX_CANDIDATES)
+                .map(|&i| Candidate {
                     company: &self.companies[i as usize],
                     score: 1.0,
-                    kind: MatchKind::Licence,
-                }],
-            });
+                    kind: MatchKind::ExactName,
+                })
+                .collect();
+            let verdict = if exact.len() == 1 {
+                Verdict::Match
+            } else {
+                Verdict::SameName
+            };
+            return SearchResult::new(verdict, exact);
         }
-        let numbers = licence_number_key(query);
-        let hits = self.by_licence_numbers.get(&numbers)?;
-        let candidates: Vec<Candidate<'_>> = hits
-            .iter()
-            .take(MAX_CANDIDATES)
-            .map(|&i| Candidate {
-                company: &self.companies[i as usize],
-                score: 0.9,
-                kind: MatchKind::LicenceNumbers,
-            })
-            .collect();
-        let verdict = if candidates.len() == 1 {
-            Verdict::Match
-        } else {
-            Verdict::Ambiguous
+        decide(self.score_names(&words))
+    }
+
+    /// A query holding a registered licence number, alone or with a name before or after it
+    /// ("PT ABC KEP.77/2019"). `None` when no part of it is a registered number.
+    fn search_licence(&self, query: &str) -> Option<SearchResult<'_>> {
+        let tokens: Vec<&str> = query.split_whitespace().take(MAX_SPLIT_TOKENS).collect();
+        // Every way to cut the query into "licence" and "the rest", the longest licence part first:
+        // the whole query, then without one token at either end, and so on.
+        let mut splits: Vec<(usize, usize)> = Vec::new();
+        for len in (1..=tokens.len()).rev() {
+            splits.push((0, len));
+            if len < tokens.len() {
+                splits.push((tokens.len() - len, tokens.len()));
+            }
+        }
+        let pieces = |(from, to): (usize, usize)| {
+            let licence = tokens[from..to].join(" ");
+            let rest: Vec<&str> = tokens[..from]
+                .iter()
+                .chain(&tokens[to..])
+                .copied()
+                .collect();
+            (licence, rest.join(" "))
         };
-        Some(SearchResult {
-            verdict,
-            candidates,
-        })
+        let mut found: Option<(u32, MatchKind, String, String)> = None;
+        for &split in &splits {
+            let (licence, rest) = pieces(split);
+            if !licence.chars().any(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            if let Some(&i) = self.by_licence.get(&licence_key(&licence)) {
+                found = Some((i, MatchKind::Licence, licence, rest));
+                break;
+            }
+        }
+        if found.is_none() {
+            // The shortest piece holding the number groups, so a name around it stays a name.
+            for &split in splits.iter().rev() {
+                let (licence, rest) = pieces(split);
+                let numbers = licence_number_key(&licence);
+                if numbers.is_empty() {
+                    continue;
+                }
+                if let Some(hits) = self.by_licence_numbers.get(&numbers) {
+                    if hits.len() > 1 {
+                        // One number under several prefixes: only the user can tell which.
+                        let candidates = hits
+                            .iter()
+                            .take(MAX_CANDIDATES)
+                            .map(|&i| Candidate {
+                                company: &self.companies[i as usize],
+                                score: 0.9,
+                                kind: MatchKind::LicenceNumbers,
+                            })
+                            .collect();
+                        return Some(SearchResult::new(Verdict::Close, candidates));
+                    }
+                    if let Some(&i) = hits.first() {
+                        found = Some((i, MatchKind::LicenceNumbers, licence, rest));
+                        break;
+                    }
+                }
+            }
+        }
+        let (i, kind, licence, rest) = found?;
+        let company = &self.companies[i as usize];
+        // The rest is the name typed with the number, without the words that only say "licence
+        // number"; single letters ("B 77/2019") belong to the number, not to a name.
+        let rest_words = name_words(&rest);
+        let name: Vec<&String> = rest_words
+            .iter()
+            .filter(|w| w.chars().count() > 1 && !LICENCE_WORDS.contains(&w.as_str()))
+            .collect();
+        let letters_in_licence = licence_key(&licence)
+            .split('/')
+            .map(str::to_lowercase)
+            .chain(
+                rest_words
+                    .iter()
+                    .filter(|w| w.chars().count() == 1)
+                    .cloned(),
+            )
+            .any(|g| g.chars().any(|c| c.is_alphabetic()) && !LICENCE_WORDS.contains(&g.as_str()));
+        let name_typed = name
+            .iter()
+            .map(|w| w.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let candidate = Candidate {
+            company,
+            score: if kind == MatchKind::Licence { 1.0 } else { 0.9 },
+            kind,
+        };
+        let registered = name_words(&company.name)
+            .into_iter()
+            .filter(|w| w.chars().count() > 1 && !LICENCE_WORDS.contains(&w.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !name.is_empty() && name_typed != registered {
+            let mut result = SearchResult::new(Verdict::LicenceOther, vec![candidate]);
+            result.typed_name = Some(rest.trim().to_string());
+            return Some(result);
+        }
+        if kind == MatchKind::LicenceNumbers && letters_in_licence {
+            // "B.77/2019" when the registry has "KEP.77/2019": the digits agree, the number does not.
+            return Some(SearchResult::new(Verdict::Close, vec![candidate]));
+        }
+        Some(SearchResult::new(Verdict::Match, vec![candidate]))
     }
 
     /// Vocabulary words close to a query word, with their similarity (1 = same word).
@@ -439,31 +535,18 @@ impl Index {
     }
 }
 
-/// Turns ranked candidates into a verdict: a clear winner, a short list, or nothing.
+/// Turns ranked fuzzy candidates into a verdict: the closest few, or nothing. Never a `Match`: a name
+/// that is not exactly registered is not a registered company, however close.
 fn decide(mut candidates: Vec<Candidate<'_>>) -> SearchResult<'_> {
     let Some(best) = candidates.first().map(|c| c.score) else {
         return SearchResult::not_found(Hint::None);
     };
     if best < MIN_SCORE {
         candidates.truncate(3);
-        return SearchResult {
-            verdict: Verdict::NotFound(Hint::None),
-            candidates,
-        };
-    }
-    let second = candidates.get(1).map(|c| c.score).unwrap_or(0.0);
-    if best >= WIN_SCORE && best - second >= WIN_MARGIN {
-        candidates.truncate(MAX_CANDIDATES);
-        return SearchResult {
-            verdict: Verdict::Match,
-            candidates,
-        };
+        return SearchResult::new(Verdict::NotFound(Hint::None), candidates);
     }
     let floor = MIN_SCORE.max(best - CLOSE_BAND);
     candidates.retain(|c| c.score >= floor);
     candidates.truncate(MAX_CANDIDATES);
-    SearchResult {
-        verdict: Verdict::Ambiguous,
-        candidates,
-    }
+    SearchResult::new(Verdict::Close, candidates)
 }

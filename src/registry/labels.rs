@@ -1,7 +1,7 @@
-//! The words users and staff see around the agency registry, read from `config/agencies.toml`: status
-//! and office names, hints for queries that cannot be searched, the note shown when a match was not
-//! exact, the line format of a candidate list, the place names that count as "near Pekalongan", and
-//! the `[staff]` texts of `pandu agencies ...` (see [`super::staff`]).
+//! The words users and staff see around the agency registry, read from `config/agencies.toml`: one word
+//! per licence status (and what it means), office names, hints for queries that cannot be searched, the
+//! line format of a candidate list and of its buttons, the place names that count as "near Pekalongan",
+//! and the `[staff]` texts of `pandu agencies ...` (see [`super::staff`]).
 //!
 //! Invariant: no user-facing word is a Rust literal; Rust code knows only the stable codes (`active`,
 //! `too_short`, ...) and looks their words up here. Loading reports every problem of the file at once,
@@ -61,10 +61,12 @@ pub use crate::dialog::model::Text as LangText;
 #[serde(deny_unknown_fields)]
 struct File {
     status: BTreeMap<String, BTreeMap<String, String>>,
+    status_note: BTreeMap<String, BTreeMap<String, String>>,
     office: BTreeMap<String, BTreeMap<String, String>>,
     hint: BTreeMap<String, BTreeMap<String, String>>,
     note: BTreeMap<String, BTreeMap<String, String>>,
     candidate: BTreeMap<String, String>,
+    pick: BTreeMap<String, String>,
     branch: BranchFile,
     /// Checked key by key (every missing one is reported), so absent is allowed here.
     #[serde(default)]
@@ -82,10 +84,12 @@ struct BranchFile {
 #[derive(Clone, Debug, Default)]
 pub struct AgencyLabels {
     status: BTreeMap<String, LangText>,
+    status_note: BTreeMap<String, LangText>,
     office: BTreeMap<String, LangText>,
     hint: BTreeMap<String, LangText>,
     note: BTreeMap<String, LangText>,
     candidate: LangText,
+    pick: LangText,
     /// Normalised place names, nearest first.
     nearby: Vec<String>,
     staff: StaffTexts,
@@ -142,6 +146,7 @@ impl AgencyLabels {
         };
         let status_codes: Vec<&str> = Status::ALL.iter().map(|s| s.code()).collect();
         let status = section("status", file.status, &status_codes);
+        let status_note = section("status_note", file.status_note, &status_codes);
         let office = section(
             "office",
             file.office,
@@ -157,8 +162,9 @@ impl AgencyLabels {
                 Hint::TooLong.code(),
             ],
         );
-        let note = section("note", file.note, &["close", "demo"]);
+        let note = section("note", file.note, &["demo"]);
         let candidate = convert("candidate", file.candidate);
+        let pick = convert("pick", file.pick);
         let mut problems: Vec<LabelsProblem> = problems
             .into_iter()
             .map(|message| LabelsProblem {
@@ -166,7 +172,11 @@ impl AgencyLabels {
                 message,
             })
             .collect();
-        let staff = staff_texts(text, file.staff, &mut problems);
+        let status_words: BTreeMap<Status, String> = Status::ALL
+            .iter()
+            .filter_map(|s| Some((*s, status.get(s.code())?.get(Lang::Id).to_string())))
+            .collect();
+        let staff = staff_texts(text, file.staff, status_words, &mut problems);
         if !problems.is_empty() {
             return Err(LabelsError::Invalid {
                 path: path.to_path_buf(),
@@ -175,10 +185,12 @@ impl AgencyLabels {
         }
         Ok(AgencyLabels {
             status,
+            status_note,
             office,
             hint,
             note,
             candidate,
+            pick,
             nearby: file
                 .branch
                 .nearby
@@ -203,6 +215,14 @@ impl AgencyLabels {
         AgencyLabels::lookup(&self.status, status.code(), lang)
     }
 
+    /// What the status means for someone being recruited.
+    pub fn status_note(&self, status: Status, lang: Lang) -> &str {
+        self.status_note
+            .get(status.code())
+            .map(|t| t.get(lang))
+            .unwrap_or("")
+    }
+
     pub fn office(&self, office: OfficeType, lang: Lang) -> &str {
         AgencyLabels::lookup(&self.office, office.code(), lang)
     }
@@ -211,39 +231,46 @@ impl AgencyLabels {
         AgencyLabels::lookup(&self.hint, hint.code(), lang)
     }
 
-    /// The note for a match that was not exact, with `{name}` filled in.
-    pub fn close_note(&self, name: &str, lang: Lang) -> String {
-        match self.note.get("close") {
-            Some(text) => text.get(lang).replace("{name}", name),
-            None => name.to_string(),
-        }
-    }
-
     /// The warning shown while the bundled demo data stands in for the real registry.
     pub fn demo_note(&self, lang: Lang) -> &str {
         self.note.get("demo").map(|t| t.get(lang)).unwrap_or("")
     }
 
-    /// One line of a candidate list: `{n}`, `{name}`, `{city}`, `{status}`, `{licence}` filled in.
+    /// One line of a candidate list: `{n}`, `{name}`, `{city}`, `{status}`, `{status_note}`,
+    /// `{licence}` filled in.
+    #[allow(clippy::too_many_arguments)]
     pub fn candidate_line(
         &self,
         n: usize,
         name: &str,
         city: &str,
         status: &str,
+        status_note: &str,
         licence: &str,
         lang: Lang,
     ) -> String {
         let template = match self.candidate.get(lang) {
-            "" => "{n}. {name} ({city}) {status}",
+            "" => "{n}. {name} ({city}) {licence} {status}",
             template => template,
         };
         template
             .replace("{n}", &n.to_string())
             .replace("{name}", name)
             .replace("{city}", city)
+            .replace("{status_note}", status_note)
             .replace("{status}", status)
             .replace("{licence}", licence)
+    }
+
+    /// The label of the button that picks candidate `n`: `{n}`, `{name}` filled in.
+    pub fn pick_label(&self, n: usize, name: &str, lang: Lang) -> String {
+        let template = match self.pick.get(lang) {
+            "" => "{n}. {name}",
+            template => template,
+        };
+        template
+            .replace("{n}", &n.to_string())
+            .replace("{name}", name)
     }
 
     /// Place names (normalised) that count as in or near Pekalongan, nearest first.
@@ -256,6 +283,7 @@ impl AgencyLabels {
 fn staff_texts(
     text: &str,
     map: BTreeMap<String, String>,
+    status_words: BTreeMap<Status, String>,
     problems: &mut Vec<LabelsProblem>,
 ) -> StaffTexts {
     let table = table_line(text, "staff");
@@ -327,7 +355,7 @@ fn staff_texts(
             ),
         });
     }
-    StaffTexts::new(texts)
+    StaffTexts::new(texts, status_words)
 }
 
 /// The 1-based line of a byte offset.
@@ -383,7 +411,15 @@ mod tests {
             labels.nearby().first().map(String::as_str),
             Some("kota pekalongan")
         );
-        assert!(labels.close_note("PT X", Lang::Id).contains("PT X"));
+        for status in Status::ALL {
+            assert_ne!(labels.status_note(status, Lang::Id), "");
+            // One word per status, for users and staff alike.
+            assert_eq!(
+                labels.staff().status(status),
+                labels.status(status, Lang::Id)
+            );
+        }
+        assert_eq!(labels.pick_label(2, "PT X", Lang::En), "2. PT X");
         for text in StaffText::ALL {
             let written = labels.staff().get(*text);
             assert!(written.is_some_and(|t| !t.trim().is_empty()), "{text:?}");
@@ -440,6 +476,8 @@ mod tests {
         let text = r#"
 candidate = { en = "{n}. {name}" }
 status = { active = { id = "aktif", xx = "?" } }
+status_note = {}
+pick = { id = "{n}" }
 office = {}
 hint = {}
 note = {}
@@ -452,7 +490,8 @@ branch = { nearby = [] }
             "status.suspended",
             "office.head",
             "hint.too_short",
-            "note.close",
+            "note.demo",
+            "status_note.revoked",
             "candidate: the Indonesian",
             "unknown language \"xx\"",
         ] {

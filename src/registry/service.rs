@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::import::{self, ImportError, ImportReport};
-use super::index::{Index, Verdict};
+use super::index::{Index, MatchKind, Verdict};
 use super::labels::AgencyLabels;
 use super::record::{Office, OfficeType, SnapshotMeta, Status};
 use super::staff::{StaffText, StaffTexts};
@@ -245,10 +245,15 @@ impl Registry {
         )];
         out.push(match result.verdict {
             Verdict::Match => texts.text(StaffText::SearchMatch),
-            Verdict::Ambiguous => texts.text(StaffText::SearchAmbiguous),
+            Verdict::SameName => texts.text(StaffText::SearchSameName),
+            Verdict::Close => texts.text(StaffText::SearchClose),
+            Verdict::LicenceOther => texts.fill(
+                StaffText::SearchLicenceOther,
+                &[("typed", result.typed_name.clone().unwrap_or_default())],
+            ),
             Verdict::NotFound(hint) => texts.fill(
                 StaffText::SearchNotFound,
-                &[("hint", hint.code().to_string())],
+                &[("hint", labels.hint(hint, Lang::Id).to_string())],
             ),
         });
         for (n, candidate) in result.candidates.iter().enumerate() {
@@ -258,11 +263,19 @@ impl Registry {
                 &[
                     ("n", (n + 1).to_string()),
                     ("score", format!("{:.2}", candidate.score)),
-                    ("kind", format!("{:?}", candidate.kind)),
+                    (
+                        "kind",
+                        texts.text(match candidate.kind {
+                            MatchKind::Licence => StaffText::KindLicence,
+                            MatchKind::LicenceNumbers => StaffText::KindLicenceNumbers,
+                            MatchKind::ExactName => StaffText::KindExactName,
+                            MatchKind::Name => StaffText::KindName,
+                        }),
+                    ),
                     ("name", company.name.clone()),
                     ("licence", company.licence.clone()),
                     ("licence_date", company.licence_date.to_string()),
-                    ("status", company.status.code().to_string()),
+                    ("status", texts.status(company.status)),
                 ],
             ));
             for office in &company.offices {
@@ -315,7 +328,7 @@ impl Registry {
         }
         out.push(texts.fill(
             StaffText::StatsByStatus,
-            &[("counts", import::status_counts(&by_status))],
+            &[("counts", import::status_counts(&by_status, texts))],
         ));
         out.push(texts.fill(
             StaffText::StatsOffices,

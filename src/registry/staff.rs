@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::record::SnapshotMeta;
+use super::record::{SnapshotMeta, Status};
 
 /// Declares the texts: variant, key in `[staff]`, the placeholders it may use.
 macro_rules! staff_texts {
@@ -42,10 +42,17 @@ staff_texts! {
     // `pandu agencies search`.
     SearchHead = "search_head" ["snapshot"];
     SearchMatch = "search_match" [];
-    SearchAmbiguous = "search_ambiguous" [];
+    SearchSameName = "search_same_name" [];
+    SearchClose = "search_close" [];
+    SearchLicenceOther = "search_licence_other" ["typed"];
     SearchNotFound = "search_not_found" ["hint"];
     SearchCandidate = "search_candidate" ["n", "score", "kind", "name", "licence", "licence_date", "status"];
     SearchOffice = "search_office" ["office", "place", "phone", "line"];
+    // How a candidate was found (`{kind}` of search_candidate).
+    KindLicence = "kind_licence" [];
+    KindLicenceNumbers = "kind_licence_numbers" [];
+    KindExactName = "kind_exact_name" [];
+    KindName = "kind_name" [];
     // `pandu agencies stats`.
     StatsServing = "stats_serving" ["snapshot"];
     StatsDemo = "stats_demo" [];
@@ -147,12 +154,25 @@ pub fn placeholders_in(template: &str) -> Vec<&str> {
 #[derive(Clone, Debug, Default)]
 pub struct StaffTexts {
     texts: BTreeMap<StaffText, String>,
+    /// The status words of `[status.*]` in Bahasa Indonesia: staff read the words users read.
+    statuses: BTreeMap<Status, String>,
 }
 
 impl StaffTexts {
     /// Built by the loader, which has checked that every text is there.
-    pub(super) fn new(texts: BTreeMap<StaffText, String>) -> StaffTexts {
-        StaffTexts { texts }
+    pub(super) fn new(
+        texts: BTreeMap<StaffText, String>,
+        statuses: BTreeMap<Status, String>,
+    ) -> StaffTexts {
+        StaffTexts { texts, statuses }
+    }
+
+    /// The word for a status (the code when the words are not loaded).
+    pub fn status(&self, status: Status) -> String {
+        self.statuses
+            .get(&status)
+            .cloned()
+            .unwrap_or_else(|| status.code().to_string())
     }
 
     /// The raw text.

@@ -61,7 +61,7 @@ pub struct StoredSnapshot<M, R> {
 
 impl AgencyStore {
     pub fn open(store: &Store) -> Result<AgencyStore> {
-        let db = store.db().clone();
+        let db = store.db()?;
         let tree = db.open_tree(TREE)?;
         Ok(AgencyStore { db, tree })
     }

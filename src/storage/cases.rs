@@ -60,14 +60,14 @@ impl Store {
 
     /// Whether a code is taken: by a case, or by a purged one.
     pub fn case_code_taken(&self, code: &str) -> Result<bool> {
-        Ok(self.kernel().contains_key(record_key(code))?
-            || self.kernel().contains_key(tombstone_key(code))?)
+        Ok(self.kernel()?.contains_key(record_key(code))?
+            || self.kernel()?.contains_key(tombstone_key(code))?)
     }
 
     /// The timeline of a case, oldest first.
     pub fn case_events(&self, code: &str) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        for item in self.kernel().scan_prefix(events_prefix(code)) {
+        for item in self.kernel()?.scan_prefix(events_prefix(code)) {
             let (k, v) = item?;
             events.push(decode(&k, &v)?);
         }
@@ -77,7 +77,7 @@ impl Store {
     /// Every case code, in code order.
     pub fn case_codes(&self) -> Result<Vec<String>> {
         let mut codes = Vec::new();
-        for item in self.kernel().scan_prefix(b"c:") {
+        for item in self.kernel()?.scan_prefix(b"c:") {
             let (k, _) = item?;
             if let Some(code) = k.strip_prefix(b"c:") {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -89,12 +89,13 @@ impl Store {
     /// Every case with its events, in code order, in two sequential scans (the web desk's list).
     pub fn all_cases(&self) -> Result<Vec<(CaseRecord, Vec<Event>)>> {
         let mut cases: Vec<(CaseRecord, Vec<Event>)> = Vec::new();
-        for item in self.kernel().scan_prefix(b"c:") {
+        let kernel = self.kernel()?;
+        for item in kernel.scan_prefix(b"c:") {
             let (k, v) = item?;
             cases.push((decode(&k, &v)?, Vec::new()));
         }
         let mut i = 0;
-        for item in self.kernel().scan_prefix(b"ce:") {
+        for item in kernel.scan_prefix(b"ce:") {
             let (k, v) = item?;
             let code = k
                 .get(3..)
@@ -117,11 +118,16 @@ impl Store {
     /// A counter that grows after every write or removal of a case record or event, by whoever made
     /// it (the engine, a staff tool): caches of case lists compare it to know they are stale. It is
     /// bumped by a watcher thread a moment after the write; writers that read their own change at once
-    /// bump it themselves too.
+    /// bump it themselves too. It is `u64::MAX` when nothing watches (no thread, or the database was
+    /// reopened and the watch ended): callers then ask for a new one.
     pub fn case_changes(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
         let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let Ok(kernel) = self.kernel() else {
+            counter.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+            return counter;
+        };
         for prefix in [&b"c:"[..], &b"ce:"[..]] {
-            let events = self.kernel().watch_prefix(prefix);
+            let events = kernel.watch_prefix(prefix);
             let bump = counter.clone();
             let spawned = std::thread::Builder::new()
                 .name("case-watch".into())
@@ -129,6 +135,8 @@ impl Store {
                     for _ in events {
                         bump.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
+                    // The database instance went away (a reopen, the end): stop trusting caches.
+                    bump.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
                 });
             if spawned.is_err() {
                 // No watcher: a counter that never settles keeps every cache honest (and cold).
@@ -142,7 +150,7 @@ impl Store {
     pub fn case_codes_of(&self, user: &UserKey) -> Result<Vec<String>> {
         let prefix = user_prefix(user);
         let mut codes = Vec::new();
-        for item in self.kernel().scan_prefix(&prefix) {
+        for item in self.kernel()?.scan_prefix(&prefix) {
             let (k, _) = item?;
             if let Some(code) = k.get(prefix.len()..) {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -158,7 +166,8 @@ impl Store {
     /// Appends an event outside the engine's commit (staff actions). The caller flushes.
     pub fn add_case_event(&self, code: &str, event: &Event) -> Result<()> {
         let seq = self.next_seq()?;
-        self.kernel().insert(event_key(code, seq), encode(event)?)?;
+        self.kernel()?
+            .insert(event_key(code, seq), encode(event)?)?;
         Ok(())
     }
 
@@ -167,13 +176,13 @@ impl Store {
     pub fn purge_case(&self, record: &CaseRecord, tombstone: &Tombstone) -> Result<()> {
         let mut batch = sled::Batch::default();
         batch.remove(record_key(&record.code));
-        for item in self.kernel().scan_prefix(events_prefix(&record.code)) {
+        for item in self.kernel()?.scan_prefix(events_prefix(&record.code)) {
             let (k, _) = item?;
             batch.remove(k);
         }
         batch.remove(user_key(&record.reporter, &record.code));
         batch.insert(tombstone_key(&record.code), encode(tombstone)?);
-        self.kernel().apply_batch(batch)?;
+        self.kernel()?.apply_batch(batch)?;
         Ok(())
     }
 }

@@ -18,35 +18,40 @@ fn key(kind: &str, id: &str) -> Vec<u8> {
     format!("{kind}:{id}").into_bytes()
 }
 
-/// The desk's own tree in the database.
+/// The desk's own tree in the database. Reads the current database instance on every call, so it
+/// keeps working after `Store::reopen`.
 #[derive(Clone)]
 pub struct DeskStore {
-    db: sled::Db,
-    tree: sled::Tree,
+    store: Store,
 }
 
 impl DeskStore {
     pub fn open(store: &Store) -> Result<DeskStore> {
-        let db = store.db().clone();
-        let tree = db.open_tree(TREE)?;
-        Ok(DeskStore { db, tree })
+        store.db()?.open_tree(TREE)?;
+        Ok(DeskStore {
+            store: store.clone(),
+        })
+    }
+
+    fn tree(&self) -> Result<sled::Tree> {
+        Ok(self.store.db()?.open_tree(TREE)?)
     }
 
     pub fn get<T: DeserializeOwned>(&self, kind: &str, id: &str) -> Result<Option<T>> {
         let k = key(kind, id);
-        match self.tree.get(&k)? {
+        match self.tree()?.get(&k)? {
             Some(v) => Ok(Some(decode(&k, &v)?)),
             None => Ok(None),
         }
     }
 
     pub fn put<T: Serialize>(&self, kind: &str, id: &str, value: &T) -> Result<()> {
-        self.tree.insert(key(kind, id), encode(value)?)?;
+        self.tree()?.insert(key(kind, id), encode(value)?)?;
         Ok(())
     }
 
     pub fn remove(&self, kind: &str, id: &str) -> Result<()> {
-        self.tree.remove(key(kind, id))?;
+        self.tree()?.remove(key(kind, id))?;
         Ok(())
     }
 
@@ -54,7 +59,7 @@ impl DeskStore {
     pub fn list<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<(String, T)>> {
         let prefix = key(kind, "");
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(&prefix) {
+        for item in self.tree()?.scan_prefix(&prefix) {
             let (k, v) = item?;
             let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
             out.push((id, decode(&k, &v)?));
@@ -64,8 +69,8 @@ impl DeskStore {
 
     /// Appends a value under a fresh, growing id; returns the id.
     pub fn append<T: Serialize>(&self, kind: &str, value: &T) -> Result<u64> {
-        let id = self.db.generate_id()?;
-        self.tree
+        let id = self.store.next_seq()?;
+        self.tree()?
             .insert(key(kind, &format!("{id:016x}")), encode(value)?)?;
         Ok(id)
     }
@@ -79,7 +84,7 @@ impl DeskStore {
     ) -> Result<Vec<T>> {
         let prefix = key(kind, "");
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(&prefix).rev() {
+        for item in self.tree()?.scan_prefix(&prefix).rev() {
             if out.len() >= limit {
                 break;
             }
@@ -101,7 +106,7 @@ impl DeskStore {
         let prefix = key(kind, "");
         let mut batch = sled::Batch::default();
         let mut n = 0;
-        for item in self.tree.scan_prefix(&prefix) {
+        for item in self.tree()?.scan_prefix(&prefix) {
             let (k, v) = item?;
             // An unreadable entry of a kind we clean is dropped too: it can serve nobody.
             if decode::<T>(&k, &v).map(|t| drop(&t)).unwrap_or(true) {
@@ -109,12 +114,12 @@ impl DeskStore {
                 n += 1;
             }
         }
-        self.tree.apply_batch(batch)?;
+        self.tree()?.apply_batch(batch)?;
         Ok(n)
     }
 
     pub async fn flush(&self) -> Result<()> {
-        self.tree.flush_async().await?;
+        self.tree()?.flush_async().await?;
         Ok(())
     }
 }

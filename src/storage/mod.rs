@@ -11,8 +11,13 @@
 pub mod agencies;
 pub mod cases;
 pub mod desk;
+mod health;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+pub use health::WriteFault;
+use health::{Health, OutboxDelta};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -32,6 +37,8 @@ pub enum Error {
     },
     #[error("cannot encode record: {0}")]
     Encode(serde_json::Error),
+    #[error("the database is being reopened after a write failure; try again shortly")]
+    Closed,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -186,11 +193,56 @@ pub fn is_lock_error(e: &Error) -> bool {
     }
 }
 
-/// The embedded database. Cheap to clone; all clones share one sled instance.
+/// The embedded database. Cheap to clone; all clones share one sled instance (which
+/// [`Store::reopen`] can replace after a write failure) and one set of write counters.
 #[derive(Clone)]
 pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    cache_bytes: u64,
+    /// `None` only while [`Store::reopen`] waits for the old instance to let go of the files.
+    handles: RwLock<Option<Handles>>,
+    health: Health,
+}
+
+#[derive(Clone)]
+struct Handles {
     db: sled::Db,
     kernel: sled::Tree,
+}
+
+impl Handles {
+    fn open(dir: &Path, cache_bytes: u64) -> Result<Handles> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            // We flush explicitly before every acknowledgement; the background flush only bounds the
+            // work left for the next explicit flush.
+            .flush_every_ms(Some(1000))
+            .open()?;
+        let kernel = db.open_tree("kernel")?;
+        Ok(Handles { db, kernel })
+    }
+
+    /// Pending outbox entries per channel: read once when the database opens, then kept by the writes.
+    fn count_outbox(&self, health: &Health) -> Result<()> {
+        for channel in [Channel::Console, Channel::Telegram, Channel::Whatsapp] {
+            let mut count = 0i64;
+            for item in self.kernel.scan_prefix(key::outbox_prefix(channel)).keys() {
+                item?;
+                count += 1;
+            }
+            health.outbox_set(channel, count);
+        }
+        Ok(())
+    }
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::Db(sled::Error::Io(e))
 }
 
 impl Store {
@@ -214,15 +266,101 @@ impl Store {
     /// Opens (or creates) the database in `dir`, failing at once when the lock is held (the CLI uses
     /// this to find a running server and forward its command there).
     pub fn open_now(dir: &Path, cache_bytes: u64) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            // We flush explicitly before every acknowledgement; the background flush only bounds the
-            // work left for the next explicit flush.
-            .flush_every_ms(Some(1000))
-            .open()?;
-        let kernel = db.open_tree("kernel")?;
-        Ok(Store { db, kernel })
+        let handles = Handles::open(dir, cache_bytes)?;
+        let health = Health::default();
+        handles.count_outbox(&health)?;
+        Ok(Store {
+            shared: Arc::new(Shared {
+                dir: dir.to_path_buf(),
+                cache_bytes,
+                handles: RwLock::new(Some(handles)),
+                health,
+            }),
+        })
+    }
+
+    fn handles(&self) -> Result<Handles> {
+        let guard = match self.shared.handles.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        guard.clone().ok_or(Error::Closed)
+    }
+
+    /// Runs a write: refused while the fault switch is on; a failure is counted and shown by
+    /// [`Store::write_failing`].
+    fn write<T>(&self, op: impl FnOnce(&Handles) -> sled::Result<T>) -> Result<T> {
+        let result = self
+            .shared
+            .health
+            .check_fault()
+            .map_err(io_error)
+            .and_then(|()| op(&self.handles()?).map_err(Error::from));
+        if result.is_err() {
+            self.shared.health.failed();
+        }
+        result
+    }
+
+    /// Whether the last writes failed (a full disk, a broken database) with no successful flush since.
+    /// Constant time: `/healthz` reads it.
+    pub fn write_failing(&self) -> bool {
+        self.shared.health.failing()
+    }
+
+    /// Writes that failed since the store was opened.
+    pub fn write_failures(&self) -> u64 {
+        self.shared.health.failures()
+    }
+
+    /// How often the database was reopened after write failures.
+    pub fn reopens(&self) -> u64 {
+        self.shared.health.reopens()
+    }
+
+    /// Makes writes fail as a full disk does, for fault tests (see [`WriteFault`]).
+    pub fn set_write_fault(&self, fault: WriteFault) {
+        self.shared.health.set_fault(fault);
+    }
+
+    /// Closes and reopens the database. After an IO error sled refuses every later write of the same
+    /// instance, so this is how the process recovers once the disk has room again, without a restart.
+    /// Whatever was flushed is kept; the outbox counters are read again.
+    pub async fn reopen(&self) -> Result<()> {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.reopen_blocking()).await {
+            Ok(result) => result,
+            Err(e) => Err(io_error(std::io::Error::other(format!(
+                "reopen task failed: {e}"
+            )))),
+        }
+    }
+
+    fn reopen_blocking(&self) -> Result<()> {
+        let old = match self.shared.handles.write() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        // Let go of the old instance first: it holds the file lock until its last clone is gone
+        // (operations running elsewhere hold one for a moment).
+        drop(old);
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let handles = loop {
+            match Handles::open(&self.shared.dir, self.shared.cache_bytes) {
+                Err(e) if is_lock_error(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other?,
+            }
+        };
+        handles.count_outbox(&self.shared.health)?;
+        match self.shared.handles.write() {
+            Ok(mut guard) => *guard = Some(handles),
+            Err(poisoned) => *poisoned.into_inner() = Some(handles),
+        }
+        self.shared.health.reopened();
+        tracing::warn!("database reopened after write failures");
+        Ok(())
     }
 
     /// Durably writes everything applied so far. Call before acknowledging anything to anyone.
@@ -231,32 +369,35 @@ impl Store {
     /// answer arrives, so a store reopened right after (a restart in the same process) could find the
     /// file lock taken. Here the clone is dropped before the task completes.
     pub async fn flush(&self) -> Result<()> {
-        let db = self.db.clone();
-        match tokio::task::spawn_blocking(move || db.flush()).await {
-            Ok(result) => {
-                result?;
-                Ok(())
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.flush_blocking()).await {
+            Ok(result) => result,
+            Err(e) => {
+                self.shared.health.failed();
+                Err(io_error(std::io::Error::other(format!(
+                    "flush task failed: {e}"
+                ))))
             }
-            Err(e) => Err(Error::Db(sled::Error::Io(std::io::Error::other(format!(
-                "flush task failed: {e}"
-            ))))),
         }
     }
 
     /// Blocking flush, for shutdown paths and the CLI.
     pub fn flush_blocking(&self) -> Result<()> {
-        self.db.flush()?;
+        self.write(|h| h.db.flush())?;
+        self.shared.health.durable();
         Ok(())
     }
 
     /// A number larger than every number this database returned before, across restarts.
     pub fn next_seq(&self) -> Result<u64> {
-        Ok(self.db.generate_id()?)
+        self.write(|h| h.db.generate_id())
     }
 
     /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
     pub fn apply(&self, batch: WriteBatch) -> Result<()> {
-        self.kernel.apply_batch(batch.inner)?;
+        let delta = batch.outbox;
+        self.write(|h| h.kernel.apply_batch(batch.inner))?;
+        delta.apply_to(&self.shared.health);
         Ok(())
     }
 
@@ -266,17 +407,19 @@ impl Store {
 
     /// Whether an inbound message with this platform id was already committed.
     pub fn seen(&self, channel: Channel, message_id: &str) -> Result<bool> {
-        Ok(self.kernel.contains_key(key::seen(channel, message_id))?)
+        Ok(self
+            .kernel()?
+            .contains_key(key::seen(channel, message_id))?)
     }
 
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.kernel.get(key::meta(name))?.map(|v| v.to_vec()))
+        Ok(self.kernel()?.get(key::meta(name))?.map(|v| v.to_vec()))
     }
 
     /// Pending outbox entries of a channel in send order (held ones included), at most `limit`.
     pub fn outbox_pending(&self, channel: Channel, limit: usize) -> Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
-        for item in self.kernel.scan_prefix(key::outbox_prefix(channel)) {
+        for item in self.kernel()?.scan_prefix(key::outbox_prefix(channel)) {
             let (k, v) = item?;
             entries.push(decode(&k, &v)?);
             if entries.len() >= limit {
@@ -296,7 +439,7 @@ impl Store {
     ) -> Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
         let range = key::outbox(channel, from)..=key::outbox(channel, u64::MAX);
-        for item in self.kernel.range(range) {
+        for item in self.kernel()?.range(range) {
             let (k, v) = item?;
             entries.push(decode(&k, &v)?);
             if entries.len() >= limit {
@@ -309,7 +452,7 @@ impl Store {
     /// Pending outbox entries of one user, in order.
     pub fn outbox_for(&self, user: &UserKey) -> Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
-        for item in self.kernel.scan_prefix(key::outbox_prefix(user.channel)) {
+        for item in self.kernel()?.scan_prefix(key::outbox_prefix(user.channel)) {
             let (k, v) = item?;
             let entry: OutboxEntry = decode(&k, &v)?;
             if &entry.user == user {
@@ -319,15 +462,18 @@ impl Store {
         Ok(entries)
     }
 
+    /// Pending outbox entries of a channel, from a counter the writes keep (constant time, no scan).
     pub fn outbox_len(&self, channel: Channel) -> usize {
-        self.kernel.scan_prefix(key::outbox_prefix(channel)).count()
+        self.shared.health.outbox(channel)
     }
 
     /// Rewrites a pending entry (after a failed attempt, or to hold or release it).
     pub fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
         let value = serde_json::to_vec(entry).map_err(Error::Encode)?;
-        self.kernel
-            .insert(key::outbox(entry.user.channel, entry.seq), value)?;
+        self.write(|h| {
+            h.kernel
+                .insert(key::outbox(entry.user.channel, entry.seq), value)
+        })?;
         Ok(())
     }
 
@@ -343,8 +489,10 @@ impl Store {
         finished: impl IntoIterator<Item = (&'a OutboxEntry, Delivery)>,
     ) -> Result<()> {
         let mut batch = sled::Batch::default();
+        let mut delta = OutboxDelta::default();
         for (entry, delivery) in finished {
             let channel = entry.user.channel;
+            delta.add(channel, -1);
             let platform_id = match &delivery {
                 Delivery::Sent {
                     platform_id: Some(id),
@@ -369,7 +517,8 @@ impl Store {
                 );
             }
         }
-        self.kernel.apply_batch(batch)?;
+        self.write(|h| h.kernel.apply_batch(batch))?;
+        delta.apply_to(&self.shared.health);
         Ok(())
     }
 
@@ -380,7 +529,7 @@ impl Store {
         platform_id: &str,
     ) -> Result<Option<DeliveryRecord>> {
         let Some(seq) = self
-            .kernel
+            .kernel()?
             .get(key::platform_message(channel, platform_id))?
         else {
             return Ok(None);
@@ -398,8 +547,10 @@ impl Store {
         };
         record.receipts.push(receipt.to_string());
         let value = serde_json::to_vec(&record).map_err(Error::Encode)?;
-        self.kernel
-            .insert(key::delivered(channel, record.entry.seq), value)?;
+        self.write(|h| {
+            h.kernel
+                .insert(key::delivered(channel, record.entry.seq), value)
+        })?;
         Ok(true)
     }
 
@@ -407,7 +558,7 @@ impl Store {
     pub fn deliveries(&self, channel: Channel) -> Result<Vec<DeliveryRecord>> {
         let prefix = format!("x:{}:", channel.as_str());
         let mut records = Vec::new();
-        for item in self.kernel.scan_prefix(prefix.as_bytes()) {
+        for item in self.kernel()?.scan_prefix(prefix.as_bytes()) {
             let (k, v) = item?;
             records.push(decode(&k, &v)?);
         }
@@ -427,7 +578,7 @@ impl Store {
             return Ok(records);
         };
         let range = key::delivered(channel, from)..=key::delivered(channel, u64::MAX);
-        for item in self.kernel.range(range).take(limit) {
+        for item in self.kernel()?.range(range).take(limit) {
             let (k, v) = item?;
             records.push(decode(&k, &v)?);
         }
@@ -442,15 +593,17 @@ impl Store {
     /// Notes that the platform reported a message failed after it had accepted it (a WhatsApp `failed`
     /// status): kept until the cases watcher has dealt with it ([`Store::clear_late_failure`]).
     pub fn note_late_failure(&self, channel: Channel, seq: u64, reason: &str) -> Result<()> {
-        self.kernel
-            .insert(key::late_failure(channel, seq), reason.as_bytes())?;
+        self.write(|h| {
+            h.kernel
+                .insert(key::late_failure(channel, seq), reason.as_bytes())
+        })?;
         Ok(())
     }
 
     /// Late failures not yet dealt with, oldest first per channel: `(channel, seq, reason)`.
     pub fn late_failures(&self, limit: usize) -> Result<Vec<(Channel, u64, String)>> {
         let mut out = Vec::new();
-        for item in self.kernel.scan_prefix(b"u:").take(limit) {
+        for item in self.kernel()?.scan_prefix(b"u:").take(limit) {
             let (k, v) = item?;
             let text = String::from_utf8_lossy(&k);
             let mut parts = text.splitn(3, ':').skip(1);
@@ -464,28 +617,30 @@ impl Store {
     }
 
     pub fn clear_late_failure(&self, channel: Channel, seq: u64) -> Result<()> {
-        self.kernel.remove(key::late_failure(channel, seq))?;
+        self.write(|h| h.kernel.remove(key::late_failure(channel, seq)))?;
         Ok(())
     }
 
     /// Sets one meta value at once (outside a message commit: cursors of background watchers).
     pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
-        self.kernel.insert(key::meta(name), value)?;
+        self.write(|h| h.kernel.insert(key::meta(name), value))?;
         Ok(())
     }
 
+    /// The kernel tree of the current database instance (see [`Store::reopen`]).
     #[allow(dead_code)] // used by the sub-stores
-    pub(crate) fn kernel(&self) -> &sled::Tree {
-        &self.kernel
+    pub(crate) fn kernel(&self) -> Result<sled::Tree> {
+        Ok(self.handles()?.kernel)
     }
 
+    /// The current database instance (see [`Store::reopen`]).
     #[allow(dead_code)] // used by the sub-stores
-    pub(crate) fn db(&self) -> &sled::Db {
-        &self.db
+    pub(crate) fn db(&self) -> Result<sled::Db> {
+        Ok(self.handles()?.db)
     }
 
     fn get_json<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>> {
-        match self.kernel.get(k)? {
+        match self.kernel()?.get(k)? {
             Some(v) => Ok(Some(decode(k, &v)?)),
             None => Ok(None),
         }
@@ -504,10 +659,12 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 /// Writes that must land together. Built by the engine for one message or a group of messages.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct WriteBatch {
     inner: sled::Batch,
     len: usize,
+    /// Entries this batch adds to each channel's outbox (for the counters).
+    outbox: OutboxDelta,
 }
 
 impl WriteBatch {
@@ -522,6 +679,7 @@ impl WriteBatch {
 
     pub fn push_outbox(&mut self, entry: &OutboxEntry) -> Result<()> {
         self.put(key::outbox(entry.user.channel, entry.seq), encode(entry)?);
+        self.outbox.add(entry.user.channel, 1);
         Ok(())
     }
 

@@ -1,17 +1,21 @@
-//! Renders a channel-neutral [`Reply`] as Telegram messages: HTML with everything escaped, texts over
-//! Telegram's limit split at paragraph boundaries, menus as inline keyboards.
+//! Renders a channel-neutral [`Reply`] as Telegram messages: the dialogs' markup (`*bold*`, `_italic_`,
+//! see [`crate::dialog::markup`]) as `<b>`/`<i>` with everything else HTML-escaped, texts over Telegram's
+//! limit split at paragraph boundaries, menus as inline keyboards.
 //!
 //! Invariants: every piece of text (from dialogs, users, staff) is HTML-escaped, so nothing a user typed
-//! can change the formatting or break the request; a button's callback data is the choice's id (at most
-//! 64 bytes), never its label; the keyboard goes on the last part only; no part is empty or longer than
+//! can change the formatting or break the request; the only tags are `<b>` and `<i>`, in matched pairs
+//! inside one message (the text is split first, each part rendered whole, and markup never spans a line);
+//! a button's callback data is the choice's id (at most 64 bytes), never its label, and its label is
+//! plain text; the keyboard goes on the last part only; no part is empty or longer than
 //! [`MAX_TEXT_UNITS`].
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
+use crate::dialog::markup;
 use crate::dialog::{Choice, Reply};
 
 /// Telegram's limit for one message: 4,096 characters, counted here in UTF-16 units (what Telegram
-/// counts), before escaping (entities are counted after parsing).
+/// counts) on the markup, which is never shorter than the text after parsing.
 pub const MAX_TEXT_UNITS: usize = 4096;
 
 /// Telegram's limit for callback data.
@@ -24,20 +28,7 @@ pub struct Part {
     pub keyboard: Option<InlineKeyboardMarkup>,
 }
 
-/// Escapes text for `parse_mode = HTML` (`&`, `<`, `>`, `"`).
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::dialog::markup::escape_html;
 
 fn units(text: &str) -> usize {
     text.encode_utf16().count()
@@ -123,7 +114,7 @@ pub fn keyboard(choices: &[Choice]) -> Option<InlineKeyboardMarkup> {
         })
         .map(|choice| {
             vec![InlineKeyboardButton::callback(
-                choice.label.clone(),
+                markup::to_plain(&choice.label),
                 choice.id.clone(),
             )]
         })
@@ -144,7 +135,7 @@ pub fn render(reply: &Reply) -> Vec<Part> {
         .into_iter()
         .enumerate()
         .map(|(i, text)| Part {
-            html: escape_html(&text),
+            html: markup::to_telegram_html(&text),
             keyboard: if i + 1 == count {
                 keyboard(&reply.choices)
             } else {

@@ -12,6 +12,9 @@
 //!   leave overall and at most one per `per_chat_interval_ms` per chat (both configurable: the defaults
 //!   are Telegram's limits).
 //! - Sending is at least once: a crash between Telegram's answer and the record can send an entry again.
+//! - A write that fails (a full disk) stops every send of the channel: the outcomes that could not be
+//!   recorded stay in memory and are written first, with backoff; only once that write succeeds does
+//!   sending go on. Their chats stay busy meanwhile, so an unrecorded entry is never sent again.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -129,7 +132,17 @@ struct Worker {
     /// The smallest outbox sequence number not loaded yet.
     cursor: u64,
     in_flight: usize,
+    /// Outcomes the store refused to record, and backoffs it refused to save: nothing is sent until
+    /// they are written.
+    unrecorded: Vec<(String, OutboxEntry, Delivery)>,
+    unsaved: Vec<OutboxEntry>,
+    /// When to try writing them again, and the delay after that (doubling, capped).
+    write_retry_at: u64,
+    write_delay_ms: u64,
 }
+
+const WRITE_DELAY_FIRST_MS: u64 = 200;
+const WRITE_DELAY_MAX_MS: u64 = 30_000;
 
 const LOAD_PAGE: usize = 1024;
 
@@ -240,29 +253,80 @@ impl Worker {
         if finals.is_empty() {
             return;
         }
+        if self.blocked() {
+            // Earlier outcomes wait for the store: these wait with them (their chats stay busy).
+            self.unrecorded.extend(finals);
+            return;
+        }
+        self.record(finals, now);
+    }
+
+    /// Whether writes of this sender wait for the store: nothing is sent meanwhile.
+    fn blocked(&self) -> bool {
+        !self.unrecorded.is_empty() || !self.unsaved.is_empty()
+    }
+
+    /// Records final outcomes in one write; when the store refuses, keeps them and blocks sending.
+    fn record(&mut self, finals: Vec<(String, OutboxEntry, Delivery)>, now: u64) {
         let recorded = self.store.outbox_finish_many(
             finals
                 .iter()
                 .map(|(_, entry, delivery)| (entry, delivery.clone())),
         );
         if let Err(e) = &recorded {
-            // Not recorded: keep the entries and look again shortly (they may go out twice).
-            tracing::error!(entries = finals.len(), error = %e, "cannot record telegram deliveries");
+            // Not recorded: the entries were sent (or refused for good), so they must not go out
+            // again. Keep the outcomes and send nothing until they are written.
+            tracing::error!(entries = finals.len(), error = %e, "cannot record telegram deliveries; sending stops until the store can write");
+            self.unrecorded.extend(finals);
+            self.write_failed(now);
+            return;
         }
         for (chat, _, _) in finals {
             let Some(state) = self.chats.get_mut(&chat) else {
                 continue;
             };
             state.busy = false;
-            if recorded.is_ok() {
-                state.queue.pop_front();
-                state.parts_done = 0;
-                state.next_ok_ms = now + self.limits.per_chat_interval_ms;
-            } else {
-                state.next_ok_ms = now + 1000;
-            }
+            state.queue.pop_front();
+            state.parts_done = 0;
+            state.next_ok_ms = now + self.limits.per_chat_interval_ms;
             self.schedule(&chat, now);
         }
+    }
+
+    fn write_failed(&mut self, now: u64) {
+        self.write_delay_ms = if self.write_delay_ms == 0 {
+            WRITE_DELAY_FIRST_MS
+        } else {
+            self.write_delay_ms
+                .saturating_mul(2)
+                .min(WRITE_DELAY_MAX_MS)
+        };
+        self.write_retry_at = now + self.write_delay_ms;
+    }
+
+    /// Writes what the store refused before, when its backoff is over. Sending resumes once all of it
+    /// is written.
+    fn retry_writes(&mut self, now: u64) {
+        if !self.blocked() || now < self.write_retry_at {
+            return;
+        }
+        while let Some(entry) = self.unsaved.first() {
+            if let Err(e) = self.store.outbox_update(entry) {
+                tracing::warn!(error = %e, "telegram outbox still cannot be written; not sending");
+                self.write_failed(now);
+                return;
+            }
+            self.unsaved.remove(0);
+        }
+        if !self.unrecorded.is_empty() {
+            let finals = std::mem::take(&mut self.unrecorded);
+            self.record(finals, now);
+            if self.blocked() {
+                return;
+            }
+        }
+        self.write_delay_ms = 0;
+        tracing::info!("telegram sender writes again; sending resumes");
     }
 
     /// A transient failure: the entry stays at the head of its chat, its backoff persisted.
@@ -290,9 +354,10 @@ impl Worker {
             *head = entry.clone();
         }
         if let Err(e) = self.store.outbox_update(&entry) {
-            // Only the backoff is lost: the entry is still queued and is tried again.
-            tracing::error!(seq = entry.seq, error = %e, "cannot record a telegram delivery");
-            state.next_ok_ms = now + 1000;
+            // The backoff is not saved: send nothing until it is (the store is failing anyway).
+            tracing::error!(seq = entry.seq, error = %e, "cannot save a telegram backoff; sending stops until the store can write");
+            self.unsaved.push(entry);
+            self.write_failed(now);
         }
         self.schedule(&chat, now);
     }
@@ -411,6 +476,10 @@ pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: 
         timers: BinaryHeap::new(),
         cursor: 0,
         in_flight: 0,
+        unrecorded: Vec::new(),
+        unsaved: Vec::new(),
+        write_retry_at: 0,
+        write_delay_ms: 0,
     };
     let mut bucket = TokenBucket::new(limits.global_per_sec, now);
     // Owned here, so aborting the worker aborts its sends too (nothing sent behind its back).
@@ -429,7 +498,11 @@ pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: 
             load = false;
         }
         worker.fire_timers(now);
-        while worker.in_flight < limits.max_in_flight && !worker.ready.is_empty() {
+        worker.retry_writes(now);
+        while !worker.blocked()
+            && worker.in_flight < limits.max_in_flight
+            && !worker.ready.is_empty()
+        {
             if !bucket.take(now) {
                 break;
             }
@@ -458,7 +531,9 @@ pub(crate) async fn run(bot: Bot, engine: Engine, limits: Limits, mut shutdown: 
             });
         }
         let mut wake = worker.timers.peek().map(|Reverse((at, _))| *at);
-        if !worker.ready.is_empty() && worker.in_flight < limits.max_in_flight {
+        if worker.blocked() {
+            wake = Some(worker.write_retry_at);
+        } else if !worker.ready.is_empty() && worker.in_flight < limits.max_in_flight {
             let at = bucket.next_at(now);
             wake = Some(wake.map_or(at, |w| w.min(at)));
         }

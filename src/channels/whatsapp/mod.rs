@@ -93,8 +93,11 @@ struct Inner {
     /// Media ids of attachments a question accepted, to download into the data folder.
     downloads: mpsc::Sender<String>,
     downloads_rx: Mutex<Option<mpsc::Receiver<String>>>,
-    /// Unix ms before which no message is sent (after a throughput limit, 130429).
+    /// Unix ms before which no message is sent (after a throughput limit, 130429, or a failed write).
     paused_until_ms: AtomicU64,
+    /// Sender writes that failed (a delivery not recorded, a backoff not saved): nothing more is sent
+    /// until they are written (see `sender::run`).
+    unwritten: std::sync::Mutex<Vec<sender::Unwritten>>,
 }
 
 impl WhatsApp {
@@ -158,6 +161,7 @@ impl WhatsApp {
                 downloads,
                 downloads_rx: Mutex::new(Some(downloads_rx)),
                 paused_until_ms: AtomicU64::new(0),
+                unwritten: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }

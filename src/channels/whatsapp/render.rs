@@ -9,12 +9,15 @@
 //!   paragraphs go out first as plain text and the interactive message carries the trailing paragraphs
 //!   that fit (usually the question the buttons answer). Nothing of the text is dropped.
 //!
+//! The text keeps the dialogs' markup (`*bold*`, `_italic_` are WhatsApp's own), without the escapes
+//! that keep a variable's `*` literal elsewhere (WhatsApp has none); button and row titles are plain.
+//!
 //! Invariant: pure functions, no IO; labels are never invented here (the list button's label comes
 //! from the dialogs, see [`RenderOptions::list_button`]).
 
 use serde_json::{Value, json};
 
-use crate::dialog::Reply;
+use crate::dialog::{Choice, Reply, markup};
 
 pub const MAX_TEXT: usize = 4096;
 pub const MAX_INTERACTIVE_BODY: usize = 1024;
@@ -51,6 +54,18 @@ pub struct RenderOptions<'a> {
 
 /// The message objects for one reply, in sending order, without the envelope (see [`envelope`]).
 pub fn render(reply: &Reply, options: &RenderOptions<'_>) -> Vec<Value> {
+    // The dialogs' markup is WhatsApp's own: only the escapes go; labels are plain text.
+    let reply = &Reply {
+        text: markup::to_whatsapp(&reply.text),
+        choices: reply
+            .choices
+            .iter()
+            .map(|c| Choice {
+                id: c.id.clone(),
+                label: markup::to_plain(&c.label),
+            })
+            .collect(),
+    };
     let choices = &reply.choices;
     if choices.is_empty() {
         return split_text(&reply.text, MAX_TEXT)

@@ -21,8 +21,12 @@
 //! message. A reply split into several messages records its progress (meta `whatsapp.parts.<seq>`), so
 //! a retry resends only the parts not yet accepted.
 //!
+//! A write that fails (a full disk) stops sending for the whole channel: the delivery that could not
+//! be recorded is kept in memory and written first, with backoff, and nothing more is sent until that
+//! write succeeds. Sending on regardless would send the unrecorded entries again and again.
+//!
 //! Invariants: never logs text or user ids in clear; never drops an entry except as a recorded
-//! `Failed` delivery; never retries a permanent error.
+//! `Failed` delivery; never retries a permanent error; never sends while a write of its own waits.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -172,12 +176,92 @@ async fn download_worker(
     }
 }
 
+/// A write of the sender that failed, kept to be written before anything else is sent.
+#[derive(Debug)]
+pub(super) enum Unwritten {
+    /// Sent or failed for good, but not recorded: the entry must not be sent again.
+    Finish(OutboxEntry, Delivery),
+    /// A backoff, hold or attempt count not saved.
+    Save(OutboxEntry),
+}
+
+/// Writes what failed to be written before, in order; `false` when the store still refuses.
+fn write_unwritten(whatsapp: &WhatsApp) -> bool {
+    let mut unwritten = match whatsapp.inner.unwritten.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if unwritten.is_empty() {
+        return true;
+    }
+    let store = whatsapp.store();
+    let finished: Vec<(&OutboxEntry, Delivery)> = unwritten
+        .iter()
+        .filter_map(|w| match w {
+            Unwritten::Finish(entry, delivery) => Some((entry, delivery.clone())),
+            Unwritten::Save(_) => None,
+        })
+        .collect();
+    if !finished.is_empty()
+        && let Err(e) = store.outbox_finish_many(finished)
+    {
+        tracing::warn!(error = %e, pending = unwritten.len(), "whatsapp deliveries still cannot be recorded; not sending");
+        return false;
+    }
+    unwritten.retain(|w| matches!(w, Unwritten::Save(_)));
+    while let Some(Unwritten::Save(entry)) = unwritten.first() {
+        if let Err(e) = store.outbox_update(entry) {
+            tracing::warn!(error = %e, pending = unwritten.len(), "whatsapp outbox still cannot be written; not sending");
+            return false;
+        }
+        unwritten.remove(0);
+    }
+    tracing::info!("whatsapp sender writes again; sending resumes");
+    true
+}
+
+/// Keeps a failed write for later and pauses every send of the channel.
+fn unwritten(whatsapp: &WhatsApp, write: Unwritten) {
+    match whatsapp.inner.unwritten.lock() {
+        Ok(mut guard) => guard.push(write),
+        Err(poisoned) => poisoned.into_inner().push(write),
+    }
+    // Sends already under way in other tasks stop before their next entry.
+    whatsapp
+        .inner
+        .paused_until_ms
+        .fetch_max(u64::MAX, Ordering::Relaxed);
+}
+
 async fn run(whatsapp: WhatsApp, mut shutdown: Shutdown) {
     tracing::info!("whatsapp sender started");
+    let options = &whatsapp.inner.options;
+    let first_delay = options.backoff_base.max(Duration::from_millis(10));
+    let mut write_delay = first_delay;
     loop {
         if *shutdown.borrow() {
             break;
         }
+        if !write_unwritten(&whatsapp) {
+            tokio::select! {
+                changed = shutdown.changed() => if changed.is_err() { break },
+                _ = tokio::time::sleep(write_delay) => {}
+            }
+            write_delay = write_delay
+                .saturating_mul(2)
+                .min(options.backoff_max.min(Duration::from_secs(30)));
+            continue;
+        }
+        if write_delay != first_delay {
+            write_delay = first_delay;
+        }
+        // The pause set by a failed write ends once it is written; a throughput pause keeps its time.
+        let _ = whatsapp.inner.paused_until_ms.compare_exchange(
+            u64::MAX,
+            0,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
         let pass = pass(&whatsapp).await;
         if pass.progressed {
             continue;
@@ -296,7 +380,7 @@ async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
         if (entry.held || holding) && !open {
             if !entry.held {
                 entry.held = true;
-                save(&store, &entry);
+                save(&whatsapp, &entry);
                 outcome.progressed = true;
             }
             holding = true;
@@ -320,26 +404,24 @@ async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
         }
         match deliver(&whatsapp, &recipient, &entry).await {
             Ok(platform_id) => {
-                finish(
-                    &store,
-                    &entry,
-                    Delivery::Sent {
-                        platform_id,
-                        at: now_secs(),
-                    },
-                );
+                let sent = Delivery::Sent {
+                    platform_id,
+                    at: now_secs(),
+                };
+                if !finish(&whatsapp, &entry, sent) {
+                    break;
+                }
                 outcome.progressed = true;
             }
             Err(SendError::Permanent { reason }) => {
                 tracing::warn!(user = %user_tag(&user.id), seq = entry.seq, %reason, "whatsapp message failed for good");
-                finish(
-                    &store,
-                    &entry,
-                    Delivery::Failed {
-                        reason,
-                        at: now_secs(),
-                    },
-                );
+                let failed = Delivery::Failed {
+                    reason,
+                    at: now_secs(),
+                };
+                if !finish(&whatsapp, &entry, failed) {
+                    break;
+                }
                 outcome.progressed = true;
             }
             Err(SendError::Window) if entry.held => {
@@ -351,7 +433,7 @@ async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
                     "outside the 24-hour window".into(),
                     None,
                 );
-                save(&store, &entry);
+                save(&whatsapp, &entry);
                 outcome.due(due);
                 break;
             }
@@ -371,7 +453,7 @@ async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
                         tracing::info!(user = %user_tag(&user.id), seq = entry.seq, "whatsapp reply held until the user writes again");
                         entry.held = true;
                         entry.last_error = Some("outside the 24-hour window".into());
-                        save(&store, &entry);
+                        save(&whatsapp, &entry);
                     }
                 }
             }
@@ -388,7 +470,7 @@ async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
                         .paused_until_ms
                         .fetch_max(due, Ordering::Relaxed);
                 }
-                save(&store, &entry);
+                save(&whatsapp, &entry);
                 outcome.due(due);
                 break;
             }
@@ -410,13 +492,12 @@ async fn announce(
         recipient,
         render::template_message(&config.update_template, &config.update_template_lang, case),
     );
-    let store = whatsapp.store();
     match whatsapp.inner.api.send(&message).await {
         Ok(_) => {
             tracing::info!(user = %user_tag(&entry.user.id), seq = entry.seq, "whatsapp update template sent; full text held");
             entry.held = true;
             entry.last_error = None;
-            save(store, entry);
+            save(whatsapp, entry);
             Ok(())
         }
         Err(SendError::Transient {
@@ -431,7 +512,7 @@ async fn announce(
                     .paused_until_ms
                     .fetch_max(due, Ordering::Relaxed);
             }
-            save(store, entry);
+            save(whatsapp, entry);
             Err(due)
         }
         Err(e) => {
@@ -440,7 +521,7 @@ async fn announce(
             tracing::error!(error = %e, template = %config.update_template, "whatsapp update template refused; text held");
             entry.held = true;
             entry.last_error = Some(e.to_string());
-            save(store, entry);
+            save(whatsapp, entry);
             Ok(())
         }
     }
@@ -561,15 +642,24 @@ fn backoff(
     entry.not_before_ms
 }
 
-fn save(store: &Store, entry: &OutboxEntry) {
-    if let Err(e) = store.outbox_update(entry) {
-        tracing::error!(error = %e, seq = entry.seq, "cannot update a whatsapp outbox entry");
+/// Saves a changed entry; when the store refuses, keeps it for later and pauses the channel.
+fn save(whatsapp: &WhatsApp, entry: &OutboxEntry) {
+    if let Err(e) = whatsapp.store().outbox_update(entry) {
+        tracing::error!(error = %e, seq = entry.seq, "cannot update a whatsapp outbox entry; sending stops until the store can write");
+        unwritten(whatsapp, Unwritten::Save(entry.clone()));
     }
 }
 
-fn finish(store: &Store, entry: &OutboxEntry, delivery: Delivery) {
-    if let Err(e) = store.outbox_finish(entry, delivery) {
-        tracing::error!(error = %e, seq = entry.seq, "cannot finish a whatsapp outbox entry");
+/// Records how an entry ended. `false` when the store refuses: the outcome is kept in memory, written
+/// before anything else is sent, and the channel pauses (the entry is not sent again).
+fn finish(whatsapp: &WhatsApp, entry: &OutboxEntry, delivery: Delivery) -> bool {
+    match whatsapp.store().outbox_finish(entry, delivery.clone()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, seq = entry.seq, "cannot record a whatsapp delivery; sending stops until the store can write");
+            unwritten(whatsapp, Unwritten::Finish(entry.clone(), delivery));
+            false
+        }
     }
 }
 

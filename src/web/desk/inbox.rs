@@ -130,21 +130,34 @@ pub struct Listing {
 
 /// The cached rows, and the case-change count they were read at.
 pub struct RowCache {
-    changes: Arc<AtomicU64>,
+    changes: Mutex<Arc<AtomicU64>>,
     inner: Mutex<Option<(u64, Arc<Vec<Row>>)>>,
 }
 
 impl RowCache {
     pub fn new(store: &Store) -> RowCache {
         RowCache {
-            changes: store.case_changes(),
+            changes: Mutex::new(store.case_changes()),
             inner: Mutex::new(None),
         }
     }
 
     /// Marks the rows stale at once (after a change made here, not to wait for the watcher).
     pub fn touch(&self) {
-        self.changes.fetch_add(1, Ordering::SeqCst);
+        if let Ok(changes) = self.changes.lock() {
+            changes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn generation(&self, store: &Store) -> u64 {
+        let Ok(mut changes) = self.changes.lock() else {
+            return u64::MAX;
+        };
+        if changes.load(Ordering::SeqCst) == u64::MAX {
+            // The watch ended (the database was reopened): watch the new instance.
+            *changes = store.case_changes();
+        }
+        changes.load(Ordering::SeqCst)
     }
 
     /// Every case as a row; re-read only when cases changed.
@@ -154,7 +167,7 @@ impl RowCache {
         config: &Config,
     ) -> Result<Arc<Vec<Row>>, crate::cases::CaseError> {
         // Read the count before the scan: a change during the scan makes the next call read again.
-        let generation = self.changes.load(Ordering::SeqCst);
+        let generation = self.generation(store);
         if let Ok(guard) = self.inner.lock()
             && let Some((g, rows)) = guard.as_ref()
             && *g == generation
