@@ -98,6 +98,8 @@ pub enum StaffCommand {
     Backup {
         file: PathBuf,
     },
+    /// Accounts of the web desk (`pandu staff ...`).
+    Staff(crate::web::desk::command::AccountsCommand),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -152,6 +154,9 @@ pub async fn execute(
                 copied.records,
                 copied.bytes
             ))
+        }
+        StaffCommand::Staff(cmd) => {
+            crate::web::desk::command::run(ctx.engine.store(), &ctx.config, cmd, actor).await
         }
     }
 }
@@ -310,6 +315,7 @@ fn command_name(command: &StaffCommand) -> &'static str {
             AgenciesCommand::Stats => "agencies stats",
             AgenciesCommand::Rollback => "agencies rollback",
         },
+        StaffCommand::Staff(c) => c.name(),
     }
 }
 

@@ -70,6 +70,11 @@ pub enum Command {
     Backup { file: PathBuf },
     /// Restore a backup FILE into the data folder, which must be empty (the bot stopped).
     Restore { file: PathBuf },
+    /// Staff: accounts of the web desk (/staff); a new password is printed once.
+    Staff {
+        #[command(subcommand)]
+        command: crate::web::desk::command::AccountsCommand,
+    },
     /// Run the bot: HTTP server, channels and their workers.
     Serve {
         /// Listen address (overrides server.listen).
@@ -152,6 +157,9 @@ pub fn main() -> ExitCode {
             runtime.block_on(staff(&config, crate::admin::StaffCommand::Backup { file }))
         }
         Command::Restore { file } => restore(&config, &file),
+        Command::Staff { command } => {
+            runtime.block_on(staff(&config, crate::admin::StaffCommand::Staff(command)))
+        }
         Command::Cases { command } => {
             runtime.block_on(staff(&config, crate::admin::StaffCommand::Cases(command)))
         }

@@ -98,6 +98,12 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         .map(|a| a.to_string())
         .unwrap_or(addr.clone());
     tracing::info!(address = %bound, "listening");
+    // The staff desk (/staff): mounted once the address is known, so it can say where it is.
+    let router = match web::desk::start(engine.clone(), &config, &bound, shutdown_rx.clone()).await
+    {
+        Some(desk) => router.merge(desk),
+        None => router,
+    };
     if let Some(chat) = options.chat {
         // A line for the person at the terminal, before the bot's first words.
         eprintln!("pandu: http://{bound}/healthz is up; chat below (ctrl-d stops the server)");

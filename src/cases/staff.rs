@@ -330,8 +330,8 @@ impl Desk {
         }
     }
 
-    /// One timeline event in the staff's words.
-    fn describe(&self, kind: &EventKind) -> String {
+    /// One timeline event in the staff's words (also the web desk's timeline).
+    pub fn describe(&self, kind: &EventKind) -> String {
         let t = &self.texts.staff;
         match kind {
             EventKind::Opened { priority, reason } => fill(
@@ -407,6 +407,8 @@ impl Desk {
                     ("reason", reason),
                 ],
             ),
+            EventKind::Assigned { to } if to.is_empty() => t.event_unassigned.clone(),
+            EventKind::Assigned { to } => fill(&t.event_assigned, &[("to", to)]),
         }
     }
 
@@ -524,6 +526,47 @@ impl Desk {
                 out
             }
         })
+    }
+
+    /// Records that `actor` was shown a case's personal data (`how`: `show`, `export`, `web`).
+    pub async fn record_access(
+        &self,
+        actor: &str,
+        typed: &str,
+        how: &str,
+    ) -> Result<(), CaseError> {
+        let code = self.code(typed)?;
+        self.record(&code, actor, EventKind::Accessed { how: how.into() })
+            .await?;
+        tracing::info!(case = %code, actor, "staff was shown personal data");
+        Ok(())
+    }
+
+    /// Makes a staff member responsible for a case (`to` empty: nobody). The reporter is not told.
+    pub async fn assign(&self, actor: &str, typed: &str, to: &str) -> Result<String, CaseError> {
+        let case = self.case(typed)?;
+        let to = to.trim();
+        self.record(case.code(), actor, EventKind::Assigned { to: to.into() })
+            .await?;
+        tracing::info!(case = %case.code(), actor, "case assigned");
+        Ok(if to.is_empty() {
+            fill(&self.texts.staff.unassigned, &[("code", case.code())])
+        } else {
+            fill(
+                &self.texts.staff.assigned,
+                &[("code", case.code()), ("to", to)],
+            )
+        })
+    }
+
+    /// The texts staff read (`dialogs/_cases.yaml`).
+    pub fn texts(&self) -> &CaseTexts {
+        &self.texts
+    }
+
+    /// The case with this code, as typed (exact).
+    pub fn find(&self, typed: &str) -> Result<Case, CaseError> {
+        self.case(typed)
     }
 
     /// An internal note; the reporter is not told.
