@@ -63,6 +63,9 @@ pub enum CasesCommand {
     },
     /// Everything stored about one case, as JSON (data-subject request).
     Export { code: String },
+    /// Phone numbers, accounts and company names that recur in reported job offers, with counts and
+    /// the cases they came from.
+    Offers,
 }
 
 /// `pandu agencies ...`: the registry of licensed placement companies (see docs/agencies.md).
@@ -91,6 +94,12 @@ pub enum AgenciesCommand {
 pub enum StaffCommand {
     Cases(CasesCommand),
     Agencies(AgenciesCommand),
+    /// `pandu backup FILE`: a consistent copy of the database while the bot runs.
+    Backup {
+        file: PathBuf,
+    },
+    /// Accounts of the web desk (`pandu staff ...`).
+    Staff(crate::web::desk::command::AccountsCommand),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -127,6 +136,28 @@ pub async fn execute(
             cases(&desk, cmd, actor).await.map_err(|e| desk.failure(&e))
         }
         StaffCommand::Agencies(cmd) => agencies(ctx, cmd).await,
+        StaffCommand::Backup { file } => {
+            let store = ctx.engine.store().clone();
+            let path = file.clone();
+            let copied = tokio::task::spawn_blocking(move || store.backup(&path))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            tracing::info!(
+                records = copied.records,
+                bytes = copied.bytes,
+                "backup written"
+            );
+            Ok(format!(
+                "{}: {} records, {} bytes",
+                file.display(),
+                copied.records,
+                copied.bytes
+            ))
+        }
+        StaffCommand::Staff(cmd) => {
+            crate::web::desk::command::run(ctx.engine.store(), &ctx.config, cmd, actor).await
+        }
     }
 }
 
@@ -172,6 +203,7 @@ async fn cases(desk: &Desk, cmd: &CasesCommand, actor: &str) -> Result<String, C
             desk.purge(actor, date).await
         }
         CasesCommand::Export { code } => desk.export(actor, code).await,
+        CasesCommand::Offers => desk.offer_patterns(actor).await,
     }
 }
 
@@ -274,13 +306,16 @@ fn command_name(command: &StaffCommand) -> &'static str {
             CasesCommand::Note { .. } => "cases note",
             CasesCommand::Purge { .. } => "cases purge",
             CasesCommand::Export { .. } => "cases export",
+            CasesCommand::Offers => "cases offers",
         },
+        StaffCommand::Backup { .. } => "backup",
         StaffCommand::Agencies(c) => match c {
             AgenciesCommand::Import { .. } => "agencies import",
             AgenciesCommand::Search { .. } => "agencies search",
             AgenciesCommand::Stats => "agencies stats",
             AgenciesCommand::Rollback => "agencies rollback",
         },
+        StaffCommand::Staff(c) => c.name(),
     }
 }
 
@@ -289,10 +324,32 @@ fn command_name(command: &StaffCommand) -> &'static str {
 /// there is one (staff run commands as the service's user, `sudo -u pandu pandu cases ...`, and the
 /// timeline must name them, not the service account), else the login user.
 pub fn local_actor() -> String {
-    actor_from(|name| std::env::var(name).ok())
+    actor_from(|name| std::env::var(name).ok(), process_account)
 }
 
-fn actor_from(env: impl Fn(&str) -> Option<String>) -> String {
+/// The process's user id (the owner of `/proc/self`) and its name in `/etc/passwd`, if any. `USER` is
+/// unset for root under cron, systemd units and `su -c`; the id is always there.
+fn process_account() -> Option<(u32, Option<String>)> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Some((uid, user_name_of(&passwd, uid)))
+}
+
+/// The name of `uid` in a passwd file's text.
+fn user_name_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut parts = line.split(':');
+        let name = parts.next()?;
+        let id = parts.nth(1)?.parse::<u32>().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
+}
+
+fn actor_from(
+    env: impl Fn(&str) -> Option<String>,
+    account: impl Fn() -> Option<(u32, Option<String>)>,
+) -> String {
     let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     let user = set("USER").or_else(|| set("LOGNAME"));
     match (set("SUDO_USER"), user) {
@@ -301,7 +358,12 @@ fn actor_from(env: impl Fn(&str) -> Option<String>) -> String {
         }
         (Some(person), _) => format!("cli:{person}"),
         (None, Some(user)) => format!("cli:{user}"),
-        (None, None) => "cli:unknown".into(),
+        // No login name in the environment: the account the process runs as, by name, else by id.
+        (None, None) => match account() {
+            Some((_, Some(name))) => format!("cli:{name}"),
+            Some((uid, None)) => format!("cli:uid:{uid}"),
+            None => "cli:uid:?".into(),
+        },
     }
 }
 
@@ -487,7 +549,7 @@ pub fn router(ctx: StaffContext, token: String) -> Router {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::{actor_from, admin_address, is_loopback};
+    use super::{actor_from, admin_address, is_loopback, local_actor, user_name_of};
 
     #[test]
     fn loopback_is_loopback_also_when_it_arrives_as_an_ipv4_mapped_address() {
@@ -520,16 +582,32 @@ mod tests {
 
     #[test]
     fn the_timeline_names_the_person_behind_sudo_not_the_service_account() {
+        let root = || Some((0, Some("root".to_string())));
         assert_eq!(
-            actor_from(env(&[("USER", "pandu"), ("SUDO_USER", "budi")])),
+            actor_from(env(&[("USER", "pandu"), ("SUDO_USER", "budi")]), root),
             "cli:budi (sudo pandu)"
         );
-        assert_eq!(actor_from(env(&[("USER", "budi")])), "cli:budi");
-        assert_eq!(actor_from(env(&[("LOGNAME", "ani")])), "cli:ani");
+        assert_eq!(actor_from(env(&[("USER", "budi")]), root), "cli:budi");
+        assert_eq!(actor_from(env(&[("LOGNAME", "ani")]), root), "cli:ani");
         assert_eq!(
-            actor_from(env(&[("USER", "root"), ("SUDO_USER", "root")])),
+            actor_from(env(&[("USER", "root"), ("SUDO_USER", "root")]), root),
             "cli:root"
         );
-        assert_eq!(actor_from(env(&[("USER", " ")])), "cli:unknown");
+    }
+
+    #[test]
+    fn without_user_in_the_environment_the_account_is_named_never_unknown() {
+        assert_eq!(
+            actor_from(env(&[("USER", " ")]), || Some((0, Some("root".into())))),
+            "cli:root"
+        );
+        assert_eq!(actor_from(env(&[]), || Some((1007, None))), "cli:uid:1007");
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\npandu:x:998:998::/var/lib/pandu:/usr/sbin/nologin\n";
+        assert_eq!(user_name_of(passwd, 998).as_deref(), Some("pandu"));
+        assert_eq!(user_name_of(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name_of(passwd, 5), None);
+        // On this machine: whoever runs the test has a name or an id, never "unknown".
+        assert!(!local_actor().contains("unknown"));
     }
 }

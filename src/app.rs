@@ -152,6 +152,16 @@ pub fn services(config: &Config, store: &Store) -> (Actions, Option<Registry>) {
             None
         }
     };
+    // "Cek tawaran kerja": the rules next to the dialogs; the checker names what is wrong in them.
+    match crate::offer::OfferRules::load(&config.dialogs.dir.join(crate::offer::RULES_FILE)) {
+        Ok(rules) => {
+            crate::offer::register_actions(&mut actions, Arc::new(rules), registry.clone())
+        }
+        Err(e) => tracing::error!(
+            problems = e.problems.len(),
+            "the offer check is not available"
+        ),
+    }
     (actions, registry)
 }
 
