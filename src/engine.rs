@@ -493,6 +493,10 @@ impl Writer {
             user: &message.user,
         };
         let step = dialog::step(bot, &self.actions, session, &message.input, &env);
+        if let Some(at) = &step.not_understood {
+            // For the content authors: where messages go unanswered (counted from the log by node).
+            tracing::info!(node = %at, "message not understood");
+        }
         let mut outgoing: Vec<Outgoing> = step
             .replies
             .into_iter()

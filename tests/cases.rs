@@ -416,7 +416,13 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
         .unwrap();
     assert_eq!(
         out,
-        fill(&t.replied, &[("code", &code), ("channel", "whatsapp")])
+        fill(
+            &t.replied,
+            &[
+                ("code", &code),
+                ("channel", texts.channel_words("whatsapp"))
+            ]
+        )
     );
     let queued = app.store.outbox_for(&family).unwrap();
     let last = queued.last().unwrap();
@@ -666,7 +672,10 @@ async fn staff_commands_are_accepted_only_from_staff() {
         .unwrap();
     assert_eq!(
         replied,
-        fill(&t.replied, &[("code", &code), ("channel", "telegram")])
+        fill(
+            &t.replied,
+            &[("code", &code), ("channel", &t.channels["telegram"])]
+        )
     );
     assert_eq!(app.store.outbox_for(&family).unwrap().len(), before + 1);
     let moved = staff
@@ -974,6 +983,69 @@ fn the_checker_names_a_missing_or_empty_staff_text_with_its_line() {
         first.starts_with(&at) && first.contains("staff.event_note"),
         "{first}"
     );
+}
+
+/// Staff read the words the reporter saw, never the program's keys; an unknown safety is P1 with the
+/// emergency numbers shown; emergency words that start a new report do not land on the earlier case.
+#[tokio::test]
+async fn case_view_shows_words_not_keys_and_a_new_report_is_not_the_old_case() {
+    let (_tmp, app) = start_fresh();
+    let family = UserKey::new(Channel::Telegram, "5550077");
+    let before_safety = &FAMILY_REPORT[..12];
+    app.conversation(&family, before_safety).await;
+    // "Tidak tahu" (3): the numbers come at once, as for "Tidak aman".
+    let unsure = app.say(&family, "3").await;
+    assert!(unsure.contains("0800-1000"), "{unsure}");
+    let summary = app.conversation(&family, &FAMILY_REPORT[13..]).await;
+    assert!(
+        summary.contains("Bu Rahma") && summary.contains("ibunya"),
+        "{summary}"
+    );
+    let done = app.say(&family, "1").await;
+    let code = code_in(&done);
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert_eq!(case.priority, Priority::P1, "unknown safety is P1");
+
+    // A second report, with emergency words, from the same family.
+    let again = app
+        .say(
+            &family,
+            "sy mau lapor lg, adik sy yg lain dipukul majikan barunya",
+        )
+        .await;
+    assert!(again.contains("Siapa yang melapor"), "{again}");
+    let old = cases::load(&app.store, &code).unwrap().unwrap();
+    assert!(
+        !old.timeline
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Emergency { .. })),
+        "the new report's emergency was written onto {code}: {:?}",
+        old.timeline
+    );
+
+    let shown = app.desk().show("cli:ani", &code).await.unwrap();
+    let texts = app.texts();
+    for word in [
+        texts.field_words("aman", "tidak_tahu"),
+        texts.field_words("izin", "bagi"),
+        texts.field_words("pelapor", "keluarga"),
+        texts.field_name("nama_pelapor"),
+    ] {
+        assert!(shown.contains(word), "{word:?} missing in {shown}");
+    }
+    for key in [
+        "tidak_tahu",
+        "aman:",
+        "izin:",
+        ": bagi",
+        "keluarga\n",
+        "nama_pelapor",
+        "nama_pmi",
+        "kategori_teks",
+        "lampiran_catatan",
+    ] {
+        assert!(!shown.contains(key), "raw key {key:?} in {shown}");
+    }
 }
 
 /// Every file under `dir` whose bytes contain `needle`.

@@ -201,6 +201,28 @@ impl Desk {
         Ok(out.trim_end().to_string())
     }
 
+    /// Patterns across reported job offers (`pandu cases offers`): the phone numbers, accounts and
+    /// company names that recur in the offers of `tawaran` cases, with counts and case codes. Words
+    /// from `staff_patterns` in `dialogs/_offer_rules.yaml` (read for each command).
+    pub async fn offer_patterns(&self, actor: &str) -> Result<String, CaseError> {
+        let path = self.config.dialogs.dir.join(crate::offer::RULES_FILE);
+        let rules = crate::offer::OfferRules::load(&path).map_err(|e| CaseError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let store = self.engine.store();
+        let mut offers = Vec::new();
+        for code in store.case_codes()? {
+            if let Some(case) = load(store, &code)?
+                && let Some(text) = case.record.fields.get("tawaran_teks")
+            {
+                offers.push((case.code().to_string(), text.clone()));
+            }
+        }
+        tracing::info!(actor, count = offers.len(), "staff read offer patterns");
+        Ok(crate::offer::patterns::report(&rules, &offers))
+    }
+
     /// One case in full, timeline included. Recorded as an access.
     pub async fn show(&self, actor: &str, typed: &str) -> Result<String, CaseError> {
         let case = self.case(typed)?;
@@ -256,14 +278,19 @@ impl Desk {
         );
         let _ = writeln!(out, "{head}\n{facts}\n{reporter}");
         let _ = writeln!(out, "\n{}", t.show_report);
-        for name in &self.texts.intake_fields {
+        // The words the reporter saw: field names from `staff.field_names`, menu answers as labelled.
+        let extra = r
+            .fields
+            .keys()
+            .filter(|name| !self.texts.intake_fields.contains(name));
+        for name in self.texts.intake_fields.iter().chain(extra) {
             if let Some(value) = r.fields.get(name) {
-                let _ = writeln!(out, "  {name}: {value}");
-            }
-        }
-        for (name, value) in &r.fields {
-            if !self.texts.intake_fields.contains(name) {
-                let _ = writeln!(out, "  {name}: {value}");
+                let _ = writeln!(
+                    out,
+                    "  {}: {}",
+                    self.texts.field_name(name),
+                    self.texts.field_words(name, value)
+                );
             }
         }
         if !r.attachments.is_empty() {
@@ -303,8 +330,8 @@ impl Desk {
         }
     }
 
-    /// One timeline event in the staff's words.
-    fn describe(&self, kind: &EventKind) -> String {
+    /// One timeline event in the staff's words (also the web desk's timeline).
+    pub fn describe(&self, kind: &EventKind) -> String {
         let t = &self.texts.staff;
         match kind {
             EventKind::Opened { priority, reason } => fill(
@@ -361,9 +388,10 @@ impl Desk {
                     ("reason", reason),
                 ],
             ),
-            EventKind::Emergency { category } => {
-                fill(&t.event_emergency, &[("category", category)])
-            }
+            EventKind::Emergency { category } => fill(
+                &t.event_emergency,
+                &[("category", self.texts.emergency_words(category))],
+            ),
             EventKind::StaffNotified { reminder } => {
                 if *reminder {
                     t.event_staff_reminded.clone()
@@ -374,8 +402,13 @@ impl Desk {
             EventKind::Accessed { how } => fill(&t.event_accessed, &[("how", how)]),
             EventKind::Undeliverable { channel, reason } => fill(
                 &t.event_undeliverable,
-                &[("channel", channel), ("reason", reason)],
+                &[
+                    ("channel", self.texts.channel_words(channel)),
+                    ("reason", reason),
+                ],
             ),
+            EventKind::Assigned { to } if to.is_empty() => t.event_unassigned.clone(),
+            EventKind::Assigned { to } => fill(&t.event_assigned, &[("to", to)]),
         }
     }
 
@@ -419,7 +452,11 @@ impl Desk {
             &self.texts.staff.replied,
             &[
                 ("code", case.code()),
-                ("channel", case.record.reporter.channel.as_str()),
+                (
+                    "channel",
+                    self.texts
+                        .channel_words(case.record.reporter.channel.as_str()),
+                ),
             ],
         ))
     }
@@ -489,6 +526,47 @@ impl Desk {
                 out
             }
         })
+    }
+
+    /// Records that `actor` was shown a case's personal data (`how`: `show`, `export`, `web`).
+    pub async fn record_access(
+        &self,
+        actor: &str,
+        typed: &str,
+        how: &str,
+    ) -> Result<(), CaseError> {
+        let code = self.code(typed)?;
+        self.record(&code, actor, EventKind::Accessed { how: how.into() })
+            .await?;
+        tracing::info!(case = %code, actor, "staff was shown personal data");
+        Ok(())
+    }
+
+    /// Makes a staff member responsible for a case (`to` empty: nobody). The reporter is not told.
+    pub async fn assign(&self, actor: &str, typed: &str, to: &str) -> Result<String, CaseError> {
+        let case = self.case(typed)?;
+        let to = to.trim();
+        self.record(case.code(), actor, EventKind::Assigned { to: to.into() })
+            .await?;
+        tracing::info!(case = %case.code(), actor, "case assigned");
+        Ok(if to.is_empty() {
+            fill(&self.texts.staff.unassigned, &[("code", case.code())])
+        } else {
+            fill(
+                &self.texts.staff.assigned,
+                &[("code", case.code()), ("to", to)],
+            )
+        })
+    }
+
+    /// The texts staff read (`dialogs/_cases.yaml`).
+    pub fn texts(&self) -> &CaseTexts {
+        &self.texts
+    }
+
+    /// The case with this code, as typed (exact).
+    pub fn find(&self, typed: &str) -> Result<Case, CaseError> {
+        self.case(typed)
     }
 
     /// An internal note; the reporter is not told.

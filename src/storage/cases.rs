@@ -87,6 +87,66 @@ impl Store {
         Ok(codes)
     }
 
+    /// Every case with its events, in code order, in two sequential scans (the web desk's list).
+    pub fn all_cases(&self) -> Result<Vec<(CaseRecord, Vec<Event>)>> {
+        let mut cases: Vec<(CaseRecord, Vec<Event>)> = Vec::new();
+        let kernel = self.kernel()?;
+        for item in kernel.scan_prefix(b"c:") {
+            let (k, v) = item?;
+            cases.push((decode(&k, &v)?, Vec::new()));
+        }
+        let mut i = 0;
+        for item in kernel.scan_prefix(b"ce:") {
+            let (k, v) = item?;
+            let code = k
+                .get(3..)
+                .and_then(|rest| rest.iter().rposition(|b| *b == b':').map(|p| &rest[..p]))
+                .unwrap_or_default();
+            // Both scans are in code order: walk the cases along.
+            while i < cases.len() && cases[i].0.code.as_bytes() < code {
+                i += 1;
+            }
+            match cases.get_mut(i) {
+                Some((record, events)) if record.code.as_bytes() == code => {
+                    events.push(decode(&k, &v)?)
+                }
+                _ => {} // an event without its case (written while the case was purged)
+            }
+        }
+        Ok(cases)
+    }
+
+    /// A counter that grows after every write or removal of a case record or event, by whoever made
+    /// it (the engine, a staff tool): caches of case lists compare it to know they are stale. It is
+    /// bumped by a watcher thread a moment after the write; writers that read their own change at once
+    /// bump it themselves too. It is `u64::MAX` when nothing watches (no thread, or the database was
+    /// reopened and the watch ended): callers then ask for a new one.
+    pub fn case_changes(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let Ok(kernel) = self.kernel() else {
+            counter.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+            return counter;
+        };
+        for prefix in [&b"c:"[..], &b"ce:"[..]] {
+            let events = kernel.watch_prefix(prefix);
+            let bump = counter.clone();
+            let spawned = std::thread::Builder::new()
+                .name("case-watch".into())
+                .spawn(move || {
+                    for _ in events {
+                        bump.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    // The database instance went away (a reopen, the end): stop trusting caches.
+                    bump.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+                });
+            if spawned.is_err() {
+                // No watcher: a counter that never settles keeps every cache honest (and cold).
+                counter.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        counter
+    }
+
     /// The codes of the cases a user reported.
     pub fn case_codes_of(&self, user: &UserKey) -> Result<Vec<String>> {
         let prefix = user_prefix(user);

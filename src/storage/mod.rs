@@ -11,6 +11,7 @@
 pub mod agencies;
 pub mod backup;
 pub mod cases;
+pub mod desk;
 mod health;
 pub(crate) mod layout;
 pub mod purge;
