@@ -1399,6 +1399,8 @@ mod tests {
             replies: Vec::new(),
             effects: Vec::new(),
             entered: None,
+            entered_at: None,
+            not_understood: None,
             sealed: false,
         };
         run.push(
@@ -1489,6 +1491,9 @@ mod tests {
             replies: Vec::new(),
             effects: Vec::new(),
             entered: None,
+            entered_at: None,
+            not_understood: None,
+            sealed: false,
         };
         // "{note}\nText\n\n{empty}\n\nMore" with both variables empty.
         run.push("\nText\n\n\n\nMore\n".into(), vec![]);
