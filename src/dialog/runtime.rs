@@ -1399,6 +1399,8 @@ mod tests {
             replies: Vec::new(),
             effects: Vec::new(),
             entered: None,
+            entered_at: None,
+            not_understood: None,
             sealed: false,
             entered_at: None,
             not_understood: None,
