@@ -308,7 +308,10 @@ impl Writer {
     /// One write and flush with nothing in it but a probe record; on failure, reopens the database.
     async fn probe(&self) -> bool {
         let mut batch = WriteBatch::default();
-        batch.put_meta("health.probe", crate::time::now_secs().to_be_bytes().to_vec());
+        batch.put_meta(
+            "health.probe",
+            crate::time::now_secs().to_be_bytes().to_vec(),
+        );
         if self.write(batch.clone()).await.is_ok() {
             tracing::info!("writes work again");
             return true;

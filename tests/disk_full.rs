@@ -52,14 +52,15 @@ async fn health(url: &str) -> (StatusCode, Value) {
 async fn a_reply_that_cannot_be_recorded_is_not_sent_again_and_again() {
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
-    let mut app = App::start_without_sender(
-        dir.path(),
-        &graph,
-        support::dialogs::bot(dir.path()),
-    )
-    .await;
+    let mut app =
+        App::start_without_sender(dir.path(), &graph, support::dialogs::bot(dir.path())).await;
     let status = app
-        .post(&payloads::text(USER, "wamid.df1", now(), "halo kak mau nanya2 dong"))
+        .post(&payloads::text(
+            USER,
+            "wamid.df1",
+            now(),
+            "halo kak mau nanya2 dong",
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     let queued = app.store.outbox_len(Channel::Whatsapp);
@@ -90,7 +91,8 @@ async fn a_reply_that_cannot_be_recorded_is_not_sent_again_and_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_the_disk_has_room_again_webhooks_work_without_a_restart_and_health_tells_the_truth() {
+async fn after_the_disk_has_room_again_webhooks_work_without_a_restart_and_health_tells_the_truth()
+{
     let dir = tempfile::tempdir().unwrap();
     let graph = GraphApi::start().await;
     let app = App::start(dir.path(), &graph, support::dialogs::bot(dir.path())).await;
@@ -102,9 +104,18 @@ async fn after_the_disk_has_room_again_webhooks_work_without_a_restart_and_healt
     // A real IO error makes sled refuse every later write of the same database instance.
     app.store.set_write_fault(WriteFault::UntilReopen);
     let status = app
-        .post(&payloads::text(USER, "wamid.df2", now(), "tolongg kakak sy di malaysia"))
+        .post(&payloads::text(
+            USER,
+            "wamid.df2",
+            now(),
+            "tolongg kakak sy di malaysia",
+        ))
         .await;
-    assert_ne!(status, StatusCode::OK, "nothing acknowledged that is not on disk");
+    assert_ne!(
+        status,
+        StatusCode::OK,
+        "nothing acknowledged that is not on disk"
+    );
     let (code, body) = health(&url).await;
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "degraded");
@@ -125,7 +136,12 @@ async fn after_the_disk_has_room_again_webhooks_work_without_a_restart_and_healt
         .expect("health is ok again within 15 s of the disk having room");
     // Meta sends the message again; this time it is committed and answered.
     let status = app
-        .post(&payloads::text(USER, "wamid.df2", now(), "tolongg kakak sy di malaysia"))
+        .post(&payloads::text(
+            USER,
+            "wamid.df2",
+            now(),
+            "tolongg kakak sy di malaysia",
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     eventually("the answer goes out", || !graph.sent().is_empty()).await;

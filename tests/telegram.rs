@@ -471,12 +471,14 @@ async fn a_full_disk_stops_sending_until_the_delivery_is_recorded_and_nothing_go
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Now the disk is full: Telegram accepts the message, but the sender cannot record it.
-    p.store
-        .set_write_fault(pandu::storage::WriteFault::Failing);
+    p.store.set_write_fault(pandu::storage::WriteFault::Failing);
     api.hold_sends(false);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let attempts = api.attempts_to(chat).len();
-    assert_eq!(attempts, 1, "sent once, then nothing until the record is written");
+    assert_eq!(
+        attempts, 1,
+        "sent once, then nothing until the record is written"
+    );
     // Room again: the record is written, and the message is not sent a second time.
     p.store.set_write_fault(pandu::storage::WriteFault::Off);
     stored(api, &p, "the delivery is recorded", |store| {
@@ -484,7 +486,11 @@ async fn a_full_disk_stops_sending_until_the_delivery_is_recorded_and_nothing_go
     })
     .await;
     let sent = texts(&api.sent_to(chat));
-    assert_eq!(api.attempts_to(chat).len(), sent.len(), "each message once: {sent:?}");
+    assert_eq!(
+        api.attempts_to(chat).len(),
+        sent.len(),
+        "each message once: {sent:?}"
+    );
     stop(p).await;
 }
 

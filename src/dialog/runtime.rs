@@ -252,7 +252,7 @@ impl Run<'_> {
             // A question of another flow waits for the user to come back; the flow's own trigger
             // simply starts the flow again.
             if let Some(pos) = self.session.position.clone()
-                && pos.flow != flow
+                && pos.flow != target.flow
                 && matches!(
                     self.bot.node(&pos).map(|n| &n.kind),
                     Some(NodeKind::Question(_))
@@ -741,7 +741,6 @@ impl Run<'_> {
                         self.session
                             .vars
                             .insert(PENDING_ANSWER.into(), cleaned.to_string());
-                        self.session.vars.insert("_switch_to".into(), label.clone());
                         let text = self.bot_text("switch_offer");
                         let choices = vec![
                             Choice {

@@ -106,7 +106,8 @@ impl Store {
     /// Appends an event outside the engine's commit (staff actions). The caller flushes.
     pub fn add_case_event(&self, code: &str, event: &Event) -> Result<()> {
         let seq = self.next_seq()?;
-        self.kernel()?.insert(event_key(code, seq), encode(event)?)?;
+        self.kernel()?
+            .insert(event_key(code, seq), encode(event)?)?;
         Ok(())
     }
 

@@ -406,7 +406,9 @@ impl Store {
 
     /// Whether an inbound message with this platform id was already committed.
     pub fn seen(&self, channel: Channel, message_id: &str) -> Result<bool> {
-        Ok(self.kernel()?.contains_key(key::seen(channel, message_id))?)
+        Ok(self
+            .kernel()?
+            .contains_key(key::seen(channel, message_id))?)
     }
 
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
