@@ -798,7 +798,6 @@ impl Run<'_> {
                         self.session
                             .vars
                             .insert(PENDING_ANSWER.into(), cleaned.to_string());
-                        self.session.vars.insert("_switch_to".into(), label.clone());
                         let text = self.bot_text("switch_offer");
                         let choices = vec![
                             Choice {
