@@ -302,7 +302,7 @@ impl Run<'_> {
             // A question of another flow waits for the user to come back; the flow's own trigger
             // simply starts the flow again.
             if let Some(pos) = self.session.position.clone()
-                && pos.flow != flow
+                && pos.flow != target.flow
                 && matches!(
                     self.bot.node(&pos).map(|n| &n.kind),
                     Some(NodeKind::Question(_))
