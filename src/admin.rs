@@ -63,6 +63,9 @@ pub enum CasesCommand {
     },
     /// Everything stored about one case, as JSON (data-subject request).
     Export { code: String },
+    /// Phone numbers, accounts and company names that recur in reported job offers, with counts and
+    /// the cases they came from.
+    Offers,
 }
 
 /// `pandu agencies ...`: the registry of licensed placement companies (see docs/agencies.md).
@@ -91,6 +94,12 @@ pub enum AgenciesCommand {
 pub enum StaffCommand {
     Cases(CasesCommand),
     Agencies(AgenciesCommand),
+    /// `pandu backup FILE`: a consistent copy of the database while the bot runs.
+    Backup {
+        file: PathBuf,
+    },
+    /// Accounts of the web desk (`pandu staff ...`).
+    Staff(crate::web::desk::command::AccountsCommand),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -127,6 +136,28 @@ pub async fn execute(
             cases(&desk, cmd, actor).await.map_err(|e| desk.failure(&e))
         }
         StaffCommand::Agencies(cmd) => agencies(ctx, cmd).await,
+        StaffCommand::Backup { file } => {
+            let store = ctx.engine.store().clone();
+            let path = file.clone();
+            let copied = tokio::task::spawn_blocking(move || store.backup(&path))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            tracing::info!(
+                records = copied.records,
+                bytes = copied.bytes,
+                "backup written"
+            );
+            Ok(format!(
+                "{}: {} records, {} bytes",
+                file.display(),
+                copied.records,
+                copied.bytes
+            ))
+        }
+        StaffCommand::Staff(cmd) => {
+            crate::web::desk::command::run(ctx.engine.store(), &ctx.config, cmd, actor).await
+        }
     }
 }
 
@@ -172,6 +203,7 @@ async fn cases(desk: &Desk, cmd: &CasesCommand, actor: &str) -> Result<String, C
             desk.purge(actor, date).await
         }
         CasesCommand::Export { code } => desk.export(actor, code).await,
+        CasesCommand::Offers => desk.offer_patterns(actor).await,
     }
 }
 
@@ -274,13 +306,16 @@ fn command_name(command: &StaffCommand) -> &'static str {
             CasesCommand::Note { .. } => "cases note",
             CasesCommand::Purge { .. } => "cases purge",
             CasesCommand::Export { .. } => "cases export",
+            CasesCommand::Offers => "cases offers",
         },
+        StaffCommand::Backup { .. } => "backup",
         StaffCommand::Agencies(c) => match c {
             AgenciesCommand::Import { .. } => "agencies import",
             AgenciesCommand::Search { .. } => "agencies search",
             AgenciesCommand::Stats => "agencies stats",
             AgenciesCommand::Rollback => "agencies rollback",
         },
+        StaffCommand::Staff(c) => c.name(),
     }
 }
 
@@ -336,13 +371,14 @@ pub fn token_path(config: &Config) -> PathBuf {
     config.data_dir.join("admin.token")
 }
 
-/// Writes a fresh admin token readable only by this user; returns it.
-pub fn write_token(config: &Config) -> std::io::Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let path = token_path(config);
-    std::fs::create_dir_all(&config.data_dir)?;
+/// Where `pandu serve` writes the address it really listens on (which `--listen` may have changed from
+/// `server.listen`): staff commands send the token there and nowhere else.
+pub fn address_path(config: &Config) -> PathBuf {
+    config.data_dir.join("admin.addr")
+}
+
+/// Writes a file only this user can read (0600, also when it existed with wider rights).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -350,27 +386,77 @@ pub fn write_token(config: &Config) -> std::io::Result<String> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&path)?;
-    std::io::Write::write_all(&mut file, token.as_bytes())?;
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::io::Write::write_all(&mut file, text.as_bytes())
+}
+
+/// Writes the address `pandu serve` bound (e.g. `127.0.0.1:8181`) next to the token, mode 0600.
+pub fn write_address(config: &Config, bound: &str) -> std::io::Result<()> {
+    write_private(&address_path(config), bound)
+}
+
+/// Where to reach the server that wrote `text`: an unspecified address (`0.0.0.0`, `[::]`) is
+/// reached on the loopback address of its family.
+fn admin_address(text: &str) -> Option<SocketAddr> {
+    let mut addr: SocketAddr = text.trim().parse().ok()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Some(addr)
+}
+
+/// Whether a peer is this machine: loopback, also as an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`,
+/// how IPv4 clients arrive at a server listening on `[::]`).
+fn is_loopback(ip: std::net::IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// Writes a fresh admin token readable only by this user; returns it.
+pub fn write_token(config: &Config) -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let path = token_path(config);
+    crate::app::private_dir(&config.data_dir).map_err(std::io::Error::other)?;
+    // A token file others could read means the old token may be known: refuse, with the fix.
+    crate::app::check_private(&path).map_err(std::io::Error::other)?;
+    write_private(&path, &token)?;
     Ok(token)
 }
 
-/// Sends a command to the running server; the address comes from the config.
+/// Sends a command to the running server, at the address it wrote next to its token (never the
+/// configured one: `--listen` may have moved it, and whoever listens there would get the token).
 pub async fn forward(
     config: &Config,
     command: StaffCommand,
     actor: String,
 ) -> Result<String, String> {
-    let token = std::fs::read_to_string(token_path(config))
-        .map_err(|e| format!("the data folder is in use but {} cannot be read ({e}); is `pandu serve` running as another user?", token_path(config).display()))?;
-    let mut addr: SocketAddr = config
-        .server
-        .listen
-        .parse()
-        .map_err(|_| format!("server.listen {:?} is not an address", config.server.listen))?;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
+    let path = token_path(config);
+    crate::app::check_private(&path)?;
+    let token = std::fs::read_to_string(&path)
+        .map_err(|e| format!("the data folder is in use but {} cannot be read ({e}); is `pandu serve` running as another user?", path.display()))?;
+    let address_file = address_path(config);
+    let written = std::fs::read_to_string(&address_file).map_err(|e| {
+        format!(
+            "the data folder is in use but {} cannot be read ({e}); restart `pandu serve` with this version",
+            address_file.display()
+        )
+    })?;
+    let addr = admin_address(&written).ok_or_else(|| {
+        format!(
+            "{} does not hold an address ({:?}); restart `pandu serve`",
+            address_file.display(),
+            written.trim()
+        )
+    })?;
     let url = format!("http://{addr}/admin/run");
     let client = reqwest::Client::new();
     let response = client
@@ -413,7 +499,7 @@ async fn run(
             }),
         )
     };
-    if !peer.ip().is_loopback() {
+    if !is_loopback(peer.ip()) {
         tracing::warn!("admin request from a non-loopback peer refused");
         return refuse(
             StatusCode::FORBIDDEN,
@@ -462,7 +548,29 @@ pub fn router(ctx: StaffContext, token: String) -> Router {
 
 #[cfg(test)]
 mod tests {
-    use super::{actor_from, local_actor, user_name_of};
+    #![allow(clippy::unwrap_used)]
+    use super::{actor_from, admin_address, is_loopback, local_actor, user_name_of};
+
+    #[test]
+    fn loopback_is_loopback_also_when_it_arrives_as_an_ipv4_mapped_address() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(is_loopback(ip("127.0.0.1")));
+        assert!(is_loopback(ip("::1")));
+        // A server on [::] sees IPv4 loopback clients like this.
+        assert!(is_loopback(ip("::ffff:127.0.0.1")));
+        assert!(!is_loopback(ip("::ffff:203.0.113.9")));
+        assert!(!is_loopback(ip("203.0.113.9")));
+        assert!(!is_loopback(ip("2001:db8::1")));
+    }
+
+    #[test]
+    fn a_server_on_every_interface_is_reached_on_loopback_of_its_family() {
+        let at = |s: &str| admin_address(s).unwrap().to_string();
+        assert_eq!(at("0.0.0.0:8181"), "127.0.0.1:8181");
+        assert_eq!(at("[::]:8181\n"), "[::1]:8181");
+        assert_eq!(at("127.0.0.1:9"), "127.0.0.1:9");
+        assert!(admin_address("nonsense").is_none());
+    }
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {

@@ -44,10 +44,12 @@ pub struct Config {
     pub dialogs: DialogsConfig,
     pub server: ServerConfig,
     pub storage: StorageConfig,
+    pub retention: RetentionConfig,
     pub telegram: TelegramConfig,
     pub whatsapp: WhatsappConfig,
     pub cases: CasesConfig,
     pub agencies: AgenciesConfig,
+    pub desk: DeskConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -69,6 +71,14 @@ pub struct ServerConfig {
     pub listen: String,
     /// Group commit: at most this many inbound messages share one flush.
     pub max_batch: usize,
+    /// Most HTTP connections open at once (0: three quarters of the process's file limit,
+    /// `RLIMIT_NOFILE`, so the database and the platforms' connections always have files left).
+    pub max_connections: usize,
+    /// A client must send a request's headers within this many seconds of connecting (or of its
+    /// previous request on the same connection), else the connection is closed.
+    pub header_timeout_secs: u64,
+    /// A request's body must arrive within this many seconds.
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -145,10 +155,12 @@ impl Default for Config {
             dialogs: DialogsConfig::default(),
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
+            retention: RetentionConfig::default(),
             telegram: TelegramConfig::default(),
             whatsapp: WhatsappConfig::default(),
             cases: CasesConfig::default(),
             agencies: AgenciesConfig::default(),
+            desk: DeskConfig::default(),
         }
     }
 }
@@ -169,7 +181,47 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
             max_batch: 256,
+            max_connections: 0,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
         }
+    }
+}
+
+/// How long records are kept (see `storage::retention`). 0 keeps them forever.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Records of sent or given-up replies (their texts), after their delivery.
+    pub delivered_days: u64,
+    /// Dedupe records of inbound message ids: longer than the platforms' redelivery (WhatsApp: 7 days).
+    pub dedupe_days: u64,
+    /// Conversations (and unfinished report intakes) silent for this long.
+    pub session_days: u64,
+    /// Pause between two sweeps of the whole database.
+    pub sweep_minutes: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> RetentionConfig {
+        RetentionConfig {
+            delivered_days: 30,
+            dedupe_days: 14,
+            session_days: 30,
+            sweep_minutes: 10,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The policy in seconds; a 0 (keep forever) becomes "never".
+    pub fn policy(&self) -> crate::storage::retention::Retention {
+        let days = |d: u64| if d == 0 { u64::MAX / 86_400 } else { d };
+        crate::storage::retention::Retention::from_days(
+            days(self.delivered_days),
+            days(self.dedupe_days),
+            days(self.session_days),
+        )
     }
 }
 
@@ -220,6 +272,64 @@ impl Default for CasesConfig {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
             contacts_file: PathBuf::from("config/contacts.yaml"),
+        }
+    }
+}
+
+/// The staff desk on the web (`/staff`, see `web::desk`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeskConfig {
+    /// Serve the desk at all.
+    pub enabled: bool,
+    /// Send the session cookie over plain HTTP to a non-loopback address (an office LAN without TLS).
+    /// What this gives up: anyone on that network who can read its traffic (shared Wi-Fi, a
+    /// compromised switch) can read the cases on screen and take over a signed-in session. Prefer a
+    /// TLS reverse proxy; on loopback (`127.0.0.1`) the desk works without TLS anyway.
+    pub allow_plain_http: bool,
+    /// A session ends after this many minutes without a request.
+    pub idle_minutes: u32,
+    /// A session ends this many hours after sign-in, whatever happens.
+    pub absolute_hours: u32,
+    /// Wrong passwords for one name before it is locked.
+    pub max_failures: u32,
+    /// How long a name stays locked, and the window the failures are counted in.
+    pub lockout_minutes: u32,
+    /// Sign-in attempts one address may make per minute.
+    pub attempts_per_minute: u32,
+    /// Cases per inbox page.
+    pub page_size: usize,
+    /// How long personal data stays shown after an officer chose to show it.
+    pub reveal_minutes: u32,
+    /// Intake fields that are personal data: masked until an officer shows them.
+    pub personal_fields: Vec<String>,
+}
+
+impl Default for DeskConfig {
+    fn default() -> DeskConfig {
+        DeskConfig {
+            enabled: true,
+            allow_plain_http: false,
+            idle_minutes: 30,
+            absolute_hours: 12,
+            max_failures: 5,
+            lockout_minutes: 15,
+            attempts_per_minute: 20,
+            page_size: 50,
+            reveal_minutes: 15,
+            personal_fields: [
+                "nama_pelapor",
+                "nama_pmi",
+                "kota",
+                "majikan",
+                "agensi",
+                "cerita",
+                "lokasi",
+                "keinginan",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
         }
     }
 }

@@ -1047,3 +1047,106 @@ async fn case_view_shows_words_not_keys_and_a_new_report_is_not_the_old_case() {
         assert!(!shown.contains(key), "raw key {key:?} in {shown}");
     }
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p)
+                && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+            {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// Marks everything queued on `channel` as sent, as a sender would.
+fn deliver_all(store: &Store, channel: Channel) {
+    let queued = store.outbox_pending(channel, 1_000).unwrap();
+    store
+        .outbox_finish_many(queued.iter().map(|e| {
+            (
+                e,
+                pandu::storage::Delivery::Sent {
+                    platform_id: Some(format!("wamid.{}", e.seq)),
+                    at: 1,
+                },
+            )
+        }))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_purged_report_leaves_no_name_or_number_anywhere_in_the_data_folder() {
+    let family = UserKey::new(Channel::Whatsapp, "6281299887766");
+    let (_tmp, app, code) = reported(&family).await;
+    // A second family whose open report must survive the purge untouched.
+    let other = UserKey::new(Channel::Whatsapp, "6285711223344");
+    let mut answers = FAMILY_REPORT.to_vec();
+    answers[3] = "Pak Darsono";
+    answers[4] = "Wulan Lestari";
+    app.conversation(&other, &answers).await;
+    let other_done = app.say(&other, "1").await;
+    let other_code = code_in(&other_done);
+    let desk = app.desk();
+    desk.reply(
+        "cli:ani",
+        &code,
+        "Bu Rahma, kami sudah hubungi agensi Siti Aminah",
+    )
+    .await
+    .unwrap();
+    desk.show("cli:ani", &code).await.unwrap();
+    app.say(&family, "makasih ya bu").await;
+    deliver_all(&app.store, Channel::Whatsapp);
+    app.say(&family, "halo").await; // one reply left queued
+    desk.set_status("cli:ani", &code, Status::Closed, None, None)
+        .await
+        .unwrap();
+    app.store.flush().await.unwrap();
+    let data = app.config.data_dir.clone();
+    let gone = ["Siti Aminah", "Bu Rahma", "6281299887766"];
+    for needle in gone {
+        assert!(
+            !files_containing(&data, needle).is_empty(),
+            "{needle} should be on disk before the purge"
+        );
+    }
+
+    let tomorrow = pandu::time::Date::from_unix(pandu::time::now_secs() + 86_400);
+    desk.purge("cli:ani", tomorrow).await.unwrap();
+    app.store.flush().await.unwrap();
+
+    for needle in gone {
+        assert_eq!(
+            files_containing(&data, needle),
+            Vec::<PathBuf>::new(),
+            "{needle} is still on disk after the purge"
+        );
+    }
+    assert!(app.store.session(&family).unwrap().is_none());
+    assert!(app.store.outbox_for(&family).unwrap().is_empty());
+    assert!(app.store.case_code_taken(&code).unwrap());
+    // The other family's report, conversation and messages are all still there.
+    let kept = cases::load(&app.store, &other_code).unwrap().unwrap();
+    assert_eq!(kept.record.fields["nama_pmi"], "Wulan Lestari");
+    assert!(app.store.session(&other).unwrap().is_some());
+    assert!(
+        app.store
+            .deliveries(Channel::Whatsapp)
+            .unwrap()
+            .iter()
+            .any(|r| r.entry.user == other)
+    );
+    assert!(!files_containing(&data, "Wulan Lestari").is_empty());
+    // And the bot goes on: the purged family can write again and is greeted afresh.
+    let again = app.say(&family, "halo").await;
+    assert!(!again.is_empty());
+}

@@ -317,6 +317,10 @@ pub enum EventKind {
         channel: String,
         reason: String,
     },
+    /// A staff member was made responsible for the case (empty: nobody).
+    Assigned {
+        to: String,
+    },
 }
 
 /// An emergency seen before the reporter's case exists; applied when it is opened.
@@ -372,6 +376,18 @@ impl Case {
 
     pub fn code(&self) -> &str {
         &self.record.code
+    }
+
+    /// Who the case is assigned to, if anyone.
+    pub fn assignee(&self) -> Option<&str> {
+        self.timeline
+            .iter()
+            .rev()
+            .find_map(|e| match &e.kind {
+                EventKind::Assigned { to } => Some(to.as_str()),
+                _ => None,
+            })
+            .filter(|to| !to.is_empty())
     }
 
     /// The newest message staff sent to the reporter.

@@ -201,6 +201,28 @@ impl Desk {
         Ok(out.trim_end().to_string())
     }
 
+    /// Patterns across reported job offers (`pandu cases offers`): the phone numbers, accounts and
+    /// company names that recur in the offers of `tawaran` cases, with counts and case codes. Words
+    /// from `staff_patterns` in `dialogs/_offer_rules.yaml` (read for each command).
+    pub async fn offer_patterns(&self, actor: &str) -> Result<String, CaseError> {
+        let path = self.config.dialogs.dir.join(crate::offer::RULES_FILE);
+        let rules = crate::offer::OfferRules::load(&path).map_err(|e| CaseError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let store = self.engine.store();
+        let mut offers = Vec::new();
+        for code in store.case_codes()? {
+            if let Some(case) = load(store, &code)?
+                && let Some(text) = case.record.fields.get("tawaran_teks")
+            {
+                offers.push((case.code().to_string(), text.clone()));
+            }
+        }
+        tracing::info!(actor, count = offers.len(), "staff read offer patterns");
+        Ok(crate::offer::patterns::report(&rules, &offers))
+    }
+
     /// One case in full, timeline included. Recorded as an access.
     pub async fn show(&self, actor: &str, typed: &str) -> Result<String, CaseError> {
         let case = self.case(typed)?;
@@ -308,8 +330,8 @@ impl Desk {
         }
     }
 
-    /// One timeline event in the staff's words.
-    fn describe(&self, kind: &EventKind) -> String {
+    /// One timeline event in the staff's words (also the web desk's timeline).
+    pub fn describe(&self, kind: &EventKind) -> String {
         let t = &self.texts.staff;
         match kind {
             EventKind::Opened { priority, reason } => fill(
@@ -385,6 +407,8 @@ impl Desk {
                     ("reason", reason),
                 ],
             ),
+            EventKind::Assigned { to } if to.is_empty() => t.event_unassigned.clone(),
+            EventKind::Assigned { to } => fill(&t.event_assigned, &[("to", to)]),
         }
     }
 
@@ -504,6 +528,47 @@ impl Desk {
         })
     }
 
+    /// Records that `actor` was shown a case's personal data (`how`: `show`, `export`, `web`).
+    pub async fn record_access(
+        &self,
+        actor: &str,
+        typed: &str,
+        how: &str,
+    ) -> Result<(), CaseError> {
+        let code = self.code(typed)?;
+        self.record(&code, actor, EventKind::Accessed { how: how.into() })
+            .await?;
+        tracing::info!(case = %code, actor, "staff was shown personal data");
+        Ok(())
+    }
+
+    /// Makes a staff member responsible for a case (`to` empty: nobody). The reporter is not told.
+    pub async fn assign(&self, actor: &str, typed: &str, to: &str) -> Result<String, CaseError> {
+        let case = self.case(typed)?;
+        let to = to.trim();
+        self.record(case.code(), actor, EventKind::Assigned { to: to.into() })
+            .await?;
+        tracing::info!(case = %case.code(), actor, "case assigned");
+        Ok(if to.is_empty() {
+            fill(&self.texts.staff.unassigned, &[("code", case.code())])
+        } else {
+            fill(
+                &self.texts.staff.assigned,
+                &[("code", case.code()), ("to", to)],
+            )
+        })
+    }
+
+    /// The texts staff read (`dialogs/_cases.yaml`).
+    pub fn texts(&self) -> &CaseTexts {
+        &self.texts
+    }
+
+    /// The case with this code, as typed (exact).
+    pub fn find(&self, typed: &str) -> Result<Case, CaseError> {
+        self.case(typed)
+    }
+
     /// An internal note; the reporter is not told.
     pub async fn note(&self, actor: &str, typed: &str, text: &str) -> Result<String, CaseError> {
         let text = text.trim();
@@ -524,16 +589,20 @@ impl Desk {
     }
 
     /// Deletes resolved and closed cases whose last status change is before `closed_before`, with
-    /// their downloaded attachments; a tombstone keeps their codes from being given again.
+    /// their downloaded attachments and every copy of their data (the reporter's session, queued and
+    /// delivered messages quoting them, download records); a tombstone keeps their codes from being
+    /// given again. Then the database is rewritten so no old copy stays in sled's log, and the answer
+    /// comes once the old files are wiped.
     pub async fn purge(&self, actor: &str, closed_before: Date) -> Result<String, CaseError> {
         let cutoff = u64::try_from(closed_before.days_since_epoch())
             .unwrap_or(0)
             .saturating_mul(86_400);
-        let store = self.engine.store();
+        let store = self.engine.store().clone();
         let now = crate::time::now_secs();
-        let (mut purged, mut files) = (0usize, 0usize);
+        let mut doomed = Vec::new();
+        let mut files = 0usize;
         for code in store.case_codes()? {
-            let Some(case) = load(store, &code)? else {
+            let Some(case) = load(&store, &code)? else {
                 continue;
             };
             let Some(finished) = case.finished_at() else {
@@ -542,31 +611,31 @@ impl Desk {
             if finished >= cutoff {
                 continue;
             }
-            let mut attachments: Vec<_> = case.record.attachments.clone();
-            for e in &case.timeline {
-                if let EventKind::ReporterMessage { attachments: a, .. } = &e.kind {
-                    attachments.extend(a.iter().cloned());
-                }
-            }
-            for a in &attachments {
-                if let Some(path) = &a.stored_path
-                    && std::fs::remove_file(self.config.data_dir.join(path))
-                        .or_else(|_| std::fs::remove_file(path))
-                        .is_ok()
-                {
-                    files += 1;
-                }
-            }
-            store.purge_case(
-                &case.record,
-                &Tombstone {
-                    purged_at: now,
-                    actor: actor.to_string(),
-                },
-            )?;
-            purged += 1;
+            let (copies, removed) = self.copies_of(&case);
+            files += removed;
+            doomed.push((case.record, copies));
         }
+        let purged = doomed.len();
+        let tombstone = Tombstone {
+            purged_at: now,
+            actor: actor.to_string(),
+        };
+        let result = self
+            .engine
+            .exclusive(move |store| -> crate::storage::Result<()> {
+                for (record, (needles, meta)) in &doomed {
+                    store.purge_everywhere(record, needles, meta, &tombstone)?;
+                }
+                if !doomed.is_empty() {
+                    store.rewrite()?;
+                }
+                Ok(())
+            })
+            .await?;
+        result?;
         store.flush().await?;
+        let waiting = store.clone();
+        let _ = tokio::task::spawn_blocking(move || waiting.wait_retired()).await;
         tracing::info!(actor, purged, files, before = %closed_before, "cases purged");
         Ok(fill(
             &self.texts.staff.purged,
@@ -576,6 +645,52 @@ impl Desk {
                 ("files", &files.to_string()),
             ],
         ))
+    }
+
+    /// What else holds a case's data: the texts that quote it (its code) and the
+    /// meta records to remove; deletes its downloaded files and returns how many it deleted.
+    fn copies_of(&self, case: &Case) -> ((Vec<String>, Vec<String>), usize) {
+        let store = self.engine.store();
+        // Messages to the reporter go by their address; everything else that shows the case's data
+        // (the staff chat's case view, confirmations) names its code. Matching answers ("Malaysia")
+        // would delete other families' messages too.
+        let needles = vec![case.code().to_string()];
+        let mut attachments: Vec<_> = case.record.attachments.clone();
+        for e in &case.timeline {
+            if let EventKind::ReporterMessage { attachments: a, .. } = &e.kind {
+                attachments.extend(a.iter().cloned());
+            }
+        }
+        let mut meta = Vec::new();
+        let reporter = &case.record.reporter;
+        if reporter.channel == crate::storage::Channel::Whatsapp {
+            meta.push(crate::channels::whatsapp::last_inbound_key(&reporter.id));
+            meta.push(crate::channels::whatsapp::address_key(&reporter.id));
+        }
+        let mut removed = 0usize;
+        for a in &attachments {
+            let mut paths: Vec<std::path::PathBuf> = a.stored_path.iter().map(Into::into).collect();
+            for name in [
+                crate::channels::telegram::file_meta_key(&a.reference),
+                crate::channels::whatsapp::media_key(&a.reference),
+            ] {
+                if let Ok(Some(bytes)) = store.meta(&name)
+                    && let Ok(path) = String::from_utf8(bytes)
+                {
+                    paths.push(path.into());
+                }
+                meta.push(name);
+            }
+            for path in paths {
+                if std::fs::remove_file(self.config.data_dir.join(&path))
+                    .or_else(|_| std::fs::remove_file(&path))
+                    .is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        ((needles, meta), removed)
     }
 
     /// The whole case as JSON (a data-subject request). Recorded as an access.

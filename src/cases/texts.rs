@@ -127,6 +127,8 @@ pub struct StaffTexts {
     pub event_staff_reminded: String,
     pub event_accessed: String,
     pub event_undeliverable: String,
+    pub event_assigned: String,
+    pub event_unassigned: String,
     // Saved into events.
     pub reason_category: String,
     pub reason_not_safe: String,
@@ -139,6 +141,8 @@ pub struct StaffTexts {
     pub status_referred: String,
     pub no_consent: String,
     pub note_added: String,
+    pub assigned: String,
+    pub unassigned: String,
     pub purged: String,
     // Failures.
     pub error: String,

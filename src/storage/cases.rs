@@ -41,7 +41,7 @@ fn pending_key(user: &UserKey) -> Vec<u8> {
     format!("cp:{}:{}", user.channel.as_str(), user.id).into_bytes()
 }
 
-fn tombstone_key(code: &str) -> Vec<u8> {
+pub(crate) fn tombstone_key(code: &str) -> Vec<u8> {
     format!("cx:{code}").into_bytes()
 }
 
@@ -60,14 +60,15 @@ impl Store {
 
     /// Whether a code is taken: by a case, or by a purged one.
     pub fn case_code_taken(&self, code: &str) -> Result<bool> {
-        Ok(self.kernel()?.contains_key(record_key(code))?
-            || self.kernel()?.contains_key(tombstone_key(code))?)
+        let live = self.handles()?;
+        Ok(live.kernel.contains_key(record_key(code))?
+            || live.kernel.contains_key(tombstone_key(code))?)
     }
 
     /// The timeline of a case, oldest first.
     pub fn case_events(&self, code: &str) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        for item in self.kernel()?.scan_prefix(events_prefix(code)) {
+        for item in self.handles()?.kernel.scan_prefix(events_prefix(code)) {
             let (k, v) = item?;
             events.push(decode(&k, &v)?);
         }
@@ -77,7 +78,7 @@ impl Store {
     /// Every case code, in code order.
     pub fn case_codes(&self) -> Result<Vec<String>> {
         let mut codes = Vec::new();
-        for item in self.kernel()?.scan_prefix(b"c:") {
+        for item in self.handles()?.kernel.scan_prefix(b"c:") {
             let (k, _) = item?;
             if let Some(code) = k.strip_prefix(b"c:") {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -86,11 +87,71 @@ impl Store {
         Ok(codes)
     }
 
+    /// Every case with its events, in code order, in two sequential scans (the web desk's list).
+    pub fn all_cases(&self) -> Result<Vec<(CaseRecord, Vec<Event>)>> {
+        let mut cases: Vec<(CaseRecord, Vec<Event>)> = Vec::new();
+        let kernel = self.kernel()?;
+        for item in kernel.scan_prefix(b"c:") {
+            let (k, v) = item?;
+            cases.push((decode(&k, &v)?, Vec::new()));
+        }
+        let mut i = 0;
+        for item in kernel.scan_prefix(b"ce:") {
+            let (k, v) = item?;
+            let code = k
+                .get(3..)
+                .and_then(|rest| rest.iter().rposition(|b| *b == b':').map(|p| &rest[..p]))
+                .unwrap_or_default();
+            // Both scans are in code order: walk the cases along.
+            while i < cases.len() && cases[i].0.code.as_bytes() < code {
+                i += 1;
+            }
+            match cases.get_mut(i) {
+                Some((record, events)) if record.code.as_bytes() == code => {
+                    events.push(decode(&k, &v)?)
+                }
+                _ => {} // an event without its case (written while the case was purged)
+            }
+        }
+        Ok(cases)
+    }
+
+    /// A counter that grows after every write or removal of a case record or event, by whoever made
+    /// it (the engine, a staff tool): caches of case lists compare it to know they are stale. It is
+    /// bumped by a watcher thread a moment after the write; writers that read their own change at once
+    /// bump it themselves too. It is `u64::MAX` when nothing watches (no thread, or the database was
+    /// reopened and the watch ended): callers then ask for a new one.
+    pub fn case_changes(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let Ok(kernel) = self.kernel() else {
+            counter.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+            return counter;
+        };
+        for prefix in [&b"c:"[..], &b"ce:"[..]] {
+            let events = kernel.watch_prefix(prefix);
+            let bump = counter.clone();
+            let spawned = std::thread::Builder::new()
+                .name("case-watch".into())
+                .spawn(move || {
+                    for _ in events {
+                        bump.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    // The database instance went away (a reopen, the end): stop trusting caches.
+                    bump.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+                });
+            if spawned.is_err() {
+                // No watcher: a counter that never settles keeps every cache honest (and cold).
+                counter.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        counter
+    }
+
     /// The codes of the cases a user reported.
     pub fn case_codes_of(&self, user: &UserKey) -> Result<Vec<String>> {
         let prefix = user_prefix(user);
         let mut codes = Vec::new();
-        for item in self.kernel()?.scan_prefix(&prefix) {
+        for item in self.handles()?.kernel.scan_prefix(&prefix) {
             let (k, _) = item?;
             if let Some(code) = k.get(prefix.len()..) {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -106,25 +167,39 @@ impl Store {
     /// Appends an event outside the engine's commit (staff actions). The caller flushes.
     pub fn add_case_event(&self, code: &str, event: &Event) -> Result<()> {
         let seq = self.next_seq()?;
-        self.kernel()?
+        self.handles()?
+            .kernel
             .insert(event_key(code, seq), encode(event)?)?;
         Ok(())
     }
 
     /// Removes a case whole (record, events, index) and leaves a tombstone, atomically. The caller
-    /// flushes.
+    /// flushes. (Its reporter's conversation stays: see [`Store::purge_everywhere`].)
     pub fn purge_case(&self, record: &CaseRecord, tombstone: &Tombstone) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        batch.remove(record_key(&record.code));
-        for item in self.kernel()?.scan_prefix(events_prefix(&record.code)) {
-            let (k, _) = item?;
-            batch.remove(k);
-        }
-        batch.remove(user_key(&record.reporter, &record.code));
-        batch.insert(tombstone_key(&record.code), encode(tombstone)?);
-        self.kernel()?.apply_batch(batch)?;
+        let live = self.handles()?;
+        let mut batch = WriteBatch::default();
+        remove_case(&live.kernel, &mut batch, record, tombstone)?;
+        live.kernel.apply_batch(batch.inner)?;
         Ok(())
     }
+}
+
+/// Adds the removal of a case's records and the writing of its tombstone to `batch`.
+pub(crate) fn remove_case(
+    kernel: &sled::Tree,
+    batch: &mut WriteBatch,
+    record: &CaseRecord,
+    tombstone: &Tombstone,
+) -> Result<()> {
+    batch.remove(record_key(&record.code));
+    for item in kernel.scan_prefix(events_prefix(&record.code)) {
+        let (k, _) = item?;
+        batch.remove(k.to_vec());
+    }
+    batch.remove(user_key(&record.reporter, &record.code));
+    batch.remove(pending_key(&record.reporter));
+    batch.put(tombstone_key(&record.code), encode(tombstone)?);
+    Ok(())
 }
 
 impl WriteBatch {

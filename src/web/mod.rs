@@ -5,6 +5,9 @@
 //! blocks: it reads counters the store keeps as it writes, so it answers in constant time even with a
 //! full disk or a long outbox.
 
+pub mod desk;
+pub mod server;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
