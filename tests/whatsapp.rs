@@ -919,7 +919,10 @@ async fn a_photo_where_text_is_expected_gets_a_clear_answer_and_the_question_aga
     let sent = sends(&graph, "the thanks", 6).await;
     assert!(text_body(&sent[3]).starts_with("Maaf, di sini saya hanya bisa membaca"));
     assert!(text_body(&sent[4]).starts_with("Maaf, di sini saya hanya bisa membaca"));
-    assert_eq!(text_body(&sent[5]), "Terima kasih, Sari.");
+    assert_eq!(
+        text_body(&sent[5]),
+        "Terima kasih, Sari.\n\nKetik 0 untuk menu utama."
+    );
     app.stop().await;
 }
 
@@ -1011,6 +1014,9 @@ async fn messages_sent_while_the_graph_api_is_down_are_answered_in_order_after_i
     let sent = settled(&graph, "three answers", 3).await;
     assert_eq!(sent[0], menu_buttons(USER));
     assert_eq!(text_body(&sent[1]), "Siapa nama Anda?");
-    assert_eq!(text_body(&sent[2]), "Terima kasih, Sari.");
+    assert_eq!(
+        text_body(&sent[2]),
+        "Terima kasih, Sari.\n\nKetik 0 untuk menu utama."
+    );
     app.stop().await;
 }
