@@ -53,6 +53,14 @@ fn bench_step(c: &mut Criterion) {
             "gmn syarat kerja ke taiwan, brp biayanya?",
         ),
         ("no_match_fallback", "asdf qwer zxcv"),
+        (
+            "free_text_examples",
+            "ibu sy di hongkong gajinya ga dibayar 3 bln, majikannya jg galak, gmn ini min",
+        ),
+        (
+            "free_text_long",
+            "assalamualaikum min, mau tanya sy lulusan smp umur 38 thn, pengen kerja ke taiwan jd perawat lansia, syaratnya apa aja, biayanya brp, trus pt yg resmi di pekalongan apa aja ya, soalnya ada sponsor yg dateng ke rumah minta dp 10jt buat proses",
+        ),
     ] {
         let input = Input {
             kind: InputKind::Text(text.into()),
@@ -70,6 +78,15 @@ fn bench_step(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+    // Loading the dialogs (parse, check, compile the regex sets, build the example index): what a
+    // start and a SIGHUP reload cost.
+    let (config, _, actions, _dir2, _store2) = setup();
+    let mut group = c.benchmark_group("dialogs");
+    group.sample_size(10);
+    group.bench_function("load_and_check", |b| {
+        b.iter(|| pandu::app::load_bot(&config, &actions).map(|(bot, _)| bot.flows.len()))
+    });
     group.finish();
 }
 

@@ -63,6 +63,9 @@ pub enum CasesCommand {
     },
     /// Everything stored about one case, as JSON (data-subject request).
     Export { code: String },
+    /// Phone numbers, accounts and company names that recur in reported job offers, with counts and
+    /// the cases they came from.
+    Offers,
 }
 
 /// `pandu agencies ...`: the registry of licensed placement companies (see docs/agencies.md).
@@ -91,6 +94,10 @@ pub enum AgenciesCommand {
 pub enum StaffCommand {
     Cases(CasesCommand),
     Agencies(AgenciesCommand),
+    /// `pandu backup FILE`: a consistent copy of the database while the bot runs.
+    Backup {
+        file: PathBuf,
+    },
     /// Accounts of the web desk (`pandu staff ...`).
     Staff(crate::web::desk::command::AccountsCommand),
 }
@@ -129,6 +136,25 @@ pub async fn execute(
             cases(&desk, cmd, actor).await.map_err(|e| desk.failure(&e))
         }
         StaffCommand::Agencies(cmd) => agencies(ctx, cmd).await,
+        StaffCommand::Backup { file } => {
+            let store = ctx.engine.store().clone();
+            let path = file.clone();
+            let copied = tokio::task::spawn_blocking(move || store.backup(&path))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            tracing::info!(
+                records = copied.records,
+                bytes = copied.bytes,
+                "backup written"
+            );
+            Ok(format!(
+                "{}: {} records, {} bytes",
+                file.display(),
+                copied.records,
+                copied.bytes
+            ))
+        }
         StaffCommand::Staff(cmd) => {
             crate::web::desk::command::run(ctx.engine.store(), &ctx.config, cmd, actor).await
         }
@@ -177,6 +203,7 @@ async fn cases(desk: &Desk, cmd: &CasesCommand, actor: &str) -> Result<String, C
             desk.purge(actor, date).await
         }
         CasesCommand::Export { code } => desk.export(actor, code).await,
+        CasesCommand::Offers => desk.offer_patterns(actor).await,
     }
 }
 
@@ -279,7 +306,9 @@ fn command_name(command: &StaffCommand) -> &'static str {
             CasesCommand::Note { .. } => "cases note",
             CasesCommand::Purge { .. } => "cases purge",
             CasesCommand::Export { .. } => "cases export",
+            CasesCommand::Offers => "cases offers",
         },
+        StaffCommand::Backup { .. } => "backup",
         StaffCommand::Agencies(c) => match c {
             AgenciesCommand::Import { .. } => "agencies import",
             AgenciesCommand::Search { .. } => "agencies search",
@@ -295,10 +324,32 @@ fn command_name(command: &StaffCommand) -> &'static str {
 /// there is one (staff run commands as the service's user, `sudo -u pandu pandu cases ...`, and the
 /// timeline must name them, not the service account), else the login user.
 pub fn local_actor() -> String {
-    actor_from(|name| std::env::var(name).ok())
+    actor_from(|name| std::env::var(name).ok(), process_account)
 }
 
-fn actor_from(env: impl Fn(&str) -> Option<String>) -> String {
+/// The process's user id (the owner of `/proc/self`) and its name in `/etc/passwd`, if any. `USER` is
+/// unset for root under cron, systemd units and `su -c`; the id is always there.
+fn process_account() -> Option<(u32, Option<String>)> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Some((uid, user_name_of(&passwd, uid)))
+}
+
+/// The name of `uid` in a passwd file's text.
+fn user_name_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut parts = line.split(':');
+        let name = parts.next()?;
+        let id = parts.nth(1)?.parse::<u32>().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
+}
+
+fn actor_from(
+    env: impl Fn(&str) -> Option<String>,
+    account: impl Fn() -> Option<(u32, Option<String>)>,
+) -> String {
     let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     let user = set("USER").or_else(|| set("LOGNAME"));
     match (set("SUDO_USER"), user) {
@@ -307,12 +358,65 @@ fn actor_from(env: impl Fn(&str) -> Option<String>) -> String {
         }
         (Some(person), _) => format!("cli:{person}"),
         (None, Some(user)) => format!("cli:{user}"),
-        (None, None) => "cli:unknown".into(),
+        // No login name in the environment: the account the process runs as, by name, else by id.
+        (None, None) => match account() {
+            Some((_, Some(name))) => format!("cli:{name}"),
+            Some((uid, None)) => format!("cli:uid:{uid}"),
+            None => "cli:uid:?".into(),
+        },
     }
 }
 
 pub fn token_path(config: &Config) -> PathBuf {
     config.data_dir.join("admin.token")
+}
+
+/// Where `pandu serve` writes the address it really listens on (which `--listen` may have changed from
+/// `server.listen`): staff commands send the token there and nowhere else.
+pub fn address_path(config: &Config) -> PathBuf {
+    config.data_dir.join("admin.addr")
+}
+
+/// Writes a file only this user can read (0600, also when it existed with wider rights).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::io::Write::write_all(&mut file, text.as_bytes())
+}
+
+/// Writes the address `pandu serve` bound (e.g. `127.0.0.1:8181`) next to the token, mode 0600.
+pub fn write_address(config: &Config, bound: &str) -> std::io::Result<()> {
+    write_private(&address_path(config), bound)
+}
+
+/// Where to reach the server that wrote `text`: an unspecified address (`0.0.0.0`, `[::]`) is
+/// reached on the loopback address of its family.
+fn admin_address(text: &str) -> Option<SocketAddr> {
+    let mut addr: SocketAddr = text.trim().parse().ok()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Some(addr)
+}
+
+/// Whether a peer is this machine: loopback, also as an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`,
+/// how IPv4 clients arrive at a server listening on `[::]`).
+fn is_loopback(ip: std::net::IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
 }
 
 /// Writes a fresh admin token readable only by this user; returns it.
@@ -321,35 +425,38 @@ pub fn write_token(config: &Config) -> std::io::Result<String> {
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let path = token_path(config);
-    std::fs::create_dir_all(&config.data_dir)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&path)?;
-    std::io::Write::write_all(&mut file, token.as_bytes())?;
+    crate::app::private_dir(&config.data_dir).map_err(std::io::Error::other)?;
+    // A token file others could read means the old token may be known: refuse, with the fix.
+    crate::app::check_private(&path).map_err(std::io::Error::other)?;
+    write_private(&path, &token)?;
     Ok(token)
 }
 
-/// Sends a command to the running server; the address comes from the config.
+/// Sends a command to the running server, at the address it wrote next to its token (never the
+/// configured one: `--listen` may have moved it, and whoever listens there would get the token).
 pub async fn forward(
     config: &Config,
     command: StaffCommand,
     actor: String,
 ) -> Result<String, String> {
-    let token = std::fs::read_to_string(token_path(config))
-        .map_err(|e| format!("the data folder is in use but {} cannot be read ({e}); is `pandu serve` running as another user?", token_path(config).display()))?;
-    let mut addr: SocketAddr = config
-        .server
-        .listen
-        .parse()
-        .map_err(|_| format!("server.listen {:?} is not an address", config.server.listen))?;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
+    let path = token_path(config);
+    crate::app::check_private(&path)?;
+    let token = std::fs::read_to_string(&path)
+        .map_err(|e| format!("the data folder is in use but {} cannot be read ({e}); is `pandu serve` running as another user?", path.display()))?;
+    let address_file = address_path(config);
+    let written = std::fs::read_to_string(&address_file).map_err(|e| {
+        format!(
+            "the data folder is in use but {} cannot be read ({e}); restart `pandu serve` with this version",
+            address_file.display()
+        )
+    })?;
+    let addr = admin_address(&written).ok_or_else(|| {
+        format!(
+            "{} does not hold an address ({:?}); restart `pandu serve`",
+            address_file.display(),
+            written.trim()
+        )
+    })?;
     let url = format!("http://{addr}/admin/run");
     let client = reqwest::Client::new();
     let response = client
@@ -392,7 +499,7 @@ async fn run(
             }),
         )
     };
-    if !peer.ip().is_loopback() {
+    if !is_loopback(peer.ip()) {
         tracing::warn!("admin request from a non-loopback peer refused");
         return refuse(
             StatusCode::FORBIDDEN,
@@ -441,7 +548,29 @@ pub fn router(ctx: StaffContext, token: String) -> Router {
 
 #[cfg(test)]
 mod tests {
-    use super::actor_from;
+    #![allow(clippy::unwrap_used)]
+    use super::{actor_from, admin_address, is_loopback, local_actor, user_name_of};
+
+    #[test]
+    fn loopback_is_loopback_also_when_it_arrives_as_an_ipv4_mapped_address() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(is_loopback(ip("127.0.0.1")));
+        assert!(is_loopback(ip("::1")));
+        // A server on [::] sees IPv4 loopback clients like this.
+        assert!(is_loopback(ip("::ffff:127.0.0.1")));
+        assert!(!is_loopback(ip("::ffff:203.0.113.9")));
+        assert!(!is_loopback(ip("203.0.113.9")));
+        assert!(!is_loopback(ip("2001:db8::1")));
+    }
+
+    #[test]
+    fn a_server_on_every_interface_is_reached_on_loopback_of_its_family() {
+        let at = |s: &str| admin_address(s).unwrap().to_string();
+        assert_eq!(at("0.0.0.0:8181"), "127.0.0.1:8181");
+        assert_eq!(at("[::]:8181\n"), "[::1]:8181");
+        assert_eq!(at("127.0.0.1:9"), "127.0.0.1:9");
+        assert!(admin_address("nonsense").is_none());
+    }
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {
@@ -453,16 +582,32 @@ mod tests {
 
     #[test]
     fn the_timeline_names_the_person_behind_sudo_not_the_service_account() {
+        let root = || Some((0, Some("root".to_string())));
         assert_eq!(
-            actor_from(env(&[("USER", "pandu"), ("SUDO_USER", "budi")])),
+            actor_from(env(&[("USER", "pandu"), ("SUDO_USER", "budi")]), root),
             "cli:budi (sudo pandu)"
         );
-        assert_eq!(actor_from(env(&[("USER", "budi")])), "cli:budi");
-        assert_eq!(actor_from(env(&[("LOGNAME", "ani")])), "cli:ani");
+        assert_eq!(actor_from(env(&[("USER", "budi")]), root), "cli:budi");
+        assert_eq!(actor_from(env(&[("LOGNAME", "ani")]), root), "cli:ani");
         assert_eq!(
-            actor_from(env(&[("USER", "root"), ("SUDO_USER", "root")])),
+            actor_from(env(&[("USER", "root"), ("SUDO_USER", "root")]), root),
             "cli:root"
         );
-        assert_eq!(actor_from(env(&[("USER", " ")])), "cli:unknown");
+    }
+
+    #[test]
+    fn without_user_in_the_environment_the_account_is_named_never_unknown() {
+        assert_eq!(
+            actor_from(env(&[("USER", " ")]), || Some((0, Some("root".into())))),
+            "cli:root"
+        );
+        assert_eq!(actor_from(env(&[]), || Some((1007, None))), "cli:uid:1007");
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\npandu:x:998:998::/var/lib/pandu:/usr/sbin/nologin\n";
+        assert_eq!(user_name_of(passwd, 998).as_deref(), Some("pandu"));
+        assert_eq!(user_name_of(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name_of(passwd, 5), None);
+        // On this machine: whoever runs the test has a name or an id, never "unknown".
+        assert!(!local_actor().contains("unknown"));
     }
 }

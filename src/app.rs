@@ -24,6 +24,53 @@ pub enum AppError {
     Store { path: String, message: String },
     #[error("the dialogs have {0} error(s); run `pandu check` to see them")]
     Dialogs(usize),
+    #[error("{0}")]
+    Unsafe(String),
+}
+
+/// Creates `dir` (and missing parents) readable by this user only (0700), or checks that an existing
+/// one is: a data folder others can read hands them every report. `Err` says how to fix it.
+pub fn private_dir(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        return builder
+            .create(dir)
+            .map_err(|e| format!("cannot create the data folder {}: {e}", dir.display()));
+    }
+    check_private(dir)
+}
+
+/// Refuses a file or folder that users other than its owner can read, write or enter, with the
+/// command that fixes it. A missing path is fine.
+pub fn check_private(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(());
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let (what, fix) = if meta.is_dir() {
+                ("folder", "chmod -R go-rwx")
+            } else {
+                ("file", "chmod 600")
+            };
+            return Err(format!(
+                "refusing to start: the {what} {} can be read by other users of this machine \
+                 (mode {mode:03o}); it holds personal data. Fix: `{fix} {}` (as the user that runs pandu)",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub fn load_options(config: &Config) -> LoadOptions {
@@ -58,7 +105,9 @@ fn open_store_with(
     config: &Config,
     open: fn(&std::path::Path, u64) -> crate::storage::Result<Store>,
 ) -> Result<Store, AppError> {
+    private_dir(&config.data_dir).map_err(AppError::Unsafe)?;
     let dir = config.data_dir.join("db");
+    private_dir(&dir).map_err(AppError::Unsafe)?;
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return Err(AppError::Store {
             path: dir.display().to_string(),
@@ -103,6 +152,16 @@ pub fn services(config: &Config, store: &Store) -> (Actions, Option<Registry>) {
             None
         }
     };
+    // "Cek tawaran kerja": the rules next to the dialogs; the checker names what is wrong in them.
+    match crate::offer::OfferRules::load(&config.dialogs.dir.join(crate::offer::RULES_FILE)) {
+        Ok(rules) => {
+            crate::offer::register_actions(&mut actions, Arc::new(rules), registry.clone())
+        }
+        Err(e) => tracing::error!(
+            problems = e.problems.len(),
+            "the offer check is not available"
+        ),
+    }
     (actions, registry)
 }
 

@@ -65,6 +65,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::admin::AgenciesCommand,
     },
+    /// Write a consistent copy of the database to FILE (runs inside `pandu serve` when it is running;
+    /// no need to stop the bot).
+    Backup { file: PathBuf },
+    /// Restore a backup FILE into the data folder, which must be empty (the bot stopped).
+    Restore { file: PathBuf },
     /// Staff: accounts of the web desk (/staff); a new password is printed once.
     Staff {
         #[command(subcommand)]
@@ -88,9 +93,17 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Everything pandu creates (database files, attachments, the admin token) is for its own user
+    // only: files 0600, folders 0700.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     // A terminal chat is not drowned in the server's info lines; PANDU_LOG still decides.
-    let chatting = matches!(cli.command, Command::Serve { chat: true, .. });
+    // `pandu check` is a report for people: no log line in the middle of it either.
+    let chatting = matches!(
+        cli.command,
+        Command::Serve { chat: true, .. } | Command::Check { .. }
+    );
     init_logging(if chatting { "warn" } else { "info" });
     let config = match Config::load_from_env(cli.config.as_deref()) {
         Ok(c) => c,
@@ -139,6 +152,11 @@ pub fn main() -> ExitCode {
             runtime.shutdown_background();
             code
         }
+        Command::Backup { file } => {
+            let file = std::path::absolute(&file).unwrap_or(file);
+            runtime.block_on(staff(&config, crate::admin::StaffCommand::Backup { file }))
+        }
+        Command::Restore { file } => restore(&config, &file),
         Command::Staff { command } => {
             runtime.block_on(staff(&config, crate::admin::StaffCommand::Staff(command)))
         }
@@ -171,6 +189,8 @@ pub fn main() -> ExitCode {
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PANDU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // sled logs through `log`: its recovery and corruption notes go to the same output.
+    crate::log_bridge::install();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -214,6 +234,26 @@ async fn chat(config: &Config, user: String, lang: Option<String>, json: bool) -
     let _ = store.flush().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Restores a backup into the configured data folder (which must be empty).
+fn restore(config: &Config, file: &std::path::Path) -> ExitCode {
+    let dir = config.data_dir.join("db");
+    match crate::storage::Store::restore(&dir, file, config.storage.cache_mb * 1024 * 1024) {
+        Ok(copied) => {
+            println!(
+                "{}: {} records restored into {}",
+                file.display(),
+                copied.records,
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -306,7 +346,17 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             }
         }
     };
-    let file_errors = cases_errors + labels_errors;
+    // `dialogs/_offer_rules.yaml` is read by the offer check: every problem, with its line.
+    let offer_rules =
+        crate::offer::OfferRules::load(&config.dialogs.dir.join(crate::offer::RULES_FILE));
+    let offer_errors = match &offer_rules {
+        Ok(_) => 0,
+        Err(e) => {
+            println!("{e}");
+            e.problems.len()
+        }
+    };
+    let file_errors = cases_errors + labels_errors + offer_errors;
     let (bot, warnings) = match app::load_bot(config, &actions) {
         Ok(ok) => ok,
         Err(diags) => {
@@ -332,24 +382,106 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for w in &warnings {
-        println!("{w}");
+    let mut rows = fact_list(&bot);
+    if let Ok(rules) = &offer_rules {
+        rows.extend(rules.fact_rows().into_iter().map(
+            |(what, confidence, source, verified, note)| FactRow {
+                what,
+                confidence,
+                source,
+                verified,
+                note,
+                verifier: None,
+            },
+        ));
+        sort_facts(&mut rows);
     }
-    let unverified = fact_list(&bot)
+    let unverified = rows
         .iter()
-        .filter(|f| f.1 != Confidence::High)
+        .filter(|f| f.confidence != Confidence::High)
         .count();
+    // With --facts the checklist comes first (`pandu check --facts | head` shows it), warnings after.
+    if !facts {
+        for w in &warnings {
+            println!("{w}");
+        }
+    }
     if facts {
-        println!("\nGo-live checklist of facts (unverified first):");
-        for (path, confidence, source, verified, note) in fact_list(&bot) {
+        println!("Go-live checklist of facts, by who can verify them (unverified first):");
+        let mut group: Option<Option<&String>> = None;
+        for f in &rows {
+            if group != Some(f.verifier.as_ref()) {
+                group = Some(f.verifier.as_ref());
+                let open = rows
+                    .iter()
+                    .filter(|r| r.verifier == f.verifier && r.confidence != Confidence::High)
+                    .count();
+                match &f.verifier {
+                    Some(v) => println!("\n== verify by: {v} ({open} need verification) =="),
+                    None => println!("\n== verify by: not assigned ({open} need verification) =="),
+                }
+            }
             println!(
-                "[{}] {path}\n    source: {source}\n    verified: {verified}{}",
-                confidence.letter(),
-                note.map(|n| format!("\n    note: {n}")).unwrap_or_default()
+                "[{}] {}\n    source: {}\n    verified: {}{}",
+                f.confidence.letter(),
+                f.what,
+                f.source,
+                f.verified,
+                f.note
+                    .as_ref()
+                    .map(|n| format!("\n    note: {n}"))
+                    .unwrap_or_default()
             );
+        }
+        if !warnings.is_empty() {
+            println!();
+        }
+        for w in &warnings {
+            println!("{w}");
+        }
+    }
+    if facts && bot.languages.contains(&crate::dialog::Lang::Jv) {
+        // Javanese texts were written by the team, not by native speakers: on the go-live list.
+        let mut javanese = Vec::new();
+        for flow in bot.flows.values() {
+            for name in &flow.order {
+                let Some(node) = flow.nodes.get(name) else {
+                    continue;
+                };
+                let texts: Vec<&crate::dialog::Text> = match &node.kind {
+                    crate::dialog::NodeKind::Message { say, .. } => vec![say],
+                    crate::dialog::NodeKind::Menu { say, choices } => std::iter::once(say)
+                        .chain(choices.iter().map(|c| &c.label))
+                        .collect(),
+                    crate::dialog::NodeKind::Question(q) => vec![&q.ask],
+                    crate::dialog::NodeKind::Action { say, .. }
+                    | crate::dialog::NodeKind::End { say } => say.iter().collect(),
+                    crate::dialog::NodeKind::Jump { .. } => vec![],
+                };
+                if texts
+                    .iter()
+                    .any(|t| t.0.contains_key(&crate::dialog::Lang::Jv))
+                {
+                    javanese.push(format!("{} ({}/{name})", node.loc, flow.name));
+                }
+            }
+        }
+        println!(
+            "\nJavanese texts for a native speaker to review before go-live ({}):",
+            javanese.len()
+        );
+        for line in &javanese {
+            println!("  {line}");
         }
     }
     let report = transcript::run_dir(&config.dialogs.dir.join("tests"), &bot, &actions);
+    let corpus = offer_rules.as_ref().ok().map(|rules| {
+        offer_corpus(
+            rules,
+            &store,
+            &config.dialogs.dir.join("tests").join("offers"),
+        )
+    });
     let _ = std::fs::remove_dir_all(&tmp);
     let mut failed = 0;
     for e in &report.errors {
@@ -384,7 +516,71 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("  miss: {text:?} should reach `{want}`, reached `{got}`");
         }
     }
+    let matcher = report.matcher(&bot);
+    if let Some(m) = &matcher {
+        println!(
+            "example matcher on the phrasing corpus (never trained on): {} of {} top-1 right ({:.1}%, target {:.0}%); {} confident, {} unsure, {} poor; {}-fold cross-validation of {} examples: {:.1}% (target {:.0}%)",
+            m.correct,
+            m.total,
+            m.accuracy() * 100.0,
+            transcript::MATCHER_TARGET * 100.0,
+            m.confident,
+            m.unsure,
+            m.poor,
+            transcript::FOLDS,
+            bot.matcher.examples.len(),
+            m.cross_validation_accuracy() * 100.0,
+            transcript::CROSS_VALIDATION_TARGET * 100.0
+        );
+        for ((flow, lang), (ok, n)) in &m.by_flow_lang {
+            println!("  {flow} [{lang}]: {ok}/{n}");
+        }
+        let mut pairs: Vec<_> = m.confusion.iter().collect();
+        pairs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for ((want, got), n) in pairs.iter().take(15) {
+            println!("  confused: {want} -> {got} ({n})");
+        }
+        for text in &m.leaked {
+            println!("  held-out message is also an example (remove one): {text:?}");
+        }
+    }
+    if let Some(e) = &report.emergency {
+        println!(
+            "emergency words: {} of {} emergencies caught ({:.1}%, target {:.0}%); {} false alarm(s) in {} other messages ({:.1}%, at most {:.0}%)",
+            e.caught,
+            e.emergencies,
+            e.recall() * 100.0,
+            transcript::EMERGENCY_RECALL_TARGET * 100.0,
+            e.false_alarms.len(),
+            e.others,
+            e.false_alarm_rate() * 100.0,
+            transcript::FALSE_ALARM_TARGET * 100.0
+        );
+        for (text, seen) in &e.missed {
+            println!("  missed emergency: {text:?} (seen: {seen})");
+        }
+        for (text, category) in &e.false_alarms {
+            println!("  false alarm: {text:?} ({category})");
+        }
+    }
+    let mut corpus_ok = true;
+    if let Some(corpus) = &corpus {
+        print!("{}", corpus.table());
+        for e in &corpus.errors {
+            println!("  error: {e}");
+        }
+        for f in &corpus.failures {
+            println!("  FAIL {f}");
+        }
+        corpus_ok = corpus.passed();
+    }
     println!("{unverified} fact(s) need staff verification before go-live (pandu check --facts)");
+    if offer_errors > 0 {
+        println!(
+            "{offer_errors} error(s) in {}: fix the errors above",
+            crate::offer::RULES_FILE
+        );
+    }
     if cases_errors > 0 {
         println!("{cases_errors} error(s) in _cases.yaml: fix the errors above");
     }
@@ -394,47 +590,89 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             config.agencies.labels_file.display()
         );
     }
-    if report.passed() && file_errors == 0 {
+    if report.passed()
+        && file_errors == 0
+        && corpus_ok
+        && matcher.as_ref().is_none_or(|m| m.passed())
+    {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
-type FactRow = (String, Confidence, String, String, Option<String>);
+/// One line of the go-live checklist of facts.
+pub struct FactRow {
+    /// `{fact.key} = value` or `flow/node`.
+    pub what: String,
+    pub confidence: Confidence,
+    pub source: String,
+    pub verified: String,
+    pub note: Option<String>,
+    /// Who can verify it (`verify_by`), if the author said.
+    pub verifier: Option<String>,
+}
 
-/// Every fact of the dialogs and the facts file, least confident first.
+/// The labelled offers of `dialogs/tests/offers/`, checked against their own test registry.
+fn offer_corpus(
+    rules: &crate::offer::OfferRules,
+    store: &crate::storage::Store,
+    dir: &std::path::Path,
+) -> crate::offer::corpus::CorpusReport {
+    match crate::registry::Registry::load(store, &dir.join(crate::offer::corpus::REGISTRY_FILE)) {
+        Ok(registry) => crate::offer::corpus::run(rules, &*registry.current(), dir),
+        Err(e) => crate::offer::corpus::CorpusReport {
+            errors: vec![format!(
+                "{}: {e}",
+                dir.join(crate::offer::corpus::REGISTRY_FILE).display()
+            )],
+            ..Default::default()
+        },
+    }
+}
+
+/// Every fact of the dialogs and the facts file, grouped by who can verify it (unassigned last), least
+/// confident first within a group.
 pub fn fact_list(bot: &crate::dialog::Bot) -> Vec<FactRow> {
     let mut rows: Vec<FactRow> = Vec::new();
+    let row = |what: String, meta: &crate::dialog::FactMeta| FactRow {
+        what,
+        confidence: meta.confidence,
+        source: meta.source.clone(),
+        verified: meta
+            .verified
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "never".into()),
+        note: meta.note.clone(),
+        verifier: meta.verifier.clone(),
+    };
     for (key, fact) in &bot.facts {
-        rows.push((
-            format!("{{fact.{key}}} = {}", fact.value.get(Lang::Id)),
-            fact.meta.confidence,
-            fact.meta.source.clone(),
-            fact.meta
-                .verified
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "never".into()),
-            fact.meta.note.clone(),
-        ));
+        let value = if fact.is_unfilled() {
+            "(not filled in: never shown to users until staff write it)".to_string()
+        } else {
+            fact.value.get(Lang::Id).to_string()
+        };
+        rows.push(row(format!("{{fact.{key}}} = {value}"), &fact.meta));
     }
     for flow in bot.flows.values() {
         for name in &flow.order {
             if let Some(meta) = flow.nodes.get(name).and_then(|n| n.fact.as_ref()) {
-                rows.push((
-                    format!("{}/{}", flow.name, name),
-                    meta.confidence,
-                    meta.source.clone(),
-                    meta.verified
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "never".into()),
-                    meta.note.clone(),
-                ));
+                rows.push(row(format!("{}/{}", flow.name, name), meta));
             }
         }
     }
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    sort_facts(&mut rows);
     rows
+}
+
+/// Grouped by who can verify (unassigned last), least confident first within a group.
+fn sort_facts(rows: &mut [FactRow]) {
+    rows.sort_by(|a, b| {
+        (a.verifier.is_none(), &a.verifier)
+            .cmp(&(b.verifier.is_none(), &b.verifier))
+            .then(b.confidence.cmp(&a.confidence))
+            .then(a.what.cmp(&b.what))
+    });
 }
 
 fn tempdir() -> std::io::Result<PathBuf> {

@@ -44,6 +44,7 @@ pub struct Config {
     pub dialogs: DialogsConfig,
     pub server: ServerConfig,
     pub storage: StorageConfig,
+    pub retention: RetentionConfig,
     pub telegram: TelegramConfig,
     pub whatsapp: WhatsappConfig,
     pub cases: CasesConfig,
@@ -70,6 +71,14 @@ pub struct ServerConfig {
     pub listen: String,
     /// Group commit: at most this many inbound messages share one flush.
     pub max_batch: usize,
+    /// Most HTTP connections open at once (0: three quarters of the process's file limit,
+    /// `RLIMIT_NOFILE`, so the database and the platforms' connections always have files left).
+    pub max_connections: usize,
+    /// A client must send a request's headers within this many seconds of connecting (or of its
+    /// previous request on the same connection), else the connection is closed.
+    pub header_timeout_secs: u64,
+    /// A request's body must arrive within this many seconds.
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -146,6 +155,7 @@ impl Default for Config {
             dialogs: DialogsConfig::default(),
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
+            retention: RetentionConfig::default(),
             telegram: TelegramConfig::default(),
             whatsapp: WhatsappConfig::default(),
             cases: CasesConfig::default(),
@@ -171,7 +181,47 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
             max_batch: 256,
+            max_connections: 0,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
         }
+    }
+}
+
+/// How long records are kept (see `storage::retention`). 0 keeps them forever.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Records of sent or given-up replies (their texts), after their delivery.
+    pub delivered_days: u64,
+    /// Dedupe records of inbound message ids: longer than the platforms' redelivery (WhatsApp: 7 days).
+    pub dedupe_days: u64,
+    /// Conversations (and unfinished report intakes) silent for this long.
+    pub session_days: u64,
+    /// Pause between two sweeps of the whole database.
+    pub sweep_minutes: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> RetentionConfig {
+        RetentionConfig {
+            delivered_days: 30,
+            dedupe_days: 14,
+            session_days: 30,
+            sweep_minutes: 10,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The policy in seconds; a 0 (keep forever) becomes "never".
+    pub fn policy(&self) -> crate::storage::retention::Retention {
+        let days = |d: u64| if d == 0 { u64::MAX / 86_400 } else { d };
+        crate::storage::retention::Retention::from_days(
+            days(self.delivered_days),
+            days(self.dedupe_days),
+            days(self.session_days),
+        )
     }
 }
 

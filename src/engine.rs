@@ -128,6 +128,8 @@ enum Job {
         messages: Vec<Outgoing>,
         done: oneshot::Sender<Result<Vec<OutboxEntry>, String>>,
     },
+    /// Work that must not interleave with any commit (a purge): run by the writer between groups.
+    Exclusive(Box<dyn FnOnce(&Store) + Send>),
 }
 
 /// A handle to the engine; cheap to clone.
@@ -212,6 +214,23 @@ impl Engine {
         }
     }
 
+    /// Runs `work` on a blocking thread while the writer waits: no message is processed and no
+    /// session written meanwhile (a purge must not see a session the writer is about to write back).
+    pub async fn exclusive<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let (done, wait) = oneshot::channel();
+        let job = Job::Exclusive(Box::new(move |store: &Store| {
+            let _ = done.send(work(store));
+        }));
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        wait.await.map_err(|_| EngineError::Stopped)
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -268,10 +287,13 @@ const WRITE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 impl Writer {
     async fn run(self, mut jobs: mpsc::Receiver<Job>) {
         let mut probe_delay = WRITE_RETRY_FIRST;
+        let mut next = None;
         loop {
             // While writes fail and no work comes, probe (and reopen) with backoff, so that health and
             // the senders recover without waiting for the next message.
-            let first = if self.store.write_failing() {
+            let first = if let Some(job) = next.take() {
+                Some(job)
+            } else if self.store.write_failing() {
                 tokio::select! {
                     job = jobs.recv() => job,
                     () = tokio::time::sleep(probe_delay) => {
@@ -290,10 +312,22 @@ impl Writer {
             let Some(first) = first else {
                 break;
             };
+            if let Job::Exclusive(work) = first {
+                let store = self.store.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || work(&store)).await {
+                    tracing::error!(error = %e, "exclusive work failed");
+                }
+                continue;
+            }
             let mut group = vec![first];
             let mut count = group_size(&group);
             while count < self.config.max_batch {
                 match jobs.try_recv() {
+                    // Run after this group is durable.
+                    Ok(job @ Job::Exclusive(_)) => {
+                        next = Some(job);
+                        break;
+                    }
                     Ok(job) => {
                         group.push(job);
                         count = group_size(&group);
@@ -387,6 +421,7 @@ impl Writer {
                         None => Ok(JobOutput::Acks(acks)),
                     }
                 }
+                Job::Exclusive(_) => Ok(JobOutput::Entries(Vec::new())),
                 Job::Outgoing { messages, .. } => {
                     let now = crate::time::now_secs();
                     self.queue(messages.clone(), now, &mut pending)
@@ -419,6 +454,7 @@ impl Writer {
                         JobOutput::Acks(_) => Vec::new(),
                     }));
                 }
+                Job::Exclusive(_) => {}
             }
         }
         if durable.is_ok() {
@@ -457,6 +493,10 @@ impl Writer {
             user: &message.user,
         };
         let step = dialog::step(bot, &self.actions, session, &message.input, &env);
+        if let Some(at) = &step.not_understood {
+            // For the content authors: where messages go unanswered (counted from the log by node).
+            tracing::info!(node = %at, "message not understood");
+        }
         let mut outgoing: Vec<Outgoing> = step
             .replies
             .into_iter()
@@ -531,6 +571,7 @@ fn group_size(group: &[Job]) -> usize {
         .map(|job| match job {
             Job::Messages { messages, .. } => messages.len(),
             Job::Outgoing { messages, .. } => messages.len(),
+            Job::Exclusive(_) => 0,
         })
         .sum()
 }

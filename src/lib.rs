@@ -17,6 +17,8 @@ pub mod cli;
 pub mod config;
 pub mod dialog;
 pub mod engine;
+pub mod log_bridge;
+pub mod offer;
 pub mod registry;
 pub mod serve;
 pub mod storage;

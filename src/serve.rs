@@ -63,6 +63,15 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         config.clone(),
         shutdown_rx.clone(),
     ));
+    tasks.push(crate::storage::retention::spawn_sweeper(
+        store.clone(),
+        config.retention.policy(),
+        crate::storage::retention::SweepPace {
+            every: std::time::Duration::from_secs(config.retention.sweep_minutes.max(1) * 60),
+            ..Default::default()
+        },
+        shutdown_rx.clone(),
+    ));
     let token = crate::admin::write_token(&config).context("cannot write the admin token")?;
     let admin = crate::admin::router(
         crate::admin::StaffContext {
@@ -114,24 +123,25 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         running.actions.clone(),
     )));
 
-    let mut stop = shutdown_rx.clone();
+    let stop = shutdown_rx.clone();
     let signal_tx = shutdown_tx.clone();
     tokio::spawn(async move {
         wait_for_stop_signal().await;
         tracing::info!("shutting down: no new input; finishing commits");
         let _ = signal_tx.send(true);
     });
-    axum::serve(
+    crate::admin::write_address(&config, &bound)
+        .context("cannot write the server's address next to the admin token")?;
+    web::server::serve(
         listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router,
+        web::server::Limits::from_config(&config.server),
+        stop,
     )
-    .with_graceful_shutdown(async move {
-        let _ = stop.wait_for(|s| *s).await;
-    })
-    .await
-    .context("http server failed")?;
+    .await;
     let _ = shutdown_tx.send(true);
     let _ = std::fs::remove_file(crate::admin::token_path(&config));
+    let _ = std::fs::remove_file(crate::admin::address_path(&config));
     stop_telegram(telegram_tasks).await;
     if let Some(sender) = whatsapp_sender {
         stop_whatsapp(sender).await;

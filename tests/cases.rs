@@ -416,7 +416,13 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
         .unwrap();
     assert_eq!(
         out,
-        fill(&t.replied, &[("code", &code), ("channel", "whatsapp")])
+        fill(
+            &t.replied,
+            &[
+                ("code", &code),
+                ("channel", texts.channel_words("whatsapp"))
+            ]
+        )
     );
     let queued = app.store.outbox_for(&family).unwrap();
     let last = queued.last().unwrap();
@@ -666,7 +672,10 @@ async fn staff_commands_are_accepted_only_from_staff() {
         .unwrap();
     assert_eq!(
         replied,
-        fill(&t.replied, &[("code", &code), ("channel", "telegram")])
+        fill(
+            &t.replied,
+            &[("code", &code), ("channel", &t.channels["telegram"])]
+        )
     );
     assert_eq!(app.store.outbox_for(&family).unwrap().len(), before + 1);
     let moved = staff
@@ -974,4 +983,170 @@ fn the_checker_names_a_missing_or_empty_staff_text_with_its_line() {
         first.starts_with(&at) && first.contains("staff.event_note"),
         "{first}"
     );
+}
+
+/// Staff read the words the reporter saw, never the program's keys; an unknown safety is P1 with the
+/// emergency numbers shown; emergency words that start a new report do not land on the earlier case.
+#[tokio::test]
+async fn case_view_shows_words_not_keys_and_a_new_report_is_not_the_old_case() {
+    let (_tmp, app) = start_fresh();
+    let family = UserKey::new(Channel::Telegram, "5550077");
+    let before_safety = &FAMILY_REPORT[..12];
+    app.conversation(&family, before_safety).await;
+    // "Tidak tahu" (3): the numbers come at once, as for "Tidak aman".
+    let unsure = app.say(&family, "3").await;
+    assert!(unsure.contains("0800-1000"), "{unsure}");
+    let summary = app.conversation(&family, &FAMILY_REPORT[13..]).await;
+    assert!(
+        summary.contains("Bu Rahma") && summary.contains("ibunya"),
+        "{summary}"
+    );
+    let done = app.say(&family, "1").await;
+    let code = code_in(&done);
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert_eq!(case.priority, Priority::P1, "unknown safety is P1");
+
+    // A second report, with emergency words, from the same family.
+    let again = app
+        .say(
+            &family,
+            "sy mau lapor lg, adik sy yg lain dipukul majikan barunya",
+        )
+        .await;
+    assert!(again.contains("Siapa yang melapor"), "{again}");
+    let old = cases::load(&app.store, &code).unwrap().unwrap();
+    assert!(
+        !old.timeline
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Emergency { .. })),
+        "the new report's emergency was written onto {code}: {:?}",
+        old.timeline
+    );
+
+    let shown = app.desk().show("cli:ani", &code).await.unwrap();
+    let texts = app.texts();
+    for word in [
+        texts.field_words("aman", "tidak_tahu"),
+        texts.field_words("izin", "bagi"),
+        texts.field_words("pelapor", "keluarga"),
+        texts.field_name("nama_pelapor"),
+    ] {
+        assert!(shown.contains(word), "{word:?} missing in {shown}");
+    }
+    for key in [
+        "tidak_tahu",
+        "aman:",
+        "izin:",
+        ": bagi",
+        "keluarga\n",
+        "nama_pelapor",
+        "nama_pmi",
+        "kategori_teks",
+        "lampiran_catatan",
+    ] {
+        assert!(!shown.contains(key), "raw key {key:?} in {shown}");
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p)
+                && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+            {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// Marks everything queued on `channel` as sent, as a sender would.
+fn deliver_all(store: &Store, channel: Channel) {
+    let queued = store.outbox_pending(channel, 1_000).unwrap();
+    store
+        .outbox_finish_many(queued.iter().map(|e| {
+            (
+                e,
+                pandu::storage::Delivery::Sent {
+                    platform_id: Some(format!("wamid.{}", e.seq)),
+                    at: 1,
+                },
+            )
+        }))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_purged_report_leaves_no_name_or_number_anywhere_in_the_data_folder() {
+    let family = UserKey::new(Channel::Whatsapp, "6281299887766");
+    let (_tmp, app, code) = reported(&family).await;
+    // A second family whose open report must survive the purge untouched.
+    let other = UserKey::new(Channel::Whatsapp, "6285711223344");
+    let mut answers = FAMILY_REPORT.to_vec();
+    answers[3] = "Pak Darsono";
+    answers[4] = "Wulan Lestari";
+    app.conversation(&other, &answers).await;
+    let other_done = app.say(&other, "1").await;
+    let other_code = code_in(&other_done);
+    let desk = app.desk();
+    desk.reply(
+        "cli:ani",
+        &code,
+        "Bu Rahma, kami sudah hubungi agensi Siti Aminah",
+    )
+    .await
+    .unwrap();
+    desk.show("cli:ani", &code).await.unwrap();
+    app.say(&family, "makasih ya bu").await;
+    deliver_all(&app.store, Channel::Whatsapp);
+    app.say(&family, "halo").await; // one reply left queued
+    desk.set_status("cli:ani", &code, Status::Closed, None, None)
+        .await
+        .unwrap();
+    app.store.flush().await.unwrap();
+    let data = app.config.data_dir.clone();
+    let gone = ["Siti Aminah", "Bu Rahma", "6281299887766"];
+    for needle in gone {
+        assert!(
+            !files_containing(&data, needle).is_empty(),
+            "{needle} should be on disk before the purge"
+        );
+    }
+
+    let tomorrow = pandu::time::Date::from_unix(pandu::time::now_secs() + 86_400);
+    desk.purge("cli:ani", tomorrow).await.unwrap();
+    app.store.flush().await.unwrap();
+
+    for needle in gone {
+        assert_eq!(
+            files_containing(&data, needle),
+            Vec::<PathBuf>::new(),
+            "{needle} is still on disk after the purge"
+        );
+    }
+    assert!(app.store.session(&family).unwrap().is_none());
+    assert!(app.store.outbox_for(&family).unwrap().is_empty());
+    assert!(app.store.case_code_taken(&code).unwrap());
+    // The other family's report, conversation and messages are all still there.
+    let kept = cases::load(&app.store, &other_code).unwrap().unwrap();
+    assert_eq!(kept.record.fields["nama_pmi"], "Wulan Lestari");
+    assert!(app.store.session(&other).unwrap().is_some());
+    assert!(
+        app.store
+            .deliveries(Channel::Whatsapp)
+            .unwrap()
+            .iter()
+            .any(|r| r.entry.user == other)
+    );
+    assert!(!files_containing(&data, "Wulan Lestari").is_empty());
+    // And the bot goes on: the purged family can write again and is greeted afresh.
+    let again = app.say(&family, "halo").await;
+    assert!(!again.is_empty());
 }

@@ -82,3 +82,39 @@ fn one_line_in_one_line_out_and_a_kill_loses_nothing() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+/// The terminal chat (stdout a pipe here: plain words) started again on a conversation that waits for an
+/// answer says where it stands instead of a bare prompt; the dialogs' `*bold*` never shows as asterisks.
+#[test]
+fn a_restarted_terminal_chat_says_where_the_conversation_stands() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pandu"))
+            .args(["chat", "--user", "pak-darto"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("PANDU_DATA_DIR", data.path())
+            .env("PANDU_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run("mau lapor anak saya\n");
+    assert!(first.contains("Siapa yang melapor"), "{first}");
+    assert!(!first.contains("*Lapor"), "markup shown literally: {first}");
+    assert!(first.contains("Lapor Masalah PMI"), "{first}");
+    let again = run("");
+    assert!(again.contains("Percakapan kita masih tersimpan"), "{again}");
+    assert!(again.contains("Siapa yang melapor"), "{again}");
+    assert!(again.contains("1. Saya sendiri (PMI)"), "{again}");
+}

@@ -53,4 +53,19 @@ fn shipped_dialogs_pass_the_checker_and_their_tests() {
             PHRASING_TARGET * 100.0
         );
     }
+    let emergency = report
+        .emergency
+        .as_ref()
+        .expect("dialogs/tests/emergency.yaml labels messages emergency / not");
+    assert!(
+        emergency.emergencies + emergency.others >= 200,
+        "the labelled emergency set has {} messages, fewer than 200",
+        emergency.emergencies + emergency.others
+    );
+    assert!(
+        emergency.passed(),
+        "emergency words: missed {:?}; false alarms {:?}",
+        emergency.missed,
+        emergency.false_alarms
+    );
 }

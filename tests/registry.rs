@@ -800,11 +800,14 @@ impl Chat {
     }
 
     fn say(&mut self, text: &str) -> String {
+        self.send(pandu::dialog::InputKind::Text(text.to_string()))
+            .0
+    }
+
+    /// Any input; the replies' text and the buttons of the last reply (id, label).
+    fn send(&mut self, kind: pandu::dialog::InputKind) -> (String, Vec<(String, String)>) {
         self.now += 5;
-        let input = pandu::dialog::Input {
-            kind: pandu::dialog::InputKind::Text(text.to_string()),
-            at: self.now,
-        };
+        let input = pandu::dialog::Input { kind, at: self.now };
         let env = pandu::dialog::StepEnv {
             now: self.now,
             seed: 7,
@@ -819,11 +822,23 @@ impl Chat {
             &env,
         );
         self.session = step.session;
-        step.replies
+        let buttons = step
+            .replies
+            .last()
+            .map(|r| {
+                r.choices
+                    .iter()
+                    .map(|c| (c.id.clone(), c.label.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let text = step
+            .replies
             .iter()
             .map(|r| r.text.clone())
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        (text, buttons)
     }
 }
 
@@ -888,6 +903,33 @@ fn a_user_checks_companies_through_a_dialog() {
     chat.say("cek");
     let answer = chat.say(&"PT Palsu Sekali ".repeat(400));
     assert!(answer.contains("terlalu panjang"), "{answer}");
+}
+
+#[test]
+fn the_closest_names_come_as_buttons_that_work_only_while_the_list_is_open() {
+    let world = World::with_listing();
+    let mut chat = Chat::new(&world);
+    chat.say("halo");
+    chat.say("cek perusahaan");
+    let (answer, buttons) = chat.send(pandu::dialog::InputKind::Text("karya putr mandiri".into()));
+    assert!(answer.starts_with("TIDAK TERDAFTAR PERSIS"), "{answer}");
+    // One button per company listed, numbered like the list; none for the empty slots.
+    assert_eq!(buttons.len(), 2, "{buttons:?}");
+    assert_eq!(buttons[0].0, "cek/mirip/1");
+    assert!(buttons[1].1.starts_with("2. PT Karya Put"), "{buttons:?}");
+    let second = buttons[1].1.trim_start_matches("2. ").to_string();
+    // Pressing a button (Telegram callback, WhatsApp reply) picks that company.
+    let (answer, _) = chat.send(pandu::dialog::InputKind::Choice(buttons[1].0.clone()));
+    assert!(
+        answer.starts_with(&format!(
+            "DATA UNTUK {second}; ANDA MENGETIK karya putr mandiri"
+        )),
+        "{answer}"
+    );
+    // The same button pressed later, when the list is gone, picks nothing.
+    chat.say("cek");
+    let (answer, _) = chat.send(pandu::dialog::InputKind::Choice(buttons[0].0.clone()));
+    assert!(!answer.contains("DATA UNTUK"), "{answer}");
 }
 
 /// The whole path a user and a staff member see: the bot (real engine, shipped dialogs) answers from the

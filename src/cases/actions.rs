@@ -68,6 +68,7 @@ pub(crate) fn register(
     }
     registry.register("case.append", Arc::new(AppendToCase { store }));
     registry.register("case.agency_from_check", Arc::new(AgencyFromCheck));
+    registry.register("case.negara", Arc::new(CountryLabel));
     registry.register(
         "emergency.contacts",
         Arc::new(EmergencyContacts { contacts }),
@@ -149,7 +150,10 @@ pub fn initial_priority(
         && p.priority < priority
     {
         priority = p.priority;
-        reason = fill(&texts.staff.reason_emergency, &[("category", &p.category)]);
+        reason = fill(
+            &texts.staff.reason_emergency,
+            &[("category", texts.emergency_words(&p.category))],
+        );
     }
     (priority, reason)
 }
@@ -435,6 +439,44 @@ impl Action for AgencyFromCheck {
             None => ActionResult::outcome("unknown").var("agensi", ""),
         }
     }
+}
+
+/// `case.negara`: the country as the summary shows it (`negara_label`): what the user typed, with each
+/// word that was typed all in lower case capitalised ("malaysia" → "Malaysia", "hong kong" → "Hong
+/// Kong"); words with capitals ("KSA", "Hongkong") stay as typed.
+struct CountryLabel;
+
+impl Action for CountryLabel {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["ok"]
+    }
+    fn sets(&self) -> &'static [&'static str] {
+        &["negara_label"]
+    }
+    fn reads(&self) -> &'static [&'static str] {
+        &["negara"]
+    }
+    fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        let typed = call.vars.get("negara").map(String::as_str).unwrap_or("");
+        ActionResult::outcome("ok").var("negara_label", capitalise_words(typed))
+    }
+}
+
+/// Capitalises each word typed all in lower case; the rest stays as typed.
+pub fn capitalise_words(text: &str) -> String {
+    text.split_whitespace()
+        .map(|word| {
+            if word.chars().any(char::is_uppercase) {
+                return word.to_string();
+            }
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `case.kategori`: the category a reporter described in their own words.
@@ -738,6 +780,14 @@ mod tests {
         assert_eq!(r.vars["kategori"], "kekerasan");
         let r = run(&f, "case.pick.aman.tidak", &user, &vars(&[]), 1);
         assert_eq!(r.vars["aman"], "tidak");
+    }
+
+    #[test]
+    fn the_summary_shows_a_country_typed_in_lower_case_capitalised() {
+        assert_eq!(capitalise_words("malaysia"), "Malaysia");
+        assert_eq!(capitalise_words("  hong   kong "), "Hong Kong");
+        assert_eq!(capitalise_words("KSA riyadh"), "KSA Riyadh");
+        assert_eq!(capitalise_words(""), "");
     }
 
     #[test]

@@ -313,7 +313,7 @@ impl CaseEffects {
                     to: priority,
                     reason: super::texts::fill(
                         &self.texts.staff.reason_emergency,
-                        &[("category", category)],
+                        &[("category", self.texts.emergency_words(category))],
                     ),
                 },
             )?;
@@ -328,7 +328,7 @@ impl CaseEffects {
                     ("code", &code),
                     ("from", current.as_str()),
                     ("to", priority.as_str()),
-                    ("category", category),
+                    ("category", self.texts.emergency_words(category)),
                 ],
             );
             self.notify_staff(ctx, &code, text);

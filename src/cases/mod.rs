@@ -656,7 +656,7 @@ impl Undeliverable<'_> {
                             &self.texts.staff.undeliverable,
                             &[
                                 ("code", case),
-                                ("channel", channel.as_str()),
+                                ("channel", self.texts.channel_words(channel.as_str())),
                                 ("reason", reason),
                             ],
                         ),

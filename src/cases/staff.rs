@@ -201,6 +201,28 @@ impl Desk {
         Ok(out.trim_end().to_string())
     }
 
+    /// Patterns across reported job offers (`pandu cases offers`): the phone numbers, accounts and
+    /// company names that recur in the offers of `tawaran` cases, with counts and case codes. Words
+    /// from `staff_patterns` in `dialogs/_offer_rules.yaml` (read for each command).
+    pub async fn offer_patterns(&self, actor: &str) -> Result<String, CaseError> {
+        let path = self.config.dialogs.dir.join(crate::offer::RULES_FILE);
+        let rules = crate::offer::OfferRules::load(&path).map_err(|e| CaseError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let store = self.engine.store();
+        let mut offers = Vec::new();
+        for code in store.case_codes()? {
+            if let Some(case) = load(store, &code)?
+                && let Some(text) = case.record.fields.get("tawaran_teks")
+            {
+                offers.push((case.code().to_string(), text.clone()));
+            }
+        }
+        tracing::info!(actor, count = offers.len(), "staff read offer patterns");
+        Ok(crate::offer::patterns::report(&rules, &offers))
+    }
+
     /// One case in full, timeline included. Recorded as an access.
     pub async fn show(&self, actor: &str, typed: &str) -> Result<String, CaseError> {
         let case = self.case(typed)?;
@@ -256,14 +278,19 @@ impl Desk {
         );
         let _ = writeln!(out, "{head}\n{facts}\n{reporter}");
         let _ = writeln!(out, "\n{}", t.show_report);
-        for name in &self.texts.intake_fields {
+        // The words the reporter saw: field names from `staff.field_names`, menu answers as labelled.
+        let extra = r
+            .fields
+            .keys()
+            .filter(|name| !self.texts.intake_fields.contains(name));
+        for name in self.texts.intake_fields.iter().chain(extra) {
             if let Some(value) = r.fields.get(name) {
-                let _ = writeln!(out, "  {name}: {value}");
-            }
-        }
-        for (name, value) in &r.fields {
-            if !self.texts.intake_fields.contains(name) {
-                let _ = writeln!(out, "  {name}: {value}");
+                let _ = writeln!(
+                    out,
+                    "  {}: {}",
+                    self.texts.field_name(name),
+                    self.texts.field_words(name, value)
+                );
             }
         }
         if !r.attachments.is_empty() {
@@ -361,9 +388,10 @@ impl Desk {
                     ("reason", reason),
                 ],
             ),
-            EventKind::Emergency { category } => {
-                fill(&t.event_emergency, &[("category", category)])
-            }
+            EventKind::Emergency { category } => fill(
+                &t.event_emergency,
+                &[("category", self.texts.emergency_words(category))],
+            ),
             EventKind::StaffNotified { reminder } => {
                 if *reminder {
                     t.event_staff_reminded.clone()
@@ -374,7 +402,10 @@ impl Desk {
             EventKind::Accessed { how } => fill(&t.event_accessed, &[("how", how)]),
             EventKind::Undeliverable { channel, reason } => fill(
                 &t.event_undeliverable,
-                &[("channel", channel), ("reason", reason)],
+                &[
+                    ("channel", self.texts.channel_words(channel)),
+                    ("reason", reason),
+                ],
             ),
             EventKind::Assigned { to } if to.is_empty() => t.event_unassigned.clone(),
             EventKind::Assigned { to } => fill(&t.event_assigned, &[("to", to)]),
@@ -421,7 +452,11 @@ impl Desk {
             &self.texts.staff.replied,
             &[
                 ("code", case.code()),
-                ("channel", case.record.reporter.channel.as_str()),
+                (
+                    "channel",
+                    self.texts
+                        .channel_words(case.record.reporter.channel.as_str()),
+                ),
             ],
         ))
     }
@@ -554,16 +589,20 @@ impl Desk {
     }
 
     /// Deletes resolved and closed cases whose last status change is before `closed_before`, with
-    /// their downloaded attachments; a tombstone keeps their codes from being given again.
+    /// their downloaded attachments and every copy of their data (the reporter's session, queued and
+    /// delivered messages quoting them, download records); a tombstone keeps their codes from being
+    /// given again. Then the database is rewritten so no old copy stays in sled's log, and the answer
+    /// comes once the old files are wiped.
     pub async fn purge(&self, actor: &str, closed_before: Date) -> Result<String, CaseError> {
         let cutoff = u64::try_from(closed_before.days_since_epoch())
             .unwrap_or(0)
             .saturating_mul(86_400);
-        let store = self.engine.store();
+        let store = self.engine.store().clone();
         let now = crate::time::now_secs();
-        let (mut purged, mut files) = (0usize, 0usize);
+        let mut doomed = Vec::new();
+        let mut files = 0usize;
         for code in store.case_codes()? {
-            let Some(case) = load(store, &code)? else {
+            let Some(case) = load(&store, &code)? else {
                 continue;
             };
             let Some(finished) = case.finished_at() else {
@@ -572,31 +611,31 @@ impl Desk {
             if finished >= cutoff {
                 continue;
             }
-            let mut attachments: Vec<_> = case.record.attachments.clone();
-            for e in &case.timeline {
-                if let EventKind::ReporterMessage { attachments: a, .. } = &e.kind {
-                    attachments.extend(a.iter().cloned());
-                }
-            }
-            for a in &attachments {
-                if let Some(path) = &a.stored_path
-                    && std::fs::remove_file(self.config.data_dir.join(path))
-                        .or_else(|_| std::fs::remove_file(path))
-                        .is_ok()
-                {
-                    files += 1;
-                }
-            }
-            store.purge_case(
-                &case.record,
-                &Tombstone {
-                    purged_at: now,
-                    actor: actor.to_string(),
-                },
-            )?;
-            purged += 1;
+            let (copies, removed) = self.copies_of(&case);
+            files += removed;
+            doomed.push((case.record, copies));
         }
+        let purged = doomed.len();
+        let tombstone = Tombstone {
+            purged_at: now,
+            actor: actor.to_string(),
+        };
+        let result = self
+            .engine
+            .exclusive(move |store| -> crate::storage::Result<()> {
+                for (record, (needles, meta)) in &doomed {
+                    store.purge_everywhere(record, needles, meta, &tombstone)?;
+                }
+                if !doomed.is_empty() {
+                    store.rewrite()?;
+                }
+                Ok(())
+            })
+            .await?;
+        result?;
         store.flush().await?;
+        let waiting = store.clone();
+        let _ = tokio::task::spawn_blocking(move || waiting.wait_retired()).await;
         tracing::info!(actor, purged, files, before = %closed_before, "cases purged");
         Ok(fill(
             &self.texts.staff.purged,
@@ -606,6 +645,52 @@ impl Desk {
                 ("files", &files.to_string()),
             ],
         ))
+    }
+
+    /// What else holds a case's data: the texts that quote it (its code) and the
+    /// meta records to remove; deletes its downloaded files and returns how many it deleted.
+    fn copies_of(&self, case: &Case) -> ((Vec<String>, Vec<String>), usize) {
+        let store = self.engine.store();
+        // Messages to the reporter go by their address; everything else that shows the case's data
+        // (the staff chat's case view, confirmations) names its code. Matching answers ("Malaysia")
+        // would delete other families' messages too.
+        let needles = vec![case.code().to_string()];
+        let mut attachments: Vec<_> = case.record.attachments.clone();
+        for e in &case.timeline {
+            if let EventKind::ReporterMessage { attachments: a, .. } = &e.kind {
+                attachments.extend(a.iter().cloned());
+            }
+        }
+        let mut meta = Vec::new();
+        let reporter = &case.record.reporter;
+        if reporter.channel == crate::storage::Channel::Whatsapp {
+            meta.push(crate::channels::whatsapp::last_inbound_key(&reporter.id));
+            meta.push(crate::channels::whatsapp::address_key(&reporter.id));
+        }
+        let mut removed = 0usize;
+        for a in &attachments {
+            let mut paths: Vec<std::path::PathBuf> = a.stored_path.iter().map(Into::into).collect();
+            for name in [
+                crate::channels::telegram::file_meta_key(&a.reference),
+                crate::channels::whatsapp::media_key(&a.reference),
+            ] {
+                if let Ok(Some(bytes)) = store.meta(&name)
+                    && let Ok(path) = String::from_utf8(bytes)
+                {
+                    paths.push(path.into());
+                }
+                meta.push(name);
+            }
+            for path in paths {
+                if std::fs::remove_file(self.config.data_dir.join(&path))
+                    .or_else(|_| std::fs::remove_file(&path))
+                    .is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        ((needles, meta), removed)
     }
 
     /// The whole case as JSON (a data-subject request). Recorded as an access.

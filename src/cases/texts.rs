@@ -103,6 +103,12 @@ pub struct StaffTexts {
     pub attachment_line: String,
     /// By attachment kind (`photo`, `voice`, `audio`, `video`, `document`).
     pub attachment_kinds: BTreeMap<String, String>,
+    /// The report's fields as staff read them, by intake variable (every `intake_fields` entry).
+    pub field_names: BTreeMap<String, String>,
+    /// Emergency categories (`dialogs/_emergency.yaml` names) in words, for the timeline and reasons.
+    pub emergency_words: BTreeMap<String, String>,
+    /// Channels in words (`telegram`, `whatsapp`, `console`).
+    pub channels: BTreeMap<String, String>,
     pub time: String,
     pub timeline_line: String,
     // Timeline events.
@@ -158,6 +164,48 @@ pub struct StaffTexts {
 pub const ATTACHMENT_KINDS: [&str; 5] = ["photo", "voice", "audio", "video", "document"];
 
 impl CaseTexts {
+    /// A report field's value in the words the reporter saw (Bahasa Indonesia): a menu answer's label,
+    /// a category's label; anything typed stays as typed.
+    pub fn field_words<'a>(&'a self, field: &str, value: &'a str) -> &'a str {
+        if field == "kategori"
+            && let Some(category) = self.category(value)
+        {
+            return category.label.get(Lang::Id);
+        }
+        self.picks
+            .get(field)
+            .and_then(|values| values.get(value))
+            .map(|label| label.get(Lang::Id))
+            .unwrap_or(value)
+    }
+
+    /// A report field's name for staff.
+    pub fn field_name<'a>(&'a self, field: &'a str) -> &'a str {
+        self.staff
+            .field_names
+            .get(field)
+            .map(String::as_str)
+            .unwrap_or(field)
+    }
+
+    /// An emergency category in words.
+    pub fn emergency_words<'a>(&'a self, category: &'a str) -> &'a str {
+        self.staff
+            .emergency_words
+            .get(category)
+            .map(String::as_str)
+            .unwrap_or(category)
+    }
+
+    /// A channel in words.
+    pub fn channel_words<'a>(&'a self, channel: &'a str) -> &'a str {
+        self.staff
+            .channels
+            .get(channel)
+            .map(String::as_str)
+            .unwrap_or(channel)
+    }
+
     /// Reads `_cases.yaml` from the dialog folder.
     pub fn load(config: &Config) -> Result<CaseTexts, CaseError> {
         CaseTexts::load_file(&config.dialogs.dir.join("_cases.yaml"))
@@ -240,6 +288,32 @@ impl CaseTexts {
                         "staff.attachment_kinds.{kind} is missing; name every kind: {}",
                         ATTACHMENT_KINDS.join(", ")
                     ),
+                ));
+            }
+        }
+        for field in &self.intake_fields {
+            if self
+                .staff
+                .field_names
+                .get(field)
+                .is_none_or(|t| t.trim().is_empty())
+            {
+                return Err((
+                    "field_names".into(),
+                    format!("staff.field_names.{field} is missing; name every intake field"),
+                ));
+            }
+        }
+        for channel in ["telegram", "whatsapp", "console"] {
+            if self
+                .staff
+                .channels
+                .get(channel)
+                .is_none_or(|t| t.trim().is_empty())
+            {
+                return Err((
+                    "channels".into(),
+                    format!("staff.channels.{channel} is missing; name every channel"),
                 ));
             }
         }

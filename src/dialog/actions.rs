@@ -61,6 +61,12 @@ pub trait Action: Send + Sync {
     fn reads(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Variables whose values are authored markup (built from `dialogs/` or `config/` texts), shown
+    /// with their `*bold*` and `_italic_`. The action escapes ([`super::markup::escape`]) whatever it
+    /// embeds from data or from users; every other variable is shown literally.
+    fn markup(&self) -> &'static [&'static str] {
+        &[]
+    }
     fn run(&self, call: &ActionCall<'_>) -> ActionResult;
 }
 
@@ -85,5 +91,13 @@ impl Actions {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.map.keys().map(String::as_str)
+    }
+
+    /// Every variable some action fills with authored markup (see [`Action::markup`]).
+    pub fn markup_vars(&self) -> std::collections::BTreeSet<String> {
+        self.map
+            .values()
+            .flat_map(|a| a.markup().iter().map(|v| (*v).to_string()))
+            .collect()
     }
 }

@@ -35,6 +35,7 @@ texts:
   skipped: { id: "Dilewati.", en: "Skipped." }
   attachment_saved: { id: "File diterima.", en: "File received." }
   emergency: { id: "DARURAT {emergency_contacts}", en: "EMERGENCY {emergency_contacts}" }
+  out_of_range: { id: "Tidak ada nomor {_number}; pilih 1-{_choices}.", en: "No number {_number}; choose 1-{_choices}." }
 "#;
 
 pub const MAIN: &str = r#"
@@ -115,9 +116,43 @@ impl Action for TestOpen {
     }
 }
 
+/// An action that finds several candidates, as a numbered list in `daftar`.
+pub struct TestList;
+
+impl Action for TestList {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["ok"]
+    }
+    fn sets(&self) -> &'static [&'static str] {
+        &["daftar"]
+    }
+    fn run(&self, _call: &ActionCall<'_>) -> ActionResult {
+        ActionResult::outcome("ok").var("daftar", "1. PT Satu *Jaya*\n2) PT Dua Karya\n")
+    }
+}
+
+/// A flow whose question offers the list `daftar` as choices (`options:`).
+pub const PILIH: &str = r#"
+flow: pilih
+triggers:
+  - '\bpilih pt\b'
+nodes:
+  cari:
+    action: test.list
+    outcomes: { ok: mana }
+  mana:
+    ask: { id: "Ada yang mirip:\n{daftar}\nKetik nomornya.", en: "Similar:\n{daftar}\nType its number." }
+    save: nomor
+    options: daftar
+    next: hasil
+  hasil:
+    say: { id: "Anda memilih {nomor}.", en: "You chose {nomor}." }
+"#;
+
 pub fn actions() -> Actions {
     let mut actions = Actions::new();
     actions.register("test.open", std::sync::Arc::new(TestOpen));
+    actions.register("test.list", std::sync::Arc::new(TestList));
     actions
 }
 

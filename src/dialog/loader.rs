@@ -20,9 +20,9 @@ use super::actions::Actions;
 use super::io::{Lang, Position};
 use super::model::{
     AnswerButton, Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node,
-    NodeKind, Question, REQUIRED_TEXTS, Text,
+    NodeKind, Question, REPLY_MAX_CHARS, REQUIRED_TEXTS, Text,
 };
-use super::normalize::{Lexicon, basic};
+use super::normalize::{Lexicon, basic, normalize};
 use crate::time::Date;
 
 /// Longest WhatsApp reply-button title, and longest list-row title.
@@ -118,6 +118,55 @@ pub fn load(
     }
 }
 
+/// The text one message carries when the bot arrives at `pos`: the node's own text plus that of the
+/// message nodes its `next` (or a jump) runs through, joined as the runtime joins them, up to the first
+/// node that waits for the user. Variables count as empty; facts are filled in.
+pub fn reply_text(bot: &Bot, mut pos: Position, lang: Lang) -> String {
+    let session = super::io::Session::default();
+    let mut parts: Vec<String> = Vec::new();
+    let add = |parts: &mut Vec<String>, t: &Text| {
+        let s = super::runtime::interpolate(t.get(lang), lang, &session, bot);
+        if !s.trim().is_empty() {
+            parts.push(s.trim_end().to_string());
+        }
+    };
+    // A chain never waits longer than this (the checker rejects loops that never wait).
+    for _ in 0..32 {
+        let Some(node) = bot
+            .flows
+            .get(&pos.flow)
+            .and_then(|f| f.nodes.get(&pos.node))
+        else {
+            break;
+        };
+        match &node.kind {
+            NodeKind::Message { say, next } => {
+                add(&mut parts, say);
+                match next {
+                    Some(n) => pos = n.clone(),
+                    None => break,
+                }
+            }
+            NodeKind::Jump { goto } => pos = goto.clone(),
+            NodeKind::Menu { say, .. } => {
+                add(&mut parts, say);
+                break;
+            }
+            NodeKind::Question(q) => {
+                add(&mut parts, &q.ask);
+                break;
+            }
+            NodeKind::Action { say, .. } | NodeKind::End { say } => {
+                if let Some(say) = say {
+                    add(&mut parts, say);
+                }
+                break;
+            }
+        }
+    }
+    parts.join("\n\n")
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Raw file shapes, as written by authors.
 
@@ -179,6 +228,7 @@ struct RawFact {
     verified: Option<Spanned<String>>,
     confidence: Option<String>,
     note: Option<String>,
+    verify_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,9 +263,24 @@ struct RawNode {
     on_fail: Option<Spanned<String>>,
     skip: Option<bool>,
     attachments: Option<bool>,
+    options: Option<Spanned<String>>,
     action: Option<Spanned<String>>,
     outcomes: Option<Ordered<Spanned<String>>>,
     fact: Option<RawFact>,
+    examples: Option<Spanned<RawExamples>>,
+}
+
+/// Example messages of a flow or a node, per language, and the label offered when the bot is unsure.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExamples {
+    label: Option<Spanned<RawText>>,
+    #[serde(default)]
+    id: Vec<String>,
+    #[serde(default)]
+    en: Vec<String>,
+    #[serde(default)]
+    jv: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,6 +291,7 @@ struct RawFlow {
     title: String,
     #[serde(default)]
     triggers: Vec<Spanned<String>>,
+    examples: Option<Spanned<RawExamples>>,
     nodes: Ordered<Spanned<RawNode>>,
 }
 
@@ -244,6 +310,15 @@ struct RawKeywords {
     resume: Vec<String>,
     #[serde(default)]
     skip: Vec<String>,
+    /// Words that cancel an unfinished report (after a confirmation).
+    #[serde(default)]
+    cancel: Vec<String>,
+    /// Words that say yes to the bot's own confirmations (cancel, leave the report).
+    #[serde(default)]
+    yes: Vec<String>,
+    /// Words that switch to one language at once, by language code.
+    #[serde(default)]
+    switch: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,6 +334,9 @@ struct RawBot {
     /// Extra sections other parts of Pandu read from `_bot.yaml` (e.g. Telegram command descriptions).
     #[serde(default)]
     telegram_commands: Option<BTreeMap<String, RawText>>,
+    /// How long an unfinished report left through the menu can be resumed with "lanjut".
+    #[serde(default)]
+    report_keep_minutes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -281,17 +359,22 @@ struct RawEmergencyCategory {
 #[serde(deny_unknown_fields)]
 struct RawEmergency {
     #[serde(default)]
+    ignore: Vec<Spanned<String>>,
+    #[serde(default)]
     categories: Vec<RawEmergencyCategory>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFactValue {
+    /// Absent or empty: not filled in yet (never shown to users; listed for staff).
+    #[serde(default)]
     value: RawText,
     source: Option<String>,
     verified: Option<Spanned<String>>,
     confidence: Option<String>,
     note: Option<String>,
+    verify_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,6 +388,13 @@ struct RawFacts {
 struct Cx<'o> {
     diags: Vec<Diagnostic>,
     options: &'o LoadOptions,
+}
+
+/// The examples of one flow or node, before the matcher is built.
+struct ExampleSet {
+    target: Position,
+    label: Text,
+    messages: Vec<(Lang, String)>,
 }
 
 /// A node before its targets are resolved.
@@ -388,6 +478,56 @@ impl Cx<'_> {
         }
     }
 
+    /// Checks an `examples:` block and keeps it for the matcher.
+    fn examples(
+        &mut self,
+        file: &Path,
+        path: &str,
+        target: Position,
+        raw: Spanned<RawExamples>,
+        out: &mut Vec<ExampleSet>,
+    ) {
+        let loc = loc_of(file, &raw.referenced);
+        let raw = raw.value;
+        let label = match &raw.label {
+            Some(l) => self.text(file, path, l, "examples label"),
+            None => {
+                self.error(
+                    Some(loc),
+                    Some(path.to_string()),
+                    "examples need a `label` (the choice shown when the bot asks \"did you mean\")",
+                );
+                return;
+            }
+        };
+        let mut messages = Vec::new();
+        for (lang, list) in [(Lang::Id, raw.id), (Lang::En, raw.en), (Lang::Jv, raw.jv)] {
+            for m in list {
+                if m.trim().is_empty() {
+                    self.error(
+                        Some(loc.clone()),
+                        Some(path.to_string()),
+                        "an example message is empty",
+                    );
+                    continue;
+                }
+                messages.push((lang, m));
+            }
+        }
+        if messages.is_empty() {
+            self.warn(
+                Some(loc),
+                Some(path.to_string()),
+                "examples block without a message: add some under id, en or jv",
+            );
+        }
+        out.push(ExampleSet {
+            target,
+            label,
+            messages,
+        });
+    }
+
     fn text(&mut self, file: &Path, path: &str, raw: &Spanned<RawText>, what: &str) -> Text {
         let loc = loc_of(file, &raw.referenced);
         let mut out = BTreeMap::new();
@@ -409,7 +549,17 @@ impl Cx<'_> {
                 let which = match lang {
                     Lang::Id => "Bahasa Indonesia (`id`)",
                     Lang::En => "English (`en`)",
-                    Lang::Jv => "Javanese (`jv`)",
+                    Lang::Jv => {
+                        // Javanese is being written: until it is, users get Bahasa Indonesia.
+                        self.warn(
+                            Some(loc.clone()),
+                            Some(path.to_string()),
+                            format!(
+                                "{what}: no Javanese (`jv`) text yet; Bahasa Indonesia is shown instead"
+                            ),
+                        );
+                        continue;
+                    }
                 };
                 self.error(
                     Some(loc.clone()),
@@ -501,16 +651,26 @@ impl Cx<'_> {
         verified: Option<&Spanned<String>>,
         confidence: Option<&String>,
         note: Option<&String>,
+        verify_by: Option<&String>,
+        unfilled: bool,
     ) -> FactMeta {
         let source = source.map(|s| s.trim().to_string()).unwrap_or_default();
-        if source.is_empty() {
+        if source.is_empty() && !unfilled {
             self.warn(
                 Some(loc.clone()),
                 Some(path.to_string()),
                 "fact without `source`: name the law, document or URL it comes from",
             );
         }
+        if unfilled && let Some(v) = verified {
+            self.error(
+                Some(loc_of(file, &v.referenced)),
+                Some(path.to_string()),
+                "a fact with no value is not verified: remove `verified` (write it when the value is filled in and checked)",
+            );
+        }
         let verified_date = match verified {
+            None if unfilled => None,
             None => {
                 self.warn(
                     Some(loc.clone()),
@@ -570,6 +730,9 @@ impl Cx<'_> {
             verified: verified_date,
             confidence,
             note: note.cloned(),
+            verifier: verify_by
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
         }
     }
 
@@ -609,11 +772,31 @@ impl Cx<'_> {
         };
         let emergency_file = file_named("_emergency.yaml");
         let mut emergency = Vec::new();
+        let mut emergency_ignore = None;
         if emergency_file.exists() {
             let raw: Option<RawEmergency> = self
                 .read(&emergency_file)
                 .and_then(|t| self.parse(&emergency_file, &t));
-            for cat in raw.unwrap_or_default().categories {
+            let raw = raw.unwrap_or_default();
+            let mut ignore = Vec::new();
+            for p in &raw.ignore {
+                if let Some(r) =
+                    self.regex(&emergency_file, "_emergency/ignore", p, "ignore pattern")
+                {
+                    ignore.push(format!("(?:{})", r.as_str()));
+                }
+            }
+            if !ignore.is_empty() {
+                match compile_pattern(&ignore.join("|")) {
+                    Ok(r) => emergency_ignore = Some(r),
+                    Err(e) => self.error(
+                        None,
+                        Some("_emergency/ignore".into()),
+                        format!("the ignore patterns together are too large to match: {e}"),
+                    ),
+                }
+            }
+            for cat in raw.categories {
                 let path = format!("_emergency/{}", cat.name);
                 let mut patterns = Vec::new();
                 for p in &cat.patterns {
@@ -654,6 +837,7 @@ impl Cx<'_> {
         // Flows.
         let mut flows: BTreeMap<String, (Flow, PathBuf)> = BTreeMap::new();
         let mut flow_order = Vec::new();
+        let mut example_sets: Vec<ExampleSet> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         for file in &files {
             let stem = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -663,7 +847,7 @@ impl Cx<'_> {
             let Some(text) = self.read(file) else {
                 continue;
             };
-            let Some(raw) = self.parse::<RawFlow>(file, &text) else {
+            let Some(mut raw) = self.parse::<RawFlow>(file, &text) else {
                 continue;
             };
             let name = raw.flow.value.trim().to_string();
@@ -704,7 +888,32 @@ impl Cx<'_> {
             }
             let mut order = Vec::new();
             let mut seen = BTreeSet::new();
-            for (key, node) in raw.nodes.0 {
+            let first_node = raw
+                .nodes
+                .0
+                .first()
+                .map(|(k, _)| k.value.trim().to_string())
+                .unwrap_or_default();
+            if let Some(ex) = raw.examples.take() {
+                self.examples(
+                    file,
+                    &name,
+                    Position::new(name.clone(), first_node),
+                    ex,
+                    &mut example_sets,
+                );
+            }
+            for (key, mut node) in raw.nodes.0 {
+                if let Some(ex) = node.value.examples.take() {
+                    let node_name = key.value.trim().to_string();
+                    self.examples(
+                        file,
+                        &format!("{name}/{node_name}"),
+                        Position::new(name.clone(), node_name),
+                        ex,
+                        &mut example_sets,
+                    );
+                }
                 let node_name = key.value.trim().to_string();
                 let loc = loc_of(file, &key.referenced);
                 if !valid_name(&node_name) {
@@ -835,6 +1044,14 @@ impl Cx<'_> {
             stop: norm_list(&raw_bot.keywords.stop),
             resume: norm_list(&raw_bot.keywords.resume),
             skip: norm_list(&raw_bot.keywords.skip),
+            cancel: norm_list(&raw_bot.keywords.cancel),
+            yes: norm_list(&raw_bot.keywords.yes),
+            switch: raw_bot
+                .keywords
+                .switch
+                .iter()
+                .filter_map(|(code, words)| Lang::parse(code).map(|l| (l, norm_list(words))))
+                .collect(),
         };
         if keywords.menu.is_empty() {
             self.error(
@@ -863,7 +1080,33 @@ impl Cx<'_> {
             .map(|(k, v)| (k, raw_text_plain(&v)))
             .collect();
 
+        let mut targets = Vec::new();
+        let mut examples = Vec::new();
+        for set in example_sets {
+            let exists = flows
+                .get(&set.target.flow)
+                .is_some_and(|(f, _)| f.nodes.contains_key(&set.target.node));
+            if !exists {
+                continue;
+            }
+            let t = targets.len();
+            for (lang, m) in set.messages {
+                examples.push(super::matcher::Example {
+                    target: t,
+                    lang,
+                    text: normalize(&m, &lexicon),
+                });
+            }
+            targets.push(super::matcher::Target {
+                position: set.target,
+                label: set.label,
+            });
+        }
+        let matcher = super::matcher::Matcher::new(targets, examples);
+        let report_keep_secs = raw_bot.report_keep_minutes.unwrap_or(24 * 60) * 60;
         let mut bot = Bot {
+            report_keep_secs,
+            matcher,
             start,
             staff_flow,
             keywords,
@@ -880,6 +1123,8 @@ impl Cx<'_> {
             trigger_owner: Vec::new(),
             emergency_set: regex::RegexSet::empty(),
             emergency_owner: Vec::new(),
+            markup_vars: actions.markup_vars(),
+            emergency_ignore,
         };
         let mut emergency_patterns = Vec::new();
         for (i, category) in bot.emergency.iter().enumerate() {
@@ -916,7 +1161,57 @@ impl Cx<'_> {
             return None;
         }
         self.check_graph(&mut bot, actions);
+        self.check_reply_shape(&bot);
         Some(bot)
+    }
+
+    /// Every reply fits a phone screen: the texts a node sends in one message (itself and the message
+    /// nodes its `next` runs through, up to the first node that waits) are at most `REPLY_MAX_CHARS`
+    /// in every language, with facts filled in, and never start with a blank line.
+    fn check_reply_shape(&mut self, bot: &Bot) {
+        for flow in bot.flows.values() {
+            for name in &flow.order {
+                let Some(node) = flow.nodes.get(name) else {
+                    continue;
+                };
+                for &lang in &bot.languages {
+                    let text =
+                        reply_text(bot, Position::new(flow.name.clone(), name.clone()), lang);
+                    let chars = text.chars().count();
+                    let path = format!("{}/{}", flow.name, name);
+                    if chars > REPLY_MAX_CHARS {
+                        self.error(
+                            Some(node.loc.clone()),
+                            Some(path.clone()),
+                            format!(
+                                "reply of {chars} characters in `{}` (limit {REPLY_MAX_CHARS}, one phone screen): shorten it, or put the details in a node behind a \"Selengkapnya\" choice",
+                                lang.code()
+                            ),
+                        );
+                    }
+                    // As written (a variable that turns out empty is the runtime's to drop).
+                    let own = match &node.kind {
+                        NodeKind::Message { say, .. } | NodeKind::Menu { say, .. } => Some(say),
+                        NodeKind::Question(q) => Some(&q.ask),
+                        NodeKind::Action { say, .. } | NodeKind::End { say } => say.as_ref(),
+                        NodeKind::Jump { .. } => None,
+                    };
+                    if own.is_some_and(|t| {
+                        let t = t.get(lang);
+                        !t.is_empty() && t.lines().next().is_some_and(|l| l.trim().is_empty())
+                    }) {
+                        self.error(
+                            Some(node.loc.clone()),
+                            Some(path),
+                            format!(
+                                "reply in `{}` starts with a blank line: remove it",
+                                lang.code()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
     }
 
     fn load_facts(&mut self, path: &Path) -> BTreeMap<String, FactValue> {
@@ -940,6 +1235,8 @@ impl Cx<'_> {
                 v.verified.as_ref(),
                 v.confidence.as_ref(),
                 v.note.as_ref(),
+                v.verify_by.as_ref(),
+                v.value.0.values().all(|t| t.trim().is_empty()),
             );
             let mut text = BTreeMap::new();
             for (code, t) in &v.value.0 {
@@ -1113,6 +1410,8 @@ impl Cx<'_> {
                 f.verified.as_ref(),
                 f.confidence.as_ref(),
                 f.note.as_ref(),
+                f.verify_by.as_ref(),
+                false,
             )
         });
         let kind = if let Some(choices) = &r.choices {
@@ -1249,6 +1548,24 @@ impl Cx<'_> {
             }
             let next = target(self, &r.next);
             let on_fail = target(self, &r.on_fail);
+            if r.options.is_some() && r.buttons.is_some() {
+                self.error(
+                    Some(loc.clone()),
+                    Some(path.clone()),
+                    "a question offers `buttons` or an `options` list, not both",
+                );
+            }
+            let options = r.options.as_ref().map(|o| {
+                let name = o.value.trim().to_string();
+                if !valid_name(&name) {
+                    self.error(
+                        Some(loc_of(file, &o.referenced)),
+                        Some(path.clone()),
+                        "`options:` names a variable: lowercase letters, digits and _ only",
+                    );
+                }
+                name
+            });
             NodeKind::Question(Box::new(Question {
                 ask: ask_text,
                 save: save.value.trim().to_string(),
@@ -1260,6 +1577,7 @@ impl Cx<'_> {
                 on_fail,
                 skip: r.skip.unwrap_or(false),
                 attachments: r.attachments.unwrap_or(false),
+                options,
                 next,
             }))
         } else if let Some(action) = &r.action {
@@ -1399,6 +1717,7 @@ impl Cx<'_> {
                 queue.push_back((s, out.clone()));
             }
         }
+        let set_anywhere: BTreeSet<String> = set_at.values().flatten().cloned().collect();
         for flow in bot.flows.values() {
             for name in &flow.order {
                 let pos = Position::new(flow.name.clone(), name.clone());
@@ -1423,6 +1742,7 @@ impl Cx<'_> {
                         if let Some(r) = &q.retry {
                             texts.push(r);
                         }
+                        used.extend(q.options.iter().cloned());
                         texts.extend(q.buttons.iter().map(|b| &b.label));
                     }
                     NodeKind::Action {
@@ -1441,7 +1761,7 @@ impl Cx<'_> {
                 if let NodeKind::Menu { choices, .. } = &node.kind {
                     texts.extend(choices.iter().map(|c| &c.label));
                 }
-                for t in texts {
+                for t in &texts {
                     for s in t.0.values() {
                         used.extend(
                             references(s)
@@ -1453,6 +1773,14 @@ impl Cx<'_> {
                 used.sort();
                 used.dedup();
                 for v in used {
+                    // `{name|text}` may be unset on some paths (the text shows then), but some question
+                    // or action must set it somewhere, or the name is a typo.
+                    let has_fallback = texts
+                        .iter()
+                        .any(|t| t.0.values().any(|s| s.contains(&format!("{{{v}|"))));
+                    if has_fallback && set_anywhere.contains(&v) {
+                        continue;
+                    }
                     if !vars.contains(&v) {
                         self.error(
                             Some(node.loc.clone()),
@@ -1751,6 +2079,78 @@ mod tests {
             "lapor.yaml",
             &lapor,
             &["has no outcome `gone`", "can end with `opened`"],
+        );
+    }
+
+    /// Loads the fixture with `info.yaml` replaced and a facts file beside it.
+    fn load_with_facts(info: &str, facts: &str) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = fixture::standard_files();
+        files.retain(|(n, _)| *n != "info.yaml");
+        files.push(("info.yaml", info));
+        fixture::write(dir.path(), &files);
+        let config = tempfile::tempdir().unwrap();
+        let facts_file = config.path().join("facts.yaml");
+        std::fs::write(&facts_file, facts).unwrap();
+        let options = LoadOptions {
+            facts_file: Some(facts_file),
+            ..fixture::options()
+        };
+        load(dir.path(), &fixture::actions(), &options)
+    }
+
+    const UNFILLED: &str =
+        "facts:\n  office_phone:\n    source: none\n    confidence: L\n    verify_by: dinas\n";
+
+    #[test]
+    fn an_unfilled_fact_loads_without_a_date_and_says_who_verifies_it() {
+        let info = fixture::INFO.replace("umur 18.", "umur 18.\nTelepon: {fact.office_phone}");
+        let (bot, warnings) = load_with_facts(&info, UNFILLED).unwrap();
+        let fact = &bot.facts["office_phone"];
+        assert!(fact.is_unfilled());
+        assert_eq!(fact.meta.verifier.as_deref(), Some("dinas"));
+        assert!(
+            !warnings.iter().any(|w| w.message.contains("verified")),
+            "an unfilled fact needs no date: {warnings:?}"
+        );
+    }
+
+    #[test]
+    fn an_unfilled_fact_with_a_verified_date_is_refused() {
+        let facts = UNFILLED.replace("confidence: L", "verified: 2026-01-01\n    confidence: L");
+        let errs = match load_with_facts(fixture::INFO, &facts) {
+            Ok(_) => panic!("a placeholder claiming to be verified must be refused"),
+            Err(diags) => diags.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        };
+        assert_one_error_with(&errs, &["fact.office_phone", "no value is not verified"]);
+    }
+
+    #[test]
+    fn a_reply_longer_than_a_phone_screen_is_refused() {
+        let long = "kata ".repeat(160);
+        let info = fixture::INFO.replace("\"Syarat: umur 18.\"", &format!("\"Syarat: {long}\""));
+        let errs = refused("info.yaml", &info, &["limit 700"]);
+        assert_one_error_with(&errs, &["info/start", "characters in `id`"]);
+        // The message nodes a `next` runs through travel in the same message and count together.
+        let half = "kata ".repeat(80);
+        let chained = format!(
+            "flow: info\ntriggers: ['syarat']\nnodes:\n  start:\n    say: {{ id: \"{half}\", en: a }}\n    next: two\n  two:\n    say: {{ id: \"{half}\", en: b }}\n    choices:\n      - label: {{ id: Menu, en: Menu }}\n        goto: main\n"
+        );
+        let errs = refused("info.yaml", &chained, &["limit 700"]);
+        assert_one_error_with(&errs, &["info/start", "characters"]);
+        assert!(!has(&errs, "info/two"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_reply_starting_with_a_blank_line_is_refused() {
+        let info = fixture::INFO.replace(
+            "say: { id: \"Syarat: umur 18.\", en: \"Requirements: age 18.\" }",
+            "say:\n      id: \"\\nSyarat: umur 18.\"\n      en: \"Requirements: age 18.\"",
+        );
+        refused(
+            "info.yaml",
+            &info,
+            &["info/start", "starts with a blank line"],
         );
     }
 

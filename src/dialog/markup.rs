@@ -227,7 +227,19 @@ pub struct Problem {
 /// Every unbalanced delimiter in `text`: one that is placed like an opener or a closer (touching a word
 /// on one side) but has no partner on its line. `{placeholders}` count as words.
 pub fn problems(text: &str) -> Vec<Problem> {
-    let s = chars(text);
+    // `{name}` is replaced before anyone reads the text: it counts as a word, whatever its name holds.
+    let mut masked = String::with_capacity(text.len());
+    let mut inside = false;
+    for c in text.chars() {
+        if c == '{' {
+            inside = true;
+        }
+        masked.push(if inside && c != '\n' { 'x' } else { c });
+        if c == '}' || c == '\n' {
+            inside = false;
+        }
+    }
+    let s = chars(&masked);
     let mut used = vec![false; s.len()];
     mark(&s, 0, s.len(), &mut Vec::new(), &mut used);
     let mut out = Vec::new();
@@ -331,6 +343,7 @@ mod tests {
         );
         assert_eq!(problems("ketik lapor* saja").len(), 1);
         assert!(problems("*{code}* dan _{name}_").is_empty());
+        assert!(problems("Nomor {_number} dari {_choices}.").is_empty());
     }
 
     #[test]

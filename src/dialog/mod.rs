@@ -11,6 +11,7 @@ pub(crate) mod fixture;
 pub mod io;
 pub mod loader;
 pub mod markup;
+pub mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod runtime;
@@ -21,5 +22,5 @@ pub use io::{
     Attachment, AttachmentKind, Choice, Effect, Input, InputKind, Lang, Position, Reply, Session,
 };
 pub use loader::{Diagnostic, Severity, load_dir};
-pub use model::{Bot, Flow, Node, NodeKind, Text};
+pub use model::{Bot, FactMeta, Flow, Node, NodeKind, REPLY_MAX_CHARS, Text};
 pub use runtime::{Step, StepEnv, step};

@@ -50,6 +50,9 @@ pub struct FactMeta {
     pub verified: Option<Date>,
     pub confidence: Confidence,
     pub note: Option<String>,
+    /// Who can verify it before go-live (`dinas`, `bp3mi`, `kemlu`, `bpjs`, `imigrasi`, ...): the
+    /// checklist of `pandu check --facts` is grouped by it.
+    pub verifier: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,6 +104,10 @@ pub struct Question {
     pub on_fail: Option<Position>,
     pub skip: bool,
     pub attachments: bool,
+    /// A variable holding a list to pick from, one entry a line ("1. PT Maju Jaya"): offered as
+    /// choices (buttons, a list) on every channel; picking entry `n` answers the question with `n`,
+    /// exactly as typing the number does.
+    pub options: Option<String>,
     pub next: Option<Position>,
 }
 
@@ -161,14 +168,30 @@ pub struct Keywords {
     pub stop: Vec<String>,
     pub resume: Vec<String>,
     pub skip: Vec<String>,
+    pub cancel: Vec<String>,
+    pub yes: Vec<String>,
+    /// Whole-message words that switch to a language at once ("english", "boso jowo").
+    pub switch: Vec<(Lang, Vec<String>)>,
 }
 
 /// A value dialogs refer to as `{fact.key}` (a phone number, a fee, an address), with provenance.
+/// An empty value is a fact staff have not filled in yet: it is never shown to a user (a line that
+/// refers to it without a `{fact.key|alternative}` is left out of the reply).
 #[derive(Clone, Debug)]
 pub struct FactValue {
     pub value: Text,
     pub meta: FactMeta,
 }
+
+impl FactValue {
+    /// True when staff have not filled the value in yet (no text in any language).
+    pub fn is_unfilled(&self) -> bool {
+        self.value.0.values().all(|t| t.trim().is_empty())
+    }
+}
+
+/// The most characters one reply (one message) may have: about one phone screen.
+pub const REPLY_MAX_CHARS: usize = 700;
 
 /// The whole loaded dialog set.
 #[derive(Clone, Debug)]
@@ -191,12 +214,22 @@ pub struct Bot {
     /// in `emergency` of set entry `i`'s category.
     pub emergency_set: regex::RegexSet,
     pub emergency_owner: Vec<usize>,
+    /// Phrases blanked out before the emergency scan (`ignore:` in `_emergency.yaml`: "hp mati",
+    /// "jaminan kecelakaan kerja"), all in one regex.
+    pub emergency_ignore: Option<Regex>,
     /// Every flow trigger in one set, so a message is scanned once; `trigger_owner[i]` is the flow and
     /// the regex of set entry `i`.
     pub trigger_set: regex::RegexSet,
     pub trigger_owner: Vec<(String, Regex)>,
+    /// How long a report left through the menu can be resumed (`report_keep_minutes` in `_bot.yaml`).
+    pub report_keep_secs: u64,
+    /// Example messages of flows and nodes, indexed (`examples:` in the dialog files).
+    pub matcher: super::matcher::Matcher,
     /// Descriptions of the Telegram commands, by command (`start`, `menu`, ...).
     pub telegram_commands: BTreeMap<String, Text>,
+    /// Variables that actions fill with authored markup ([`super::actions::Action::markup`]): shown
+    /// with their formatting, where every other variable is escaped.
+    pub markup_vars: std::collections::BTreeSet<String>,
 }
 
 impl Bot {
@@ -211,6 +244,29 @@ impl Bot {
             .map(|f| f.first().to_string())
             .unwrap_or_default();
         Position::new(self.start.clone(), first)
+    }
+
+    /// The most urgent emergency category a normalised message reveals, if any: the `ignore`
+    /// phrases are blanked out first, so "hp anak saya mati" is no death but "hp mati, adik saya
+    /// meninggal" still is.
+    pub fn emergency_hit(&self, norm: &str) -> Option<&EmergencyCategory> {
+        if norm.is_empty() {
+            return None;
+        }
+        let blanked;
+        let text = match &self.emergency_ignore {
+            Some(re) if re.is_match(norm) => {
+                blanked = re.replace_all(norm, " ");
+                blanked.as_ref()
+            }
+            _ => norm,
+        };
+        self.emergency_set
+            .matches(text)
+            .iter()
+            .filter_map(|i| self.emergency_owner.get(i))
+            .filter_map(|&c| self.emergency.get(c))
+            .min_by_key(|c| c.priority)
     }
 
     /// A bot text by name, in `lang`; empty if the name is unknown (the loader requires all of them).

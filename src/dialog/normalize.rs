@@ -115,6 +115,208 @@ pub fn normalize(text: &str, lexicon: &Lexicon) -> String {
     out.join(" ")
 }
 
+/// Words that mark a message as English, Javanese or Indonesian (as typed, before the lexicon).
+const EN_WORDS: &[&str] = &[
+    "the",
+    "what",
+    "how",
+    "my",
+    "is",
+    "are",
+    "i",
+    "you",
+    "can",
+    "where",
+    "when",
+    "who",
+    "which",
+    "do",
+    "does",
+    "need",
+    "want",
+    "work",
+    "working",
+    "job",
+    "please",
+    "help",
+    "much",
+    "cost",
+    "requirements",
+    "company",
+    "agency",
+    "employer",
+    "mother",
+    "sister",
+    "brother",
+    "wife",
+    "husband",
+    "daughter",
+    "son",
+    "from",
+    "with",
+    "for",
+    "and",
+    "to",
+    "of",
+    "in",
+    "it",
+    "have",
+    "has",
+    "not",
+    "been",
+    "her",
+    "his",
+    "she",
+    "he",
+    "they",
+    "this",
+    "that",
+    "there",
+    "about",
+];
+const JV_WORDS: &[&str] = &[
+    "opo",
+    "piye",
+    "kepiye",
+    "arep",
+    "neng",
+    "ning",
+    "nang",
+    "ora",
+    "iso",
+    "wis",
+    "wes",
+    "karo",
+    "sing",
+    "kudu",
+    "ngendi",
+    "endi",
+    "sampeyan",
+    "nggih",
+    "mboten",
+    "kulo",
+    "kula",
+    "kanggo",
+    "lara",
+    "mulih",
+    "ono",
+    "ana",
+    "durung",
+    "sasi",
+    "bojoku",
+    "anakku",
+    "piro",
+    "pira",
+    "wae",
+    "dadi",
+    "carane",
+    "syarate",
+    "nek",
+    "yen",
+    "ngapunten",
+    "matur",
+    "nuwun",
+    "saiki",
+    "iki",
+    "kuwi",
+    "kae",
+    "nyambut",
+    "gawe",
+    "budal",
+    "ilang",
+    "dhewe",
+    "wong",
+    "tuwa",
+    "ibuku",
+    "bapakku",
+    "adhiku",
+    "mbakyu",
+    "pripun",
+    "pinten",
+    "sampun",
+    "dereng",
+];
+const ID_WORDS: &[&str] = &[
+    "yang",
+    "apa",
+    "bagaimana",
+    "gimana",
+    "gmn",
+    "saya",
+    "sy",
+    "aku",
+    "tidak",
+    "ga",
+    "gak",
+    "nggak",
+    "bisa",
+    "mau",
+    "ingin",
+    "pengen",
+    "di",
+    "ke",
+    "dari",
+    "untuk",
+    "buat",
+    "dengan",
+    "sudah",
+    "udah",
+    "udh",
+    "belum",
+    "blm",
+    "berapa",
+    "brp",
+    "kerja",
+    "syarat",
+    "biaya",
+    "adik",
+    "anak",
+    "ibu",
+    "bapak",
+    "suami",
+    "istri",
+    "kakak",
+    "tolong",
+    "min",
+    "kak",
+    "ya",
+    "dong",
+    "apakah",
+    "bagaimana",
+    "kalau",
+    "kalo",
+    "jadi",
+    "jd",
+    "itu",
+    "ini",
+    "ada",
+    "sama",
+];
+
+/// The language a message is clearly written in, if any: English or Javanese when their marker
+/// words dominate, Indonesian when only Indonesian markers appear. Short or mixed messages give
+/// `None`, so a single English word ("taiwan", "ok") never switches anything.
+pub fn detect_language(text: &str) -> Option<super::io::Lang> {
+    use super::io::Lang;
+    let text = basic(text);
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    if words.len() < 3 {
+        return None;
+    }
+    let count = |list: &[&str]| words.iter().filter(|w| list.contains(w)).count();
+    let (en, jv, id) = (count(EN_WORDS), count(JV_WORDS), count(ID_WORDS));
+    if en >= 2 && en >= 2 * (jv + id) && en * 3 >= words.len() {
+        return Some(Lang::En);
+    }
+    if jv >= 2 && jv > id {
+        return Some(Lang::Jv);
+    }
+    if id >= 2 && en == 0 && jv == 0 {
+        return Some(Lang::Id);
+    }
+    None
+}
+
 /// Common accented Latin letters to their base letter (names like "Café" or "José" in agency lists).
 fn fold_accent(ch: char) -> char {
     match ch {
@@ -167,6 +369,31 @@ mod tests {
             ),
             "bagaimana caranya kerja ke luar negeri jd pmi tidak pake calo"
         );
+    }
+
+    #[test]
+    fn the_language_is_recognised_only_when_clear() {
+        use super::super::io::Lang;
+        let cases = [
+            (
+                "my mother works in hong kong and her employer hits her",
+                Some(Lang::En),
+            ),
+            ("can i speak to a real person", Some(Lang::En)),
+            ("wis rong sasi ora ono kabar soko anakku", Some(Lang::Jv)),
+            ("piye carane daftar kerja neng taiwan", Some(Lang::Jv)),
+            ("syarat jd tkw hongkong umur maks brp", Some(Lang::Id)),
+            (
+                "ibu sy di hongkong gajinya ga dibayar 3 bln",
+                Some(Lang::Id),
+            ),
+            ("taiwan", None),
+            ("ok thanks", None),
+            ("cek pt maju jaya", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(detect_language(text), want, "{text}");
+        }
     }
 
     #[test]

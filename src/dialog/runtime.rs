@@ -13,7 +13,8 @@
 
 use super::actions::{ActionCall, Actions};
 use super::io::{Choice, Effect, Input, InputKind, Lang, Position, Reply, Session};
-use super::model::{Bot, NodeKind, Text};
+use super::matcher::{self, Verdict};
+use super::model::{Bot, FactValue, NodeKind, Text};
 use super::normalize::normalize;
 use crate::storage::UserKey;
 
@@ -44,12 +45,30 @@ pub struct Step {
     pub effects: Vec<Effect>,
     /// The first flow this input entered, if any (for the phrasing corpus and statistics).
     pub entered: Option<String>,
+    /// The first node this input entered, if any.
+    pub entered_at: Option<Position>,
+    /// Where the user was (`flow/node`, or `-`) when the message got only the fallback: for the
+    /// content authors, logged by the engine as a count by node.
+    pub not_understood: Option<String>,
 }
 
 /// Choice ids of the bot's own buttons.
 const LANG_PREFIX: &str = "_/lang/";
 const RESUME_ID: &str = "_/resume/1";
 const RESTART_ID: &str = "_/restart/1";
+/// A "did you mean" choice: `_/goto/<flow>/<node>`.
+const GOTO_PREFIX: &str = "_/goto/";
+/// "Yes, cancel the report" after a cancel word.
+const CANCEL_ID: &str = "_/cancel/1";
+/// "Yes, leave the report (kept for later)" after "menu" in the middle of it.
+const LEAVE_ID: &str = "_/leave/1";
+/// "Answer the question" when a message in the middle of a question looked like another topic.
+const ANSWER_ID: &str = "_/answer/1";
+/// Session variables of a report left through the menu: where it waited, its answers, since when.
+const PARKED_AT: &str = "_parked_at";
+const PARKED_VARS: &str = "_parked_vars";
+const PARKED_SINCE: &str = "_parked_since";
+const PENDING_ANSWER: &str = "_pending_answer";
 
 struct Run<'a> {
     bot: &'a Bot,
@@ -59,6 +78,11 @@ struct Run<'a> {
     replies: Vec<Reply>,
     effects: Vec<Effect>,
     entered: Option<String>,
+    entered_at: Option<Position>,
+    not_understood: Option<String>,
+    /// The last reply stands alone (the emergency numbers): the next text starts a new message, so
+    /// neither grows past a phone screen.
+    sealed: bool,
 }
 
 pub fn step(
@@ -78,6 +102,9 @@ pub fn step(
         replies: Vec::new(),
         effects: Vec::new(),
         entered: None,
+        entered_at: None,
+        not_understood: None,
+        sealed: false,
     };
     run.session.last_seen = env.now;
     if !bot.languages.contains(&run.session.lang) {
@@ -103,7 +130,12 @@ pub fn step(
         Some(last) => last
             .choices
             .iter()
-            .map(|c| (c.id.clone(), normalize(&c.label, &bot.lexicon)))
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    normalize(&super::markup::to_plain(&c.label), &bot.lexicon),
+                )
+            })
             .collect(),
         None => run.session.offered.clone(),
     };
@@ -112,6 +144,8 @@ pub fn step(
         replies: run.replies,
         effects: run.effects,
         entered: run.entered,
+        entered_at: run.entered_at,
+        not_understood: run.not_understood,
     }
 }
 
@@ -143,11 +177,26 @@ impl Run<'_> {
     }
 
     fn push(&mut self, text: String, choices: Vec<Choice>) {
-        if text.trim().is_empty() && choices.is_empty() {
+        // A variable that was empty leaves no blank line at the start, the end, or twice in a row.
+        let mut text = text.trim().to_string();
+        while text.contains("\n\n\n") {
+            text = text.replace("\n\n\n", "\n\n");
+        }
+        if text.is_empty() && choices.is_empty() {
             return;
         }
+        // A reply never starts with a blank line (a line left out for an unfilled fact, an empty
+        // variable on the first line).
+        let text = match text.find(|c: char| !c.is_whitespace()) {
+            Some(i) if text[..i].contains('\n') => {
+                let start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+                text[start..].to_string()
+            }
+            _ => text,
+        };
         // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
-        if let Some(last) = self.replies.last_mut()
+        if !std::mem::take(&mut self.sealed)
+            && let Some(last) = self.replies.last_mut()
             && last.choices.is_empty()
         {
             if !text.trim().is_empty() {
@@ -167,26 +216,43 @@ impl Run<'_> {
     fn text(&mut self, raw: &str, first_contact: bool, idle: bool) {
         let cleaned = clean_text(raw);
         let norm = normalize(&cleaned, &self.bot.lexicon);
-        self.emergency(&norm);
+        // A number or a label of the choices shown last (also the bot's own: language, resume) is
+        // the button itself, before anything else reads the words: typing "Sakit / kecelakaan"
+        // does exactly what tapping it does.
+        if let Some(id) = self.offered_choice(&norm) {
+            return self.choice(&id);
+        }
+        self.detect_language(&cleaned);
+        self.emergency(&norm, &cleaned);
 
         if let Some(()) = self.keyword(&norm) {
             return;
         }
-        // A number or a label of the choices shown last (also the bot's own: language, resume).
-        let offered = norm
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .and_then(|i| self.session.offered.get(i))
-            .or_else(|| {
-                self.session
-                    .offered
-                    .iter()
-                    .find(|(_, label)| !norm.is_empty() && *label == norm)
-            })
-            .map(|(id, _)| id.clone());
-        if let Some(id) = offered {
-            return self.choice(&id);
+        // A number that is not one of the choices just shown: say so, and show them again.
+        if let Ok(n) = norm.parse::<usize>()
+            && norm.len() <= 3
+            && !self.session.offered.is_empty()
+            && self.bot.texts.contains_key("out_of_range")
+        {
+            let max = self.session.offered.len().to_string();
+            self.session.vars.insert("_number".into(), n.to_string());
+            self.session.vars.insert("_choices".into(), max);
+            let text = self.bot_text("out_of_range");
+            self.session.vars.remove("_number");
+            self.session.vars.remove("_choices");
+            self.push(text, vec![]);
+            return match self.session.position.clone() {
+                Some(pos)
+                    if matches!(
+                        self.bot.node(&pos).map(|n| &n.kind),
+                        Some(NodeKind::Menu { .. })
+                    ) =>
+                {
+                    self.prompt(&pos)
+                }
+                // The bot's own menus (language, resume): the way on from where the user is.
+                _ => self.reprompt_or_menu(),
+            };
         }
         if idle && self.session.position.is_some() && self.trigger(&norm).is_none() {
             return self.welcome_back();
@@ -198,7 +264,36 @@ impl Run<'_> {
         if self.expected_answer(&cleaned, &norm) {
             return;
         }
-        if let Some(flow) = self.trigger(&norm) {
+        // Examples first when they are sure (they know the point of the question, a trigger only a
+        // word of it), then the triggers, then "did you mean" when the examples half-know.
+        let ranked = self.bot.matcher.rank(&norm);
+        let verdict = self.bot.matcher.verdict(&ranked);
+        let matched = match &verdict {
+            Verdict::Confident(t) => self.bot.matcher.targets.get(*t).map(|t| t.position.clone()),
+            _ => None,
+        };
+        let triggered = self.trigger(&norm).and_then(|flow| {
+            self.bot
+                .flows
+                .get(&flow)
+                .map(|f| Position::new(flow.clone(), f.first()))
+        });
+        let target = match (matched, triggered) {
+            (Some(m), Some(t)) if m.flow != t.flow => {
+                // They disagree. The examples win when they clearly prefer their target to the
+                // trigger's flow; a flow without examples is judged by its trigger unless the
+                // examples are very sure.
+                let best = ranked.first().map(|r| r.1).unwrap_or(0.0);
+                match self.bot.matcher.flow_score(&ranked, &t.flow) {
+                    Some(other) if best - other >= matcher::OVERRULE_GAP => Some(m),
+                    None if best >= matcher::DECISIVE => Some(m),
+                    _ => Some(t),
+                }
+            }
+            (Some(m), _) => Some(m),
+            (None, t) => t,
+        };
+        if let Some(target) = target {
             // The message that opened a flow, for an action that reads what was typed with the
             // trigger ("cek status PKL-7KQ2MX": `case.status_typed`).
             self.session
@@ -215,13 +310,19 @@ impl Run<'_> {
             {
                 self.session.paused = Some(pos);
             }
-            let first = self
-                .bot
-                .flows
-                .get(&flow)
-                .map(|f| f.first().to_string())
-                .unwrap_or_default();
-            return self.go(Position::new(flow, first));
+            return self.go(target);
+        }
+        let waiting_question = self.session.position.as_ref().is_some_and(|pos| {
+            matches!(
+                self.bot.node(pos).map(|n| &n.kind),
+                Some(NodeKind::Question(_))
+            )
+        });
+        if let Verdict::Unsure(offered) = &verdict
+            && !offered.is_empty()
+            && !waiting_question
+        {
+            return self.did_you_mean(offered);
         }
         if let Some(pos) = self.session.position.clone()
             && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
@@ -232,6 +333,128 @@ impl Run<'_> {
             return self.go(self.bot.start_position());
         }
         self.fallback();
+    }
+
+    /// The id of the offered choice a typed message picks: its number, its label, or a yes-word
+    /// when the bot asked to confirm.
+    fn offered_choice(&self, norm: &str) -> Option<String> {
+        let offered = &self.session.offered;
+        norm.parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| offered.get(i))
+            .or_else(|| {
+                offered
+                    .iter()
+                    .find(|(_, label)| !norm.is_empty() && *label == norm)
+            })
+            .or_else(|| {
+                let yes = self.bot.keywords.yes.iter().any(|w| w == norm);
+                offered
+                    .iter()
+                    .find(|(id, _)| yes && (id == CANCEL_ID || id == LEAVE_ID))
+            })
+            .map(|(id, _)| id.clone())
+    }
+
+    /// Switches to the language a message is clearly written in, and says how to switch back.
+    fn detect_language(&mut self, cleaned: &str) {
+        if self.bot.text("language_detected", Lang::Id).is_empty() {
+            return;
+        }
+        let Some(lang) = super::normalize::detect_language(cleaned) else {
+            return;
+        };
+        if lang == self.session.lang || !self.bot.languages.contains(&lang) {
+            return;
+        }
+        self.session.lang = lang;
+        let text = self.bot_text("language_detected");
+        self.push(text, vec![]);
+    }
+
+    /// The question waiting for an answer, if any.
+    fn waiting_question(&self) -> Option<Position> {
+        let pos = self.session.position.clone()?;
+        matches!(
+            self.bot.node(&pos).map(|n| &n.kind),
+            Some(NodeKind::Question(_))
+        )
+        .then_some(pos)
+    }
+
+    /// Whether the user has answered anything in the current conversation.
+    fn has_answers(&self) -> bool {
+        self.session.vars.keys().any(|k| !k.starts_with('_'))
+    }
+
+    /// Asks before a cancel word throws the unfinished answers away.
+    fn confirm(&mut self, text: &str, yes_id: &str, yes_label: &str) {
+        let text = self.bot_text(text);
+        let choices = vec![
+            Choice {
+                id: yes_id.into(),
+                label: self.bot_text(yes_label),
+            },
+            Choice {
+                id: RESUME_ID.into(),
+                label: self.bot_text("resume_label"),
+            },
+        ];
+        self.push(text, choices);
+    }
+
+    /// Leaves an unfinished report for the menu, keeping it so "lanjut" brings it back.
+    fn park_report(&mut self, at: &Position) {
+        let answers: std::collections::BTreeMap<&String, &String> = self
+            .session
+            .vars
+            .iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .collect();
+        let kept = serde_json::to_string(&answers).unwrap_or_default();
+        self.session
+            .vars
+            .insert(PARKED_AT.into(), format!("{}/{}", at.flow, at.node));
+        self.session.vars.insert(PARKED_VARS.into(), kept);
+        self.session
+            .vars
+            .insert(PARKED_SINCE.into(), self.env.now.to_string());
+        self.session.position = None;
+        self.session.paused = None;
+        let text = self.bot_text("report_kept");
+        self.push(text, vec![]);
+        self.go(self.bot.start_position());
+    }
+
+    /// Brings a parked report back when it is recent enough. `true` when it did.
+    fn unpark_report(&mut self) -> bool {
+        let Some(at) = self.session.vars.remove(PARKED_AT) else {
+            return false;
+        };
+        let kept = self.session.vars.remove(PARKED_VARS).unwrap_or_default();
+        let since = self
+            .session
+            .vars
+            .remove(PARKED_SINCE)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        if self.env.now.saturating_sub(since) > self.bot.report_keep_secs {
+            return false;
+        }
+        let Some((flow, node)) = at.split_once('/') else {
+            return false;
+        };
+        let pos = Position::new(flow, node);
+        if self.bot.node(&pos).is_none() {
+            return false;
+        }
+        let answers: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&kept).unwrap_or_default();
+        self.session.vars.extend(answers);
+        self.session.position = Some(pos.clone());
+        self.prompt(&pos);
+        true
     }
 
     fn choice(&mut self, id: &str) {
@@ -247,6 +470,47 @@ impl Run<'_> {
         }
         if id == RESUME_ID {
             return self.resume();
+        }
+        if id == CANCEL_ID {
+            self.session.vars.remove(PENDING_ANSWER);
+            self.session.vars.remove(PARKED_AT);
+            let text = self.bot_text("cancelled");
+            self.push(text, vec![]);
+            return self.restart();
+        }
+        if id == LEAVE_ID {
+            return match self.waiting_question() {
+                Some(at) => self.park_report(&at),
+                None => self.reprompt_or_menu(),
+            };
+        }
+        if id == ANSWER_ID {
+            let pending = self.session.vars.remove(PENDING_ANSWER);
+            if let (Some(text), Some(pos)) = (pending, self.waiting_question())
+                && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
+            {
+                let q = q.clone();
+                self.session.vars.insert(q.save.clone(), text);
+                return self.after_answer(&q.next);
+            }
+            return self.reprompt_or_menu();
+        }
+        if let Some(target) = id.strip_prefix(GOTO_PREFIX) {
+            if let Some((flow, node)) = target.split_once('/') {
+                let pos = Position::new(flow, node);
+                if self.bot.node(&pos).is_some() {
+                    if let Some(at) = self.session.position.clone()
+                        && matches!(
+                            self.bot.node(&at).map(|n| &n.kind),
+                            Some(NodeKind::Question(_))
+                        )
+                    {
+                        self.session.paused = Some(at);
+                    }
+                    return self.go(pos);
+                }
+            }
+            return self.fallback();
         }
         if id == RESTART_ID {
             return self.restart();
@@ -266,11 +530,17 @@ impl Run<'_> {
                     }
                 }
                 // A question's button answers it, but only while that question waits: its labels
-                // were filled in for that moment.
+                // were filled in for that moment. An entry of its `options:` list answers with its
+                // number, as if typed.
                 Some(NodeKind::Question(q)) if self.session.position.as_ref() == Some(&pos) => {
                     if let Some(b) = n.checked_sub(1).and_then(|i| q.buttons.get(i)) {
                         let q = q.clone();
                         self.session.vars.insert(q.save.clone(), b.answer.clone());
+                        return self.after_answer(&q.next);
+                    }
+                    if q.buttons.is_empty() && q.options.is_some() {
+                        let q = q.clone();
+                        self.session.vars.insert(q.save.clone(), n.to_string());
                         return self.after_answer(&q.next);
                     }
                 }
@@ -331,18 +601,8 @@ impl Run<'_> {
 
     // --- understanding ----------------------------------------------------------------------------
 
-    fn emergency(&mut self, norm: &str) {
-        if norm.is_empty() {
-            return;
-        }
-        let hit = self
-            .bot
-            .emergency_set
-            .matches(norm)
-            .iter()
-            .filter_map(|i| self.bot.emergency_owner.get(i))
-            .filter_map(|&c| self.bot.emergency.get(c))
-            .min_by_key(|c| c.priority);
+    fn emergency(&mut self, norm: &str, cleaned: &str) {
+        let hit = self.bot.emergency_hit(norm);
         let Some(category) = hit else { return };
         self.effects.push(Effect::Emergency {
             category: category.name.clone(),
@@ -366,10 +626,11 @@ impl Run<'_> {
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
         if let Some(action) = self.actions.get("emergency.contacts") {
-            // The message itself may name the country ("... di Malaysia"); kept only for this call.
+            // The message itself may name the country ("... di Malaysia", "di KL"); kept only for
+            // this call. As typed, not after the lexicon: "kl" is also short for "kalau".
             self.session
                 .vars
-                .insert(EMERGENCY_TEXT.into(), norm.to_string());
+                .insert(EMERGENCY_TEXT.into(), cleaned.to_string());
             let result = action.run(&ActionCall {
                 user: self.env.user,
                 vars: &self.session.vars,
@@ -388,12 +649,42 @@ impl Run<'_> {
             .or_default();
         let text = self.bot_text("emergency");
         self.push(text, vec![]);
+        self.sealed = true;
     }
 
     /// Global keywords. `Some` when the message was one.
     fn keyword(&mut self, norm: &str) -> Option<()> {
         let k = &self.bot.keywords;
         let is = |list: &Vec<String>| list.iter().any(|w| w == norm);
+        let switch_to = k
+            .switch
+            .iter()
+            .find(|(_, words)| words.iter().any(|w| w == norm))
+            .map(|(lang, _)| *lang);
+        if let Some(lang) = switch_to {
+            if !self.bot.languages.contains(&lang) {
+                self.language_menu();
+                return Some(());
+            }
+            self.session.lang = lang;
+            self.session.lang_chosen = true;
+            let text = self.bot_text("language_set");
+            self.push(text, vec![]);
+            self.reprompt_or_menu();
+            return Some(());
+        }
+        if is(&k.cancel) && self.waiting_question().is_some() && self.has_answers() {
+            self.confirm("cancel_confirm", CANCEL_ID, "cancel_yes_label");
+            return Some(());
+        }
+        if is(&k.menu)
+            && self.waiting_question().is_some()
+            && self.has_answers()
+            && !self.bot.text("leave_confirm", Lang::Id).is_empty()
+        {
+            self.confirm("leave_confirm", LEAVE_ID, "leave_yes_label");
+            return Some(());
+        }
         if is(&k.menu) {
             self.session.position = None;
             self.session.paused = None;
@@ -420,6 +711,11 @@ impl Run<'_> {
             self.session.attachments.clear();
             let text = self.bot_text("stopped");
             self.push(text, vec![]);
+        } else if is(&k.resume)
+            && self.session.paused.is_none()
+            && self.session.vars.contains_key(PARKED_AT)
+            && self.unpark_report()
+        {
         } else if is(&k.resume) && (self.session.paused.is_some() || self.session.resume_offered) {
             self.resume();
         } else if is(&k.skip) {
@@ -486,6 +782,40 @@ impl Run<'_> {
                 let fits = q.pattern.as_ref().is_none_or(|p| p.is_match(cleaned));
                 if !fits {
                     return false;
+                }
+                // A free-text answer that reads like a question about something else: ask, keep
+                // the answers either way.
+                if q.pattern.is_none() && norm.split(' ').count() >= 3 {
+                    let ranked = self.bot.matcher.rank(norm);
+                    if let (Verdict::Confident(t), Some(best)) =
+                        (self.bot.matcher.verdict(&ranked), ranked.first())
+                        && best.1 >= matcher::ELSEWHERE
+                        && let Some(target) = self.bot.matcher.targets.get(t)
+                        && target.position.flow != pos.flow
+                        && !self.bot.text("switch_offer", Lang::Id).is_empty()
+                    {
+                        let label = self.render(Some(&target.label));
+                        self.session
+                            .vars
+                            .insert(PENDING_ANSWER.into(), cleaned.to_string());
+                        self.session.vars.insert("_switch_to".into(), label.clone());
+                        let text = self.bot_text("switch_offer");
+                        let choices = vec![
+                            Choice {
+                                id: ANSWER_ID.into(),
+                                label: self.bot_text("answer_label"),
+                            },
+                            Choice {
+                                id: format!(
+                                    "{GOTO_PREFIX}{}/{}",
+                                    target.position.flow, target.position.node
+                                ),
+                                label,
+                            },
+                        ];
+                        self.push(text, choices);
+                        return true;
+                    }
                 }
                 let q = q.clone();
                 self.session
@@ -558,6 +888,13 @@ impl Run<'_> {
     }
 
     fn fallback(&mut self) {
+        self.not_understood = Some(
+            self.session
+                .position
+                .as_ref()
+                .map(|p| format!("{}/{}", p.flow, p.node))
+                .unwrap_or_else(|| "-".into()),
+        );
         let text = self.bot_text("fallback");
         self.push(text, vec![]);
         self.reprompt_or_menu();
@@ -587,7 +924,7 @@ impl Run<'_> {
             }
             NodeKind::Question(q) => {
                 let text = self.render(Some(&q.ask));
-                let buttons = q
+                let mut buttons: Vec<Choice> = q
                     .buttons
                     .iter()
                     .enumerate()
@@ -599,6 +936,11 @@ impl Run<'_> {
                         })
                     })
                     .collect();
+                if q.buttons.is_empty()
+                    && let Some(var) = &q.options
+                {
+                    buttons = option_choices(pos, self.session.vars.get(var));
+                }
                 self.push(text, buttons);
             }
             _ => {}
@@ -614,6 +956,23 @@ impl Run<'_> {
                 label: self.render(Some(&c.label)),
             })
             .collect()
+    }
+
+    /// "Did you mean ...?" with the targets the examples half-matched, as choices.
+    fn did_you_mean(&mut self, offered: &[usize]) {
+        let choices: Vec<Choice> = offered
+            .iter()
+            .filter_map(|&t| self.bot.matcher.targets.get(t))
+            .map(|t| Choice {
+                id: format!("{GOTO_PREFIX}{}/{}", t.position.flow, t.position.node),
+                label: self.render(Some(&t.label)),
+            })
+            .collect();
+        let mut text = self.bot_text("did_you_mean");
+        if text.is_empty() {
+            text = self.bot_text("fallback");
+        }
+        self.push(text, choices);
     }
 
     fn language_menu(&mut self) {
@@ -697,6 +1056,7 @@ impl Run<'_> {
             };
             if self.entered.is_none() {
                 self.entered = Some(pos.flow.clone());
+                self.entered_at = Some(pos.clone());
             }
             self.session.retries = 0;
             match &node.kind {
@@ -719,6 +1079,9 @@ impl Run<'_> {
                 NodeKind::End { say } => {
                     let text = self.render(say.as_ref());
                     self.push(text, vec![]);
+                    // A dead end states the one way back, like the end of any flow.
+                    let hint = self.bot_text("flow_end_hint");
+                    self.push(hint, vec![]);
                     self.session.position = None;
                     self.session.paused = None;
                     self.session.vars.retain(|k, _| k.starts_with('_'));
@@ -770,6 +1133,30 @@ impl Run<'_> {
     }
 }
 
+/// The choices of a question's list (`options:`): one per non-empty line of the variable, numbered in
+/// order, the line's own leading number ("2. ", "2) ") left out of the label.
+fn option_choices(pos: &Position, list: Option<&String>) -> Vec<Choice> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    list.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            let label = match line[digits..].strip_prefix(['.', ')']) {
+                Some(rest) if digits > 0 => rest.trim_start(),
+                _ => line,
+            };
+            Choice {
+                id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                label: super::markup::escape(label),
+            }
+        })
+        .collect()
+}
+
 /// Where a conversation stands, said again without changing it (a terminal chat started again after a
 /// restart): the optional bot text `resumed`, then the waiting menu's or question's prompt, or the way
 /// to the menu (`flow_end_hint`) when nothing waits.
@@ -800,7 +1187,26 @@ pub fn where_we_are(bot: &Bot, session: &Session) -> Vec<Reply> {
                 .collect();
             say(menu)
         }
-        Some((_, NodeKind::Question(q))) => say(&q.ask),
+        Some((pos, NodeKind::Question(q))) => {
+            choices = q
+                .buttons
+                .iter()
+                .enumerate()
+                .filter_map(|(i, b)| {
+                    let label = say(&b.label);
+                    (!label.trim().is_empty()).then(|| Choice {
+                        id: format!("{}/{}/{}", pos.flow, pos.node, i + 1),
+                        label,
+                    })
+                })
+                .collect();
+            if q.buttons.is_empty()
+                && let Some(var) = &q.options
+            {
+                choices = option_choices(pos, session.vars.get(var));
+            }
+            say(&q.ask)
+        }
         _ => bot.texts.get("flow_end_hint").map(say).unwrap_or_default(),
     };
     if !text.is_empty() && !prompt.is_empty() {
@@ -815,8 +1221,31 @@ pub fn where_we_are(bot: &Bot, session: &Session) -> Vec<Reply> {
 
 /// Replaces `{var}` with the session's variable (escaped: see [`super::markup`]) and `{fact.key}` with
 /// the fact's value; `{var|text}` shows `text` when the variable is missing or empty (a skipped question
-/// in a summary).
+/// in a summary). A fact staff have not filled in is never shown: `{fact.key|text}` shows `text`
+/// instead, and a line with a bare `{fact.key}` of an unfilled fact is left out.
 pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
+    if text.contains("{fact.") && bot.facts.values().any(FactValue::is_unfilled) {
+        let kept: String = text
+            .split_inclusive('\n')
+            .filter(|line| !refers_to_unfilled_fact(line, bot))
+            .collect();
+        return interpolate_refs(&kept, lang, session, bot);
+    }
+    interpolate_refs(text, lang, session, bot)
+}
+
+/// True when the line has a `{fact.key}` (without an alternative) whose fact is not filled in.
+fn refers_to_unfilled_fact(line: &str, bot: &Bot) -> bool {
+    line.match_indices("{fact.").any(|(i, m)| {
+        let rest = &line[i + m.len()..];
+        rest.find('}').is_some_and(|j| {
+            let key = &rest[..j];
+            !key.contains('|') && bot.facts.get(key).is_some_and(FactValue::is_unfilled)
+        })
+    })
+}
+
+fn interpolate_refs(text: &str, lang: Lang, session: &Session, bot: &Bot) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('{') {
@@ -834,18 +1263,19 @@ pub fn interpolate(text: &str, lang: Lang, session: &Session, bot: &Bot) -> Stri
                     None => (&after[..j], ""),
                 };
                 // Facts are authored text (their markup counts); a variable's value is shown
-                // literally, whoever wrote it (a user's answer, an action's result).
+                // literally, whoever wrote it (a user's answer, an action's result), unless an
+                // action declares it authored markup (it then escapes what it embeds itself).
                 let value = match name.strip_prefix("fact.") {
                     Some(key) => bot
                         .facts
                         .get(key)
                         .map(|f| f.value.get(lang).to_string())
                         .unwrap_or_default(),
-                    None => session
-                        .vars
-                        .get(name)
-                        .map(|v| super::markup::escape(v))
-                        .unwrap_or_default(),
+                    None => match session.vars.get(name) {
+                        Some(v) if bot.markup_vars.contains(name) => v.clone(),
+                        Some(v) => super::markup::escape(v),
+                        None => String::new(),
+                    },
                 };
                 out.push_str(if value.trim().is_empty() {
                     fallback
@@ -927,6 +1357,58 @@ mod tests {
     }
 
     #[test]
+    fn an_unfilled_fact_is_never_shown() {
+        let mut chat = Chat::new();
+        let fact = |value: &str| super::super::model::FactValue {
+            value: Text([(Lang::Id, value.to_string())].into_iter().collect()),
+            meta: super::super::model::FactMeta {
+                source: String::new(),
+                verified: None,
+                confidence: super::super::model::Confidence::Low,
+                note: None,
+                verifier: None,
+            },
+        };
+        chat.bot.facts.insert("address".into(), fact(""));
+        chat.bot.facts.insert("phone".into(), fact("(0285) 421731"));
+        let text = "Kantor dinas\nAlamat: {fact.address}\nTelepon: {fact.phone}\nLokasi: {fact.address|tanya lewat telepon}";
+        let out = interpolate(text, Lang::Id, &chat.session, &chat.bot);
+        assert_eq!(
+            out,
+            "Kantor dinas\nTelepon: (0285) 421731\nLokasi: tanya lewat telepon"
+        );
+        // A filled fact shows as before; the line stays.
+        chat.bot
+            .facts
+            .insert("address".into(), fact("Jl. Contoh 1"));
+        let out = interpolate(text, Lang::Id, &chat.session, &chat.bot);
+        assert!(out.contains("Alamat: Jl. Contoh 1"), "{out}");
+        assert!(out.contains("Lokasi: Jl. Contoh 1"), "{out}");
+        // A reply whose first line was left out does not start with a blank line.
+        chat.bot.facts.insert("address".into(), fact(""));
+        let mut run = Run {
+            bot: &chat.bot,
+            actions: &chat.actions,
+            env: &StepEnv {
+                now: 1,
+                seed: 1,
+                idle_secs: 1,
+                user: &chat.user,
+            },
+            session: Session::default(),
+            replies: Vec::new(),
+            effects: Vec::new(),
+            entered: None,
+            sealed: false,
+        };
+        run.push(
+            interpolate("{fact.address}\n\nIsi", Lang::Id, &chat.session, &chat.bot),
+            vec![],
+        );
+        assert_eq!(run.replies[0].text, "Isi");
+    }
+
+    #[test]
     fn a_missing_or_empty_variable_shows_its_fallback() {
         let bot = fixture::bot();
         let mut session = Session::default();
@@ -973,6 +1455,71 @@ mod tests {
                 "a flow's end shows the way on"
             );
         }
+    }
+
+    #[test]
+    fn a_number_that_is_not_a_choice_says_so_and_shows_the_choices_again() {
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("7".into()));
+        let text = shown(&step);
+        assert!(text.contains("Tidak ada nomor 7; pilih 1-2."), "{text}");
+        assert!(!text.contains("Maaf, belum mengerti"), "{text}");
+        let last = step.replies.last().unwrap();
+        assert_eq!(last.choices.len(), 2, "{text}");
+        assert!(!step.session.vars.contains_key("_number"));
+        // The menu still works after it.
+        assert!(chat.say("1").contains("Syarat: umur 18."));
+    }
+
+    #[test]
+    fn no_reply_starts_with_a_blank_line_when_a_variable_is_empty() {
+        let chat = Chat::new();
+        let env = StepEnv {
+            now: 1,
+            seed: 1,
+            idle_secs: 3600,
+            user: &chat.user,
+        };
+        let mut run = Run {
+            bot: &chat.bot,
+            actions: &chat.actions,
+            env: &env,
+            session: Session::default(),
+            replies: Vec::new(),
+            effects: Vec::new(),
+            entered: None,
+        };
+        // "{note}\nText\n\n{empty}\n\nMore" with both variables empty.
+        run.push("\nText\n\n\n\nMore\n".into(), vec![]);
+        assert_eq!(run.replies[0].text, "Text\n\nMore");
+    }
+
+    #[test]
+    fn a_list_that_asks_for_a_number_comes_as_choices_and_a_press_answers_with_the_number() {
+        let (bot, _) = fixture::load_with(&[("pilih.yaml", fixture::PILIH)]).unwrap();
+        for pick in [
+            InputKind::Choice("pilih/mana/2".into()),
+            InputKind::Text("2".into()),
+            InputKind::Text("pt dua karya".into()),
+        ] {
+            let mut chat = Chat::new();
+            chat.bot = bot.clone();
+            let step = chat.send(InputKind::Text("mau pilih pt".into()));
+            let last = step.replies.last().unwrap();
+            let labels: Vec<&str> = last.choices.iter().map(|c| c.label.as_str()).collect();
+            // The labels are the lines without their numbers, shown literally (escaped markup).
+            assert_eq!(labels, vec!["PT Satu \\*Jaya\\*", "PT Dua Karya"]);
+            assert_eq!(last.choices[1].id, "pilih/mana/2");
+            let out = shown(&chat.send(pick.clone()));
+            assert!(out.contains("Anda memilih 2."), "{pick:?}: {out}");
+        }
+        // A number past the list says so.
+        let mut chat = Chat::new();
+        chat.bot = bot;
+        chat.say("mau pilih pt");
+        let out = chat.say("5");
+        assert!(out.contains("Tidak ada nomor 5; pilih 1-2."), "{out}");
     }
 
     #[test]
@@ -1031,6 +1578,10 @@ mod tests {
         assert_eq!(chat.session.attachments.len(), 1);
         let out = chat.say("lanjut");
         assert!(out.contains("Kode T42 untuk Siti."), "{out}");
+        assert!(
+            out.contains("Ketik 0 untuk menu."),
+            "a dead end states the way back: {out}"
+        );
         assert!(
             !chat.session.vars.contains_key("nama"),
             "an ended conversation forgets its answers"
@@ -1101,6 +1652,10 @@ mod tests {
             out.contains("Umur Siti, dia dipukul majikan?"),
             "the answer still counts: {out}"
         );
+        // The numbers are a message of their own, so neither message outgrows a phone screen.
+        assert_eq!(step.replies.len(), 2, "{out}");
+        assert!(step.replies[0].text.starts_with("DARURAT"), "{out}");
+        assert!(step.replies[1].text.starts_with("Umur"), "{out}");
         assert!(step.effects.contains(&Effect::Emergency {
             category: "kekerasan".into()
         }));

@@ -11,12 +11,88 @@ use serde::Deserialize;
 
 use super::actions::Actions;
 use super::io::{Input, InputKind, Lang, Session};
-use super::model::Bot;
+use super::model::{Bot, REPLY_MAX_CHARS};
 use super::runtime::{StepEnv, step};
 use crate::storage::{Channel, UserKey};
 
 /// The share of corpus messages that must reach their flow.
 pub const PHRASING_TARGET: f64 = 0.95;
+/// Every labelled emergency must raise the alarm...
+pub const EMERGENCY_RECALL_TARGET: f64 = 1.0;
+/// ...and at most this share of the labelled non-emergencies may.
+pub const FALSE_ALARM_TARGET: f64 = 0.02;
+
+/// `dialogs/tests/emergency*.yaml`: messages labelled emergency (the numbers must show at once) or not.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmergencySet {
+    #[serde(default)]
+    emergency: Vec<String>,
+    #[serde(default)]
+    not_emergency: Vec<String>,
+}
+
+/// How the emergency words did on the labelled set.
+#[derive(Debug, Default)]
+pub struct EmergencyResult {
+    pub emergencies: usize,
+    pub caught: usize,
+    pub others: usize,
+    /// Messages that raise the alarm but are labelled not an emergency, with the category.
+    pub false_alarms: Vec<(String, String)>,
+    /// Emergencies that did not raise the alarm, with the lower-priority category seen if any.
+    pub missed: Vec<(String, String)>,
+}
+
+impl EmergencyResult {
+    pub fn recall(&self) -> f64 {
+        if self.emergencies == 0 {
+            1.0
+        } else {
+            self.caught as f64 / self.emergencies as f64
+        }
+    }
+
+    pub fn false_alarm_rate(&self) -> f64 {
+        if self.others == 0 {
+            0.0
+        } else {
+            self.false_alarms.len() as f64 / self.others as f64
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.recall() >= EMERGENCY_RECALL_TARGET && self.false_alarm_rate() <= FALSE_ALARM_TARGET
+    }
+}
+
+/// Runs the labelled emergency set: an alarm is a priority-1 category (the one that shows the
+/// emergency numbers), found exactly as the step finds it.
+pub fn run_emergency(bot: &Bot, emergency: &[String], others: &[String]) -> EmergencyResult {
+    let mut result = EmergencyResult {
+        emergencies: emergency.len(),
+        others: others.len(),
+        ..EmergencyResult::default()
+    };
+    let alarm = |text: &str| {
+        let norm = super::normalize::normalize(&super::runtime::clean_text(text), &bot.lexicon);
+        bot.emergency_hit(&norm)
+            .map(|c| (c.priority == 1, c.name.clone()))
+    };
+    for text in emergency {
+        match alarm(text) {
+            Some((true, _)) => result.caught += 1,
+            Some((false, name)) => result.missed.push((text.clone(), name)),
+            None => result.missed.push((text.clone(), "-".into())),
+        }
+    }
+    for text in others {
+        if let Some((true, name)) = alarm(text) {
+            result.false_alarms.push((text.clone(), name));
+        }
+    }
+    result
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +124,109 @@ struct RawPhrasing {
 pub struct PhrasingCase {
     pub text: String,
     pub flow: String,
+    /// The node that answers, when the message asks about one detail.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// `id` unless written in another language (for the per-language figures).
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+/// The held-out accuracy of the example matcher alone must reach this...
+pub const MATCHER_TARGET: f64 = 0.70;
+/// ...and the k-fold cross-validation of the examples this.
+pub const CROSS_VALIDATION_TARGET: f64 = 0.40;
+/// Folds of the cross-validation.
+pub const FOLDS: usize = 5;
+
+/// The example matcher on the phrasing corpus, which it never trains on.
+#[derive(Debug, Default)]
+pub struct MatcherResult {
+    pub total: usize,
+    /// Top-1 target right (flow, and node where the case names one).
+    pub correct: usize,
+    pub confident: usize,
+    pub unsure: usize,
+    pub poor: usize,
+    /// (flow, lang) → (correct, total)
+    pub by_flow_lang: std::collections::BTreeMap<(String, String), (usize, usize)>,
+    /// (wanted, got) → count
+    pub confusion: std::collections::BTreeMap<(String, String), usize>,
+    /// Corpus messages that are also examples (the held-out set must not leak into training).
+    pub leaked: Vec<String>,
+    pub cross_validation: (usize, usize),
+}
+
+impl MatcherResult {
+    pub fn accuracy(&self) -> f64 {
+        ratio(self.correct, self.total)
+    }
+
+    pub fn cross_validation_accuracy(&self) -> f64 {
+        ratio(self.cross_validation.0, self.cross_validation.1)
+    }
+
+    pub fn passed(&self) -> bool {
+        self.leaked.is_empty()
+            && self.accuracy() >= MATCHER_TARGET
+            && self.cross_validation_accuracy() >= CROSS_VALIDATION_TARGET
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
+
+/// Runs the matcher alone on the corpus: its best target against the expected flow (and node).
+pub fn run_matcher(bot: &Bot, cases: &[PhrasingCase]) -> MatcherResult {
+    use super::matcher::Verdict;
+    let m = &bot.matcher;
+    let mut result = MatcherResult {
+        total: cases.len(),
+        cross_validation: m.cross_validate(FOLDS),
+        ..MatcherResult::default()
+    };
+    let trained: std::collections::BTreeSet<&str> =
+        m.examples.iter().map(|e| e.text.as_str()).collect();
+    for case in cases {
+        let norm = super::normalize::normalize(&case.text, &bot.lexicon);
+        if trained.contains(norm.as_str()) {
+            result.leaked.push(case.text.clone());
+        }
+        match m.classify(&norm) {
+            Verdict::Confident(_) => result.confident += 1,
+            Verdict::Unsure(_) => result.unsure += 1,
+            Verdict::Poor => result.poor += 1,
+        }
+        let got = m
+            .rank(&norm)
+            .first()
+            .and_then(|(t, _)| m.targets.get(*t))
+            .map(|t| t.position.clone());
+        let right = got.as_ref().is_some_and(|p| {
+            p.flow == case.flow && case.node.as_ref().is_none_or(|n| *n == p.node)
+        });
+        let lang = case.lang.clone().unwrap_or_else(|| "id".into());
+        let cell = result
+            .by_flow_lang
+            .entry((case.flow.clone(), lang))
+            .or_insert((0, 0));
+        cell.1 += 1;
+        if right {
+            cell.0 += 1;
+            result.correct += 1;
+        } else {
+            let want = match &case.node {
+                Some(n) => format!("{}.{n}", case.flow),
+                None => case.flow.clone(),
+            };
+            let got = got
+                .map(|p| format!("{}.{}", p.flow, p.node))
+                .unwrap_or_else(|| "(none)".into());
+            *result.confusion.entry((want, got)).or_insert(0) += 1;
+        }
+    }
+    result
 }
 
 /// The result of one transcript.
@@ -83,6 +262,9 @@ impl PhrasingResult {
 pub struct TestReport {
     pub transcripts: Vec<TranscriptResult>,
     pub phrasing: Option<PhrasingResult>,
+    /// Every phrasing case, for the matcher's figures.
+    pub corpus: Vec<PhrasingCase>,
+    pub emergency: Option<EmergencyResult>,
     /// Files that could not be read or parsed.
     pub errors: Vec<String>,
 }
@@ -95,6 +277,15 @@ impl TestReport {
                 .phrasing
                 .as_ref()
                 .is_none_or(|p| p.accuracy() >= PHRASING_TARGET)
+            && self.emergency.as_ref().is_none_or(EmergencyResult::passed)
+    }
+
+    /// The matcher's figures on the corpus (None without examples or corpus).
+    pub fn matcher(&self, bot: &Bot) -> Option<MatcherResult> {
+        if bot.matcher.is_empty() || self.corpus.is_empty() {
+            return None;
+        }
+        Some(run_matcher(bot, &self.corpus))
     }
 }
 
@@ -117,12 +308,34 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
                 continue;
             }
         };
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if stem.starts_with("emergency") {
+            match serde_saphyr::from_str::<RawEmergencySet>(&text) {
+                Ok(raw) => {
+                    let r = run_emergency(bot, &raw.emergency, &raw.not_emergency);
+                    let merged = report
+                        .emergency
+                        .get_or_insert_with(EmergencyResult::default);
+                    merged.emergencies += r.emergencies;
+                    merged.caught += r.caught;
+                    merged.others += r.others;
+                    merged.false_alarms.extend(r.false_alarms);
+                    merged.missed.extend(r.missed);
+                }
+                Err(e) => report.errors.push(located(&file, &e)),
+            }
+            continue;
+        }
         let is_corpus = file
             .file_stem()
             .is_some_and(|s| s.to_string_lossy().starts_with("phrasing"));
         if is_corpus {
             match serde_saphyr::from_str::<RawPhrasing>(&text) {
                 Ok(raw) => {
+                    report.corpus.extend(raw.phrasing.iter().cloned());
                     let result = run_phrasing(bot, actions, &raw.phrasing);
                     let merged = report.phrasing.get_or_insert_with(PhrasingResult::default);
                     merged.total += result.total;
@@ -188,6 +401,31 @@ fn run_transcript(
         };
         let result = step(bot, actions, session, &input, &env);
         session = result.session;
+        for reply in &result.replies {
+            let chars = reply.text.chars().count();
+            if chars > REPLY_MAX_CHARS {
+                failures.push(format!(
+                    "step {} (user: {:?}): a reply of {chars} characters (limit {REPLY_MAX_CHARS}, one phone screen):\n{}",
+                    i + 1,
+                    turn.user,
+                    indent(&reply.text)
+                ));
+            }
+            if reply
+                .text
+                .lines()
+                .next()
+                .is_some_and(|l| l.trim().is_empty())
+                && !reply.text.is_empty()
+            {
+                failures.push(format!(
+                    "step {} (user: {:?}): a reply starts with a blank line:\n{}",
+                    i + 1,
+                    turn.user,
+                    indent(&reply.text)
+                ));
+            }
+        }
         let shown: String = result
             .replies
             .iter()
@@ -241,6 +479,11 @@ fn indent(text: &str) -> String {
 
 /// The flow a message reaches when typed by someone who has just seen the main menu.
 pub fn flow_reached(bot: &Bot, actions: &Actions, text: &str) -> String {
+    reached(bot, actions, text).0
+}
+
+/// The flow and the first node a message reaches from the main menu.
+pub fn reached(bot: &Bot, actions: &Actions, text: &str) -> (String, String) {
     let user = test_user();
     let now = 1_700_000_000u64;
     // Someone who has just seen the main menu: its labels and numbers count as answers too.
@@ -260,7 +503,10 @@ pub fn flow_reached(bot: &Bot, actions: &Actions, text: &str) -> String {
         at: now,
     };
     let result = step(bot, actions, session, &input, &env);
-    result.entered.unwrap_or_else(|| "(none)".to_string())
+    (
+        result.entered.unwrap_or_else(|| "(none)".to_string()),
+        result.entered_at.map(|p| p.node).unwrap_or_default(),
+    )
 }
 
 pub fn run_phrasing(bot: &Bot, actions: &Actions, cases: &[PhrasingCase]) -> PhrasingResult {
@@ -269,13 +515,17 @@ pub fn run_phrasing(bot: &Bot, actions: &Actions, cases: &[PhrasingCase]) -> Phr
         ..PhrasingResult::default()
     };
     for case in cases {
-        let reached = flow_reached(bot, actions, &case.text);
-        if reached == case.flow {
+        let (flow, node) = reached(bot, actions, &case.text);
+        if flow == case.flow && case.node.as_ref().is_none_or(|n| *n == node) {
             result.correct += 1;
         } else {
+            let want = match &case.node {
+                Some(n) => format!("{}.{n}", case.flow),
+                None => case.flow.clone(),
+            };
             result
                 .misses
-                .push((case.text.clone(), case.flow.clone(), reached));
+                .push((case.text.clone(), want, format!("{flow}.{node}")));
         }
     }
     result

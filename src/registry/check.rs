@@ -58,6 +58,9 @@ pub fn register_action(
 /// The variable the action reads: the name or number typed. The action sets it too, to the query it
 /// answered (a new name typed at a list, see [`PICK`]).
 pub const QUERY: &str = "agency_query";
+/// The most characters of the query echoed back in `agency_query`.
+pub const ECHO_CHARS: usize = 80;
+
 /// The answer to a list of companies (`close`, `same_name`): a number picks that company, any other
 /// text is a new name. Read once: every run empties it, so a number typed later to the plain question
 /// is never taken as a pick from an old list.
@@ -102,6 +105,10 @@ pub const HINT: &str = "agency_hint";
 /// While the demo data is in use: a warning (from `config/agencies.toml`) that it is not the real
 /// registry; else "".
 pub const DEMO_NOTE: &str = "agency_demo_note";
+
+/// The variables built from `config/agencies.toml` texts, shown with their markup; the registry's
+/// values inside them are escaped ([`AgencyLabels::candidate_line`]).
+pub const MARKUP: &[&str] = &[CANDIDATES, HINT, DEMO_NOTE];
 
 pub const SETS: &[&str] = &[
     NAME,
@@ -291,6 +298,10 @@ impl Action for AgencyCheck {
         &[QUERY]
     }
 
+    fn markup(&self) -> &'static [&'static str] {
+        MARKUP
+    }
+
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
         let index = self.registry.current();
         let result = self.base(&index, call.lang);
@@ -319,7 +330,13 @@ impl Action for AgencyCheck {
         } else {
             pick
         };
-        let result = result.var(QUERY, query.to_string());
+        // Echoed back in the answer: a pasted essay is cut.
+        let shown: String = if query.chars().nth(ECHO_CHARS).is_some() {
+            query.chars().take(ECHO_CHARS).chain(['…']).collect()
+        } else {
+            query.to_string()
+        };
+        let result = result.var(QUERY, shown);
         let search = index.search(query);
         let first = search.candidates.first();
         match (search.verdict, first) {

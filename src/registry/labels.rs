@@ -253,13 +253,15 @@ impl AgencyLabels {
             "" => "{n}. {name} ({city}) {licence} {status}",
             template => template,
         };
+        // The line is authored markup (`*{name}*`); the registry's values are shown literally.
+        let escape = crate::dialog::markup::escape;
         template
             .replace("{n}", &n.to_string())
-            .replace("{name}", name)
-            .replace("{city}", city)
+            .replace("{name}", &escape(name))
+            .replace("{city}", &escape(city))
             .replace("{status_note}", status_note)
             .replace("{status}", status)
-            .replace("{licence}", licence)
+            .replace("{licence}", &escape(licence))
     }
 
     /// The label of the button that picks candidate `n`: `{n}`, `{name}` filled in.

@@ -13,7 +13,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{Result, Store, decode, encode};
 
-const TREE: &str = "agencies";
+pub(crate) const TREE: &str = "agencies";
 const CURRENT: &[u8] = b"current";
 const PREVIOUS: &[u8] = b"previous";
 
@@ -48,8 +48,7 @@ fn read_id(value: Option<sled::IVec>) -> Option<u64> {
 /// The registry's own tree in the database.
 #[derive(Clone)]
 pub struct AgencyStore {
-    db: sled::Db,
-    tree: sled::Tree,
+    store: Store,
 }
 
 /// A stored snapshot: its metadata and its records, in the order they were written.
@@ -61,24 +60,24 @@ pub struct StoredSnapshot<M, R> {
 
 impl AgencyStore {
     pub fn open(store: &Store) -> Result<AgencyStore> {
-        let db = store.db()?;
-        let tree = db.open_tree(TREE)?;
-        Ok(AgencyStore { db, tree })
+        Ok(AgencyStore {
+            store: store.clone(),
+        })
     }
 
     /// A fresh snapshot id, larger than every id this database gave before.
     pub fn new_id(&self) -> Result<u64> {
-        Ok(self.db.generate_id()?)
+        self.store.next_seq()
     }
 
     /// The id the bot serves, if any snapshot was ever switched to.
     pub fn current_id(&self) -> Result<Option<u64>> {
-        Ok(read_id(self.tree.get(CURRENT)?))
+        Ok(read_id(self.store.handles()?.agencies.get(CURRENT)?))
     }
 
     /// The id kept for rollback.
     pub fn previous_id(&self) -> Result<Option<u64>> {
-        Ok(read_id(self.tree.get(PREVIOUS)?))
+        Ok(read_id(self.store.handles()?.agencies.get(PREVIOUS)?))
     }
 
     /// Writes a whole snapshot under `id` in one batch and flushes. Does not switch to it.
@@ -93,8 +92,8 @@ impl AgencyStore {
             batch.insert(record_key(id, n as u64), encode(record)?);
         }
         batch.insert(meta_key(id), encode(meta)?);
-        self.tree.apply_batch(batch)?;
-        self.db.flush()?;
+        self.store.handles()?.agencies.apply_batch(batch)?;
+        self.store.flush_blocking()?;
         Ok(())
     }
 
@@ -108,8 +107,8 @@ impl AgencyStore {
             Some(old) if old != id => batch.insert(PREVIOUS, old.to_be_bytes().to_vec()),
             _ => batch.remove(PREVIOUS),
         }
-        self.tree.apply_batch(batch)?;
-        self.db.flush()?;
+        self.store.handles()?.agencies.apply_batch(batch)?;
+        self.store.flush_blocking()?;
         self.collect_garbage()?;
         Ok(())
     }
@@ -120,14 +119,20 @@ impl AgencyStore {
         let (Some(current), Some(previous)) = (self.current_id()?, self.previous_id()?) else {
             return Ok(None);
         };
-        if self.tree.get(meta_key(previous))?.is_none() {
+        if self
+            .store
+            .handles()?
+            .agencies
+            .get(meta_key(previous))?
+            .is_none()
+        {
             return Ok(None);
         }
         let mut batch = sled::Batch::default();
         batch.insert(CURRENT, previous.to_be_bytes().to_vec());
         batch.insert(PREVIOUS, current.to_be_bytes().to_vec());
-        self.tree.apply_batch(batch)?;
-        self.db.flush()?;
+        self.store.handles()?.agencies.apply_batch(batch)?;
+        self.store.flush_blocking()?;
         Ok(Some(previous))
     }
 
@@ -137,12 +142,17 @@ impl AgencyStore {
         id: u64,
     ) -> Result<Option<StoredSnapshot<M, R>>> {
         let key = meta_key(id);
-        let Some(meta) = self.tree.get(&key)? else {
+        let Some(meta) = self.store.handles()?.agencies.get(&key)? else {
             return Ok(None);
         };
         let meta: M = decode(&key, &meta)?;
         let mut records = Vec::new();
-        for item in self.tree.scan_prefix(records_prefix(id)) {
+        for item in self
+            .store
+            .handles()?
+            .agencies
+            .scan_prefix(records_prefix(id))
+        {
             let (k, v) = item?;
             records.push(decode(&k, &v)?);
         }
@@ -152,7 +162,7 @@ impl AgencyStore {
     /// Only the metadata of a snapshot.
     pub fn load_meta<M: DeserializeOwned>(&self, id: u64) -> Result<Option<M>> {
         let key = meta_key(id);
-        match self.tree.get(&key)? {
+        match self.store.handles()?.agencies.get(&key)? {
             Some(v) => Ok(Some(decode(&key, &v)?)),
             None => Ok(None),
         }
@@ -161,7 +171,7 @@ impl AgencyStore {
     /// Ids of every snapshot with data in the tree (complete or not).
     pub fn snapshot_ids(&self) -> Result<Vec<u64>> {
         let mut ids = Vec::new();
-        for item in self.tree.scan_prefix(b"s:") {
+        for item in self.store.handles()?.agencies.scan_prefix(b"s:") {
             let (k, _) = item?;
             if let Some(id) = snapshot_id(&k)
                 && ids.last() != Some(&id)
@@ -180,13 +190,18 @@ impl AgencyStore {
                 continue;
             }
             let mut batch = sled::Batch::default();
-            for item in self.tree.scan_prefix(snapshot_prefix(id)) {
+            for item in self
+                .store
+                .handles()?
+                .agencies
+                .scan_prefix(snapshot_prefix(id))
+            {
                 let (k, _) = item?;
                 batch.remove(k);
             }
-            self.tree.apply_batch(batch)?;
+            self.store.handles()?.agencies.apply_batch(batch)?;
         }
-        self.db.flush()?;
+        self.store.flush_blocking()?;
         Ok(())
     }
 }

@@ -41,7 +41,7 @@ fn pending_key(user: &UserKey) -> Vec<u8> {
     format!("cp:{}:{}", user.channel.as_str(), user.id).into_bytes()
 }
 
-fn tombstone_key(code: &str) -> Vec<u8> {
+pub(crate) fn tombstone_key(code: &str) -> Vec<u8> {
     format!("cx:{code}").into_bytes()
 }
 
@@ -60,14 +60,15 @@ impl Store {
 
     /// Whether a code is taken: by a case, or by a purged one.
     pub fn case_code_taken(&self, code: &str) -> Result<bool> {
-        Ok(self.kernel()?.contains_key(record_key(code))?
-            || self.kernel()?.contains_key(tombstone_key(code))?)
+        let live = self.handles()?;
+        Ok(live.kernel.contains_key(record_key(code))?
+            || live.kernel.contains_key(tombstone_key(code))?)
     }
 
     /// The timeline of a case, oldest first.
     pub fn case_events(&self, code: &str) -> Result<Vec<Event>> {
         let mut events = Vec::new();
-        for item in self.kernel()?.scan_prefix(events_prefix(code)) {
+        for item in self.handles()?.kernel.scan_prefix(events_prefix(code)) {
             let (k, v) = item?;
             events.push(decode(&k, &v)?);
         }
@@ -77,7 +78,7 @@ impl Store {
     /// Every case code, in code order.
     pub fn case_codes(&self) -> Result<Vec<String>> {
         let mut codes = Vec::new();
-        for item in self.kernel()?.scan_prefix(b"c:") {
+        for item in self.handles()?.kernel.scan_prefix(b"c:") {
             let (k, _) = item?;
             if let Some(code) = k.strip_prefix(b"c:") {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -150,7 +151,7 @@ impl Store {
     pub fn case_codes_of(&self, user: &UserKey) -> Result<Vec<String>> {
         let prefix = user_prefix(user);
         let mut codes = Vec::new();
-        for item in self.kernel()?.scan_prefix(&prefix) {
+        for item in self.handles()?.kernel.scan_prefix(&prefix) {
             let (k, _) = item?;
             if let Some(code) = k.get(prefix.len()..) {
                 codes.push(String::from_utf8_lossy(code).into_owned());
@@ -166,25 +167,39 @@ impl Store {
     /// Appends an event outside the engine's commit (staff actions). The caller flushes.
     pub fn add_case_event(&self, code: &str, event: &Event) -> Result<()> {
         let seq = self.next_seq()?;
-        self.kernel()?
+        self.handles()?
+            .kernel
             .insert(event_key(code, seq), encode(event)?)?;
         Ok(())
     }
 
     /// Removes a case whole (record, events, index) and leaves a tombstone, atomically. The caller
-    /// flushes.
+    /// flushes. (Its reporter's conversation stays: see [`Store::purge_everywhere`].)
     pub fn purge_case(&self, record: &CaseRecord, tombstone: &Tombstone) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        batch.remove(record_key(&record.code));
-        for item in self.kernel()?.scan_prefix(events_prefix(&record.code)) {
-            let (k, _) = item?;
-            batch.remove(k);
-        }
-        batch.remove(user_key(&record.reporter, &record.code));
-        batch.insert(tombstone_key(&record.code), encode(tombstone)?);
-        self.kernel()?.apply_batch(batch)?;
+        let live = self.handles()?;
+        let mut batch = WriteBatch::default();
+        remove_case(&live.kernel, &mut batch, record, tombstone)?;
+        live.kernel.apply_batch(batch.inner)?;
         Ok(())
     }
+}
+
+/// Adds the removal of a case's records and the writing of its tombstone to `batch`.
+pub(crate) fn remove_case(
+    kernel: &sled::Tree,
+    batch: &mut WriteBatch,
+    record: &CaseRecord,
+    tombstone: &Tombstone,
+) -> Result<()> {
+    batch.remove(record_key(&record.code));
+    for item in kernel.scan_prefix(events_prefix(&record.code)) {
+        let (k, _) = item?;
+        batch.remove(k.to_vec());
+    }
+    batch.remove(user_key(&record.reporter, &record.code));
+    batch.remove(pending_key(&record.reporter));
+    batch.put(tombstone_key(&record.code), encode(tombstone)?);
+    Ok(())
 }
 
 impl WriteBatch {

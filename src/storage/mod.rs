@@ -9,9 +9,13 @@
 //! - Nothing is acknowledged to a platform before [`Store::flush`] returned for the batch that holds it.
 
 pub mod agencies;
+pub mod backup;
 pub mod cases;
 pub mod desk;
 mod health;
+pub(crate) mod layout;
+pub mod purge;
+pub mod retention;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -39,6 +43,22 @@ pub enum Error {
     Encode(serde_json::Error),
     #[error("the database is being reopened after a write failure; try again shortly")]
     Closed,
+    #[error(
+        "the data folder {dir} was written by a newer Pandu (storage format {found}; this Pandu reads \
+         formats up to {supported}): run that newer version, or restore a backup into an empty folder"
+    )]
+    NewerFormat {
+        dir: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Backup(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -194,7 +214,12 @@ pub fn is_lock_error(e: &Error) -> bool {
 }
 
 /// The embedded database. Cheap to clone; all clones share one sled instance (which
-/// [`Store::reopen`] can replace after a write failure) and one set of write counters.
+/// [`Store::reopen`] can replace after a write failure, and [`Store::rewrite`] with a fresh copy) and
+/// one set of write counters.
+///
+/// Every operation passes a gate (a shared lock, taken recursively so nesting never deadlocks) for
+/// its whole length; the few that need the whole database still (a rewrite after a purge, a backup)
+/// take it exclusively, so they see one consistent point and no write is lost to a swap.
 #[derive(Clone)]
 pub struct Store {
     shared: Arc<Shared>,
@@ -206,27 +231,43 @@ struct Shared {
     /// `None` only while [`Store::reopen`] waits for the old instance to let go of the files.
     handles: RwLock<Option<Handles>>,
     health: Health,
+    gate: parking_lot::RwLock<()>,
+    /// Old generations being wiped and removed in the background after a rewrite.
+    retiring: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Held for the store's life: one process per data folder (whatever generation it reads).
+    _lock: std::fs::File,
 }
 
-#[derive(Clone)]
-struct Handles {
-    db: sled::Db,
-    kernel: sled::Tree,
+/// The live database instance: a generation of the folder (see `layout`).
+type Handles = layout::Live;
+
+/// A value read through the gate; the gate stays held while it lives.
+pub(crate) struct Gated<'a, T> {
+    _gate: parking_lot::RwLockReadGuard<'a, ()>,
+    value: T,
+}
+
+impl<T> std::ops::Deref for Gated<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// The live database alone: nothing else reads or writes while it lives.
+pub(crate) struct Exclusive<'a> {
+    _gate: parking_lot::RwLockWriteGuard<'a, ()>,
+    handles: Handles,
+}
+
+impl std::ops::Deref for Exclusive<'_> {
+    type Target = Handles;
+    fn deref(&self) -> &Handles {
+        &self.handles
+    }
 }
 
 impl Handles {
-    fn open(dir: &Path, cache_bytes: u64) -> Result<Handles> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            // We flush explicitly before every acknowledgement; the background flush only bounds the
-            // work left for the next explicit flush.
-            .flush_every_ms(Some(1000))
-            .open()?;
-        let kernel = db.open_tree("kernel")?;
-        Ok(Handles { db, kernel })
-    }
-
     /// Pending outbox entries per channel: read once when the database opens, then kept by the writes.
     fn count_outbox(&self, health: &Health) -> Result<()> {
         for channel in [Channel::Console, Channel::Telegram, Channel::Whatsapp] {
@@ -266,7 +307,8 @@ impl Store {
     /// Opens (or creates) the database in `dir`, failing at once when the lock is held (the CLI uses
     /// this to find a running server and forward its command there).
     pub fn open_now(dir: &Path, cache_bytes: u64) -> Result<Store> {
-        let handles = Handles::open(dir, cache_bytes)?;
+        let lock = layout::lock(dir)?;
+        let handles = layout::open(dir, cache_bytes)?;
         let health = Health::default();
         handles.count_outbox(&health)?;
         Ok(Store {
@@ -275,16 +317,81 @@ impl Store {
                 cache_bytes,
                 handles: RwLock::new(Some(handles)),
                 health,
+                gate: parking_lot::RwLock::new(()),
+                retiring: std::sync::Mutex::new(Vec::new()),
+                _lock: lock,
             }),
         })
     }
 
-    fn handles(&self) -> Result<Handles> {
+    fn current(&self) -> Result<Handles> {
         let guard = match self.shared.handles.read() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         guard.clone().ok_or(Error::Closed)
+    }
+
+    /// The live database, through the gate (held while the answer lives).
+    pub(crate) fn handles(&self) -> Result<Gated<'_, Handles>> {
+        let gate = self.shared.gate.read_recursive();
+        Ok(Gated {
+            _gate: gate,
+            value: self.current()?,
+        })
+    }
+
+    /// The live database alone: every other operation waits until the answer is dropped.
+    pub(crate) fn exclusive(&self) -> Result<Exclusive<'_>> {
+        let gate = self.shared.gate.write();
+        Ok(Exclusive {
+            _gate: gate,
+            handles: self.current()?,
+        })
+    }
+
+    /// Copies every live record into a fresh database, switches to it, and wipes the old one in the
+    /// background ([`Store::wait_retired`] waits for that): afterwards no removed record is left in
+    /// the folder's files. Everything else waits meanwhile (about a second per 100 MB).
+    pub fn rewrite(&self) -> Result<()> {
+        let gate = self.shared.gate.write();
+        let mut slot = match self.shared.handles.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(live) = slot.as_mut() else {
+            return Err(Error::Closed);
+        };
+        let old = layout::rewrite(&self.shared.dir, self.shared.cache_bytes, live)?;
+        drop(slot);
+        drop(gate);
+        let handle = layout::retire(old);
+        match self.shared.retiring.lock() {
+            Ok(mut handles) => handles.push(handle),
+            Err(poisoned) => poisoned.into_inner().push(handle),
+        }
+        Ok(())
+    }
+
+    /// Waits until the old databases replaced by [`Store::rewrite`] are wiped from the disk.
+    pub fn wait_retired(&self) {
+        let handles = match self.shared.retiring.lock() {
+            Ok(mut handles) => std::mem::take(&mut *handles),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for handle in handles {
+            let _ = handle.join();
+        }
+    }
+
+    /// The data folder's database directory this store was opened on.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Counts entries a purge took out of a channel's outbox.
+    pub(crate) fn outbox_removed(&self, channel: Channel, n: i64) {
+        self.shared.health.outbox_add(channel, -n);
     }
 
     /// Runs a write: refused while the fault switch is on; a failure is counted and shown by
@@ -295,7 +402,10 @@ impl Store {
             .health
             .check_fault()
             .map_err(io_error)
-            .and_then(|()| op(&self.handles()?).map_err(Error::from));
+            .and_then(|()| {
+                let h = self.handles()?;
+                op(&h).map_err(Error::from)
+            });
         if result.is_err() {
             self.shared.health.failed();
         }
@@ -346,7 +456,7 @@ impl Store {
         drop(old);
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         let handles = loop {
-            match Handles::open(&self.shared.dir, self.shared.cache_bytes) {
+            match layout::open(&self.shared.dir, self.shared.cache_bytes) {
                 Err(e) if is_lock_error(&e) && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -390,7 +500,7 @@ impl Store {
 
     /// A number larger than every number this database returned before, across restarts.
     pub fn next_seq(&self) -> Result<u64> {
-        self.write(|h| h.db.generate_id())
+        self.write(|h| h.next_seq_raw())
     }
 
     /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
@@ -470,9 +580,11 @@ impl Store {
     /// Rewrites a pending entry (after a failed attempt, or to hold or release it).
     pub fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
         let value = serde_json::to_vec(entry).map_err(Error::Encode)?;
+        let k = key::outbox(entry.user.channel, entry.seq);
+        // Only while it is still queued: an entry a purge took out is not written back.
         self.write(|h| {
             h.kernel
-                .insert(key::outbox(entry.user.channel, entry.seq), value)
+                .fetch_and_update(&k, |old| old.map(|_| value.clone()))
         })?;
         Ok(())
     }
@@ -488,10 +600,17 @@ impl Store {
         &self,
         finished: impl IntoIterator<Item = (&'a OutboxEntry, Delivery)>,
     ) -> Result<()> {
+        // The check below and the write share one pass of the gate, so a purge (exclusive) is wholly
+        // before or wholly after them.
+        let kernel = self.kernel()?;
         let mut batch = sled::Batch::default();
         let mut delta = OutboxDelta::default();
         for (entry, delivery) in finished {
             let channel = entry.user.channel;
+            // An entry taken out of the queue meanwhile (a purge) leaves no record of its text.
+            if !kernel.contains_key(key::outbox(channel, entry.seq))? {
+                continue;
+            }
             delta.add(channel, -1);
             let platform_id = match &delivery {
                 Delivery::Sent {
@@ -518,6 +637,7 @@ impl Store {
             }
         }
         self.write(|h| h.kernel.apply_batch(batch))?;
+        drop(kernel);
         delta.apply_to(&self.shared.health);
         Ok(())
     }
@@ -542,16 +662,41 @@ impl Store {
 
     /// Appends a platform receipt ("delivered", "read", "failed: ...") to a delivery record.
     pub fn add_receipt(&self, channel: Channel, platform_id: &str, receipt: &str) -> Result<bool> {
-        let Some(mut record) = self.delivery_by_platform_id(channel, platform_id)? else {
+        let kernel = self.kernel()?;
+        let Some(seq) = kernel.get(key::platform_message(channel, platform_id))? else {
             return Ok(false);
         };
-        record.receipts.push(receipt.to_string());
-        let value = serde_json::to_vec(&record).map_err(Error::Encode)?;
-        self.write(|h| {
-            h.kernel
-                .insert(key::delivered(channel, record.entry.seq), value)
+        let Ok(bytes) = <[u8; 8]>::try_from(seq.as_ref()) else {
+            return Ok(false);
+        };
+        let k = key::delivered(channel, u64::from_be_bytes(bytes));
+        // Changed in place, never recreated: a record removed meanwhile (retention, a purge) stays
+        // removed.
+        let mut failure = None;
+        let updated = self.write(|h| {
+            h.kernel.update_and_fetch(&k, |old| {
+                let old = old?;
+                let mut record: DeliveryRecord = match decode(&k, old) {
+                    Ok(record) => record,
+                    Err(e) => {
+                        failure = Some(e);
+                        return Some(old.to_vec());
+                    }
+                };
+                record.receipts.push(receipt.to_string());
+                match encode(&record) {
+                    Ok(value) => Some(value),
+                    Err(e) => {
+                        failure = Some(e);
+                        Some(old.to_vec())
+                    }
+                }
+            })
         })?;
-        Ok(true)
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(updated.is_some())
     }
 
     /// Delivery records of a channel, oldest first (for tests and staff tools).
@@ -629,14 +774,24 @@ impl Store {
 
     /// The kernel tree of the current database instance (see [`Store::reopen`]).
     #[allow(dead_code)] // used by the sub-stores
-    pub(crate) fn kernel(&self) -> Result<sled::Tree> {
-        Ok(self.handles()?.kernel)
+    pub(crate) fn kernel(&self) -> Result<Gated<'_, sled::Tree>> {
+        let h = self.handles()?;
+        let value = h.kernel.clone();
+        Ok(Gated {
+            _gate: self.shared.gate.read_recursive(),
+            value,
+        })
     }
 
     /// The current database instance (see [`Store::reopen`]).
     #[allow(dead_code)] // used by the sub-stores
-    pub(crate) fn db(&self) -> Result<sled::Db> {
-        Ok(self.handles()?.db)
+    pub(crate) fn db(&self) -> Result<Gated<'_, sled::Db>> {
+        let h = self.handles()?;
+        let value = h.db.clone();
+        Ok(Gated {
+            _gate: self.shared.gate.read_recursive(),
+            value,
+        })
     }
 
     fn get_json<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>> {

@@ -1,0 +1,458 @@
+//! The example-based matcher: flows and nodes list example messages (`examples:` in the dialog
+//! files); at load time they become TF-IDF vectors of words, word pairs and character trigrams of the
+//! normalised text (after the lexicon), and a message is routed to the target of its nearest example
+//! (cosine similarity). Deterministic, pure Rust, no model files; built once, read-only afterwards.
+//!
+//! A [`Verdict`] says how sure the match is: `Confident` goes straight to the answering node,
+//! `Unsure` offers the best two or three as choices, `Poor` leaves the message to the fallback.
+
+use std::collections::HashMap;
+
+use super::io::{Lang, Position};
+use super::model::Text;
+
+/// At or above this similarity, with [`MARGIN`] over the next target, the match is taken at once.
+pub const CONFIDENT: f32 = 0.42;
+/// The best target must lead the next one by this much to be taken without asking.
+pub const MARGIN: f32 = 0.06;
+/// A confident match overrules a trigger of a flow without examples only at or above this similarity.
+pub const DECISIVE: f32 = 0.7;
+/// A confident match overrules a trigger of a flow with examples when it leads that flow's best
+/// target by this much.
+pub const OVERRULE_GAP: f32 = 0.15;
+/// While a free-text question waits, a message at least this similar to another flow's example
+/// makes the bot ask "answer, or go there?".
+pub const ELSEWHERE: f32 = 0.5;
+/// At or above this similarity a target is offered as "did you mean".
+pub const UNSURE: f32 = 0.24;
+/// At most this many targets are offered.
+pub const MAX_OFFERED: usize = 3;
+
+/// Words too common to say anything about the topic (after the lexicon).
+const STOPWORDS: &[&str] = &[
+    "saya",
+    "aku",
+    "yang",
+    "ya",
+    "min",
+    "kak",
+    "mas",
+    "mbak",
+    "pak",
+    "bu",
+    "sih",
+    "dong",
+    "nih",
+    "deh",
+    "kah",
+    "lah",
+    "to",
+    "kok",
+    "ini",
+    "itu",
+    "the",
+    "a",
+    "an",
+    "i",
+    "is",
+    "my",
+    "me",
+    "of",
+    "and",
+    "or",
+    "do",
+    "mau",
+    "tanya",
+    "nanya",
+    "admin",
+    "gan",
+    "sis",
+    "bos",
+    "halo",
+    "tolong",
+    "please",
+    "pls",
+    "mohon",
+    "bisa",
+    "apa",
+    "ada",
+    "kalau",
+    "de",
+    "nya",
+    "e",
+    "ne",
+    "je",
+    "wae",
+    "di",
+    "ke",
+    "dari",
+    "untuk",
+    "dengan",
+    "buat",
+    "sama",
+    "karo",
+    "nek",
+    "yen",
+    "jika",
+    "for",
+    "in",
+    "at",
+    "on",
+    "from",
+    "with",
+    "dan",
+    "atau",
+    "juga",
+    "saja",
+    "bagaimana",
+    "sudah",
+    "gimana",
+    "kan",
+    "ke",
+    "it",
+    "that",
+    "can",
+    "are",
+    "be",
+];
+
+/// One place a match can lead: a flow's first node or a node that answers one question.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub position: Position,
+    /// Shown as the choice when the bot asks "did you mean".
+    pub label: Text,
+}
+
+/// An example message of a target, already normalised.
+#[derive(Clone, Debug)]
+pub struct Example {
+    pub target: usize,
+    pub lang: Lang,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Go to this target.
+    Confident(usize),
+    /// Offer these targets, best first.
+    Unsure(Vec<usize>),
+    Poor,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Matcher {
+    pub targets: Vec<Target>,
+    pub examples: Vec<Example>,
+    /// Feature hash → feature index.
+    vocab: HashMap<u64, u32>,
+    idf: Vec<f32>,
+    /// Feature index → (example, weight in that example's unit vector).
+    postings: Vec<Vec<(u32, f32)>>,
+}
+
+impl Matcher {
+    /// Builds the index from normalised examples.
+    pub fn new(targets: Vec<Target>, examples: Vec<Example>) -> Matcher {
+        let mut vocab: HashMap<u64, u32> = HashMap::new();
+        let mut df: Vec<u32> = Vec::new();
+        let per_example: Vec<Vec<(u32, f32)>> = examples
+            .iter()
+            .map(|e| {
+                let mut feats: Vec<(u32, f32)> = Vec::new();
+                for (hash, weight) in features(&e.text) {
+                    let next = vocab.len() as u32;
+                    let id = *vocab.entry(hash).or_insert(next);
+                    if id as usize == df.len() {
+                        df.push(0);
+                    }
+                    match feats.iter_mut().find(|(f, _)| *f == id) {
+                        Some((_, w)) => *w += weight,
+                        None => feats.push((id, weight)),
+                    }
+                }
+                for (id, _) in &feats {
+                    if let Some(d) = df.get_mut(*id as usize) {
+                        *d += 1;
+                    }
+                }
+                feats
+            })
+            .collect();
+        let n = examples.len().max(1) as f32;
+        let idf: Vec<f32> = df
+            .iter()
+            .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln().max(0.05))
+            .collect();
+        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
+        for (e, feats) in per_example.iter().enumerate() {
+            let weighted: Vec<(u32, f32)> = feats
+                .iter()
+                .map(|&(id, tf)| (id, tf * idf_of(&idf, id)))
+                .collect();
+            let norm = weighted.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+            if norm == 0.0 {
+                continue;
+            }
+            for (id, w) in weighted {
+                if let Some(list) = postings.get_mut(id as usize) {
+                    list.push((e as u32, w / norm));
+                }
+            }
+        }
+        Matcher {
+            targets,
+            examples,
+            vocab,
+            idf,
+            postings,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.examples.is_empty()
+    }
+
+    /// Every target with its best similarity to the message, best first (ties: earlier target).
+    pub fn rank(&self, norm: &str) -> Vec<(usize, f32)> {
+        if self.examples.is_empty() || norm.is_empty() {
+            return Vec::new();
+        }
+        let mut query: Vec<(u32, f32)> = Vec::new();
+        for (hash, weight) in features(norm) {
+            let Some(&id) = self.vocab.get(&hash) else {
+                continue;
+            };
+            match query.iter_mut().find(|(f, _)| *f == id) {
+                Some((_, w)) => *w += weight,
+                None => query.push((id, weight)),
+            }
+        }
+        let weighted: Vec<(u32, f32)> = query
+            .iter()
+            .map(|&(id, tf)| (id, tf * idf_of(&self.idf, id)))
+            .collect();
+        // Unknown features count in the query's length too, so a long message about something else
+        // does not match on one shared word: each unseen word weighs as a rare one.
+        let unseen = features(norm)
+            .filter(|(h, _)| !self.vocab.contains_key(h))
+            .map(|(_, w)| w * w)
+            .sum::<f32>();
+        let max_idf = self.idf.iter().copied().fold(1.0, f32::max);
+        let norm_q = (weighted.iter().map(|(_, w)| w * w).sum::<f32>()
+            + unseen * max_idf * max_idf * 0.25)
+            .sqrt();
+        if norm_q == 0.0 {
+            return Vec::new();
+        }
+        let mut scores = vec![0f32; self.examples.len()];
+        for (id, w) in &weighted {
+            if let Some(list) = self.postings.get(*id as usize) {
+                for &(e, ew) in list {
+                    if let Some(s) = scores.get_mut(e as usize) {
+                        *s += w * ew;
+                    }
+                }
+            }
+        }
+        let mut best = vec![0f32; self.targets.len()];
+        for (e, s) in scores.iter().enumerate() {
+            if let Some(ex) = self.examples.get(e)
+                && let Some(b) = best.get_mut(ex.target)
+            {
+                let s = s / norm_q;
+                if s > *b {
+                    *b = s;
+                }
+            }
+        }
+        let mut ranked: Vec<(usize, f32)> = best
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+    }
+
+    /// The similarity of the best target (0 when nothing matches).
+    pub fn best_score(&self, norm: &str) -> f32 {
+        self.rank(norm).first().map(|r| r.1).unwrap_or(0.0)
+    }
+
+    /// The best similarity of any target in `flow` in a ranking; `None` when the flow has no examples.
+    pub fn flow_score(&self, ranked: &[(usize, f32)], flow: &str) -> Option<f32> {
+        if !self.targets.iter().any(|t| t.position.flow == flow) {
+            return None;
+        }
+        Some(
+            ranked
+                .iter()
+                .find(|(t, _)| {
+                    self.targets
+                        .get(*t)
+                        .is_some_and(|t| t.position.flow == flow)
+                })
+                .map(|r| r.1)
+                .unwrap_or(0.0),
+        )
+    }
+
+    pub fn classify(&self, norm: &str) -> Verdict {
+        self.verdict(&self.rank(norm))
+    }
+
+    /// How sure a ranking is.
+    pub fn verdict(&self, ranked: &[(usize, f32)]) -> Verdict {
+        let Some(&(top, score)) = ranked.first() else {
+            return Verdict::Poor;
+        };
+        let second = ranked.get(1).map(|r| r.1).unwrap_or(0.0);
+        if score >= CONFIDENT && score - second >= MARGIN {
+            return Verdict::Confident(top);
+        }
+        if score >= UNSURE {
+            let offered: Vec<usize> = ranked
+                .iter()
+                .take(MAX_OFFERED)
+                .filter(|(_, s)| *s >= UNSURE && *s >= score * 0.75)
+                .map(|(t, _)| *t)
+                .collect();
+            if offered.len() == 1 && score >= CONFIDENT {
+                return Verdict::Confident(top);
+            }
+            return Verdict::Unsure(offered);
+        }
+        Verdict::Poor
+    }
+
+    /// k-fold cross-validation of the examples: each fold is classified by a matcher built from the
+    /// others. Returns (correct top-1 targets, examples tried).
+    pub fn cross_validate(&self, k: usize) -> (usize, usize) {
+        let k = k.max(2);
+        let mut correct = 0;
+        let mut total = 0;
+        for fold in 0..k {
+            let train: Vec<Example> = self
+                .examples
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % k != fold)
+                .map(|(_, e)| e.clone())
+                .collect();
+            let m = Matcher::new(self.targets.clone(), train);
+            for (_, e) in self
+                .examples
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % k == fold)
+            {
+                total += 1;
+                if m.rank(&e.text).first().map(|r| r.0) == Some(e.target) {
+                    correct += 1;
+                }
+            }
+        }
+        (correct, total)
+    }
+}
+
+fn idf_of(idf: &[f32], id: u32) -> f32 {
+    idf.get(id as usize).copied().unwrap_or(1.0)
+}
+
+/// The features of a normalised text with their weights: words (1.0), adjacent word pairs (0.7) and
+/// character trigrams of each word with its edges marked (0.35 each, so a typo still shares most of
+/// them).
+fn features(norm: &str) -> impl Iterator<Item = (u64, f32)> + '_ {
+    let words: Vec<&str> = norm
+        .split(' ')
+        .filter(|w| !w.is_empty() && !STOPWORDS.contains(w))
+        .collect();
+    let mut out: Vec<(u64, f32)> = Vec::with_capacity(words.len() * 8);
+    for (i, w) in words.iter().enumerate() {
+        out.push((hash(b'w', &[w.as_bytes()]), 1.0));
+        if let Some(next) = words.get(i + 1) {
+            out.push((hash(b'p', &[w.as_bytes(), b" ", next.as_bytes()]), 0.7));
+        }
+        if w.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let padded: Vec<u8> = std::iter::once(b'#')
+            .chain(w.bytes())
+            .chain(std::iter::once(b'#'))
+            .collect();
+        if padded.len() >= 3 {
+            for tri in padded.windows(3) {
+                out.push((hash(b'c', &[tri]), 0.35));
+            }
+        }
+    }
+    out.into_iter()
+}
+
+/// FNV-1a over a kind byte and parts: the same on every machine and every run.
+fn hash(kind: u8, parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    eat(kind);
+    for part in parts {
+        for &b in *part {
+            eat(b);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(flow: &str) -> Target {
+        Target {
+            position: Position::new(flow, "start"),
+            label: Text::default(),
+        }
+    }
+
+    fn matcher() -> Matcher {
+        let ex = |t: usize, text: &str| Example {
+            target: t,
+            lang: Lang::Id,
+            text: text.to_string(),
+        };
+        Matcher::new(
+            vec![target("syarat"), target("biaya"), target("paspor")],
+            vec![
+                ex(0, "syarat kerja ke taiwan apa saja"),
+                ex(0, "umur berapa boleh daftar pmi"),
+                ex(1, "biaya ke hong kong berapa"),
+                ex(1, "pt minta uang 10 juta untuk proses wajar tidak"),
+                ex(2, "paspor saya dipegang pt boleh tidak"),
+                ex(2, "agen menahan paspor adik saya"),
+            ],
+        )
+    }
+
+    #[test]
+    fn the_nearest_example_wins_and_typos_still_match() {
+        let m = matcher();
+        assert_eq!(m.classify("paspor sy ditahan agen"), Verdict::Confident(2));
+        assert_eq!(
+            m.rank("biayanya brapa ke hongkong").first().map(|r| r.0),
+            Some(1)
+        );
+        assert_eq!(m.classify("cuaca hari ini cerah sekali"), Verdict::Poor);
+    }
+
+    #[test]
+    fn the_same_input_always_gives_the_same_answer() {
+        let a = matcher().rank("pt minta dp 10 juta normal tidak");
+        let b = matcher().rank("pt minta dp 10 juta normal tidak");
+        assert_eq!(a, b);
+    }
+}
