@@ -302,7 +302,7 @@ impl Run<'_> {
             // A question of another flow waits for the user to come back; the flow's own trigger
             // simply starts the flow again.
             if let Some(pos) = self.session.position.clone()
-                && pos.flow != flow
+                && pos.flow != target.flow
                 && matches!(
                     self.bot.node(&pos).map(|n| &n.kind),
                     Some(NodeKind::Question(_))
@@ -1400,6 +1400,8 @@ mod tests {
             effects: Vec::new(),
             entered: None,
             sealed: false,
+            entered_at: None,
+            not_understood: None,
         };
         run.push(
             interpolate("{fact.address}\n\nIsi", Lang::Id, &chat.session, &chat.bot),
@@ -1489,6 +1491,9 @@ mod tests {
             replies: Vec::new(),
             effects: Vec::new(),
             entered: None,
+            entered_at: None,
+            not_understood: None,
+            sealed: false,
         };
         // "{note}\nText\n\n{empty}\n\nMore" with both variables empty.
         run.push("\nText\n\n\n\nMore\n".into(), vec![]);
