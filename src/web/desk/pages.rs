@@ -535,12 +535,16 @@ pub async fn inbox(
         }),
         countries: choices(&listing.countries, &filter.country, &|k| k.to_string()),
         assignees: choices(&listing.assignees, &filter.assignee, &|k| k.to_string()),
-        prev: (listing.page > 1)
-            .then(|| format!("/staff?{}", query_string(&filter, listing.page - 1)))
-            .unwrap_or_default(),
-        next: (listing.page < listing.pages)
-            .then(|| format!("/staff?{}", query_string(&filter, listing.page + 1)))
-            .unwrap_or_default(),
+        prev: if listing.page > 1 {
+            format!("/staff?{}", query_string(&filter, listing.page - 1))
+        } else {
+            String::new()
+        },
+        next: if listing.page < listing.pages {
+            format!("/staff?{}", query_string(&filter, listing.page + 1))
+        } else {
+            String::new()
+        },
         export: format!("/staff/export.csv?{}", query_string(&filter, 1)),
         filter,
     };
