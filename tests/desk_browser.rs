@@ -137,7 +137,9 @@ fn lines_of(stderr: std::process::ChildStderr) -> std::sync::mpsc::Receiver<Stri
     rx
 }
 
-/// `pandu serve` on a free port; returns the child and the desk URL it printed.
+/// `pandu serve` on a free port; returns the child and the desk URL it printed. The caller stops and
+/// waits for the child; this waits only when it gives up on it.
+#[allow(clippy::zombie_processes)]
 async fn serve(data: &Path, api: &BotApi) -> (std::process::Child, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"))
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -167,10 +169,11 @@ async fn serve(data: &Path, api: &BotApi) -> (std::process::Child, String) {
                 return (child, url);
             }
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "pandu serve did not print the desk URL"
-        );
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pandu serve did not print the desk URL");
+        }
     }
 }
 

@@ -1401,8 +1401,6 @@ mod tests {
             entered_at: None,
             not_understood: None,
             sealed: false,
-            entered_at: None,
-            not_understood: None,
         };
         run.push(
             interpolate("{fact.address}\n\nIsi", Lang::Id, &chat.session, &chat.bot),

@@ -302,8 +302,7 @@ const AMOUNT_WORDS: &[&str] = &[
 /// bytes.
 fn excerpt(norm: &str, start: usize, end: usize) -> String {
     let mut stop = end;
-    let mut taken = 0;
-    for word in norm[end..].split(' ').filter(|w| !w.is_empty()) {
+    for (taken, word) in norm[end..].split(' ').filter(|w| !w.is_empty()).enumerate() {
         let amount = word.chars().any(|c| c.is_ascii_digit()) || AMOUNT_WORDS.contains(&word);
         if !amount || taken >= 3 {
             break;
@@ -312,7 +311,6 @@ fn excerpt(norm: &str, start: usize, end: usize) -> String {
             Some(at) => stop += at + word.len(),
             None => break,
         }
-        taken += 1;
     }
     let stop = floor_boundary(norm, stop.min(start + 60).max(end));
     norm[start..stop].trim().to_string()

@@ -255,7 +255,7 @@ fn copy_into(from: &Live, path: &Path, cache_bytes: u64) -> Result<sled::Db> {
             }
             batch.insert(k, v);
             n += 1;
-            if n % 10_000 == 0 {
+            if n.is_multiple_of(10_000) {
                 target.apply_batch(std::mem::take(&mut batch))?;
             }
         }
