@@ -487,6 +487,15 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
     for e in &report.errors {
         println!("error: {e}");
     }
+    let long: usize = report.transcripts.iter().map(|t| t.long.len()).sum();
+    if long > 0 {
+        println!("\n{long} reply(ies) built at run time are longer than one phone screen:");
+        for t in &report.transcripts {
+            for l in &t.long {
+                println!("  long: {} {l}", t.file.display());
+            }
+        }
+    }
     for t in &report.transcripts {
         if t.failures.is_empty() {
             continue;

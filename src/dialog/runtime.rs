@@ -281,12 +281,12 @@ impl Run<'_> {
         let target = match (matched, triggered) {
             (Some(m), Some(t)) if m.flow != t.flow => {
                 // They disagree. The examples win when they clearly prefer their target to the
-                // trigger's flow; a flow without examples is judged by its trigger unless the
-                // examples are very sure.
+                // trigger's flow; a flow without examples is judged by its trigger.
                 let best = ranked.first().map(|r| r.1).unwrap_or(0.0);
                 match self.bot.matcher.flow_score(&ranked, &t.flow) {
                     Some(other) if best - other >= matcher::OVERRULE_GAP => Some(m),
-                    None if best >= matcher::DECISIVE => Some(m),
+                    // A flow without examples yet (a new answer page) is judged by its trigger:
+                    // its author wrote the trigger for exactly this, the examples cannot know it.
                     _ => Some(t),
                 }
             }
@@ -383,9 +383,18 @@ impl Run<'_> {
         .then_some(pos)
     }
 
-    /// Whether the user has answered anything in the current conversation.
+    /// Whether a report is being taken: a question of a flow that files a case (`case.open`) waits,
+    /// and the user has answered something. Only then do "batal" and "menu" ask before leaving; in
+    /// any other flow (a company check, a guidance page) they do what they say at once.
     fn has_answers(&self) -> bool {
-        self.session.vars.keys().any(|k| !k.starts_with('_'))
+        let in_report = self.waiting_question().is_some_and(|pos| {
+            self.bot.flows.get(&pos.flow).is_some_and(|flow| {
+                flow.nodes.values().any(
+                    |n| matches!(&n.kind, NodeKind::Action { name, .. } if name == "case.open"),
+                )
+            })
+        });
+        in_report && self.session.vars.keys().any(|k| !k.starts_with('_'))
     }
 
     /// Asks before a cancel word throws the unfinished answers away.
