@@ -97,7 +97,6 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(addr.clone());
-    tracing::info!(address = %bound, "listening");
     // The staff desk (/staff): mounted once the address is known, so it can say where it is.
     let router = match web::desk::start(engine.clone(), &config, &bound, shutdown_rx.clone()).await
     {
@@ -132,6 +131,8 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     });
     crate::admin::write_address(&config, &bound)
         .context("cannot write the server's address next to the admin token")?;
+    // Said only once staff commands can find the server (tests and operators wait for this line).
+    tracing::info!(address = %bound, "listening");
     web::server::serve(
         listener,
         router,

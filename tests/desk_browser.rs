@@ -235,7 +235,8 @@ async fn an_officer_answers_and_refers_the_overdue_p1_case_and_a_viewer_cannot()
     let answer = "Bu, kami sdh hubungi BP3MI. Mohon tunggu kabar dari kami ya.";
     b.type_into("#reply-text", answer).await;
     b.click("#send-reply").await;
-    assert!(b.source().await.contains("antrean kirim"));
+    let page = b.source().await;
+    assert!(page.contains("akan terkirim lewat"), "{page}");
 
     b.click("#status-select option[value=referred]").await;
     b.click("#referral-select option[value=bp3mi]").await;

@@ -175,12 +175,12 @@ async fn a_reported_offer_shows_its_findings_to_staff_and_recurring_numbers_are_
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     for want in [
-        "tawaran_temuan",
+        "Temuan pada tawaran:",
         "[KUAT] Tujuan yang dikenal untuk penipuan online",
         "[KUAT] Transfer ke rekening pribadi",
         "biaya proses 5jt",
-        "tawaran_putusan: Ada *tanda kuat*",
-        "tawaran_teks: LOKER KAMBOJA",
+        "Penilaian tawaran kerja: Ada *tanda kuat*",
+        "Teks tawaran (seperti ditempel): LOKER KAMBOJA",
         "adik sy udah tf 2jt",
         "(tawaran)",
     ] {

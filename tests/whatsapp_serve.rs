@@ -386,7 +386,7 @@ async fn a_sigkill_under_load_loses_nothing_that_was_acknowledged() {
     while !(0..USERS).all(|u| {
         answers(u)
             .iter()
-            .any(|t| t == &format!("Terima kasih, Nama{u}."))
+            .any(|t| t.starts_with(&format!("Terima kasih, Nama{u}.")))
     }) {
         assert!(
             std::time::Instant::now() < deadline,
@@ -403,10 +403,12 @@ async fn a_sigkill_under_load_loses_nothing_that_was_acknowledged() {
         let got = answers(u);
         // Every answer at least once, in order. (A reply Meta accepted just before the kill, and the
         // server had no time to record, goes out again: sending is at least once.)
+        // Compared by their first paragraph: an answer that ends a flow also says the way back.
         let mut firsts = Vec::new();
         for t in &got {
-            if !firsts.contains(t) {
-                firsts.push(t.clone());
+            let first = t.split("\n\n").next().unwrap_or_default().to_string();
+            if !firsts.contains(&first) {
+                firsts.push(first);
             }
         }
         let want = [

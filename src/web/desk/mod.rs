@@ -300,7 +300,7 @@ pub fn router(state: DeskState) -> Router {
         .route("/staff/overview", get(pages::overview))
         .route("/staff/audit", get(pages::audit))
         .route("/staff/logout", post(pages::logout))
-        .layer(middleware::from_fn_with_state(state.clone(), guard));
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard));
     Router::new()
         .route("/staff/login", get(pages::login_page).post(pages::login))
         .route("/staff/static/desk.css", get(pages::stylesheet))

@@ -322,7 +322,10 @@ async fn a_change_without_the_right_csrf_token_is_refused() {
     );
     // The confirmation is the desk's own text (dialogs/_cases.yaml), shown once.
     let (_, page) = b.get(&location).await;
-    assert!(page.contains("antrean kirim"), "{page}");
+    assert!(
+        page.contains("sudah dijadwalkan dan akan terkirim lewat"),
+        "{page}"
+    );
     // The sign-in form has its own token: without it, no sign-in.
     let mut other = Browser::new(&server);
     let (status, _) = other
