@@ -58,12 +58,18 @@ pub fn render_findings(rules: &OfferRules, a: &Analysis, lang: Lang) -> String {
         let Some(sign) = rules.sign(&f.key) else {
             continue;
         };
-        let vars = values(rules, f, a, lang);
+        // The texts are authored markup; what comes from the offer (names, numbers, the excerpt)
+        // is escaped so it shows literally.
+        let escape = crate::dialog::markup::escape;
+        let vars: Vec<(&str, String)> = values(rules, f, a, lang)
+            .into_iter()
+            .map(|(k, v)| (k, escape(&v)))
+            .collect();
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let excerpt = f
             .excerpt
             .as_deref()
-            .map(|t| fill(rules.excerpt.get(lang), &[("text", t)]))
+            .map(|t| fill(rules.excerpt.get(lang), &[("text", &escape(t))]))
             .unwrap_or_default();
         let title = fill(sign.title.get(lang), &vars);
         let why = fill(sign.why.get(lang), &vars);
@@ -195,6 +201,9 @@ impl Action for Check {
     fn reads(&self) -> &'static [&'static str] {
         &[TEXT]
     }
+    fn markup(&self) -> &'static [&'static str] {
+        &[VERDICT, FINDINGS]
+    }
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
         let text = call.vars.get(TEXT).map(String::as_str).unwrap_or("");
         if !text.chars().any(char::is_alphanumeric) {
@@ -223,6 +232,9 @@ impl Action for Report {
     }
     fn reads(&self) -> &'static [&'static str] {
         &[TEXT]
+    }
+    fn markup(&self) -> &'static [&'static str] {
+        &[VERDICT, FINDINGS]
     }
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
         let text = call.vars.get(TEXT).map(String::as_str).unwrap_or("");
