@@ -701,10 +701,12 @@ pub async fn case_page(
         .collect();
     names.extend(r.fields.keys().filter(|k| !texts.intake_fields.contains(k)));
     for name in names {
-        let value = r.fields.get(name).cloned().unwrap_or_default();
+        // The words the reporter saw, as in `pandu cases show` (`staff.field_names`, menu labels).
+        let value = r.fields.get(name).map(String::as_str).unwrap_or_default();
         fields.push(FieldView {
-            name: name.clone(),
-            value: (revealed || !personal(name)).then_some(value),
+            name: texts.field_name(name).to_string(),
+            value: (revealed || !personal(name))
+                .then(|| texts.field_words(name, value).to_string()),
         });
     }
     let timeline = case

@@ -397,6 +397,9 @@ async fn an_officer_sees_personal_data_only_after_choosing_to_and_it_is_recorded
     let (_, page) = b.get(&page_path).await;
     assert!(page.contains(WORKER_NAME));
     assert!(page.contains("dipukul"));
+    // The report's fields by the names staff read in `pandu cases show`, never program keys.
+    assert!(page.contains("Nama PMI"), "{page}");
+    assert!(!page.contains("nama_pmi"), "{page}");
     assert!(
         timeline(&server.store)
             .iter()
