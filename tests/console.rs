@@ -88,12 +88,14 @@ fn one_line_in_one_line_out_and_a_kill_loses_nothing() {
 /// answer says where it stands instead of a bare prompt; the dialogs' `*bold*` never shows as asterisks.
 #[test]
 fn a_restarted_terminal_chat_says_where_the_conversation_stands() {
-    let data = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // pandu creates its data folder itself (0700); a temporary folder made by others may be 0755.
+    let data = tmp.path().join("data");
     let run = |input: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pandu"))
             .args(["chat", "--user", "pak-darto"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("PANDU_DATA_DIR", data.path())
+            .env("PANDU_DATA_DIR", &data)
             .env("PANDU_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
