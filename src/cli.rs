@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app;
 use crate::channels::console::{self, ConsoleOptions};
@@ -97,7 +97,17 @@ pub fn main() -> ExitCode {
     // only: files 0600, folders 0700.
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-    let cli = Cli::parse();
+    // Help in the staff's language (config/cli.yaml): Indonesian unless `--lang en` or LANG=en*.
+    let args: Vec<String> = std::env::args().collect();
+    let lang = crate::cli_help::help_lang(&args, crate::cli_help::env_lang().as_deref());
+    let args = crate::cli_help::strip_help_lang(args);
+    let cli = match crate::cli_help::localize(Cli::command(), lang)
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     // A terminal chat is not drowned in the server's info lines; PANDU_LOG still decides.
     // `pandu check` is a report for people: no log line in the middle of it either.
     let chatting = matches!(
@@ -202,7 +212,7 @@ fn init_logging(default: &str) {
 fn parse_lang(lang: Option<String>) -> Option<Option<Lang>> {
     match lang.as_deref().map(Lang::parse) {
         Some(None) => {
-            eprintln!("error: --lang takes id or en");
+            eprintln!("error: --lang takes id, en or jv");
             None
         }
         Some(Some(l)) => Some(Some(l)),
