@@ -165,7 +165,7 @@ fn walk(cmd: Command, path: &str, texts: &Texts, words: &Words, lang: HelpLang) 
     for (id, positional) in args {
         let text = texts
             .help
-            .get(&format!("{path} {id}").trim_start().to_string())
+            .get(format!("{path} {id}").trim_start())
             .map(|p| p.get(lang).to_string());
         let heading = if positional {
             words.arguments.clone()
