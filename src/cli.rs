@@ -539,10 +539,37 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("  miss: {text:?} should reach `{want}`, reached `{got}`");
         }
     }
+    if let Some(p) = &report.heldout {
+        let langs: Vec<String> = p
+            .by_lang
+            .iter()
+            .map(|(l, (ok, n))| format!("{l} {ok}/{n}"))
+            .collect();
+        println!(
+            "held-out messages (written by someone who saw neither triggers nor examples): {} of {} reach the flow and node that answer ({:.1}%, target {:.0}%); by language: {}",
+            p.correct,
+            p.total,
+            p.accuracy() * 100.0,
+            transcript::HELDOUT_TARGET * 100.0,
+            langs.join(", ")
+        );
+        let mut pairs: std::collections::BTreeMap<(String, String), usize> = Default::default();
+        for (_, want, got) in &p.misses {
+            *pairs.entry((want.clone(), got.clone())).or_insert(0) += 1;
+        }
+        let mut pairs: Vec<_> = pairs.into_iter().collect();
+        pairs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        for ((want, got), n) in pairs.iter().take(15) {
+            println!("  routed: {want} -> {got} ({n})");
+        }
+        for (text, want, got) in &p.misses {
+            println!("  held-out miss: {text:?} should reach `{want}`, reached `{got}`");
+        }
+    }
     let matcher = report.matcher(&bot);
     if let Some(m) = &matcher {
         println!(
-            "example matcher on the phrasing corpus (never trained on): {} of {} top-1 right ({:.1}%, target {:.0}%); {} confident, {} unsure, {} poor; {}-fold cross-validation of {} examples: {:.1}% (target {:.0}%)",
+            "example matcher on the held-out messages (never trained on): {} of {} top-1 right ({:.1}%, target {:.0}%); {} confident, {} unsure, {} poor; {}-fold cross-validation of {} examples: {:.1}% (target {:.0}%)",
             m.correct,
             m.total,
             m.accuracy() * 100.0,
