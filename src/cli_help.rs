@@ -27,6 +27,9 @@ struct Texts {
     /// Key: the command path after `pandu` (`""` for pandu itself, `cases reply`), or the path, a
     /// space and the argument's id (`cases reply code`, `chat lang`).
     help: HashMap<String, Pair>,
+    /// Lines printed for staff by the commands themselves (`pandu check --facts`), by key.
+    #[serde(default)]
+    lines: HashMap<String, Pair>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +111,32 @@ pub fn strip_help_lang(args: Vec<String>) -> Vec<String> {
     }
     out
 }
+
+/// A line for staff from `config/cli.yaml` (`lines:`), with each `{name}` replaced by its value.
+/// An unknown key gives the key itself (a test checks every key the program uses).
+pub fn line(key: &str, lang: HelpLang, values: &[(&str, &str)]) -> String {
+    let texts: Option<Texts> = serde_saphyr::from_str(SOURCE).ok();
+    let mut out = texts
+        .as_ref()
+        .and_then(|t| t.lines.get(key))
+        .map_or_else(|| key.to_string(), |p| p.get(lang).to_string());
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// The keys of `lines:` the program uses.
+pub const LINE_KEYS: &[&str] = &[
+    "facts.title",
+    "facts.group",
+    "facts.group_unassigned",
+    "facts.source",
+    "facts.verified",
+    "facts.note",
+    "facts.javanese",
+    "facts.warnings",
+];
 
 /// The clap tree with every help text, heading and built-in flag in `lang`. A text missing from
 /// `config/cli.yaml` leaves the doc comment (the test below forbids that).
@@ -235,6 +264,17 @@ mod tests {
             assert!(!p.id.trim().is_empty() && !p.en.trim().is_empty(), "{k}");
         }
         assert!(texts.words.contains_key("id") && texts.words.contains_key("en"));
+        for k in LINE_KEYS {
+            assert!(texts.lines.contains_key(*k), "lines: {k} missing");
+        }
+        assert_eq!(
+            line(
+                "facts.group",
+                HelpLang::Id,
+                &[("who", "bp3mi"), ("open", "3")]
+            ),
+            "== diperiksa oleh: bp3mi (3 perlu diverifikasi) =="
+        );
     }
 
     fn help_of(lang: HelpLang, args: &[&str]) -> String {
