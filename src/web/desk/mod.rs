@@ -1,6 +1,6 @@
 //! The staff desk on the web, served by `pandu serve` under `/staff`: sign-in, the inbox of cases, a
 //! case page (timeline, masked personal data, reply, status and referral, assignment, notes), the
-//! overview, a CSV export and the audit log.
+//! overview, the messages Pandu did not understand, a CSV export and the audit log.
 //!
 //! - [`accounts`]: accounts, argon2id passwords, server-side sessions, lockout, audit log;
 //! - [`inbox`]: the case list (overdue first), filters, counts;
@@ -65,6 +65,7 @@ pub const PROTECTED: &[(&str, &str)] = &[
     ("POST", "/staff/case/PKL-AAAAAA/assign"),
     ("GET", "/staff/export.csv"),
     ("GET", "/staff/overview"),
+    ("GET", "/staff/questions"),
     ("GET", "/staff/audit"),
     ("POST", "/staff/logout"),
 ];
@@ -298,6 +299,7 @@ pub fn router(state: DeskState) -> Router {
         .route("/staff/case/{code}/assign", post(pages::assign))
         .route("/staff/export.csv", get(pages::export_csv))
         .route("/staff/overview", get(pages::overview))
+        .route("/staff/questions", get(pages::questions))
         .route("/staff/audit", get(pages::audit))
         .route("/staff/logout", post(pages::logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard));

@@ -1371,6 +1371,101 @@ pub async fn overview(
     html(StatusCode::OK, &page)
 }
 
+// ----------------------------------------------------------------------------- not understood
+
+/// One group of the same (masked) message at the same place.
+pub struct QuestionView {
+    pub node: String,
+    pub text: String,
+    pub n: usize,
+    pub last: String,
+}
+
+/// How many messages went unanswered at one place (`flow/node`, `-` outside any flow).
+pub struct NodeCount {
+    pub node: String,
+    pub n: usize,
+}
+
+#[derive(Template)]
+#[template(path = "desk/questions.html")]
+struct QuestionsPage {
+    frame: Frame,
+    days: u64,
+    total: usize,
+    nodes: Vec<NodeCount>,
+    /// Empty for a viewer: the words stay with officers and admins.
+    groups: Vec<QuestionView>,
+    words: bool,
+}
+
+/// At most this many messages are read for the page (a month of a busy helpline).
+const QUESTIONS_READ: usize = 50_000;
+/// Groups shown.
+const QUESTIONS_SHOWN: usize = 300;
+
+/// Messages Pandu did not understand, grouped by place and (masked) words, most frequent first.
+///
+/// A viewer sees only the counts per place, not the words: the masking removes numbers and
+/// addresses, but not names or places a person typed ("anak saya Siti di Johor"), and a viewer is
+/// the role that never sees what a person wrote. Officers and admins, who may see reports, see the
+/// words so they can turn them into triggers.
+pub async fn questions(
+    State(state): State<DeskState>,
+    Extension(staff): Extension<Staff>,
+) -> Response {
+    let days = state.inner.config.retention.unanswered_days;
+    let now = crate::time::now_secs();
+    let since = if days == 0 {
+        0
+    } else {
+        now.saturating_sub(days.saturating_mul(86_400))
+    };
+    let store = state.inner.engine.store().clone();
+    let read = tokio::task::spawn_blocking(move || store.unanswered_since(since, QUESTIONS_READ));
+    let entries = match read.await {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) => return technical(e),
+        Err(e) => return technical(e),
+    };
+    let words = staff.role().can_act();
+    let mut nodes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), (usize, u64)> = BTreeMap::new();
+    for e in &entries {
+        *nodes.entry(e.node.clone()).or_default() += 1;
+        if words {
+            let g = groups.entry((e.node.clone(), e.text.clone())).or_default();
+            g.0 += 1;
+            g.1 = g.1.max(e.at);
+        }
+    }
+    let mut nodes: Vec<NodeCount> = nodes
+        .into_iter()
+        .map(|(node, n)| NodeCount { node, n })
+        .collect();
+    nodes.sort_by(|a, b| b.n.cmp(&a.n).then(a.node.cmp(&b.node)));
+    let mut groups: Vec<((String, String), (usize, u64))> = groups.into_iter().collect();
+    groups.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(b.1.1.cmp(&a.1.1)));
+    groups.truncate(QUESTIONS_SHOWN);
+    let page = QuestionsPage {
+        frame: Frame::of(&staff, None, "questions"),
+        days,
+        total: entries.len(),
+        nodes,
+        groups: groups
+            .into_iter()
+            .map(|((node, text), (n, last))| QuestionView {
+                node,
+                text,
+                n,
+                last: wib(last),
+            })
+            .collect(),
+        words,
+    };
+    html(StatusCode::OK, &page)
+}
+
 // ------------------------------------------------------------------------------------------ audit
 
 #[derive(Deserialize, Default)]

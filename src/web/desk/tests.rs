@@ -490,3 +490,58 @@ fn cookies_are_secure_except_for_a_browser_on_this_machine() {
     config.desk.allow_plain_http = true;
     assert!(!secure_cookies(&config, lan, &HeaderMap::new()));
 }
+
+#[tokio::test]
+async fn questions_not_understood_are_grouped_and_counted_and_a_viewer_sees_no_words() {
+    use crate::storage::WriteBatch;
+    use crate::storage::stats::{Unanswered, mask};
+    let server = start().await;
+    let now = crate::time::now_secs();
+    let mut batch = WriteBatch::default();
+    let said = [
+        ("-", "cara bikin paspor online gmn"),
+        ("-", "Cara bikin paspor  online GMN"),
+        ("-", "cara bikin paspor online gmn"),
+        ("lapor/negara", "sy kerja di kapal 0812 3456 7890"),
+    ];
+    for (i, (node, text)) in said.iter().enumerate() {
+        let entry = Unanswered {
+            at: now - 60 * i as u64,
+            node: (*node).into(),
+            text: mask(text),
+        };
+        batch
+            .put_unanswered(server.store.next_seq().unwrap(), &entry)
+            .unwrap();
+    }
+    // One from long ago: past the 30 days, not counted.
+    let old = Unanswered {
+        at: now - 40 * 86_400,
+        node: "-".into(),
+        text: mask("pesan lama sekali"),
+    };
+    batch
+        .put_unanswered(server.store.next_seq().unwrap(), &old)
+        .unwrap();
+    server.store.apply(batch).unwrap();
+
+    let (mut b, _) = Browser::signed_in(&server, "officer").await;
+    let (status, page) = b.get("/staff/questions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("4 pesan"), "{page}");
+    assert!(
+        page.contains("<tr><td>3</td><td>cara bikin paspor online gmn</td>"),
+        "{page}"
+    );
+    assert!(page.contains("sy kerja di kapal [#]"), "{page}");
+    assert!(!page.contains("3456") && !page.contains("pesan lama"));
+
+    let (mut v, _) = Browser::signed_in(&server, "viewer").await;
+    let (status, page) = v.get("/staff/questions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<code>lapor/negara</code></td><td>1</td>"),
+        "{page}"
+    );
+    assert!(!page.contains("paspor online"), "a viewer read the words");
+}
