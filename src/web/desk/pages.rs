@@ -769,23 +769,18 @@ pub async fn case_page(
             value: a.name,
         })
         .collect();
-    let referrals = [
-        Referral::Bp3mi,
-        Referral::Kp2mi,
-        Referral::Embassy,
-        Referral::Other,
-    ]
-    .into_iter()
-    .map(|x| Choice {
-        value: x.as_str().to_string(),
-        label: texts
-            .referral
-            .get(x.as_str())
-            .map(|l| l.get(Lang::Id).to_string())
-            .unwrap_or_else(|| x.as_str().to_string()),
-        selected: case.referred_to == Some(x),
-    })
-    .collect();
+    let referrals = Referral::ALL
+        .into_iter()
+        .map(|x| Choice {
+            value: x.as_str().to_string(),
+            label: texts
+                .referral
+                .get(x.as_str())
+                .map(|l| l.get(Lang::Id).to_string())
+                .unwrap_or_else(|| x.as_str().to_string()),
+            selected: case.referred_to == Some(x),
+        })
+        .collect();
     let page = CasePage {
         frame: Frame::of(&staff, take_flash(&state, &staff), "inbox"),
         code: r.code.clone(),
@@ -999,7 +994,7 @@ pub async fn status(
         } else {
             None
         };
-        desk.set_status(&staff.actor(), &code, status, to, Some(&form.note))
+        desk.set_status_in_words(&staff.actor(), &code, status, to, Some(&form.note))
             .await
     }
     .await;

@@ -545,3 +545,37 @@ async fn questions_not_understood_are_grouped_and_counted_and_a_viewer_sees_no_w
     );
     assert!(!page.contains("paspor online"), "a viewer read the words");
 }
+
+#[tokio::test]
+async fn an_officer_refers_a_case_to_the_police_by_its_own_choice() {
+    let server = start().await;
+    let (mut b, csrf) = Browser::signed_in(&server, "officer").await;
+    let page_path = format!("/staff/case/{CODE}");
+    let (_, page) = b.get(&page_path).await;
+    assert!(
+        page.contains("value=\"police\"") && page.contains("Kepolisian (Polri)"),
+        "{page}"
+    );
+    let (status, _) = b
+        .post(
+            &format!("{page_path}/status"),
+            &[("csrf", &csrf), ("status", "referred"), ("to", "police")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let case = crate::cases::load(&server.store, CODE).unwrap().unwrap();
+    assert_eq!(case.referred_to, Some(crate::cases::Referral::Police));
+    // The confirmation names the status and the target in staff words, not program codes.
+    let (_, page) = b.get(&page_path).await;
+    let flash = page
+        .split("class=\"flash ok\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(flash.contains("Kepolisian (Polri)"), "{flash}");
+    assert!(
+        !flash.contains("new →") && !flash.contains("referred"),
+        "{flash}"
+    );
+}
