@@ -1223,6 +1223,132 @@ pub fn bar_chart(bars: &[Bar]) -> String {
     svg
 }
 
+/// A stacked horizontal bar chart (one row per label, one segment per series) with a legend, as SVG.
+/// Segments get the classes `s0`, `s1`, ... (colours in the stylesheet).
+pub fn stacked_chart(rows: &[(String, Vec<u64>)], series: &[String]) -> String {
+    let max = rows
+        .iter()
+        .map(|(_, v)| v.iter().sum::<u64>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let row = 20u64;
+    let (label_w, bar_w) = (110u64, 400u64);
+    let legend = 22u64;
+    let height = (rows.len().max(1) as u64) * row + legend + 4;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 {} {height}\" role=\"img\">",
+        label_w + bar_w + 60
+    );
+    let mut x = label_w;
+    for (i, name) in series.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<rect class=\"s{i}\" x=\"{x}\" y=\"4\" width=\"12\" height=\"12\"/><text x=\"{}\" y=\"15\">{}</text>",
+            x + 16,
+            escape(name)
+        );
+        x += 16 + 8 * name.chars().count() as u64 + 16;
+    }
+    for (r, (label, values)) in rows.iter().enumerate() {
+        let y = r as u64 * row + legend + 2;
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            label_w - 6,
+            y + 13,
+            escape(label)
+        );
+        let mut x = label_w;
+        for (i, v) in values.iter().enumerate() {
+            let w = v * bar_w / max;
+            if w > 0 {
+                let _ = write!(
+                    svg,
+                    "<rect class=\"s{i}\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{}\"/>",
+                    row - 5
+                );
+            }
+            x += w;
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\">{}</text>",
+            x + 4,
+            y + 13,
+            values.iter().sum::<u64>()
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Days of the conversation chart, and of the flow ranking.
+const CONVERSATION_DAYS: u64 = 14;
+const FLOW_DAYS: u64 = 30;
+
+/// Conversations per day by channel (the last [`CONVERSATION_DAYS`] days, WIB) and the flows entered
+/// most in the last [`FLOW_DAYS`]: from the day counters the engine keeps (`storage::stats`), a
+/// few hundred keys whatever the number of cases or messages.
+fn usage_charts(state: &DeskState, now: u64) -> Result<(String, String), crate::storage::Error> {
+    use crate::storage::stats::wib_date;
+    let store = state.inner.engine.store();
+    let day = 86_400;
+    let today = wib_date(now);
+    let first = wib_date(now.saturating_sub((CONVERSATION_DAYS - 1) * day));
+    let channels = [Channel::Whatsapp, Channel::Telegram, Channel::Console];
+    let mut per_day: BTreeMap<String, Vec<u64>> = (0..CONVERSATION_DAYS)
+        .rev()
+        .map(|back| {
+            (
+                wib_date(now.saturating_sub(back * day)),
+                vec![0; channels.len()],
+            )
+        })
+        .collect();
+    for (date, channel, n) in store.day_counts("d", &first, &today)? {
+        if let (Some(v), Some(i)) = (
+            per_day.get_mut(&date),
+            channels.iter().position(|c| c.as_str() == channel),
+        ) {
+            v[i] += n;
+        }
+    }
+    let names: Vec<String> = channels
+        .iter()
+        .map(|c| {
+            state
+                .inner
+                .texts
+                .staff
+                .channels
+                .get(c.as_str())
+                .cloned()
+                .unwrap_or_else(|| c.as_str().to_string())
+        })
+        .collect();
+    let conversations = stacked_chart(&per_day.into_iter().collect::<Vec<_>>(), &names);
+    let first = wib_date(now.saturating_sub((FLOW_DAYS - 1) * day));
+    let mut flows: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, flow, n) in store.day_counts("f", &first, &today)? {
+        *flows.entry(flow).or_default() += n;
+    }
+    let mut flows: Vec<(String, u64)> = flows.into_iter().collect();
+    flows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    flows.truncate(15);
+    let flows = bar_chart(
+        &flows
+            .into_iter()
+            .map(|(label, value)| Bar {
+                label,
+                value,
+                mark: None,
+            })
+            .collect::<Vec<_>>(),
+    );
+    Ok((conversations, flows))
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -1243,6 +1369,10 @@ struct OverviewPage {
     ages: String,
     response: String,
     channels: String,
+    conversations: String,
+    flows: String,
+    conversation_days: u64,
+    flow_days: u64,
 }
 
 pub async fn overview(
@@ -1351,8 +1481,16 @@ pub async fn overview(
             mark: None,
         })
         .collect();
+    let (conversations, flows) = match usage_charts(&state, now) {
+        Ok(charts) => charts,
+        Err(e) => return technical(e),
+    };
     let page = OverviewPage {
         frame: Frame::of(&staff, None, "overview"),
+        conversations,
+        flows,
+        conversation_days: CONVERSATION_DAYS,
+        flow_days: FLOW_DAYS,
         total: rows.len(),
         open,
         overdue,

@@ -579,3 +579,50 @@ async fn an_officer_refers_a_case_to_the_police_by_its_own_choice() {
         "{flash}"
     );
 }
+
+#[tokio::test]
+async fn the_overview_charts_conversations_per_day_and_the_flows_used_most() {
+    use crate::storage::WriteBatch;
+    use crate::storage::stats::{day_key, flow_key, wib_date};
+    let server = start().await;
+    let now = crate::time::now_secs();
+    let (today, yesterday) = (wib_date(now), wib_date(now - 86_400));
+    let mut batch = WriteBatch::default();
+    batch.put_count(day_key(&today, Channel::Whatsapp), 41);
+    batch.put_count(day_key(&today, Channel::Telegram), 2);
+    batch.put_count(day_key(&yesterday, Channel::Whatsapp), 17);
+    batch.put_count(day_key("2001-01-01", Channel::Whatsapp), 999);
+    batch.put_count(flow_key(&today, "cek_agensi"), 30);
+    batch.put_count(flow_key(&yesterday, "cek_agensi"), 7);
+    batch.put_count(flow_key(&today, "lapor"), 12);
+    server.store.apply(batch).unwrap();
+    let (mut b, _) = Browser::signed_in(&server, "viewer").await;
+    let (status, page) = b.get("/staff/overview").await;
+    assert_eq!(status, StatusCode::OK);
+    let conversations = page
+        .split("Percakapan per hari")
+        .nth(1)
+        .and_then(|p| p.split("</figure>").next())
+        .unwrap();
+    // Today: 41 + 2 in one stacked row; yesterday 17; a day long ago is not on the chart.
+    assert!(
+        conversations.contains(&format!(">{today}</text>")),
+        "{conversations}"
+    );
+    assert!(conversations.contains(">43</text>") && conversations.contains(">17</text>"));
+    assert!(!conversations.contains("999") && conversations.contains("WhatsApp"));
+    let flows = page
+        .split("Alur yang paling sering")
+        .nth(1)
+        .and_then(|p| p.split("</figure>").next())
+        .unwrap();
+    let (agency, report) = (
+        flows.find("cek_agensi").unwrap(),
+        flows.find(">lapor<").unwrap(),
+    );
+    assert!(agency < report, "the most used first: {flows}");
+    assert!(
+        flows.contains(">37</text>") && flows.contains(">12</text>"),
+        "{flows}"
+    );
+}
