@@ -135,11 +135,34 @@ pub async fn stylesheet() -> Response {
 struct StartupNote<'a> {
     url: &'a str,
     has_accounts: bool,
+    /// A first admin with a one-time password was just created (shown on the terminal).
+    first_admin: bool,
 }
 
 /// What `pandu serve` prints about the desk: its address, and how to create the first account.
-pub fn startup_note(url: &str, has_accounts: bool) -> Result<String, askama::Error> {
-    StartupNote { url, has_accounts }.render()
+pub fn startup_note(
+    url: &str,
+    has_accounts: bool,
+    first_admin: bool,
+) -> Result<String, askama::Error> {
+    StartupNote {
+        url,
+        has_accounts,
+        first_admin,
+    }
+    .render()
+}
+
+#[derive(Template)]
+#[template(path = "desk/first_admin.txt")]
+struct FirstAdminNote<'a> {
+    name: &'a str,
+    password: &'a str,
+}
+
+/// The first admin's one-time password, for the terminal only.
+pub fn first_admin_note(name: &str, password: &str) -> Result<String, askama::Error> {
+    FirstAdminNote { name, password }.render()
 }
 
 #[derive(Template)]
@@ -338,6 +361,91 @@ pub async fn logout(
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie(COOKIE, "", secure, Some(0)));
     response
+}
+
+// --------------------------------------------------------------------------------------- password
+
+#[derive(Template)]
+#[template(path = "desk/password.html")]
+struct PasswordPage {
+    frame: Frame,
+    must_change: bool,
+    /// `""`, `wrong` (current password), `short`, `differ` (the two new ones), `same`.
+    problem: &'static str,
+    min: usize,
+}
+
+/// The shortest password staff may choose.
+const MIN_PASSWORD: usize = 12;
+
+pub async fn password_page(Extension(staff): Extension<Staff>) -> Response {
+    password_form(&staff, StatusCode::OK, "")
+}
+
+fn password_form(staff: &Staff, status: StatusCode, problem: &'static str) -> Response {
+    let mut frame = Frame::of(staff, None, "password");
+    if staff.session.must_change {
+        // Nothing else opens until the password is changed: no menu to offer.
+        if let Some(me) = frame.me.as_mut() {
+            me.can_act = false;
+            me.admin = false;
+        }
+    }
+    html(
+        status,
+        &PasswordPage {
+            frame,
+            must_change: staff.session.must_change,
+            problem,
+            min: MIN_PASSWORD,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    repeat: String,
+}
+
+pub async fn change_password(
+    State(state): State<DeskState>,
+    Extension(staff): Extension<Staff>,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let problem = if form.new.chars().count() < MIN_PASSWORD {
+        "short"
+    } else if form.new != form.repeat {
+        "differ"
+    } else if form.new == form.current {
+        "same"
+    } else {
+        ""
+    };
+    if !problem.is_empty() {
+        return password_form(&staff, StatusCode::UNPROCESSABLE_ENTITY, problem);
+    }
+    match state
+        .inner
+        .accounts
+        .change_password(staff.name(), &form.current, &form.new)
+        .await
+    {
+        Ok(true) => {
+            let mut session = staff.session.clone();
+            session.must_change = false;
+            if let Err(e) = state.inner.accounts.save_session(&staff.token, &session) {
+                return technical(e);
+            }
+            Redirect::to("/staff").into_response()
+        }
+        Ok(false) => password_form(&staff, StatusCode::UNPROCESSABLE_ENTITY, "wrong"),
+        Err(e) => technical(e),
+    }
 }
 
 // ------------------------------------------------------------------------------------------ inbox
@@ -1626,7 +1734,7 @@ struct AuditPage {
 }
 
 /// The audit actions the filter offers (machine words; the template names them).
-const AUDIT_ACTIONS: [&str; 16] = [
+const AUDIT_ACTIONS: [&str; 18] = [
     "sign_in",
     "sign_in_failed",
     "locked",
@@ -1642,6 +1750,8 @@ const AUDIT_ACTIONS: [&str; 16] = [
     "export_csv_personal",
     "account_added",
     "password_reset",
+    "password_changed",
+    "password_change_failed",
     "account_disabled",
 ];
 

@@ -626,3 +626,116 @@ async fn the_overview_charts_conversations_per_day_and_the_flows_used_most() {
         "{flows}"
     );
 }
+
+#[tokio::test]
+async fn a_fresh_data_folder_gets_one_admin_whose_one_time_password_must_be_changed() {
+    let server = start().await;
+    let accounts = server.state.accounts();
+    let url = "http://127.0.0.1:8080/staff";
+    // Started as a service (no terminal): nothing is created, the note says how.
+    let (mut note, mut secret) = (Vec::new(), Vec::new());
+    announce(accounts, url, false, &mut note, &mut secret)
+        .await
+        .unwrap();
+    assert!(accounts.list().unwrap().is_empty());
+    assert!(String::from_utf8_lossy(&note).contains("staff add"));
+    assert!(secret.is_empty());
+    // Started by a person at a terminal: an admin, its password on the terminal only.
+    let (mut note, mut secret) = (Vec::new(), Vec::new());
+    announce(accounts, url, true, &mut note, &mut secret)
+        .await
+        .unwrap();
+    let secret = String::from_utf8(secret).unwrap();
+    let password = secret
+        .lines()
+        .map(|l| l.trim_start_matches("pandu:").trim())
+        .find(|l| l.len() == 16 && !l.contains(' '))
+        .unwrap()
+        .to_string();
+    let note = String::from_utf8(note).unwrap();
+    assert!(note.contains(url) && !note.contains(&password), "{note}");
+    // Printed once: the next start finds the account.
+    let (mut again, mut secret_again) = (Vec::new(), Vec::new());
+    announce(accounts, url, true, &mut again, &mut secret_again)
+        .await
+        .unwrap();
+    assert!(secret_again.is_empty());
+    assert_eq!(accounts.list().unwrap().len(), 1);
+
+    let mut b = Browser::new(&server);
+    let (status, location) = b.sign_in("admin", &password).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/staff")
+    );
+    // Every page leads to the password form first; no action is taken.
+    for path in ["/staff", "/staff/audit", &format!("/staff/case/{CODE}")] {
+        let r = b.get(path).await;
+        assert_eq!(r.0, StatusCode::SEE_OTHER, "{path}");
+    }
+    let (status, page) = b.get("/staff/password").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("sekali pakai"), "{page}");
+    let csrf = Browser::token(&page);
+    let (status, _) = b
+        .post(
+            &format!("/staff/case/{CODE}/note"),
+            &[("csrf", &csrf), ("text", "cek")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(timeline(&server.store).len(), 2);
+    // Too short, then a typo in the repeat, then the wrong current one: refused.
+    for (current, new, repeat) in [
+        (password.as_str(), "pendek", "pendek"),
+        (
+            password.as_str(),
+            "kopi-tubruk-pekalongan",
+            "kopi-tubruk-pekalongn",
+        ),
+        (
+            "salah-sekali-ini",
+            "kopi-tubruk-pekalongan",
+            "kopi-tubruk-pekalongan",
+        ),
+    ] {
+        let (status, _) = b
+            .post(
+                "/staff/password",
+                &[
+                    ("csrf", &csrf),
+                    ("current", current),
+                    ("new", new),
+                    ("repeat", repeat),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{new}/{repeat}");
+    }
+    assert_eq!(b.get("/staff").await.0, StatusCode::SEE_OTHER);
+    let new = "kopi-tubruk-pekalongan";
+    let (status, location) = b
+        .post(
+            "/staff/password",
+            &[
+                ("csrf", &csrf),
+                ("current", &password),
+                ("new", new),
+                ("repeat", new),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/staff")
+    );
+    assert_eq!(b.get("/staff").await.0, StatusCode::OK);
+    // The one-time password is spent; the new one signs in straight to the inbox.
+    let mut other = Browser::new(&server);
+    assert_eq!(
+        other.sign_in("admin", &password).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(other.sign_in("admin", new).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(other.get("/staff").await.0, StatusCode::OK);
+}
