@@ -25,6 +25,7 @@
 pub mod accounts;
 pub mod command;
 pub mod inbox;
+pub mod offers;
 pub mod pages;
 #[doc(hidden)]
 pub mod seed;
@@ -65,6 +66,7 @@ pub const PROTECTED: &[(&str, &str)] = &[
     ("POST", "/staff/case/PKL-AAAAAA/assign"),
     ("GET", "/staff/export.csv"),
     ("GET", "/staff/overview"),
+    ("GET", "/staff/offers"),
     ("GET", "/staff/audit"),
     ("POST", "/staff/logout"),
 ];
@@ -298,6 +300,7 @@ pub fn router(state: DeskState) -> Router {
         .route("/staff/case/{code}/assign", post(pages::assign))
         .route("/staff/export.csv", get(pages::export_csv))
         .route("/staff/overview", get(pages::overview))
+        .route("/staff/offers", get(offers::offers_page))
         .route("/staff/audit", get(pages::audit))
         .route("/staff/logout", post(pages::logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard));

@@ -490,3 +490,5 @@ fn cookies_are_secure_except_for_a_browser_on_this_machine() {
     config.desk.allow_plain_http = true;
     assert!(!secure_cookies(&config, lan, &HeaderMap::new()));
 }
+
+mod offers_page;
