@@ -7,7 +7,7 @@ fn offer_case(store: &Store, code: &str, text: &str, reporter_name: &str) {
     let opened = crate::time::now_secs() - 3600;
     let record = CaseRecord {
         code: code.into(),
-        reporter: UserKey::new(Channel::Whatsapp, &format!("62812{code}")),
+        reporter: UserKey::new(Channel::Whatsapp, format!("62812{code}")),
         lang: Lang::Id,
         opened_at: opened,
         category: "tawaran".into(),
