@@ -109,6 +109,10 @@ struct RawTranscript {
     name: String,
     #[serde(default)]
     lang: Option<String>,
+    /// Every reply must fit one phone screen ([`REPLY_MAX_CHARS`]): a longer one fails this
+    /// transcript instead of being reported.
+    #[serde(default)]
+    fit_screen: bool,
     steps: Vec<RawTurn>,
 }
 
@@ -462,7 +466,14 @@ fn run_transcript(
         session = result.session;
         for reply in &result.replies {
             let chars = reply.text.chars().count();
-            if chars > REPLY_MAX_CHARS {
+            if chars > REPLY_MAX_CHARS && raw.fit_screen {
+                failures.push(format!(
+                    "step {} (user: {:?}): a reply of {chars} characters, over one phone screen ({REPLY_MAX_CHARS}):\n{}",
+                    i + 1,
+                    turn.user,
+                    indent(&reply.text)
+                ));
+            } else if chars > REPLY_MAX_CHARS {
                 long.push(format!(
                     "step {} (user: {:?}): a reply of {chars} characters (limit {REPLY_MAX_CHARS}, one phone screen)",
                     i + 1,
