@@ -419,6 +419,15 @@ fn is_loopback(ip: std::net::IpAddr) -> bool {
     ip.to_canonical().is_loopback()
 }
 
+/// Whether a request comes from this machine itself: a loopback peer, and not through a proxy on this
+/// machine (which makes every outside request look like loopback and adds its forwarding headers).
+pub(crate) fn from_this_machine(peer: SocketAddr, headers: &HeaderMap) -> bool {
+    is_loopback(peer.ip())
+        && !["x-forwarded-for", "forwarded", "x-real-ip"]
+            .iter()
+            .any(|h| headers.contains_key(*h))
+}
+
 /// Writes a fresh admin token readable only by this user; returns it.
 pub fn write_token(config: &Config) -> std::io::Result<String> {
     let mut bytes = [0u8; 32];

@@ -5,10 +5,13 @@
 //! Also the fault switch tests use to make writes fail the way a full disk does
 //! ([`Store::set_write_fault`]): deterministic, no special file system, no privileges.
 //!
-//! Invariants: nothing here blocks or does IO; the outbox counters change only after the write that
+//! Invariants: nothing here does IO, and a lock is held for one map operation only; the outbox counters change only after the write that
 //! added or removed the entries succeeded.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
 
 use super::Channel;
 
@@ -31,8 +34,10 @@ pub(super) struct Health {
     failing: AtomicBool,
     failures: AtomicU64,
     reopens: AtomicU64,
-    /// Pending outbox entries per channel (console, telegram, whatsapp).
-    outbox: [AtomicI64; 3],
+    /// Pending outbox entries per channel (console, telegram, whatsapp): sequence number → the time
+    /// it was queued (Unix seconds). Kept by the writes, so depth and oldest age need no scan; keyed,
+    /// so a batch written twice (a commit retried after its flush failed) is counted once.
+    outbox: [Mutex<BTreeMap<u64, u64>>; 3],
     fault_on: AtomicBool,
     fault_sticky: AtomicBool,
     /// A sticky fault hit: writes fail until the database is reopened.
@@ -102,34 +107,49 @@ impl Health {
         self.reopens.load(Ordering::Relaxed)
     }
 
-    pub(super) fn outbox_add(&self, channel: Channel, delta: i64) {
-        self.outbox[slot(channel)].fetch_add(delta, Ordering::AcqRel);
+    pub(super) fn outbox_set(&self, channel: Channel, entries: BTreeMap<u64, u64>) {
+        *self.outbox[slot(channel)].lock() = entries;
     }
 
-    pub(super) fn outbox_set(&self, channel: Channel, count: i64) {
-        self.outbox[slot(channel)].store(count, Ordering::Release);
+    pub(super) fn outbox_remove(&self, channel: Channel, seq: u64) {
+        self.outbox[slot(channel)].lock().remove(&seq);
     }
 
     pub(super) fn outbox(&self, channel: Channel) -> usize {
-        usize::try_from(self.outbox[slot(channel)].load(Ordering::Acquire)).unwrap_or(0)
+        self.outbox[slot(channel)].lock().len()
+    }
+
+    /// When the oldest pending entry of a channel was queued (Unix seconds), if one waits.
+    pub(super) fn outbox_oldest(&self, channel: Channel) -> Option<u64> {
+        self.outbox[slot(channel)]
+            .lock()
+            .first_key_value()
+            .map(|(_, at)| *at)
     }
 }
 
-/// Per-channel changes to the outbox a batch makes, applied to the counters once it is written.
-#[derive(Clone, Copy, Default, Debug)]
-pub(super) struct OutboxDelta([i64; 3]);
+/// The changes to the outbox a batch makes, applied to the counters once it is written.
+#[derive(Clone, Default, Debug)]
+pub(super) struct OutboxDelta {
+    added: Vec<(Channel, u64, u64)>,
+    removed: Vec<(Channel, u64)>,
+}
 
 impl OutboxDelta {
-    pub(super) fn add(&mut self, channel: Channel, delta: i64) {
-        self.0[slot(channel)] += delta;
+    pub(super) fn add(&mut self, channel: Channel, seq: u64, created_at: u64) {
+        self.added.push((channel, seq, created_at));
+    }
+
+    pub(super) fn remove(&mut self, channel: Channel, seq: u64) {
+        self.removed.push((channel, seq));
     }
 
     pub(super) fn apply_to(&self, health: &Health) {
-        for channel in [Channel::Console, Channel::Telegram, Channel::Whatsapp] {
-            let delta = self.0[slot(channel)];
-            if delta != 0 {
-                health.outbox_add(channel, delta);
-            }
+        for &(channel, seq, at) in &self.added {
+            health.outbox[slot(channel)].lock().insert(seq, at);
+        }
+        for &(channel, seq) in &self.removed {
+            health.outbox_remove(channel, seq);
         }
     }
 }

@@ -183,6 +183,11 @@ pub(crate) mod key {
     pub fn outbox(channel: Channel, seq: u64) -> Vec<u8> {
         format!("o:{}:{:016x}", channel.as_str(), seq).into_bytes()
     }
+    /// The sequence number at the end of an outbox key.
+    pub fn outbox_seq(k: &[u8]) -> Option<u64> {
+        let text = std::str::from_utf8(k).ok()?;
+        u64::from_str_radix(text.rsplit(':').next()?, 16).ok()
+    }
     pub fn delivered(channel: Channel, seq: u64) -> Vec<u8> {
         format!("x:{}:{:016x}", channel.as_str(), seq).into_bytes()
     }
@@ -231,6 +236,7 @@ struct Shared {
     /// `None` only while [`Store::reopen`] waits for the old instance to let go of the files.
     handles: RwLock<Option<Handles>>,
     health: Health,
+    metrics: crate::metrics::Metrics,
     gate: parking_lot::RwLock<()>,
     /// Old generations being wiped and removed in the background after a rewrite.
     retiring: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -271,12 +277,20 @@ impl Handles {
     /// Pending outbox entries per channel: read once when the database opens, then kept by the writes.
     fn count_outbox(&self, health: &Health) -> Result<()> {
         for channel in [Channel::Console, Channel::Telegram, Channel::Whatsapp] {
-            let mut count = 0i64;
-            for item in self.kernel.scan_prefix(key::outbox_prefix(channel)).keys() {
-                item?;
-                count += 1;
+            let mut entries = std::collections::BTreeMap::new();
+            for item in self.kernel.scan_prefix(key::outbox_prefix(channel)) {
+                let (k, v) = item?;
+                // An entry that cannot be read still waits: counted, as queued now.
+                let (seq, at) = match decode::<OutboxEntry>(&k, &v) {
+                    Ok(entry) => (entry.seq, entry.created_at),
+                    Err(_) => (
+                        key::outbox_seq(&k).unwrap_or_default(),
+                        crate::time::now_secs(),
+                    ),
+                };
+                entries.insert(seq, at);
             }
-            health.outbox_set(channel, count);
+            health.outbox_set(channel, entries);
         }
         Ok(())
     }
@@ -317,6 +331,7 @@ impl Store {
                 cache_bytes,
                 handles: RwLock::new(Some(handles)),
                 health,
+                metrics: crate::metrics::Metrics::new(),
                 gate: parking_lot::RwLock::new(()),
                 retiring: std::sync::Mutex::new(Vec::new()),
                 _lock: lock,
@@ -389,9 +404,9 @@ impl Store {
         &self.shared.dir
     }
 
-    /// Counts entries a purge took out of a channel's outbox.
-    pub(crate) fn outbox_removed(&self, channel: Channel, n: i64) {
-        self.shared.health.outbox_add(channel, -n);
+    /// Counts an entry a purge took out of a channel's outbox.
+    pub(crate) fn outbox_removed(&self, channel: Channel, seq: u64) {
+        self.shared.health.outbox_remove(channel, seq);
     }
 
     /// Runs a write: refused while the fault switch is on; a failure is counted and shown by
@@ -506,7 +521,8 @@ impl Store {
     /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
     pub fn apply(&self, batch: WriteBatch) -> Result<()> {
         let delta = batch.outbox;
-        self.write(|h| h.kernel.apply_batch(batch.inner))?;
+        let inner = batch.inner;
+        self.write(|h| h.kernel.apply_batch(inner))?;
         delta.apply_to(&self.shared.health);
         Ok(())
     }
@@ -577,6 +593,32 @@ impl Store {
         self.shared.health.outbox(channel)
     }
 
+    /// When the oldest pending entry of a channel was queued (Unix seconds), from the same counters.
+    pub fn outbox_oldest(&self, channel: Channel) -> Option<u64> {
+        self.shared.health.outbox_oldest(channel)
+    }
+
+    /// The service's counters (see [`crate::metrics`]), with the outbox and write-state gauges set
+    /// from the store's own counters.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.shared.metrics
+    }
+
+    /// [`Store::metrics`] with the gauges the store keeps brought up to date (for a scrape).
+    pub fn metrics_now(&self) -> &crate::metrics::Metrics {
+        let now = crate::time::now_secs();
+        for channel in [Channel::Console, Channel::Telegram, Channel::Whatsapp] {
+            let oldest = self
+                .outbox_oldest(channel)
+                .map_or(0, |at| now.saturating_sub(at));
+            self.shared
+                .metrics
+                .set_outbox(channel, self.outbox_len(channel), oldest);
+        }
+        self.shared.metrics.set_write_failing(self.write_failing());
+        &self.shared.metrics
+    }
+
     /// Rewrites a pending entry (after a failed attempt, or to hold or release it).
     pub fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
         let value = serde_json::to_vec(entry).map_err(Error::Encode)?;
@@ -605,13 +647,15 @@ impl Store {
         let kernel = self.kernel()?;
         let mut batch = sled::Batch::default();
         let mut delta = OutboxDelta::default();
+        let mut outcomes = Vec::new();
         for (entry, delivery) in finished {
             let channel = entry.user.channel;
             // An entry taken out of the queue meanwhile (a purge) leaves no record of its text.
             if !kernel.contains_key(key::outbox(channel, entry.seq))? {
                 continue;
             }
-            delta.add(channel, -1);
+            delta.remove(channel, entry.seq);
+            outcomes.push((channel, matches!(delivery, Delivery::Sent { .. })));
             let platform_id = match &delivery {
                 Delivery::Sent {
                     platform_id: Some(id),
@@ -639,6 +683,15 @@ impl Store {
         self.write(|h| h.kernel.apply_batch(batch))?;
         drop(kernel);
         delta.apply_to(&self.shared.health);
+        for (channel, sent) in outcomes {
+            if sent {
+                self.shared.metrics.message_out(channel);
+            } else {
+                self.shared
+                    .metrics
+                    .send_failure(channel, crate::metrics::FailureClass::permanent);
+            }
+        }
         Ok(())
     }
 
@@ -834,7 +887,8 @@ impl WriteBatch {
 
     pub fn push_outbox(&mut self, entry: &OutboxEntry) -> Result<()> {
         self.put(key::outbox(entry.user.channel, entry.seq), encode(entry)?);
-        self.outbox.add(entry.user.channel, 1);
+        self.outbox
+            .add(entry.user.channel, entry.seq, entry.created_at);
         Ok(())
     }
 
