@@ -153,3 +153,76 @@ impl OutboxDelta {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::cases::{Event, EventKind};
+    use crate::storage::desk::DeskStore;
+    use crate::storage::retention::Retention;
+    use crate::storage::{Channel, DEFAULT_CACHE_BYTES, Store, WriteBatch, WriteFault};
+
+    /// Every write outside the engine's commit (the desk's accounts and sessions, staff events on a
+    /// case, the retention sweep, the agency registry, a backup) meets a full disk the way the engine's
+    /// writes do: it fails, `/healthz` learns of it, and nothing half-done stays. Before, these wrote
+    /// past the fault switch, so the disk-full tests never saw them.
+    #[test]
+    fn writes_outside_the_engine_fail_on_a_full_disk_and_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), DEFAULT_CACHE_BYTES).unwrap();
+        let mut batch = WriteBatch::default();
+        batch.mark_seen(Channel::Whatsapp, "wamid.lama", 0);
+        store.apply(batch).unwrap();
+        store.flush_blocking().unwrap();
+        let desk = DeskStore::open(&store).unwrap();
+        let agencies = crate::storage::agencies::AgencyStore::open(&store).unwrap();
+        let backup = dir.path().join("malam.backup");
+
+        store.set_write_fault(WriteFault::Failing);
+        let failures = store.write_failures();
+        assert!(desk.put("a", "petugas1", &1u32).is_err(), "desk account");
+        assert!(desk.remove("a", "petugas1").is_err(), "desk removal");
+        let event = Event {
+            at: 1,
+            actor: "cli:budi".into(),
+            kind: EventKind::Note {
+                text: "sudah ditelpon".into(),
+            },
+        };
+        assert!(
+            store.add_case_event("PKL-7KQ2MX", &event).is_err(),
+            "case event"
+        );
+        let policy = Retention::from_days(30, 14, 30);
+        assert!(
+            store.sweep_all(&policy, 10 * 86_400 * 365).is_err(),
+            "sweep"
+        );
+        assert!(
+            agencies.write_snapshot(1, &"meta", &[1u32]).is_err(),
+            "agency snapshot"
+        );
+        assert!(store.backup(&backup).is_err(), "backup");
+        assert!(store.write_failing(), "health knows");
+        assert!(store.write_failures() >= failures + 6);
+        assert!(!backup.exists() && !backup.with_extension("tmp").exists());
+
+        // Room again: nothing of the failed writes is there, and each works now.
+        store.set_write_fault(WriteFault::Off);
+        assert_eq!(desk.get::<u32>("a", "petugas1").unwrap(), None);
+        assert!(store.case_events("PKL-7KQ2MX").unwrap().is_empty());
+        assert!(
+            store.seen(Channel::Whatsapp, "wamid.lama").unwrap(),
+            "not swept"
+        );
+        desk.put("a", "petugas1", &1u32).unwrap();
+        store.add_case_event("PKL-7KQ2MX", &event).unwrap();
+        assert_eq!(
+            store.sweep_all(&policy, 10 * 86_400 * 365).unwrap().dedupe,
+            1
+        );
+        store.backup(&backup).unwrap();
+        store.flush_blocking().unwrap();
+        assert!(!store.write_failing());
+    }
+}

@@ -369,6 +369,8 @@ impl Store {
     /// background ([`Store::wait_retired`] waits for that): afterwards no removed record is left in
     /// the folder's files. Everything else waits meanwhile (about a second per 100 MB).
     pub fn rewrite(&self) -> Result<()> {
+        // A new generation is written whole: on a full disk, fail before starting it.
+        self.write_checked(|| Ok(()))?;
         let gate = self.shared.gate.write();
         let mut slot = match self.shared.handles.write() {
             Ok(guard) => guard,
@@ -421,6 +423,23 @@ impl Store {
                 let h = self.handles()?;
                 op(&h).map_err(Error::from)
             });
+        if result.is_err() {
+            self.shared.health.failed();
+        }
+        result
+    }
+
+    /// Runs a write of a sub-store (desk, cases, agencies, retention, purge, backup) under the same
+    /// fault switch and failure count as the store's own writes, so the disk-full tests cover it and
+    /// `/healthz` shows it. `op` should hold the write alone (reads before it, not in it): whatever
+    /// error it returns is counted as a failed write.
+    pub(crate) fn write_checked<T>(&self, op: impl FnOnce() -> Result<T>) -> Result<T> {
+        let result = self
+            .shared
+            .health
+            .check_fault()
+            .map_err(io_error)
+            .and_then(|()| op());
         if result.is_err() {
             self.shared.health.failed();
         }
