@@ -11,7 +11,7 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ const USER: &str = "6281200000077";
 const SECRET_WORDS: &str = "rahasia keluarga";
 
 struct Serve {
-    child: Child,
+    child: process::Running,
     addr: String,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -63,11 +63,8 @@ impl Serve {
         for (name, value) in env {
             command.env(name, value);
         }
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child =
+            process::Running::spawn(command.stdout(Stdio::null()).stderr(Stdio::piped()));
         let log = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();

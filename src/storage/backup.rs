@@ -18,7 +18,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::{Error, Result, Store, layout};
+use super::{BackupProblem, Error, Result, Store, layout};
 
 const MAGIC: &[u8] = b"PANDU-BACKUP 1\n";
 
@@ -117,15 +117,17 @@ impl Store {
     /// before writing anything.
     pub fn restore(dir: &Path, path: &Path, cache_bytes: u64) -> Result<Copied> {
         let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
-        let bad = |what: &str| Error::Backup(format!("{}: {what}", path.display()));
+        let problem = |problem: BackupProblem| Error::Backup {
+            file: path.display().to_string(),
+            problem,
+        };
+        let bad = |_what: &str| problem(BackupProblem::Damaged);
         if !bytes.starts_with(MAGIC) || bytes.len() < MAGIC.len() + 12 + 1 + 32 {
-            return Err(bad("not a Pandu backup"));
+            return Err(problem(BackupProblem::NotBackup));
         }
         let (body, digest) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body).as_slice() != digest {
-            return Err(bad(
-                "damaged (its checksum does not match): use another backup",
-            ));
+            return Err(problem(BackupProblem::Damaged));
         }
         let mut at = MAGIC.len();
         let take = |at: &mut usize, n: usize| -> Result<&[u8]> {

@@ -57,8 +57,24 @@ pub enum Error {
         path: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Backup(String),
+    /// A backup file that cannot be restored, or a folder a restore must not write into. The
+    /// `Display` form is for the log; staff read `problem` in their words (`staff.backup_*`).
+    #[error("{file}: {problem:?}")]
+    Backup {
+        file: String,
+        problem: BackupProblem,
+    },
+}
+
+/// What is wrong with a backup or its restore.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackupProblem {
+    /// The file does not start like a Pandu backup.
+    NotBackup,
+    /// Its checksum does not match, or it ends early or holds an unknown record.
+    Damaged,
+    /// The data folder to restore into holds files (named).
+    NotEmpty(Vec<String>),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
