@@ -118,7 +118,7 @@ impl Store {
                     b"n:" => {
                         let entry: super::stats::Unanswered = decode(&k, &v)?;
                         if entry.at.saturating_add(policy.unanswered_secs) <= now
-                            && remove_if_same(kernel, &k, &v)?
+                            && remove_if_same(self, kernel, &k, &v)?
                         {
                             swept.unanswered += 1;
                         }
@@ -173,7 +173,6 @@ impl Store {
     }
 }
 
-/// Deletes `k` only if it still holds exactly `v`.
 /// Deletes `k` only if it still holds exactly `v`, under the store's write-fault switch.
 fn remove_if_same(store: &Store, kernel: &sled::Tree, k: &[u8], v: &sled::IVec) -> Result<bool> {
     store.write_checked(|| {
