@@ -41,7 +41,7 @@ pub enum CasesCommand {
     Show { code: String },
     /// Send a message to the reporter through their own channel.
     Reply { code: String, text: String },
-    /// Move a case on: in_review, referred (--to BP3MI|KP2MI|embassy|other), resolved, closed. As in
+    /// Move a case on: in_review, referred (--to BP3MI|KP2MI|embassy|police|other), resolved, closed. As in
     /// the staff group, the target and the note may also follow the status:
     /// `status CODE referred BP3MI surat no. 12`.
     Status {

@@ -14,6 +14,7 @@ pub mod app;
 pub mod cases;
 pub mod channels;
 pub mod cli;
+pub mod cli_help;
 pub mod config;
 pub mod dialog;
 pub mod engine;

@@ -16,6 +16,7 @@ mod health;
 pub(crate) mod layout;
 pub mod purge;
 pub mod retention;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
