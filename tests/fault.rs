@@ -14,7 +14,6 @@
 #![allow(clippy::unwrap_used)]
 
 #[path = "telegram_support/bot_api.rs"]
-#[allow(dead_code)]
 mod bot_api;
 #[path = "process_support/mod.rs"]
 mod process;
