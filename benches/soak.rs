@@ -148,6 +148,27 @@ fn main() {
                 }
             })
         };
+        // `/healthz` as the server mounts it, asked in-process at every checkpoint: its time must not
+        // grow with the database (it reads counters, never the database).
+        let health = pandu::web::router(pandu::web::HealthState {
+            engine: engine.clone(),
+            channels: Arc::new(std::collections::BTreeMap::new()),
+        });
+        let health_micros = |health: axum::Router| async move {
+            use tower::ServiceExt;
+            let mut times = Vec::with_capacity(101);
+            for _ in 0..101 {
+                let request = axum::http::Request::get("/healthz")
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                let at = Instant::now();
+                let response = health.clone().oneshot(request).await.unwrap();
+                assert!(response.status().is_success());
+                times.push(at.elapsed().as_secs_f64() * 1e6);
+            }
+            times.sort_by(f64::total_cmp);
+            times[50]
+        };
         let sent = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let data = config.data_dir.clone();
@@ -159,7 +180,10 @@ fn main() {
                 "off".into()
             }
         );
-        println!("{:>9} {:>8} {:>10} {:>12}", "messages", "secs", "msg/s", "disk MB");
+        println!(
+            "{:>9} {:>8} {:>10} {:>12} {:>12}",
+            "messages", "secs", "msg/s", "disk MB", "healthz µs"
+        );
         let mut tasks = Vec::new();
         for c in 0..clients {
             let engine = engine.clone();
@@ -196,8 +220,9 @@ fn main() {
             let secs = started.elapsed().as_secs_f64();
             let mb = disk_bytes(&data) as f64 / 1e6;
             sizes.push(mb);
+            let micros = health_micros(health.clone()).await;
             println!(
-                "{next:>9} {secs:>8.1} {:>10.0} {mb:>12.1}",
+                "{next:>9} {secs:>8.1} {:>10.0} {mb:>12.1} {micros:>12.1}",
                 next as f64 / secs
             );
             next += step;

@@ -36,6 +36,39 @@ pub async fn run(config: Config, options: ServeOptions) -> ExitCode {
     }
 }
 
+/// For the fault harness (`tests/fault.rs`) only: while the file this names exists, every write fails
+/// as on a full disk (the store's write-fault switch, sticky until the database is reopened, as sled
+/// is after a real IO error); removing it frees the disk. Unset in production: nothing is watched.
+pub const WRITE_FAULT_FILE_ENV: &str = "PANDU_TEST_WRITE_FAULT_FILE";
+
+/// Looks at the fault file every 50 ms and sets the write-fault switch to match.
+fn watch_fault_file(
+    store: crate::storage::Store,
+    path: std::path::PathBuf,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tracing::warn!("write-fault file watched: writes fail while it exists (fault tests only)");
+    tokio::spawn(async move {
+        let mut on = false;
+        loop {
+            let exists = path.exists();
+            if exists != on {
+                on = exists;
+                store.set_write_fault(if on {
+                    crate::storage::WriteFault::UntilReopen
+                } else {
+                    crate::storage::WriteFault::Off
+                });
+                tracing::warn!(full = on, "write-fault file changed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
+}
+
 async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     use anyhow::Context;
     let store = app::open_store(&config)?;
@@ -72,6 +105,13 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         },
         shutdown_rx.clone(),
     ));
+    if let Some(path) = std::env::var_os(WRITE_FAULT_FILE_ENV) {
+        tasks.push(watch_fault_file(
+            store.clone(),
+            path.into(),
+            shutdown_rx.clone(),
+        ));
+    }
     let token = crate::admin::write_token(&config).context("cannot write the admin token")?;
     let admin = crate::admin::router(
         crate::admin::StaffContext {

@@ -226,3 +226,4 @@ mod tests {
         assert!(!store.write_failing());
     }
 }
+
