@@ -290,7 +290,12 @@ fn cpu(pid: u32) -> Duration {
     // Fields after the command name (which may hold spaces), counted from 3 (state).
     let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime is field 14, stime 15 (1-based): 11 and 12 after the state field.
     let total = ticks(11) + ticks(12);
     Duration::from_secs_f64(total as f64 / clock_ticks() as f64)
@@ -508,7 +513,11 @@ async fn probe(csv: &str, names: &[String]) {
         let text = message(i, 1, names, &mut rng);
         api.user_text(1, &text);
         tokio::time::sleep(Duration::from_millis(700)).await;
-        for m in api.sent_to(1).iter().skip(api.sent_to(1).len().saturating_sub(3)) {
+        for m in api
+            .sent_to(1)
+            .iter()
+            .skip(api.sent_to(1).len().saturating_sub(3))
+        {
             println!("> {text}\n< {}\n", m.text());
         }
         println!("  ({} messages so far)", api.sent_to(1).len());

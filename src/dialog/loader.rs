@@ -1964,11 +1964,7 @@ mod tests {
         let alone = compile_pattern(r"^\w+ kerja$").unwrap();
         let set = compile_set(&[r"^\w+ kerja$", "gaji.belum"]).unwrap();
         for text in ["cari kerja", "café kerja", "gaji belum", "gaji—belum"] {
-            assert_eq!(
-                set.matches(text).matched(0),
-                alone.is_match(text),
-                "{text}"
-            );
+            assert_eq!(set.matches(text).matched(0), alone.is_match(text), "{text}");
         }
         assert!(!set.matches("café kerja").matched(0));
         assert!(set.matches("gaji—belum").matched(1));
