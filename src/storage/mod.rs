@@ -27,8 +27,13 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::dialog::{Reply, Session};
 
-/// Default sled page-cache size: plenty for sessions and cases, small enough for a cheap VPS.
-pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default sled page-cache size (`storage.cache_mb`; 64 MB before issue 16): room for the working set
+/// of a thousand busy chats (sessions, the queue, the newest records). sled counts records at their
+/// stored size, and the memory it keeps is larger than that (node structures, allocator slack); see
+/// ARCHITECTURE.md, "Memory budget".
+pub const DEFAULT_CACHE_BYTES: u64 = DEFAULT_CACHE_MB * 1024 * 1024;
+/// [`DEFAULT_CACHE_BYTES`] in MB.
+pub const DEFAULT_CACHE_MB: u64 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -662,7 +667,10 @@ impl Store {
                 serde_json::to_vec(&record).map_err(Error::Encode)?,
             );
             if let Some(id) = platform_id {
-                batch.insert(key::platform_message(channel, &id), seq.to_be_bytes().to_vec());
+                batch.insert(
+                    key::platform_message(channel, &id),
+                    seq.to_be_bytes().to_vec(),
+                );
             }
         }
         self.write(|h| h.kernel.apply_batch(batch))?;
@@ -1075,7 +1083,10 @@ mod tests {
         assert_eq!(record.entry.kind, update.kind);
         assert_eq!(record.delivery, sent("9"));
         assert!(record.entry.reply.text.is_empty());
-        let raw = store.kernel().unwrap().get(key::delivered(Channel::Telegram, 1));
+        let raw = store
+            .kernel()
+            .unwrap()
+            .get(key::delivered(Channel::Telegram, 1));
         let raw = raw.unwrap().unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("Bu Sari"));
         assert!(raw.len() < 300, "{}", raw.len());
