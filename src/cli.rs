@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app;
 use crate::channels::console::{self, ConsoleOptions};
@@ -97,7 +97,18 @@ pub fn main() -> ExitCode {
     // only: files 0600, folders 0700.
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-    let cli = Cli::parse();
+    // Help in the staff's language (config/cli.yaml): Indonesian unless `--lang en` or LANG=en*.
+    quiet_broken_pipe();
+    let args: Vec<String> = std::env::args().collect();
+    let lang = crate::cli_help::help_lang(&args, crate::cli_help::env_lang().as_deref());
+    let args = crate::cli_help::strip_help_lang(args);
+    let cli = match crate::cli_help::localize(Cli::command(), lang)
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     // A terminal chat is not drowned in the server's info lines; PANDU_LOG still decides.
     // `pandu check` is a report for people: no log line in the middle of it either.
     let chatting = matches!(
@@ -202,7 +213,7 @@ fn init_logging(default: &str) {
 fn parse_lang(lang: Option<String>) -> Option<Option<Lang>> {
     match lang.as_deref().map(Lang::parse) {
         Some(None) => {
-            eprintln!("error: --lang takes id or en");
+            eprintln!("error: --lang takes id, en or jv");
             None
         }
         Some(Some(l)) => Some(Some(l)),
@@ -241,21 +252,34 @@ async fn chat(config: &Config, user: String, lang: Option<String>, json: bool) -
     }
 }
 
-/// Restores a backup into the configured data folder (which must be empty).
+/// Restores a backup into the configured data folder (which must be empty). What it says is the
+/// staff's words (`staff.restored`, `staff.backup_*` in `_cases.yaml`).
 fn restore(config: &Config, file: &std::path::Path) -> ExitCode {
+    let texts = match crate::cases::texts::CaseTexts::load(config) {
+        Ok(texts) => texts,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let dir = config.data_dir.join("db");
     match crate::storage::Store::restore(&dir, file, config.storage.cache_mb * 1024 * 1024) {
         Ok(copied) => {
             println!(
-                "{}: {} records restored into {}",
-                file.display(),
-                copied.records,
-                dir.display()
+                "{}",
+                crate::cases::texts::fill(
+                    &texts.staff.restored,
+                    &[
+                        ("file", &file.display().to_string()),
+                        ("records", &copied.records.to_string()),
+                        ("dir", &dir.display().to_string()),
+                    ],
+                )
             );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", crate::admin::backup_error(&texts, &e));
             ExitCode::FAILURE
         }
     }
@@ -400,14 +424,20 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
         .iter()
         .filter(|f| f.confidence != Confidence::High)
         .count();
-    // With --facts the checklist comes first (`pandu check --facts | head` shows it), warnings after.
+    // With --facts the checklist comes first (`pandu check --facts | head` shows it), in the staff's
+    // language (config/cli.yaml), then the Javanese texts to review, then the authors' warnings.
     if !facts {
         for w in &warnings {
             println!("{w}");
         }
     }
     if facts {
-        println!("Go-live checklist of facts, by who can verify them (unverified first):");
+        use crate::cli_help::line;
+        let lang = crate::cli_help::help_lang(
+            &std::env::args().collect::<Vec<_>>(),
+            crate::cli_help::env_lang().as_deref(),
+        );
+        println!("{}", line("facts.title", lang, &[]));
         let mut group: Option<Option<&String>> = None;
         for f in &rows {
             if group != Some(f.verifier.as_ref()) {
@@ -415,63 +445,60 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
                 let open = rows
                     .iter()
                     .filter(|r| r.verifier == f.verifier && r.confidence != Confidence::High)
-                    .count();
+                    .count()
+                    .to_string();
                 match &f.verifier {
-                    Some(v) => println!("\n== verify by: {v} ({open} need verification) =="),
-                    None => println!("\n== verify by: not assigned ({open} need verification) =="),
+                    Some(v) => println!(
+                        "\n{}",
+                        line("facts.group", lang, &[("who", v), ("open", &open)])
+                    ),
+                    None => println!(
+                        "\n{}",
+                        line("facts.group_unassigned", lang, &[("open", &open)])
+                    ),
                 }
             }
             println!(
-                "[{}] {}\n    source: {}\n    verified: {}{}",
+                "[{}] {}\n    {}: {}\n    {}: {}{}",
                 f.confidence.letter(),
                 f.what,
+                line("facts.source", lang, &[]),
                 f.source,
+                line("facts.verified", lang, &[]),
                 f.verified,
                 f.note
                     .as_ref()
-                    .map(|n| format!("\n    note: {n}"))
+                    .map(|n| format!("\n    {}: {n}", line("facts.note", lang, &[])))
                     .unwrap_or_default()
             );
         }
+        if bot.languages.contains(&crate::dialog::Lang::Jv) {
+            // Javanese texts were written by the team, not by native speakers: on the go-live list.
+            let javanese = javanese_texts(&bot);
+            println!(
+                "\n{}",
+                line(
+                    "facts.javanese",
+                    lang,
+                    &[("n", &javanese.len().to_string())]
+                )
+            );
+            for l in &javanese {
+                println!("  {l}");
+            }
+        }
         if !warnings.is_empty() {
-            println!();
+            println!(
+                "\n{}",
+                line(
+                    "facts.warnings",
+                    lang,
+                    &[("n", &warnings.len().to_string())]
+                )
+            );
         }
         for w in &warnings {
             println!("{w}");
-        }
-    }
-    if facts && bot.languages.contains(&crate::dialog::Lang::Jv) {
-        // Javanese texts were written by the team, not by native speakers: on the go-live list.
-        let mut javanese = Vec::new();
-        for flow in bot.flows.values() {
-            for name in &flow.order {
-                let Some(node) = flow.nodes.get(name) else {
-                    continue;
-                };
-                let texts: Vec<&crate::dialog::Text> = match &node.kind {
-                    crate::dialog::NodeKind::Message { say, .. } => vec![say],
-                    crate::dialog::NodeKind::Menu { say, choices } => std::iter::once(say)
-                        .chain(choices.iter().map(|c| &c.label))
-                        .collect(),
-                    crate::dialog::NodeKind::Question(q) => vec![&q.ask],
-                    crate::dialog::NodeKind::Action { say, .. }
-                    | crate::dialog::NodeKind::End { say } => say.iter().collect(),
-                    crate::dialog::NodeKind::Jump { .. } => vec![],
-                };
-                if texts
-                    .iter()
-                    .any(|t| t.0.contains_key(&crate::dialog::Lang::Jv))
-                {
-                    javanese.push(format!("{} ({}/{name})", node.loc, flow.name));
-                }
-            }
-        }
-        println!(
-            "\nJavanese texts for a native speaker to review before go-live ({}):",
-            javanese.len()
-        );
-        for line in &javanese {
-            println!("  {line}");
         }
     }
     let report = transcript::run_dir(&config.dialogs.dir.join("tests"), &bot, &actions);
@@ -525,10 +552,37 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("  miss: {text:?} should reach `{want}`, reached `{got}`");
         }
     }
+    if let Some(p) = &report.heldout {
+        let langs: Vec<String> = p
+            .by_lang
+            .iter()
+            .map(|(l, (ok, n))| format!("{l} {ok}/{n}"))
+            .collect();
+        println!(
+            "held-out messages (written by someone who saw neither triggers nor examples): {} of {} reach the flow and node that answer ({:.1}%, target {:.0}%); by language: {}",
+            p.correct,
+            p.total,
+            p.accuracy() * 100.0,
+            transcript::HELDOUT_TARGET * 100.0,
+            langs.join(", ")
+        );
+        let mut pairs: std::collections::BTreeMap<(String, String), usize> = Default::default();
+        for (_, want, got) in &p.misses {
+            *pairs.entry((want.clone(), got.clone())).or_insert(0) += 1;
+        }
+        let mut pairs: Vec<_> = pairs.into_iter().collect();
+        pairs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        for ((want, got), n) in pairs.iter().take(15) {
+            println!("  routed: {want} -> {got} ({n})");
+        }
+        for (text, want, got) in &p.misses {
+            println!("  held-out miss: {text:?} should reach `{want}`, reached `{got}`");
+        }
+    }
     let matcher = report.matcher(&bot);
     if let Some(m) = &matcher {
         println!(
-            "example matcher on the phrasing corpus (never trained on): {} of {} top-1 right ({:.1}%, target {:.0}%); {} confident, {} unsure, {} poor; {}-fold cross-validation of {} examples: {:.1}% (target {:.0}%)",
+            "example matcher on the held-out messages (never trained on): {} of {} top-1 right ({:.1}%, target {:.0}%); {} confident, {} unsure, {} poor; {}-fold cross-validation of {} examples: {:.1}% (target {:.0}%)",
             m.correct,
             m.total,
             m.accuracy() * 100.0,
@@ -692,4 +746,53 @@ fn tempdir() -> std::io::Result<PathBuf> {
     ));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// The nodes with a Javanese text, for a native speaker's review.
+fn javanese_texts(bot: &crate::dialog::Bot) -> Vec<String> {
+    let mut javanese = Vec::new();
+    for flow in bot.flows.values() {
+        for name in &flow.order {
+            let Some(node) = flow.nodes.get(name) else {
+                continue;
+            };
+            let texts: Vec<&crate::dialog::Text> = match &node.kind {
+                crate::dialog::NodeKind::Message { say, .. } => vec![say],
+                crate::dialog::NodeKind::Menu { say, choices } => std::iter::once(say)
+                    .chain(choices.iter().map(|c| &c.label))
+                    .collect(),
+                crate::dialog::NodeKind::Question(q) => vec![&q.ask],
+                crate::dialog::NodeKind::Action { say, .. }
+                | crate::dialog::NodeKind::End { say } => say.iter().collect(),
+                crate::dialog::NodeKind::Jump { .. } => vec![],
+            };
+            if texts
+                .iter()
+                .any(|t| t.0.contains_key(&crate::dialog::Lang::Jv))
+            {
+                javanese.push(format!("{} ({}/{name})", node.loc, flow.name));
+            }
+        }
+    }
+    javanese
+}
+
+/// `pandu check --facts | head`: when the reader of our output goes away, stop quietly (as a C
+/// program killed by SIGPIPE would) instead of a panic and a backtrace. Rust ignores SIGPIPE, so a
+/// write to a closed pipe fails and `println!` panics with this message; any other panic is reported
+/// as before.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

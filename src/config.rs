@@ -50,6 +50,7 @@ pub struct Config {
     pub cases: CasesConfig,
     pub agencies: AgenciesConfig,
     pub desk: DeskConfig,
+    pub ocr: OcrConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -161,6 +162,7 @@ impl Default for Config {
             cases: CasesConfig::default(),
             agencies: AgenciesConfig::default(),
             desk: DeskConfig::default(),
+            ocr: OcrConfig::default(),
         }
     }
 }
@@ -198,6 +200,8 @@ pub struct RetentionConfig {
     pub dedupe_days: u64,
     /// Conversations (and unfinished report intakes) silent for this long.
     pub session_days: u64,
+    /// Messages Pandu did not understand (masked, for the desk's "not understood" page).
+    pub unanswered_days: u64,
     /// Pause between two sweeps of the whole database.
     pub sweep_minutes: u64,
 }
@@ -208,6 +212,7 @@ impl Default for RetentionConfig {
             delivered_days: 30,
             dedupe_days: 14,
             session_days: 30,
+            unanswered_days: 30,
             sweep_minutes: 10,
         }
     }
@@ -222,6 +227,7 @@ impl RetentionConfig {
             days(self.dedupe_days),
             days(self.session_days),
         )
+        .with_unanswered_days(days(self.unanswered_days))
     }
 }
 
@@ -332,6 +338,31 @@ impl Default for DeskConfig {
             .into_iter()
             .map(String::from)
             .collect(),
+        }
+    }
+}
+
+/// Reading the text of a photographed or screenshotted job offer with Tesseract (see `offer::ocr`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OcrConfig {
+    /// The `tesseract` program: a name looked up on PATH or a full path; empty turns OCR off.
+    pub tesseract: String,
+    /// Tesseract's language data (`ind`: Debian package tesseract-ocr-ind).
+    pub lang: String,
+    /// A run that takes longer is killed.
+    pub timeout_secs: u64,
+    /// A larger image is not read.
+    pub max_image_bytes: u64,
+}
+
+impl Default for OcrConfig {
+    fn default() -> OcrConfig {
+        OcrConfig {
+            tesseract: "tesseract".into(),
+            lang: "ind".into(),
+            timeout_secs: 10,
+            max_image_bytes: 5 * 1024 * 1024,
         }
     }
 }

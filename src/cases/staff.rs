@@ -30,6 +30,20 @@ use crate::storage::OutboxKind;
 use crate::storage::cases::Tombstone;
 use crate::time::Date;
 
+/// One reported job offer as staff see it (no reporter's details).
+#[derive(Clone, Debug)]
+pub struct ReportedOffer {
+    pub code: String,
+    pub opened_at: u64,
+    pub status: Status,
+    /// The verdict shown to the reporter (`tawaran_putusan`).
+    pub verdict: String,
+    /// The findings, one line each (`tawaran_temuan`).
+    pub findings: String,
+    /// The offer as pasted (`tawaran_teks`).
+    pub text: String,
+}
+
 /// Staff actions on cases.
 #[derive(Clone)]
 pub struct Desk {
@@ -205,6 +219,18 @@ impl Desk {
     /// company names that recur in the offers of `tawaran` cases, with counts and case codes. Words
     /// from `staff_patterns` in `dialogs/_offer_rules.yaml` (read for each command).
     pub async fn offer_patterns(&self, actor: &str) -> Result<String, CaseError> {
+        let (rules, offers) = self.reported_offers()?;
+        tracing::info!(actor, count = offers.len(), "staff read offer patterns");
+        let cases: Vec<(String, String)> = offers.into_iter().map(|o| (o.code, o.text)).collect();
+        Ok(crate::offer::patterns::report(&rules, &cases))
+    }
+
+    /// The reported job offers (cases with an offer text), newest first, with the rules of the offer
+    /// check (read for each call, so an edit of `_offer_rules.yaml` shows at once). Shared by `pandu
+    /// cases offers` and the desk's offers page; the patterns are [`crate::offer::patterns::compute`].
+    pub fn reported_offers(
+        &self,
+    ) -> Result<(crate::offer::OfferRules, Vec<ReportedOffer>), CaseError> {
         let path = self.config.dialogs.dir.join(crate::offer::RULES_FILE);
         let rules = crate::offer::OfferRules::load(&path).map_err(|e| CaseError::File {
             path: path.display().to_string(),
@@ -216,11 +242,19 @@ impl Desk {
             if let Some(case) = load(store, &code)?
                 && let Some(text) = case.record.fields.get("tawaran_teks")
             {
-                offers.push((case.code().to_string(), text.clone()));
+                let field = |k: &str| case.record.fields.get(k).cloned().unwrap_or_default();
+                offers.push(ReportedOffer {
+                    code: case.code().to_string(),
+                    opened_at: case.record.opened_at,
+                    status: case.status,
+                    verdict: field("tawaran_putusan"),
+                    findings: field("tawaran_temuan"),
+                    text: text.clone(),
+                });
             }
         }
-        tracing::info!(actor, count = offers.len(), "staff read offer patterns");
-        Ok(crate::offer::patterns::report(&rules, &offers))
+        offers.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then(a.code.cmp(&b.code)));
+        Ok((rules, offers))
     }
 
     /// One case in full, timeline included. Recorded as an access.
@@ -461,7 +495,8 @@ impl Desk {
         ))
     }
 
-    /// Moves a case on and tells the reporter the new status. The note stays internal.
+    /// Moves a case on and tells the reporter the new status. The note stays internal. The answer
+    /// names the statuses as staff type them (`in_review → referred`), for commands.
     pub async fn set_status(
         &self,
         actor: &str,
@@ -469,6 +504,31 @@ impl Desk {
         status: Status,
         to: Option<Referral>,
         note: Option<&str>,
+    ) -> Result<String, CaseError> {
+        self.move_case(actor, typed, status, to, note, false).await
+    }
+
+    /// As [`Desk::set_status`], the answer naming the statuses in staff words
+    /// (`staff.status_names`: `ditinjau → dirujuk`), for the web desk where nobody types codes.
+    pub async fn set_status_in_words(
+        &self,
+        actor: &str,
+        typed: &str,
+        status: Status,
+        to: Option<Referral>,
+        note: Option<&str>,
+    ) -> Result<String, CaseError> {
+        self.move_case(actor, typed, status, to, note, true).await
+    }
+
+    async fn move_case(
+        &self,
+        actor: &str,
+        typed: &str,
+        status: Status,
+        to: Option<Referral>,
+        note: Option<&str>,
+        in_words: bool,
     ) -> Result<String, CaseError> {
         let case = self.case(typed)?;
         if !case.status.can_move_to(status) {
@@ -507,10 +567,20 @@ impl Desk {
         self.tell_reporter(&case, text).await?;
         tracing::info!(case = %case.code(), actor, status = status.as_str(), "case status changed");
         let t = &self.texts.staff;
+        let name = |s: Status| {
+            if in_words {
+                t.status_names
+                    .get(s.as_str())
+                    .map(String::as_str)
+                    .unwrap_or(s.as_str())
+            } else {
+                s.as_str()
+            }
+        };
         let moved = [
             ("code", case.code()),
-            ("from", case.status.as_str()),
-            ("to", status.as_str()),
+            ("from", name(case.status)),
+            ("to", name(status)),
         ];
         Ok(match referred_to {
             None => fill(&t.status_changed, &moved),

@@ -1913,7 +1913,7 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex, regex::Error> {
 /// such pattern, e.g. a `.`, used to turn the whole set Unicode: every `\w` with a counted repetition
 /// then became a Unicode class, the set's automaton grew too large for the lazy DFA, and every message
 /// was scanned by the slow PikeVM, a quarter of the CPU per reply; issue 16.)
-fn compile_set(patterns: &[&str]) -> Result<regex::RegexSet, regex::Error> {
+pub fn compile_set(patterns: &[&str]) -> Result<regex::RegexSet, regex::Error> {
     let each: Vec<String> = patterns
         .iter()
         .map(|p| {

@@ -19,6 +19,13 @@ use crate::storage::{Channel, UserKey};
 /// (93.1 % after 33 answer flows arrived without examples), so a regression fails CI; the goal of
 /// issue 12 is 85 % answered directly on messages from outside the repository, which this is not.
 pub const PHRASING_TARGET: f64 = 0.93;
+/// The share of the held-out messages (`dialogs/tests/phrasing_heldout.yaml`: written as users write,
+/// by someone who read neither the triggers nor the examples) that must reach the flow, and the node
+/// where one detail is asked, that answers them. A floor from the last measurement; issue 12's goal
+/// is 85 %.
+pub const HELDOUT_TARGET: f64 = 0.79;
+/// The file of held-out messages (reported on its own; the example matcher is measured on it).
+pub const HELDOUT_STEM: &str = "phrasing_heldout";
 /// Every labelled emergency must raise the alarm...
 pub const EMERGENCY_RECALL_TARGET: f64 = 1.0;
 /// ...and at most this share of the labelled non-emergencies may.
@@ -102,6 +109,10 @@ struct RawTranscript {
     name: String,
     #[serde(default)]
     lang: Option<String>,
+    /// Every reply must fit one phone screen ([`REPLY_MAX_CHARS`]): a longer one fails this
+    /// transcript instead of being reported.
+    #[serde(default)]
+    fit_screen: bool,
     steps: Vec<RawTurn>,
 }
 
@@ -134,11 +145,11 @@ pub struct PhrasingCase {
     pub lang: Option<String>,
 }
 
-/// The held-out accuracy of the example matcher alone must reach this (a floor from the last
-/// measurement, 55.6 %: the new answer flows have no examples yet)...
-pub const MATCHER_TARGET: f64 = 0.55;
-/// ...and the k-fold cross-validation of the examples this (measured 39.6 %).
-pub const CROSS_VALIDATION_TARGET: f64 = 0.39;
+/// The accuracy of the example matcher alone on the held-out messages must reach this (a floor from
+/// the last measurement: 71.7 % of 346 held-out messages once every answer flow had examples)...
+pub const MATCHER_TARGET: f64 = 0.71;
+/// ...and the k-fold cross-validation of the examples this (measured 46.5 % of 1,050 examples).
+pub const CROSS_VALIDATION_TARGET: f64 = 0.46;
 /// Folds of the cross-validation.
 pub const FOLDS: usize = 5;
 
@@ -178,6 +189,21 @@ impl MatcherResult {
 
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
+
+/// The corpus messages that are also examples.
+fn leaks(bot: &Bot, cases: &[PhrasingCase]) -> Vec<String> {
+    let trained: std::collections::BTreeSet<&str> = bot
+        .matcher
+        .examples
+        .iter()
+        .map(|e| e.text.as_str())
+        .collect();
+    cases
+        .iter()
+        .filter(|c| trained.contains(super::normalize::normalize(&c.text, &bot.lexicon).as_str()))
+        .map(|c| c.text.clone())
+        .collect()
 }
 
 /// Runs the matcher alone on the corpus: its best target against the expected flow (and node).
@@ -253,6 +279,8 @@ pub struct PhrasingResult {
     pub correct: usize,
     /// (message, expected flow, reached flow)
     pub misses: Vec<(String, String, String)>,
+    /// language → (reached, total)
+    pub by_lang: std::collections::BTreeMap<String, (usize, usize)>,
 }
 
 impl PhrasingResult {
@@ -270,8 +298,12 @@ impl PhrasingResult {
 pub struct TestReport {
     pub transcripts: Vec<TranscriptResult>,
     pub phrasing: Option<PhrasingResult>,
-    /// Every phrasing case, for the matcher's figures.
+    /// The held-out messages (`phrasing_heldout.yaml`), reported on their own.
+    pub heldout: Option<PhrasingResult>,
+    /// The held-out cases, for the matcher's figures (it never trains on them).
     pub corpus: Vec<PhrasingCase>,
+    /// The other phrasing cases, checked too for leaks into the examples.
+    pub other_corpus: Vec<PhrasingCase>,
     pub emergency: Option<EmergencyResult>,
     /// Files that could not be read or parsed.
     pub errors: Vec<String>,
@@ -285,6 +317,10 @@ impl TestReport {
                 .phrasing
                 .as_ref()
                 .is_none_or(|p| p.accuracy() >= PHRASING_TARGET)
+            && self
+                .heldout
+                .as_ref()
+                .is_none_or(|p| p.accuracy() >= HELDOUT_TARGET)
             && self.emergency.as_ref().is_none_or(EmergencyResult::passed)
     }
 
@@ -293,7 +329,9 @@ impl TestReport {
         if bot.matcher.is_empty() || self.corpus.is_empty() {
             return None;
         }
-        Some(run_matcher(bot, &self.corpus))
+        let mut result = run_matcher(bot, &self.corpus);
+        result.leaked.extend(leaks(bot, &self.other_corpus));
+        Some(result)
     }
 }
 
@@ -343,12 +381,28 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
         if is_corpus {
             match serde_saphyr::from_str::<RawPhrasing>(&text) {
                 Ok(raw) => {
-                    report.corpus.extend(raw.phrasing.iter().cloned());
+                    let heldout = file
+                        .file_stem()
+                        .is_some_and(|s| s.to_string_lossy() == HELDOUT_STEM);
+                    if heldout {
+                        report.corpus.extend(raw.phrasing.iter().cloned());
+                    } else {
+                        report.other_corpus.extend(raw.phrasing.iter().cloned());
+                    }
                     let result = run_phrasing(bot, actions, &raw.phrasing);
-                    let merged = report.phrasing.get_or_insert_with(PhrasingResult::default);
+                    let merged = if heldout {
+                        report.heldout.get_or_insert_with(PhrasingResult::default)
+                    } else {
+                        report.phrasing.get_or_insert_with(PhrasingResult::default)
+                    };
                     merged.total += result.total;
                     merged.correct += result.correct;
                     merged.misses.extend(result.misses);
+                    for (lang, (ok, n)) in result.by_lang {
+                        let cell = merged.by_lang.entry(lang).or_insert((0, 0));
+                        cell.0 += ok;
+                        cell.1 += n;
+                    }
                 }
                 Err(e) => report.errors.push(located(&file, &e)),
             }
@@ -412,7 +466,14 @@ fn run_transcript(
         session = result.session;
         for reply in &result.replies {
             let chars = reply.text.chars().count();
-            if chars > REPLY_MAX_CHARS {
+            if chars > REPLY_MAX_CHARS && raw.fit_screen {
+                failures.push(format!(
+                    "step {} (user: {:?}): a reply of {chars} characters, over one phone screen ({REPLY_MAX_CHARS}):\n{}",
+                    i + 1,
+                    turn.user,
+                    indent(&reply.text)
+                ));
+            } else if chars > REPLY_MAX_CHARS {
                 long.push(format!(
                     "step {} (user: {:?}): a reply of {chars} characters (limit {REPLY_MAX_CHARS}, one phone screen)",
                     i + 1,
@@ -525,7 +586,13 @@ pub fn run_phrasing(bot: &Bot, actions: &Actions, cases: &[PhrasingCase]) -> Phr
     };
     for case in cases {
         let (flow, node) = reached(bot, actions, &case.text);
+        let cell = result
+            .by_lang
+            .entry(case.lang.clone().unwrap_or_else(|| "id".into()))
+            .or_insert((0, 0));
+        cell.1 += 1;
         if flow == case.flow && case.node.as_ref().is_none_or(|n| *n == node) {
+            cell.0 += 1;
             result.correct += 1;
         } else {
             let want = match &case.node {
