@@ -233,7 +233,9 @@ impl RetentionConfig {
 
 impl Default for StorageConfig {
     fn default() -> StorageConfig {
-        StorageConfig { cache_mb: 64 }
+        StorageConfig {
+            cache_mb: crate::storage::DEFAULT_CACHE_MB,
+        }
     }
 }
 

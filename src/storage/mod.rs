@@ -28,8 +28,13 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::dialog::{Reply, Session};
 
-/// Default sled page-cache size: plenty for sessions and cases, small enough for a cheap VPS.
-pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default sled page-cache size (`storage.cache_mb`; 64 MB before issue 16): room for the working set
+/// of a thousand busy chats (sessions, the queue, the newest records). sled counts records at their
+/// stored size, and the memory it keeps is larger than that (node structures, allocator slack); see
+/// ARCHITECTURE.md, "Memory budget".
+pub const DEFAULT_CACHE_BYTES: u64 = DEFAULT_CACHE_MB * 1024 * 1024;
+/// [`DEFAULT_CACHE_BYTES`] in MB.
+pub const DEFAULT_CACHE_MB: u64 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -96,6 +101,14 @@ impl Channel {
             Channel::Telegram => "telegram",
             Channel::Whatsapp => "whatsapp",
         }
+    }
+
+    /// Whether this channel reads a delivery record back after writing it: WhatsApp finds records by
+    /// the platform's message id (delivery receipts) and requeues the text of one that failed outside
+    /// the 24-hour window (131047). The other channels never do, so their records keep neither the text
+    /// nor a platform-id index (see [`Store::outbox_finish_many`]).
+    pub fn reads_deliveries_back(self) -> bool {
+        matches!(self, Channel::Whatsapp)
     }
 
     pub fn parse(text: &str) -> Option<Channel> {
@@ -175,6 +188,11 @@ pub enum Delivery {
 }
 
 /// The record kept after an outbox entry was sent or given up.
+///
+/// On channels that never read a record back ([`Channel::reads_deliveries_back`]: Telegram, the
+/// console) `entry.reply` is empty and `entry.last_error` cleared: the record says who got which entry,
+/// of what kind, when and how it ended, not what it said. The text was most of a record's size (and of
+/// the memory sled keeps of recent writes), and no reader uses it there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
     pub entry: OutboxEntry,
@@ -673,7 +691,9 @@ impl Store {
     }
 
     /// [`Store::outbox_finish`] for several entries in one atomic write: all of them or none. Cheaper
-    /// than one call each (sled writes its log buffer out around every atomic batch).
+    /// than one call each (sled writes its log buffer out around every atomic batch). The record is the
+    /// whole entry, with a platform-id index, only on a channel that reads it back
+    /// ([`Channel::reads_deliveries_back`]); elsewhere it is the compact form (see [`DeliveryRecord`]).
     pub fn outbox_finish_many<'a>(
         &self,
         finished: impl IntoIterator<Item = (&'a OutboxEntry, Delivery)>,
@@ -692,27 +712,44 @@ impl Store {
             }
             delta.remove(channel, entry.seq);
             outcomes.push((channel, matches!(delivery, Delivery::Sent { .. })));
+            let reads_back = channel.reads_deliveries_back();
             let platform_id = match &delivery {
                 Delivery::Sent {
                     platform_id: Some(id),
                     ..
-                } => Some(id.clone()),
+                } if reads_back => Some(id.clone()),
                 _ => None,
             };
+            let entry = if reads_back {
+                entry.clone()
+            } else {
+                OutboxEntry {
+                    seq: entry.seq,
+                    user: entry.user.clone(),
+                    reply: Reply::default(),
+                    kind: entry.kind.clone(),
+                    created_at: entry.created_at,
+                    attempts: entry.attempts,
+                    not_before_ms: entry.not_before_ms,
+                    held: entry.held,
+                    last_error: None,
+                }
+            };
+            let seq = entry.seq;
             let record = DeliveryRecord {
-                entry: entry.clone(),
+                entry,
                 delivery,
                 receipts: Vec::new(),
             };
-            batch.remove(key::outbox(channel, entry.seq));
+            batch.remove(key::outbox(channel, seq));
             batch.insert(
-                key::delivered(channel, entry.seq),
+                key::delivered(channel, seq),
                 serde_json::to_vec(&record).map_err(Error::Encode)?,
             );
             if let Some(id) = platform_id {
                 batch.insert(
                     key::platform_message(channel, &id),
-                    entry.seq.to_be_bytes().to_vec(),
+                    seq.to_be_bytes().to_vec(),
                 );
             }
         }
@@ -1068,13 +1105,13 @@ mod tests {
     fn several_entries_finish_in_one_write() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
-        let user = UserKey::new(Channel::Telegram, "42");
+        let user = UserKey::new(Channel::Whatsapp, "62842");
         let mut batch = WriteBatch::default();
         for seq in [1, 2, 3] {
             batch.push_outbox(&entry(seq, &user)).unwrap();
         }
         store.apply(batch).unwrap();
-        let pending = store.outbox_pending(Channel::Telegram, 10).unwrap();
+        let pending = store.outbox_pending(Channel::Whatsapp, 10).unwrap();
         store
             .outbox_finish_many([
                 (
@@ -1094,16 +1131,60 @@ mod tests {
             ])
             .unwrap();
         let left: Vec<u64> = store
-            .outbox_pending(Channel::Telegram, 10)
+            .outbox_pending(Channel::Whatsapp, 10)
             .unwrap()
             .iter()
             .map(|e| e.seq)
             .collect();
         assert_eq!(left, vec![3]);
         let record = store
-            .delivery_by_platform_id(Channel::Telegram, "7")
+            .delivery_by_platform_id(Channel::Whatsapp, "7")
             .unwrap()
             .unwrap();
         assert_eq!(record.entry.seq, 1);
+    }
+
+    #[test]
+    fn a_telegram_delivery_is_kept_without_its_text_and_a_whatsapp_one_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        let telegram = UserKey::new(Channel::Telegram, "42");
+        let whatsapp = UserKey::new(Channel::Whatsapp, "62842");
+        let mut batch = WriteBatch::default();
+        let mut update = entry(1, &telegram);
+        update.kind = OutboxKind::Update {
+            case: "PKL-ABC123".into(),
+        };
+        update.reply.text = "Kabar kasus PKL-ABC123 untuk Bu Sari".into();
+        batch.push_outbox(&update).unwrap();
+        batch.push_outbox(&entry(2, &whatsapp)).unwrap();
+        store.apply(batch).unwrap();
+        let sent = |id: &str| Delivery::Sent {
+            platform_id: Some(id.into()),
+            at: 5,
+        };
+        let queued = store.outbox_pending(Channel::Telegram, 10).unwrap();
+        store.outbox_finish(&queued[0], sent("9")).unwrap();
+        let queued = store.outbox_pending(Channel::Whatsapp, 10).unwrap();
+        store.outbox_finish(&queued[0], sent("wamid.9")).unwrap();
+        // Telegram: who, which entry, what kind, how it ended; not the words.
+        let record = store.delivery(Channel::Telegram, 1).unwrap().unwrap();
+        assert_eq!(record.entry.user, telegram);
+        assert_eq!(record.entry.kind, update.kind);
+        assert_eq!(record.delivery, sent("9"));
+        assert!(record.entry.reply.text.is_empty());
+        let raw = store
+            .kernel()
+            .unwrap()
+            .get(key::delivered(Channel::Telegram, 1));
+        let raw = raw.unwrap().unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains("Bu Sari"));
+        assert!(raw.len() < 300, "{}", raw.len());
+        // WhatsApp reads its records back (receipts, requeue after 131047): text and index kept.
+        let record = store
+            .delivery_by_platform_id(Channel::Whatsapp, "wamid.9")
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.entry.reply.text, "m2");
     }
 }
