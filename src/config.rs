@@ -50,6 +50,7 @@ pub struct Config {
     pub cases: CasesConfig,
     pub agencies: AgenciesConfig,
     pub desk: DeskConfig,
+    pub ocr: OcrConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -161,6 +162,7 @@ impl Default for Config {
             cases: CasesConfig::default(),
             agencies: AgenciesConfig::default(),
             desk: DeskConfig::default(),
+            ocr: OcrConfig::default(),
         }
     }
 }
@@ -334,6 +336,31 @@ impl Default for DeskConfig {
             .into_iter()
             .map(String::from)
             .collect(),
+        }
+    }
+}
+
+/// Reading the text of a photographed or screenshotted job offer with Tesseract (see `offer::ocr`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OcrConfig {
+    /// The `tesseract` program: a name looked up on PATH or a full path; empty turns OCR off.
+    pub tesseract: String,
+    /// Tesseract's language data (`ind`: Debian package tesseract-ocr-ind).
+    pub lang: String,
+    /// A run that takes longer is killed.
+    pub timeout_secs: u64,
+    /// A larger image is not read.
+    pub max_image_bytes: u64,
+}
+
+impl Default for OcrConfig {
+    fn default() -> OcrConfig {
+        OcrConfig {
+            tesseract: "tesseract".into(),
+            lang: "ind".into(),
+            timeout_secs: 10,
+            max_image_bytes: 5 * 1024 * 1024,
         }
     }
 }

@@ -444,7 +444,10 @@ impl Writer {
             }
         }
         // One atomic write and one flush for the whole group; an error fails every job in it.
+        let started = std::time::Instant::now();
         let durable = self.commit(std::mem::take(&mut pending.batch)).await;
+        let metrics = self.store.metrics();
+        metrics.commit(started.elapsed(), group_size(&group), durable.is_ok());
         if let Err(e) = &durable {
             tracing::error!(error = %e, "commit failed; nothing in this group is acknowledged");
         }
@@ -454,7 +457,12 @@ impl Writer {
                 (Ok(()), r) => r,
             };
             match job {
-                Job::Messages { done, .. } => {
+                Job::Messages { done, messages, .. } => {
+                    if let Ok(JobOutput::Acks(acks)) = &result {
+                        for (message, ack) in messages.iter().zip(acks) {
+                            metrics.message_in(message.user.channel, ack.duplicate);
+                        }
+                    }
                     let _ = done.send(result.map(|r| match r {
                         JobOutput::Acks(acks) => acks,
                         JobOutput::Entries(_) => Vec::new(),

@@ -202,3 +202,136 @@ async fn a_reported_offer_shows_its_findings_to_staff_and_recurring_numbers_are_
     drop(engine);
     drop(running);
 }
+
+#[derive(serde::Deserialize)]
+struct CorpusFile {
+    offers: Vec<CorpusOffer>,
+}
+
+#[derive(serde::Deserialize)]
+struct CorpusOffer {
+    id: String,
+    text: String,
+}
+
+/// What one step shows: every reply's text, and the labels of the last reply's buttons.
+async fn step(
+    engine: &pandu::engine::Engine,
+    user: &pandu::storage::UserKey,
+    id: &str,
+    text: &str,
+    lang: pandu::dialog::Lang,
+) -> (Vec<String>, Vec<String>) {
+    let ack = engine
+        .handle(pandu::engine::Inbound {
+            user: user.clone(),
+            message_id: id.to_string(),
+            input: pandu::dialog::Input {
+                kind: pandu::dialog::InputKind::Text(text.to_string()),
+                at: 0,
+            },
+            lang_hint: Some(lang),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let texts = ack.replies.iter().map(|e| e.reply.text.clone()).collect();
+    let labels = ack
+        .replies
+        .last()
+        .map(|e| e.reply.choices.iter().map(|c| c.label.clone()).collect())
+        .unwrap_or_default();
+    (texts, labels)
+}
+
+/// Every offer of the corpus, in each language: the result and every "Selengkapnya" page fit one phone
+/// screen, the pages together show every finding with its source, and reporting stays one choice away.
+#[tokio::test]
+async fn every_result_and_every_page_of_findings_fits_a_phone_screen() {
+    use pandu::dialog::{Lang, REPLY_MAX_CHARS};
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = app_config(tmp.path());
+    let store = pandu::app::open_store(&config).unwrap_or_else(|e| panic!("{e}"));
+    let running = pandu::app::start_engine(&config, &store).unwrap_or_else(|e| panic!("{e}"));
+    let engine = running.engine.clone();
+    let mut offers = Vec::new();
+    for file in ["ilegal_panjang.yaml", "ilegal_pendek.yaml", "resmi.yaml"] {
+        let text = std::fs::read_to_string(root().join("dialogs/tests/offers").join(file))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let parsed: CorpusFile = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        offers.extend(parsed.offers);
+    }
+    assert!(offers.len() >= 80);
+    let mut most_pages = 0;
+    // A pasted offer in Indonesian may switch the reply language back to Indonesian: any language's
+    // labels count.
+    let report = |l: &String| {
+        [
+            "Laporkan perekrut",
+            "Report the recruiter",
+            "Laporke perekrut",
+        ]
+        .contains(&l.as_str())
+    };
+    let more = |l: &String| l.starts_with("Selengkapnya") || l.starts_with("More details");
+    for (lang, switch) in [
+        (Lang::Id, "halo"),
+        (Lang::En, "english"),
+        (Lang::Jv, "boso jowo"),
+    ] {
+        for offer in &offers {
+            let who = format!("{}-{}", lang.code(), offer.id);
+            let user = pandu::storage::UserKey::new(pandu::storage::Channel::Console, &who);
+            let fits = |texts: &[String], at: &str| {
+                for t in texts {
+                    let n = t.chars().count();
+                    assert!(
+                        n <= REPLY_MAX_CHARS,
+                        "{who} {at}: a reply of {n} characters:\n{t}"
+                    );
+                }
+            };
+            step(&engine, &user, &format!("{who}-0"), switch, lang).await;
+            step(&engine, &user, &format!("{who}-menu"), "menu", lang).await;
+            step(&engine, &user, &format!("{who}-1"), "8", lang).await;
+            let (mut texts, mut labels) =
+                step(&engine, &user, &format!("{who}-2"), &offer.text, lang).await;
+            if labels.len() == 2 {
+                // Read as a pasted offer from another place: "check it?" first.
+                fits(&texts, "question");
+                (texts, labels) = step(&engine, &user, &format!("{who}-yes"), "1", lang).await;
+            }
+            fits(&texts, "result");
+            assert!(
+                labels.iter().any(report) && labels.iter().any(more),
+                "{who}: {labels:?}"
+            );
+            // Type "2" (the result and every page but the last put "Selengkapnya" second) until
+            // the last page.
+            let mut pages = 0;
+            loop {
+                let (texts, labels) =
+                    step(&engine, &user, &format!("{who}-more-{pages}"), "2", lang).await;
+                fits(&texts, &format!("page {}", pages + 1));
+                pages += 1;
+                assert!(
+                    labels.iter().any(report),
+                    "{who}: no report choice on page {pages}: {labels:?}"
+                );
+                assert!(
+                    texts
+                        .iter()
+                        .any(|t| t.contains("Sumber:") || t.contains("Source:")),
+                    "{who}: page {pages} without a source: {texts:?}"
+                );
+                if !labels.iter().any(more) || pages >= 12 {
+                    break;
+                }
+            }
+            assert!(pages < 12, "{who}: {pages} pages");
+            most_pages = most_pages.max(pages);
+        }
+    }
+    println!("most pages of findings: {most_pages}");
+    drop(engine);
+    drop(running);
+}

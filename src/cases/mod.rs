@@ -603,6 +603,10 @@ async fn undeliverable(
                     && report.record(channel, &record.entry, reason).await?
                 {
                     found += 1;
+                    // The cursor moves past each one recorded: when a later write fails (a full
+                    // disk), the next look does not record this one again.
+                    store.set_meta(&cursor_name, &record.entry.seq.to_be_bytes())?;
+                    store.flush().await?;
                 }
             }
             cursor = next;

@@ -30,6 +30,20 @@ use crate::storage::OutboxKind;
 use crate::storage::cases::Tombstone;
 use crate::time::Date;
 
+/// One reported job offer as staff see it (no reporter's details).
+#[derive(Clone, Debug)]
+pub struct ReportedOffer {
+    pub code: String,
+    pub opened_at: u64,
+    pub status: Status,
+    /// The verdict shown to the reporter (`tawaran_putusan`).
+    pub verdict: String,
+    /// The findings, one line each (`tawaran_temuan`).
+    pub findings: String,
+    /// The offer as pasted (`tawaran_teks`).
+    pub text: String,
+}
+
 /// Staff actions on cases.
 #[derive(Clone)]
 pub struct Desk {
@@ -205,6 +219,18 @@ impl Desk {
     /// company names that recur in the offers of `tawaran` cases, with counts and case codes. Words
     /// from `staff_patterns` in `dialogs/_offer_rules.yaml` (read for each command).
     pub async fn offer_patterns(&self, actor: &str) -> Result<String, CaseError> {
+        let (rules, offers) = self.reported_offers()?;
+        tracing::info!(actor, count = offers.len(), "staff read offer patterns");
+        let cases: Vec<(String, String)> = offers.into_iter().map(|o| (o.code, o.text)).collect();
+        Ok(crate::offer::patterns::report(&rules, &cases))
+    }
+
+    /// The reported job offers (cases with an offer text), newest first, with the rules of the offer
+    /// check (read for each call, so an edit of `_offer_rules.yaml` shows at once). Shared by `pandu
+    /// cases offers` and the desk's offers page; the patterns are [`crate::offer::patterns::compute`].
+    pub fn reported_offers(
+        &self,
+    ) -> Result<(crate::offer::OfferRules, Vec<ReportedOffer>), CaseError> {
         let path = self.config.dialogs.dir.join(crate::offer::RULES_FILE);
         let rules = crate::offer::OfferRules::load(&path).map_err(|e| CaseError::File {
             path: path.display().to_string(),
@@ -216,11 +242,19 @@ impl Desk {
             if let Some(case) = load(store, &code)?
                 && let Some(text) = case.record.fields.get("tawaran_teks")
             {
-                offers.push((case.code().to_string(), text.clone()));
+                let field = |k: &str| case.record.fields.get(k).cloned().unwrap_or_default();
+                offers.push(ReportedOffer {
+                    code: case.code().to_string(),
+                    opened_at: case.record.opened_at,
+                    status: case.status,
+                    verdict: field("tawaran_putusan"),
+                    findings: field("tawaran_temuan"),
+                    text: text.clone(),
+                });
             }
         }
-        tracing::info!(actor, count = offers.len(), "staff read offer patterns");
-        Ok(crate::offer::patterns::report(&rules, &offers))
+        offers.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then(a.code.cmp(&b.code)));
+        Ok((rules, offers))
     }
 
     /// One case in full, timeline included. Recorded as an access.

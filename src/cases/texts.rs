@@ -146,6 +146,14 @@ pub struct StaffTexts {
     pub assigned: String,
     pub unassigned: String,
     pub purged: String,
+    // `pandu backup` and `pandu restore`.
+    pub backup_done: String,
+    pub restored: String,
+    pub backup_not_backup: String,
+    pub backup_damaged: String,
+    pub restore_not_empty: String,
+    pub backup_newer: String,
+    pub backup_file: String,
     // Failures.
     pub error: String,
     pub not_found: String,

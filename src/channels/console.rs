@@ -165,12 +165,35 @@ fn print_reply(out: &mut impl Write, reply: &Reply) {
     };
     let _ = writeln!(out, "\n{}", show(reply.text.trim_start_matches('\n')));
     for (i, c) in reply.choices.iter().enumerate() {
-        let _ = writeln!(out, "  {}. {}", i + 1, markup::to_plain(&c.label));
+        let _ = writeln!(out, "  {}", numbered(i + 1, &markup::to_plain(&c.label)));
     }
     let _ = out.flush();
+}
+
+/// "n. label", unless the label already starts with its own number (the agency check's "1. PT ..."
+/// buttons): never "1. 1. PT ...".
+pub fn numbered(n: usize, label: &str) -> String {
+    if label.starts_with(&format!("{n}. ")) {
+        label.to_string()
+    } else {
+        format!("{n}. {label}")
+    }
 }
 
 fn prompt(out: &mut impl Write) {
     let _ = write!(out, "\n> ");
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn a_label_with_its_own_number_is_not_numbered_twice() {
+        assert_eq!(numbered(1, "1. PT Contoh Jaya"), "1. PT Contoh Jaya");
+        assert_eq!(numbered(2, "Cek perusahaan"), "2. Cek perusahaan");
+        // Another number at the start is the label's own text, not its position.
+        assert_eq!(numbered(3, "1. PT A"), "3. 1. PT A");
+    }
 }

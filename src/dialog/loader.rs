@@ -1909,7 +1909,7 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex, regex::Error> {
 }
 
 /// Many patterns scanned at once, ASCII first like [`compile_pattern`].
-fn compile_set(patterns: &[&str]) -> Result<regex::RegexSet, regex::Error> {
+pub fn compile_set(patterns: &[&str]) -> Result<regex::RegexSet, regex::Error> {
     let build = |unicode: bool| {
         regex::RegexSetBuilder::new(patterns)
             .case_insensitive(true)

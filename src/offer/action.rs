@@ -4,7 +4,8 @@
 //! | action | reads | sets | outcomes |
 //! |---|---|---|---|
 //! | `offer.detect` | `_trigger_text` (the message that opened the flow) | `offer_text` | `offer` (it looks like a pasted offer: kept in `offer_text`), `ask` |
-//! | `offer.check` | `offer_text` | `offer_level`, `offer_verdict`, `offer_findings` | `none`, `some`, `strong`, `empty` |
+//! | `offer.check` | `offer_text` | `offer_level`, `offer_verdict`, `offer_findings` (the short list), `offer_page` (0) | `none`, `some`, `strong`, `empty` |
+//! | `offer.more` | `offer_text`, `offer_page` | `offer_page` (+1), `offer_page_text` (that page of full findings) | `more` (pages left), `last`, `empty` |
 //! | `offer.report` | `offer_text` | `tawaran_teks`, `tawaran_temuan`, `tawaran_putusan` (the case's fields) | `ok`, `empty` |
 //!
 //! Invariants: the verdict is never "safe"; the registry is read through the live handle at each run
@@ -12,7 +13,7 @@
 
 use std::sync::Arc;
 
-use super::analyse::{Analysis, Lookup, analyse, looks_like_offer};
+use super::analyse::{Analysis, Finding, Lookup, analyse, looks_like_offer};
 use super::rules::OfferRules;
 use crate::cases::texts::fill;
 use crate::dialog::{Action, ActionCall, ActionResult, Actions, Lang};
@@ -22,12 +23,16 @@ pub const TEXT: &str = "offer_text";
 pub const LEVEL: &str = "offer_level";
 pub const VERDICT: &str = "offer_verdict";
 pub const FINDINGS: &str = "offer_findings";
+/// The page of full findings shown last by `offer.more` (0: none yet), and its text.
+pub const PAGE: &str = "offer_page";
+pub const PAGE_TEXT: &str = "offer_page_text";
 
-/// Registers `offer.detect`, `offer.check` and `offer.report`.
+/// Registers `offer.detect`, `offer.check`, `offer.more` and `offer.report`.
 pub fn register_actions(actions: &mut Actions, rules: Arc<OfferRules>, registry: Option<Registry>) {
     let shared = Arc::new(Shared { rules, registry });
     actions.register("offer.detect", Arc::new(Detect(shared.clone())));
     actions.register("offer.check", Arc::new(Check(shared.clone())));
+    actions.register("offer.more", Arc::new(More(shared.clone())));
     actions.register("offer.report", Arc::new(Report(shared)));
 }
 
@@ -48,53 +53,173 @@ impl Shared {
     }
 }
 
-/// The findings in the user's language, one block per finding, strongest first.
+/// One finding's texts in the user's language: (mark, title, excerpt, why, cite). The texts are
+/// authored markup; what comes from the offer (names, numbers, the excerpt) is escaped so it shows
+/// literally.
+fn parts(
+    rules: &OfferRules,
+    a: &Analysis,
+    f: &Finding,
+    lang: Lang,
+) -> Option<(String, String, String, String, String)> {
+    let sign = rules.sign(&f.key)?;
+    let escape = crate::dialog::markup::escape;
+    let vars: Vec<(&str, String)> = values(rules, f, a, lang)
+        .into_iter()
+        .map(|(k, v)| (k, escape(&v)))
+        .collect();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let excerpt = f
+        .excerpt
+        .as_deref()
+        .map(|t| fill(rules.excerpt.get(lang), &[("text", &escape(t))]))
+        .unwrap_or_default();
+    let mark = rules
+        .marks
+        .get(f.weight.code())
+        .cloned()
+        .unwrap_or_default();
+    Some((
+        mark,
+        fill(sign.title.get(lang), &vars),
+        excerpt,
+        fill(sign.why.get(lang), &vars),
+        sign.cite.clone(),
+    ))
+}
+
+/// One finding in full: its words, why it matters, its source.
+fn block(rules: &OfferRules, a: &Analysis, f: &Finding, lang: Lang) -> Option<String> {
+    let (mark, title, excerpt, why, cite) = parts(rules, a, f, lang)?;
+    Some(fill(
+        rules.finding.get(lang),
+        &[
+            ("mark", &mark),
+            ("title", &title),
+            ("excerpt", &excerpt),
+            ("why", &why),
+            ("cite", &cite),
+        ],
+    ))
+}
+
+/// One finding on one line: its words and its source.
+fn short(rules: &OfferRules, a: &Analysis, f: &Finding, lang: Lang) -> Option<String> {
+    let (mark, title, excerpt, _, cite) = parts(rules, a, f, lang)?;
+    Some(fill(
+        rules.pages.short.get(lang),
+        &[
+            ("mark", &mark),
+            ("title", &title),
+            ("excerpt", &excerpt),
+            ("cite", &cite),
+        ],
+    ))
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Every finding in full, one block each, strongest first (all on one text: for tests and tools; the
+/// chat shows [`top_findings`] and [`finding_pages`]).
 pub fn render_findings(rules: &OfferRules, a: &Analysis, lang: Lang) -> String {
     if a.findings.is_empty() {
         return rules.no_findings.get(lang).to_string();
     }
-    let mut blocks = Vec::new();
+    let blocks: Vec<String> = a
+        .findings
+        .iter()
+        .filter_map(|f| block(rules, a, f, lang))
+        .collect();
+    blocks.join("\n\n")
+}
+
+/// The result's short list: the strongest findings, one line each, as many as fit in
+/// `pages.top_chars` for the verdict (at least one), then how many are left (`pages.more`) or `pages.all_shown`.
+pub fn top_findings(rules: &OfferRules, a: &Analysis, lang: Lang) -> String {
+    if a.findings.is_empty() {
+        return rules.no_findings.get(lang).to_string();
+    }
+    let budget = rules
+        .pages
+        .top_chars
+        .get(a.level().code())
+        .copied()
+        .unwrap_or(0);
+    let mut lines: Vec<String> = Vec::new();
+    let mut used = 0;
     for f in &a.findings {
-        let Some(sign) = rules.sign(&f.key) else {
+        let Some(line) = short(rules, a, f, lang) else {
             continue;
         };
-        // The texts are authored markup; what comes from the offer (names, numbers, the excerpt)
-        // is escaped so it shows literally.
-        let escape = crate::dialog::markup::escape;
-        let vars: Vec<(&str, String)> = values(rules, f, a, lang)
-            .into_iter()
-            .map(|(k, v)| (k, escape(&v)))
-            .collect();
-        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let excerpt = f
-            .excerpt
-            .as_deref()
-            .map(|t| fill(rules.excerpt.get(lang), &[("text", &escape(t))]))
-            .unwrap_or_default();
-        let title = fill(sign.title.get(lang), &vars);
-        let why = fill(sign.why.get(lang), &vars);
-        let mark = rules
-            .marks
-            .get(f.weight.code())
-            .map(String::as_str)
-            .unwrap_or("");
-        blocks.push(fill(
-            rules.finding.get(lang),
-            &[
-                ("mark", mark),
-                ("title", &title),
-                ("excerpt", &excerpt),
-                ("why", &why),
-                ("cite", &sign.cite),
-            ],
-        ));
+        let n = chars(&line) + 1;
+        if !lines.is_empty() && used + n > budget {
+            break;
+        }
+        used += n;
+        lines.push(line);
     }
-    blocks.join("\n\n")
+    let left = a.findings.len().saturating_sub(lines.len());
+    let tail = if left > 0 {
+        fill(rules.pages.more.get(lang), &[("n", &left.to_string())])
+    } else {
+        rules.pages.all_shown.get(lang).to_string()
+    };
+    lines.push(tail);
+    lines.join("\n")
+}
+
+/// Every finding in full, in pages of at most `pages.page_chars` (a finding longer than that is a
+/// page of its own), each under `pages.head`.
+pub fn finding_pages(rules: &OfferRules, a: &Analysis, lang: Lang) -> Vec<String> {
+    let blocks: Vec<String> = a
+        .findings
+        .iter()
+        .filter_map(|f| block(rules, a, f, lang))
+        .collect();
+    if blocks.is_empty() {
+        return vec![rules.no_findings.get(lang).to_string()];
+    }
+    // The head's own length, with the widest page numbers it can show.
+    let most = blocks.len().to_string();
+    let head_chars = chars(&fill(
+        rules.pages.head.get(lang),
+        &[("page", &most), ("pages", &most)],
+    )) + 2;
+    let budget = rules.pages.page_chars.saturating_sub(head_chars);
+    let mut pages: Vec<Vec<String>> = Vec::new();
+    let mut used = 0;
+    for b in blocks {
+        let n = chars(&b) + 2;
+        match pages.last_mut() {
+            Some(page) if used + n <= budget => {
+                used += n;
+                page.push(b);
+            }
+            _ => {
+                used = n;
+                pages.push(vec![b]);
+            }
+        }
+    }
+    let total = pages.len().to_string();
+    pages
+        .iter()
+        .enumerate()
+        .map(|(i, blocks)| {
+            let head = fill(
+                rules.pages.head.get(lang),
+                &[("page", &(i + 1).to_string()), ("pages", &total)],
+            );
+            format!("{head}\n\n{}", blocks.join("\n\n"))
+        })
+        .collect()
 }
 
 fn values(
     rules: &OfferRules,
-    f: &super::analyse::Finding,
+    f: &Finding,
     a: &Analysis,
     lang: Lang,
 ) -> Vec<(&'static str, String)> {
@@ -196,7 +321,7 @@ impl Action for Check {
         &["none", "some", "strong", "empty"]
     }
     fn sets(&self) -> &'static [&'static str] {
-        &[LEVEL, VERDICT, FINDINGS]
+        &[LEVEL, VERDICT, FINDINGS, PAGE]
     }
     fn reads(&self) -> &'static [&'static str] {
         &[TEXT]
@@ -210,14 +335,58 @@ impl Action for Check {
             return ActionResult::outcome("empty")
                 .var(LEVEL, "")
                 .var(VERDICT, "")
-                .var(FINDINGS, "");
+                .var(FINDINGS, "")
+                .var(PAGE, "0");
         }
         let a = self.0.analyse(text);
         let rules = &self.0.rules;
         ActionResult::outcome(a.level().code())
             .var(LEVEL, a.level().code())
             .var(VERDICT, verdict_text(rules, &a, call.lang))
-            .var(FINDINGS, render_findings(rules, &a, call.lang))
+            .var(FINDINGS, top_findings(rules, &a, call.lang))
+            .var(PAGE, "0")
+    }
+}
+
+/// "Selengkapnya": the next page of full findings (the offer is read again: under a millisecond).
+struct More(Arc<Shared>);
+
+impl Action for More {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["more", "last", "empty"]
+    }
+    fn sets(&self) -> &'static [&'static str] {
+        &[PAGE, PAGE_TEXT]
+    }
+    fn reads(&self) -> &'static [&'static str] {
+        &[TEXT, PAGE]
+    }
+    fn markup(&self) -> &'static [&'static str] {
+        &[PAGE_TEXT]
+    }
+    fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        let text = call.vars.get(TEXT).map(String::as_str).unwrap_or("");
+        if !text.chars().any(char::is_alphanumeric) {
+            return ActionResult::outcome("empty").var(PAGE_TEXT, "");
+        }
+        let a = self.0.analyse(text);
+        let pages = finding_pages(&self.0.rules, &a, call.lang);
+        let shown: usize = call
+            .vars
+            .get(PAGE)
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0);
+        // After the last page, "Selengkapnya" starts over from the first.
+        let index = if shown < pages.len() { shown } else { 0 };
+        let page = pages.get(index).cloned().unwrap_or_default();
+        let outcome = if index + 1 < pages.len() {
+            "more"
+        } else {
+            "last"
+        };
+        ActionResult::outcome(outcome)
+            .var(PAGE, (index + 1).to_string())
+            .var(PAGE_TEXT, page)
     }
 }
 

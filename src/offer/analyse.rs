@@ -232,12 +232,15 @@ pub fn looks_like_offer(rules: &OfferRules, text: &str) -> bool {
         return false;
     }
     let norm = comparable(text);
-    let groups = rules
-        .detect_groups
-        .iter()
-        .filter(|(_, patterns)| patterns.iter().any(|r| r.is_match(&norm)))
-        .count();
-    groups >= rules.detect_min_groups
+    let mut hit = vec![false; rules.detect_groups.len()];
+    for i in rules.detect_set.matches(&norm).iter() {
+        if let Some(&group) = rules.detect_owner.get(i)
+            && let Some(h) = hit.get_mut(group)
+        {
+            *h = true;
+        }
+    }
+    hit.iter().filter(|h| **h).count() >= rules.detect_min_groups
 }
 
 fn floor_boundary(s: &str, mut i: usize) -> usize {
@@ -461,7 +464,16 @@ pub fn analyse(rules: &OfferRules, lookup: Option<&dyn Lookup>, text: &str) -> A
                 });
             }
         };
-    for sign in rules.signs.iter().filter(|s| s.computed.is_none()) {
+    // One pass of the combined set picks the signs that can match; only those run their regexes.
+    let mut candidate = vec![false; rules.signs.len()];
+    for i in rules.any_set.matches(&norm).iter() {
+        if let Some(&sign) = rules.any_owner.get(i)
+            && let Some(c) = candidate.get_mut(sign)
+        {
+            *c = true;
+        }
+    }
+    for (sign, _) in rules.signs.iter().zip(&candidate).filter(|(_, c)| **c) {
         if let Some(ex) = pattern_hit(sign, &norm) {
             push(Some(sign), Some(ex), Vec::new());
         }

@@ -15,6 +15,7 @@ pub mod action;
 pub mod analyse;
 pub mod corpus;
 pub mod lookup;
+pub mod ocr;
 pub mod patterns;
 pub mod rules;
 

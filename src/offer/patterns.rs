@@ -11,12 +11,32 @@ use crate::cases::texts::fill;
 /// How many values of each kind are listed.
 pub const MAX_LINES: usize = 20;
 
-/// `cases`: (case code, offer text). Most frequent first; ties by value.
-pub fn report(rules: &OfferRules, cases: &[(String, String)]) -> String {
-    let t = &rules.staff_patterns;
-    if cases.is_empty() {
-        return t.none.clone();
+/// One value seen in reported offers: how many cases and which.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub value: String,
+    pub codes: Vec<String>,
+}
+
+impl Row {
+    pub fn count(&self) -> usize {
+        self.codes.len()
     }
+}
+
+/// The recurring values across reported offers, each list most frequent first (ties by value), at most
+/// [`MAX_LINES`] each. The one computation behind `pandu cases offers` and the desk's offers page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Patterns {
+    /// How many reported offers were read.
+    pub cases: usize,
+    pub phones: Vec<Row>,
+    pub accounts: Vec<Row>,
+    pub companies: Vec<Row>,
+}
+
+/// `cases`: (case code, offer text).
+pub fn compute(rules: &OfferRules, cases: &[(String, String)]) -> Patterns {
     type Seen = BTreeMap<String, Vec<String>>;
     let (mut phones, mut accounts, mut companies) = (Seen::new(), Seen::new(), Seen::new());
     for (code, text) in cases {
@@ -37,28 +57,50 @@ pub fn report(rules: &OfferRules, cases: &[(String, String)]) -> String {
             add(&mut companies, format!("PT {}", c.to_uppercase()));
         }
     }
-    let mut out = fill(&t.head, &[("n", &cases.len().to_string())]);
-    for (heading, map) in [
-        (&t.phones, &phones),
-        (&t.accounts, &accounts),
-        (&t.companies, &companies),
+    let rows = |map: Seen| {
+        let mut rows: Vec<Row> = map
+            .into_iter()
+            .map(|(value, codes)| Row { value, codes })
+            .collect();
+        rows.sort_by(|a, b| b.count().cmp(&a.count()).then(a.value.cmp(&b.value)));
+        rows.truncate(MAX_LINES);
+        rows
+    };
+    Patterns {
+        cases: cases.len(),
+        phones: rows(phones),
+        accounts: rows(accounts),
+        companies: rows(companies),
+    }
+}
+
+/// The patterns as text for `pandu cases offers`, in the words of `staff_patterns`.
+pub fn report(rules: &OfferRules, cases: &[(String, String)]) -> String {
+    let t = &rules.staff_patterns;
+    if cases.is_empty() {
+        return t.none.clone();
+    }
+    let p = compute(rules, cases);
+    let mut out = fill(&t.head, &[("n", &p.cases.to_string())]);
+    for (heading, rows) in [
+        (&t.phones, &p.phones),
+        (&t.accounts, &p.accounts),
+        (&t.companies, &p.companies),
     ] {
         out.push('\n');
         out.push_str(heading);
-        let mut rows: Vec<(&String, &Vec<String>)> = map.iter().collect();
-        rows.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
         if rows.is_empty() {
             out.push('\n');
             out.push_str(&t.empty);
         }
-        for (value, codes) in rows.into_iter().take(MAX_LINES) {
+        for row in rows {
             out.push('\n');
             out.push_str(&fill(
                 &t.line,
                 &[
-                    ("value", value),
-                    ("count", &codes.len().to_string()),
-                    ("codes", &codes.join(", ")),
+                    ("value", &row.value),
+                    ("count", &row.count().to_string()),
+                    ("codes", &row.codes.join(", ")),
                 ],
             ));
         }

@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
-use crate::dialog::loader::compile_pattern;
+use crate::dialog::loader::{compile_pattern, compile_set};
 use crate::dialog::model::{Confidence, Text};
 use crate::time::Date;
 
@@ -102,11 +102,33 @@ struct RawRules {
     excerpt: Text,
     marks: BTreeMap<String, String>,
     no_findings: Text,
+    pages: Pages,
     staff_line: String,
     staff_weights: BTreeMap<String, String>,
     statuses: BTreeMap<String, Text>,
     staff_patterns: StaffPatterns,
     signs: Vec<RawSign>,
+}
+
+/// How the findings are cut to fit a phone screen: the short list in the result, the full findings in
+/// pages behind "Selengkapnya".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pages {
+    /// The short findings in the result, by verdict (`none`, `some`, `strong`): at most this many
+    /// characters (at least one finding).
+    pub top_chars: BTreeMap<String, usize>,
+    /// One page of full findings (with its head): at most this many characters, unless a single
+    /// finding is longer.
+    pub page_chars: usize,
+    /// One finding in short form: `{mark} {title} {excerpt} {cite}`.
+    pub short: Text,
+    /// After the short list when findings are left out: `{n}`.
+    pub more: Text,
+    /// After the short list when every finding is in it.
+    pub all_shown: Text,
+    /// Above each page: `{page}`, `{pages}`.
+    pub head: Text,
 }
 
 /// What `pandu cases offers` prints (Bahasa Indonesia, for staff). `{n}` cases; per line `{value}`,
@@ -156,11 +178,19 @@ pub struct OfferRules {
     pub excerpt: Text,
     pub marks: BTreeMap<String, String>,
     pub no_findings: Text,
+    pub pages: Pages,
     pub staff_line: String,
     pub staff_weights: BTreeMap<String, String>,
     pub statuses: BTreeMap<String, Text>,
     pub staff_patterns: StaffPatterns,
     pub signs: Vec<Sign>,
+    /// Every `any` pattern of the pattern signs in one set, scanned once per offer: only the signs
+    /// whose patterns can match run their own regexes (`any_owner[i]`: the sign of set pattern `i`).
+    pub any_set: RegexSet,
+    pub any_owner: Vec<usize>,
+    /// The detect groups' patterns in one set (`detect_owner[i]`: the group of set pattern `i`).
+    pub detect_set: RegexSet,
+    pub detect_owner: Vec<usize>,
 }
 
 /// Why the rules file cannot be used: every problem, each with its line where known.
@@ -280,12 +310,33 @@ impl OfferRules {
             ("finding", &raw.finding),
             ("excerpt", &raw.excerpt),
             ("no_findings", &raw.no_findings),
+            ("pages.short", &raw.pages.short),
+            ("pages.more", &raw.pages.more),
+            ("pages.all_shown", &raw.pages.all_shown),
+            ("pages.head", &raw.pages.head),
         ] {
             if t.get(crate::dialog::Lang::Id).trim().is_empty() {
                 problems.push(format!(
                     "{file}:{}: {what} needs an `id` text",
                     line_of(&format!("{what}:"))
                 ));
+            }
+        }
+        let page_limit = crate::dialog::REPLY_MAX_CHARS;
+        if raw.pages.page_chars < 200 || raw.pages.page_chars > page_limit {
+            problems.push(format!(
+                "{file}:{}: pages.page_chars must be between 200 and {page_limit} (a page fits one phone screen)",
+                line_of("page_chars")
+            ));
+        }
+        let top_limit = crate::dialog::REPLY_MAX_CHARS * 3 / 5;
+        for needed in ["none", "some", "strong"] {
+            match raw.pages.top_chars.get(needed) {
+                Some(&n) if n > 0 && n <= top_limit => {}
+                _ => problems.push(format!(
+                    "{file}:{}: pages.top_chars.{needed} must be between 1 and {top_limit} (the verdict and the advice share the result's screen)",
+                    line_of("top_chars")
+                )),
             }
         }
         if raw.max_chars == 0 {
@@ -295,8 +346,10 @@ impl OfferRules {
             ));
         }
         let mut signs = Vec::new();
+        let mut raw_any: Vec<Vec<String>> = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
         for s in raw.signs {
+            raw_any.push(s.any.clone());
             let at = line_of(&format!("key: {}", s.key));
             let what = format!("sign {}", s.key);
             if !seen.insert(s.key.clone()) {
@@ -360,6 +413,30 @@ impl OfferRules {
         if !problems.is_empty() {
             return Err(problems);
         }
+        // The prefilters: the same pattern strings as the signs' `any` and the detect groups, compiled
+        // once here (every one of them compiled above, so the sets build).
+        let mut any_patterns: Vec<&str> = Vec::new();
+        let mut any_owner = Vec::new();
+        for (i, (sign, raw)) in signs.iter().zip(&raw_any).enumerate() {
+            if sign.computed.is_none() {
+                for p in raw {
+                    any_patterns.push(p.as_str());
+                    any_owner.push(i);
+                }
+            }
+        }
+        let mut detect_patterns: Vec<&str> = Vec::new();
+        let mut detect_owner = Vec::new();
+        for (i, (_, patterns)) in raw.detect.groups.iter().enumerate() {
+            for p in patterns {
+                detect_patterns.push(p.as_str());
+                detect_owner.push(i);
+            }
+        }
+        let any_set = compile_set(&any_patterns)
+            .map_err(|e| vec![format!("{file}: the signs' patterns as one set: {e}")])?;
+        let detect_set = compile_set(&detect_patterns)
+            .map_err(|e| vec![format!("{file}: the detect patterns as one set: {e}")])?;
         Ok(OfferRules {
             max_chars: raw.max_chars,
             detect_min_chars: raw.detect.min_chars,
@@ -370,11 +447,16 @@ impl OfferRules {
             excerpt: raw.excerpt,
             marks: raw.marks,
             no_findings: raw.no_findings,
+            pages: raw.pages,
             staff_line: raw.staff_line,
             staff_weights: raw.staff_weights,
             statuses: raw.statuses,
             staff_patterns: raw.staff_patterns,
             signs,
+            any_set,
+            any_owner,
+            detect_set,
+            detect_owner,
         })
     }
 

@@ -110,7 +110,7 @@ impl Store {
                             .map(u64::from_be_bytes)
                             .unwrap_or(0);
                         if at.saturating_add(policy.dedupe_secs) <= now
-                            && remove_if_same(kernel, &k, &v)?
+                            && remove_if_same(self, kernel, &k, &v)?
                         {
                             swept.dedupe += 1;
                         }
@@ -118,7 +118,7 @@ impl Store {
                     b"n:" => {
                         let entry: super::stats::Unanswered = decode(&k, &v)?;
                         if entry.at.saturating_add(policy.unanswered_secs) <= now
-                            && remove_if_same(kernel, &k, &v)?
+                            && remove_if_same(self, kernel, &k, &v)?
                         {
                             swept.unanswered += 1;
                         }
@@ -127,7 +127,7 @@ impl Store {
                         let session: Session = decode(&k, &v)?;
                         let last = session.last_seen.max(session.created_at);
                         if last.saturating_add(policy.session_secs) <= now
-                            && remove_if_same(kernel, &k, &v)?
+                            && remove_if_same(self, kernel, &k, &v)?
                         {
                             swept.sessions += 1;
                         }
@@ -139,11 +139,11 @@ impl Store {
                             Delivery::Failed { at, .. } => (*at, None),
                         };
                         if at.saturating_add(policy.delivered_secs) <= now
-                            && remove_if_same(kernel, &k, &v)?
+                            && remove_if_same(self, kernel, &k, &v)?
                         {
                             if let Some(id) = platform_id {
-                                kernel
-                                    .remove(key::platform_message(record.entry.user.channel, id))?;
+                                let k = key::platform_message(record.entry.user.channel, id);
+                                self.write_checked(|| Ok(kernel.remove(k)?))?;
                             }
                             swept.delivered += 1;
                         }
@@ -173,11 +173,13 @@ impl Store {
     }
 }
 
-/// Deletes `k` only if it still holds exactly `v`.
-fn remove_if_same(kernel: &sled::Tree, k: &[u8], v: &sled::IVec) -> Result<bool> {
-    Ok(kernel
-        .compare_and_swap(k, Some(v), None as Option<&[u8]>)?
-        .is_ok())
+/// Deletes `k` only if it still holds exactly `v`, under the store's write-fault switch.
+fn remove_if_same(store: &Store, kernel: &sled::Tree, k: &[u8], v: &sled::IVec) -> Result<bool> {
+    store.write_checked(|| {
+        Ok(kernel
+            .compare_and_swap(k, Some(v), None as Option<&[u8]>)?
+            .is_ok())
+    })
 }
 
 /// How the background sweep paces itself.
@@ -418,7 +420,7 @@ mod tests {
         let mut batch = WriteBatch::default();
         batch.put_session(&quiet, &session(now)).unwrap();
         store.apply(batch).unwrap();
-        assert!(!remove_if_same(&store.handles().unwrap().kernel, &k, &judged).unwrap());
+        assert!(!remove_if_same(&store, &store.handles().unwrap().kernel, &k, &judged).unwrap());
         assert!(store.session(&quiet).unwrap().is_some());
         // And a full sweep now keeps it.
         store.sweep_all(&policy, now).unwrap();

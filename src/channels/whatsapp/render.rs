@@ -81,7 +81,7 @@ pub fn render(reply: &Reply, options: &RenderOptions<'_>) -> Vec<Value> {
         let lines: Vec<String> = choices
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{}. {}", i + 1, c.label))
+            .map(|(i, c)| crate::channels::console::numbered(i + 1, &c.label))
             .collect();
         text.push_str(&lines.join("\n"));
         return split_text(&text, MAX_TEXT)

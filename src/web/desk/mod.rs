@@ -25,6 +25,7 @@
 pub mod accounts;
 pub mod command;
 pub mod inbox;
+pub mod offers;
 pub mod pages;
 #[doc(hidden)]
 pub mod seed;
@@ -66,6 +67,7 @@ pub const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/staff/export.csv"),
     ("GET", "/staff/overview"),
     ("GET", "/staff/questions"),
+    ("GET", "/staff/offers"),
     ("GET", "/staff/audit"),
     ("GET", "/staff/password"),
     ("POST", "/staff/password"),
@@ -313,6 +315,7 @@ pub fn router(state: DeskState) -> Router {
         .route("/staff/export.csv", get(pages::export_csv))
         .route("/staff/overview", get(pages::overview))
         .route("/staff/questions", get(pages::questions))
+        .route("/staff/offers", get(offers::offers_page))
         .route("/staff/audit", get(pages::audit))
         .route(
             "/staff/password",

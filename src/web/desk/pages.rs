@@ -65,7 +65,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn of(staff: &Staff, flash: Option<Flash>, here: &'static str) -> Frame {
+    pub(super) fn of(staff: &Staff, flash: Option<Flash>, here: &'static str) -> Frame {
         Frame {
             me: Some(Me {
                 name: staff.name().to_string(),
@@ -80,7 +80,7 @@ impl Frame {
     }
 }
 
-fn html<T: Template>(status: StatusCode, page: &T) -> Response {
+pub(super) fn html<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {
         Ok(body) => (
             status,
@@ -117,7 +117,7 @@ pub fn failure(status: StatusCode) -> Response {
     )
 }
 
-fn technical(e: impl std::fmt::Display) -> Response {
+pub(super) fn technical(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "desk request failed");
     failure(StatusCode::INTERNAL_SERVER_ERROR)
 }

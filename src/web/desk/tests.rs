@@ -739,3 +739,5 @@ async fn a_fresh_data_folder_gets_one_admin_whose_one_time_password_must_be_chan
     assert_eq!(other.sign_in("admin", new).await.0, StatusCode::SEE_OTHER);
     assert_eq!(other.get("/staff").await.0, StatusCode::OK);
 }
+
+mod offers_page;
