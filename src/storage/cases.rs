@@ -147,6 +147,45 @@ impl Store {
         counter
     }
 
+    /// Which cases changed: the codes of every case record or event written or removed since the
+    /// last [`CaseWatch::take`], by whoever wrote them (a watcher thread, a moment after the write).
+    /// When the watch ended (the database was reopened) `take` says so and the caller reads all.
+    pub fn case_watch(&self) -> CaseWatch {
+        let watch = CaseWatch::default();
+        let Ok(kernel) = self.kernel() else {
+            watch.end();
+            return watch;
+        };
+        for prefix in [&b"c:"[..], &b"ce:"[..]] {
+            let events = kernel.watch_prefix(prefix);
+            let seen = watch.clone();
+            let skip = prefix.len();
+            let spawned = std::thread::Builder::new()
+                .name("case-watch".into())
+                .spawn(move || {
+                    for event in events {
+                        let key = event.key();
+                        let rest = key.get(skip..).unwrap_or_default();
+                        // `c:<code>` or `ce:<code>:<seq>`.
+                        let code = if skip == 2 {
+                            rest
+                        } else {
+                            rest.iter()
+                                .rposition(|b| *b == b':')
+                                .map(|p| &rest[..p])
+                                .unwrap_or(rest)
+                        };
+                        seen.mark(&String::from_utf8_lossy(code));
+                    }
+                    seen.end();
+                });
+            if spawned.is_err() {
+                watch.end();
+            }
+        }
+        watch
+    }
+
     /// The codes of the cases a user reported.
     pub fn case_codes_of(&self, user: &UserKey) -> Result<Vec<String>> {
         let prefix = user_prefix(user);
@@ -311,5 +350,35 @@ mod tests {
         assert!(store.case_code_taken("PKL-AAAAA2").unwrap());
         assert!(store.case_code_taken("PKL-BBBBB3").unwrap());
         assert!(!store.case_code_taken("PKL-CCCCC4").unwrap());
+    }
+}
+
+/// The cases changed since the last look (see [`Store::case_watch`]). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct CaseWatch {
+    inner: std::sync::Arc<std::sync::Mutex<(std::collections::HashSet<String>, bool)>>,
+}
+
+impl CaseWatch {
+    /// Marks a case changed (the watcher; also a writer that reads its own change at once).
+    pub fn mark(&self, code: &str) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.0.insert(code.to_string());
+        }
+    }
+
+    fn end(&self) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.1 = true;
+        }
+    }
+
+    /// The codes changed since the last call, or `None` when the watch ended (read everything).
+    pub fn take(&self) -> Option<Vec<String>> {
+        let mut g = self.inner.lock().ok()?;
+        if g.1 {
+            return None;
+        }
+        Some(g.0.drain().collect())
     }
 }

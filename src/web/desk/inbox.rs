@@ -2,18 +2,18 @@
 //! first (no staff reply within `cases.response_hours` of its priority), then by priority, then
 //! oldest first — with counts per status and pages.
 //!
-//! Rows are folded from the store in two sequential scans (`Store::all_cases`); the list is kept in
-//! memory and rebuilt when a case was written since (`Store::case_changes`), so a
-//! page of the inbox does not read 100,000 cases again.
+//! Rows are folded from the store in two sequential scans (`Store::all_cases`) once; the list is
+//! kept in memory and each case written since (`Store::case_watch`) is read again alone, so neither
+//! a page of the inbox nor the first page after a change reads 100,000 cases.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
 use crate::cases::{Case, EventKind, Priority, Referral, Status};
 use crate::config::Config;
+use crate::storage::cases::CaseWatch;
 use crate::storage::{Channel, Store};
 
 /// One case in the list. No personal data: codes, categories, countries, times, names of staff.
@@ -128,62 +128,97 @@ pub struct Listing {
     pub assignees: Vec<String>,
 }
 
-/// The cached rows, and the case-change count they were read at.
+/// Every case as a row, kept in memory: read whole once (and again only when the database was
+/// reopened), then kept current case by case from [`Store::case_watch`], so a change costs one
+/// case's read, not 100,000.
 pub struct RowCache {
-    changes: Mutex<Arc<AtomicU64>>,
-    inner: Mutex<Option<(u64, Arc<Vec<Row>>)>>,
+    inner: Mutex<Option<Cached>>,
+}
+
+struct Cached {
+    watch: CaseWatch,
+    rows: Arc<Vec<Row>>,
+    /// Position of each code in `rows`.
+    index: HashMap<String, usize>,
 }
 
 impl RowCache {
-    pub fn new(store: &Store) -> RowCache {
+    pub fn new(_store: &Store) -> RowCache {
         RowCache {
-            changes: Mutex::new(store.case_changes()),
             inner: Mutex::new(None),
         }
     }
 
-    /// Marks the rows stale at once (after a change made here, not to wait for the watcher).
-    pub fn touch(&self) {
-        if let Ok(changes) = self.changes.lock() {
-            changes.fetch_add(1, Ordering::SeqCst);
+    /// Marks a case changed at once (after a change made here, not to wait for the watcher).
+    pub fn touch(&self, code: &str) {
+        if let Ok(guard) = self.inner.lock()
+            && let Some(cached) = guard.as_ref()
+        {
+            cached.watch.mark(code);
         }
     }
 
-    fn generation(&self, store: &Store) -> u64 {
-        let Ok(mut changes) = self.changes.lock() else {
-            return u64::MAX;
-        };
-        if changes.load(Ordering::SeqCst) == u64::MAX {
-            // The watch ended (the database was reopened): watch the new instance.
-            *changes = store.case_changes();
-        }
-        changes.load(Ordering::SeqCst)
-    }
-
-    /// Every case as a row; re-read only when cases changed.
+    /// Every case as a row.
     pub fn rows(
         &self,
         store: &Store,
         config: &Config,
     ) -> Result<Arc<Vec<Row>>, crate::cases::CaseError> {
-        // Read the count before the scan: a change during the scan makes the next call read again.
-        let generation = self.generation(store);
-        if let Ok(guard) = self.inner.lock()
-            && let Some((g, rows)) = guard.as_ref()
-            && *g == generation
-            && generation != u64::MAX
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(cached) = guard.as_mut()
+            && let Some(changed) = cached.watch.take()
         {
-            return Ok(rows.clone());
+            if !changed.is_empty() {
+                let rows = Arc::make_mut(&mut cached.rows);
+                for code in changed {
+                    let fresh = match store.case_record(&code)? {
+                        Some(record) => {
+                            let events = store.case_events(&code)?;
+                            Some(Row::from_case(&Case::fold(record, events), config))
+                        }
+                        None => None,
+                    };
+                    match (cached.index.get(&code).copied(), fresh) {
+                        (Some(i), Some(row)) => rows[i] = row,
+                        (None, Some(row)) => {
+                            cached.index.insert(code, rows.len());
+                            rows.push(row);
+                        }
+                        (Some(i), None) => {
+                            // Purged: the last row takes its place.
+                            rows.swap_remove(i);
+                            cached.index.remove(&code);
+                            if let Some(moved) = rows.get(i) {
+                                cached.index.insert(moved.code.clone(), i);
+                            }
+                        }
+                        (None, None) => {}
+                    }
+                }
+            }
+            return Ok(cached.rows.clone());
         }
+        // First use, or the watch ended: watch first, then read, so no change falls between.
+        let watch = store.case_watch();
         let rows: Vec<Row> = store
             .all_cases()?
             .into_iter()
             .map(|(record, events)| Row::from_case(&Case::fold(record, events), config))
             .collect();
+        let index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.code.clone(), i))
+            .collect();
         let rows = Arc::new(rows);
-        if let Ok(mut guard) = self.inner.lock() {
-            *guard = Some((generation, rows.clone()));
-        }
+        *guard = Some(Cached {
+            watch,
+            rows: rows.clone(),
+            index,
+        });
         Ok(rows)
     }
 }
@@ -245,6 +280,7 @@ pub fn list(rows: &[Row], filter: &Filter, now: u64, page_size: usize) -> Listin
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn row(code: &str, priority: Priority, opened_at: u64, replied: bool) -> Row {
@@ -262,6 +298,83 @@ mod tests {
             assignee: None,
             due_at: opened_at + 4 * 3600,
             events: 1,
+        }
+    }
+
+    fn seeded(store: &Store, code: &str, at: u64) {
+        use crate::cases::{CaseRecord, Event};
+        let record = CaseRecord {
+            code: code.into(),
+            reporter: crate::storage::UserKey::new(Channel::Telegram, "1"),
+            lang: crate::dialog::Lang::Id,
+            opened_at: at,
+            category: "gaji".into(),
+            country: "taiwan".into(),
+            priority: Priority::P2,
+            share_consent: true,
+            fields: Default::default(),
+            attachments: Vec::new(),
+        };
+        let opened = Event {
+            at,
+            actor: "system".into(),
+            kind: EventKind::Opened {
+                priority: Priority::P2,
+                reason: "x".into(),
+            },
+        };
+        super::super::seed::put_case(store, &record, &[opened]).unwrap();
+    }
+
+    #[test]
+    fn the_row_cache_follows_each_changed_case_without_reading_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), 1 << 20).unwrap();
+        let config = Config::default();
+        for (i, code) in ["PKL-AAAAAA", "PKL-BBBBBB", "PKL-CCCCCC"]
+            .iter()
+            .enumerate()
+        {
+            seeded(&store, code, 1_000 + i as u64);
+        }
+        let cache = RowCache::new(&store);
+        let first = cache.rows(&store, &config).unwrap();
+        assert_eq!(first.len(), 3);
+        // A staff reply to one case, and a new case: seen by the watcher (a moment later) or at
+        // once when the writer says so.
+        let reply = crate::cases::Event {
+            at: 2_000,
+            actor: "web:rina".into(),
+            kind: EventKind::StaffReply {
+                text: "kami bantu".into(),
+            },
+        };
+        store.add_case_event("PKL-BBBBBB", &reply).unwrap();
+        cache.touch("PKL-BBBBBB");
+        let rows = cache.rows(&store, &config).unwrap();
+        let b = rows.iter().find(|r| r.code == "PKL-BBBBBB").unwrap();
+        assert_eq!(b.first_reply_at, Some(2_000));
+        assert_eq!(
+            first
+                .iter()
+                .find(|r| r.code == "PKL-BBBBBB")
+                .unwrap()
+                .first_reply_at,
+            None
+        );
+        seeded(&store, "PKL-DDDDDD", 3_000);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let rows = cache.rows(&store, &config).unwrap();
+            if rows.len() == 4 {
+                assert!(rows.iter().any(|r| r.code == "PKL-DDDDDD"));
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the new case never showed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 

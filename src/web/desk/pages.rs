@@ -954,7 +954,6 @@ async fn finish(
     action: &str,
     result: Result<String, CaseError>,
 ) -> Response {
-    state.inner.rows.touch();
     let flash = match &result {
         Ok(text) => Flash {
             ok: true,
@@ -969,6 +968,7 @@ async fn finish(
     let Some(canonical) = canonical else {
         return failure(StatusCode::NOT_FOUND);
     };
+    state.inner.rows.touch(&canonical);
     if result.is_ok()
         && let Err(e) = state.inner.accounts.audit(staff.name(), action, &canonical)
     {
@@ -1036,7 +1036,7 @@ pub async fn reveal(
     if let Err(e) = state.inner.accounts.flush().await {
         return technical(e);
     }
-    state.inner.rows.touch();
+    state.inner.rows.touch(case.code());
     let _ = &staff;
     Redirect::to(&format!("/staff/case/{}", case.code())).into_response()
 }
