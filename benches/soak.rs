@@ -103,6 +103,7 @@ fn main() {
                     delivered_secs: keep,
                     dedupe_secs: keep,
                     session_secs: 3 * keep,
+                    unanswered_secs: keep,
                 },
                 SweepPace {
                     batch: 256,

@@ -22,6 +22,7 @@ use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use crate::cases::texts::{CaseTexts, fill};
 use crate::cases::{CaseError, Desk, Priority, Referral, Status};
 use crate::config::Config;
 use crate::engine::Engine;
@@ -40,7 +41,7 @@ pub enum CasesCommand {
     Show { code: String },
     /// Send a message to the reporter through their own channel.
     Reply { code: String, text: String },
-    /// Move a case on: in_review, referred (--to BP3MI|KP2MI|embassy|other), resolved, closed. As in
+    /// Move a case on: in_review, referred (--to BP3MI|KP2MI|embassy|police|other), resolved, closed. As in
     /// the staff group, the target and the note may also follow the status:
     /// `status CODE referred BP3MI surat no. 12`.
     Status {
@@ -137,28 +138,85 @@ pub async fn execute(
         }
         StaffCommand::Agencies(cmd) => agencies(ctx, cmd).await,
         StaffCommand::Backup { file } => {
+            let texts = CaseTexts::load(&ctx.config).map_err(|e| e.to_string())?;
             let store = ctx.engine.store().clone();
             let path = file.clone();
             let copied = tokio::task::spawn_blocking(move || store.backup(&path))
                 .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| backup_failure(&texts, &file.display().to_string(), &e.to_string()))?
+                .map_err(|e| backup_error(&texts, &e))?;
             tracing::info!(
                 records = copied.records,
                 bytes = copied.bytes,
                 "backup written"
             );
-            Ok(format!(
-                "{}: {} records, {} bytes",
-                file.display(),
-                copied.records,
-                copied.bytes
+            Ok(fill(
+                &texts.staff.backup_done,
+                &[
+                    ("file", &file.display().to_string()),
+                    ("records", &copied.records.to_string()),
+                    ("size", &size_words(copied.bytes)),
+                ],
             ))
         }
         StaffCommand::Staff(cmd) => {
             crate::web::desk::command::run(ctx.engine.store(), &ctx.config, cmd, actor).await
         }
     }
+}
+
+/// A size in the staff's words: "850 KB", "12,5 MB" (a decimal comma, as Indonesian writes it).
+pub(crate) fn size_words(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes < MB {
+        format!("{} KB", bytes.div_ceil(1024))
+    } else {
+        let tenths = (bytes * 10 + MB / 2) / MB;
+        format!("{},{} MB", tenths / 10, tenths % 10)
+    }
+}
+
+/// Why a backup or a restore failed, in the staff's words (`staff.backup_*` in `_cases.yaml`), after
+/// `staff.error` ("Gagal: ...").
+pub(crate) fn backup_error(texts: &CaseTexts, error: &crate::storage::Error) -> String {
+    use crate::storage::{BackupProblem, Error};
+    let t = &texts.staff;
+    let why = match error {
+        Error::Backup { file, problem } => match problem {
+            BackupProblem::NotBackup => fill(&t.backup_not_backup, &[("file", file)]),
+            BackupProblem::Damaged => fill(&t.backup_damaged, &[("file", file)]),
+            BackupProblem::NotEmpty(names) => fill(
+                &t.restore_not_empty,
+                &[("dir", file), ("names", &names.join(", "))],
+            ),
+        },
+        Error::NewerFormat {
+            dir,
+            found,
+            supported,
+        } => fill(
+            &t.backup_newer,
+            &[
+                ("file", dir),
+                ("found", &found.to_string()),
+                ("supported", &supported.to_string()),
+            ],
+        ),
+        Error::File { path, source } => {
+            return backup_failure(texts, path, &source.to_string());
+        }
+        other => fill(&t.technical, &[("detail", &other.to_string())]),
+    };
+    fill(&t.error, &[("error", &why)])
+}
+
+/// A backup file that could not be read or written.
+fn backup_failure(texts: &CaseTexts, file: &str, detail: &str) -> String {
+    let why = fill(
+        &texts.staff.backup_file,
+        &[("file", file), ("detail", detail)],
+    );
+    fill(&texts.staff.error, &[("error", &why)])
 }
 
 /// A cases command; its output and failures are the desk's texts (`dialogs/_cases.yaml`), the same
@@ -417,6 +475,15 @@ fn admin_address(text: &str) -> Option<SocketAddr> {
 /// how IPv4 clients arrive at a server listening on `[::]`).
 fn is_loopback(ip: std::net::IpAddr) -> bool {
     ip.to_canonical().is_loopback()
+}
+
+/// Whether a request comes from this machine itself: a loopback peer, and not through a proxy on this
+/// machine (which makes every outside request look like loopback and adds its forwarding headers).
+pub(crate) fn from_this_machine(peer: SocketAddr, headers: &HeaderMap) -> bool {
+    is_loopback(peer.ip())
+        && !["x-forwarded-for", "forwarded", "x-real-ip"]
+            .iter()
+            .any(|h| headers.contains_key(*h))
 }
 
 /// Writes a fresh admin token readable only by this user; returns it.

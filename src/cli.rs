@@ -252,21 +252,34 @@ async fn chat(config: &Config, user: String, lang: Option<String>, json: bool) -
     }
 }
 
-/// Restores a backup into the configured data folder (which must be empty).
+/// Restores a backup into the configured data folder (which must be empty). What it says is the
+/// staff's words (`staff.restored`, `staff.backup_*` in `_cases.yaml`).
 fn restore(config: &Config, file: &std::path::Path) -> ExitCode {
+    let texts = match crate::cases::texts::CaseTexts::load(config) {
+        Ok(texts) => texts,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let dir = config.data_dir.join("db");
     match crate::storage::Store::restore(&dir, file, config.storage.cache_mb * 1024 * 1024) {
         Ok(copied) => {
             println!(
-                "{}: {} records restored into {}",
-                file.display(),
-                copied.records,
-                dir.display()
+                "{}",
+                crate::cases::texts::fill(
+                    &texts.staff.restored,
+                    &[
+                        ("file", &file.display().to_string()),
+                        ("records", &copied.records.to_string()),
+                        ("dir", &dir.display().to_string()),
+                    ],
+                )
             );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", crate::admin::backup_error(&texts, &e));
             ExitCode::FAILURE
         }
     }

@@ -200,6 +200,8 @@ pub struct RetentionConfig {
     pub dedupe_days: u64,
     /// Conversations (and unfinished report intakes) silent for this long.
     pub session_days: u64,
+    /// Messages Pandu did not understand (masked, for the desk's "not understood" page).
+    pub unanswered_days: u64,
     /// Pause between two sweeps of the whole database.
     pub sweep_minutes: u64,
 }
@@ -210,6 +212,7 @@ impl Default for RetentionConfig {
             delivered_days: 30,
             dedupe_days: 14,
             session_days: 30,
+            unanswered_days: 30,
             sweep_minutes: 10,
         }
     }
@@ -224,6 +227,7 @@ impl RetentionConfig {
             days(self.dedupe_days),
             days(self.session_days),
         )
+        .with_unanswered_days(days(self.unanswered_days))
     }
 }
 

@@ -20,7 +20,9 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::dialog::InputKind;
 use crate::dialog::{self, Actions, Bot, Effect, Input, Lang, Reply, Session, StepEnv};
+use crate::storage::stats::{self, Unanswered};
 use crate::storage::{self, Channel, OutboxEntry, OutboxKind, Store, UserKey, WriteBatch};
 
 /// One inbound message, translated from its platform.
@@ -276,6 +278,8 @@ struct Pending {
     sessions: HashMap<UserKey, Session>,
     seen: HashSet<(Channel, String)>,
     channels: HashSet<Channel>,
+    /// Day counters this group adds to (key → how many), written with the group's batch.
+    counts: HashMap<Vec<u8>, u64>,
 }
 
 /// How long a group's commit is retried before its messages fail (their platforms send them again).
@@ -397,6 +401,7 @@ impl Writer {
             sessions: HashMap::new(),
             seen: HashSet::new(),
             channels: HashSet::new(),
+            counts: HashMap::new(),
         };
         let mut results = Vec::with_capacity(group.len());
         for job in &group {
@@ -431,8 +436,18 @@ impl Writer {
             };
             results.push(result);
         }
+        // The counters: read (only this writer writes them) plus this group's, in the same batch.
+        for (key, add) in std::mem::take(&mut pending.counts) {
+            match self.store.count(&key) {
+                Ok(before) => pending.batch.put_count(key, before.saturating_add(add)),
+                Err(e) => tracing::warn!(error = %e, "usage counter not read; not counted"),
+            }
+        }
         // One atomic write and one flush for the whole group; an error fails every job in it.
+        let started = std::time::Instant::now();
         let durable = self.commit(std::mem::take(&mut pending.batch)).await;
+        let metrics = self.store.metrics();
+        metrics.commit(started.elapsed(), group_size(&group), durable.is_ok());
         if let Err(e) = &durable {
             tracing::error!(error = %e, "commit failed; nothing in this group is acknowledged");
         }
@@ -442,7 +457,12 @@ impl Writer {
                 (Ok(()), r) => r,
             };
             match job {
-                Job::Messages { done, .. } => {
+                Job::Messages { done, messages, .. } => {
+                    if let Ok(JobOutput::Acks(acks)) = &result {
+                        for (message, ack) in messages.iter().zip(acks) {
+                            metrics.message_in(message.user.channel, ack.duplicate);
+                        }
+                    }
                     let _ = done.send(result.map(|r| match r {
                         JobOutput::Acks(acks) => acks,
                         JobOutput::Entries(_) => Vec::new(),
@@ -492,10 +512,43 @@ impl Writer {
             idle_secs: self.config.idle_secs,
             user: &message.user,
         };
+        let last_seen = session.last_seen;
+        let was_in = session.position.as_ref().map(|p| p.flow.clone());
         let step = dialog::step(bot, &self.actions, session, &message.input, &env);
         if let Some(at) = &step.not_understood {
-            // For the content authors: where messages go unanswered (counted from the log by node).
+            // For the content authors: where messages go unanswered (counted from the log by node;
+            // the text, masked, only in the database for the desk, never in the log).
             tracing::info!(node = %at, "message not understood");
+            if let InputKind::Text(raw) = &message.input.kind {
+                let entry = Unanswered {
+                    at: now,
+                    node: at.clone(),
+                    text: stats::mask(raw),
+                };
+                pending
+                    .batch
+                    .put_unanswered(self.store.next_seq()?, &entry)?;
+            }
+        }
+        // Usage counts for the overview: a conversation per user and day (WIB), flows entered.
+        let today = stats::wib_date(now);
+        if last_seen == 0 || stats::wib_date(last_seen) != today {
+            *pending
+                .counts
+                .entry(stats::day_key(&today, channel))
+                .or_default() += 1;
+        }
+        // A flow counts when the input took the user into it (not a step inside it, and not the
+        // menu shown again after the fallback).
+        let entered = step
+            .entered
+            .as_ref()
+            .filter(|f| was_in.as_ref() != Some(*f));
+        if let Some(flow) = entered.filter(|_| step.not_understood.is_none()) {
+            *pending
+                .counts
+                .entry(stats::flow_key(&today, flow))
+                .or_default() += 1;
         }
         let mut outgoing: Vec<Outgoing> = step
             .replies

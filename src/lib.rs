@@ -19,6 +19,7 @@ pub mod config;
 pub mod dialog;
 pub mod engine;
 pub mod log_bridge;
+pub mod metrics;
 pub mod offer;
 pub mod registry;
 pub mod serve;

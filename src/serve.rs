@@ -87,6 +87,7 @@ async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         channels: Arc::new(channels),
     });
     let router = router.merge(health);
+    let router = router.merge(web::metrics::router(engine.clone(), config.clone()));
     let addr = options
         .listen
         .unwrap_or_else(|| config.server.listen.clone());

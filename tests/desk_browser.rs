@@ -140,22 +140,22 @@ fn lines_of(stderr: std::process::ChildStderr) -> std::sync::mpsc::Receiver<Stri
 /// `pandu serve` on a free port; returns the child and the desk URL it printed. The caller stops and
 /// waits for the child; this waits only when it gives up on it.
 #[allow(clippy::zombie_processes)]
-async fn serve(data: &Path, api: &BotApi) -> (std::process::Child, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(root())
-        .env("PANDU_DATA_DIR", data)
-        .env("PANDU_LOG", "warn")
-        .env("PANDU_TELEGRAM_TOKEN", TOKEN)
-        .env("PANDU_TELEGRAM_API_URL", api.url())
-        .env("PANDU_TELEGRAM_POLL_TIMEOUT_SECS", "1")
-        .env("PANDU_TELEGRAM_MODE", "polling")
-        .env_remove("PANDU_WHATSAPP_TOKEN")
-        .env_remove("PANDU_DIALOGS_DIR")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+async fn serve(data: &Path, api: &BotApi) -> (process::Running, String) {
+    let mut child = process::Running::spawn(
+        std::process::Command::new(env!("CARGO_BIN_EXE_pandu"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(root())
+            .env("PANDU_DATA_DIR", data)
+            .env("PANDU_LOG", "warn")
+            .env("PANDU_TELEGRAM_TOKEN", TOKEN)
+            .env("PANDU_TELEGRAM_API_URL", api.url())
+            .env("PANDU_TELEGRAM_POLL_TIMEOUT_SECS", "1")
+            .env("PANDU_TELEGRAM_MODE", "polling")
+            .env_remove("PANDU_WHATSAPP_TOKEN")
+            .env_remove("PANDU_DIALOGS_DIR")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    );
     let rx = lines_of(child.stderr.take().unwrap());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {

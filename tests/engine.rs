@@ -230,3 +230,54 @@ async fn a_backup_taken_under_traffic_restores_every_acknowledged_message_whole(
     let newest = queued.iter().map(|e| e.seq).max().unwrap();
     assert!(copy.next_seq().unwrap() > newest);
 }
+
+/// Every file under `dir`, read whole (the database's own files, as a thief of the disk would).
+fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_bytes(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.extend(bytes);
+        }
+    }
+    out
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn a_message_not_understood_is_kept_for_staff_masked_and_counted() {
+    let (data, dialogs) = folders();
+    let store = open(&data);
+    let (engine, _writer) = start(&store, &dialogs);
+    let user = UserKey::new(Channel::Whatsapp, "6281299887766");
+    engine.handle(text(&user, "1", "halo")).await.unwrap();
+    engine.handle(text(&user, "2", "Siti")).await.unwrap();
+    // The flow has ended; this matches nothing and gets the fallback.
+    let said = "pak tlg hub sy di 0813-2277-4455 nik sy 3375015507900002 mksh";
+    engine.handle(text(&user, "3", said)).await.unwrap();
+    let kept = store.unanswered_since(0, 10).unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].text, "pak tlg hub sy di [#] nik sy [#] mksh");
+    store.flush().await.unwrap();
+    let bytes = all_bytes(data.path());
+    assert!(
+        holds(&bytes, "pak tlg hub sy di [#]"),
+        "the masked text is stored"
+    );
+    for secret in ["3375015507900002", "2277-4455", "0813", "6281299887766 nik"] {
+        assert!(!holds(&bytes, secret), "{secret} is on disk");
+    }
+    // The overview's counters: one conversation today on WhatsApp, the flow entered once.
+    let today = pandu::storage::stats::wib_date(pandu::time::now_secs());
+    let days = store.day_counts("d", &today, &today).unwrap();
+    assert_eq!(days, [(today.clone(), "whatsapp".to_string(), 1)]);
+    let flows = store.day_counts("f", &today, &today).unwrap();
+    assert_eq!(flows, [(today, "main".to_string(), 1)]);
+}

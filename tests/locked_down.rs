@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,7 @@ fn pandu(data: &Path) -> Command {
 }
 
 struct Server {
-    child: Child,
+    child: process::Running,
     addr: String,
     lines: mpsc::Receiver<String>,
     seen: Arc<Mutex<Vec<String>>>,
@@ -50,7 +50,7 @@ impl Server {
         for (k, v) in env {
             command.env(k, v);
         }
-        let mut child = command.spawn().unwrap();
+        let mut child = process::Running::spawn(&mut command);
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -205,10 +205,10 @@ fn a_data_folder_or_token_others_can_read_is_refused_with_the_fix() {
     let token = data.join("admin.token");
     std::fs::write(&token, "old").unwrap();
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = pandu(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+    let out = process::output_within(
+        pandu(&data).args(["serve", "--listen", "127.0.0.1:0"]),
+        "serve refused to start",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("chmod 600"), "{stderr}");

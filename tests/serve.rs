@@ -53,18 +53,18 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
     let work = tempfile::tempdir().unwrap();
     let dialogs = work.path().join("dialogs");
     copy_dir(&root.join("dialogs"), &dialogs);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pandu"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(root)
-        .env("PANDU_DATA_DIR", work.path().join("data"))
-        .env("PANDU_DIALOGS_DIR", &dialogs)
-        .env("PANDU_LOG", "info")
-        .env_remove("PANDU_TELEGRAM_TOKEN")
-        .env_remove("PANDU_WHATSAPP_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = process::Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_pandu"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(root)
+            .env("PANDU_DATA_DIR", work.path().join("data"))
+            .env("PANDU_DIALOGS_DIR", &dialogs)
+            .env("PANDU_LOG", "info")
+            .env_remove("PANDU_TELEGRAM_TOKEN")
+            .env_remove("PANDU_WHATSAPP_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let stderr = child.stderr.take().unwrap();
@@ -129,6 +129,21 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
         .output()
         .unwrap();
     assert_success(&out);
+    // A backup while the server runs: forwarded to it, confirmed in the staff's words.
+    let backup = work.path().join("cadangan-malam.backup");
+    let out = staff_command(root, &data, &addr, &["backup", backup.to_str().unwrap()])
+        .env("PANDU_DIALOGS_DIR", &dialogs)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("Cadangan tersimpan di"), "{said}");
+    assert!(said.contains("catatan"), "{said}");
+    assert!(
+        !said.contains("records") && !said.contains("bytes"),
+        "{said}"
+    );
+    assert!(backup.exists());
     // A forged token is refused.
     let refused = reqwest::Client::new()
         .post(format!("http://{addr}/admin/run"))
@@ -164,6 +179,38 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
     signal(pid, "-TERM");
     let status = wait_exit(&mut child, "serve did not stop on SIGTERM");
     assert!(status.success(), "{status:?}");
+
+    // The backup restores into an empty folder, and says so in Indonesian; into a folder that holds
+    // data, or from a file that is no backup, it refuses in Indonesian too.
+    let pulih = work.path().join("pulih");
+    let restore = |data: &Path, file: &Path| {
+        staff_command(
+            root,
+            data,
+            "127.0.0.1:9",
+            &["restore", file.to_str().unwrap()],
+        )
+        .env("PANDU_DIALOGS_DIR", &dialogs)
+        .output()
+        .unwrap()
+    };
+    let out = restore(&pulih, &backup);
+    assert_success(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("dipulihkan ke"), "{said}");
+    let out = restore(&pulih, &backup);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("Gagal:") && said.contains("tidak kosong"),
+        "{said}"
+    );
+    let bukan = work.path().join("foto.jpg");
+    std::fs::write(&bukan, b"\xff\xd8\xff bukan cadangan").unwrap();
+    let out = restore(&work.path().join("kosong"), &bukan);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("bukan berkas cadangan Pandu"), "{said}");
 }
 
 /// Everything a child process printed so far, read by a thread of its own.
@@ -216,18 +263,18 @@ fn serve_chat_files_a_report_and_shows_the_staff_reply_as_it_comes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pandu"))
-        .args(["serve", "--chat", "--listen", "127.0.0.1:0"])
-        .current_dir(root)
-        .env("PANDU_DATA_DIR", &data)
-        .env_remove("PANDU_LOG")
-        .env_remove("PANDU_TELEGRAM_TOKEN")
-        .env_remove("PANDU_WHATSAPP_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = process::Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_pandu"))
+            .args(["serve", "--chat", "--listen", "127.0.0.1:0"])
+            .current_dir(root)
+            .env("PANDU_DATA_DIR", &data)
+            .env_remove("PANDU_LOG")
+            .env_remove("PANDU_TELEGRAM_TOKEN")
+            .env_remove("PANDU_WHATSAPP_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let out = collect(child.stdout.take().unwrap());
     let err = collect(child.stderr.take().unwrap());
     let mut stdin = child.stdin.take().unwrap();

@@ -903,7 +903,7 @@ async fn pandu_serve_with_a_token_runs_telegram_and_refuses_staff_commands_from_
 
 /// Stops a `pandu serve` child with `signal` (`-TERM`: it must exit cleanly; `-KILL`: it just dies),
 /// waiting off the test's runtime so the stand-in Bot API keeps answering meanwhile.
-async fn stop_serve(mut child: std::process::Child, signal: &'static str) {
+async fn stop_serve(mut child: process::Running, signal: &'static str) {
     let status = tokio::task::spawn_blocking(move || {
         process::signal(child.id(), signal);
         process::wait_exit(&mut child, "pandu serve did not stop")
@@ -921,7 +921,7 @@ async fn stop_serve(mut child: std::process::Child, signal: &'static str) {
 fn spawn_serve(
     s: &Setup,
     env: &[(&str, String)],
-) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+) -> (process::Running, std::sync::mpsc::Receiver<String>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pandu"));
     command
@@ -945,11 +945,11 @@ fn spawn_serve(
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = command
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = process::Running::spawn(
+        command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    );
     let rx = lines_of(child.stderr.take().unwrap());
     (child, rx)
 }

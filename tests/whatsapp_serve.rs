@@ -11,7 +11,7 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ const USER: &str = "6281200000077";
 const SECRET_WORDS: &str = "rahasia keluarga";
 
 struct Serve {
-    child: Child,
+    child: process::Running,
     addr: String,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -63,11 +63,8 @@ impl Serve {
         for (name, value) in env {
             command.env(name, value);
         }
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child =
+            process::Running::spawn(command.stdout(Stdio::null()).stderr(Stdio::piped()));
         let log = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
@@ -437,5 +434,90 @@ async fn a_sigkill_under_load_loses_nothing_that_was_acknowledged() {
         settled,
         "a redelivered message was answered again"
     );
+    serve.stop().await;
+}
+
+/// `/metrics` after real traffic: the counters a dashboard watches have moved (messages in and out,
+/// commits, a rate-limited send), the outbox gauges are there, and nothing in the output names a
+/// user: no phone number, no profile name, no word they wrote. From outside this machine (a proxy's
+/// forwarding header) it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_the_traffic_and_name_nobody() {
+    let graph = GraphApi::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let env = whatsapp_env(&graph);
+    let serve = Serve::start(&work.path().join("data"), &env);
+    let http = reqwest::Client::new();
+    // The first reply meets a rate limit and goes out on the retry.
+    graph.fail_next(
+        1,
+        support::graph_api::Only::Any,
+        support::graph_api::Failure::Http(429),
+    );
+    let now = pandu::time::now_secs();
+    let said = [
+        ("wamid.M1", "halo pak"),
+        ("wamid.M2", "2"),
+        ("wamid.M3", "sheena wulandari dr batang"),
+    ];
+    for (i, (wamid, text)) in said.iter().enumerate() {
+        let body = serde_json::to_vec(&payloads::text(USER, wamid, now, text)).unwrap();
+        assert_eq!(
+            serve.post_signed(&http, body, APP_SECRET.as_bytes()).await,
+            200
+        );
+        eventually("the answer", || graph.sent().len() > i).await;
+    }
+    // Meta sends one again: a duplicate, counted as such.
+    let body = serde_json::to_vec(&payloads::text(USER, "wamid.M2", now, "2")).unwrap();
+    assert_eq!(
+        serve.post_signed(&http, body, APP_SECRET.as_bytes()).await,
+        200
+    );
+
+    let url = format!("http://{}/metrics", serve.addr);
+    let response = http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = response.text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    };
+    assert_eq!(value("pandu_messages_in_total{channel=\"whatsapp\"}"), 3.0);
+    assert_eq!(
+        value("pandu_messages_duplicate_total{channel=\"whatsapp\"}"),
+        1.0
+    );
+    assert!(value("pandu_messages_out_total{channel=\"whatsapp\"}") >= 3.0);
+    assert!(value("pandu_send_failures_total{channel=\"whatsapp\",class=\"rate_limited\"}") >= 1.0);
+    assert!(value("pandu_commit_seconds_count") >= 4.0);
+    assert!(value("pandu_commit_group_messages_sum") >= 4.0);
+    assert_eq!(value("pandu_outbox_depth{channel=\"whatsapp\"}"), 0.0);
+    assert_eq!(
+        value("pandu_outbox_oldest_age_seconds{channel=\"whatsapp\"}"),
+        0.0
+    );
+    assert_eq!(value("pandu_store_write_failing"), 0.0);
+    assert_eq!(value("pandu_cases{status=\"new\",priority=\"P1\"}"), 0.0);
+    assert_eq!(value("pandu_cases_overdue"), 0.0);
+    for private in [USER, "Sheena", "sheena", "wulandari", "batang", "wamid"] {
+        assert!(!text.contains(private), "{private:?} in /metrics:\n{text}");
+    }
+
+    // Through a proxy on this machine, the request is someone else's: refused.
+    let proxied = http
+        .get(&url)
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), 403);
     serve.stop().await;
 }

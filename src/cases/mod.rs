@@ -57,7 +57,7 @@ pub enum CaseError {
     NotFound(String),
     #[error("{0:?} is not a status; use new, in_review, referred, resolved or closed")]
     BadStatus(String),
-    #[error("{0:?} is not a referral target; use BP3MI, KP2MI, embassy or other")]
+    #[error("{0:?} is not a referral target; use BP3MI, KP2MI, embassy, police or other")]
     BadReferral(String),
     #[error("{0:?} is not a priority; use P1, P2, P3 or P4")]
     BadPriority(String),
@@ -87,7 +87,7 @@ pub enum Usage {
     EmptyNote,
     #[error("missing argument")]
     MissingArgument,
-    #[error("say to whom: BP3MI, KP2MI, embassy or other")]
+    #[error("say to whom: BP3MI, KP2MI, embassy, police or other")]
     NeedReferral,
     #[error("a referral target is only for the status referred")]
     ReferralOnlyWhenReferred,
@@ -164,15 +164,27 @@ pub enum Referral {
     Bp3mi,
     Kp2mi,
     Embassy,
+    /// The police (Polri): trafficking (TPPO), violence, a missing person.
+    Police,
     Other,
 }
 
 impl Referral {
+    /// Every target, in the order staff are offered them.
+    pub const ALL: [Referral; 5] = [
+        Referral::Bp3mi,
+        Referral::Kp2mi,
+        Referral::Embassy,
+        Referral::Police,
+        Referral::Other,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Referral::Bp3mi => "bp3mi",
             Referral::Kp2mi => "kp2mi",
             Referral::Embassy => "embassy",
+            Referral::Police => "police",
             Referral::Other => "other",
         }
     }
@@ -182,7 +194,8 @@ impl Referral {
             "bp3mi" | "up3mi" => Referral::Bp3mi,
             "kp2mi" | "bp2mi" | "ministry" | "kementerian" => Referral::Kp2mi,
             "embassy" | "kbri" | "kjri" | "kdei" | "consulate" | "kedutaan" => Referral::Embassy,
-            "other" | "lainnya" | "lain" | "police" | "polisi" => Referral::Other,
+            "police" | "polisi" | "polri" | "polda" | "polres" | "kepolisian" => Referral::Police,
+            "other" | "lainnya" | "lain" => Referral::Other,
             _ => return Err(CaseError::BadReferral(text.to_string())),
         })
     }
@@ -590,6 +603,10 @@ async fn undeliverable(
                     && report.record(channel, &record.entry, reason).await?
                 {
                     found += 1;
+                    // The cursor moves past each one recorded: when a later write fails (a full
+                    // disk), the next look does not record this one again.
+                    store.set_meta(&cursor_name, &record.entry.seq.to_be_bytes())?;
+                    store.flush().await?;
                 }
             }
             cursor = next;

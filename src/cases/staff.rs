@@ -495,7 +495,8 @@ impl Desk {
         ))
     }
 
-    /// Moves a case on and tells the reporter the new status. The note stays internal.
+    /// Moves a case on and tells the reporter the new status. The note stays internal. The answer
+    /// names the statuses as staff type them (`in_review → referred`), for commands.
     pub async fn set_status(
         &self,
         actor: &str,
@@ -503,6 +504,31 @@ impl Desk {
         status: Status,
         to: Option<Referral>,
         note: Option<&str>,
+    ) -> Result<String, CaseError> {
+        self.move_case(actor, typed, status, to, note, false).await
+    }
+
+    /// As [`Desk::set_status`], the answer naming the statuses in staff words
+    /// (`staff.status_names`: `ditinjau → dirujuk`), for the web desk where nobody types codes.
+    pub async fn set_status_in_words(
+        &self,
+        actor: &str,
+        typed: &str,
+        status: Status,
+        to: Option<Referral>,
+        note: Option<&str>,
+    ) -> Result<String, CaseError> {
+        self.move_case(actor, typed, status, to, note, true).await
+    }
+
+    async fn move_case(
+        &self,
+        actor: &str,
+        typed: &str,
+        status: Status,
+        to: Option<Referral>,
+        note: Option<&str>,
+        in_words: bool,
     ) -> Result<String, CaseError> {
         let case = self.case(typed)?;
         if !case.status.can_move_to(status) {
@@ -541,10 +567,20 @@ impl Desk {
         self.tell_reporter(&case, text).await?;
         tracing::info!(case = %case.code(), actor, status = status.as_str(), "case status changed");
         let t = &self.texts.staff;
+        let name = |s: Status| {
+            if in_words {
+                t.status_names
+                    .get(s.as_str())
+                    .map(String::as_str)
+                    .unwrap_or(s.as_str())
+            } else {
+                s.as_str()
+            }
+        };
         let moved = [
             ("code", case.code()),
-            ("from", case.status.as_str()),
-            ("to", status.as_str()),
+            ("from", name(case.status)),
+            ("to", name(status)),
         ];
         Ok(match referred_to {
             None => fill(&t.status_changed, &moved),

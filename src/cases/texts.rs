@@ -109,6 +109,8 @@ pub struct StaffTexts {
     pub emergency_words: BTreeMap<String, String>,
     /// Channels in words (`telegram`, `whatsapp`, `console`).
     pub channels: BTreeMap<String, String>,
+    /// Statuses in staff words (`new` → `baru`), for the web desk (commands show them as typed).
+    pub status_names: BTreeMap<String, String>,
     pub time: String,
     pub timeline_line: String,
     // Timeline events.
@@ -144,6 +146,14 @@ pub struct StaffTexts {
     pub assigned: String,
     pub unassigned: String,
     pub purged: String,
+    // `pandu backup` and `pandu restore`.
+    pub backup_done: String,
+    pub restored: String,
+    pub backup_not_backup: String,
+    pub backup_damaged: String,
+    pub restore_not_empty: String,
+    pub backup_newer: String,
+    pub backup_file: String,
     // Failures.
     pub error: String,
     pub not_found: String,
@@ -304,6 +314,22 @@ impl CaseTexts {
                 ));
             }
         }
+        for status in Status::ALL {
+            if self
+                .staff
+                .status_names
+                .get(status.as_str())
+                .is_none_or(|t| t.trim().is_empty())
+            {
+                return Err((
+                    "status_names".into(),
+                    format!(
+                        "staff.status_names.{} is missing; name every status",
+                        status.as_str()
+                    ),
+                ));
+            }
+        }
         for channel in ["telegram", "whatsapp", "console"] {
             if self
                 .staff
@@ -334,12 +360,7 @@ impl CaseTexts {
                 return Err(format!("status.{} is missing", status.as_str()));
             }
         }
-        for r in [
-            Referral::Bp3mi,
-            Referral::Kp2mi,
-            Referral::Embassy,
-            Referral::Other,
-        ] {
+        for r in Referral::ALL {
             if !self.referral.contains_key(r.as_str()) {
                 return Err(format!("referral.{} is missing", r.as_str()));
             }

@@ -14,6 +14,10 @@
 use super::actions::{ActionCall, Actions};
 use super::io::{Choice, Effect, Input, InputKind, Lang, Position, Reply, Session};
 use super::matcher::{self, Verdict};
+
+/// How well the examples of an answer inside a triggered flow must fit before the flow opens on that
+/// answer instead of its start (between the matcher's "unsure" and "confident").
+const REFINE_MIN: f32 = 0.42;
 use super::model::{Bot, FactValue, NodeKind, Text};
 use super::normalize::normalize;
 use crate::storage::UserKey;
@@ -293,6 +297,10 @@ impl Run<'_> {
             (Some(m), _) => Some(m),
             (None, t) => t,
         };
+        // A trigger opens a flow at its start; when the examples of one of its answers fit the
+        // message ("anak sy di malaysia blm digaji 5 bulan" in the family flow), go straight to
+        // that answer instead of asking what the message already said.
+        let target = target.map(|t| self.refine_within_flow(t, &ranked));
         if let Some(target) = target {
             // The message that opened a flow, for an action that reads what was typed with the
             // trigger ("cek status PKL-7KQ2MX": `case.status_typed`).
@@ -333,6 +341,39 @@ impl Run<'_> {
             return self.go(self.bot.start_position());
         }
         self.fallback();
+    }
+
+    /// The start of a flow, or the answer inside it that the examples prefer: the best-ranked target
+    /// of the same flow when it is another node, scores at least [`REFINE_MIN`], and leads the
+    /// flow's start (when the start has examples) by [`matcher::MARGIN`].
+    fn refine_within_flow(&self, target: Position, ranked: &[(usize, f32)]) -> Position {
+        let Some(flow) = self.bot.flows.get(&target.flow) else {
+            return target;
+        };
+        if target.node != flow.first() {
+            return target;
+        }
+        let m = &self.bot.matcher;
+        let mut inside = ranked.iter().filter_map(|(i, score)| {
+            m.targets
+                .get(*i)
+                .filter(|t| t.position.flow == target.flow)
+                .map(|t| (&t.position, *score))
+        });
+        let Some((best, score)) = inside.next() else {
+            return target;
+        };
+        if best.node == target.node || score < REFINE_MIN {
+            return target;
+        }
+        let start = inside
+            .find(|(p, _)| p.node == target.node)
+            .map_or(0.0, |(_, s)| s);
+        if score - start >= matcher::MARGIN && flow.nodes.contains_key(&best.node) {
+            best.clone()
+        } else {
+            target
+        }
     }
 
     /// The id of the offered choice a typed message picks: its number, its label, or a yes-word

@@ -23,7 +23,7 @@ pub const PHRASING_TARGET: f64 = 0.93;
 /// by someone who read neither the triggers nor the examples) that must reach the flow, and the node
 /// where one detail is asked, that answers them. A floor from the last measurement; issue 12's goal
 /// is 85 %.
-pub const HELDOUT_TARGET: f64 = 0.71;
+pub const HELDOUT_TARGET: f64 = 0.79;
 /// The file of held-out messages (reported on its own; the example matcher is measured on it).
 pub const HELDOUT_STEM: &str = "phrasing_heldout";
 /// Every labelled emergency must raise the alarm...
@@ -146,10 +146,10 @@ pub struct PhrasingCase {
 }
 
 /// The accuracy of the example matcher alone on the held-out messages must reach this (a floor from
-/// the last measurement, 36.1 % on 346 held-out messages before 35 answer flows had examples)...
-pub const MATCHER_TARGET: f64 = 0.36;
-/// ...and the k-fold cross-validation of the examples this (measured 39.6 %).
-pub const CROSS_VALIDATION_TARGET: f64 = 0.39;
+/// the last measurement: 71.7 % of 346 held-out messages once every answer flow had examples)...
+pub const MATCHER_TARGET: f64 = 0.71;
+/// ...and the k-fold cross-validation of the examples this (measured 46.5 % of 1,050 examples).
+pub const CROSS_VALIDATION_TARGET: f64 = 0.46;
 /// Folds of the cross-validation.
 pub const FOLDS: usize = 5;
 

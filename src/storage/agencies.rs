@@ -59,6 +59,13 @@ pub struct StoredSnapshot<M, R> {
 }
 
 impl AgencyStore {
+    /// One atomic write to the agency tree, under the store's write-fault switch.
+    fn write(&self, batch: sled::Batch) -> Result<()> {
+        let live = self.store.handles()?;
+        self.store
+            .write_checked(|| Ok(live.agencies.apply_batch(batch)?))
+    }
+
     pub fn open(store: &Store) -> Result<AgencyStore> {
         Ok(AgencyStore {
             store: store.clone(),
@@ -92,7 +99,7 @@ impl AgencyStore {
             batch.insert(record_key(id, n as u64), encode(record)?);
         }
         batch.insert(meta_key(id), encode(meta)?);
-        self.store.handles()?.agencies.apply_batch(batch)?;
+        self.write(batch)?;
         self.store.flush_blocking()?;
         Ok(())
     }
@@ -107,7 +114,7 @@ impl AgencyStore {
             Some(old) if old != id => batch.insert(PREVIOUS, old.to_be_bytes().to_vec()),
             _ => batch.remove(PREVIOUS),
         }
-        self.store.handles()?.agencies.apply_batch(batch)?;
+        self.write(batch)?;
         self.store.flush_blocking()?;
         self.collect_garbage()?;
         Ok(())
@@ -131,7 +138,7 @@ impl AgencyStore {
         let mut batch = sled::Batch::default();
         batch.insert(CURRENT, previous.to_be_bytes().to_vec());
         batch.insert(PREVIOUS, current.to_be_bytes().to_vec());
-        self.store.handles()?.agencies.apply_batch(batch)?;
+        self.write(batch)?;
         self.store.flush_blocking()?;
         Ok(Some(previous))
     }
@@ -199,7 +206,7 @@ impl AgencyStore {
                 let (k, _) = item?;
                 batch.remove(k);
             }
-            self.store.handles()?.agencies.apply_batch(batch)?;
+            self.write(batch)?;
         }
         self.store.flush_blocking()?;
         Ok(())

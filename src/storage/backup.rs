@@ -18,7 +18,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::{Error, Result, Store, layout};
+use super::{BackupProblem, Error, Result, Store, layout};
 
 const MAGIC: &[u8] = b"PANDU-BACKUP 1\n";
 
@@ -50,7 +50,7 @@ impl Store {
         let next_seq;
         {
             let live = self.exclusive()?;
-            next_seq = live.next_seq()?;
+            next_seq = self.write_checked(|| live.next_seq())?;
             for name in live.db.tree_names() {
                 let tree = live.db.open_tree(&name)?;
                 let mut records = Vec::new();
@@ -86,15 +86,25 @@ impl Store {
         copied.bytes = out.len() as u64;
 
         let tmp = path.with_extension("tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(|e| file_error(&tmp, e))?;
-        file.write_all(&out).map_err(|e| file_error(&tmp, e))?;
-        file.sync_all().map_err(|e| file_error(&tmp, e))?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))?;
+        // The file is a write like the database's: the fault switch (a full disk) fails it too. An
+        // error of the file alone (a missing folder) is the caller's, not the database's health. No
+        // half-written `.tmp` is left behind to be taken for a backup.
+        self.write_checked(|| Ok(()))?;
+        let written = (|| {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&tmp).map_err(|e| file_error(&tmp, e))?;
+            file.write_all(&out).map_err(|e| file_error(&tmp, e))?;
+            file.sync_all().map_err(|e| file_error(&tmp, e))?;
+            drop(file);
+            std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
             && let Ok(dir) = std::fs::File::open(parent)
         {
@@ -107,15 +117,17 @@ impl Store {
     /// before writing anything.
     pub fn restore(dir: &Path, path: &Path, cache_bytes: u64) -> Result<Copied> {
         let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
-        let bad = |what: &str| Error::Backup(format!("{}: {what}", path.display()));
+        let problem = |problem: BackupProblem| Error::Backup {
+            file: path.display().to_string(),
+            problem,
+        };
+        let bad = |_what: &str| problem(BackupProblem::Damaged);
         if !bytes.starts_with(MAGIC) || bytes.len() < MAGIC.len() + 12 + 1 + 32 {
-            return Err(bad("not a Pandu backup"));
+            return Err(problem(BackupProblem::NotBackup));
         }
         let (body, digest) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body).as_slice() != digest {
-            return Err(bad(
-                "damaged (its checksum does not match): use another backup",
-            ));
+            return Err(problem(BackupProblem::Damaged));
         }
         let mut at = MAGIC.len();
         let take = |at: &mut usize, n: usize| -> Result<&[u8]> {

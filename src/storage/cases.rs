@@ -167,9 +167,9 @@ impl Store {
     /// Appends an event outside the engine's commit (staff actions). The caller flushes.
     pub fn add_case_event(&self, code: &str, event: &Event) -> Result<()> {
         let seq = self.next_seq()?;
-        self.handles()?
-            .kernel
-            .insert(event_key(code, seq), encode(event)?)?;
+        let (k, v) = (event_key(code, seq), encode(event)?);
+        let live = self.handles()?;
+        self.write_checked(|| Ok(live.kernel.insert(k, v)?))?;
         Ok(())
     }
 
@@ -179,7 +179,7 @@ impl Store {
         let live = self.handles()?;
         let mut batch = WriteBatch::default();
         remove_case(&live.kernel, &mut batch, record, tombstone)?;
-        live.kernel.apply_batch(batch.inner)?;
+        self.write_checked(|| Ok(live.kernel.apply_batch(batch.inner)?))?;
         Ok(())
     }
 }

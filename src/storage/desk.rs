@@ -46,12 +46,16 @@ impl DeskStore {
     }
 
     pub fn put<T: Serialize>(&self, kind: &str, id: &str, value: &T) -> Result<()> {
-        self.tree()?.insert(key(kind, id), encode(value)?)?;
+        let (k, v) = (key(kind, id), encode(value)?);
+        let tree = self.tree()?;
+        self.store.write_checked(|| Ok(tree.insert(k, v)?))?;
         Ok(())
     }
 
     pub fn remove(&self, kind: &str, id: &str) -> Result<()> {
-        self.tree()?.remove(key(kind, id))?;
+        let tree = self.tree()?;
+        self.store
+            .write_checked(|| Ok(tree.remove(key(kind, id))?))?;
         Ok(())
     }
 
@@ -70,8 +74,9 @@ impl DeskStore {
     /// Appends a value under a fresh, growing id; returns the id.
     pub fn append<T: Serialize>(&self, kind: &str, value: &T) -> Result<u64> {
         let id = self.store.next_seq()?;
-        self.tree()?
-            .insert(key(kind, &format!("{id:016x}")), encode(value)?)?;
+        let (k, v) = (key(kind, &format!("{id:016x}")), encode(value)?);
+        let tree = self.tree()?;
+        self.store.write_checked(|| Ok(tree.insert(k, v)?))?;
         Ok(id)
     }
 
@@ -114,13 +119,14 @@ impl DeskStore {
                 n += 1;
             }
         }
-        self.tree()?.apply_batch(batch)?;
+        let tree = self.tree()?;
+        self.store.write_checked(|| Ok(tree.apply_batch(batch)?))?;
         Ok(n)
     }
 
+    /// Makes the desk's writes durable (the store's flush: the same fault switch and health).
     pub async fn flush(&self) -> Result<()> {
-        self.tree()?.flush_async().await?;
-        Ok(())
+        self.store.flush().await
     }
 }
 

@@ -386,11 +386,10 @@ pub(crate) fn create_for_restore(dir: &Path, cache_bytes: u64) -> Result<(sled::
         }
     }
     if !busy.is_empty() {
-        return Err(Error::Backup(format!(
-            "{} is not empty ({}): restore only into an empty data folder",
-            dir.display(),
-            busy.join(", ")
-        )));
+        return Err(Error::Backup {
+            file: dir.display().to_string(),
+            problem: super::BackupProblem::NotEmpty(busy),
+        });
     }
     let path = dir.join(generation_name(1));
     let db = sled_config(&path, cache_bytes).open()?;

@@ -16,6 +16,7 @@ mod health;
 pub(crate) mod layout;
 pub mod purge;
 pub mod retention;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -57,8 +58,24 @@ pub enum Error {
         path: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Backup(String),
+    /// A backup file that cannot be restored, or a folder a restore must not write into. The
+    /// `Display` form is for the log; staff read `problem` in their words (`staff.backup_*`).
+    #[error("{file}: {problem:?}")]
+    Backup {
+        file: String,
+        problem: BackupProblem,
+    },
+}
+
+/// What is wrong with a backup or its restore.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackupProblem {
+    /// The file does not start like a Pandu backup.
+    NotBackup,
+    /// Its checksum does not match, or it ends early or holds an unknown record.
+    Damaged,
+    /// The data folder to restore into holds files (named).
+    NotEmpty(Vec<String>),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -183,6 +200,11 @@ pub(crate) mod key {
     pub fn outbox(channel: Channel, seq: u64) -> Vec<u8> {
         format!("o:{}:{:016x}", channel.as_str(), seq).into_bytes()
     }
+    /// The sequence number at the end of an outbox key.
+    pub fn outbox_seq(k: &[u8]) -> Option<u64> {
+        let text = std::str::from_utf8(k).ok()?;
+        u64::from_str_radix(text.rsplit(':').next()?, 16).ok()
+    }
     pub fn delivered(channel: Channel, seq: u64) -> Vec<u8> {
         format!("x:{}:{:016x}", channel.as_str(), seq).into_bytes()
     }
@@ -231,6 +253,7 @@ struct Shared {
     /// `None` only while [`Store::reopen`] waits for the old instance to let go of the files.
     handles: RwLock<Option<Handles>>,
     health: Health,
+    metrics: crate::metrics::Metrics,
     gate: parking_lot::RwLock<()>,
     /// Old generations being wiped and removed in the background after a rewrite.
     retiring: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -271,12 +294,20 @@ impl Handles {
     /// Pending outbox entries per channel: read once when the database opens, then kept by the writes.
     fn count_outbox(&self, health: &Health) -> Result<()> {
         for channel in [Channel::Console, Channel::Telegram, Channel::Whatsapp] {
-            let mut count = 0i64;
-            for item in self.kernel.scan_prefix(key::outbox_prefix(channel)).keys() {
-                item?;
-                count += 1;
+            let mut entries = std::collections::BTreeMap::new();
+            for item in self.kernel.scan_prefix(key::outbox_prefix(channel)) {
+                let (k, v) = item?;
+                // An entry that cannot be read still waits: counted, as queued now.
+                let (seq, at) = match decode::<OutboxEntry>(&k, &v) {
+                    Ok(entry) => (entry.seq, entry.created_at),
+                    Err(_) => (
+                        key::outbox_seq(&k).unwrap_or_default(),
+                        crate::time::now_secs(),
+                    ),
+                };
+                entries.insert(seq, at);
             }
-            health.outbox_set(channel, count);
+            health.outbox_set(channel, entries);
         }
         Ok(())
     }
@@ -317,6 +348,7 @@ impl Store {
                 cache_bytes,
                 handles: RwLock::new(Some(handles)),
                 health,
+                metrics: crate::metrics::Metrics::new(),
                 gate: parking_lot::RwLock::new(()),
                 retiring: std::sync::Mutex::new(Vec::new()),
                 _lock: lock,
@@ -354,6 +386,8 @@ impl Store {
     /// background ([`Store::wait_retired`] waits for that): afterwards no removed record is left in
     /// the folder's files. Everything else waits meanwhile (about a second per 100 MB).
     pub fn rewrite(&self) -> Result<()> {
+        // A new generation is written whole: on a full disk, fail before starting it.
+        self.write_checked(|| Ok(()))?;
         let gate = self.shared.gate.write();
         let mut slot = match self.shared.handles.write() {
             Ok(guard) => guard,
@@ -389,9 +423,9 @@ impl Store {
         &self.shared.dir
     }
 
-    /// Counts entries a purge took out of a channel's outbox.
-    pub(crate) fn outbox_removed(&self, channel: Channel, n: i64) {
-        self.shared.health.outbox_add(channel, -n);
+    /// Counts an entry a purge took out of a channel's outbox.
+    pub(crate) fn outbox_removed(&self, channel: Channel, seq: u64) {
+        self.shared.health.outbox_remove(channel, seq);
     }
 
     /// Runs a write: refused while the fault switch is on; a failure is counted and shown by
@@ -406,6 +440,23 @@ impl Store {
                 let h = self.handles()?;
                 op(&h).map_err(Error::from)
             });
+        if result.is_err() {
+            self.shared.health.failed();
+        }
+        result
+    }
+
+    /// Runs a write of a sub-store (desk, cases, agencies, retention, purge, backup) under the same
+    /// fault switch and failure count as the store's own writes, so the disk-full tests cover it and
+    /// `/healthz` shows it. `op` should hold the write alone (reads before it, not in it): whatever
+    /// error it returns is counted as a failed write.
+    pub(crate) fn write_checked<T>(&self, op: impl FnOnce() -> Result<T>) -> Result<T> {
+        let result = self
+            .shared
+            .health
+            .check_fault()
+            .map_err(io_error)
+            .and_then(|()| op());
         if result.is_err() {
             self.shared.health.failed();
         }
@@ -506,7 +557,8 @@ impl Store {
     /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
     pub fn apply(&self, batch: WriteBatch) -> Result<()> {
         let delta = batch.outbox;
-        self.write(|h| h.kernel.apply_batch(batch.inner))?;
+        let inner = batch.inner;
+        self.write(|h| h.kernel.apply_batch(inner))?;
         delta.apply_to(&self.shared.health);
         Ok(())
     }
@@ -577,6 +629,32 @@ impl Store {
         self.shared.health.outbox(channel)
     }
 
+    /// When the oldest pending entry of a channel was queued (Unix seconds), from the same counters.
+    pub fn outbox_oldest(&self, channel: Channel) -> Option<u64> {
+        self.shared.health.outbox_oldest(channel)
+    }
+
+    /// The service's counters (see [`crate::metrics`]), with the outbox and write-state gauges set
+    /// from the store's own counters.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.shared.metrics
+    }
+
+    /// [`Store::metrics`] with the gauges the store keeps brought up to date (for a scrape).
+    pub fn metrics_now(&self) -> &crate::metrics::Metrics {
+        let now = crate::time::now_secs();
+        for channel in [Channel::Console, Channel::Telegram, Channel::Whatsapp] {
+            let oldest = self
+                .outbox_oldest(channel)
+                .map_or(0, |at| now.saturating_sub(at));
+            self.shared
+                .metrics
+                .set_outbox(channel, self.outbox_len(channel), oldest);
+        }
+        self.shared.metrics.set_write_failing(self.write_failing());
+        &self.shared.metrics
+    }
+
     /// Rewrites a pending entry (after a failed attempt, or to hold or release it).
     pub fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
         let value = serde_json::to_vec(entry).map_err(Error::Encode)?;
@@ -605,13 +683,15 @@ impl Store {
         let kernel = self.kernel()?;
         let mut batch = sled::Batch::default();
         let mut delta = OutboxDelta::default();
+        let mut outcomes = Vec::new();
         for (entry, delivery) in finished {
             let channel = entry.user.channel;
             // An entry taken out of the queue meanwhile (a purge) leaves no record of its text.
             if !kernel.contains_key(key::outbox(channel, entry.seq))? {
                 continue;
             }
-            delta.add(channel, -1);
+            delta.remove(channel, entry.seq);
+            outcomes.push((channel, matches!(delivery, Delivery::Sent { .. })));
             let platform_id = match &delivery {
                 Delivery::Sent {
                     platform_id: Some(id),
@@ -639,6 +719,15 @@ impl Store {
         self.write(|h| h.kernel.apply_batch(batch))?;
         drop(kernel);
         delta.apply_to(&self.shared.health);
+        for (channel, sent) in outcomes {
+            if sent {
+                self.shared.metrics.message_out(channel);
+            } else {
+                self.shared
+                    .metrics
+                    .send_failure(channel, crate::metrics::FailureClass::permanent);
+            }
+        }
         Ok(())
     }
 
@@ -834,7 +923,8 @@ impl WriteBatch {
 
     pub fn push_outbox(&mut self, entry: &OutboxEntry) -> Result<()> {
         self.put(key::outbox(entry.user.channel, entry.seq), encode(entry)?);
-        self.outbox.add(entry.user.channel, 1);
+        self.outbox
+            .add(entry.user.channel, entry.seq, entry.created_at);
         Ok(())
     }
 

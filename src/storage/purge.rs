@@ -59,7 +59,7 @@ impl Store {
                 batch.remove(k.to_vec());
                 batch.remove(key::late_failure(entry.user.channel, entry.seq));
                 purged.queued += 1;
-                queued.push(entry.user.channel);
+                queued.push((entry.user.channel, entry.seq));
             }
         }
         for item in kernel.scan_prefix(b"x:") {
@@ -86,9 +86,9 @@ impl Store {
                 purged.meta += 1;
             }
         }
-        kernel.apply_batch(batch.inner)?;
-        for channel in queued {
-            self.outbox_removed(channel, 1);
+        self.write_checked(|| Ok(kernel.apply_batch(batch.inner)?))?;
+        for (channel, seq) in queued {
+            self.outbox_removed(channel, seq);
         }
         Ok(purged)
     }

@@ -5,7 +5,9 @@
 //! - sessions `s:` idle for `session` (an unfinished intake lives only in its session, so it goes
 //!   with it; the user starts afresh, like after the idle restart);
 //! - delivery records `x:` (and their platform-id index `p:`) whose delivery is older than
-//!   `delivered`. Queued entries `o:` are never deleted: they wait until sent.
+//!   `delivered`. Queued entries `o:` are never deleted: they wait until sent;
+//! - messages not understood `n:` (masked, see `stats`) older than `unanswered`. The day counters
+//!   `k:` are counts without personal data and are kept.
 //!
 //! Cases are not touched here (`pandu cases purge` removes closed ones, with their attachments).
 //!
@@ -30,6 +32,7 @@ pub struct Retention {
     pub delivered_secs: u64,
     pub dedupe_secs: u64,
     pub session_secs: u64,
+    pub unanswered_secs: u64,
 }
 
 impl Retention {
@@ -38,6 +41,15 @@ impl Retention {
             delivered_secs: delivered.saturating_mul(86_400),
             dedupe_secs: dedupe.saturating_mul(86_400),
             session_secs: session.saturating_mul(86_400),
+            unanswered_secs: 30 * 86_400,
+        }
+    }
+
+    /// The same policy, keeping messages not understood for `days`.
+    pub fn with_unanswered_days(self, days: u64) -> Retention {
+        Retention {
+            unanswered_secs: days.saturating_mul(86_400),
+            ..self
         }
     }
 }
@@ -49,10 +61,11 @@ pub struct Swept {
     pub dedupe: usize,
     pub sessions: usize,
     pub delivered: usize,
+    pub unanswered: usize,
 }
 
 /// The key prefixes the sweep walks, in key order.
-const REGIONS: [&[u8]; 3] = [b"d:", b"s:", b"x:"];
+const REGIONS: [&[u8]; 4] = [b"d:", b"n:", b"s:", b"x:"];
 
 /// The first key after every key starting with `prefix` (`d:` → `d;`).
 fn region_end(prefix: &[u8]) -> Vec<u8> {
@@ -97,16 +110,24 @@ impl Store {
                             .map(u64::from_be_bytes)
                             .unwrap_or(0);
                         if at.saturating_add(policy.dedupe_secs) <= now
-                            && remove_if_same(kernel, &k, &v)?
+                            && remove_if_same(self, kernel, &k, &v)?
                         {
                             swept.dedupe += 1;
+                        }
+                    }
+                    b"n:" => {
+                        let entry: super::stats::Unanswered = decode(&k, &v)?;
+                        if entry.at.saturating_add(policy.unanswered_secs) <= now
+                            && remove_if_same(self, kernel, &k, &v)?
+                        {
+                            swept.unanswered += 1;
                         }
                     }
                     b"s:" => {
                         let session: Session = decode(&k, &v)?;
                         let last = session.last_seen.max(session.created_at);
                         if last.saturating_add(policy.session_secs) <= now
-                            && remove_if_same(kernel, &k, &v)?
+                            && remove_if_same(self, kernel, &k, &v)?
                         {
                             swept.sessions += 1;
                         }
@@ -118,11 +139,11 @@ impl Store {
                             Delivery::Failed { at, .. } => (*at, None),
                         };
                         if at.saturating_add(policy.delivered_secs) <= now
-                            && remove_if_same(kernel, &k, &v)?
+                            && remove_if_same(self, kernel, &k, &v)?
                         {
                             if let Some(id) = platform_id {
-                                kernel
-                                    .remove(key::platform_message(record.entry.user.channel, id))?;
+                                let k = key::platform_message(record.entry.user.channel, id);
+                                self.write_checked(|| Ok(kernel.remove(k)?))?;
                             }
                             swept.delivered += 1;
                         }
@@ -152,11 +173,13 @@ impl Store {
     }
 }
 
-/// Deletes `k` only if it still holds exactly `v`.
-fn remove_if_same(kernel: &sled::Tree, k: &[u8], v: &sled::IVec) -> Result<bool> {
-    Ok(kernel
-        .compare_and_swap(k, Some(v), None as Option<&[u8]>)?
-        .is_ok())
+/// Deletes `k` only if it still holds exactly `v`, under the store's write-fault switch.
+fn remove_if_same(store: &Store, kernel: &sled::Tree, k: &[u8], v: &sled::IVec) -> Result<bool> {
+    store.write_checked(|| {
+        Ok(kernel
+            .compare_and_swap(k, Some(v), None as Option<&[u8]>)?
+            .is_ok())
+    })
 }
 
 /// How the background sweep paces itself.
@@ -217,6 +240,7 @@ pub fn spawn_sweeper(
                         dedupe = s.dedupe,
                         sessions = s.sessions,
                         delivered = s.delivered,
+                        unanswered = s.unanswered,
                         "retention sweep done"
                     );
                     swept = Swept::default();
@@ -346,6 +370,44 @@ mod tests {
     }
 
     #[test]
+    fn messages_not_understood_go_after_their_days_counters_stay() {
+        use crate::storage::stats::{Unanswered, day_key};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        let now = 1_000 * DAY;
+        let mut batch = WriteBatch::default();
+        for (seq, at) in [
+            (1, now - 31 * DAY),
+            (2, now - 29 * DAY),
+            (3, now - 40 * DAY),
+        ] {
+            let entry = Unanswered {
+                at,
+                node: "lapor/negara".into(),
+                text: "brp [#] hari".into(),
+            };
+            batch.put_unanswered(seq, &entry).unwrap();
+        }
+        batch.put_count(day_key("2020-01-01", Channel::Whatsapp), 4);
+        store.apply(batch).unwrap();
+        let policy = Retention::from_days(30, 14, 30);
+        let swept = store.sweep_all(&policy, now).unwrap();
+        assert_eq!(swept.unanswered, 2, "{swept:?}");
+        let left = store.unanswered_since(0, 10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].at, now - 29 * DAY);
+        assert_eq!(
+            store
+                .count(&day_key("2020-01-01", Channel::Whatsapp))
+                .unwrap(),
+            4
+        );
+        // Configured shorter: the last one goes too.
+        let short = policy.with_unanswered_days(7);
+        assert_eq!(store.sweep_all(&short, now).unwrap().unanswered, 1);
+    }
+
+    #[test]
     fn a_session_written_while_the_sweep_looks_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let now = 1_000 * DAY;
@@ -358,7 +420,7 @@ mod tests {
         let mut batch = WriteBatch::default();
         batch.put_session(&quiet, &session(now)).unwrap();
         store.apply(batch).unwrap();
-        assert!(!remove_if_same(&store.handles().unwrap().kernel, &k, &judged).unwrap());
+        assert!(!remove_if_same(&store, &store.handles().unwrap().kernel, &k, &judged).unwrap());
         assert!(store.session(&quiet).unwrap().is_some());
         // And a full sweep now keeps it.
         store.sweep_all(&policy, now).unwrap();

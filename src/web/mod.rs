@@ -6,6 +6,7 @@
 //! full disk or a long outbox.
 
 pub mod desk;
+pub mod metrics;
 pub mod server;
 
 use std::collections::BTreeMap;

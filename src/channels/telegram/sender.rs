@@ -30,6 +30,7 @@ use super::render::render;
 use super::{describe_error, is_transient};
 use crate::channels::Shutdown;
 use crate::engine::Engine;
+use crate::metrics::FailureClass;
 use crate::storage::{Channel, Delivery, OutboxEntry, Store};
 use crate::time::now_millis;
 
@@ -52,6 +53,8 @@ enum Outcome {
         after_ms: u64,
         error: String,
         parts_done: usize,
+        /// Telegram said how long to wait (429 `retry_after`).
+        rate_limited: bool,
     },
     Failed {
         reason: String,
@@ -247,7 +250,16 @@ impl Worker {
                     after_ms,
                     error,
                     parts_done,
-                } => self.retry(chat, entry, after_ms, error, parts_done, now),
+                    rate_limited,
+                } => {
+                    let class = if rate_limited {
+                        FailureClass::rate_limited
+                    } else {
+                        FailureClass::temporary
+                    };
+                    self.store.metrics().send_failure(Channel::Telegram, class);
+                    self.retry(chat, entry, after_ms, error, parts_done, now)
+                }
             }
         }
         if finals.is_empty() {
@@ -277,6 +289,9 @@ impl Worker {
             // Not recorded: the entries were sent (or refused for good), so they must not go out
             // again. Keep the outcomes and send nothing until they are written.
             tracing::error!(entries = finals.len(), error = %e, "cannot record telegram deliveries; sending stops until the store can write");
+            self.store
+                .metrics()
+                .send_failure(Channel::Telegram, FailureClass::unrecorded);
             self.unrecorded.extend(finals);
             self.write_failed(now);
             return;
@@ -426,6 +441,7 @@ fn failure(
         after_ms,
         error: describe_error(error),
         parts_done,
+        rate_limited: matches!(error, RequestError::RetryAfter(_)),
     }
 }
 

@@ -41,6 +41,7 @@ use super::payload::Status;
 use super::render::{self, Recipient, RenderOptions};
 use super::{WhatsApp, address_key, last_inbound, user_tag};
 use crate::channels::Shutdown;
+use crate::metrics::FailureClass;
 use crate::storage::{Channel, Delivery, OutboxEntry, OutboxKind, Store, UserKey, WriteBatch};
 use crate::time::{now_millis, now_secs};
 
@@ -438,6 +439,9 @@ async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
                 break;
             }
             Err(SendError::Window) => {
+                store
+                    .metrics()
+                    .send_failure(Channel::Whatsapp, FailureClass::window);
                 close_window(&store, &user.id);
                 open = false;
                 holding = true;
@@ -463,6 +467,7 @@ async fn send_user(whatsapp: WhatsApp, entries: Vec<OutboxEntry>) -> Outcome {
                 code,
             }) => {
                 tracing::warn!(user = %user_tag(&user.id), seq = entry.seq, attempts = entry.attempts + 1, %reason, "whatsapp send failed; will retry");
+                count_transient(&whatsapp, &reason, retry_after, code);
                 let due = backoff(&whatsapp, &mut entry, reason, retry_after);
                 if code == CODE_THROUGHPUT {
                     whatsapp
@@ -505,6 +510,7 @@ async fn announce(
             retry_after,
             code,
         }) => {
+            count_transient(whatsapp, &reason, retry_after, code);
             let due = backoff(whatsapp, entry, reason, retry_after);
             if code == CODE_THROUGHPUT {
                 whatsapp
@@ -642,6 +648,20 @@ fn backoff(
     entry.not_before_ms
 }
 
+/// Counts a send to try again, as rate-limited (429, a throughput limit, a `Retry-After`) or temporary.
+fn count_transient(whatsapp: &WhatsApp, reason: &str, retry_after: Option<Duration>, code: i64) {
+    let class =
+        if retry_after.is_some() || code == CODE_THROUGHPUT || reason.starts_with("http 429") {
+            FailureClass::rate_limited
+        } else {
+            FailureClass::temporary
+        };
+    whatsapp
+        .store()
+        .metrics()
+        .send_failure(Channel::Whatsapp, class);
+}
+
 /// Saves a changed entry; when the store refuses, keeps it for later and pauses the channel.
 fn save(whatsapp: &WhatsApp, entry: &OutboxEntry) {
     if let Err(e) = whatsapp.store().outbox_update(entry) {
@@ -657,6 +677,10 @@ fn finish(whatsapp: &WhatsApp, entry: &OutboxEntry, delivery: Delivery) -> bool 
         Ok(()) => true,
         Err(e) => {
             tracing::error!(error = %e, seq = entry.seq, "cannot record a whatsapp delivery; sending stops until the store can write");
+            whatsapp
+                .store()
+                .metrics()
+                .send_failure(Channel::Whatsapp, FailureClass::unrecorded);
             unwritten(whatsapp, Unwritten::Finish(entry.clone(), delivery));
             false
         }

@@ -77,6 +77,10 @@ pub struct Account {
     pub disabled: bool,
     pub created_at: u64,
     pub password_set_at: u64,
+    /// The password was shown on a terminal (the first admin of a fresh data folder): it must be
+    /// changed before anything else on the desk.
+    #[serde(default)]
+    pub must_change: bool,
 }
 
 /// A signed-in browser. Stored under the SHA-256 of its token.
@@ -93,6 +97,9 @@ pub struct WebSession {
     /// A confirmation or failure to show once on the next page.
     #[serde(default)]
     pub flash: Option<Flash>,
+    /// The account must choose its own password first (read from the account on every request).
+    #[serde(default)]
+    pub must_change: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -329,12 +336,58 @@ impl Accounts {
                 disabled: false,
                 created_at: at,
                 password_set_at: at,
+                must_change: false,
             },
         )?;
         self.audit(actor, "account_added", &name)?;
         self.store.flush().await?;
         tracing::info!(actor, role = role.as_str(), "desk account added");
         Ok((name, password))
+    }
+
+    /// For a fresh data folder: when no account exists at all, an admin named `admin` with a random
+    /// one-time password that must be changed at the first sign-in. Returns the name and the
+    /// password (to be shown once, on a terminal); `None` when any account exists.
+    pub async fn first_admin(&self) -> Result<Option<(String, String)>, AccountError> {
+        if !self.list()?.is_empty() {
+            return Ok(None);
+        }
+        let (name, password) = self.add("admin", "admin", "pandu-serve").await?;
+        if let Some(mut account) = self.get(&name)? {
+            account.must_change = true;
+            self.store.put(ACCOUNT, &name, &account)?;
+            self.store.flush().await?;
+        }
+        tracing::info!(
+            "first desk admin created with a one-time password (shown on the terminal only)"
+        );
+        Ok(Some((name, password)))
+    }
+
+    /// The signed-in staff member's own new password, after the current one is checked. `Ok(false)`:
+    /// the current password was wrong (counted like a failed sign-in in the audit log).
+    pub async fn change_password(
+        &self,
+        name: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<bool, AccountError> {
+        let mut account = self.get(name)?.ok_or(AccountError::NoSuchAccount)?;
+        let (clear, hash) = (current.to_string(), account.hash.clone());
+        if !blocking(move || verify_password(&clear, &hash)).await? {
+            self.audit(name, "password_change_failed", name)?;
+            self.store.flush().await?;
+            return Ok(false);
+        }
+        let clear = new.to_string();
+        account.hash = blocking(move || hash_password(&clear)).await??;
+        account.password_set_at = now();
+        account.must_change = false;
+        self.store.put(ACCOUNT, name, &account)?;
+        self.audit(name, "password_changed", name)?;
+        self.store.flush().await?;
+        tracing::info!("desk password changed by its owner");
+        Ok(true)
     }
 
     /// A new password for an account (enabling it again); its sessions end.
@@ -444,6 +497,7 @@ impl Accounts {
             last_seen: at,
             revealed: Vec::new(),
             flash: None,
+            must_change: account.must_change,
         };
         self.store.put(SESSION, &token_id(&token), &session)?;
         self.audit(&account.name, "sign_in", "")?;
@@ -471,6 +525,7 @@ impl Accounts {
         match account {
             Some(a) if !a.disabled && !expired => {
                 session.role = a.role;
+                session.must_change = a.must_change;
             }
             _ => {
                 self.store.remove(SESSION, &id)?;

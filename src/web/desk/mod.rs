@@ -1,6 +1,6 @@
 //! The staff desk on the web, served by `pandu serve` under `/staff`: sign-in, the inbox of cases, a
 //! case page (timeline, masked personal data, reply, status and referral, assignment, notes), the
-//! overview, a CSV export and the audit log.
+//! overview, the messages Pandu did not understand, a CSV export and the audit log.
 //!
 //! - [`accounts`]: accounts, argon2id passwords, server-side sessions, lockout, audit log;
 //! - [`inbox`]: the case list (overdue first), filters, counts;
@@ -66,10 +66,16 @@ pub const PROTECTED: &[(&str, &str)] = &[
     ("POST", "/staff/case/PKL-AAAAAA/assign"),
     ("GET", "/staff/export.csv"),
     ("GET", "/staff/overview"),
+    ("GET", "/staff/questions"),
     ("GET", "/staff/offers"),
     ("GET", "/staff/audit"),
+    ("GET", "/staff/password"),
+    ("POST", "/staff/password"),
     ("POST", "/staff/logout"),
 ];
+
+/// The only routes an account that must change its password may use.
+const WHILE_MUST_CHANGE: [&str; 2] = ["/staff/password", "/staff/logout"];
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -225,6 +231,14 @@ async fn guard(State(state): State<DeskState>, request: Request, next: Next) -> 
             pages::failure(StatusCode::UNAUTHORIZED)
         };
     };
+    // A one-time password opens only the page that replaces it.
+    if session.must_change && !WHILE_MUST_CHANGE.contains(&request.uri().path()) {
+        return if safe {
+            Redirect::to("/staff/password").into_response()
+        } else {
+            pages::failure(StatusCode::FORBIDDEN)
+        };
+    }
     let (parts, body) = request.into_parts();
     let mut request = if safe {
         Request::from_parts(parts, body)
@@ -300,8 +314,13 @@ pub fn router(state: DeskState) -> Router {
         .route("/staff/case/{code}/assign", post(pages::assign))
         .route("/staff/export.csv", get(pages::export_csv))
         .route("/staff/overview", get(pages::overview))
+        .route("/staff/questions", get(pages::questions))
         .route("/staff/offers", get(offers::offers_page))
         .route("/staff/audit", get(pages::audit))
+        .route(
+            "/staff/password",
+            get(pages::password_page).post(pages::change_password),
+        )
         .route("/staff/logout", post(pages::logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard));
     Router::new()
@@ -324,11 +343,14 @@ pub async fn start(
     }
     match DeskState::new(engine, config).await {
         Ok(state) => {
-            let has_accounts = state.accounts().any_active().unwrap_or(false);
             let url = desk_url(bound);
-            match pages::startup_note(&url, has_accounts) {
-                Ok(note) => eprintln!("{note}"),
-                Err(e) => tracing::warn!(error = %e, "desk startup note failed"),
+            // A fresh data folder started by a person at a terminal: a first admin with a one-time
+            // password, printed on that terminal (stdout; the log is stderr) and nowhere else.
+            let mut out = std::io::stdout();
+            let terminal = std::io::IsTerminal::is_terminal(&out);
+            let mut note = std::io::stderr();
+            if let Err(e) = announce(state.accounts(), &url, terminal, &mut note, &mut out).await {
+                tracing::warn!(error = %e, "desk startup note failed");
             }
             let sweeper = state.accounts().clone();
             tokio::spawn(async move {
@@ -350,6 +372,37 @@ pub async fn start(
             None
         }
     }
+}
+
+/// Says where the desk is and how to get in, on `note` (stderr, beside the log). With no account
+/// at all and `terminal` (a person reads `secret`, stdout), creates the first admin with a one-time
+/// password and writes it to `secret` only, once: the next start finds the account. Without a
+/// terminal (a service whose output goes to a log), no account is created and the note says how to
+/// create one.
+pub async fn announce(
+    accounts: &Accounts,
+    url: &str,
+    terminal: bool,
+    note: &mut impl std::io::Write,
+    secret: &mut impl std::io::Write,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let first = if terminal {
+        accounts.first_admin().await?
+    } else {
+        None
+    };
+    let has_accounts = accounts.any_active()?;
+    writeln!(
+        note,
+        "{}",
+        pages::startup_note(url, has_accounts, first.is_some())?
+    )?;
+    note.flush()?;
+    if let Some((name, password)) = first {
+        writeln!(secret, "{}", pages::first_admin_note(&name, &password)?)?;
+        secret.flush()?;
+    }
+    Ok(())
 }
 
 /// The desk's address for people: a wildcard listen address becomes loopback.

@@ -135,11 +135,34 @@ pub async fn stylesheet() -> Response {
 struct StartupNote<'a> {
     url: &'a str,
     has_accounts: bool,
+    /// A first admin with a one-time password was just created (shown on the terminal).
+    first_admin: bool,
 }
 
 /// What `pandu serve` prints about the desk: its address, and how to create the first account.
-pub fn startup_note(url: &str, has_accounts: bool) -> Result<String, askama::Error> {
-    StartupNote { url, has_accounts }.render()
+pub fn startup_note(
+    url: &str,
+    has_accounts: bool,
+    first_admin: bool,
+) -> Result<String, askama::Error> {
+    StartupNote {
+        url,
+        has_accounts,
+        first_admin,
+    }
+    .render()
+}
+
+#[derive(Template)]
+#[template(path = "desk/first_admin.txt")]
+struct FirstAdminNote<'a> {
+    name: &'a str,
+    password: &'a str,
+}
+
+/// The first admin's one-time password, for the terminal only.
+pub fn first_admin_note(name: &str, password: &str) -> Result<String, askama::Error> {
+    FirstAdminNote { name, password }.render()
 }
 
 #[derive(Template)]
@@ -338,6 +361,91 @@ pub async fn logout(
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie(COOKIE, "", secure, Some(0)));
     response
+}
+
+// --------------------------------------------------------------------------------------- password
+
+#[derive(Template)]
+#[template(path = "desk/password.html")]
+struct PasswordPage {
+    frame: Frame,
+    must_change: bool,
+    /// `""`, `wrong` (current password), `short`, `differ` (the two new ones), `same`.
+    problem: &'static str,
+    min: usize,
+}
+
+/// The shortest password staff may choose.
+const MIN_PASSWORD: usize = 12;
+
+pub async fn password_page(Extension(staff): Extension<Staff>) -> Response {
+    password_form(&staff, StatusCode::OK, "")
+}
+
+fn password_form(staff: &Staff, status: StatusCode, problem: &'static str) -> Response {
+    let mut frame = Frame::of(staff, None, "password");
+    if staff.session.must_change {
+        // Nothing else opens until the password is changed: no menu to offer.
+        if let Some(me) = frame.me.as_mut() {
+            me.can_act = false;
+            me.admin = false;
+        }
+    }
+    html(
+        status,
+        &PasswordPage {
+            frame,
+            must_change: staff.session.must_change,
+            problem,
+            min: MIN_PASSWORD,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    repeat: String,
+}
+
+pub async fn change_password(
+    State(state): State<DeskState>,
+    Extension(staff): Extension<Staff>,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let problem = if form.new.chars().count() < MIN_PASSWORD {
+        "short"
+    } else if form.new != form.repeat {
+        "differ"
+    } else if form.new == form.current {
+        "same"
+    } else {
+        ""
+    };
+    if !problem.is_empty() {
+        return password_form(&staff, StatusCode::UNPROCESSABLE_ENTITY, problem);
+    }
+    match state
+        .inner
+        .accounts
+        .change_password(staff.name(), &form.current, &form.new)
+        .await
+    {
+        Ok(true) => {
+            let mut session = staff.session.clone();
+            session.must_change = false;
+            if let Err(e) = state.inner.accounts.save_session(&staff.token, &session) {
+                return technical(e);
+            }
+            Redirect::to("/staff").into_response()
+        }
+        Ok(false) => password_form(&staff, StatusCode::UNPROCESSABLE_ENTITY, "wrong"),
+        Err(e) => technical(e),
+    }
 }
 
 // ------------------------------------------------------------------------------------------ inbox
@@ -769,23 +877,18 @@ pub async fn case_page(
             value: a.name,
         })
         .collect();
-    let referrals = [
-        Referral::Bp3mi,
-        Referral::Kp2mi,
-        Referral::Embassy,
-        Referral::Other,
-    ]
-    .into_iter()
-    .map(|x| Choice {
-        value: x.as_str().to_string(),
-        label: texts
-            .referral
-            .get(x.as_str())
-            .map(|l| l.get(Lang::Id).to_string())
-            .unwrap_or_else(|| x.as_str().to_string()),
-        selected: case.referred_to == Some(x),
-    })
-    .collect();
+    let referrals = Referral::ALL
+        .into_iter()
+        .map(|x| Choice {
+            value: x.as_str().to_string(),
+            label: texts
+                .referral
+                .get(x.as_str())
+                .map(|l| l.get(Lang::Id).to_string())
+                .unwrap_or_else(|| x.as_str().to_string()),
+            selected: case.referred_to == Some(x),
+        })
+        .collect();
     let page = CasePage {
         frame: Frame::of(&staff, take_flash(&state, &staff), "inbox"),
         code: r.code.clone(),
@@ -999,7 +1102,7 @@ pub async fn status(
         } else {
             None
         };
-        desk.set_status(&staff.actor(), &code, status, to, Some(&form.note))
+        desk.set_status_in_words(&staff.actor(), &code, status, to, Some(&form.note))
             .await
     }
     .await;
@@ -1228,6 +1331,132 @@ pub fn bar_chart(bars: &[Bar]) -> String {
     svg
 }
 
+/// A stacked horizontal bar chart (one row per label, one segment per series) with a legend, as SVG.
+/// Segments get the classes `s0`, `s1`, ... (colours in the stylesheet).
+pub fn stacked_chart(rows: &[(String, Vec<u64>)], series: &[String]) -> String {
+    let max = rows
+        .iter()
+        .map(|(_, v)| v.iter().sum::<u64>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let row = 20u64;
+    let (label_w, bar_w) = (110u64, 400u64);
+    let legend = 22u64;
+    let height = (rows.len().max(1) as u64) * row + legend + 4;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 {} {height}\" role=\"img\">",
+        label_w + bar_w + 60
+    );
+    let mut x = label_w;
+    for (i, name) in series.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<rect class=\"s{i}\" x=\"{x}\" y=\"4\" width=\"12\" height=\"12\"/><text x=\"{}\" y=\"15\">{}</text>",
+            x + 16,
+            escape(name)
+        );
+        x += 16 + 8 * name.chars().count() as u64 + 16;
+    }
+    for (r, (label, values)) in rows.iter().enumerate() {
+        let y = r as u64 * row + legend + 2;
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            label_w - 6,
+            y + 13,
+            escape(label)
+        );
+        let mut x = label_w;
+        for (i, v) in values.iter().enumerate() {
+            let w = v * bar_w / max;
+            if w > 0 {
+                let _ = write!(
+                    svg,
+                    "<rect class=\"s{i}\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{}\"/>",
+                    row - 5
+                );
+            }
+            x += w;
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\">{}</text>",
+            x + 4,
+            y + 13,
+            values.iter().sum::<u64>()
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Days of the conversation chart, and of the flow ranking.
+const CONVERSATION_DAYS: u64 = 14;
+const FLOW_DAYS: u64 = 30;
+
+/// Conversations per day by channel (the last [`CONVERSATION_DAYS`] days, WIB) and the flows entered
+/// most in the last [`FLOW_DAYS`]: from the day counters the engine keeps (`storage::stats`), a
+/// few hundred keys whatever the number of cases or messages.
+fn usage_charts(state: &DeskState, now: u64) -> Result<(String, String), crate::storage::Error> {
+    use crate::storage::stats::wib_date;
+    let store = state.inner.engine.store();
+    let day = 86_400;
+    let today = wib_date(now);
+    let first = wib_date(now.saturating_sub((CONVERSATION_DAYS - 1) * day));
+    let channels = [Channel::Whatsapp, Channel::Telegram, Channel::Console];
+    let mut per_day: BTreeMap<String, Vec<u64>> = (0..CONVERSATION_DAYS)
+        .rev()
+        .map(|back| {
+            (
+                wib_date(now.saturating_sub(back * day)),
+                vec![0; channels.len()],
+            )
+        })
+        .collect();
+    for (date, channel, n) in store.day_counts("d", &first, &today)? {
+        if let (Some(v), Some(i)) = (
+            per_day.get_mut(&date),
+            channels.iter().position(|c| c.as_str() == channel),
+        ) {
+            v[i] += n;
+        }
+    }
+    let names: Vec<String> = channels
+        .iter()
+        .map(|c| {
+            state
+                .inner
+                .texts
+                .staff
+                .channels
+                .get(c.as_str())
+                .cloned()
+                .unwrap_or_else(|| c.as_str().to_string())
+        })
+        .collect();
+    let conversations = stacked_chart(&per_day.into_iter().collect::<Vec<_>>(), &names);
+    let first = wib_date(now.saturating_sub((FLOW_DAYS - 1) * day));
+    let mut flows: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, flow, n) in store.day_counts("f", &first, &today)? {
+        *flows.entry(flow).or_default() += n;
+    }
+    let mut flows: Vec<(String, u64)> = flows.into_iter().collect();
+    flows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    flows.truncate(15);
+    let flows = bar_chart(
+        &flows
+            .into_iter()
+            .map(|(label, value)| Bar {
+                label,
+                value,
+                mark: None,
+            })
+            .collect::<Vec<_>>(),
+    );
+    Ok((conversations, flows))
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -1248,6 +1477,10 @@ struct OverviewPage {
     ages: String,
     response: String,
     channels: String,
+    conversations: String,
+    flows: String,
+    conversation_days: u64,
+    flow_days: u64,
 }
 
 pub async fn overview(
@@ -1356,8 +1589,16 @@ pub async fn overview(
             mark: None,
         })
         .collect();
+    let (conversations, flows) = match usage_charts(&state, now) {
+        Ok(charts) => charts,
+        Err(e) => return technical(e),
+    };
     let page = OverviewPage {
         frame: Frame::of(&staff, None, "overview"),
+        conversations,
+        flows,
+        conversation_days: CONVERSATION_DAYS,
+        flow_days: FLOW_DAYS,
         total: rows.len(),
         open,
         overdue,
@@ -1367,6 +1608,101 @@ pub async fn overview(
         ages: bar_chart(&ages),
         response: bar_chart(&response),
         channels: bar_chart(&channels),
+    };
+    html(StatusCode::OK, &page)
+}
+
+// ----------------------------------------------------------------------------- not understood
+
+/// One group of the same (masked) message at the same place.
+pub struct QuestionView {
+    pub node: String,
+    pub text: String,
+    pub n: usize,
+    pub last: String,
+}
+
+/// How many messages went unanswered at one place (`flow/node`, `-` outside any flow).
+pub struct NodeCount {
+    pub node: String,
+    pub n: usize,
+}
+
+#[derive(Template)]
+#[template(path = "desk/questions.html")]
+struct QuestionsPage {
+    frame: Frame,
+    days: u64,
+    total: usize,
+    nodes: Vec<NodeCount>,
+    /// Empty for a viewer: the words stay with officers and admins.
+    groups: Vec<QuestionView>,
+    words: bool,
+}
+
+/// At most this many messages are read for the page (a month of a busy helpline).
+const QUESTIONS_READ: usize = 50_000;
+/// Groups shown.
+const QUESTIONS_SHOWN: usize = 300;
+
+/// Messages Pandu did not understand, grouped by place and (masked) words, most frequent first.
+///
+/// A viewer sees only the counts per place, not the words: the masking removes numbers and
+/// addresses, but not names or places a person typed ("anak saya Siti di Johor"), and a viewer is
+/// the role that never sees what a person wrote. Officers and admins, who may see reports, see the
+/// words so they can turn them into triggers.
+pub async fn questions(
+    State(state): State<DeskState>,
+    Extension(staff): Extension<Staff>,
+) -> Response {
+    let days = state.inner.config.retention.unanswered_days;
+    let now = crate::time::now_secs();
+    let since = if days == 0 {
+        0
+    } else {
+        now.saturating_sub(days.saturating_mul(86_400))
+    };
+    let store = state.inner.engine.store().clone();
+    let read = tokio::task::spawn_blocking(move || store.unanswered_since(since, QUESTIONS_READ));
+    let entries = match read.await {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) => return technical(e),
+        Err(e) => return technical(e),
+    };
+    let words = staff.role().can_act();
+    let mut nodes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), (usize, u64)> = BTreeMap::new();
+    for e in &entries {
+        *nodes.entry(e.node.clone()).or_default() += 1;
+        if words {
+            let g = groups.entry((e.node.clone(), e.text.clone())).or_default();
+            g.0 += 1;
+            g.1 = g.1.max(e.at);
+        }
+    }
+    let mut nodes: Vec<NodeCount> = nodes
+        .into_iter()
+        .map(|(node, n)| NodeCount { node, n })
+        .collect();
+    nodes.sort_by(|a, b| b.n.cmp(&a.n).then(a.node.cmp(&b.node)));
+    let mut groups: Vec<((String, String), (usize, u64))> = groups.into_iter().collect();
+    groups.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(b.1.1.cmp(&a.1.1)));
+    groups.truncate(QUESTIONS_SHOWN);
+    let page = QuestionsPage {
+        frame: Frame::of(&staff, None, "questions"),
+        days,
+        total: entries.len(),
+        nodes,
+        groups: groups
+            .into_iter()
+            .map(|((node, text), (n, last))| QuestionView {
+                node,
+                text,
+                n,
+                last: wib(last),
+            })
+            .collect(),
+        words,
     };
     html(StatusCode::OK, &page)
 }
@@ -1398,7 +1734,7 @@ struct AuditPage {
 }
 
 /// The audit actions the filter offers (machine words; the template names them).
-const AUDIT_ACTIONS: [&str; 16] = [
+const AUDIT_ACTIONS: [&str; 18] = [
     "sign_in",
     "sign_in_failed",
     "locked",
@@ -1414,6 +1750,8 @@ const AUDIT_ACTIONS: [&str; 16] = [
     "export_csv_personal",
     "account_added",
     "password_reset",
+    "password_changed",
+    "password_change_failed",
     "account_disabled",
 ];
 

@@ -491,4 +491,253 @@ fn cookies_are_secure_except_for_a_browser_on_this_machine() {
     assert!(!secure_cookies(&config, lan, &HeaderMap::new()));
 }
 
+#[tokio::test]
+async fn questions_not_understood_are_grouped_and_counted_and_a_viewer_sees_no_words() {
+    use crate::storage::WriteBatch;
+    use crate::storage::stats::{Unanswered, mask};
+    let server = start().await;
+    let now = crate::time::now_secs();
+    let mut batch = WriteBatch::default();
+    let said = [
+        ("-", "cara bikin paspor online gmn"),
+        ("-", "Cara bikin paspor  online GMN"),
+        ("-", "cara bikin paspor online gmn"),
+        ("lapor/negara", "sy kerja di kapal 0812 3456 7890"),
+    ];
+    for (i, (node, text)) in said.iter().enumerate() {
+        let entry = Unanswered {
+            at: now - 60 * i as u64,
+            node: (*node).into(),
+            text: mask(text),
+        };
+        batch
+            .put_unanswered(server.store.next_seq().unwrap(), &entry)
+            .unwrap();
+    }
+    // One from long ago: past the 30 days, not counted.
+    let old = Unanswered {
+        at: now - 40 * 86_400,
+        node: "-".into(),
+        text: mask("pesan lama sekali"),
+    };
+    batch
+        .put_unanswered(server.store.next_seq().unwrap(), &old)
+        .unwrap();
+    server.store.apply(batch).unwrap();
+
+    let (mut b, _) = Browser::signed_in(&server, "officer").await;
+    let (status, page) = b.get("/staff/questions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("4 pesan"), "{page}");
+    assert!(
+        page.contains("<tr><td>3</td><td>cara bikin paspor online gmn</td>"),
+        "{page}"
+    );
+    assert!(page.contains("sy kerja di kapal [#]"), "{page}");
+    assert!(!page.contains("3456") && !page.contains("pesan lama"));
+
+    let (mut v, _) = Browser::signed_in(&server, "viewer").await;
+    let (status, page) = v.get("/staff/questions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<code>lapor/negara</code></td><td>1</td>"),
+        "{page}"
+    );
+    assert!(!page.contains("paspor online"), "a viewer read the words");
+}
+
+#[tokio::test]
+async fn an_officer_refers_a_case_to_the_police_by_its_own_choice() {
+    let server = start().await;
+    let (mut b, csrf) = Browser::signed_in(&server, "officer").await;
+    let page_path = format!("/staff/case/{CODE}");
+    let (_, page) = b.get(&page_path).await;
+    assert!(
+        page.contains("value=\"police\"") && page.contains("Kepolisian (Polri)"),
+        "{page}"
+    );
+    let (status, _) = b
+        .post(
+            &format!("{page_path}/status"),
+            &[("csrf", &csrf), ("status", "referred"), ("to", "police")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let case = crate::cases::load(&server.store, CODE).unwrap().unwrap();
+    assert_eq!(case.referred_to, Some(crate::cases::Referral::Police));
+    // The confirmation names the status and the target in staff words, not program codes.
+    let (_, page) = b.get(&page_path).await;
+    let flash = page
+        .split("class=\"flash ok\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(flash.contains("Kepolisian (Polri)"), "{flash}");
+    assert!(
+        !flash.contains("new →") && !flash.contains("referred"),
+        "{flash}"
+    );
+}
+
+#[tokio::test]
+async fn the_overview_charts_conversations_per_day_and_the_flows_used_most() {
+    use crate::storage::WriteBatch;
+    use crate::storage::stats::{day_key, flow_key, wib_date};
+    let server = start().await;
+    let now = crate::time::now_secs();
+    let (today, yesterday) = (wib_date(now), wib_date(now - 86_400));
+    let mut batch = WriteBatch::default();
+    batch.put_count(day_key(&today, Channel::Whatsapp), 41);
+    batch.put_count(day_key(&today, Channel::Telegram), 2);
+    batch.put_count(day_key(&yesterday, Channel::Whatsapp), 17);
+    batch.put_count(day_key("2001-01-01", Channel::Whatsapp), 999);
+    batch.put_count(flow_key(&today, "cek_agensi"), 30);
+    batch.put_count(flow_key(&yesterday, "cek_agensi"), 7);
+    batch.put_count(flow_key(&today, "lapor"), 12);
+    server.store.apply(batch).unwrap();
+    let (mut b, _) = Browser::signed_in(&server, "viewer").await;
+    let (status, page) = b.get("/staff/overview").await;
+    assert_eq!(status, StatusCode::OK);
+    let conversations = page
+        .split("Percakapan per hari")
+        .nth(1)
+        .and_then(|p| p.split("</figure>").next())
+        .unwrap();
+    // Today: 41 + 2 in one stacked row; yesterday 17; a day long ago is not on the chart.
+    assert!(
+        conversations.contains(&format!(">{today}</text>")),
+        "{conversations}"
+    );
+    assert!(conversations.contains(">43</text>") && conversations.contains(">17</text>"));
+    assert!(!conversations.contains("999") && conversations.contains("WhatsApp"));
+    let flows = page
+        .split("Alur yang paling sering")
+        .nth(1)
+        .and_then(|p| p.split("</figure>").next())
+        .unwrap();
+    let (agency, report) = (
+        flows.find("cek_agensi").unwrap(),
+        flows.find(">lapor<").unwrap(),
+    );
+    assert!(agency < report, "the most used first: {flows}");
+    assert!(
+        flows.contains(">37</text>") && flows.contains(">12</text>"),
+        "{flows}"
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_data_folder_gets_one_admin_whose_one_time_password_must_be_changed() {
+    let server = start().await;
+    let accounts = server.state.accounts();
+    let url = "http://127.0.0.1:8080/staff";
+    // Started as a service (no terminal): nothing is created, the note says how.
+    let (mut note, mut secret) = (Vec::new(), Vec::new());
+    announce(accounts, url, false, &mut note, &mut secret)
+        .await
+        .unwrap();
+    assert!(accounts.list().unwrap().is_empty());
+    assert!(String::from_utf8_lossy(&note).contains("staff add"));
+    assert!(secret.is_empty());
+    // Started by a person at a terminal: an admin, its password on the terminal only.
+    let (mut note, mut secret) = (Vec::new(), Vec::new());
+    announce(accounts, url, true, &mut note, &mut secret)
+        .await
+        .unwrap();
+    let secret = String::from_utf8(secret).unwrap();
+    let password = secret
+        .lines()
+        .map(|l| l.trim_start_matches("pandu:").trim())
+        .find(|l| l.len() == 16 && !l.contains(' '))
+        .unwrap()
+        .to_string();
+    let note = String::from_utf8(note).unwrap();
+    assert!(note.contains(url) && !note.contains(&password), "{note}");
+    // Printed once: the next start finds the account.
+    let (mut again, mut secret_again) = (Vec::new(), Vec::new());
+    announce(accounts, url, true, &mut again, &mut secret_again)
+        .await
+        .unwrap();
+    assert!(secret_again.is_empty());
+    assert_eq!(accounts.list().unwrap().len(), 1);
+
+    let mut b = Browser::new(&server);
+    let (status, location) = b.sign_in("admin", &password).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/staff")
+    );
+    // Every page leads to the password form first; no action is taken.
+    for path in ["/staff", "/staff/audit", &format!("/staff/case/{CODE}")] {
+        let r = b.get(path).await;
+        assert_eq!(r.0, StatusCode::SEE_OTHER, "{path}");
+    }
+    let (status, page) = b.get("/staff/password").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("sekali pakai"), "{page}");
+    let csrf = Browser::token(&page);
+    let (status, _) = b
+        .post(
+            &format!("/staff/case/{CODE}/note"),
+            &[("csrf", &csrf), ("text", "cek")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(timeline(&server.store).len(), 2);
+    // Too short, then a typo in the repeat, then the wrong current one: refused.
+    for (current, new, repeat) in [
+        (password.as_str(), "pendek", "pendek"),
+        (
+            password.as_str(),
+            "kopi-tubruk-pekalongan",
+            "kopi-tubruk-pekalongn",
+        ),
+        (
+            "salah-sekali-ini",
+            "kopi-tubruk-pekalongan",
+            "kopi-tubruk-pekalongan",
+        ),
+    ] {
+        let (status, _) = b
+            .post(
+                "/staff/password",
+                &[
+                    ("csrf", &csrf),
+                    ("current", current),
+                    ("new", new),
+                    ("repeat", repeat),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{new}/{repeat}");
+    }
+    assert_eq!(b.get("/staff").await.0, StatusCode::SEE_OTHER);
+    let new = "kopi-tubruk-pekalongan";
+    let (status, location) = b
+        .post(
+            "/staff/password",
+            &[
+                ("csrf", &csrf),
+                ("current", &password),
+                ("new", new),
+                ("repeat", new),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/staff")
+    );
+    assert_eq!(b.get("/staff").await.0, StatusCode::OK);
+    // The one-time password is spent; the new one signs in straight to the inbox.
+    let mut other = Browser::new(&server);
+    assert_eq!(
+        other.sign_in("admin", &password).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(other.sign_in("admin", new).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(other.get("/staff").await.0, StatusCode::OK);
+}
+
 mod offers_page;
