@@ -412,9 +412,97 @@ impl Action for Report {
         }
         let a = self.0.analyse(text);
         let rules = &self.0.rules;
+        // The case keeps what was read: at most `max_chars`, cut on a character boundary.
+        let (kept, _) = super::analyse::cut(text, rules.max_chars);
         ActionResult::outcome("ok")
-            .var("tawaran_teks", text)
+            .var("tawaran_teks", kept)
             .var("tawaran_temuan", staff_summary(rules, &a))
             .var("tawaran_putusan", verdict_text(rules, &a, Lang::Id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    fn actions() -> (Actions, Arc<OfferRules>) {
+        let rules = Arc::new(
+            OfferRules::load(
+                &Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("dialogs")
+                    .join(super::super::rules::RULES_FILE),
+            )
+            .unwrap(),
+        );
+        let mut actions = Actions::default();
+        register_actions(&mut actions, rules.clone(), None);
+        (actions, rules)
+    }
+
+    fn run(actions: &Actions, name: &str, vars: &BTreeMap<String, String>) -> ActionResult {
+        let user = crate::storage::UserKey::new(crate::storage::Channel::Console, "t");
+        actions.get(name).unwrap().run(&ActionCall {
+            user: &user,
+            vars,
+            attachments: &[],
+            lang: Lang::Id,
+            now: 0,
+            seed: 0,
+        })
+    }
+
+    #[test]
+    fn a_huge_paste_is_kept_in_the_report_only_up_to_what_was_read() {
+        let (actions, rules) = actions();
+        let paste = "loker kamboja gaji 15jt wa 0812-0000-0001 ".repeat(20) + &"é".repeat(20_000);
+        let vars = BTreeMap::from([(TEXT.to_string(), paste)]);
+        let r = run(&actions, "offer.report", &vars);
+        let kept = r.vars.get("tawaran_teks").unwrap();
+        assert_eq!(kept.chars().count(), rules.max_chars);
+        assert!(
+            r.vars
+                .get("tawaran_putusan")
+                .unwrap()
+                .contains("tanda kuat")
+        );
+    }
+
+    #[test]
+    fn the_pages_go_round_and_each_fits_a_screen() {
+        let (actions, _) = actions();
+        let offer = "LOKER KAMBOJA!! dibutuhkan admin, gaji 15jt ga perlu pengalaman, berangkat minggu depan. \
+                     biaya proses 5jt transfer ke rek BRI 0000000301 an Bpk Fulan. visa turis dulu. minat wa 0812-0000-0301";
+        let mut vars = BTreeMap::from([(TEXT.to_string(), offer.to_string())]);
+        let check = run(&actions, "offer.check", &vars);
+        assert_eq!(check.outcome, "strong");
+        assert!(check.vars[FINDINGS].chars().count() < crate::dialog::REPLY_MAX_CHARS / 2);
+        let mut seen: Vec<String> = Vec::new();
+        loop {
+            vars.insert(PAGE.into(), seen.len().to_string());
+            let r = run(&actions, "offer.more", &vars);
+            assert_eq!(r.vars[PAGE], (seen.len() + 1).to_string());
+            let page = r.vars[PAGE_TEXT].clone();
+            assert!(
+                page.chars().count() <= crate::dialog::REPLY_MAX_CHARS,
+                "{page}"
+            );
+            seen.push(page);
+            if r.outcome == "last" {
+                break;
+            }
+            assert!(seen.len() < 10);
+        }
+        assert!(seen.len() >= 2, "{seen:?}");
+        let all = seen.join("\n");
+        assert!(
+            all.contains("biaya proses 5jt") && all.contains("Sumber:"),
+            "{all}"
+        );
+        // After the last page, "Selengkapnya" starts over from the first.
+        vars.insert(PAGE.into(), seen.len().to_string());
+        assert_eq!(run(&actions, "offer.more", &vars).vars[PAGE_TEXT], seen[0]);
     }
 }
