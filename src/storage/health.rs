@@ -226,4 +226,3 @@ mod tests {
         assert!(!store.write_failing());
     }
 }
-
