@@ -195,7 +195,7 @@ fn main() {
         config.agencies.sample_file = root.join("config/agencies.sample.csv");
         config.agencies.labels_file = root.join("config/agencies.toml");
         let store = Store::open(&config.data_dir.join("db"), 256 << 20).unwrap();
-        let long = "PKL-LLLLLL";
+        let long = "PKL-MMMMMM";
         let t = Instant::now();
         seed_cases(&store, n, long);
         store.flush().await.unwrap();
