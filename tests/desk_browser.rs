@@ -181,7 +181,7 @@ async fn sign_in(b: &webdriver::Browser, desk: &str, name: &str, password: &str)
     b.open(&format!("{desk}/login")).await;
     b.type_into("input[name=name]", name).await;
     b.type_into("input[name=password]", password).await;
-    b.click("button[type=submit]").await;
+    b.click_and_wait("button[type=submit]").await;
 }
 
 fn save(name: &str, png: &[u8]) {
@@ -212,7 +212,7 @@ async fn an_officer_answers_and_refers_the_overdue_p1_case_and_a_viewer_cannot()
     // The overdue P1 case is the first row; open it.
     let first = b.find("table.cases tbody tr:first-child a").await;
     let _ = first;
-    b.click("table.cases tbody tr:first-child a").await;
+    b.click_and_wait("table.cases tbody tr:first-child a").await;
     assert!(
         b.url().await.ends_with(P1),
         "the first row is not the overdue P1 case"
@@ -224,7 +224,7 @@ async fn an_officer_answers_and_refers_the_overdue_p1_case_and_a_viewer_cannot()
         "personal data shown before the officer chose to"
     );
 
-    b.click("#reveal").await;
+    b.click_and_wait("#reveal").await;
     let page = b.source().await;
     assert!(page.contains(WORKER));
     assert!(
@@ -234,13 +234,13 @@ async fn an_officer_answers_and_refers_the_overdue_p1_case_and_a_viewer_cannot()
 
     let answer = "Bu, kami sdh hubungi BP3MI. Mohon tunggu kabar dari kami ya.";
     b.type_into("#reply-text", answer).await;
-    b.click("#send-reply").await;
+    b.click_and_wait("#send-reply").await;
     let page = b.source().await;
     assert!(page.contains("akan terkirim lewat"), "{page}");
 
     b.click("#status-select option[value=referred]").await;
     b.click("#referral-select option[value=bp3mi]").await;
-    b.click("#change-status").await;
+    b.click_and_wait("#change-status").await;
     let page = b.source().await;
     assert!(page.contains("BP3MI"), "{page}");
     save("desk-case.png", &b.screenshot().await);
@@ -262,7 +262,7 @@ async fn an_officer_answers_and_refers_the_overdue_p1_case_and_a_viewer_cannot()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    b.click("form.who button").await;
+    b.click_and_wait("form.who button").await;
     assert!(b.url().await.ends_with("/staff/login"));
     b.quit().await;
 

@@ -234,6 +234,27 @@ impl Browser {
         .await;
     }
 
+    /// Clicks what submits a form or follows a link, then waits until the next page has loaded: a
+    /// click may return before the browser navigates, and a page read at once would be the old one.
+    pub async fn click_and_wait(&self, css: &str) {
+        self.script("window.__panduOldPage = true; return true;")
+            .await;
+        self.click(css).await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            let loaded = self
+                .script(
+                    "return window.__panduOldPage === undefined && document.readyState === 'complete';",
+                )
+                .await;
+            if loaded.as_bool() == Some(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no new page within 15 s after clicking {css}");
+    }
+
     /// Runs a script in the page (WebDriver's own channel, not the page's: the desk serves none).
     pub async fn script(&self, script: &str) -> Value {
         self.call(
