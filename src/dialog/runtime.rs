@@ -377,9 +377,11 @@ impl Run<'_> {
     }
 
     /// The id of the offered choice a typed message picks: its number, its label, or a yes-word
-    /// when the bot asked to confirm.
+    /// ("ya", "iya", "ok", "boleh": `keywords.yes`) when the bot asked to confirm or when exactly one
+    /// choice's label starts with a yes-word ("Ya, periksa"), so typing it is pressing that button.
     fn offered_choice(&self, norm: &str) -> Option<String> {
         let offered = &self.session.offered;
+        let is_yes = |word: &str| self.bot.keywords.yes.iter().any(|w| w == word);
         norm.parse::<usize>()
             .ok()
             .and_then(|n| n.checked_sub(1))
@@ -390,10 +392,26 @@ impl Run<'_> {
                     .find(|(_, label)| !norm.is_empty() && *label == norm)
             })
             .or_else(|| {
-                let yes = self.bot.keywords.yes.iter().any(|w| w == norm);
-                offered
+                if !is_yes(norm) {
+                    return None;
+                }
+                if let Some(confirm) = offered
                     .iter()
-                    .find(|(id, _)| yes && (id == CANCEL_ID || id == LEAVE_ID))
+                    .find(|(id, _)| id == CANCEL_ID || id == LEAVE_ID)
+                {
+                    return Some(confirm);
+                }
+                // A label that starts with a yes-word, when no other does (never a guess between two).
+                let mut yes_labels = offered.iter().filter(|(_, label)| {
+                    label
+                        .split_whitespace()
+                        .next()
+                        .is_some_and(|first| is_yes(first))
+                });
+                match (yes_labels.next(), yes_labels.next()) {
+                    (Some(only), None) => Some(only),
+                    _ => None,
+                }
             })
             .map(|(id, _)| id.clone())
     }
