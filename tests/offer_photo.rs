@@ -106,7 +106,11 @@ struct TelegramPandu {
 }
 
 async fn telegram(config: &mut Config) -> TelegramPandu {
-    let api = BotApi::start().await;
+    telegram_on(BotApi::start().await, config).await
+}
+
+/// Pandu on `config`'s data folder, polling `api`.
+async fn telegram_on(api: BotApi, config: &mut Config) -> TelegramPandu {
     config.telegram.api_url = api.url();
     config.telegram.poll_timeout_secs = 1;
     config.telegram.per_chat_interval_ms = 0;
@@ -182,6 +186,22 @@ impl TelegramPandu {
             .count()
     }
 
+    /// Kills the work at once, wherever it is (tasks aborted, engine dropped, store closed); returns
+    /// the stand-in Bot API, which keeps the chat.
+    async fn crash(self) -> BotApi {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        drop(self.telegram);
+        drop(self.engine);
+        let _ = self.writer.await;
+        drop(self.store);
+        self.api
+    }
+
     async fn stop(self) {
         self.shutdown.send(true).unwrap();
         for task in self.tasks {
@@ -224,6 +244,33 @@ async fn telegram_a_screenshot_of_a_cambodia_offer_is_read_and_gets_the_strong_s
     // The picture was fetched only to be read: nothing of it stays in the data folder.
     let folder = p.data.join("telegram_files");
     assert!(files_in(&folder).is_empty(), "{:?}", files_in(&folder));
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn telegram_a_crash_while_a_photo_is_read_reads_it_after_the_restart_and_answers_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The first Tesseract is still reading when the process dies.
+    let stuck_dir = tmp.path().join("stuck");
+    std::fs::create_dir_all(&stuck_dir).unwrap();
+    let stuck = script(&stuck_dir, "tesseract", "sleep 4");
+    let mut cfg = config(tmp.path(), &stuck, 30);
+    let p = telegram(&mut cfg).await;
+    let chat = 7003;
+    p.say(chat, "tolong cek lowongan ini ya min", "Tempel")
+        .await;
+    let n = p.api.sent_to(chat).len();
+    p.photo(chat, "ss-crash", b"\xff\xd8\xff crash");
+    p.expect_after(chat, n, "Gambar diterima").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let api = p.crash().await;
+    // Restarted with a Tesseract that reads: the photo is read without the user sending it again.
+    let mut cfg = config(tmp.path(), &reading_tesseract(tmp.path()), 10);
+    let p = telegram_on(api, &mut cfg).await;
+    p.expect_after(chat, n, "tanda kuat").await;
+    p.say(chat, "menu", "Selamat datang").await;
+    assert_eq!(p.count(chat, "tanda kuat"), 1);
+    assert_eq!(p.count(chat, "Gambar diterima"), 1);
     p.stop().await;
 }
 

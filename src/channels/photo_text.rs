@@ -17,7 +17,7 @@ use crate::dialog::io::PHOTO_PENDING;
 use crate::dialog::{Input, InputKind};
 use crate::engine::{Engine, Inbound};
 use crate::offer::ocr::{Ocr, OcrError};
-use crate::storage::{Store, UserKey};
+use crate::storage::{Channel, Store, UserKey};
 
 /// The message id the text read from a photo is handed in with, for the engine's dedupe.
 pub fn message_id(reference: &str) -> String {
@@ -31,6 +31,35 @@ pub fn awaited(store: &Store, user: &UserKey, reference: &str) -> bool {
         .ok()
         .flatten()
         .is_some_and(|s| s.vars.get(PHOTO_PENDING).map(String::as_str) == Some(reference))
+}
+
+/// A photo still awaited this long after the conversation's last message is read again after a
+/// restart; an older one is left (the user has long been told the photo is being read, and any word
+/// from them clears it).
+pub const RESUME_WITHIN_SECS: u64 = 3600;
+
+/// The photos whose reading a stop or crash interrupted (the photo was committed, its text not yet):
+/// `(user, reference)` of the channel's sessions that still wait, seen within
+/// [`RESUME_WITHIN_SECS`]. The download worker reads them first when it starts; a reading that had
+/// been committed is not among them (its commit cleared the wait), so nothing is answered twice.
+pub fn left_waiting(store: &Store, channel: Channel) -> Vec<(UserKey, String)> {
+    let since = crate::time::now_secs().saturating_sub(RESUME_WITHIN_SECS);
+    match store.sessions_with_var(channel, PHOTO_PENDING, since) {
+        Ok(waiting) => {
+            if !waiting.is_empty() {
+                tracing::info!(
+                    count = waiting.len(),
+                    channel = channel.as_str(),
+                    "photos whose reading was interrupted are read again"
+                );
+            }
+            waiting
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look for photos waiting to be read");
+            Vec::new()
+        }
+    }
 }
 
 /// A downloaded image to read, and whether to delete it afterwards.

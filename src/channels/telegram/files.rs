@@ -152,6 +152,17 @@ pub(crate) async fn download_worker(
     mut rx: tokio::sync::mpsc::Receiver<Job>,
     mut shutdown: Shutdown,
 ) {
+    // Photos whose reading a stop or crash interrupted come first.
+    let waiting = crate::channels::photo_text::left_waiting(
+        inner.engine.store(),
+        crate::storage::Channel::Telegram,
+    );
+    for (user, file_id) in waiting {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = read_photo(&inner, user, &file_id) => {}
+        }
+    }
     loop {
         if *shutdown.borrow() {
             break;

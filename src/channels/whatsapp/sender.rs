@@ -141,6 +141,14 @@ async fn download_worker(
     mut shutdown: Shutdown,
 ) {
     const ATTEMPTS: u32 = 3;
+    // Photos whose reading a stop or crash interrupted come first.
+    let waiting = crate::channels::photo_text::left_waiting(whatsapp.store(), Channel::Whatsapp);
+    for (user, media_id) in waiting {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = read_photo(&whatsapp, user, &media_id) => {}
+        }
+    }
     loop {
         if *shutdown.borrow() {
             break;
