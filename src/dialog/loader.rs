@@ -2277,6 +2277,43 @@ mod tests {
     }
 
     #[test]
+    fn a_photo_node_needs_a_question_and_its_texts() {
+        // The fixture's flow with `photo:` loads.
+        let (bot, _) = load_with(&[("tawar.yaml", fixture::TAWAR)]).unwrap();
+        let tanya = bot.node(&Position::new("tawar", "tanya")).unwrap();
+        assert_eq!(tanya.photo, Some(Position::new("tawar", "minta")));
+        // `photo:` naming a message, or a question that takes files, is refused with its node.
+        let to_message = fixture::TAWAR.replace(
+            "    photo: minta\n    choices",
+            "    photo: hasil\n    choices",
+        );
+        let errs = errors(&[("tawar.yaml", &to_message)]);
+        assert!(
+            has(&errs, "tawar/tanya") && has(&errs, "`photo: hasil` must name a question"),
+            "{errs:?}"
+        );
+        let to_files = fixture::TAWAR.replace(
+            "    save: teks\n",
+            "    save: teks\n    attachments: true\n",
+        );
+        assert!(has(
+            &errors(&[("tawar.yaml", &to_files)]),
+            "must name a question without `attachments`"
+        ));
+        // The texts that say what happens to the photo must exist once a node reads photos.
+        let bot_texts = fixture::BOT.replace("  photo_unreadable:", "  other_text:");
+        let errs = errors(&[("tawar.yaml", fixture::TAWAR), ("_bot.yaml", &bot_texts)]);
+        assert!(
+            has(&errs, "missing bot text `photo_unreadable`"),
+            "{errs:?}"
+        );
+        assert!(
+            load_with(&[("_bot.yaml", &bot_texts)]).is_ok(),
+            "not needed without `photo:`"
+        );
+    }
+
+    #[test]
     fn loops_that_never_wait_are_refused() {
         let info = "flow: info\ntriggers: ['syarat']\nnodes:\n  a:\n    say: { id: a, en: a }\n    next: b\n  b:\n    goto: a\n";
         refused("info.yaml", info, &["without ever waiting"]);
