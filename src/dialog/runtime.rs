@@ -423,7 +423,7 @@ impl Run<'_> {
                     label
                         .split_whitespace()
                         .next()
-                        .is_some_and(|first| is_yes(first))
+                        .is_some_and(&is_yes)
                 });
                 match (yes_labels.next(), yes_labels.next()) {
                     (Some(only), None) => Some(only),
