@@ -138,6 +138,10 @@ pub enum NodeKind {
 #[derive(Clone, Debug)]
 pub struct Node {
     pub kind: NodeKind,
+    /// `photo:` a photo sent while this node waits is read with OCR, and its text answers this
+    /// question (checked at load: a question of the same bot); the texts `photo_reading` and
+    /// `photo_unreadable` say what happens.
+    pub photo: Option<Position>,
     pub fact: Option<FactMeta>,
     pub loc: Loc,
 }
@@ -336,6 +340,10 @@ pub const REQUIRED_TEXTS: &[&str] = &[
     "skipped",
     "attachment_saved",
 ];
+
+/// The bot texts `_bot.yaml` must define when a node has `photo:`: "reading your picture" and "could not
+/// read it, please type or paste the text".
+pub const PHOTO_TEXTS: &[&str] = &["photo_reading", "photo_unreadable"];
 
 /// Emergency words of one report category (`dialogs/_emergency.yaml`).
 #[derive(Clone, Debug)]
