@@ -16,15 +16,17 @@ use super::runtime::{StepEnv, step};
 use crate::storage::{Channel, UserKey};
 
 /// The share of corpus messages that must reach their flow. A floor set from the last measurement
-/// (93.1 % after 33 answer flows arrived without examples), so a regression fails CI; the goal of
-/// issue 12 is 85 % answered directly on messages from outside the repository, which this is not.
-pub const PHRASING_TARGET: f64 = 0.93;
-/// The share of the held-out messages (`dialogs/tests/phrasing_heldout.yaml`: written as users write,
+/// (97.5 % on 2026-11-30), so a regression fails CI; the goal of issue 12 is 85 % answered directly
+/// on messages from outside the repository, which this is not.
+pub const PHRASING_TARGET: f64 = 0.95;
+/// The share of the held-out messages (`dialogs/tests/phrasing_heldout*.yaml`: written as users write,
 /// by someone who read neither the triggers nor the examples) that must reach the flow, and the node
-/// where one detail is asked, that answers them. A floor from the last measurement; issue 12's goal
-/// is 85 %.
-pub const HELDOUT_TARGET: f64 = 0.79;
-/// The file of held-out messages (reported on its own; the example matcher is measured on it).
+/// where one detail is asked, that answers them. A floor from the last measurement (89.2 % of 604 on
+/// 2026-11-30; the file written that day and never tuned on, `phrasing_heldout_fresh.yaml`, 88.4 %);
+/// issue 12's goal is 85 %.
+pub const HELDOUT_TARGET: f64 = 0.87;
+/// The files of held-out messages start with this (reported on their own, file by file too; the
+/// example matcher is measured on them and must never have one of them as an example).
 pub const HELDOUT_STEM: &str = "phrasing_heldout";
 /// Every labelled emergency must raise the alarm...
 pub const EMERGENCY_RECALL_TARGET: f64 = 1.0;
@@ -146,10 +148,10 @@ pub struct PhrasingCase {
 }
 
 /// The accuracy of the example matcher alone on the held-out messages must reach this (a floor from
-/// the last measurement: 71.7 % of 346 held-out messages once every answer flow had examples)...
-pub const MATCHER_TARGET: f64 = 0.71;
-/// ...and the k-fold cross-validation of the examples this (measured 46.5 % of 1,050 examples).
-pub const CROSS_VALIDATION_TARGET: f64 = 0.46;
+/// the last measurement: 82.8 % of 604 held-out messages on 2026-11-30)...
+pub const MATCHER_TARGET: f64 = 0.80;
+/// ...and the k-fold cross-validation of the examples this (measured 60.0 % of 1,839 examples).
+pub const CROSS_VALIDATION_TARGET: f64 = 0.57;
 /// Folds of the cross-validation.
 pub const FOLDS: usize = 5;
 
@@ -298,8 +300,10 @@ impl PhrasingResult {
 pub struct TestReport {
     pub transcripts: Vec<TranscriptResult>,
     pub phrasing: Option<PhrasingResult>,
-    /// The held-out messages (`phrasing_heldout.yaml`), reported on their own.
+    /// The held-out messages (`phrasing_heldout*.yaml`), reported on their own.
     pub heldout: Option<PhrasingResult>,
+    /// Each held-out file: its name, how many reached their answer, and how many it has.
+    pub heldout_files: Vec<(String, usize, usize)>,
     /// The held-out cases, for the matcher's figures (it never trains on them).
     pub corpus: Vec<PhrasingCase>,
     /// The other phrasing cases, checked too for leaks into the examples.
@@ -381,15 +385,25 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
         if is_corpus {
             match serde_saphyr::from_str::<RawPhrasing>(&text) {
                 Ok(raw) => {
+                    // `phrasing_heldout.yaml` and every later blind set (`phrasing_heldout_*.yaml`).
                     let heldout = file
                         .file_stem()
-                        .is_some_and(|s| s.to_string_lossy() == HELDOUT_STEM);
+                        .is_some_and(|s| s.to_string_lossy().starts_with(HELDOUT_STEM));
                     if heldout {
                         report.corpus.extend(raw.phrasing.iter().cloned());
                     } else {
                         report.other_corpus.extend(raw.phrasing.iter().cloned());
                     }
                     let result = run_phrasing(bot, actions, &raw.phrasing);
+                    if heldout {
+                        let stem = file
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        report
+                            .heldout_files
+                            .push((stem, result.correct, result.total));
+                    }
                     let merged = if heldout {
                         report.heldout.get_or_insert_with(PhrasingResult::default)
                     } else {
