@@ -428,14 +428,22 @@ impl Run<'_> {
     /// and the user has answered something. Only then do "batal" and "menu" ask before leaving; in
     /// any other flow (a company check, a guidance page) they do what they say at once.
     fn has_answers(&self) -> bool {
-        let in_report = self.waiting_question().is_some_and(|pos| {
-            self.bot.flows.get(&pos.flow).is_some_and(|flow| {
-                flow.nodes.values().any(
-                    |n| matches!(&n.kind, NodeKind::Action { name, .. } if name == "case.open"),
-                )
-            })
-        });
-        in_report && self.session.vars.keys().any(|k| !k.starts_with('_'))
+        self.in_report() && self.session.vars.keys().any(|k| !k.starts_with('_'))
+    }
+
+    /// Whether a question of a flow that files a case (`case.open`) waits.
+    fn in_report(&self) -> bool {
+        self.waiting_question()
+            .is_some_and(|pos| files_a_case(self.bot, &pos.flow))
+    }
+
+    /// Whether a report intake is open: the conversation waits at a question or a menu of a flow
+    /// that files a case (`case.open`).
+    fn report_open(&self) -> bool {
+        self.session
+            .position
+            .as_ref()
+            .is_some_and(|pos| files_a_case(self.bot, &pos.flow))
     }
 
     /// Asks before a cancel word throws the unfinished answers away.
@@ -675,6 +683,14 @@ impl Run<'_> {
         self.session
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
+        self.emergency_numbers(cleaned);
+    }
+
+    /// The emergency numbers for the country of the conversation (or the one named in `cleaned`), as
+    /// a message of their own: nothing said before it (a language notice) or after it (the answer to
+    /// the rest of the message) shares its phone screen. While a report is being taken it says the
+    /// report is kept (`emergency_in_report`); otherwise how to start one (`emergency`).
+    fn emergency_numbers(&mut self, cleaned: &str) {
         if let Some(action) = self.actions.get("emergency.contacts") {
             // The message itself may name the country ("... di Malaysia", "di KL"); kept only for
             // this call. As typed, not after the lexicon: "kl" is also short for "kalau".
@@ -697,7 +713,13 @@ impl Run<'_> {
             .vars
             .entry("emergency_contacts".into())
             .or_default();
-        let text = self.bot_text("emergency");
+        let name = if self.report_open() && self.bot.texts.contains_key("emergency_in_report") {
+            "emergency_in_report"
+        } else {
+            "emergency"
+        };
+        let text = self.bot_text(name);
+        self.sealed = true;
         self.push(text, vec![]);
         self.sealed = true;
     }
@@ -1180,6 +1202,41 @@ impl Run<'_> {
         let text = self.bot_text("fallback");
         self.push(text, vec![]);
     }
+}
+
+/// Whether `flow` files a case (has a `case.open` node): its questions take a report.
+pub fn files_a_case(bot: &Bot, flow: &str) -> bool {
+    bot.flows.get(flow).is_some_and(|flow| {
+        flow.nodes
+            .values()
+            .any(|n| matches!(&n.kind, NodeKind::Action { name, .. } if name == "case.open"))
+    })
+}
+
+/// The emergency message as the step sends it to this session (its language, its country in
+/// `negara`/`kota`, its position: a report being taken or not), for `pandu check` to measure every
+/// country in every language. `None` when the bot has no emergency text.
+pub fn emergency_message(
+    bot: &Bot,
+    actions: &Actions,
+    session: Session,
+    env: &StepEnv<'_>,
+) -> Option<String> {
+    bot.texts.get("emergency")?;
+    let mut run = Run {
+        bot,
+        actions,
+        env,
+        session,
+        replies: Vec::new(),
+        effects: Vec::new(),
+        entered: None,
+        entered_at: None,
+        not_understood: None,
+        sealed: false,
+    };
+    run.emergency_numbers("");
+    run.replies.pop().map(|r| r.text)
 }
 
 /// The choices of a question's list (`options:`): one per non-empty line of the variable, numbered in
