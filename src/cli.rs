@@ -634,6 +634,12 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
         }
         let mut pairs: Vec<_> = pairs.into_iter().collect();
         pairs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let files: Vec<String> = report
+            .heldout_files
+            .iter()
+            .map(|(name, ok, n)| format!("{name} {ok}/{n}"))
+            .collect();
+        println!("  by file: {}", files.join(", "));
         for ((want, got), n) in pairs.iter().take(15) {
             println!("  routed: {want} -> {got} ({n})");
         }

@@ -574,8 +574,7 @@ impl Store {
 
     /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
     pub fn apply(&self, batch: WriteBatch) -> Result<()> {
-        let delta = batch.outbox;
-        let inner = batch.inner;
+        let (inner, delta) = batch.into_sled();
         self.write(|h| h.kernel.apply_batch(inner))?;
         delta.apply_to(&self.shared.health);
         Ok(())
@@ -940,10 +939,13 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 /// Writes that must land together. Built by the engine for one message or a group of messages.
+///
+/// Kept as a list of operations (the last one for a key wins, as in `sled::Batch`) so that a job's
+/// batch can be built apart and [`WriteBatch::append`]ed to its group's only once the whole job was
+/// processed: a job that fails halfway leaves nothing of itself in the group's commit.
 #[derive(Default, Clone)]
 pub struct WriteBatch {
-    inner: sled::Batch,
-    len: usize,
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// Entries this batch adds to each channel's outbox (for the counters).
     outbox: OutboxDelta,
 }
@@ -970,22 +972,37 @@ impl WriteBatch {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.ops.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.ops.is_empty()
+    }
+
+    /// Adds `other`'s writes after this batch's own (so they win for a key both write).
+    pub fn append(&mut self, other: WriteBatch) {
+        self.ops.extend(other.ops);
+        self.outbox.append(other.outbox);
     }
 
     pub(crate) fn put(&mut self, k: Vec<u8>, v: Vec<u8>) {
-        self.inner.insert(k, v);
-        self.len += 1;
+        self.ops.push((k, Some(v)));
     }
 
     #[allow(dead_code)] // used by the sub-stores
     pub(crate) fn remove(&mut self, k: Vec<u8>) {
-        self.inner.remove(k);
-        self.len += 1;
+        self.ops.push((k, None));
+    }
+
+    pub(in crate::storage) fn into_sled(self) -> (sled::Batch, OutboxDelta) {
+        let mut batch = sled::Batch::default();
+        for (k, v) in self.ops {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        (batch, self.outbox)
     }
 }
 
