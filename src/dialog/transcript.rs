@@ -713,3 +713,72 @@ pub fn run_phrasing(bot: &Bot, actions: &Actions, cases: &[PhrasingCase]) -> Phr
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn run(steps: &[&str]) -> TestReport {
+        let bot = super::super::fixture::bot();
+        let actions = super::super::fixture::actions();
+        let dir = tempfile::tempdir().unwrap();
+        let steps: String = steps.iter().map(|s| format!("  - user: {s:?}\n")).collect();
+        std::fs::write(
+            dir.path().join("panjang.yaml"),
+            format!("name: panjang\nsteps:\n{steps}"),
+        )
+        .unwrap();
+        run_dir(dir.path(), &bot, &actions)
+    }
+
+    #[test]
+    fn a_reply_over_one_phone_screen_fails_its_transcript_naming_step_and_length() {
+        // The question echoes the name typed: a name pasted 750 characters long makes it too long.
+        let long = "Siti Aminah binti Abdullah ".repeat(28);
+        let report = run(&["lapor", long.trim()]);
+        assert!(!report.passed());
+        let failures = &report.transcripts[0].failures;
+        assert!(
+            failures.iter().any(|f| f.starts_with("step 2 (user: ")
+                && f.contains(&format!(
+                    "a reply of {} characters",
+                    long.trim().chars().count() + 6
+                ))
+                && f.contains(&format!("over one phone screen ({REPLY_MAX_CHARS})"))),
+            "{failures:?}"
+        );
+        let (chars, at) = &report.transcripts[0].longest[&Lang::Id];
+        assert!(
+            *chars > REPLY_MAX_CHARS && at.starts_with("step 2"),
+            "{chars} {at}"
+        );
+        // The same conversation with a name of normal length passes.
+        let report = run(&["lapor", "Siti Aminah"]);
+        assert!(report.passed(), "{:?}", report.transcripts[0].failures);
+    }
+
+    #[test]
+    fn a_text_list_of_choices_counts_where_whatsapp_sends_it_as_text() {
+        let choice = |n: usize| super::super::io::Choice {
+            id: format!("f/n/{n}"),
+            label: format!("Pilihan nomor {n}"),
+        };
+        let few = super::super::io::Reply {
+            text: "Pilih:".into(),
+            choices: (1..=10).map(choice).collect(),
+        };
+        // Ten choices are a WhatsApp list (rows outside the text): the text alone counts.
+        assert_eq!(screen_chars(&few), "Pilih:".chars().count());
+        let many = super::super::io::Reply {
+            text: "Pilih:".into(),
+            choices: (1..=11).map(choice).collect(),
+        };
+        let shown = screen_text(&many);
+        assert!(
+            shown.starts_with("Pilih:\n\n1. Pilihan nomor 1\n"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("11. Pilihan nomor 11"), "{shown}");
+    }
+}
