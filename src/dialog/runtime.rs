@@ -18,7 +18,7 @@ use super::matcher::{self, Verdict};
 /// How well the examples of an answer inside a triggered flow must fit before the flow opens on that
 /// answer instead of its start (between the matcher's "unsure" and "confident").
 const REFINE_MIN: f32 = 0.42;
-use super::model::{Bot, FactValue, NodeKind, Text};
+use super::model::{Bot, FactValue, NodeKind, REPLY_MAX_CHARS, Text};
 use super::normalize::normalize;
 use crate::storage::UserKey;
 
@@ -198,10 +198,17 @@ impl Run<'_> {
             }
             _ => text,
         };
-        // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
+        // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls;
+        // but never past one phone screen (a notice before a long answer, "no such number" before
+        // the menu again): then the text starts a message of its own.
+        let fits = |last: &Reply| {
+            text.trim().is_empty()
+                || last.text.chars().count() + 2 + text.chars().count() <= REPLY_MAX_CHARS
+        };
         if !std::mem::take(&mut self.sealed)
             && let Some(last) = self.replies.last_mut()
             && last.choices.is_empty()
+            && fits(last)
         {
             if !text.trim().is_empty() {
                 if !last.text.is_empty() {
@@ -1578,6 +1585,37 @@ mod tests {
         assert!(!step.session.vars.contains_key("_number"));
         // The menu still works after it.
         assert!(chat.say("1").contains("Syarat: umur 18."));
+    }
+
+    #[test]
+    fn texts_of_one_turn_share_a_message_only_while_it_fits_a_phone_screen() {
+        // A menu whose text is almost a screen long: "no such number" before it would push it over.
+        let long = "Pilih salah satu layanan di bawah ini sesuai kebutuhan Anda. ".repeat(11);
+        let main = format!(
+            "flow: main\nnodes:\n  start:\n    say: {{ id: {long:?}, en: {long:?} }}\n    choices:\n      - label: {{ id: Syarat, en: Requirements }}\n        goto: info\n      - label: {{ id: Lapor, en: Report }}\n        goto: lapor\n"
+        );
+        let (bot, _) = fixture::load_with(&[("main.yaml", &main)]).unwrap();
+        let mut chat = Chat { bot, ..Chat::new() };
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("7".into()));
+        for reply in &step.replies {
+            assert!(
+                reply.text.chars().count() <= REPLY_MAX_CHARS,
+                "{} characters: {}",
+                reply.text.chars().count(),
+                reply.text
+            );
+        }
+        // Both are said, in order: the notice, then the menu again with its choices.
+        assert_eq!(step.replies.len(), 2, "{step:?}");
+        assert!(step.replies[0].text.contains("Tidak ada nomor 7"));
+        assert!(step.replies[1].text.starts_with("Pilih salah satu layanan"));
+        assert_eq!(step.replies[1].choices.len(), 2);
+        // Short texts still travel together.
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("7".into()));
+        assert_eq!(step.replies.len(), 1, "{step:?}");
     }
 
     #[test]
