@@ -16,14 +16,15 @@ use super::runtime::{StepEnv, step};
 use crate::storage::{Channel, UserKey};
 
 /// The share of corpus messages that must reach their flow. A floor set from the last measurement
-/// (93.1 % after 33 answer flows arrived without examples), so a regression fails CI; the goal of
-/// issue 12 is 85 % answered directly on messages from outside the repository, which this is not.
-pub const PHRASING_TARGET: f64 = 0.93;
+/// (97.5 % on 2026-11-30), so a regression fails CI; the goal of issue 12 is 85 % answered directly
+/// on messages from outside the repository, which this is not.
+pub const PHRASING_TARGET: f64 = 0.95;
 /// The share of the held-out messages (`dialogs/tests/phrasing_heldout*.yaml`: written as users write,
 /// by someone who read neither the triggers nor the examples) that must reach the flow, and the node
-/// where one detail is asked, that answers them. A floor from the last measurement; issue 12's goal
-/// is 85 %.
-pub const HELDOUT_TARGET: f64 = 0.79;
+/// where one detail is asked, that answers them. A floor from the last measurement (89.2 % of 604 on
+/// 2026-11-30; the file written that day and never tuned on, `phrasing_heldout_fresh.yaml`, 88.4 %);
+/// issue 12's goal is 85 %.
+pub const HELDOUT_TARGET: f64 = 0.87;
 /// The files of held-out messages start with this (reported on their own, file by file too; the
 /// example matcher is measured on them and must never have one of them as an example).
 pub const HELDOUT_STEM: &str = "phrasing_heldout";
@@ -143,10 +144,10 @@ pub struct PhrasingCase {
 }
 
 /// The accuracy of the example matcher alone on the held-out messages must reach this (a floor from
-/// the last measurement: 71.7 % of 346 held-out messages once every answer flow had examples)...
-pub const MATCHER_TARGET: f64 = 0.71;
-/// ...and the k-fold cross-validation of the examples this (measured 46.5 % of 1,050 examples).
-pub const CROSS_VALIDATION_TARGET: f64 = 0.46;
+/// the last measurement: 82.8 % of 604 held-out messages on 2026-11-30)...
+pub const MATCHER_TARGET: f64 = 0.80;
+/// ...and the k-fold cross-validation of the examples this (measured 60.0 % of 1,839 examples).
+pub const CROSS_VALIDATION_TARGET: f64 = 0.57;
 /// Folds of the cross-validation.
 pub const FOLDS: usize = 5;
 

@@ -584,6 +584,36 @@ impl Store {
         self.get_json(&key::session(user))
     }
 
+    /// The users of `channel` whose session holds the variable `var`, with its value, among sessions
+    /// seen since `since` (Unix seconds). Reads every session of the channel (only sessions holding
+    /// the name are decoded): for start-up, not for each message.
+    pub fn sessions_with_var(
+        &self,
+        channel: Channel,
+        var: &str,
+        since: u64,
+    ) -> Result<Vec<(UserKey, String)>> {
+        let prefix = format!("s:{}:", channel.as_str());
+        let mut out = Vec::new();
+        for item in self.kernel()?.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = item?;
+            if !v.windows(var.len()).any(|w| w == var.as_bytes()) {
+                continue;
+            }
+            let Ok(session) = decode::<Session>(&k, &v) else {
+                continue;
+            };
+            if session.last_seen < since {
+                continue;
+            }
+            if let (Some(value), Some(id)) = (session.vars.get(var), k.get(prefix.len()..)) {
+                let id = String::from_utf8_lossy(id).into_owned();
+                out.push((UserKey::new(channel, id), value.clone()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether an inbound message with this platform id was already committed.
     pub fn seen(&self, channel: Channel, message_id: &str) -> Result<bool> {
         Ok(self
