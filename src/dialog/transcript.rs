@@ -111,6 +111,10 @@ struct RawTranscript {
     name: String,
     #[serde(default)]
     lang: Option<String>,
+    /// Accepted and ignored: every transcript now fails on a reply over one phone screen (this once
+    /// asked for that per file; branches written before still carry it).
+    #[serde(default, rename = "fit_screen")]
+    _fit_screen: bool,
     steps: Vec<RawTurn>,
 }
 
