@@ -986,7 +986,7 @@ impl Run<'_> {
             return None;
         }
         let mut best: Option<(usize, &str)> = None;
-        for i in self.bot.trigger_set.matches(norm).iter() {
+        for i in self.bot.trigger_set.matches(norm) {
             let Some((flow, regex)) = self.bot.trigger_owner.get(i) else {
                 continue;
             };
