@@ -21,7 +21,10 @@ const MAX_THREADS: usize = 16;
 #[cfg(not(windows))]
 const MAX_THREADS: usize = 128;
 
-const DESIRED_WAITING_THREADS: usize = 7;
+// Pandu's patch: 2 (was 7). Each idle IO thread costs a stack and, once it has allocated, a malloc
+// arena of its own; a service on a small machine writes through one writer anyway. More threads are
+// still spawned (up to MAX_THREADS) while work queues up.
+const DESIRED_WAITING_THREADS: usize = 2;
 
 static WAITING_THREAD_COUNT: AtomicUsize = AtomicUsize::new(0);
 static TOTAL_THREAD_COUNT: AtomicUsize = AtomicUsize::new(0);
