@@ -97,6 +97,7 @@ impl EffectHandler for IgnoreEffects {
 /// The dialogs currently served; replaced whole on reload.
 pub type SharedBot = Arc<RwLock<Arc<Bot>>>;
 
+#[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub idle_secs: u64,
     pub max_batch: usize,
@@ -272,7 +273,11 @@ struct Writer {
     signals: Arc<OutboxSignals>,
 }
 
-/// What a group of jobs produced, waiting for the flush.
+/// What a group of jobs produced, waiting for the flush. Each job is processed into a `Pending` of its
+/// own first and [`Pending::absorb`]ed into the group's once all of it went through, so a job that
+/// fails halfway (a sequence number or a read refused by a failing disk) leaves nothing behind: no
+/// message marked seen without its replies, no poller offset past messages that were not handled.
+#[derive(Default)]
 struct Pending {
     batch: WriteBatch,
     sessions: HashMap<UserKey, Session>,
@@ -280,6 +285,18 @@ struct Pending {
     channels: HashSet<Channel>,
     /// Day counters this group adds to (key → how many), written with the group's batch.
     counts: HashMap<Vec<u8>, u64>,
+}
+
+impl Pending {
+    fn absorb(&mut self, job: Pending) {
+        self.batch.append(job.batch);
+        self.sessions.extend(job.sessions);
+        self.seen.extend(job.seen);
+        self.channels.extend(job.channels);
+        for (key, add) in job.counts {
+            *self.counts.entry(key).or_default() += add;
+        }
+    }
 }
 
 /// How long a group's commit is retried before its messages fail (their platforms send them again).
@@ -407,10 +424,12 @@ impl Writer {
         for job in &group {
             let result = match job {
                 Job::Messages { messages, meta, .. } => {
+                    // All of the job or none of it: a failure drops `own` with whatever it holds.
+                    let mut own = Pending::default();
                     let mut acks = Vec::with_capacity(messages.len());
                     let mut failure = None;
                     for message in messages {
-                        match self.process(&bot, message, &mut pending) {
+                        match self.process(&bot, message, &pending, &mut own) {
                             Ok(ack) => acks.push(ack),
                             Err(e) => {
                                 failure = Some(e.to_string());
@@ -418,20 +437,28 @@ impl Writer {
                             }
                         }
                     }
-                    for (name, value) in meta {
-                        pending.batch.put_meta(name, value.clone());
-                    }
                     match failure {
                         Some(e) => Err(e),
-                        None => Ok(JobOutput::Acks(acks)),
+                        None => {
+                            for (name, value) in meta {
+                                own.batch.put_meta(name, value.clone());
+                            }
+                            pending.absorb(own);
+                            Ok(JobOutput::Acks(acks))
+                        }
                     }
                 }
                 Job::Exclusive(_) => Ok(JobOutput::Entries(Vec::new())),
                 Job::Outgoing { messages, .. } => {
                     let now = crate::time::now_secs();
-                    self.queue(messages.clone(), now, &mut pending)
-                        .map(JobOutput::Entries)
-                        .map_err(|e| e.to_string())
+                    let mut own = Pending::default();
+                    match self.queue(messages.clone(), now, &mut own) {
+                        Ok(entries) => {
+                            pending.absorb(own);
+                            Ok(JobOutput::Entries(entries))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
                 }
             };
             results.push(result);
@@ -484,22 +511,32 @@ impl Writer {
         }
     }
 
+    /// Runs one message, reading what the group (`group`) and this job (`pending`) wrote before it,
+    /// and writing into `pending` only.
     fn process(
         &self,
         bot: &Bot,
         message: &Inbound,
+        group: &Pending,
         pending: &mut Pending,
     ) -> Result<Ack, EngineError> {
         let channel = message.user.channel;
         let seen_key = (channel, message.message_id.clone());
-        if pending.seen.contains(&seen_key) || self.store.seen(channel, &message.message_id)? {
+        if pending.seen.contains(&seen_key)
+            || group.seen.contains(&seen_key)
+            || self.store.seen(channel, &message.message_id)?
+        {
             return Ok(Ack {
                 duplicate: true,
                 replies: Vec::new(),
             });
         }
         let now = crate::time::now_secs();
-        let session = match pending.sessions.get(&message.user) {
+        let session = match pending
+            .sessions
+            .get(&message.user)
+            .or_else(|| group.sessions.get(&message.user))
+        {
             Some(session) => session.clone(),
             None => match self.store.session(&message.user)? {
                 Some(session) => session,

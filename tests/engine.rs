@@ -281,3 +281,85 @@ async fn a_message_not_understood_is_kept_for_staff_masked_and_counted() {
     let flows = store.day_counts("f", &today, &today).unwrap();
     assert_eq!(flows, [(today, "main".to_string(), 1)]);
 }
+
+/// Fails every emergency effect, the way a case write refused by a full disk fails it.
+struct FailingEmergencies;
+
+impl pandu::engine::EffectHandler for FailingEmergencies {
+    fn apply(
+        &self,
+        effect: &pandu::dialog::Effect,
+        _ctx: &mut pandu::engine::EffectContext<'_>,
+    ) -> Result<(), pandu::engine::EngineError> {
+        match effect {
+            pandu::dialog::Effect::Emergency { .. } => Err(pandu::engine::EngineError::Commit(
+                "injected: the case could not be written".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A platform batch (a Telegram poll, a WhatsApp webhook with several messages) whose second message
+/// fails is not acknowledged, so the platform sends all of it again: nothing of it may be written
+/// meanwhile. Before, the first message was marked seen without its reply, and the
+/// poller's offset moved past the failed message; the redelivery then found "already seen" and the
+/// family never got the answer (found by `FAULT_DISK=1 cargo test --test fault`).
+#[tokio::test]
+async fn a_batch_that_fails_halfway_leaves_nothing_behind_and_is_answered_when_sent_again() {
+    let data = tempfile::tempdir().unwrap();
+    let store = open(&data);
+    // The real dialogs (cargo runs tests in the package folder), for their emergency words.
+    let config = pandu::config::Config::load(None, &|_| None).unwrap();
+    let actions = pandu::app::actions(&config, &store);
+    let (bot, _) = pandu::app::load_bot(&config, &actions).unwrap();
+    let shared = std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(bot)));
+    let engine_config = pandu::engine::EngineConfig {
+        idle_secs: 3600,
+        max_batch: 64,
+    };
+    let (engine, _writer) = Engine::start(
+        store.clone(),
+        shared.clone(),
+        actions.clone(),
+        std::sync::Arc::new(FailingEmergencies),
+        engine_config.clone(),
+    );
+    let family = UserKey::new(Channel::Telegram, "7");
+    let other = UserKey::new(Channel::Telegram, "8");
+    let batch = vec![
+        text(&family, "u-1", "halo"),
+        text(&other, "u-2", "tolong ibu sy dipukulin majikan terus"),
+    ];
+    let offset = vec![("telegram.offset".to_string(), b"3".to_vec())];
+    let failed = engine.handle_batch(batch.clone(), offset.clone()).await;
+    assert!(failed.is_err(), "the batch fails as a whole");
+    assert!(
+        !store.seen(Channel::Telegram, "u-1").unwrap(),
+        "a message of a failed batch is not marked seen"
+    );
+    assert!(store.session(&family).unwrap().is_none());
+    assert!(
+        store
+            .outbox_pending(Channel::Telegram, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.meta("telegram.offset").unwrap(),
+        None,
+        "the offset stays"
+    );
+    // Sent again once the write works: both are answered, each once.
+    drop(engine);
+    let (engine, _writer) = Engine::start(
+        store.clone(),
+        shared,
+        actions,
+        std::sync::Arc::new(pandu::engine::IgnoreEffects),
+        engine_config,
+    );
+    let acks = engine.handle_batch(batch, offset).await.unwrap();
+    assert!(acks.iter().all(|a| !a.duplicate && !a.replies.is_empty()));
+    assert_eq!(store.meta("telegram.offset").unwrap(), Some(b"3".to_vec()));
+}

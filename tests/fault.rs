@@ -7,9 +7,8 @@
 //!
 //! Seeded: `FAULT_SEED` (default 15) picks the kill moments. Short form (CI): `FAULT_KILLS` 30, 16
 //! families per platform. Long form: `FAULT_KILLS=200 FAULT_USERS=40 cargo test --test fault --
-//! --nocapture`. The full-disk phase runs with `FAULT_DISK=1` (it currently finds a lost reply: see
-//! RELIABILITY.md); `FAULT_SKIP=graph,telegram` leaves out a platform's outage. The figures go to
-//! RELIABILITY.md.
+//! --nocapture`. `FAULT_SKIP=graph,telegram,disk` leaves out a platform's outage or the full disk.
+//! The figures go to RELIABILITY.md.
 
 #![allow(clippy::unwrap_used)]
 
@@ -251,12 +250,7 @@ async fn kills_a_full_disk_and_failing_platforms_lose_nothing_acknowledged() {
     let kills = env_or("FAULT_KILLS", 30);
     let users = env_or("FAULT_USERS", 16);
     let mut rng = rng::Rng(seed);
-    let mut skip = std::env::var("FAULT_SKIP").unwrap_or_default();
-    // The full-disk phase finds a reply lost (RELIABILITY.md, "Open"): on only when asked for, until
-    // that is fixed, so the suite stays green.
-    if std::env::var("FAULT_DISK").as_deref() != Ok("1") {
-        skip.push_str(",disk");
-    }
+    let skip = std::env::var("FAULT_SKIP").unwrap_or_default();
     let work = tempfile::tempdir().unwrap();
     support::dialogs::bot(work.path());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

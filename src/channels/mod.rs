@@ -5,6 +5,7 @@
 //! acknowledges a message to its platform only after the engine's commit returned.
 
 pub mod console;
+pub mod photo_text;
 pub mod telegram;
 pub mod whatsapp;
 

@@ -20,6 +20,7 @@ keywords:
   stop: [stop]
   resume: [lanjut]
   skip: [lewati, tidak tahu]
+  yes: [ya, iya, ok, oke, y]
 texts:
   fallback: { id: "Maaf, belum mengerti.", en: "Sorry, not understood." }
   not_text: { id: "Mohon ketik.", en: "Please type." }
@@ -34,6 +35,8 @@ texts:
   retries_exhausted: { id: "Terlalu banyak salah.", en: "Too many tries." }
   skipped: { id: "Dilewati.", en: "Skipped." }
   attachment_saved: { id: "File diterima.", en: "File received." }
+  photo_reading: { id: "Gambar sedang dibaca.", en: "Reading the picture." }
+  photo_unreadable: { id: "Gambar tidak terbaca; ketik teksnya.", en: "Cannot read it; type the text." }
   emergency: { id: "DARURAT {emergency_contacts}", en: "EMERGENCY {emergency_contacts}" }
   out_of_range: { id: "Tidak ada nomor {_number}; pilih 1-{_choices}.", en: "No number {_number}; choose 1-{_choices}." }
 "#;
@@ -147,6 +150,30 @@ nodes:
     next: hasil
   hasil:
     say: { id: "Anda memilih {nomor}.", en: "You chose {nomor}." }
+"#;
+
+/// A flow that asks whether to check a pasted text, or for the text, and takes a photo of it at both
+/// (`photo:`), for the OCR tests.
+pub const TAWAR: &str = r#"
+flow: tawar
+triggers:
+  - '\blowongan\b'
+nodes:
+  tanya:
+    say: { id: "Periksa lowongan ini?", en: "Check this offer?" }
+    photo: minta
+    choices:
+      - label: { id: "Ya, periksa", en: "Yes, check it" }
+        goto: minta
+      - label: { id: "Tidak", en: "No" }
+        goto: main
+  minta:
+    ask: { id: "Tempel teks lowongannya.", en: "Paste the offer's text." }
+    save: teks
+    photo: minta
+    next: hasil
+  hasil:
+    say: { id: "Diperiksa: {teks}", en: "Checked: {teks}" }
 "#;
 
 pub fn actions() -> Actions {

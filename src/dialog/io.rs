@@ -67,6 +67,33 @@ pub enum InputKind {
     },
     /// Something the channel cannot represent (a sticker, a contact card, a poll, ...).
     Unsupported,
+    /// The text read (OCR) from a photo the user sent where a node has `photo:`; `None` when it could
+    /// not be read (no OCR here, a timeout, no text, a failed download). The channel hands it in after
+    /// the photo's commit, as message `ocr:<reference>`; the step uses it only while the session still
+    /// waits for that photo ([`PHOTO_PENDING`]), as if the user had typed the text.
+    ImageText {
+        reference: String,
+        text: Option<String>,
+    },
+}
+
+/// The session variable naming the photo (its [`Attachment::reference`]) whose text the conversation
+/// waits for; set by the step when a photo arrives at a node with `photo:`, removed by any other input.
+pub const PHOTO_PENDING: &str = "_photo_pending";
+
+impl Attachment {
+    /// A picture: a photo, or a file sent as a document whose type is an image (a screenshot sent
+    /// uncompressed).
+    pub fn is_image(&self) -> bool {
+        match self.kind {
+            AttachmentKind::Photo => true,
+            AttachmentKind::Document => self
+                .mime
+                .as_deref()
+                .is_some_and(|m| m.trim().to_ascii_lowercase().starts_with("image/")),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -263,6 +263,7 @@ struct RawNode {
     on_fail: Option<Spanned<String>>,
     skip: Option<bool>,
     attachments: Option<bool>,
+    photo: Option<Spanned<String>>,
     options: Option<Spanned<String>>,
     action: Option<Spanned<String>>,
     outcomes: Option<Ordered<Spanned<String>>>,
@@ -1126,6 +1127,7 @@ impl Cx<'_> {
             markup_vars: actions.markup_vars(),
             emergency_ignore,
         };
+        self.check_photo_nodes(&bot, &bot_file);
         let mut emergency_patterns = Vec::new();
         for (i, category) in bot.emergency.iter().enumerate() {
             for p in &category.patterns {
@@ -1660,7 +1662,54 @@ impl Cx<'_> {
                     );
             }
         }
-        Some(Node { kind, fact, loc })
+        let photo = target(self, &r.photo);
+        Some(Node {
+            kind,
+            photo,
+            fact,
+            loc,
+        })
+    }
+
+    /// `photo:` names a question (its answer is the text read from the photo), and the texts that say
+    /// what happens to a photo exist.
+    fn check_photo_nodes(&mut self, bot: &Bot, bot_file: &Path) {
+        let mut any = false;
+        for flow in bot.flows.values() {
+            for (name, node) in &flow.nodes {
+                let Some(target) = &node.photo else { continue };
+                any = true;
+                let is_question = matches!(
+                    bot.node(target).map(|n| &n.kind),
+                    Some(NodeKind::Question(q)) if !q.attachments
+                );
+                if !is_question {
+                    self.error(
+                        Some(node.loc.clone()),
+                        Some(format!("{}/{name}", flow.name)),
+                        format!(
+                            "`photo: {}` must name a question without `attachments` (the text read from the photo answers it)",
+                            target.node
+                        ),
+                    );
+                }
+            }
+        }
+        for name in super::model::PHOTO_TEXTS {
+            if any && !bot.texts.contains_key(*name) {
+                self.error(
+                    Some(Loc {
+                        file: bot_file.to_path_buf(),
+                        line: 1,
+                        column: 1,
+                    }),
+                    Some("_bot/texts".into()),
+                    format!(
+                        "missing bot text `{name}`: a node has `photo:` (see dialogs/README.md)"
+                    ),
+                );
+            }
+        }
     }
 
     /// Reachability, variables used before set, loops that never wait for the user.
@@ -2225,6 +2274,43 @@ mod tests {
             "    ask: { id: a, en: b }\n    save: x\n    choices:\n      - label: { id: a, en: a }\n        goto: main\n    fact:",
         );
         refused("info.yaml", &info, &["a node is one kind"]);
+    }
+
+    #[test]
+    fn a_photo_node_needs_a_question_and_its_texts() {
+        // The fixture's flow with `photo:` loads.
+        let (bot, _) = load_with(&[("tawar.yaml", fixture::TAWAR)]).unwrap();
+        let tanya = bot.node(&Position::new("tawar", "tanya")).unwrap();
+        assert_eq!(tanya.photo, Some(Position::new("tawar", "minta")));
+        // `photo:` naming a message, or a question that takes files, is refused with its node.
+        let to_message = fixture::TAWAR.replace(
+            "    photo: minta\n    choices",
+            "    photo: hasil\n    choices",
+        );
+        let errs = errors(&[("tawar.yaml", &to_message)]);
+        assert!(
+            has(&errs, "tawar/tanya") && has(&errs, "`photo: hasil` must name a question"),
+            "{errs:?}"
+        );
+        let to_files = fixture::TAWAR.replace(
+            "    save: teks\n",
+            "    save: teks\n    attachments: true\n",
+        );
+        assert!(has(
+            &errors(&[("tawar.yaml", &to_files)]),
+            "must name a question without `attachments`"
+        ));
+        // The texts that say what happens to the photo must exist once a node reads photos.
+        let bot_texts = fixture::BOT.replace("  photo_unreadable:", "  other_text:");
+        let errs = errors(&[("tawar.yaml", fixture::TAWAR), ("_bot.yaml", &bot_texts)]);
+        assert!(
+            has(&errs, "missing bot text `photo_unreadable`"),
+            "{errs:?}"
+        );
+        assert!(
+            load_with(&[("_bot.yaml", &bot_texts)]).is_ok(),
+            "not needed without `photo:`"
+        );
     }
 
     #[test]

@@ -150,6 +150,8 @@ pub struct Matcher {
     idf: Vec<f32>,
     /// Feature index → (example, weight in that example's unit vector).
     postings: Vec<Vec<(u32, f32)>>,
+    /// The largest idf (at least 1), the weight of a word no example has.
+    max_idf: f32,
 }
 
 impl Matcher {
@@ -201,12 +203,14 @@ impl Matcher {
                 }
             }
         }
+        let max_idf = idf.iter().copied().fold(1.0, f32::max);
         Matcher {
             targets,
             examples,
             vocab,
             idf,
             postings,
+            max_idf,
         }
     }
 
@@ -219,27 +223,35 @@ impl Matcher {
         if self.examples.is_empty() || norm.is_empty() {
             return Vec::new();
         }
+        // One pass over the features: known ones summed per feature (in order of first appearance,
+        // so the sums are the same on every run), unknown ones into the query's length.
         let mut query: Vec<(u32, f32)> = Vec::new();
+        let mut slot: HashMap<u32, usize> = HashMap::new();
+        let mut unseen = 0f32;
         for (hash, weight) in features(norm) {
             let Some(&id) = self.vocab.get(&hash) else {
+                // Unknown features count in the query's length too, so a long message about
+                // something else does not match on one shared word: each weighs as a rare one.
+                unseen += weight * weight;
                 continue;
             };
-            match query.iter_mut().find(|(f, _)| *f == id) {
-                Some((_, w)) => *w += weight,
-                None => query.push((id, weight)),
+            match slot.get(&id) {
+                Some(&i) => {
+                    if let Some((_, w)) = query.get_mut(i) {
+                        *w += weight;
+                    }
+                }
+                None => {
+                    slot.insert(id, query.len());
+                    query.push((id, weight));
+                }
             }
         }
         let weighted: Vec<(u32, f32)> = query
             .iter()
             .map(|&(id, tf)| (id, tf * idf_of(&self.idf, id)))
             .collect();
-        // Unknown features count in the query's length too, so a long message about something else
-        // does not match on one shared word: each unseen word weighs as a rare one.
-        let unseen = features(norm)
-            .filter(|(h, _)| !self.vocab.contains_key(h))
-            .map(|(_, w)| w * w)
-            .sum::<f32>();
-        let max_idf = self.idf.iter().copied().fold(1.0, f32::max);
+        let max_idf = self.max_idf;
         let norm_q = (weighted.iter().map(|(_, w)| w * w).sum::<f32>()
             + unseen * max_idf * max_idf * 0.25)
             .sqrt();

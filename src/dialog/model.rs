@@ -138,6 +138,10 @@ pub enum NodeKind {
 #[derive(Clone, Debug)]
 pub struct Node {
     pub kind: NodeKind,
+    /// `photo:` a photo sent while this node waits is read with OCR, and its text answers this
+    /// question (checked at load: a question of the same bot); the texts `photo_reading` and
+    /// `photo_unreadable` say what happens.
+    pub photo: Option<Position>,
     pub fact: Option<FactMeta>,
     pub loc: Loc,
 }
@@ -253,6 +257,20 @@ impl Bot {
         if norm.is_empty() {
             return None;
         }
+        let hit = self.emergency_scan(norm);
+        // People split the passive prefix ("di sekap", "di kunci dr luar") and Javanese krama
+        // writes it apart ("dipun sekap"): the joined spelling is scanned too, so every pattern
+        // written for "disekap" also sees them.
+        match joined_passives(norm) {
+            Some(joined) => match (hit, self.emergency_scan(&joined)) {
+                (Some(a), Some(b)) => Some(if b.priority < a.priority { b } else { a }),
+                (a, b) => a.or(b),
+            },
+            None => hit,
+        }
+    }
+
+    fn emergency_scan(&self, norm: &str) -> Option<&EmergencyCategory> {
         let blanked;
         let text = match &self.emergency_ignore {
             Some(re) if re.is_match(norm) => {
@@ -275,6 +293,37 @@ impl Bot {
     }
 }
 
+/// The message with a split passive prefix joined to its verb ("di sekap" → "disekap", krama
+/// "dipun kunci" → "dikunci", "dipunsekap" → "disekap"); `None` when there is none. Only for the
+/// emergency scan: "di malaysia" becomes "dimalaysia", which no pattern names.
+pub fn joined_passives(norm: &str) -> Option<String> {
+    let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(&word) = words.get(i) {
+        let verb = |w: &str| w.len() >= 3 && w.chars().all(|c| c.is_alphabetic());
+        match words.get(i + 1) {
+            Some(&next) if (word == "di" || word == "dipun") && verb(next) => {
+                out.push(format!("di{next}"));
+                changed = true;
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        match word.strip_prefix("dipun") {
+            Some(rest) if verb(rest) => {
+                out.push(format!("di{rest}"));
+                changed = true;
+            }
+            _ => out.push(word.to_string()),
+        }
+        i += 1;
+    }
+    changed.then(|| out.join(" "))
+}
+
 /// The bot texts `_bot.yaml` must define.
 pub const REQUIRED_TEXTS: &[&str] = &[
     "fallback",
@@ -292,6 +341,10 @@ pub const REQUIRED_TEXTS: &[&str] = &[
     "attachment_saved",
 ];
 
+/// The bot texts `_bot.yaml` must define when a node has `photo:`: "reading your picture" and "could not
+/// read it, please type or paste the text".
+pub const PHOTO_TEXTS: &[&str] = &["photo_reading", "photo_unreadable"];
+
 /// Emergency words of one report category (`dialogs/_emergency.yaml`).
 #[derive(Clone, Debug)]
 pub struct EmergencyCategory {
@@ -299,4 +352,28 @@ pub struct EmergencyCategory {
     /// 1 (act within hours; show the emergency numbers at once) to 4 (routine).
     pub priority: u8,
     pub patterns: Vec<Regex>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::joined_passives;
+
+    #[test]
+    fn a_split_passive_is_joined_for_the_emergency_scan() {
+        assert_eq!(
+            joined_passives("tolong anak saya di sekap").as_deref(),
+            Some("tolong anak saya disekap")
+        );
+        assert_eq!(
+            joined_passives("adhi kula dipun sekap majikanipun").as_deref(),
+            Some("adhi kula disekap majikanipun")
+        );
+        assert_eq!(
+            joined_passives("putra kula dipunkunci").as_deref(),
+            Some("putra kula dikunci")
+        );
+        // Nothing to join: no copy is made.
+        assert_eq!(joined_passives("anak saya disekap"), None);
+        assert_eq!(joined_passives("di 3 bulan"), None);
+    }
 }

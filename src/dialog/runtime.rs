@@ -12,13 +12,15 @@
 //! a hop limit stops any loop the checker missed.
 
 use super::actions::{ActionCall, Actions};
-use super::io::{Choice, Effect, Input, InputKind, Lang, Position, Reply, Session};
+use super::io::{
+    Attachment, Choice, Effect, Input, InputKind, Lang, PHOTO_PENDING, Position, Reply, Session,
+};
 use super::matcher::{self, Verdict};
 
 /// How well the examples of an answer inside a triggered flow must fit before the flow opens on that
 /// answer instead of its start (between the matcher's "unsure" and "confident").
 const REFINE_MIN: f32 = 0.42;
-use super::model::{Bot, FactValue, NodeKind, Text};
+use super::model::{Bot, FactValue, NodeKind, REPLY_MAX_CHARS, Text};
 use super::normalize::normalize;
 use crate::storage::UserKey;
 
@@ -114,12 +116,27 @@ pub fn step(
     if !bot.languages.contains(&run.session.lang) {
         run.session.lang = Lang::Id;
     }
+    // A photo's text is awaited only until the user does anything else: a late reading is dropped
+    // (and a reading of an older photo leaves the newer one awaited).
+    let stale = matches!(&input.kind, InputKind::ImageText { reference, .. }
+        if run.session.vars.get(PHOTO_PENDING) != Some(reference));
+    let awaited = if stale {
+        None
+    } else {
+        run.session.vars.remove(PHOTO_PENDING)
+    };
     match &input.kind {
         InputKind::Text(raw) => run.text(raw, first_contact, idle),
         InputKind::Choice(id) => run.choice(id),
         InputKind::Start { payload } => run.start(payload.as_deref()),
+        InputKind::Attachment(a) if run.photo_to_read(a) => {}
         InputKind::Attachment(a) => {
             run.attachment(|s| s.attachments.push(a.clone()), first_contact)
+        }
+        InputKind::ImageText { reference, text } => {
+            if awaited.as_deref() == Some(reference.as_str()) {
+                run.image_text(text.as_deref())
+            }
         }
         InputKind::Location {
             latitude,
@@ -198,10 +215,17 @@ impl Run<'_> {
             }
             _ => text,
         };
-        // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
+        // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls;
+        // but never past one phone screen (a notice before a long answer, "no such number" before
+        // the menu again): then the text starts a message of its own.
+        let fits = |last: &Reply| {
+            text.trim().is_empty()
+                || last.text.chars().count() + 2 + text.chars().count() <= REPLY_MAX_CHARS
+        };
         if !std::mem::take(&mut self.sealed)
             && let Some(last) = self.replies.last_mut()
             && last.choices.is_empty()
+            && fits(last)
         {
             if !text.trim().is_empty() {
                 if !last.text.is_empty() {
@@ -377,9 +401,11 @@ impl Run<'_> {
     }
 
     /// The id of the offered choice a typed message picks: its number, its label, or a yes-word
-    /// when the bot asked to confirm.
+    /// ("ya", "iya", "ok", "boleh": `keywords.yes`) when the bot asked to confirm or when exactly one
+    /// choice's label starts with a yes-word ("Ya, periksa"), so typing it is pressing that button.
     fn offered_choice(&self, norm: &str) -> Option<String> {
         let offered = &self.session.offered;
+        let is_yes = |word: &str| self.bot.keywords.yes.iter().any(|w| w == word);
         norm.parse::<usize>()
             .ok()
             .and_then(|n| n.checked_sub(1))
@@ -390,10 +416,23 @@ impl Run<'_> {
                     .find(|(_, label)| !norm.is_empty() && *label == norm)
             })
             .or_else(|| {
-                let yes = self.bot.keywords.yes.iter().any(|w| w == norm);
-                offered
+                if !is_yes(norm) {
+                    return None;
+                }
+                if let Some(confirm) = offered
                     .iter()
-                    .find(|(id, _)| yes && (id == CANCEL_ID || id == LEAVE_ID))
+                    .find(|(id, _)| id == CANCEL_ID || id == LEAVE_ID)
+                {
+                    return Some(confirm);
+                }
+                // A label that starts with a yes-word, when no other does (never a guess between two).
+                let mut yes_labels = offered
+                    .iter()
+                    .filter(|(_, label)| label.split_whitespace().next().is_some_and(&is_yes));
+                match (yes_labels.next(), yes_labels.next()) {
+                    (Some(only), None) => Some(only),
+                    _ => None,
+                }
             })
             .map(|(id, _)| id.clone())
     }
@@ -428,14 +467,22 @@ impl Run<'_> {
     /// and the user has answered something. Only then do "batal" and "menu" ask before leaving; in
     /// any other flow (a company check, a guidance page) they do what they say at once.
     fn has_answers(&self) -> bool {
-        let in_report = self.waiting_question().is_some_and(|pos| {
-            self.bot.flows.get(&pos.flow).is_some_and(|flow| {
-                flow.nodes.values().any(
-                    |n| matches!(&n.kind, NodeKind::Action { name, .. } if name == "case.open"),
-                )
-            })
-        });
-        in_report && self.session.vars.keys().any(|k| !k.starts_with('_'))
+        self.in_report() && self.session.vars.keys().any(|k| !k.starts_with('_'))
+    }
+
+    /// Whether a question of a flow that files a case (`case.open`) waits.
+    fn in_report(&self) -> bool {
+        self.waiting_question()
+            .is_some_and(|pos| files_a_case(self.bot, &pos.flow))
+    }
+
+    /// Whether a report intake is open: the conversation waits at a question or a menu of a flow
+    /// that files a case (`case.open`).
+    fn report_open(&self) -> bool {
+        self.session
+            .position
+            .as_ref()
+            .is_some_and(|pos| files_a_case(self.bot, &pos.flow))
     }
 
     /// Asks before a cancel word throws the unfinished answers away.
@@ -627,6 +674,48 @@ impl Run<'_> {
         self.not_text(first_contact);
     }
 
+    /// A picture sent where a node has `photo:` (an offer's screenshot while the offer's text is
+    /// awaited): the conversation now waits at that question for the text the channel reads from it
+    /// (`InputKind::ImageText`), and the user is told it is being read. `false` when the node takes no
+    /// photo, so the picture is handled as before.
+    fn photo_to_read(&mut self, attachment: &Attachment) -> bool {
+        let Some(target) = self
+            .session
+            .position
+            .as_ref()
+            .and_then(|pos| self.bot.node(pos))
+            .and_then(|node| node.photo.clone())
+        else {
+            return false;
+        };
+        if !attachment.is_image() {
+            return false;
+        }
+        self.session.position = Some(target);
+        self.session.retries = 0;
+        self.session
+            .vars
+            .insert(PHOTO_PENDING.into(), attachment.reference.clone());
+        let text = self.bot_text("photo_reading");
+        self.push(text, vec![]);
+        true
+    }
+
+    /// The text read from the awaited photo: the answer, as if typed; nothing read, the user is asked
+    /// to type or paste it (the question still waits).
+    fn image_text(&mut self, text: Option<&str>) {
+        let read = text
+            .map(clean_text)
+            .filter(|t| t.chars().any(char::is_alphanumeric));
+        match read {
+            Some(read) => self.text(&read, false, false),
+            None => {
+                let text = self.bot_text("photo_unreadable");
+                self.push(text, vec![]);
+            }
+        }
+    }
+
     fn location(&mut self, lat: f64, lon: f64, first_contact: bool) {
         if let Some(pos) = self.session.position.clone()
             && let Some(NodeKind::Question(q)) = self.bot.node(&pos).map(|n| &n.kind)
@@ -675,6 +764,14 @@ impl Run<'_> {
         self.session
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
+        self.emergency_numbers(cleaned);
+    }
+
+    /// The emergency numbers for the country of the conversation (or the one named in `cleaned`), as
+    /// a message of their own: nothing said before it (a language notice) or after it (the answer to
+    /// the rest of the message) shares its phone screen. While a report is being taken it says the
+    /// report is kept (`emergency_in_report`); otherwise how to start one (`emergency`).
+    fn emergency_numbers(&mut self, cleaned: &str) {
         if let Some(action) = self.actions.get("emergency.contacts") {
             // The message itself may name the country ("... di Malaysia", "di KL"); kept only for
             // this call. As typed, not after the lexicon: "kl" is also short for "kalau".
@@ -697,7 +794,13 @@ impl Run<'_> {
             .vars
             .entry("emergency_contacts".into())
             .or_default();
-        let text = self.bot_text("emergency");
+        let name = if self.report_open() && self.bot.texts.contains_key("emergency_in_report") {
+            "emergency_in_report"
+        } else {
+            "emergency"
+        };
+        let text = self.bot_text(name);
+        self.sealed = true;
         self.push(text, vec![]);
         self.sealed = true;
     }
@@ -1182,6 +1285,41 @@ impl Run<'_> {
     }
 }
 
+/// Whether `flow` files a case (has a `case.open` node): its questions take a report.
+pub fn files_a_case(bot: &Bot, flow: &str) -> bool {
+    bot.flows.get(flow).is_some_and(|flow| {
+        flow.nodes
+            .values()
+            .any(|n| matches!(&n.kind, NodeKind::Action { name, .. } if name == "case.open"))
+    })
+}
+
+/// The emergency message as the step sends it to this session (its language, its country in
+/// `negara`/`kota`, its position: a report being taken or not), for `pandu check` to measure every
+/// country in every language. `None` when the bot has no emergency text.
+pub fn emergency_message(
+    bot: &Bot,
+    actions: &Actions,
+    session: Session,
+    env: &StepEnv<'_>,
+) -> Option<String> {
+    bot.texts.get("emergency")?;
+    let mut run = Run {
+        bot,
+        actions,
+        env,
+        session,
+        replies: Vec::new(),
+        effects: Vec::new(),
+        entered: None,
+        entered_at: None,
+        not_understood: None,
+        sealed: false,
+    };
+    run.emergency_numbers("");
+    run.replies.pop().map(|r| r.text)
+}
+
 /// The choices of a question's list (`options:`): one per non-empty line of the variable, numbered in
 /// order, the line's own leading number ("2. ", "2) ") left out of the label.
 fn option_choices(pos: &Position, list: Option<&String>) -> Vec<Choice> {
@@ -1524,6 +1662,37 @@ mod tests {
     }
 
     #[test]
+    fn texts_of_one_turn_share_a_message_only_while_it_fits_a_phone_screen() {
+        // A menu whose text is almost a screen long: "no such number" before it would push it over.
+        let long = "Pilih salah satu layanan di bawah ini sesuai kebutuhan Anda. ".repeat(11);
+        let main = format!(
+            "flow: main\nnodes:\n  start:\n    say: {{ id: {long:?}, en: {long:?} }}\n    choices:\n      - label: {{ id: Syarat, en: Requirements }}\n        goto: info\n      - label: {{ id: Lapor, en: Report }}\n        goto: lapor\n"
+        );
+        let (bot, _) = fixture::load_with(&[("main.yaml", &main)]).unwrap();
+        let mut chat = Chat { bot, ..Chat::new() };
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("7".into()));
+        for reply in &step.replies {
+            assert!(
+                reply.text.chars().count() <= REPLY_MAX_CHARS,
+                "{} characters: {}",
+                reply.text.chars().count(),
+                reply.text
+            );
+        }
+        // Both are said, in order: the notice, then the menu again with its choices.
+        assert_eq!(step.replies.len(), 2, "{step:?}");
+        assert!(step.replies[0].text.contains("Tidak ada nomor 7"));
+        assert!(step.replies[1].text.starts_with("Pilih salah satu layanan"));
+        assert_eq!(step.replies[1].choices.len(), 2);
+        // Short texts still travel together.
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("7".into()));
+        assert_eq!(step.replies.len(), 1, "{step:?}");
+    }
+
+    #[test]
     fn no_reply_starts_with_a_blank_line_when_a_variable_is_empty() {
         let chat = Chat::new();
         let env = StepEnv {
@@ -1640,6 +1809,100 @@ mod tests {
             !chat.session.vars.contains_key("nama"),
             "an ended conversation forgets its answers"
         );
+    }
+
+    fn photo(reference: &str) -> InputKind {
+        InputKind::Attachment(Attachment {
+            kind: AttachmentKind::Photo,
+            reference: reference.into(),
+            mime: None,
+            stored_path: None,
+        })
+    }
+
+    fn read(reference: &str, text: Option<&str>) -> InputKind {
+        InputKind::ImageText {
+            reference: reference.into(),
+            text: text.map(str::to_string),
+        }
+    }
+
+    fn chat_with_tawar() -> Chat {
+        let (bot, _) = fixture::load_with(&[("tawar.yaml", fixture::TAWAR)]).unwrap();
+        Chat { bot, ..Chat::new() }
+    }
+
+    #[test]
+    fn a_photo_where_a_node_reads_photos_waits_for_its_text_which_answers_the_question() {
+        let mut chat = chat_with_tawar();
+        assert!(
+            chat.say("ada lowongan nih")
+                .contains("Periksa lowongan ini?")
+        );
+        // At the yes/no question: the photo is awaited as the text the question after it wants.
+        let step = chat.send(photo("img-1"));
+        assert_eq!(step.replies.len(), 1);
+        assert_eq!(step.replies[0].text, "Gambar sedang dibaca.");
+        assert_eq!(chat.at(), Some(("tawar".into(), "minta".into())));
+        // A reading of another photo changes nothing.
+        let step = chat.send(read("img-0", Some("lama")));
+        assert!(step.replies.is_empty(), "{}", shown(&step));
+        let out = shown(&chat.send(read("img-1", Some("  Kerja di Kamboja gaji 15jt \u{7}"))));
+        assert!(
+            out.contains("Diperiksa: Kerja di Kamboja gaji 15jt"),
+            "{out}"
+        );
+        // Read once: the same reading again (a replay) does nothing.
+        let step = chat.send(read("img-1", Some("Kerja di Kamboja")));
+        assert!(step.replies.is_empty(), "{}", shown(&step));
+    }
+
+    #[test]
+    fn an_unreadable_photo_asks_for_the_text_and_a_late_reading_is_dropped() {
+        let mut chat = chat_with_tawar();
+        chat.say("lowongan");
+        chat.say("1");
+        chat.send(photo("img-2"));
+        for nothing in [None, Some(""), Some(" \n ~~ ")] {
+            chat.send(photo("img-2"));
+            let step = chat.send(read("img-2", nothing));
+            assert_eq!(step.replies.len(), 1);
+            assert_eq!(step.replies[0].text, "Gambar tidak terbaca; ketik teksnya.");
+            assert_eq!(chat.at(), Some(("tawar".into(), "minta".into())));
+        }
+        // The user typed meanwhile: the typed text is the answer, the late reading is dropped.
+        chat.send(photo("img-3"));
+        assert!(
+            chat.say("gaji 9 juta di taiwan")
+                .contains("Diperiksa: gaji 9 juta")
+        );
+        let step = chat.send(read("img-3", Some("teks dari gambar")));
+        assert!(step.replies.is_empty(), "{}", shown(&step));
+        // A voice note at the same question is not a picture: handled as before.
+        chat.say("lowongan");
+        chat.say("1");
+        let voice = InputKind::Attachment(Attachment {
+            kind: AttachmentKind::Voice,
+            reference: "v".into(),
+            mime: None,
+            stored_path: None,
+        });
+        assert!(shown(&chat.send(voice)).contains("Mohon ketik."));
+        // A photo where no node reads photos keeps its old answer.
+        chat.say("menu");
+        assert!(shown(&chat.send(photo("img-4"))).contains("Mohon ketik."));
+        assert!(!chat.session.vars.contains_key(PHOTO_PENDING));
+    }
+
+    #[test]
+    fn a_typed_yes_word_presses_the_one_choice_that_starts_with_yes() {
+        let mut chat = chat_with_tawar();
+        for yes in ["ya", "iya", "ok", "y"] {
+            chat.say("menu");
+            chat.say("ada lowongan");
+            let out = chat.say(yes);
+            assert!(out.contains("Tempel teks lowongannya."), "{yes}: {out}");
+        }
     }
 
     #[test]

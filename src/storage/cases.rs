@@ -218,7 +218,7 @@ impl Store {
         let live = self.handles()?;
         let mut batch = WriteBatch::default();
         remove_case(&live.kernel, &mut batch, record, tombstone)?;
-        self.write_checked(|| Ok(live.kernel.apply_batch(batch.inner)?))?;
+        self.write_checked(|| Ok(live.kernel.apply_batch(batch.into_sled().0)?))?;
         Ok(())
     }
 }

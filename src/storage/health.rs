@@ -144,6 +144,11 @@ impl OutboxDelta {
         self.removed.push((channel, seq));
     }
 
+    pub(super) fn append(&mut self, other: OutboxDelta) {
+        self.added.extend(other.added);
+        self.removed.extend(other.removed);
+    }
+
     pub(super) fn apply_to(&self, health: &Health) {
         for &(channel, seq, at) in &self.added {
             health.outbox[slot(channel)].lock().insert(seq, at);

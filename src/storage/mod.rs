@@ -574,8 +574,7 @@ impl Store {
 
     /// Applies a batch atomically (all of it or none of it survives a crash once flushed).
     pub fn apply(&self, batch: WriteBatch) -> Result<()> {
-        let delta = batch.outbox;
-        let inner = batch.inner;
+        let (inner, delta) = batch.into_sled();
         self.write(|h| h.kernel.apply_batch(inner))?;
         delta.apply_to(&self.shared.health);
         Ok(())
@@ -583,6 +582,36 @@ impl Store {
 
     pub fn session(&self, user: &UserKey) -> Result<Option<Session>> {
         self.get_json(&key::session(user))
+    }
+
+    /// The users of `channel` whose session holds the variable `var`, with its value, among sessions
+    /// seen since `since` (Unix seconds). Reads every session of the channel (only sessions holding
+    /// the name are decoded): for start-up, not for each message.
+    pub fn sessions_with_var(
+        &self,
+        channel: Channel,
+        var: &str,
+        since: u64,
+    ) -> Result<Vec<(UserKey, String)>> {
+        let prefix = format!("s:{}:", channel.as_str());
+        let mut out = Vec::new();
+        for item in self.kernel()?.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = item?;
+            if !v.windows(var.len()).any(|w| w == var.as_bytes()) {
+                continue;
+            }
+            let Ok(session) = decode::<Session>(&k, &v) else {
+                continue;
+            };
+            if session.last_seen < since {
+                continue;
+            }
+            if let (Some(value), Some(id)) = (session.vars.get(var), k.get(prefix.len()..)) {
+                let id = String::from_utf8_lossy(id).into_owned();
+                out.push((UserKey::new(channel, id), value.clone()));
+            }
+        }
+        Ok(out)
     }
 
     /// Whether an inbound message with this platform id was already committed.
@@ -940,10 +969,13 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 /// Writes that must land together. Built by the engine for one message or a group of messages.
+///
+/// Kept as a list of operations (the last one for a key wins, as in `sled::Batch`) so that a job's
+/// batch can be built apart and [`WriteBatch::append`]ed to its group's only once the whole job was
+/// processed: a job that fails halfway leaves nothing of itself in the group's commit.
 #[derive(Default, Clone)]
 pub struct WriteBatch {
-    inner: sled::Batch,
-    len: usize,
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// Entries this batch adds to each channel's outbox (for the counters).
     outbox: OutboxDelta,
 }
@@ -970,22 +1002,37 @@ impl WriteBatch {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.ops.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.ops.is_empty()
+    }
+
+    /// Adds `other`'s writes after this batch's own (so they win for a key both write).
+    pub fn append(&mut self, other: WriteBatch) {
+        self.ops.extend(other.ops);
+        self.outbox.append(other.outbox);
     }
 
     pub(crate) fn put(&mut self, k: Vec<u8>, v: Vec<u8>) {
-        self.inner.insert(k, v);
-        self.len += 1;
+        self.ops.push((k, Some(v)));
     }
 
     #[allow(dead_code)] // used by the sub-stores
     pub(crate) fn remove(&mut self, k: Vec<u8>) {
-        self.inner.remove(k);
-        self.len += 1;
+        self.ops.push((k, None));
+    }
+
+    pub(in crate::storage) fn into_sled(self) -> (sled::Batch, OutboxDelta) {
+        let mut batch = sled::Batch::default();
+        for (k, v) in self.ops {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        (batch, self.outbox)
     }
 }
 

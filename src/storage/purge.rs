@@ -86,7 +86,7 @@ impl Store {
                 purged.meta += 1;
             }
         }
-        self.write_checked(|| Ok(kernel.apply_batch(batch.inner)?))?;
+        self.write_checked(|| Ok(kernel.apply_batch(batch.into_sled().0)?))?;
         for (channel, seq) in queued {
             self.outbox_removed(channel, seq);
         }

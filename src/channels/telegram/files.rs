@@ -134,25 +134,55 @@ pub async fn download_file(
     }
 }
 
+/// One file to fetch: an attachment a question accepted, or a photo whose text `read_for`'s
+/// conversation waits for.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub file_id: String,
+    pub read_for: Option<crate::storage::UserKey>,
+}
+
 /// Downloads accepted attachments one at a time into `<data_dir>/telegram_files/` and records where each
 /// was saved (meta `telegram.file.<file_id>`). A file already recorded is not fetched again; a failure is
 /// logged (without the URL) and the `file_id` stays in the session (Telegram keeps files for a long time).
+/// A photo to read is fetched (unless OCR is off here), read with OCR and deleted, and its text handed
+/// in to the engine (`channels::photo_text`); the user gets an answer whatever fails.
 pub(crate) async fn download_worker(
     inner: std::sync::Arc<Inner>,
-    mut rx: tokio::sync::mpsc::Receiver<String>,
+    mut rx: tokio::sync::mpsc::Receiver<Job>,
     mut shutdown: Shutdown,
 ) {
+    // Photos whose reading a stop or crash interrupted come first.
+    let waiting = crate::channels::photo_text::left_waiting(
+        inner.engine.store(),
+        crate::storage::Channel::Telegram,
+    );
+    for (user, file_id) in waiting {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = read_photo(&inner, user, &file_id) => {}
+        }
+    }
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let file_id = tokio::select! {
+        let job = tokio::select! {
             changed = shutdown.changed() => if changed.is_err() { break } else { continue },
-            file_id = rx.recv() => match file_id {
-                Some(file_id) => file_id,
+            job = rx.recv() => match job {
+                Some(job) => job,
                 None => break,
             },
         };
+        let file_id = job.file_id;
+        if let Some(user) = job.read_for {
+            let read = read_photo(&inner, user, &file_id);
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                () = read => {}
+            }
+            continue;
+        }
         let store = inner.engine.store();
         let key = file_meta_key(&file_id);
         if matches!(store.meta(&key), Ok(Some(_))) {
@@ -182,6 +212,39 @@ pub(crate) async fn download_worker(
             }
         }
     }
+}
+
+/// Fetches a photo whose text the conversation waits for (into the files folder, removed once read;
+/// one already saved for a report is read where it is) and hands in what OCR reads from it.
+async fn read_photo(inner: &Inner, user: crate::storage::UserKey, file_id: &str) {
+    use crate::channels::photo_text::{Image, read_and_hand_in};
+    let image = if !inner.ocr.available() {
+        None
+    } else if let Ok(Some(saved)) = inner.engine.store().meta(&file_meta_key(file_id)) {
+        Some(Image {
+            path: PathBuf::from(String::from_utf8_lossy(&saved).into_owned()),
+            remove_after: false,
+        })
+    } else {
+        match download_file(
+            &inner.bot,
+            file_id,
+            &inner.files_dir,
+            inner.max_download_bytes,
+        )
+        .await
+        {
+            Ok(path) => Some(Image {
+                path,
+                remove_after: true,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "telegram photo to read not downloaded");
+                None
+            }
+        }
+    };
+    read_and_hand_in(&inner.engine, &inner.ocr, user, file_id, image).await;
 }
 
 #[cfg(test)]

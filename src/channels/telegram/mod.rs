@@ -35,6 +35,7 @@ use crate::channels::{Shutdown, StaffCommands};
 use crate::config::{Config, Secret, Secrets};
 use crate::dialog::{InputKind, Lang, Reply};
 use crate::engine::{Engine, EngineError, Outgoing};
+use crate::offer::ocr::Ocr;
 use crate::storage::{Channel, OutboxKind, UserKey};
 
 pub use convert::{Action, Converted, command_or_text, convert};
@@ -103,10 +104,13 @@ pub(crate) struct Inner {
     pub webhook_secret: Option<Secret>,
     pub files_dir: PathBuf,
     pub max_download_bytes: u64,
-    /// Attachments a question accepted, to fetch in the background (`file_id`s).
-    pub downloads: tokio::sync::mpsc::Sender<String>,
+    /// Attachments a question accepted, and photos whose text a conversation waits for, to fetch in
+    /// the background.
+    pub downloads: tokio::sync::mpsc::Sender<files::Job>,
     /// The receiving end, taken by [`Telegram::start`].
-    pub downloads_rx: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<String>>>,
+    pub downloads_rx: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<files::Job>>>,
+    /// Reads photos of job offers (`[ocr]`).
+    pub ocr: Ocr,
 }
 
 /// The Telegram channel. Cheap to clone.
@@ -249,6 +253,7 @@ impl Telegram {
                 max_download_bytes: tg.max_download_bytes,
                 downloads,
                 downloads_rx: std::sync::Mutex::new(Some(downloads_rx)),
+                ocr: Ocr::new(&config.ocr),
             }),
         })
     }
@@ -396,18 +401,45 @@ pub(crate) async fn commit(
     Ok(())
 }
 
-/// Queues the download of an attachment the current question accepted (the committed session holds it);
+/// Queues the download of an attachment the current question accepted (the committed session holds
+/// it), or of a photo whose text the conversation waits for (read, then handed in as `ocr:<file_id>`);
 /// anything else was answered "please type or choose" and is not fetched.
 fn queue_download(inner: &Inner, user: &UserKey, file_id: String) {
-    let accepted = inner
-        .engine
-        .store()
-        .session(user)
-        .ok()
-        .flatten()
-        .is_some_and(|s| s.attachments.iter().any(|a| a.reference == file_id));
-    if accepted && inner.downloads.try_send(file_id).is_err() {
+    let store = inner.engine.store();
+    let read = crate::channels::photo_text::awaited(store, user, &file_id);
+    let accepted = read
+        || store
+            .session(user)
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.attachments.iter().any(|a| a.reference == file_id));
+    if !accepted {
+        return;
+    }
+    let job = files::Job {
+        file_id,
+        read_for: read.then(|| user.clone()),
+    };
+    if let Err(e) = inner.downloads.try_send(job) {
+        let job = match e {
+            tokio::sync::mpsc::error::TrySendError::Full(job)
+            | tokio::sync::mpsc::error::TrySendError::Closed(job) => job,
+        };
         tracing::warn!("telegram download queue full; the attachment stays a file_id only");
+        // A photo whose text is awaited still gets an answer: "please type it".
+        if let Some(user) = job.read_for {
+            let (engine, ocr) = (inner.engine.clone(), inner.ocr.clone());
+            tokio::spawn(async move {
+                crate::channels::photo_text::read_and_hand_in(
+                    &engine,
+                    &ocr,
+                    user,
+                    &job.file_id,
+                    None,
+                )
+                .await
+            });
+        }
     }
 }
 

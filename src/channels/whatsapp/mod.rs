@@ -33,6 +33,7 @@ use tokio::sync::{Mutex, mpsc};
 use crate::channels::Shutdown;
 use crate::config::{Config, Secret, Secrets, WhatsappConfig};
 use crate::engine::Engine;
+use crate::offer::ocr::Ocr;
 use crate::storage::{Channel, Store, UserKey};
 
 pub use api::{GraphApi, SendError};
@@ -90,9 +91,12 @@ struct Inner {
     /// Inbound `wamid`s to mark as read, best effort (dropped when the queue is full).
     reads: mpsc::Sender<String>,
     reads_rx: Mutex<Option<mpsc::Receiver<String>>>,
-    /// Media ids of attachments a question accepted, to download into the data folder.
-    downloads: mpsc::Sender<String>,
-    downloads_rx: Mutex<Option<mpsc::Receiver<String>>>,
+    /// Media ids of attachments a question accepted, and of photos whose text a conversation waits
+    /// for, to download into the data folder.
+    downloads: mpsc::Sender<sender::Download>,
+    downloads_rx: Mutex<Option<mpsc::Receiver<sender::Download>>>,
+    /// Reads photos of job offers (`[ocr]`).
+    ocr: Ocr,
     /// Unix ms before which no message is sent (after a throughput limit, 130429, or a failed write).
     paused_until_ms: AtomicU64,
     /// Sender writes that failed (a delivery not recorded, a backoff not saved): nothing more is sent
@@ -160,6 +164,7 @@ impl WhatsApp {
                 reads_rx: Mutex::new(Some(reads_rx)),
                 downloads,
                 downloads_rx: Mutex::new(Some(downloads_rx)),
+                ocr: Ocr::new(&config.ocr),
                 paused_until_ms: AtomicU64::new(0),
                 unwritten: std::sync::Mutex::new(Vec::new()),
             }),

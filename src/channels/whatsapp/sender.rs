@@ -122,26 +122,52 @@ async fn mark_read_worker(
     }
 }
 
+/// One media to fetch: an attachment a question accepted, or a photo whose text `read_for`'s
+/// conversation waits for.
+#[derive(Debug)]
+pub(super) struct Download {
+    pub media_id: String,
+    pub read_for: Option<UserKey>,
+}
+
 /// Downloads accepted attachments one at a time, retrying network errors and 5xx a few times, and
 /// records where each was saved (meta `whatsapp.media.<id>`). A download that fails for good is logged;
-/// the media id stays in the session or case (Meta keeps media for 30 days).
+/// the media id stays in the session or case (Meta keeps media for 30 days). A photo to read is
+/// fetched (unless OCR is off here), read with OCR and deleted, and its text handed in to the engine
+/// (`channels::photo_text`); the user gets an answer whatever fails.
 async fn download_worker(
     whatsapp: WhatsApp,
-    mut rx: mpsc::Receiver<String>,
+    mut rx: mpsc::Receiver<Download>,
     mut shutdown: Shutdown,
 ) {
     const ATTEMPTS: u32 = 3;
+    // Photos whose reading a stop or crash interrupted come first.
+    let waiting = crate::channels::photo_text::left_waiting(whatsapp.store(), Channel::Whatsapp);
+    for (user, media_id) in waiting {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = read_photo(&whatsapp, user, &media_id) => {}
+        }
+    }
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let media_id = tokio::select! {
+        let job = tokio::select! {
             changed = shutdown.changed() => if changed.is_err() { break } else { continue },
-            media_id = rx.recv() => match media_id {
-                Some(media_id) => media_id,
+            job = rx.recv() => match job {
+                Some(job) => job,
                 None => break,
             },
         };
+        let media_id = job.media_id;
+        if let Some(user) = job.read_for {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                () = read_photo(&whatsapp, user, &media_id) => {}
+            }
+            continue;
+        }
         if super::media_path(whatsapp.store(), &media_id).is_some() {
             continue;
         }
@@ -175,6 +201,33 @@ async fn download_worker(
             }
         }
     }
+}
+
+/// Fetches a photo whose text the conversation waits for (removed once read; one already saved for a
+/// report is read where it is) and hands in what OCR reads from it.
+async fn read_photo(whatsapp: &WhatsApp, user: UserKey, media_id: &str) {
+    use crate::channels::photo_text::{Image, read_and_hand_in};
+    let ocr = &whatsapp.inner.ocr;
+    let image = if !ocr.available() {
+        None
+    } else if let Some(path) = super::media_path(whatsapp.store(), media_id) {
+        Some(Image {
+            path,
+            remove_after: false,
+        })
+    } else {
+        match whatsapp.download_media(media_id).await {
+            Ok(saved) => Some(Image {
+                path: saved.path,
+                remove_after: true,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "whatsapp photo to read not downloaded");
+                None
+            }
+        }
+    };
+    read_and_hand_in(whatsapp.engine(), ocr, user, media_id, image).await;
 }
 
 /// A write of the sender that failed, kept to be written before anything else is sent.

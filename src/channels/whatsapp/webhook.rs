@@ -153,32 +153,55 @@ async fn receive(State(whatsapp): State<WhatsApp>, headers: HeaderMap, body: Byt
 }
 
 /// Queues the download of a photo, voice note, document or video that the current question accepted
-/// (the committed session holds it); anything else was answered "please type" and is not fetched.
+/// (the committed session holds it), or of a photo whose text the conversation waits for (read, then
+/// handed in as `ocr:<media id>`); anything else was answered "please type" and is not fetched.
 fn queue_download(whatsapp: &WhatsApp, message: &InboundMessage) {
     let InputKind::Attachment(attachment) = &message.input.kind else {
         return;
     };
-    let accepted = whatsapp
-        .store()
-        .session(&WhatsApp::user(&message.user_id))
-        .ok()
-        .flatten()
-        .is_some_and(|s| {
-            s.attachments
-                .iter()
-                .any(|a| a.reference == attachment.reference)
-        });
-    if accepted
-        && whatsapp
-            .inner
-            .downloads
-            .try_send(attachment.reference.clone())
-            .is_err()
-    {
+    let user = WhatsApp::user(&message.user_id);
+    let read = crate::channels::photo_text::awaited(whatsapp.store(), &user, &attachment.reference);
+    let accepted = read
+        || whatsapp
+            .store()
+            .session(&user)
+            .ok()
+            .flatten()
+            .is_some_and(|s| {
+                s.attachments
+                    .iter()
+                    .any(|a| a.reference == attachment.reference)
+            });
+    if !accepted {
+        return;
+    }
+    let job = sender::Download {
+        media_id: attachment.reference.clone(),
+        read_for: read.then_some(user),
+    };
+    if let Err(e) = whatsapp.inner.downloads.try_send(job) {
+        let job = match e {
+            tokio::sync::mpsc::error::TrySendError::Full(job)
+            | tokio::sync::mpsc::error::TrySendError::Closed(job) => job,
+        };
         tracing::warn!(
             user = %user_tag(&message.user_id),
             "whatsapp download queue full; the attachment stays a media id only"
         );
+        // A photo whose text is awaited still gets an answer: "please type it".
+        if let Some(user) = job.read_for {
+            let (engine, ocr) = (whatsapp.inner.engine.clone(), whatsapp.inner.ocr.clone());
+            tokio::spawn(async move {
+                crate::channels::photo_text::read_and_hand_in(
+                    &engine,
+                    &ocr,
+                    user,
+                    &job.media_id,
+                    None,
+                )
+                .await
+            });
+        }
     }
 }
 
