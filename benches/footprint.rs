@@ -16,7 +16,9 @@
 //! seconds; `PANDU_BENCH_FULL=1` runs the scenario (1,000 chats, 20,000 messages; open loop
 //! 1,000 users for 40 s). `PANDU_BENCH_RUNS=n` repeats the closed loop (median reported);
 //! `PANDU_BENCH_CACHE_MB` sets `storage.cache_mb`; `PANDU_BENCH=closed|open` runs one part;
-//! `PANDU_BENCH_BIN` runs another `pandu` binary (an older build, to compare).
+//! `PANDU_BENCH_BIN` runs another `pandu` binary (an older build, to compare); `PANDU_BENCH_WRAP` starts
+//! `serve` under a command prefix (`"heaptrack -o target/tmp/ht"`, `"perf record -g -o target/tmp/p.data"`:
+//! words split at spaces), measuring and stopping the `pandu` process underneath it.
 //! Run: `cargo bench --bench footprint` (builds the release binary it starts).
 
 #![allow(clippy::unwrap_used)]
@@ -190,11 +192,19 @@ fn message(i: usize, chat: i64, names: &[String], rng: &mut Rng) -> String {
 /// The bot's process; killed on every path (a failing bench leaves no server behind).
 struct Served {
     child: Child,
+    /// The `pandu` process itself: the child, or the child's descendant under `PANDU_BENCH_WRAP`.
+    pid: u32,
     dir: tempfile::TempDir,
 }
 
 impl Drop for Served {
     fn drop(&mut self) {
+        if self.pid != self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -240,7 +250,24 @@ fn serve(api: &BotApi, csv: &str) -> Served {
         "import: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut child = pandu(&data)
+    let mut command = match std::env::var("PANDU_BENCH_WRAP") {
+        Ok(wrap) if !wrap.trim().is_empty() => {
+            let mut words = wrap.split_whitespace();
+            let mut wrapped = Command::new(words.next().unwrap());
+            wrapped.args(words).arg(binary());
+            let plain = pandu(&data);
+            wrapped.current_dir(root());
+            for (k, v) in plain.get_envs() {
+                match v {
+                    Some(v) => wrapped.env(k, v),
+                    None => wrapped.env_remove(k),
+                };
+            }
+            wrapped
+        }
+        _ => pandu(&data),
+    };
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("PANDU_LOG", "info")
         .env("PANDU_TELEGRAM_TOKEN", TOKEN)
@@ -253,7 +280,8 @@ fn serve(api: &BotApi, csv: &str) -> Served {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let served = Served { child, dir };
+    let pid = child.id();
+    let mut served = Served { child, pid, dir };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut said = false;
@@ -268,9 +296,34 @@ fn serve(api: &BotApi, csv: &str) -> Served {
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(60))
+    rx.recv_timeout(Duration::from_secs(120))
         .expect("pandu serve did not start listening");
+    served.pid = pandu_pid(pid);
     served
+}
+
+/// The `pandu` process at or under `pid` (a wrapper's descendant), by its name.
+fn pandu_pid(pid: u32) -> u32 {
+    let comm = |p: u32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        if comm(p).trim() == "pandu" {
+            return p;
+        }
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            frontier.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    pid
 }
 
 /// `/proc/<pid>/status` field in MB.
@@ -369,7 +422,7 @@ impl std::fmt::Display for Figures {
 async fn closed_loop(csv: &str, names: &[String], scale: Scale) -> Figures {
     let api = BotApi::start().await;
     let served = serve(&api, csv);
-    let pid = served.child.id();
+    let pid = served.pid;
     let mut sent = api.subscribe();
     let per_chat = scale.messages / scale.chats as usize;
     let mut rng = Rng(0xC0FF_EE16);
@@ -438,7 +491,7 @@ fn think(rng: &mut Rng) -> Duration {
 async fn open_loop(csv: &str, names: &[String], scale: Scale) -> Figures {
     let api = BotApi::start().await;
     let served = serve(&api, csv);
-    let pid = served.child.id();
+    let pid = served.pid;
     let mut sent = api.subscribe();
     let mut rng = Rng(0x0DE7_1016);
     let cpu_before = cpu(pid);

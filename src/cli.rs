@@ -514,14 +514,76 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
     for e in &report.errors {
         println!("error: {e}");
     }
-    let long: usize = report.transcripts.iter().map(|t| t.long.len()).sum();
-    if long > 0 {
-        println!("\n{long} reply(ies) built at run time are longer than one phone screen:");
-        for t in &report.transcripts {
-            for l in &t.long {
-                println!("  long: {} {l}", t.file.display());
+    // The longest reply per language across the transcripts (each over the limit fails its test).
+    let mut longest: std::collections::BTreeMap<crate::dialog::Lang, (usize, String)> =
+        std::collections::BTreeMap::new();
+    for t in &report.transcripts {
+        for (lang, (chars, at)) in &t.longest {
+            let slot = longest.entry(*lang).or_insert((0, String::new()));
+            if *chars > slot.0 {
+                *slot = (*chars, format!("{} {at}", t.file.display()));
             }
         }
+    }
+    for (lang, (chars, at)) in &longest {
+        println!(
+            "longest reply [{}]: {chars} characters (limit {}): {at}",
+            lang.code(),
+            crate::dialog::REPLY_MAX_CHARS
+        );
+    }
+    // The emergency numbers differ by country: each country's message, in each language, with and
+    // without a report being taken, must fit one phone screen.
+    let countries: Vec<String> =
+        crate::cases::contacts::Contacts::load(&config.cases.contacts_file)
+            .map(|c| {
+                c.countries
+                    .iter()
+                    .filter_map(|c| c.names.first().cloned())
+                    .chain([String::new()])
+                    .collect()
+            })
+            .unwrap_or_default();
+    let emergency = transcript::emergency_messages(&bot, &actions, &countries);
+    let mut emergency_long = 0;
+    let mut emergency_max: std::collections::BTreeMap<crate::dialog::Lang, (usize, String)> =
+        std::collections::BTreeMap::new();
+    for m in &emergency {
+        let chars = m.text.chars().count();
+        let what = format!(
+            "emergency numbers for {:?}{}",
+            m.country,
+            if m.in_report {
+                " while a report is taken"
+            } else {
+                ""
+            }
+        );
+        if chars > crate::dialog::REPLY_MAX_CHARS {
+            emergency_long += 1;
+            println!(
+                "\nFAIL {what} [{}]: a message of {chars} characters, over one phone screen ({}): shorten `emergency` in _bot.yaml or the lines of {}:\n{}",
+                m.lang.code(),
+                crate::dialog::REPLY_MAX_CHARS,
+                config.cases.contacts_file.display(),
+                m.text
+                    .lines()
+                    .map(|l| format!("    | {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        let slot = emergency_max.entry(m.lang).or_insert((0, String::new()));
+        if chars > slot.0 {
+            *slot = (chars, what);
+        }
+    }
+    for (lang, (chars, what)) in &emergency_max {
+        println!(
+            "longest emergency message [{}]: {chars} characters (limit {}): {what}",
+            lang.code(),
+            crate::dialog::REPLY_MAX_CHARS
+        );
     }
     for t in &report.transcripts {
         if t.failures.is_empty() {
@@ -660,6 +722,7 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
         );
     }
     if report.passed()
+        && emergency_long == 0
         && file_errors == 0
         && corpus_ok
         && matcher.as_ref().is_none_or(|m| m.passed())

@@ -500,11 +500,12 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
             "{heading}: {shown}"
         );
     }
+    // Statuses and referral targets in the timeline are words (`baru → ditinjau`), never keys.
     let first_reply = fill(
         &t.event_status,
         &[
-            ("from", "new"),
-            ("to", "in_review"),
+            ("from", &t.status_names["new"]),
+            ("to", &t.status_names["in_review"]),
             ("referral", ""),
             (
                 "note",
@@ -518,10 +519,29 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
             &[("text", "Kami sudah menghubungi BP3MI Jawa Tengah.")],
         ),
         first_reply,
+        fill(
+            &t.event_status,
+            &[
+                ("from", &t.status_names["in_review"]),
+                ("to", &t.status_names["referred"]),
+                (
+                    "referral",
+                    &fill(&t.event_referral, &[("to", "BP3MI Jawa Tengah")]),
+                ),
+                (
+                    "note",
+                    &fill(&t.event_status_note, &[("note", "surat ke BP3MI no. 12")]),
+                ),
+            ],
+        ),
         fill(&t.event_note, &[("text", "keluarga ditelepon")]),
         fill(&t.event_accessed, &[("how", "show")]),
     ] {
         assert!(shown.contains(&event), "{event:?} missing in {shown}");
+    }
+    let timeline = &shown[shown.find(&t.show_timeline).unwrap()..];
+    for key in ["in_review", "referred", "new →", "(bp3mi)"] {
+        assert!(!timeline.contains(key), "status key {key:?} in {timeline}");
     }
     for english in [
         "timeline:",
@@ -603,6 +623,63 @@ async fn a_staff_reply_reaches_the_reporter_and_every_staff_action_is_audited() 
         app.store.case_code_taken(&code).unwrap(),
         "a purged code is never given again"
     );
+}
+
+#[tokio::test]
+async fn a_long_staff_reply_reaches_the_family_whole_in_messages_that_fit_a_phone() {
+    let family = UserKey::new(Channel::Whatsapp, "6281200000009");
+    let (_tmp, app, code) = reported(&family).await;
+    let before = app.store.outbox_for(&family).unwrap().len();
+    // What an officer writes when there is a lot to say: several paragraphs, long sentences.
+    let paragraphs: Vec<String> = (1..=5)
+        .map(|n| {
+            format!(
+                "Langkah {n}: kami sudah berkoordinasi dengan BP3MI Jawa Tengah dan KBRI Kuala Lumpur \
+                 tentang majikan dan agensi yang Ibu sebutkan, dan mereka meminta salinan paspor, \
+                 kontrak kerja, serta bukti transfer gaji terakhir bila ada. Mohon kirim lewat menu \
+                 tambah info."
+            )
+        })
+        .collect();
+    let text = paragraphs.join("\n\n");
+    assert!(text.chars().count() > 1000);
+    app.desk().reply("cli:budi", &code, &text).await.unwrap();
+    let queued = app.store.outbox_for(&family).unwrap();
+    let sent: Vec<&str> = queued[before..]
+        .iter()
+        .map(|e| e.reply.text.as_str())
+        .collect();
+    assert!(sent.len() >= 2, "{sent:?}");
+    for message in &sent {
+        let n = message.chars().count();
+        assert!(
+            n <= pandu::dialog::REPLY_MAX_CHARS,
+            "{n} characters: {message}"
+        );
+    }
+    assert!(
+        sent[0].contains("Pesan petugas") && sent[0].contains(&code),
+        "{sent:?}"
+    );
+    // Every paragraph arrives whole and in order.
+    let all = sent.join("\n\n");
+    let mut at = 0;
+    for p in &paragraphs {
+        let found = all[at..].find(p.as_str());
+        assert!(found.is_some(), "{p:?} missing or out of order in {all}");
+        at += found.unwrap_or(0) + p.len();
+    }
+    // The status answer shows the latest message cut to fit, the whole of it was sent above.
+    let own = app
+        .say(&family, &format!("cek status {}", code.to_lowercase()))
+        .await;
+    assert!(own.contains("Langkah 1"), "{own}");
+    for part in own.split("\n---\n") {
+        assert!(
+            part.chars().count() <= pandu::dialog::REPLY_MAX_CHARS,
+            "{part}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -335,3 +335,22 @@ async fn every_result_and_every_page_of_findings_fits_a_phone_screen() {
     drop(engine);
     drop(running);
 }
+
+/// One word per licence status (issue 13): what the offer check says of a company's status is the word
+/// the company check and staff use, in every language.
+#[test]
+fn a_licence_status_has_one_word_in_the_offer_check_and_the_company_check() {
+    let (_tmp, _store, rules) = setup();
+    let labels = pandu::registry::AgencyLabels::load(&root().join("config/agencies.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    use pandu::registry::Status;
+    for status in [Status::Suspended, Status::Revoked, Status::NotRenewed] {
+        for lang in pandu::dialog::Lang::ALL {
+            assert_eq!(
+                rules.statuses[status.code()].get(lang),
+                labels.status(status, lang),
+                "{status:?} in {lang:?}"
+            );
+        }
+    }
+}

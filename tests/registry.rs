@@ -1634,3 +1634,136 @@ fn over_ten_thousand_offices_only_registered_names_are_answered_licensed() {
         &wrong[..wrong.len().min(5)]
     );
 }
+
+// ---- Every answer of the shipped company check fits a phone screen, whatever the registry holds. ----
+
+/// A listing with the longest values a real one plausibly has: names of 50 to 55 characters, street
+/// addresses of 160 (every RT/RW, village and district), a long city name, two phone numbers, five
+/// look-alike names, two companies under one name, and every status.
+fn long_listing() -> String {
+    let address = "Jl. Raya Kalimalang Kav. 12-14 Blok B3 No. 27A RT 003/RW 011, Kelurahan Cipinang Melayu, Kecamatan Makasar, Komplek Pergudangan dan Perkantoran Bina Marga";
+    let city = "Kota Administrasi Jakarta Timur";
+    let phone = "(021) 8888-7777 / 0812-3456-7890";
+    let base = "PT Sumber Rezeki Cahaya Abadi Sentosa";
+    let mut rows = Vec::new();
+    for (i, (last, status)) in [
+        ("Internasional", "aktif"),
+        ("Indonesia Raya", "dibekukan"),
+        ("Nusantara Jaya", "dicabut"),
+        ("Mandiri Perkasa", "tidak diperpanjang"),
+        ("Gemilang Utama", "aktif"),
+        ("Sejahtera Bersama", "aktif"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        rows.push(format!(
+            "{base} {last},KEP.B-{:03}/KP2MI/PPTKIS/2024,{status},kantor pusat,\"{address}\",{city},DKI Jakarta,2024-01-0{},{phone}",
+            100 + i,
+            i + 1
+        ));
+    }
+    for licence in ["KEP.B-201/KP2MI/PPTKIS/2019", "KEP.B-202/KP2MI/PPTKIS/2025"] {
+        rows.push(format!(
+            "PT Bintang Samudera Mitra Sarana Penempatan Tenaga Kerja,{licence},aktif,kantor pusat,\"{address}\",{city},DKI Jakarta,2019-05-05,{phone}"
+        ));
+    }
+    format!("{HEADER}\n{}\n", rows.join("\n"))
+}
+
+#[test]
+fn every_answer_of_the_company_check_fits_a_phone_screen_with_the_longest_registry_values() {
+    let world = World::new();
+    let path = world.file("panjang.csv", &long_listing());
+    world
+        .registry
+        .import_csv(
+            &world.store,
+            &path,
+            Some("SISKOP2MI (salinan Dinperinaker Kota Pekalongan)".into()),
+            Date::parse("2026-11-20"),
+            &mut |_, _| {},
+        )
+        .unwrap();
+    let mut config = pandu::config::Config::default();
+    config.dialogs.dir = repo("dialogs");
+    config.dialogs.facts_file = repo("config/facts.yaml");
+    config.cases.contacts_file = repo("config/contacts.yaml");
+    config.agencies.sample_file = repo("config/agencies.sample.csv");
+    config.agencies.labels_file = repo("config/agencies.toml");
+    let actions = pandu::app::actions(&config, &world.store);
+    let (bot, _) = pandu::app::load_bot(&config, &actions).unwrap();
+    let user = pandu::storage::UserKey::new(pandu::storage::Channel::Console, "panjang");
+    let limit = pandu::dialog::REPLY_MAX_CHARS;
+    // What people type, reaching every outcome: licensed, suspended, revoked, not renewed, a list of
+    // five look-alikes and a pick from it, a licence number with another name, two companies under
+    // one name, nothing found, and a number that is not on the list.
+    let paths: &[&[&str]] = &[
+        &["PT Sumber Rezeki Cahaya Abadi Sentosa Internasional"],
+        &["sumber rezeki cahaya abadi sentosa indonesia raya"],
+        &["pt sumber rezeki cahaya abadi sentosa nusantara jaya"],
+        &["Sumber Rezeki Cahaya Abadi Sentosa Mandiri Perkasa"],
+        &["pt sumber rezeki cahaya abadi sentosa", "9", "3"],
+        &["PT Sumber Rejeki Cahaya Abadi Sentosa Internasionall", "1"],
+        // A look-alike typed longer than any name (cut where it is echoed), then a pick.
+        &[
+            "pt sumber rezeki cahaya abadi sentosa internasional group holding cabang jakarta timur",
+            "2",
+        ],
+        &["PT Cahaya Surya Kencana Abadi Mulia no izin KEP.B-100/KP2MI/PPTKIS/2024"],
+        &[
+            "pt bintang samudera mitra sarana penempatan tenaga kerja",
+            "2",
+        ],
+        &["pt qwerty zxcvb asdfgh abadi jaya sentosa makmur sejahtera"],
+    ];
+    let mut longest = BTreeMap::new();
+    for lang in [Lang::Id, Lang::En, Lang::Jv] {
+        for path in paths {
+            let mut session = pandu::dialog::Session {
+                lang,
+                lang_chosen: true,
+                ..Default::default()
+            };
+            let mut now = 1_800_000_000;
+            let opening: &[&str] = &["halo", "cek perusahaan"];
+            for text in opening.iter().chain(path.iter()) {
+                now += 5;
+                // Someone who chose the language: the company names typed are not a switch.
+                session.lang = lang;
+                let step = pandu::dialog::step(
+                    &bot,
+                    &actions,
+                    session,
+                    &pandu::dialog::Input {
+                        kind: pandu::dialog::InputKind::Text(text.to_string()),
+                        at: now,
+                    },
+                    &pandu::dialog::StepEnv {
+                        now,
+                        seed: 7,
+                        idle_secs: 3600,
+                        user: &user,
+                    },
+                );
+                session = step.session;
+                for reply in &step.replies {
+                    let chars = pandu::dialog::transcript::screen_chars(reply);
+                    assert!(
+                        chars <= limit,
+                        "[{lang:?}] {text:?}: a reply of {chars} characters (limit {limit}):\n{}",
+                        reply.text
+                    );
+                    let slot = longest.entry(lang).or_insert(0);
+                    *slot = (*slot).max(chars);
+                }
+            }
+        }
+    }
+    // The long values did reach the answers (the test measures what it means to).
+    assert!(
+        longest.len() == 3 && longest.values().all(|&n| n > 500),
+        "{longest:?}"
+    );
+    eprintln!("longest company-check reply per language: {longest:?}");
+}

@@ -26,6 +26,9 @@ use crate::dialog::{Action, ActionCall, ActionResult, Actions, Effect};
 use crate::storage::Store;
 use crate::time::Date;
 
+/// The most characters of the latest staff message shown in a status answer (`{staff_message}`).
+pub const STAFF_MESSAGE_SHOWN: usize = 450;
+
 /// Failed code lookups allowed per user per hour (someone guessing codes).
 pub const MAX_FAILED_LOOKUPS: u32 = 5;
 const LOOKUP_WINDOW_SECS: u64 = 3600;
@@ -312,9 +315,18 @@ impl Action for CaseStatus {
             .var("case_status", status)
             .var("case_updated", updated);
         if own {
+            // The whole message reached the reporter when staff sent it (in pieces if it was long);
+            // here it is cut so the status answer fits a phone screen.
             let message = case
                 .last_staff_reply()
-                .map(str::to_string)
+                .map(|m| {
+                    let m = m.trim();
+                    if m.chars().nth(STAFF_MESSAGE_SHOWN).is_some() {
+                        m.chars().take(STAFF_MESSAGE_SHOWN).chain(['…']).collect()
+                    } else {
+                        m.to_string()
+                    }
+                })
                 .unwrap_or_else(|| self.texts.no_staff_message.get(call.lang).to_string());
             result.var("staff_message", message)
         } else {

@@ -44,6 +44,53 @@ pub struct ReportedOffer {
     pub text: String,
 }
 
+/// `text` in pieces of at most `max` characters, in order, nothing left out: whole paragraphs packed
+/// together while they fit, a longer paragraph cut at its lines, then its sentences, then its words
+/// (a word longer than `max` is cut where it must be). Pieces are trimmed; none is empty.
+pub fn split_screen(text: &str, max: usize) -> Vec<String> {
+    let text = text.trim();
+    let max = max.max(1);
+    if text.chars().count() <= max {
+        return vec![text.to_string()];
+    }
+    let mut out = Vec::new();
+    pack(text, max, &["\n\n", "\n", ". ", " "], &mut out);
+    out.retain(|p| !p.trim().is_empty());
+    out
+}
+
+/// Splits `text` at the first of `seps` and packs the units into pieces of at most `max`
+/// characters; a unit too long alone is split with the next separators.
+fn pack(text: &str, max: usize, seps: &[&str], out: &mut Vec<String>) {
+    let len = |s: &str| s.chars().count();
+    let Some((sep, rest)) = seps.split_first() else {
+        let chars: Vec<char> = text.chars().collect();
+        out.extend(chars.chunks(max).map(|c| c.iter().collect::<String>()));
+        return;
+    };
+    // The separator stays with the unit before it (". " ends a sentence), trimmed at the cut.
+    let units: Vec<&str> = text.split_inclusive(sep).collect();
+    let mut current = String::new();
+    for unit in units {
+        if len(&current) + len(unit) <= max {
+            current.push_str(unit);
+            continue;
+        }
+        if !current.trim().is_empty() {
+            out.push(current.trim().to_string());
+        }
+        current.clear();
+        if len(unit) <= max {
+            current.push_str(unit);
+        } else {
+            pack(unit.trim(), max, rest, out);
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+}
+
 /// Staff actions on cases.
 #[derive(Clone)]
 pub struct Desk {
@@ -112,9 +159,12 @@ impl Desk {
     }
 
     /// Queues a message to the reporter, in their language.
+    /// Queues `text` for the reporter: one message, or several in order when it is longer than a
+    /// phone screen (a long staff reply), split at paragraphs, then lines, then sentences.
     async fn tell_reporter(&self, case: &Case, text: String) -> Result<(), CaseError> {
-        self.engine
-            .send(vec![Outgoing {
+        let messages = split_screen(&text, crate::dialog::REPLY_MAX_CHARS)
+            .into_iter()
+            .map(|text| Outgoing {
                 user: case.record.reporter.clone(),
                 reply: Reply {
                     text,
@@ -123,8 +173,9 @@ impl Desk {
                 kind: OutboxKind::Update {
                     case: case.code().to_string(),
                 },
-            }])
-            .await?;
+            })
+            .collect();
+        self.engine.send(messages).await?;
         Ok(())
     }
 
@@ -396,18 +447,33 @@ impl Desk {
                 referred_to,
                 note,
             } => {
+                // In words, as the desk's status answers: `baru → ditinjau (BP3MI Jawa Tengah)`.
                 let referral = referred_to
-                    .map(|r| fill(&t.event_referral, &[("to", r.as_str())]))
+                    .map(|r| {
+                        let label = self
+                            .texts
+                            .referral
+                            .get(r.as_str())
+                            .map(|l| l.get(Lang::Id))
+                            .unwrap_or(r.as_str());
+                        fill(&t.event_referral, &[("to", label)])
+                    })
                     .unwrap_or_default();
                 let note = note
                     .as_deref()
                     .map(|n| fill(&t.event_status_note, &[("note", n)]))
                     .unwrap_or_default();
+                let name = |s: &Status| {
+                    t.status_names
+                        .get(s.as_str())
+                        .map(String::as_str)
+                        .unwrap_or(s.as_str())
+                };
                 fill(
                     &t.event_status,
                     &[
-                        ("from", from.as_str()),
-                        ("to", to.as_str()),
+                        ("from", name(from)),
+                        ("to", name(to)),
                         ("referral", &referral),
                         ("note", &note),
                     ],
@@ -907,5 +973,33 @@ impl StaffCommands for TelegramStaff {
                 }
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::split_screen;
+
+    #[test]
+    fn a_long_reply_is_cut_at_paragraphs_then_sentences_and_nothing_is_lost() {
+        assert_eq!(split_screen("  pendek  ", 700), vec!["pendek".to_string()]);
+        let para = "Kalimat satu sudah cukup panjang. ".repeat(12);
+        let text = format!("Pesan petugas:\n\n{para}\n\n{para}\n\nKetik *tambah info*.");
+        let parts = split_screen(&text, 300);
+        assert!(parts.len() > 2, "{parts:?}");
+        for p in &parts {
+            assert!(p.chars().count() <= 300, "{p}");
+            assert!(!p.is_empty());
+        }
+        assert!(parts[0].starts_with("Pesan petugas:"), "{parts:?}");
+        assert!(parts.last().is_some_and(|p| p.ends_with("*tambah info*.")));
+        // Every word arrives, in order.
+        let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(words(&parts.join(" ")), words(&text));
+        // A word longer than a screen is cut, not dropped.
+        let long = "x".repeat(25);
+        let parts = split_screen(&long, 10);
+        assert_eq!(parts.concat(), long);
+        assert!(parts.iter().all(|p| p.chars().count() <= 10));
     }
 }

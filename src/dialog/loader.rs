@@ -20,7 +20,7 @@ use super::actions::Actions;
 use super::io::{Lang, Position};
 use super::model::{
     AnswerButton, Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node,
-    NodeKind, Question, REPLY_MAX_CHARS, REQUIRED_TEXTS, Text,
+    NodeKind, PatternSets, Question, REPLY_MAX_CHARS, REQUIRED_TEXTS, Text,
 };
 use super::normalize::{Lexicon, basic, normalize};
 use crate::time::Date;
@@ -1120,7 +1120,7 @@ impl Cx<'_> {
             flow_order,
             emergency,
             telegram_commands,
-            trigger_set: regex::RegexSet::empty(),
+            trigger_set: PatternSets::default(),
             trigger_owner: Vec::new(),
             emergency_set: regex::RegexSet::empty(),
             emergency_owner: Vec::new(),
@@ -1151,8 +1151,12 @@ impl Cx<'_> {
             }
         }
         let patterns: Vec<&str> = bot.trigger_owner.iter().map(|(_, r)| r.as_str()).collect();
-        match compile_set(&patterns) {
-            Ok(set) => bot.trigger_set = set,
+        match patterns
+            .chunks(PatternSets::CHUNK)
+            .map(compile_set)
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(sets) => bot.trigger_set = PatternSets::new(sets),
             Err(e) => self.error(
                 None,
                 None,

@@ -223,7 +223,7 @@ pub struct Bot {
     pub emergency_ignore: Option<Regex>,
     /// Every flow trigger in one set, so a message is scanned once; `trigger_owner[i]` is the flow and
     /// the regex of set entry `i`.
-    pub trigger_set: regex::RegexSet,
+    pub trigger_set: PatternSets,
     pub trigger_owner: Vec<(String, Regex)>,
     /// How long a report left through the menu can be resumed (`report_keep_minutes` in `_bot.yaml`).
     pub report_keep_secs: u64,
@@ -324,6 +324,34 @@ pub fn joined_passives(norm: &str) -> Option<String> {
     changed.then(|| out.join(" "))
 }
 
+/// Many patterns scanned as a few sets of at most [`PatternSets::CHUNK`] each, rather than one: one
+/// set of ~300 informal triggers with word windows makes an automaton whose lazy DFA needs 16–32 MiB
+/// to stay warm on varied messages, and with the regex crate's default cache it was rebuilt on nearly
+/// every message (BENCHMARKS.md). Smaller sets each fit their default cache.
+#[derive(Clone, Debug, Default)]
+pub struct PatternSets {
+    sets: Vec<regex::RegexSet>,
+}
+
+impl PatternSets {
+    pub const CHUNK: usize = 12;
+
+    pub fn new(sets: Vec<regex::RegexSet>) -> PatternSets {
+        PatternSets { sets }
+    }
+
+    /// The indices (over all the patterns, in order) of the patterns that match.
+    pub fn matches(&self, text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut base = 0;
+        for set in &self.sets {
+            out.extend(set.matches(text).iter().map(|i| base + i));
+            base += set.len();
+        }
+        out
+    }
+}
+
 /// The bot texts `_bot.yaml` must define.
 pub const REQUIRED_TEXTS: &[&str] = &[
     "fallback",
@@ -356,7 +384,21 @@ pub struct EmergencyCategory {
 
 #[cfg(test)]
 mod tests {
-    use super::joined_passives;
+    #![allow(clippy::unwrap_used)]
+    use super::{PatternSets, joined_passives};
+
+    #[test]
+    fn pattern_sets_give_the_index_over_all_patterns() {
+        let patterns: Vec<String> = (0..30).map(|i| format!(r"\bw{i}\b")).collect();
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let sets = PatternSets::new(
+            refs.chunks(PatternSets::CHUNK)
+                .map(|c| regex::RegexSet::new(c).unwrap())
+                .collect(),
+        );
+        assert_eq!(sets.matches("w3 w14 w29"), vec![3, 14, 29]);
+        assert!(sets.matches("nothing").is_empty());
+    }
 
     #[test]
     fn a_split_passive_is_joined_for_the_emergency_scan() {

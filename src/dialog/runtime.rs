@@ -20,7 +20,7 @@ use super::matcher::{self, Verdict};
 /// How well the examples of an answer inside a triggered flow must fit before the flow opens on that
 /// answer instead of its start (between the matcher's "unsure" and "confident").
 const REFINE_MIN: f32 = 0.42;
-use super::model::{Bot, FactValue, NodeKind, Text};
+use super::model::{Bot, FactValue, NodeKind, REPLY_MAX_CHARS, Text};
 use super::normalize::normalize;
 use crate::storage::UserKey;
 
@@ -215,10 +215,17 @@ impl Run<'_> {
             }
             _ => text,
         };
-        // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls.
+        // Consecutive texts of one turn travel as one message: fewer notifications, fewer API calls;
+        // but never past one phone screen (a notice before a long answer, "no such number" before
+        // the menu again): then the text starts a message of its own.
+        let fits = |last: &Reply| {
+            text.trim().is_empty()
+                || last.text.chars().count() + 2 + text.chars().count() <= REPLY_MAX_CHARS
+        };
         if !std::mem::take(&mut self.sealed)
             && let Some(last) = self.replies.last_mut()
             && last.choices.is_empty()
+            && fits(last)
         {
             if !text.trim().is_empty() {
                 if !last.text.is_empty() {
@@ -460,14 +467,22 @@ impl Run<'_> {
     /// and the user has answered something. Only then do "batal" and "menu" ask before leaving; in
     /// any other flow (a company check, a guidance page) they do what they say at once.
     fn has_answers(&self) -> bool {
-        let in_report = self.waiting_question().is_some_and(|pos| {
-            self.bot.flows.get(&pos.flow).is_some_and(|flow| {
-                flow.nodes.values().any(
-                    |n| matches!(&n.kind, NodeKind::Action { name, .. } if name == "case.open"),
-                )
-            })
-        });
-        in_report && self.session.vars.keys().any(|k| !k.starts_with('_'))
+        self.in_report() && self.session.vars.keys().any(|k| !k.starts_with('_'))
+    }
+
+    /// Whether a question of a flow that files a case (`case.open`) waits.
+    fn in_report(&self) -> bool {
+        self.waiting_question()
+            .is_some_and(|pos| files_a_case(self.bot, &pos.flow))
+    }
+
+    /// Whether a report intake is open: the conversation waits at a question or a menu of a flow
+    /// that files a case (`case.open`).
+    fn report_open(&self) -> bool {
+        self.session
+            .position
+            .as_ref()
+            .is_some_and(|pos| files_a_case(self.bot, &pos.flow))
     }
 
     /// Asks before a cancel word throws the unfinished answers away.
@@ -749,6 +764,14 @@ impl Run<'_> {
         self.session
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
+        self.emergency_numbers(cleaned);
+    }
+
+    /// The emergency numbers for the country of the conversation (or the one named in `cleaned`), as
+    /// a message of their own: nothing said before it (a language notice) or after it (the answer to
+    /// the rest of the message) shares its phone screen. While a report is being taken it says the
+    /// report is kept (`emergency_in_report`); otherwise how to start one (`emergency`).
+    fn emergency_numbers(&mut self, cleaned: &str) {
         if let Some(action) = self.actions.get("emergency.contacts") {
             // The message itself may name the country ("... di Malaysia", "di KL"); kept only for
             // this call. As typed, not after the lexicon: "kl" is also short for "kalau".
@@ -771,7 +794,13 @@ impl Run<'_> {
             .vars
             .entry("emergency_contacts".into())
             .or_default();
-        let text = self.bot_text("emergency");
+        let name = if self.report_open() && self.bot.texts.contains_key("emergency_in_report") {
+            "emergency_in_report"
+        } else {
+            "emergency"
+        };
+        let text = self.bot_text(name);
+        self.sealed = true;
         self.push(text, vec![]);
         self.sealed = true;
     }
@@ -957,7 +986,7 @@ impl Run<'_> {
             return None;
         }
         let mut best: Option<(usize, &str)> = None;
-        for i in self.bot.trigger_set.matches(norm).iter() {
+        for i in self.bot.trigger_set.matches(norm) {
             let Some((flow, regex)) = self.bot.trigger_owner.get(i) else {
                 continue;
             };
@@ -1254,6 +1283,41 @@ impl Run<'_> {
         let text = self.bot_text("fallback");
         self.push(text, vec![]);
     }
+}
+
+/// Whether `flow` files a case (has a `case.open` node): its questions take a report.
+pub fn files_a_case(bot: &Bot, flow: &str) -> bool {
+    bot.flows.get(flow).is_some_and(|flow| {
+        flow.nodes
+            .values()
+            .any(|n| matches!(&n.kind, NodeKind::Action { name, .. } if name == "case.open"))
+    })
+}
+
+/// The emergency message as the step sends it to this session (its language, its country in
+/// `negara`/`kota`, its position: a report being taken or not), for `pandu check` to measure every
+/// country in every language. `None` when the bot has no emergency text.
+pub fn emergency_message(
+    bot: &Bot,
+    actions: &Actions,
+    session: Session,
+    env: &StepEnv<'_>,
+) -> Option<String> {
+    bot.texts.get("emergency")?;
+    let mut run = Run {
+        bot,
+        actions,
+        env,
+        session,
+        replies: Vec::new(),
+        effects: Vec::new(),
+        entered: None,
+        entered_at: None,
+        not_understood: None,
+        sealed: false,
+    };
+    run.emergency_numbers("");
+    run.replies.pop().map(|r| r.text)
 }
 
 /// The choices of a question's list (`options:`): one per non-empty line of the variable, numbered in
@@ -1595,6 +1659,37 @@ mod tests {
         assert!(!step.session.vars.contains_key("_number"));
         // The menu still works after it.
         assert!(chat.say("1").contains("Syarat: umur 18."));
+    }
+
+    #[test]
+    fn texts_of_one_turn_share_a_message_only_while_it_fits_a_phone_screen() {
+        // A menu whose text is almost a screen long: "no such number" before it would push it over.
+        let long = "Pilih salah satu layanan di bawah ini sesuai kebutuhan Anda. ".repeat(11);
+        let main = format!(
+            "flow: main\nnodes:\n  start:\n    say: {{ id: {long:?}, en: {long:?} }}\n    choices:\n      - label: {{ id: Syarat, en: Requirements }}\n        goto: info\n      - label: {{ id: Lapor, en: Report }}\n        goto: lapor\n"
+        );
+        let (bot, _) = fixture::load_with(&[("main.yaml", &main)]).unwrap();
+        let mut chat = Chat { bot, ..Chat::new() };
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("7".into()));
+        for reply in &step.replies {
+            assert!(
+                reply.text.chars().count() <= REPLY_MAX_CHARS,
+                "{} characters: {}",
+                reply.text.chars().count(),
+                reply.text
+            );
+        }
+        // Both are said, in order: the notice, then the menu again with its choices.
+        assert_eq!(step.replies.len(), 2, "{step:?}");
+        assert!(step.replies[0].text.contains("Tidak ada nomor 7"));
+        assert!(step.replies[1].text.starts_with("Pilih salah satu layanan"));
+        assert_eq!(step.replies[1].choices.len(), 2);
+        // Short texts still travel together.
+        let mut chat = Chat::new();
+        chat.say("halo");
+        let step = chat.send(InputKind::Text("7".into()));
+        assert_eq!(step.replies.len(), 1, "{step:?}");
     }
 
     #[test]

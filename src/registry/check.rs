@@ -58,8 +58,19 @@ pub fn register_action(
 /// The variable the action reads: the name or number typed. The action sets it too, to the query it
 /// answered (a new name typed at a list, see [`PICK`]).
 pub const QUERY: &str = "agency_query";
-/// The most characters of the query echoed back in `agency_query`.
-pub const ECHO_CHARS: usize = 80;
+/// The most characters of the query echoed back in `agency_query` and `agency_typed` (a name typed
+/// longer than a registered one is cut, so the answer around it fits a phone screen).
+pub const ECHO_CHARS: usize = 60;
+
+/// `text` trimmed and cut at [`ECHO_CHARS`] with an ellipsis.
+fn echo(text: &str) -> String {
+    let text = text.trim();
+    if text.chars().nth(ECHO_CHARS).is_some() {
+        text.chars().take(ECHO_CHARS).chain(['…']).collect()
+    } else {
+        text.to_string()
+    }
+}
 
 /// The answer to a list of companies (`close`, `same_name`): a number picks that company, any other
 /// text is a new name. Read once: every run empties it, so a number typed later to the plain question
@@ -86,6 +97,9 @@ pub const SOURCE: &str = "agency_source";
 pub const DEMO: &str = "agency_demo";
 /// For `close` and `same_name`: a numbered list, one candidate per line (name, city, licence, status).
 pub const CANDIDATES: &str = "agency_candidates";
+/// The most characters of [`CANDIDATES`] (one line per company): the rest of the list is in the
+/// buttons, so the whole answer fits a phone screen with the longest names and cities.
+pub const CANDIDATES_MAX_CHARS: usize = 260;
 /// For `close` and `same_name`: the candidates' licence keys, one per line (read back by the next run).
 pub const CANDIDATE_KEYS: &str = "agency_candidate_keys";
 /// For `close`, `picked` and `licence_other`: the name the user typed (for `licence_other`, the name
@@ -217,7 +231,7 @@ impl AgencyCheck {
             .var(STATUS_CODE, company.status.code());
         if let Some(office) = self.office(company) {
             result = result
-                .var(BRANCH, office.place())
+                .var(BRANCH, place(office))
                 .var(BRANCH_TYPE, self.labels.office(office.office_type, lang))
                 .var(PHONE, office.phone.clone());
         }
@@ -255,6 +269,24 @@ impl AgencyCheck {
                 )
             })
             .collect();
+        // The list in the text fits its share of a phone screen: lines past [`CANDIDATES_MAX_CHARS`]
+        // are left to the buttons (every candidate keeps its button and its number), and a last
+        // line says how many more there are.
+        let mut kept = 0;
+        let mut chars = 0;
+        for line in &lines {
+            let n = line.chars().count() + 1;
+            if kept > 0 && chars + n > CANDIDATES_MAX_CHARS {
+                break;
+            }
+            chars += n;
+            kept += 1;
+        }
+        let mut text = lines[..kept].join("\n");
+        if kept < lines.len() {
+            text.push('\n');
+            text.push_str(&self.labels.more_candidates(lines.len() - kept, lang));
+        }
         let keys: Vec<&str> = shown
             .iter()
             .map(|c| c.company.licence_key.as_str())
@@ -266,7 +298,7 @@ impl AgencyCheck {
             );
         }
         result
-            .var(CANDIDATES, lines.join("\n"))
+            .var(CANDIDATES, text)
             .var(CANDIDATE_KEYS, keys.join("\n"))
     }
 
@@ -274,6 +306,39 @@ impl AgencyCheck {
         result.outcome = "not_found".to_string();
         result.var(HINT, self.labels.hint(hint, lang))
     }
+}
+
+/// The most characters of an office's street address shown in [`BRANCH`] (city and province follow
+/// it whole): an address typed with every RT/RW and district would not leave the record one phone
+/// screen.
+pub const ADDRESS_MAX_CHARS: usize = 60;
+
+/// `address, city, province`, the address cut at [`ADDRESS_MAX_CHARS`] on a character boundary.
+fn place(office: &Office) -> String {
+    if office
+        .address
+        .trim()
+        .chars()
+        .nth(ADDRESS_MAX_CHARS)
+        .is_none()
+    {
+        return office.place();
+    }
+    let kept: String = office
+        .address
+        .trim()
+        .chars()
+        .take(ADDRESS_MAX_CHARS - 1)
+        .collect();
+    let cut = format!(
+        "{}…",
+        kept.trim_end_matches(|c: char| c.is_whitespace() || c == ',')
+    );
+    Office {
+        address: cut,
+        ..office.clone()
+    }
+    .place()
 }
 
 /// "2" after a list of candidates: the licence key of candidate 2.
@@ -330,14 +395,14 @@ impl Action for AgencyCheck {
         } else {
             pick
         };
-        // Echoed back in the answer: a pasted essay is cut.
-        let shown: String = if query.chars().nth(ECHO_CHARS).is_some() {
-            query.chars().take(ECHO_CHARS).chain(['…']).collect()
-        } else {
-            query.to_string()
-        };
-        let result = result.var(QUERY, shown);
         let search = index.search(query);
+        // The name searched is echoed back: without the licence words typed around it ("PT Maju no
+        // izin" → "PT Maju"), a pasted essay cut.
+        let echoed = match (&search.verdict, &search.typed_name) {
+            (Verdict::LicenceOther, _) | (_, None) => query,
+            (_, Some(name)) => name.as_str(),
+        };
+        let result = result.var(QUERY, echo(echoed));
         let first = search.candidates.first();
         match (search.verdict, first) {
             (Verdict::Match, Some(best)) => self.company(result, best.company, call.lang),
@@ -345,13 +410,13 @@ impl Action for AgencyCheck {
                 let typed = search.typed_name.clone().unwrap_or_default();
                 let mut result = self
                     .record(result, holder.company, call.lang)
-                    .var(TYPED, typed);
+                    .var(TYPED, echo(&typed));
                 result.outcome = "licence_other".to_string();
                 result
             }
             (Verdict::Close, Some(_)) => self
                 .list(result, "close", &search.candidates, call.lang)
-                .var(TYPED, query.trim().to_string()),
+                .var(TYPED, echo(echoed)),
             (Verdict::SameName, Some(_)) => {
                 self.list(result, "same_name", &search.candidates, call.lang)
             }

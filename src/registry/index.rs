@@ -119,7 +119,9 @@ pub struct SearchResult<'a> {
     /// Best first. For `Match` and `LicenceOther`, the company first; for `NotFound`, near misses staff
     /// may want to see.
     pub candidates: Vec<Candidate<'a>>,
-    /// For `LicenceOther`: the name typed beside the licence number, as typed.
+    /// For `LicenceOther`: the name typed beside the licence number, as typed. For the other verdicts:
+    /// the name searched when the query carried licence words around it ("PT Maju no izin"), as
+    /// typed without them; `None` when the whole query was the name.
     pub typed_name: Option<String>,
 }
 
@@ -142,6 +144,62 @@ const LICENCE_WORDS: &[&str] = &[
     "no", "nomor", "nomer", "nmr", "izin", "ijin", "izinnya", "ijinnya", "sip3mi", "sip", "siup",
     "lisensi", "licence", "license", "number", "kep", "tahun", "thn",
 ];
+
+/// The words among [`LICENCE_WORDS`] that say "licence" itself: a run of licence words and numbers at
+/// either end of a query is cut off the name only when it holds one of these (so "PT Abadi No 1" keeps
+/// its number, "PT Abadi no izin" loses "no izin").
+const LICENCE_NAMES: &[&str] = &[
+    "izin", "ijin", "izinnya", "ijinnya", "sip3mi", "sip", "siup", "lisensi", "licence", "license",
+];
+
+/// The query without a run of licence words (and the licence number typed in it) at its start or end:
+/// "PT Maju Sejahtera no izin" → "PT Maju Sejahtera", "no. ijin KEP 12/2020 pt abadi" → "pt abadi".
+/// As typed otherwise; the whole query when nothing else would be left.
+pub fn without_licence_words(query: &str) -> String {
+    let tokens: Vec<&str> = query.split_whitespace().collect();
+    let parts = |t: &str| -> Vec<String> {
+        t.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    // "no izin nya": the suffix typed apart belongs to the licence words too.
+    let licence_like = |t: &str| {
+        parts(t).iter().all(|p| {
+            LICENCE_WORDS.contains(&p.as_str())
+                || p == "nya"
+                || p.chars().any(|c| c.is_ascii_digit())
+        })
+    };
+    let names_licence = |run: &[&str]| {
+        run.iter()
+            .any(|t| parts(t).iter().any(|p| LICENCE_NAMES.contains(&p.as_str())))
+    };
+    let mut start = 0;
+    while start < tokens.len() && licence_like(tokens[start]) {
+        start += 1;
+    }
+    if !names_licence(&tokens[..start]) {
+        start = 0;
+    }
+    let mut end = tokens.len();
+    while end > start && licence_like(tokens[end - 1]) {
+        end -= 1;
+    }
+    if !names_licence(&tokens[end..]) {
+        end = tokens.len();
+    }
+    let name = tokens[start..end]
+        .join(" ")
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != ')' && c != '.')
+        .to_string();
+    if name.chars().any(char::is_alphanumeric) {
+        name
+    } else {
+        query.trim().to_string()
+    }
+}
 
 /// The most whitespace-separated pieces of a query tried as "name + licence number".
 const MAX_SPLIT_TOKENS: usize = 16;
@@ -270,7 +328,24 @@ impl Index {
         {
             return result;
         }
-        let words = name_words(query);
+        // "PT Maju no izin": the name is what is left without the licence words (a registered name
+        // that happens to end in them is still found whole).
+        let mut words = name_words(query);
+        let mut typed_name = None;
+        if !self.by_name.contains_key(&words.join(" ")) {
+            let name = without_licence_words(query);
+            if name != query.trim() {
+                words = name_words(&name);
+                typed_name = Some(name);
+            }
+        }
+        let mut result = self.search_name(&words);
+        result.typed_name = typed_name;
+        result
+    }
+
+    /// The name part of [`Index::search`]: `words` are the query's [`name_words`].
+    fn search_name(&self, words: &[String]) -> SearchResult<'_> {
         let name_chars: usize = words.iter().map(|w| w.chars().count()).sum();
         if name_chars < MIN_QUERY_CHARS {
             return SearchResult::not_found(Hint::TooShort);
@@ -293,7 +368,7 @@ impl Index {
             };
             return SearchResult::new(verdict, exact);
         }
-        decide(self.score_names(&words))
+        decide(self.score_names(words))
     }
 
     /// A query holding a registered licence number, alone or with a name before or after it
@@ -394,7 +469,7 @@ impl Index {
             .join(" ");
         if !name.is_empty() && name_typed != registered {
             let mut result = SearchResult::new(Verdict::LicenceOther, vec![candidate]);
-            result.typed_name = Some(rest.trim().to_string());
+            result.typed_name = Some(without_licence_words(&rest));
             return Some(result);
         }
         if kind == MatchKind::LicenceNumbers && letters_in_licence {

@@ -162,7 +162,7 @@ impl AgencyLabels {
                 Hint::TooLong.code(),
             ],
         );
-        let note = section("note", file.note, &["demo"]);
+        let note = section("note", file.note, &["demo", "more"]);
         let candidate = convert("candidate", file.candidate);
         let pick = convert("pick", file.pick);
         let mut problems: Vec<LabelsProblem> = problems
@@ -234,6 +234,15 @@ impl AgencyLabels {
     /// The warning shown while the bundled demo data stands in for the real registry.
     pub fn demo_note(&self, lang: Lang) -> &str {
         self.note.get("demo").map(|t| t.get(lang)).unwrap_or("")
+    }
+
+    /// The last line of a candidate list cut to fit a phone screen: `{n}` more are in the buttons.
+    pub fn more_candidates(&self, n: usize, lang: Lang) -> String {
+        self.note
+            .get("more")
+            .map(|t| t.get(lang))
+            .unwrap_or("+{n}")
+            .replace("{n}", &n.to_string())
     }
 
     /// One line of a candidate list: `{n}`, `{name}`, `{city}`, `{status}`, `{status_note}`,

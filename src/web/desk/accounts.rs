@@ -184,9 +184,13 @@ pub enum SignIn {
 pub struct Accounts {
     store: DeskStore,
     config: Arc<DeskConfig>,
-    /// A hash to verify against when the name is unknown, so the answer takes as long either way.
-    dummy: Arc<String>,
 }
+
+/// A hash to verify against when the name is unknown, so the answer takes as long either way: an
+/// Argon2id hash (the default parameters, m = 19 MiB, t = 2, p = 1) of 32 random bytes no one kept.
+/// A constant rather than hashed at start: hashing takes 19 MiB at once, which was the start's memory
+/// peak (issue 16); `dummy_hash_costs_what_a_real_one_does` keeps it in step with the parameters.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$/Fk7q4sVsSXfEdx5t7Jgww$di+89fB6RkI9kfmoe+0jmgG/arf0yS80EJuQODhhQbI";
 
 pub fn now() -> u64 {
     crate::time::now_secs()
@@ -280,11 +284,9 @@ fn valid_token(token: &str) -> bool {
 
 impl Accounts {
     pub async fn open(store: &Store, config: &DeskConfig) -> Result<Accounts, AccountError> {
-        let dummy = blocking(|| hash_password("not a password of anyone")).await??;
         Ok(Accounts {
             store: DeskStore::open(store)?,
             config: Arc::new(config.clone()),
-            dummy: Arc::new(dummy),
         })
     }
 
@@ -446,7 +448,7 @@ impl Accounts {
         }
         let hash = match &account {
             Some(a) if !a.disabled => a.hash.clone(),
-            _ => self.dummy.as_ref().clone(),
+            _ => DUMMY_HASH.to_string(),
         };
         let clear = password.to_string();
         let matches = blocking(move || verify_password(&clear, &hash)).await?;
@@ -615,6 +617,18 @@ mod tests {
         assert!(verify_password(&p, &h));
         assert!(!verify_password("salah", &h));
         assert!(!verify_password(&p, "not a hash"));
+    }
+
+    #[test]
+    fn dummy_hash_costs_what_a_real_one_does() {
+        let real = hash_password("kata sandi").unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params);
+        assert!(!verify_password("", DUMMY_HASH));
+        assert!(!verify_password("not a password of anyone", DUMMY_HASH));
     }
 
     #[test]
