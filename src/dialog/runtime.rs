@@ -100,18 +100,7 @@ pub fn step(
 ) -> Step {
     let first_contact = session.last_seen == 0;
     let idle = !first_contact && env.now.saturating_sub(session.last_seen) > env.idle_secs;
-    let mut run = Run {
-        bot,
-        actions,
-        env,
-        session,
-        replies: Vec::new(),
-        effects: Vec::new(),
-        entered: None,
-        entered_at: None,
-        not_understood: None,
-        sealed: false,
-    };
+    let mut run = Run::new(bot, actions, env, session);
     run.session.last_seen = env.now;
     if !bot.languages.contains(&run.session.lang) {
         run.session.lang = Lang::Id;
@@ -178,6 +167,24 @@ pub fn clean_text(raw: &str) -> String {
         .take(MAX_ANSWER_CHARS)
         .collect();
     cleaned.trim().to_string()
+}
+
+impl<'a> Run<'a> {
+    /// A run of the step over `session`, with nothing said or done yet.
+    fn new(bot: &'a Bot, actions: &'a Actions, env: &'a StepEnv<'a>, session: Session) -> Run<'a> {
+        Run {
+            bot,
+            actions,
+            env,
+            session,
+            replies: Vec::new(),
+            effects: Vec::new(),
+            entered: None,
+            entered_at: None,
+            not_understood: None,
+            sealed: false,
+        }
+    }
 }
 
 impl Run<'_> {
@@ -1304,18 +1311,7 @@ pub fn emergency_message(
     env: &StepEnv<'_>,
 ) -> Option<String> {
     bot.texts.get("emergency")?;
-    let mut run = Run {
-        bot,
-        actions,
-        env,
-        session,
-        replies: Vec::new(),
-        effects: Vec::new(),
-        entered: None,
-        entered_at: None,
-        not_understood: None,
-        sealed: false,
-    };
+    let mut run = Run::new(bot, actions, env, session);
     run.emergency_numbers("");
     run.replies.pop().map(|r| r.text)
 }
