@@ -1569,23 +1569,13 @@ mod tests {
         assert!(out.contains("Lokasi: Jl. Contoh 1"), "{out}");
         // A reply whose first line was left out does not start with a blank line.
         chat.bot.facts.insert("address".into(), fact(""));
-        let mut run = Run {
-            bot: &chat.bot,
-            actions: &chat.actions,
-            env: &StepEnv {
-                now: 1,
-                seed: 1,
-                idle_secs: 1,
-                user: &chat.user,
-            },
-            session: Session::default(),
-            replies: Vec::new(),
-            effects: Vec::new(),
-            entered: None,
-            entered_at: None,
-            not_understood: None,
-            sealed: false,
+        let env = StepEnv {
+            now: 1,
+            seed: 1,
+            idle_secs: 1,
+            user: &chat.user,
         };
+        let mut run = Run::new(&chat.bot, &chat.actions, &env, Session::default());
         run.push(
             interpolate("{fact.address}\n\nIsi", Lang::Id, &chat.session, &chat.bot),
             vec![],
