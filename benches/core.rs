@@ -117,6 +117,24 @@ fn step_percentiles(
         }
     }
     let long = "assalamualaikum min, mau tanya sy lulusan smp umur 38 thn, pengen kerja ke taiwan jd perawat lansia, syaratnya apa aja, biayanya brp, trus pt yg resmi di pekalongan apa aja ya, soalnya ada sponsor yg dateng ke rumah minta dp 10jt buat proses";
+    // How much the literal prefilter leaves out: patterns without required words run on every
+    // message; the rest only when their words occur.
+    let norms: Vec<String> = messages
+        .iter()
+        .map(|m| pandu::dialog::normalize::normalize(m, &bot.lexicon))
+        .collect();
+    for (name, index) in [
+        ("trigger", &bot.trigger_set),
+        ("emergency", &bot.emergency_patterns),
+    ] {
+        let run: usize = norms.iter().map(|n| index.candidates(n).len()).sum();
+        println!(
+            "{name} patterns: {}, {} without required words; {:.1} run per held-out message",
+            index.len(),
+            index.unfiltered(),
+            run as f64 / norms.len().max(1) as f64
+        );
+    }
     for (name, set) in [
         ("held-out messages", messages.clone()),
         ("the long message", vec![long.to_string()]),

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
@@ -20,7 +21,7 @@ use super::actions::Actions;
 use super::io::{Lang, Position};
 use super::model::{
     AnswerButton, Bot, Confidence, FactMeta, FactValue, Flow, Keywords, Loc, MenuChoice, Node,
-    NodeKind, PatternSets, Question, REPLY_MAX_CHARS, REQUIRED_TEXTS, Text,
+    NodeKind, PatternIndex, Question, REPLY_MAX_CHARS, REQUIRED_TEXTS, Text,
 };
 use super::normalize::{Lexicon, basic, normalize};
 use crate::time::Date;
@@ -1120,49 +1121,33 @@ impl Cx<'_> {
             flow_order,
             emergency,
             telegram_commands,
-            trigger_set: PatternSets::default(),
+            trigger_set: PatternIndex::default(),
             trigger_owner: Vec::new(),
-            emergency_set: regex::RegexSet::empty(),
+            emergency_patterns: PatternIndex::default(),
             emergency_owner: Vec::new(),
             markup_vars: actions.markup_vars(),
             emergency_ignore,
         };
         self.check_photo_nodes(&bot, &bot_file);
+        // Each pattern on its own behind one literal prefilter (model::PatternIndex): the
+        // patterns were compiled one by one above, so nothing here can be too large.
         let mut emergency_patterns = Vec::new();
         for (i, category) in bot.emergency.iter().enumerate() {
             for p in &category.patterns {
-                emergency_patterns.push(p.as_str());
+                emergency_patterns.push(Arc::new(p.clone()));
                 bot.emergency_owner.push(i);
             }
         }
-        match compile_set(&emergency_patterns) {
-            Ok(set) => bot.emergency_set = set,
-            Err(e) => self.error(
-                None,
-                None,
-                format!("the emergency patterns together are too large to match: {e}"),
-            ),
-        }
+        bot.emergency_patterns = PatternIndex::new(emergency_patterns);
         for name in &bot.flow_order {
             if let Some(flow) = bot.flows.get(name) {
                 for t in &flow.triggers {
-                    bot.trigger_owner.push((name.clone(), t.clone()));
+                    bot.trigger_owner.push((name.clone(), Arc::new(t.clone())));
                 }
             }
         }
-        let patterns: Vec<&str> = bot.trigger_owner.iter().map(|(_, r)| r.as_str()).collect();
-        match patterns
-            .chunks(PatternSets::CHUNK)
-            .map(compile_set)
-            .collect::<Result<Vec<_>, _>>()
-        {
-            Ok(sets) => bot.trigger_set = PatternSets::new(sets),
-            Err(e) => self.error(
-                None,
-                None,
-                format!("the triggers together are too large to match: {e}"),
-            ),
-        }
+        bot.trigger_set =
+            PatternIndex::new(bot.trigger_owner.iter().map(|(_, r)| r.clone()).collect());
         if self.diags.iter().any(|d| d.severity == Severity::Error) {
             return None;
         }

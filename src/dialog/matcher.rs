@@ -6,8 +6,6 @@
 //! A [`Verdict`] says how sure the match is: `Confident` goes straight to the answering node,
 //! `Unsure` offers the best two or three as choices, `Poor` leaves the message to the fallback.
 
-use std::collections::HashMap;
-
 use super::io::{Lang, Position};
 use super::model::Text;
 
@@ -145,11 +143,17 @@ pub enum Verdict {
 pub struct Matcher {
     pub targets: Vec<Target>,
     pub examples: Vec<Example>,
-    /// Feature hash → feature index.
-    vocab: HashMap<u64, u32>,
+    /// Feature hashes, sorted: a feature's index is its place here (binary search, 8 bytes each).
+    vocab: Vec<u64>,
     idf: Vec<f32>,
-    /// Feature index → (example, weight in that example's unit vector).
-    postings: Vec<Vec<(u32, f32)>>,
+    /// The postings of feature `f` (the examples that have it, ascending, with its weight in that
+    /// example's unit vector) are `post_example[post_start[f]..post_start[f + 1]]` and the same range
+    /// of `post_weight`: three flat arrays instead of a vector per feature.
+    post_start: Vec<u32>,
+    post_example: Vec<u32>,
+    post_weight: Vec<f32>,
+    /// The target of each example.
+    example_target: Vec<u32>,
     /// The largest idf (at least 1), the weight of a word no example has.
     max_idf: f32,
 }
@@ -157,59 +161,95 @@ pub struct Matcher {
 impl Matcher {
     /// Builds the index from normalised examples.
     pub fn new(targets: Vec<Target>, examples: Vec<Example>) -> Matcher {
-        let mut vocab: HashMap<u64, u32> = HashMap::new();
-        let mut df: Vec<u32> = Vec::new();
-        let per_example: Vec<Vec<(u32, f32)>> = examples
+        // Each example's features by hash, in order of first appearance, repeated ones summed.
+        let per_example: Vec<Vec<(u64, f32)>> = examples
             .iter()
             .map(|e| {
-                let mut feats: Vec<(u32, f32)> = Vec::new();
+                let mut feats: Vec<(u64, f32)> = Vec::new();
                 for (hash, weight) in features(&e.text) {
-                    let next = vocab.len() as u32;
-                    let id = *vocab.entry(hash).or_insert(next);
-                    if id as usize == df.len() {
-                        df.push(0);
-                    }
-                    match feats.iter_mut().find(|(f, _)| *f == id) {
+                    match feats.iter_mut().find(|(f, _)| *f == hash) {
                         Some((_, w)) => *w += weight,
-                        None => feats.push((id, weight)),
-                    }
-                }
-                for (id, _) in &feats {
-                    if let Some(d) = df.get_mut(*id as usize) {
-                        *d += 1;
+                        None => feats.push((hash, weight)),
                     }
                 }
                 feats
             })
             .collect();
+        let mut vocab: Vec<u64> = per_example.iter().flatten().map(|(h, _)| *h).collect();
+        vocab.sort_unstable();
+        vocab.dedup();
+        vocab.shrink_to_fit();
+        let id_of = |h: u64| vocab.binary_search(&h).unwrap_or(0) as u32;
+        let per_example: Vec<Vec<(u32, f32)>> = per_example
+            .into_iter()
+            .map(|feats| feats.into_iter().map(|(h, w)| (id_of(h), w)).collect())
+            .collect();
+        let mut df: Vec<u32> = vec![0; vocab.len()];
+        for feats in &per_example {
+            for (id, _) in feats {
+                if let Some(d) = df.get_mut(*id as usize) {
+                    *d += 1;
+                }
+            }
+        }
         let n = examples.len().max(1) as f32;
         let idf: Vec<f32> = df
             .iter()
             .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln().max(0.05))
             .collect();
-        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
-        for (e, feats) in per_example.iter().enumerate() {
-            let weighted: Vec<(u32, f32)> = feats
-                .iter()
-                .map(|&(id, tf)| (id, tf * idf_of(&idf, id)))
-                .collect();
-            let norm = weighted.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
-            if norm == 0.0 {
-                continue;
+        // Unit vectors of the examples, then the postings laid out feature by feature, each list in
+        // example order.
+        let unit: Vec<Vec<(u32, f32)>> = per_example
+            .iter()
+            .map(|feats| {
+                let weighted: Vec<(u32, f32)> = feats
+                    .iter()
+                    .map(|&(id, tf)| (id, tf * idf_of(&idf, id)))
+                    .collect();
+                let norm = weighted.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+                if norm == 0.0 {
+                    return Vec::new();
+                }
+                weighted.into_iter().map(|(id, w)| (id, w / norm)).collect()
+            })
+            .collect();
+        let mut post_start: Vec<u32> = vec![0; vocab.len() + 1];
+        for (id, _) in unit.iter().flatten() {
+            if let Some(c) = post_start.get_mut(*id as usize + 1) {
+                *c += 1;
             }
-            for (id, w) in weighted {
-                if let Some(list) = postings.get_mut(id as usize) {
-                    list.push((e as u32, w / norm));
+        }
+        for i in 1..post_start.len() {
+            post_start[i] += post_start[i - 1];
+        }
+        let total = post_start.last().copied().unwrap_or(0) as usize;
+        let mut fill: Vec<u32> = post_start.clone();
+        let mut post_example = vec![0u32; total];
+        let mut post_weight = vec![0f32; total];
+        for (e, feats) in unit.iter().enumerate() {
+            for &(id, w) in feats {
+                if let Some(at) = fill.get_mut(id as usize) {
+                    let i = *at as usize;
+                    if let (Some(pe), Some(pw)) = (post_example.get_mut(i), post_weight.get_mut(i))
+                    {
+                        *pe = e as u32;
+                        *pw = w;
+                    }
+                    *at += 1;
                 }
             }
         }
         let max_idf = idf.iter().copied().fold(1.0, f32::max);
+        let example_target = examples.iter().map(|e| e.target as u32).collect();
         Matcher {
             targets,
             examples,
             vocab,
             idf,
-            postings,
+            post_start,
+            post_example,
+            post_weight,
+            example_target,
             max_idf,
         }
     }
@@ -223,33 +263,32 @@ impl Matcher {
         if self.examples.is_empty() || norm.is_empty() {
             return Vec::new();
         }
-        // One pass over the features: known ones summed per feature (in order of first appearance,
-        // so the sums are the same on every run), unknown ones into the query's length.
-        let mut query: Vec<(u32, f32)> = Vec::new();
-        let mut slot: HashMap<u32, usize> = HashMap::new();
+        // Known features summed per feature, in order of first appearance (so the sums are the
+        // same on every run), unknown ones into the query's length.
+        let mut known: Vec<(u32, u32, f32)> = Vec::new();
         let mut unseen = 0f32;
-        for (hash, weight) in features(norm) {
-            let Some(&id) = self.vocab.get(&hash) else {
+        for (pos, (hash, weight)) in features(norm).enumerate() {
+            match self.vocab.binary_search(&hash) {
+                Ok(id) => known.push((id as u32, pos as u32, weight)),
                 // Unknown features count in the query's length too, so a long message about
                 // something else does not match on one shared word: each weighs as a rare one.
-                unseen += weight * weight;
-                continue;
-            };
-            match slot.get(&id) {
-                Some(&i) => {
-                    if let Some((_, w)) = query.get_mut(i) {
-                        *w += weight;
-                    }
-                }
-                None => {
-                    slot.insert(id, query.len());
-                    query.push((id, weight));
-                }
+                Err(_) => unseen += weight * weight,
             }
         }
+        // Group by feature (a stable sort keeps each feature's weights in message order), sum each
+        // group from its first weight on, then back to the order of first appearance.
+        known.sort_by_key(|k| k.0);
+        let mut query: Vec<(u32, u32, f32)> = Vec::with_capacity(known.len());
+        for (id, pos, weight) in known {
+            match query.last_mut() {
+                Some((last, _, w)) if *last == id => *w += weight,
+                _ => query.push((id, pos, weight)),
+            }
+        }
+        query.sort_unstable_by_key(|q| q.1);
         let weighted: Vec<(u32, f32)> = query
             .iter()
-            .map(|&(id, tf)| (id, tf * idf_of(&self.idf, id)))
+            .map(|&(id, _, tf)| (id, tf * idf_of(&self.idf, id)))
             .collect();
         let max_idf = self.max_idf;
         let norm_q = (weighted.iter().map(|(_, w)| w * w).sum::<f32>()
@@ -259,20 +298,29 @@ impl Matcher {
             return Vec::new();
         }
         let mut scores = vec![0f32; self.examples.len()];
-        for (id, w) in &weighted {
-            if let Some(list) = self.postings.get(*id as usize) {
-                for &(e, ew) in list {
-                    if let Some(s) = scores.get_mut(e as usize) {
-                        *s += w * ew;
-                    }
+        for &(id, w) in &weighted {
+            let (Some(&from), Some(&to)) = (
+                self.post_start.get(id as usize),
+                self.post_start.get(id as usize + 1),
+            ) else {
+                continue;
+            };
+            let range = from as usize..to as usize;
+            let (Some(ex), Some(ew)) = (
+                self.post_example.get(range.clone()),
+                self.post_weight.get(range),
+            ) else {
+                continue;
+            };
+            for (&e, &ew) in ex.iter().zip(ew) {
+                if let Some(s) = scores.get_mut(e as usize) {
+                    *s += w * ew;
                 }
             }
         }
         let mut best = vec![0f32; self.targets.len()];
-        for (e, s) in scores.iter().enumerate() {
-            if let Some(ex) = self.examples.get(e)
-                && let Some(b) = best.get_mut(ex.target)
-            {
+        for (s, &t) in scores.iter().zip(&self.example_target) {
+            if let Some(b) = best.get_mut(t as usize) {
                 let s = s / norm_q;
                 if s > *b {
                     *b = s;
@@ -380,9 +428,10 @@ fn idf_of(idf: &[f32], id: u32) -> f32 {
 fn features(norm: &str) -> impl Iterator<Item = (u64, f32)> + '_ {
     let words: Vec<&str> = norm
         .split(' ')
-        .filter(|w| !w.is_empty() && !STOPWORDS.contains(w))
+        .filter(|w| !w.is_empty() && !is_stopword(w))
         .collect();
     let mut out: Vec<(u64, f32)> = Vec::with_capacity(words.len() * 8);
+    let mut padded: Vec<u8> = Vec::with_capacity(32);
     for (i, w) in words.iter().enumerate() {
         out.push((hash(b'w', &[w.as_bytes()]), 1.0));
         if let Some(next) = words.get(i + 1) {
@@ -391,17 +440,26 @@ fn features(norm: &str) -> impl Iterator<Item = (u64, f32)> + '_ {
         if w.chars().all(|c| c.is_ascii_digit()) {
             continue;
         }
-        let padded: Vec<u8> = std::iter::once(b'#')
-            .chain(w.bytes())
-            .chain(std::iter::once(b'#'))
-            .collect();
-        if padded.len() >= 3 {
-            for tri in padded.windows(3) {
-                out.push((hash(b'c', &[tri]), 0.35));
-            }
+        padded.clear();
+        padded.push(b'#');
+        padded.extend_from_slice(w.as_bytes());
+        padded.push(b'#');
+        for tri in padded.windows(3) {
+            out.push((hash(b'c', &[tri]), 0.35));
         }
     }
     out.into_iter()
+}
+
+/// Whether a word is in [`STOPWORDS`] (sorted once, then a binary search).
+fn is_stopword(word: &str) -> bool {
+    static SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut v = STOPWORDS.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        v
+    });
+    SORTED.binary_search(&word).is_ok()
 }
 
 /// FNV-1a over a kind byte and parts: the same on every machine and every run.

@@ -14,6 +14,7 @@ pub mod markup;
 pub mod matcher;
 pub mod model;
 pub mod normalize;
+pub mod prefilter;
 pub mod runtime;
 pub mod transcript;
 

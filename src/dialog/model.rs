@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use regex::Regex;
 
 use super::io::{Lang, Position};
 use super::normalize::Lexicon;
+use super::prefilter::Prefilter;
 use crate::time::Date;
 
 /// Text in several languages; `id` is always present. Also the type of every other multi-language
@@ -214,17 +216,17 @@ pub struct Bot {
     pub flows: BTreeMap<String, Flow>,
     pub flow_order: Vec<String>,
     pub emergency: Vec<EmergencyCategory>,
-    /// Every emergency pattern in one set (one scan of each message); `emergency_owner[i]` is the index
-    /// in `emergency` of set entry `i`'s category.
-    pub emergency_set: regex::RegexSet,
+    /// Every emergency pattern, behind one literal prefilter; `emergency_owner[i]` is the index in
+    /// `emergency` of pattern `i`'s category.
+    pub emergency_patterns: PatternIndex,
     pub emergency_owner: Vec<usize>,
     /// Phrases blanked out before the emergency scan (`ignore:` in `_emergency.yaml`: "hp mati",
     /// "jaminan kecelakaan kerja"), all in one regex.
     pub emergency_ignore: Option<Regex>,
-    /// Every flow trigger in one set, so a message is scanned once; `trigger_owner[i]` is the flow and
-    /// the regex of set entry `i`.
-    pub trigger_set: PatternSets,
-    pub trigger_owner: Vec<(String, Regex)>,
+    /// Every flow trigger behind one literal prefilter; `trigger_owner[i]` is the flow and the regex
+    /// (shared with the index) of pattern `i`.
+    pub trigger_set: PatternIndex,
+    pub trigger_owner: Vec<(String, Arc<Regex>)>,
     /// How long a report left through the menu can be resumed (`report_keep_minutes` in `_bot.yaml`).
     pub report_keep_secs: u64,
     /// Example messages of flows and nodes, indexed (`examples:` in the dialog files).
@@ -279,12 +281,22 @@ impl Bot {
             }
             _ => norm,
         };
-        self.emergency_set
-            .matches(text)
-            .iter()
-            .filter_map(|i| self.emergency_owner.get(i))
-            .filter_map(|&c| self.emergency.get(c))
-            .min_by_key(|c| c.priority)
+        // The most urgent category (ties: the earlier one) is the first matching pattern in
+        // order of urgency, so the candidates are tried in that order and the first match ends it.
+        let mut order: Vec<(u8, usize, usize)> = self
+            .emergency_patterns
+            .candidates(text)
+            .into_iter()
+            .filter_map(|i| {
+                let c = *self.emergency_owner.get(i)?;
+                Some((self.emergency.get(c)?.priority, c, i))
+            })
+            .collect();
+        order.sort_unstable();
+        order
+            .into_iter()
+            .find(|&(_, _, i)| self.emergency_patterns.is_match(i, text))
+            .and_then(|(_, c, _)| self.emergency.get(c))
     }
 
     /// A bot text by name, in `lang`; empty if the name is unknown (the loader requires all of them).
@@ -324,31 +336,53 @@ pub fn joined_passives(norm: &str) -> Option<String> {
     changed.then(|| out.join(" "))
 }
 
-/// Many patterns scanned as a few sets of at most [`PatternSets::CHUNK`] each, rather than one: one
-/// set of ~300 informal triggers with word windows makes an automaton whose lazy DFA needs 16–32 MiB
-/// to stay warm on varied messages, and with the regex crate's default cache it was rebuilt on nearly
-/// every message (BENCHMARKS.md). Smaller sets each fit their default cache.
+/// Many patterns, of which a message usually fits a handful: a [`Prefilter`] picks the few whose
+/// required words occur, and only those run, each on its own small automaton. (One set of ~300
+/// informal triggers with word windows made an automaton whose lazy DFA needed 16-32 MiB to stay warm
+/// on varied messages; twenty-five sets of 12 still rebuilt their states on most new messages, see
+/// BENCHMARKS.md.) The regexes are shared (`Arc`) with whoever needs the match itself, so each keeps
+/// one cache.
 #[derive(Clone, Debug, Default)]
-pub struct PatternSets {
-    sets: Vec<regex::RegexSet>,
+pub struct PatternIndex {
+    regexes: Vec<Arc<Regex>>,
+    prefilter: Prefilter,
 }
 
-impl PatternSets {
-    pub const CHUNK: usize = 12;
-
-    pub fn new(sets: Vec<regex::RegexSet>) -> PatternSets {
-        PatternSets { sets }
+impl PatternIndex {
+    pub fn new(regexes: Vec<Arc<Regex>>) -> PatternIndex {
+        let patterns: Vec<&str> = regexes.iter().map(|r| r.as_str()).collect();
+        let prefilter = Prefilter::new(&patterns);
+        PatternIndex { regexes, prefilter }
     }
 
-    /// The indices (over all the patterns, in order) of the patterns that match.
+    /// The indices of the patterns that match, ascending.
     pub fn matches(&self, text: &str) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut base = 0;
-        for set in &self.sets {
-            out.extend(set.matches(text).iter().map(|i| base + i));
-            base += set.len();
-        }
+        let mut out = self.prefilter.candidates(text);
+        out.retain(|&i| self.regexes.get(i).is_some_and(|r| r.is_match(text)));
         out
+    }
+
+    /// The indices of the patterns that may match (a superset of [`PatternIndex::matches`]),
+    /// ascending.
+    pub fn candidates(&self, text: &str) -> Vec<usize> {
+        self.prefilter.candidates(text)
+    }
+
+    pub fn is_match(&self, i: usize, text: &str) -> bool {
+        self.regexes.get(i).is_some_and(|r| r.is_match(text))
+    }
+
+    pub fn len(&self) -> usize {
+        self.regexes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.regexes.is_empty()
+    }
+
+    /// How many patterns have no required words and run on every message.
+    pub fn unfiltered(&self) -> usize {
+        self.prefilter.unfiltered()
     }
 }
 
@@ -385,19 +419,20 @@ pub struct EmergencyCategory {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::{PatternSets, joined_passives};
+    use super::{Arc, PatternIndex, Regex, joined_passives};
 
     #[test]
-    fn pattern_sets_give_the_index_over_all_patterns() {
-        let patterns: Vec<String> = (0..30).map(|i| format!(r"\bw{i}\b")).collect();
-        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
-        let sets = PatternSets::new(
-            refs.chunks(PatternSets::CHUNK)
-                .map(|c| regex::RegexSet::new(c).unwrap())
-                .collect(),
-        );
-        assert_eq!(sets.matches("w3 w14 w29"), vec![3, 14, 29]);
-        assert!(sets.matches("nothing").is_empty());
+    fn the_pattern_index_gives_the_index_over_all_patterns() {
+        let patterns: Vec<Arc<Regex>> = (0..30)
+            .map(|i| Arc::new(Regex::new(&format!(r"\bw{i}\b")).unwrap()))
+            .chain([Arc::new(Regex::new(r"^\d+$").unwrap())])
+            .collect();
+        let index = PatternIndex::new(patterns);
+        assert_eq!(index.matches("w3 w14 w29"), vec![3, 14, 29]);
+        // "w3" is in "w30": a candidate, but it does not match.
+        assert_eq!(index.matches("w30"), Vec::<usize>::new());
+        assert_eq!(index.matches("42"), vec![30]);
+        assert!(index.matches("nothing").is_empty());
     }
 
     #[test]

@@ -59,60 +59,90 @@ impl Lexicon {
 /// Lower case, letters and digits only, single spaces, stretched letters shortened. No lexicon.
 pub fn basic(text: &str) -> String {
     // Runs of one character: three or more of the same letter is a stretch ("tolonggg", "haloooo")
-    // and becomes one; doubles are real spelling ("saat", "2000") and stay.
-    let mut runs: Vec<(char, usize)> = Vec::new();
+    // and becomes one; doubles are real spelling ("saat", "2000") and stay. One pass, each run
+    // written out when the next begins.
+    let mut out = String::with_capacity(text.len().min(MAX_MATCH_CHARS * 4));
+    let mut run: Option<(char, usize)> = None;
+    let flush = |out: &mut String, run: Option<(char, usize)>| {
+        if let Some((ch, n)) = run {
+            let keep = if ch == ' ' || (n >= 3 && !ch.is_ascii_digit()) {
+                1
+            } else {
+                n
+            };
+            for _ in 0..keep {
+                out.push(ch);
+            }
+        }
+    };
     for ch in text.chars().take(MAX_MATCH_CHARS) {
         let ch = fold_accent(ch);
-        if ch.is_alphanumeric() {
-            for lower in ch.to_lowercase() {
-                match runs.last_mut() {
-                    Some((last, n)) if *last == lower => *n += 1,
-                    _ => runs.push((lower, 1)),
+        if ch.is_ascii_alphanumeric() {
+            let lower = ch.to_ascii_lowercase();
+            match &mut run {
+                Some((last, n)) if *last == lower => *n += 1,
+                _ => {
+                    flush(&mut out, run);
+                    run = Some((lower, 1));
                 }
             }
-        } else if !matches!(runs.last(), Some((' ', _)) | None) {
-            runs.push((' ', 1));
+        } else if ch.is_alphanumeric() {
+            for lower in ch.to_lowercase() {
+                match &mut run {
+                    Some((last, n)) if *last == lower => *n += 1,
+                    _ => {
+                        flush(&mut out, run);
+                        run = Some((lower, 1));
+                    }
+                }
+            }
+        } else if !matches!(run, Some((' ', _)) | None) {
+            flush(&mut out, run);
+            run = Some((' ', 1));
         }
     }
-    let mut out = String::with_capacity(runs.len() * 2);
-    for (ch, n) in runs {
-        let keep = if ch == ' ' || (n >= 3 && !ch.is_ascii_digit()) {
-            1
-        } else {
-            n
-        };
-        for _ in 0..keep {
-            out.push(ch);
-        }
+    if !matches!(run, Some((' ', _))) {
+        flush(&mut out, run);
     }
-    out.trim_end().to_string()
+    // Only a space can end it, and a final space was not written.
+    out
 }
 
 /// The form triggers and keywords are matched on: [`basic`] plus the lexicon.
 pub fn normalize(text: &str, lexicon: &Lexicon) -> String {
-    let words: Vec<String> = basic(text).split(' ').map(str::to_string).collect();
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let basic = basic(text);
+    let words: Vec<&str> = basic.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut out = String::with_capacity(basic.len() + 16);
+    let mut put = |w: &str| {
+        if !w.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(w);
+        }
+    };
     let mut i = 0;
-    'outer: while i < words.len() {
-        let candidates = lexicon.by_first.get(&words[i]).map(Vec::as_slice);
+    'outer: while let Some(&word) = words.get(i) {
+        let candidates = lexicon.by_first.get(word).map(Vec::as_slice);
         for &k in candidates.unwrap_or(&[]) {
             let Some((phrase, to)) = lexicon.phrases.get(k) else {
                 continue;
             };
-            if words.len() - i >= phrase.len() && words[i..i + phrase.len()] == phrase[..] {
-                out.push(to.clone());
+            if let Some(here) = words.get(i..i + phrase.len())
+                && here.iter().zip(phrase).all(|(a, b)| *a == b.as_str())
+            {
+                put(to);
                 i += phrase.len();
                 continue 'outer;
             }
         }
-        match lexicon.words.get(&words[i]) {
-            Some(to) => out.push(to.clone()),
-            None => out.push(words[i].clone()),
+        match lexicon.words.get(word) {
+            Some(to) => put(to),
+            None => put(word),
         }
         i += 1;
     }
-    out.retain(|w| !w.is_empty());
-    out.join(" ")
+    out
 }
 
 /// Words that mark a message as English, Javanese or Indonesian (as typed, before the lexicon).

@@ -1,0 +1,422 @@
+//! Which of many regexes can match a text at all, from words they cannot match without.
+//!
+//! At load time each pattern's syntax tree is read for a set of literals one of which every match
+//! must contain (`\b(\w+ ){0,2}(syarat\w*|sarat)( \w+){0,3}` needs "syarat" or "sarat"); all the
+//! literals go into one Aho-Corasick automaton. A message is scanned once by it, and only the
+//! patterns whose literals occur are run. The answer is exactly that of running every pattern: a
+//! pattern is skipped only when it cannot match, and a pattern with no such literals (or one that
+//! needs Unicode rules) is always run.
+//!
+//! Soundness of the literals: patterns are compiled case-insensitive, ASCII first
+//! ([`super::loader::compile_pattern`]); only patterns that compile in ASCII mode are filtered, where
+//! case folding is ASCII only, which is what the automaton's ASCII case-insensitivity does too.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex_syntax::ParserBuilder;
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// The most strings a finite piece of a pattern may expand to before it is no longer expanded.
+const MAX_EXACT: usize = 24;
+/// The most characters of a class that still count as alternatives ("[sz]", not "\w").
+const MAX_CLASS: usize = 4;
+
+/// The literals of many patterns, and which patterns need them.
+#[derive(Clone, Debug, Default)]
+pub struct Prefilter {
+    automaton: Option<AhoCorasick>,
+    /// Literal `i` of the automaton is needed by patterns `owners[starts[i]..starts[i + 1]]`.
+    starts: Vec<u32>,
+    owners: Vec<u32>,
+    /// Patterns that are run on every text.
+    always: Vec<u32>,
+    patterns: usize,
+}
+
+impl Prefilter {
+    pub fn new(patterns: &[&str]) -> Prefilter {
+        let mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = Default::default();
+        let mut always = Vec::new();
+        for (i, p) in patterns.iter().enumerate() {
+            match required_literals(p) {
+                Some(lits) => {
+                    for lit in lits {
+                        by_literal.entry(lit).or_default().push(i as u32);
+                    }
+                }
+                None => always.push(i as u32),
+            }
+        }
+        let mut starts = Vec::with_capacity(by_literal.len() + 1);
+        let mut owners = Vec::new();
+        let mut literals = Vec::with_capacity(by_literal.len());
+        for (lit, pats) in by_literal {
+            starts.push(owners.len() as u32);
+            owners.extend(pats);
+            literals.push(lit);
+        }
+        starts.push(owners.len() as u32);
+        let automaton = if literals.is_empty() {
+            None
+        } else {
+            match AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+            {
+                Ok(ac) => Some(ac),
+                Err(_) => {
+                    // Cannot happen for a few thousand short literals; run everything if it does.
+                    always = (0..patterns.len() as u32).collect();
+                    starts = vec![0];
+                    owners.clear();
+                    None
+                }
+            }
+        };
+        owners.shrink_to_fit();
+        Prefilter {
+            automaton,
+            starts,
+            owners,
+            always,
+            patterns: patterns.len(),
+        }
+    }
+
+    /// The patterns that may match `text`, ascending; every pattern that matches is among them.
+    pub fn candidates(&self, text: &str) -> Vec<usize> {
+        let mut seen = vec![0u64; self.patterns.div_ceil(64)];
+        let mut mark = |p: u32| {
+            if let Some(word) = seen.get_mut(p as usize / 64) {
+                *word |= 1 << (p % 64);
+            }
+        };
+        for &p in &self.always {
+            mark(p);
+        }
+        if let Some(ac) = &self.automaton {
+            for m in ac.find_overlapping_iter(text) {
+                let lit = m.pattern().as_usize();
+                let (Some(&from), Some(&to)) = (self.starts.get(lit), self.starts.get(lit + 1))
+                else {
+                    continue;
+                };
+                for &p in self.owners.get(from as usize..to as usize).unwrap_or(&[]) {
+                    mark(p);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (w, &word) in seen.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                out.push(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+        out
+    }
+
+    /// How many patterns have no literals and are run on every text.
+    pub fn unfiltered(&self) -> usize {
+        self.always.len()
+    }
+}
+
+/// Literals (lower case) one of which every match of `pattern` contains; `None` when there is no
+/// such set, or the pattern needs Unicode mode.
+pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let parse = |case_insensitive: bool| {
+        ParserBuilder::new()
+            .unicode(false)
+            .utf8(true)
+            .case_insensitive(case_insensitive)
+            .build()
+            .parse(pattern)
+    };
+    // The pattern is compiled in ASCII mode exactly when it parses in ASCII mode.
+    parse(true).ok()?;
+    let hir = parse(false).ok()?;
+    let info = analyse(&hir);
+    let set = best(info.exact, info.required)?;
+    Some(
+        set.into_iter()
+            .map(|mut l| {
+                l.make_ascii_lowercase();
+                l
+            })
+            .collect(),
+    )
+}
+
+/// What is known of a piece of a pattern: every string it matches (when few), and a set of literals
+/// one of which each of its matches contains.
+struct Info {
+    exact: Option<Vec<Vec<u8>>>,
+    required: Option<Vec<Vec<u8>>>,
+}
+
+fn analyse(hir: &Hir) -> Info {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Info {
+            exact: Some(vec![Vec::new()]),
+            required: None,
+        },
+        HirKind::Literal(lit) => Info {
+            exact: Some(vec![lit.0.to_vec()]),
+            required: None,
+        },
+        HirKind::Class(class) => Info {
+            exact: class_strings(class),
+            required: None,
+        },
+        HirKind::Capture(cap) => analyse(&cap.sub),
+        HirKind::Repetition(rep) => {
+            let sub = analyse(&rep.sub);
+            if rep.min == 0 {
+                // `x?` is `x` or nothing; longer optional repetitions say nothing.
+                let exact = match (rep.max, sub.exact) {
+                    (Some(1), Some(mut e)) => {
+                        if !e.iter().any(Vec::is_empty) {
+                            e.push(Vec::new());
+                        }
+                        Some(e)
+                    }
+                    _ => None,
+                };
+                return Info {
+                    exact,
+                    required: None,
+                };
+            }
+            let exact = match (rep.min, rep.max, &sub.exact) {
+                (1, Some(1), Some(e)) => Some(e.clone()),
+                _ => None,
+            };
+            Info {
+                exact,
+                required: best(sub.exact, sub.required),
+            }
+        }
+        HirKind::Concat(parts) => {
+            let mut candidates: Vec<Vec<Vec<u8>>> = Vec::new();
+            let mut run: Option<Vec<Vec<u8>>> = Some(vec![Vec::new()]);
+            let mut whole = true;
+            for part in parts {
+                let info = analyse(part);
+                match info.exact {
+                    Some(e) => {
+                        let joined = run.as_ref().and_then(|r| product(r, &e));
+                        run = match joined {
+                            Some(j) => Some(j),
+                            None => {
+                                // Too many strings: what came before is one candidate, and the
+                                // run starts again from this piece.
+                                if let Some(r) = run.take() {
+                                    candidates.push(r);
+                                }
+                                whole = false;
+                                Some(e)
+                            }
+                        };
+                    }
+                    None => {
+                        whole = false;
+                        if let Some(r) = run.take() {
+                            candidates.push(r);
+                        }
+                        if let Some(req) = info.required {
+                            candidates.push(req);
+                        }
+                        run = Some(vec![Vec::new()]);
+                    }
+                }
+            }
+            let exact = if whole { run.clone() } else { None };
+            if let Some(r) = run {
+                candidates.push(r);
+            }
+            let required = candidates
+                .into_iter()
+                .fold(None, |acc, c| better(acc, Some(c)));
+            Info { exact, required }
+        }
+        HirKind::Alternation(alts) => {
+            let infos: Vec<Info> = alts.iter().map(analyse).collect();
+            let exact = infos
+                .iter()
+                .try_fold(Vec::new(), |mut acc: Vec<Vec<u8>>, i| {
+                    for s in i.exact.as_ref()? {
+                        if !acc.contains(s) {
+                            acc.push(s.clone());
+                        }
+                    }
+                    (acc.len() <= MAX_EXACT).then_some(acc)
+                });
+            let mut required: Option<Vec<Vec<u8>>> = Some(Vec::new());
+            for info in infos {
+                let Some(own) = best(info.exact, info.required) else {
+                    required = None;
+                    break;
+                };
+                if let Some(r) = required.as_mut() {
+                    for s in own {
+                        if !r.contains(&s) {
+                            r.push(s);
+                        }
+                    }
+                }
+            }
+            Info { exact, required }
+        }
+    }
+}
+
+/// The strings of a small class, one character each.
+fn class_strings(class: &Class) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    match class {
+        Class::Bytes(bytes) => {
+            for r in bytes.ranges() {
+                for b in r.start()..=r.end() {
+                    out.push(vec![b]);
+                    if out.len() > MAX_CLASS {
+                        return None;
+                    }
+                }
+            }
+        }
+        Class::Unicode(chars) => {
+            for r in chars.ranges() {
+                for c in r.start()..=r.end() {
+                    let mut buf = [0u8; 4];
+                    out.push(c.encode_utf8(&mut buf).as_bytes().to_vec());
+                    if out.len() > MAX_CLASS {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Every string of `a` followed by every string of `b`; `None` when that is too many.
+fn product(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if a.len().saturating_mul(b.len()) > MAX_EXACT {
+        return None;
+    }
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            let mut s = x.clone();
+            s.extend_from_slice(y);
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The better of an exact set and a required set, as a required set.
+fn best(exact: Option<Vec<Vec<u8>>>, required: Option<Vec<Vec<u8>>>) -> Option<Vec<Vec<u8>>> {
+    better(exact, required)
+}
+
+/// The more selective of two literal sets: no empty literal, then the longer shortest literal, then
+/// fewer literals.
+fn better(a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>) -> Option<Vec<Vec<u8>>> {
+    let usable =
+        |s: Option<Vec<Vec<u8>>>| s.filter(|s| !s.is_empty() && s.iter().all(|l| !l.is_empty()));
+    match (usable(a), usable(b)) {
+        (Some(a), Some(b)) => {
+            let key = |s: &Vec<Vec<u8>>| {
+                (
+                    s.iter().map(Vec::len).min().unwrap_or(0),
+                    std::cmp::Reverse(s.len()),
+                )
+            };
+            Some(if key(&b) > key(&a) { b } else { a })
+        }
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn lits(p: &str) -> Option<Vec<String>> {
+        required_literals(p).map(|v| {
+            let mut v: Vec<String> = v
+                .into_iter()
+                .map(|l| String::from_utf8(l).unwrap())
+                .collect();
+            v.sort();
+            v
+        })
+    }
+
+    #[test]
+    fn the_words_a_pattern_needs_are_found() {
+        assert_eq!(
+            lits(r"\b(\w+ ){0,2}(syarat\w*|persyaratan\w*|sarat)( \w+){0,3}"),
+            Some(vec!["persyaratan".into(), "sarat".into(), "syarat".into()])
+        );
+        assert_eq!(
+            lits(r"\b(kerja|gawe) (di|ke|neng) (taiwan|hong ?kong)\b").map(|v| v.len()),
+            Some(18)
+        );
+        // Upper case in a pattern is matched on lower-case text.
+        assert_eq!(lits(r"\bSKCK\b"), Some(vec!["skck".into()]));
+        // Nothing required: run always.
+        assert_eq!(lits(r"^\d+$"), None);
+        assert_eq!(lits(r"\b(\w+ )?(a|\w+)"), None);
+        // Unicode mode (a `.`): run always.
+        assert_eq!(lits(r"tolong.*"), None);
+    }
+
+    #[test]
+    fn only_patterns_whose_words_occur_are_candidates() {
+        let f = Prefilter::new(&[r"\bsyarat\w*", r"\b(gaji|upah) (belum|blm)\b", r"^\d+$"]);
+        assert_eq!(f.unfiltered(), 1);
+        assert_eq!(f.candidates("syaratnya apa"), vec![0, 2]);
+        assert_eq!(f.candidates("GAJI belum dibayar"), vec![1, 2]);
+        assert_eq!(f.candidates("halo"), vec![2]);
+    }
+
+    #[test]
+    fn the_candidates_are_never_fewer_than_the_matches() {
+        let patterns = [
+            r"\b(\w+ ){0,2}(syarat\w*|persyaratan\w*|sarat)( \w+){0,3}",
+            r"\b(bisa|boleh|iso|can i)( \w+){0,3} (kalau|kalo|nek|yen|jika|if) (sudah |wis )?(tua|punya anak|bertato)\b",
+            r"\b(di ?sekap|di ?kurung)\b",
+            r"\bg[ae]ji\w* (ga|gak|tidak) (di)?bayar",
+            r"\b\d+ ?(jt|juta)\b",
+        ];
+        let f = Prefilter::new(&patterns);
+        let texts = [
+            "syaratnya apa min",
+            "bisa ga kalau wis punya anak",
+            "anak saya di sekap majikan",
+            "gajinya ga dibayar 3 bulan",
+            "pt minta 10 jt",
+            "halo",
+        ];
+        for text in texts {
+            let cands = f.candidates(text);
+            for (i, p) in patterns.iter().enumerate() {
+                let re = regex::RegexBuilder::new(p)
+                    .case_insensitive(true)
+                    .unicode(false)
+                    .build()
+                    .unwrap();
+                if re.is_match(text) {
+                    assert!(cands.contains(&i), "{p} on {text}");
+                }
+            }
+        }
+    }
+}
