@@ -790,7 +790,7 @@ impl Cx<'_> {
             }
             if !ignore.is_empty() {
                 match compile_pattern(&ignore.join("|")) {
-                    Ok(r) => emergency_ignore = Some(r),
+                    Ok(r) => emergency_ignore = Some(super::model::GatedRegex::new(r)),
                     Err(e) => self.error(
                         None,
                         Some("_emergency/ignore".into()),

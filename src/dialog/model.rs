@@ -221,8 +221,8 @@ pub struct Bot {
     pub emergency_patterns: PatternIndex,
     pub emergency_owner: Vec<usize>,
     /// Phrases blanked out before the emergency scan (`ignore:` in `_emergency.yaml`: "hp mati",
-    /// "jaminan kecelakaan kerja"), all in one regex.
-    pub emergency_ignore: Option<Regex>,
+    /// "jaminan kecelakaan kerja"), all in one regex, run only when a word it needs occurs.
+    pub emergency_ignore: Option<GatedRegex>,
     /// Every flow trigger behind one literal prefilter; `trigger_owner[i]` is the flow and the regex
     /// (shared with the index) of pattern `i`.
     pub trigger_set: PatternIndex,
@@ -276,7 +276,7 @@ impl Bot {
         let blanked;
         let text = match &self.emergency_ignore {
             Some(re) if re.is_match(norm) => {
-                blanked = re.replace_all(norm, " ");
+                blanked = re.regex.replace_all(norm, " ");
                 blanked.as_ref()
             }
             _ => norm,
@@ -383,6 +383,26 @@ impl PatternIndex {
     /// How many patterns have no required words and run on every message.
     pub fn unfiltered(&self) -> usize {
         self.prefilter.unfiltered()
+    }
+}
+
+/// One regex behind its literal prefilter: it runs only when one of the words every match needs
+/// occurs (most messages have none of the emergency `ignore` phrases' words).
+#[derive(Clone, Debug)]
+pub struct GatedRegex {
+    pub regex: Regex,
+    gate: Prefilter,
+}
+
+impl GatedRegex {
+    pub fn new(regex: Regex) -> GatedRegex {
+        let gate = Prefilter::new(&[regex.as_str()]);
+        GatedRegex { regex, gate }
+    }
+
+    /// Exactly `regex.is_match(text)`.
+    pub fn is_match(&self, text: &str) -> bool {
+        !self.gate.candidates(text).is_empty() && self.regex.is_match(text)
     }
 }
 
