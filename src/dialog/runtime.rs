@@ -75,6 +75,9 @@ const PARKED_AT: &str = "_parked_at";
 const PARKED_VARS: &str = "_parked_vars";
 const PARKED_SINCE: &str = "_parked_since";
 const PENDING_ANSWER: &str = "_pending_answer";
+/// An action `case.story.<var>` in a report flow names the variable of its "what happened" answer
+/// (and skips that question when the story is already told): see [`Run::keep_story`].
+pub const STORY_ACTION: &str = "case.story.";
 
 struct Run<'a> {
     bot: &'a Bot,
@@ -258,9 +261,15 @@ impl Run<'_> {
             return self.choice(&id);
         }
         self.detect_language(&cleaned);
-        self.emergency(&norm, &cleaned);
+        let urgent = self.emergency(&norm, &cleaned);
 
         if let Some(()) = self.keyword(&norm) {
+            return;
+        }
+        // An emergency told in the middle of a report is what happened, not the answer to the
+        // question on screen ("Siti, dia dipukul majikan" is no name): kept as the report's story,
+        // and the question asked again.
+        if urgent && self.keep_story(&cleaned) {
             return;
         }
         // A number that is not one of the choices just shown: say so, and show them again.
@@ -338,6 +347,18 @@ impl Run<'_> {
             self.session
                 .vars
                 .insert("_trigger_text".into(), cleaned.clone());
+            // An emergency that opens a report ("adik sy disekap agen, mau lapor") is already what
+            // happened: kept as the story, so the report does not ask it again.
+            if urgent
+                && let Some(var) = self.story_var(&target.flow).map(str::to_string)
+                && self
+                    .session
+                    .vars
+                    .get(&var)
+                    .is_none_or(|v| v.trim().is_empty())
+            {
+                self.session.vars.insert(var, cleaned.clone());
+            }
             // A question of another flow waits for the user to come back; the flow's own trigger
             // simply starts the flow again.
             if let Some(pos) = self.session.position.clone()
@@ -747,9 +768,12 @@ impl Run<'_> {
 
     // --- understanding ----------------------------------------------------------------------------
 
-    fn emergency(&mut self, norm: &str, cleaned: &str) {
+    /// Notices emergency words: the effect, and the numbers for a priority-1 category (not again
+    /// within [`EMERGENCY_REPEAT_SECS`]). `true` when the message raised a priority-1 category, shown
+    /// or not.
+    fn emergency(&mut self, norm: &str, cleaned: &str) -> bool {
         let hit = self.bot.emergency_hit(norm);
-        let Some(category) = hit else { return };
+        let Some(category) = hit else { return false };
         self.effects.push(Effect::Emergency {
             category: category.name.clone(),
         });
@@ -757,7 +781,7 @@ impl Run<'_> {
             .vars
             .insert("_emergency".into(), category.name.clone());
         if category.priority > 1 {
-            return;
+            return false;
         }
         let last = self
             .session
@@ -766,12 +790,58 @@ impl Run<'_> {
             .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(0);
         if last != 0 && self.env.now.saturating_sub(last) < EMERGENCY_REPEAT_SECS {
-            return;
+            return true;
         }
         self.session
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
         self.emergency_numbers(cleaned);
+        true
+    }
+
+    /// The variable that holds what happened in the report `flow` takes: the `<var>` of its
+    /// `case.story.<var>` node (the node that skips the "what happened" question when it is already
+    /// told). `None` for a flow that takes no story.
+    fn story_var(&self, flow: &str) -> Option<&str> {
+        self.bot
+            .flows
+            .get(flow)?
+            .nodes
+            .values()
+            .find_map(|n| match &n.kind {
+                NodeKind::Action { name, .. } => name.strip_prefix(STORY_ACTION),
+                _ => None,
+            })
+    }
+
+    /// A message that raised a priority-1 emergency while a report waits at a question or menu
+    /// other than "what happened": it is not that question's answer, so it is kept as the story
+    /// (added to what is already told) and the waiting question is asked again in one line
+    /// (`story_kept`, then its prompt). `false` when nothing waits in a report that takes a story, or
+    /// when the "what happened" question itself waits (the message is then its answer, as usual).
+    fn keep_story(&mut self, cleaned: &str) -> bool {
+        let Some(pos) = self.session.position.clone() else {
+            return false;
+        };
+        let Some(var) = self.story_var(&pos.flow).map(str::to_string) else {
+            return false;
+        };
+        match self.bot.node(&pos).map(|n| &n.kind) {
+            Some(NodeKind::Question(q)) if q.save != var => {}
+            Some(NodeKind::Menu { .. }) => {}
+            _ => return false,
+        }
+        let story = match self.session.vars.get(&var) {
+            Some(told) if !told.trim().is_empty() => format!("{told}\n{cleaned}"),
+            _ => cleaned.to_string(),
+        };
+        let story: String = story.chars().take(MAX_ANSWER_CHARS).collect();
+        self.session.vars.insert(var, story);
+        self.session.retries = 0;
+        let text = self.bot_text("story_kept");
+        self.push(text, vec![]);
+        self.prompt(&pos);
+        true
     }
 
     /// The emergency numbers for the country of the conversation (or the one named in `cleaned`), as
@@ -1944,31 +2014,108 @@ mod tests {
         assert!(!chat.session.vars.contains_key("nama"));
     }
 
+    fn chat_in_intake() -> Chat {
+        let (bot, _) = fixture::load_with(&[("lapor.yaml", fixture::LAPOR_INTAKE)]).unwrap();
+        Chat { bot, ..Chat::new() }
+    }
+
     #[test]
     fn emergency_words_show_numbers_at_once_and_the_intake_goes_on() {
-        let mut chat = Chat::new();
+        let mut chat = chat_in_intake();
         chat.say("lapor");
+        assert!(chat.say("2").contains("Siapa nama PMI?"));
         let step = chat.send(InputKind::Text("Siti, dia dipukul majikan".into()));
         let out = shown(&step);
-        assert!(out.starts_with("DARURAT"), "{out}");
-        assert!(
-            out.contains("Umur Siti, dia dipukul majikan?"),
-            "the answer still counts: {out}"
-        );
-        // The numbers are a message of their own, so neither message outgrows a phone screen.
+        // The numbers at once, as a message of their own, saying the report is kept.
         assert_eq!(step.replies.len(), 2, "{out}");
         assert!(step.replies[0].text.starts_with("DARURAT"), "{out}");
-        assert!(step.replies[1].text.starts_with("Umur"), "{out}");
+        assert!(
+            step.replies[0].text.contains("laporan tetap tersimpan"),
+            "{out}"
+        );
         assert!(step.effects.contains(&Effect::Emergency {
             category: "kekerasan".into()
         }));
-        // Not repeated within minutes; a lower-priority category is noted without the numbers.
-        let step = chat.send(InputKind::Text("disiksa".into()));
-        assert!(!shown(&step).contains("DARURAT"));
+        // The message is not the name: it is kept as what happened, and the name is asked again.
+        assert_eq!(
+            step.replies[1].text,
+            "Dicatat sebagai cerita. Jawab dulu:\n\nSiapa nama PMI?"
+        );
+        assert!(!chat.session.vars.contains_key("nama"), "{out}");
+        assert_eq!(chat.session.vars["cerita"], "Siti, dia dipukul majikan");
+        assert_eq!(chat.at(), Some(("lapor".into(), "nama".into())));
+        assert!(chat.say("Siti").contains("Umur Siti?"));
+        // Not repeated within minutes, but still not an answer: added to the story, the age asked
+        // again. A lower-priority category is noted without the numbers.
+        let step = chat.send(InputKind::Text("td pagi dia disiksa lg".into()));
+        assert!(!shown(&step).contains("DARURAT"), "{}", shown(&step));
+        assert!(shown(&step).contains("Umur Siti?"), "{}", shown(&step));
+        assert_eq!(
+            chat.session.vars["cerita"],
+            "Siti, dia dipukul majikan\ntd pagi dia disiksa lg"
+        );
         let step = chat.send(InputKind::Text("gaji".into()));
         assert!(step.effects.contains(&Effect::Emergency {
             category: "gaji".into()
         }));
+        // What happened is not asked again; the report carries it.
+        let out = chat.say("25");
+        assert!(out.contains("Ceritanya sudah dicatat."), "{out}");
+        assert!(!out.contains("Apa yang terjadi?"), "{out}");
+        let out = chat.say("dia pulang");
+        assert!(
+            out.contains("Siti, 25. Cerita: Siti, dia dipukul majikan"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn an_emergency_typed_where_what_happened_is_asked_is_the_answer() {
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        chat.say("1");
+        chat.say("Siti");
+        assert!(chat.say("30").contains("Apa yang terjadi?"));
+        let step = chat.send(InputKind::Text("dia dipukul majikan tiap hari".into()));
+        assert!(step.replies[0].text.starts_with("DARURAT"));
+        assert!(
+            shown(&step).contains("Apa harapan Anda?"),
+            "{}",
+            shown(&step)
+        );
+        assert!(!shown(&step).contains("Dicatat sebagai cerita"));
+        assert_eq!(chat.session.vars["cerita"], "dia dipukul majikan tiap hari");
+    }
+
+    #[test]
+    fn an_emergency_at_a_menu_of_the_report_or_opening_it_is_kept_as_the_story() {
+        // At the report's first menu: the numbers, then the same menu again with its buttons.
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        let step = chat.send(InputKind::Text("tolong adik sy dipukul".into()));
+        assert!(step.replies[0].text.starts_with("DARURAT"));
+        let last = step.replies.last().unwrap();
+        assert!(last.text.ends_with("Siapa yang melapor?"), "{}", last.text);
+        assert_eq!(last.choices.len(), 2);
+        assert_eq!(chat.at(), Some(("lapor".into(), "siapa".into())));
+        assert_eq!(chat.session.vars["cerita"], "tolong adik sy dipukul");
+        // The message that opens a report with an emergency is its story too.
+        let mut chat = chat_in_intake();
+        chat.say("halo");
+        let out = chat.say("mau lapor, kakak sy disiksa majikan");
+        assert!(
+            out.starts_with("DARURAT") && out.contains("Siapa yang melapor?"),
+            "{out}"
+        );
+        chat.say("2");
+        chat.say("Ani");
+        assert!(chat.say("41").contains("Ceritanya sudah dicatat."));
+        // A report started without one asks what happened.
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        chat.say("2");
+        chat.say("Ani");
+        assert!(chat.say("41").contains("Apa yang terjadi?"));
     }
 
     #[test]
