@@ -308,39 +308,24 @@ impl Run<'_> {
         if self.expected_answer(&cleaned, &norm) {
             return;
         }
-        // Examples first when they are sure (they know the point of the question, a trigger only a
-        // word of it), then the triggers, then "did you mean" when the examples half-know.
+        // Where the message leads (examples, triggers: `route`), then "did you mean" when the
+        // examples half-know.
         let ranked = self.bot.matcher.rank(&norm);
         let verdict = self.bot.matcher.verdict(&ranked);
-        let matched = match &verdict {
-            Verdict::Confident(t) => self.bot.matcher.targets.get(*t).map(|t| t.position.clone()),
-            _ => None,
-        };
-        let triggered = self.trigger(&norm).and_then(|flow| {
-            self.bot
-                .flows
-                .get(&flow)
-                .map(|f| Position::new(flow.clone(), f.first()))
-        });
-        let target = match (matched, triggered) {
-            (Some(m), Some(t)) if m.flow != t.flow => {
-                // They disagree. The examples win when they clearly prefer their target to the
-                // trigger's flow; a flow without examples is judged by its trigger.
-                let best = ranked.first().map(|r| r.1).unwrap_or(0.0);
-                match self.bot.matcher.flow_score(&ranked, &t.flow) {
-                    Some(other) if best - other >= matcher::OVERRULE_GAP => Some(m),
-                    // A flow without examples yet (a new answer page) is judged by its trigger:
-                    // its author wrote the trigger for exactly this, the examples cannot know it.
-                    _ => Some(t),
-                }
-            }
-            (Some(m), _) => Some(m),
-            (None, t) => t,
-        };
-        // A trigger opens a flow at its start; when the examples of one of its answers fit the
-        // message ("anak sy di malaysia blm digaji 5 bulan" in the family flow), go straight to
-        // that answer instead of asking what the message already said.
-        let target = target.map(|t| self.refine_within_flow(t, &ranked));
+        let target = self.route(&norm, &ranked, &verdict);
+        // In the middle of a report, a message that leads elsewhere ("syarat ke taiwan apa" at a
+        // menu of the report, or at a question it does not fit) asks first: answer here, or go there?
+        if let Some(target) = &target
+            && self.report_open()
+            && self
+                .session
+                .position
+                .as_ref()
+                .is_some_and(|pos| pos.flow != target.flow)
+            && self.switch_offer(target, None)
+        {
+            return;
+        }
         if let Some(target) = target {
             // The message that opened a flow, for an action that reads what was typed with the
             // trigger ("cek status PKL-7KQ2MX": `case.status_typed`).
@@ -361,14 +346,13 @@ impl Run<'_> {
             }
             // A question of another flow waits for the user to come back; the flow's own trigger
             // simply starts the flow again.
-            if let Some(pos) = self.session.position.clone()
-                && pos.flow != target.flow
-                && matches!(
-                    self.bot.node(&pos).map(|n| &n.kind),
-                    Some(NodeKind::Question(_))
-                )
+            if self
+                .session
+                .position
+                .as_ref()
+                .is_some_and(|pos| pos.flow != target.flow)
             {
-                self.session.paused = Some(pos);
+                self.pause_here();
             }
             return self.go(target);
         }
@@ -393,6 +377,89 @@ impl Run<'_> {
             return self.go(self.bot.start_position());
         }
         self.fallback();
+    }
+
+    /// Where a message leads outside the answer the current node expects: the examples' confident
+    /// target, the trigger's flow, or (when they disagree) the one the examples clearly prefer; then
+    /// refined to the answer inside the flow that the examples prefer (see [`Run::refine_within_flow`]).
+    fn route(&self, norm: &str, ranked: &[(usize, f32)], verdict: &Verdict) -> Option<Position> {
+        // Examples first when they are sure (they know the point of the question, a trigger only a
+        // word of it), then the triggers.
+        let matched = match verdict {
+            Verdict::Confident(t) => self.bot.matcher.targets.get(*t).map(|t| t.position.clone()),
+            _ => None,
+        };
+        let triggered = self.trigger(norm).and_then(|flow| {
+            self.bot
+                .flows
+                .get(&flow)
+                .map(|f| Position::new(flow.clone(), f.first()))
+        });
+        let target = match (matched, triggered) {
+            (Some(m), Some(t)) if m.flow != t.flow => {
+                // They disagree. The examples win when they clearly prefer their target to the
+                // trigger's flow; a flow without examples is judged by its trigger.
+                let best = ranked.first().map(|r| r.1).unwrap_or(0.0);
+                match self.bot.matcher.flow_score(ranked, &t.flow) {
+                    Some(other) if best - other >= matcher::OVERRULE_GAP => Some(m),
+                    // A flow without examples yet (a new answer page) is judged by its trigger:
+                    // its author wrote the trigger for exactly this, the examples cannot know it.
+                    _ => Some(t),
+                }
+            }
+            (Some(m), _) => Some(m),
+            (None, t) => t,
+        };
+        // A trigger opens a flow at its start; when the examples of one of its answers fit the
+        // message ("anak sy di malaysia blm digaji 5 bulan" in the family flow), go straight to
+        // that answer instead of asking what the message already said.
+        target.map(|t| self.refine_within_flow(t, ranked))
+    }
+
+    /// "Answer this question, or go to <topic>?" while a report waits at a question or menu and the
+    /// message leads to `target` elsewhere: the answers are kept either way. `pending` is the message
+    /// to save if the user says it was the answer after all (a question without a pattern); without
+    /// it, "answer" shows the question or menu again. `false` when `target` has no label to show (no
+    /// examples at it or at its flow's start) or the bot has no `switch_offer` text.
+    fn switch_offer(&mut self, target: &Position, pending: Option<&str>) -> bool {
+        if self.bot.text("switch_offer", Lang::Id).is_empty() {
+            return false;
+        }
+        let targets = &self.bot.matcher.targets;
+        let start = self
+            .bot
+            .flows
+            .get(&target.flow)
+            .map(|f| Position::new(target.flow.clone(), f.first()));
+        let Some(label) = targets
+            .iter()
+            .find(|t| &t.position == target)
+            .or_else(|| targets.iter().find(|t| Some(&t.position) == start.as_ref()))
+            .map(|t| t.label.clone())
+        else {
+            return false;
+        };
+        let label = self.render(Some(&label));
+        match pending {
+            Some(text) => self
+                .session
+                .vars
+                .insert(PENDING_ANSWER.into(), text.to_string()),
+            None => self.session.vars.remove(PENDING_ANSWER),
+        };
+        let text = self.bot_text("switch_offer");
+        let choices = vec![
+            Choice {
+                id: ANSWER_ID.into(),
+                label: self.bot_text("answer_label"),
+            },
+            Choice {
+                id: format!("{GOTO_PREFIX}{}/{}", target.flow, target.node),
+                label,
+            },
+        ];
+        self.push(text, choices);
+        true
     }
 
     /// The start of a flow, or the answer inside it that the examples prefer: the best-ranked target
@@ -444,6 +511,23 @@ impl Run<'_> {
                     .find(|(_, label)| !norm.is_empty() && *label == norm)
             })
             .or_else(|| {
+                // One or two words of exactly one label ("keluarga" for "Keluarga PMI", "saya" for
+                // "Saya sendiri (PMI)"), chat words aside: that button, never a guess between two.
+                let core = without_filler(norm);
+                let words: Vec<&str> = core.split(' ').filter(|w| !w.is_empty()).collect();
+                if words.is_empty() || words.len() > 2 || is_yes(norm) {
+                    return None;
+                }
+                let mut fits = offered.iter().filter(|(_, label)| {
+                    let label: Vec<&str> = label.split(' ').collect();
+                    words.iter().all(|w| label.contains(w))
+                });
+                match (fits.next(), fits.next()) {
+                    (Some(only), None) => Some(only),
+                    _ => None,
+                }
+            })
+            .or_else(|| {
                 if !is_yes(norm) {
                     return None;
                 }
@@ -481,6 +565,21 @@ impl Run<'_> {
         self.push(text, vec![]);
     }
 
+    /// Keeps the waiting question (or a menu of a report) to come back to after a detour: the end
+    /// of the other topic offers to go back, and "lanjut" does.
+    /// A report is kept as when left through the menu (`report_kept`: "lanjut" or starting it again
+    /// brings it back, for `report_keep_minutes`), so a "menu" typed on the other topic loses nothing.
+    fn pause_here(&mut self) {
+        let Some(at) = self.session.position.clone() else {
+            return;
+        };
+        if self.has_answers() {
+            self.park(&at);
+        } else if self.waiting_question().is_some() {
+            self.session.paused = Some(at);
+        }
+    }
+
     /// The question waiting for an answer, if any.
     fn waiting_question(&self) -> Option<Position> {
         let pos = self.session.position.clone()?;
@@ -491,17 +590,16 @@ impl Run<'_> {
         .then_some(pos)
     }
 
-    /// Whether a report is being taken: a question of a flow that files a case (`case.open`) waits,
-    /// and the user has answered something. Only then do "batal" and "menu" ask before leaving; in
-    /// any other flow (a company check, a guidance page) they do what they say at once.
+    /// Whether a report is being taken: a question or menu of a flow that files a case (`case.open`)
+    /// waits, and the user has answered something. Only then do "batal" and "menu" ask before
+    /// leaving; in any other flow (a company check, a guidance page) they do what they say at once.
     fn has_answers(&self) -> bool {
-        self.in_report() && self.session.vars.keys().any(|k| !k.starts_with('_'))
-    }
-
-    /// Whether a question of a flow that files a case (`case.open`) waits.
-    fn in_report(&self) -> bool {
-        self.waiting_question()
-            .is_some_and(|pos| files_a_case(self.bot, &pos.flow))
+        self.report_open()
+            && self
+                .session
+                .vars
+                .iter()
+                .any(|(k, v)| !k.starts_with('_') && !v.trim().is_empty())
     }
 
     /// Whether a report intake is open: the conversation waits at a question or a menu of a flow
@@ -531,6 +629,13 @@ impl Run<'_> {
 
     /// Leaves an unfinished report for the menu, keeping it so "lanjut" brings it back.
     fn park_report(&mut self, at: &Position) {
+        self.park(at);
+        self.go(self.bot.start_position());
+    }
+
+    /// Keeps an unfinished report waiting at `at` (its answers, since when) and says so: "lanjut", or
+    /// starting the report again, brings it back while it is recent enough.
+    fn park(&mut self, at: &Position) {
         let answers: std::collections::BTreeMap<&String, &String> = self
             .session
             .vars
@@ -545,11 +650,12 @@ impl Run<'_> {
         self.session
             .vars
             .insert(PARKED_SINCE.into(), self.env.now.to_string());
+        // Kept only there, so another report started meanwhile starts empty.
+        self.session.vars.retain(|k, _| k.starts_with('_'));
         self.session.position = None;
         self.session.paused = None;
         let text = self.bot_text("report_kept");
         self.push(text, vec![]);
-        self.go(self.bot.start_position());
     }
 
     /// Brings a parked report back when it is recent enough. `true` when it did.
@@ -578,8 +684,28 @@ impl Run<'_> {
             serde_json::from_str(&kept).unwrap_or_default();
         self.session.vars.extend(answers);
         self.session.position = Some(pos.clone());
+        let text = self.bot_text("resumed");
+        self.push(text, vec![]);
         self.prompt(&pos);
         true
+    }
+
+    /// Starting a flow whose report was left unfinished (through the menu) continues that report
+    /// where it waited, with its answers, instead of asking everything again. `true` when it did.
+    fn resume_parked(&mut self, target: &Position) -> bool {
+        let parked_flow = self
+            .session
+            .vars
+            .get(PARKED_AT)
+            .and_then(|at| at.split_once('/'))
+            .map(|(flow, _)| flow.to_string());
+        parked_flow.is_some_and(|flow| flow == target.flow)
+            && self
+                .bot
+                .flows
+                .get(&target.flow)
+                .is_some_and(|f| f.first() == target.node)
+            && self.unpark_report()
     }
 
     fn choice(&mut self, id: &str) {
@@ -597,16 +723,17 @@ impl Run<'_> {
             return self.resume();
         }
         if id == CANCEL_ID {
-            self.session.vars.remove(PENDING_ANSWER);
-            self.session.vars.remove(PARKED_AT);
+            for var in [PENDING_ANSWER, PARKED_AT, PARKED_VARS, PARKED_SINCE] {
+                self.session.vars.remove(var);
+            }
             let text = self.bot_text("cancelled");
             self.push(text, vec![]);
             return self.restart();
         }
         if id == LEAVE_ID {
-            return match self.waiting_question() {
-                Some(at) => self.park_report(&at),
-                None => self.reprompt_or_menu(),
+            return match self.session.position.clone() {
+                Some(at) if self.report_open() => self.park_report(&at),
+                _ => self.reprompt_or_menu(),
             };
         }
         if id == ANSWER_ID {
@@ -624,14 +751,7 @@ impl Run<'_> {
             if let Some((flow, node)) = target.split_once('/') {
                 let pos = Position::new(flow, node);
                 if self.bot.node(&pos).is_some() {
-                    if let Some(at) = self.session.position.clone()
-                        && matches!(
-                            self.bot.node(&at).map(|n| &n.kind),
-                            Some(NodeKind::Question(_))
-                        )
-                    {
-                        self.session.paused = Some(at);
-                    }
+                    self.pause_here();
                     return self.go(pos);
                 }
             }
@@ -882,10 +1002,15 @@ impl Run<'_> {
         self.sealed = true;
     }
 
-    /// Global keywords. `Some` when the message was one.
+    /// Global keywords. `Some` when the message was one. A keyword counts with chat words around it
+    /// ("batalin aja", "menu dulu", "lanjut lapor", "udah gak jadi deh": [`without_filler`]).
     fn keyword(&mut self, norm: &str) -> Option<()> {
         let k = &self.bot.keywords;
-        let is = |list: &Vec<String>| list.iter().any(|w| w == norm);
+        let core = without_filler(norm);
+        let is = |list: &Vec<String>| {
+            list.iter()
+                .any(|w| w == norm || (!core.is_empty() && *w == core))
+        };
         let switch_to = k
             .switch
             .iter()
@@ -903,14 +1028,27 @@ impl Run<'_> {
             self.reprompt_or_menu();
             return Some(());
         }
-        if is(&k.cancel) && self.waiting_question().is_some() && self.has_answers() {
-            self.confirm("cancel_confirm", CANCEL_ID, "cancel_yes_label");
+        // The same word again at its own confirmation is the yes ("batal" twice cancels).
+        let confirming = |id: &str| self.session.offered.iter().any(|(c, _)| c == id);
+        if is(&k.cancel) && confirming(CANCEL_ID) {
+            self.choice(CANCEL_ID);
             return Some(());
         }
-        if is(&k.menu)
-            && self.waiting_question().is_some()
-            && self.has_answers()
-            && !self.bot.text("leave_confirm", Lang::Id).is_empty()
+        if is(&k.menu) && confirming(LEAVE_ID) {
+            self.choice(LEAVE_ID);
+            return Some(());
+        }
+        // "stop" in the middle of a report would throw the answers away: it asks, like "batal".
+        if (is(&k.cancel) || is(&k.stop) && self.has_answers()) && self.report_open() {
+            if self.has_answers() {
+                self.confirm("cancel_confirm", CANCEL_ID, "cancel_yes_label");
+            } else {
+                // Nothing written yet: nothing to lose, so no question.
+                self.choice(CANCEL_ID);
+            }
+            return Some(());
+        }
+        if is(&k.menu) && self.has_answers() && !self.bot.text("leave_confirm", Lang::Id).is_empty()
         {
             self.confirm("leave_confirm", LEAVE_ID, "leave_yes_label");
             return Some(());
@@ -1014,36 +1152,23 @@ impl Run<'_> {
                     return false;
                 }
                 // A free-text answer that reads like a question about something else: ask, keep
-                // the answers either way.
+                // the answers either way. The examples must be sure (a name or a city is no
+                // question); the offer names where the message would lead from the menu.
                 if q.pattern.is_none() && norm.split(' ').count() >= 3 {
                     let ranked = self.bot.matcher.rank(norm);
-                    if let (Verdict::Confident(t), Some(best)) =
-                        (self.bot.matcher.verdict(&ranked), ranked.first())
+                    let verdict = self.bot.matcher.verdict(&ranked);
+                    if let (Verdict::Confident(t), Some(best)) = (&verdict, ranked.first())
                         && best.1 >= matcher::ELSEWHERE
-                        && let Some(target) = self.bot.matcher.targets.get(t)
-                        && target.position.flow != pos.flow
-                        && !self.bot.text("switch_offer", Lang::Id).is_empty()
+                        && let Some(found) = self.bot.matcher.targets.get(*t)
+                        && found.position.flow != pos.flow
                     {
-                        let label = self.render(Some(&target.label));
-                        self.session
-                            .vars
-                            .insert(PENDING_ANSWER.into(), cleaned.to_string());
-                        let text = self.bot_text("switch_offer");
-                        let choices = vec![
-                            Choice {
-                                id: ANSWER_ID.into(),
-                                label: self.bot_text("answer_label"),
-                            },
-                            Choice {
-                                id: format!(
-                                    "{GOTO_PREFIX}{}/{}",
-                                    target.position.flow, target.position.node
-                                ),
-                                label,
-                            },
-                        ];
-                        self.push(text, choices);
-                        return true;
+                        let target = self
+                            .route(norm, &ranked, &verdict)
+                            .filter(|t| t.flow != pos.flow)
+                            .unwrap_or_else(|| found.position.clone());
+                        if self.switch_offer(&target, Some(cleaned)) {
+                            return true;
+                        }
                     }
                 }
                 let q = q.clone();
@@ -1277,6 +1402,9 @@ impl Run<'_> {
 
     /// Enters `target` and runs until a node waits for the user or the flow ends.
     fn go(&mut self, target: Position) {
+        if self.resume_parked(&target) {
+            return;
+        }
         let mut pos = target;
         for _ in 0..MAX_HOPS {
             let Some(node) = self.bot.node(&pos) else {
@@ -1359,6 +1487,55 @@ impl Run<'_> {
     fn fallback_without_loop(&mut self) {
         let text = self.bot_text("fallback");
         self.push(text, vec![]);
+    }
+}
+
+/// Chat words that do not change what a keyword means ("batalin *aja*", "menu *dulu*", "lanjut
+/// *lapor*", "*udah* gak jadi *deh*"), after the lexicon. Not user-facing: only what is ignored
+/// around a whole-message keyword.
+const FILLER: &[&str] = &[
+    "saja",
+    "deh",
+    "dulu",
+    "dong",
+    "ya",
+    "yah",
+    "min",
+    "kak",
+    "mas",
+    "mbak",
+    "bu",
+    "pak",
+    "lah",
+    "sih",
+    "nih",
+    "aja",
+    "sudah",
+    "kok",
+    "please",
+    "pls",
+    "lapor",
+    "laporan",
+    "laporannya",
+    "melapor",
+    "laporan saya",
+    "report",
+    "the",
+    "now",
+    "mawon",
+    "ae",
+    "wis",
+];
+
+/// `norm` without [`FILLER`] words at its start and end; empty when it is only filler.
+fn without_filler(norm: &str) -> String {
+    let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+    let is_filler = |w: &&str| FILLER.contains(w);
+    let start = words.iter().position(|w| !is_filler(w));
+    let end = words.iter().rposition(|w| !is_filler(w));
+    match (start, end) {
+        (Some(a), Some(b)) => words[a..=b].join(" "),
+        _ => String::new(),
     }
 }
 
