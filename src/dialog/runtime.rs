@@ -316,7 +316,7 @@ impl Run<'_> {
         // In the middle of a report, a message that leads elsewhere ("syarat ke taiwan apa" at a
         // menu of the report, or at a question it does not fit) asks first: answer here, or go there?
         if let Some(target) = &target
-            && self.report_open()
+            && self.taking_report()
             && self
                 .session
                 .position
@@ -590,16 +590,28 @@ impl Run<'_> {
         .then_some(pos)
     }
 
-    /// Whether a report is being taken: a question or menu of a flow that files a case (`case.open`)
-    /// waits, and the user has answered something. Only then do "batal" and "menu" ask before
-    /// leaving; in any other flow (a company check, a guidance page) they do what they say at once.
+    /// Whether a report is being taken ([`Run::taking_report`]) and the user has answered something.
+    /// Only then do "batal" and "menu" ask before leaving; in any other flow (a company check, a
+    /// guidance page) they do what they say at once.
     fn has_answers(&self) -> bool {
-        self.report_open()
+        self.taking_report()
             && self
                 .session
                 .vars
                 .iter()
                 .any(|(k, v)| !k.starts_with('_') && !v.trim().is_empty())
+    }
+
+    /// Whether a report is being taken: a question of a flow that files a case (`case.open`) waits,
+    /// or a menu of such a flow that takes a story (`case.story.<var>`: the report intake itself, not
+    /// the company or offer check that can end in a report).
+    fn taking_report(&self) -> bool {
+        if self.waiting_question().is_some() {
+            return self.report_open();
+        }
+        self.session.position.as_ref().is_some_and(|pos| {
+            files_a_case(self.bot, &pos.flow) && self.story_var(&pos.flow).is_some()
+        })
     }
 
     /// Whether a report intake is open: the conversation waits at a question or a menu of a flow
@@ -732,7 +744,7 @@ impl Run<'_> {
         }
         if id == LEAVE_ID {
             return match self.session.position.clone() {
-                Some(at) if self.report_open() => self.park_report(&at),
+                Some(at) if self.taking_report() => self.park_report(&at),
                 _ => self.reprompt_or_menu(),
             };
         }
@@ -1038,8 +1050,12 @@ impl Run<'_> {
             self.choice(LEAVE_ID);
             return Some(());
         }
+        if is(&k.resume) && confirming(RESUME_ID) {
+            self.choice(RESUME_ID);
+            return Some(());
+        }
         // "stop" in the middle of a report would throw the answers away: it asks, like "batal".
-        if (is(&k.cancel) || is(&k.stop) && self.has_answers()) && self.report_open() {
+        if (is(&k.cancel) || (is(&k.stop) && self.has_answers())) && self.taking_report() {
             if self.has_answers() {
                 self.confirm("cancel_confirm", CANCEL_ID, "cancel_yes_label");
             } else {
@@ -2293,6 +2309,87 @@ mod tests {
         chat.say("2");
         chat.say("Ani");
         assert!(chat.say("41").contains("Apa yang terjadi?"));
+    }
+
+    #[test]
+    fn cancel_words_typed_with_chat_words_ask_first_and_the_same_word_again_confirms() {
+        let mut chat = chat_in_intake();
+        // Nothing answered yet: nothing to lose, so no question.
+        chat.say("lapor");
+        let out = chat.say("gak jadi deh");
+        assert!(
+            out.contains("Laporan dibatalkan.") && out.contains("Menu utama"),
+            "{out}"
+        );
+        chat.say("lapor");
+        chat.say("2");
+        chat.say("Siti");
+        let out = chat.say("batal aja min");
+        assert!(out.contains("Batalkan laporan?"), "{out}");
+        assert!(
+            !chat.session.vars.contains_key("umur"),
+            "not saved as the age"
+        );
+        assert_eq!(chat.at(), Some(("lapor".into(), "umur".into())));
+        let out = chat.say("batal");
+        assert!(out.contains("Laporan dibatalkan."), "{out}");
+        assert!(
+            !chat.session.vars.contains_key("nama"),
+            "the answers are deleted"
+        );
+        // "stop" with answers asks too, and "Lanjutkan" goes on where it was.
+        chat.say("lapor");
+        chat.say("1");
+        chat.say("Ani");
+        assert!(chat.say("stop").contains("Batalkan laporan?"));
+        let out = chat.say("lanjut");
+        assert!(
+            out.contains("Umur Ani?") && !out.contains("Tulis angka"),
+            "{out}"
+        );
+        assert_eq!(chat.session.vars["nama"], "Ani");
+    }
+
+    #[test]
+    fn menu_in_a_report_asks_and_lanjut_or_the_report_again_brings_it_back() {
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        // At the report's first menu with nothing answered, "menu" just goes.
+        assert!(chat.say("menu").contains("Menu utama"));
+        chat.say("lapor");
+        chat.say("2");
+        chat.say("Siti");
+        let out = chat.say("menu dulu");
+        assert!(out.contains("Ke menu? Laporan disimpan."), "{out}");
+        let out = chat.say("ya");
+        assert!(out.contains("Laporan disimpan; ketik lanjut."), "{out}");
+        assert!(out.contains("Menu utama"), "{out}");
+        assert!(
+            !chat.session.vars.contains_key("nama"),
+            "kept aside, not live"
+        );
+        // Starting the report again continues it, with its answers.
+        let out = chat.say("lapor");
+        assert!(out.contains("Umur Siti?"), "{out}");
+        assert!(!out.contains("Siapa yang melapor?"), "{out}");
+        // A topic typed where it does not fit leaves the report kept; "lanjut lapor" brings it back.
+        let out = chat.say("syarat");
+        assert!(out.contains("Laporan disimpan; ketik lanjut."), "{out}");
+        assert!(out.contains("Syarat: umur 18."), "{out}");
+        chat.say("0");
+        let out = chat.say("lanjut lapor");
+        assert!(out.contains("Umur Siti?"), "{out}");
+        assert!(chat.say("33").contains("Apa yang terjadi?"));
+    }
+
+    #[test]
+    fn one_or_two_words_of_exactly_one_label_press_that_button() {
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        assert!(chat.say("keluarga").contains("Siapa nama PMI?"));
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        assert!(chat.say("saya sendiri dong").contains("Siapa nama PMI?"));
     }
 
     #[test]
