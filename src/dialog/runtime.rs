@@ -75,6 +75,9 @@ const PARKED_AT: &str = "_parked_at";
 const PARKED_VARS: &str = "_parked_vars";
 const PARKED_SINCE: &str = "_parked_since";
 const PENDING_ANSWER: &str = "_pending_answer";
+/// The message that told a situation and reached a page offering to report it, until the next input:
+/// a report started from that page (its button, or "lapor" typed) takes it as its story.
+const TOLD: &str = "_told";
 /// An action `case.story.<var>` in a report flow names the variable of its "what happened" answer
 /// (and skips that question when the story is already told): see [`Run::keep_story`].
 pub const STORY_ACTION: &str = "case.story.";
@@ -260,6 +263,8 @@ impl Run<'_> {
         if let Some(id) = self.offered_choice(&norm) {
             return self.choice(&id);
         }
+        // What the last message told, kept only until the next one (see `TOLD`).
+        let told = self.session.vars.remove(TOLD);
         self.detect_language(&cleaned);
         let urgent = self.emergency(&norm, &cleaned);
 
@@ -354,7 +359,19 @@ impl Run<'_> {
             {
                 self.pause_here();
             }
-            return self.go(target);
+            // "lapor" typed right after a page that told what happened: that is the story still.
+            if let Some(told) = told
+                && self.story_var(&target.flow).is_some()
+            {
+                self.session.vars.insert(TOLD.into(), told);
+            }
+            self.go(target);
+            // A message that told a situation ("ibu sy di hongkong gajinya ga dibayar 3 bln") and
+            // reached a page offering to report it: if the family reports now, it is their story.
+            if norm.split(' ').count() >= 3 && self.offers_report() {
+                self.session.vars.insert(TOLD.into(), cleaned.clone());
+            }
+            return;
         }
         let waiting_question = self.session.position.as_ref().is_some_and(|pos| {
             matches!(
@@ -931,6 +948,16 @@ impl Run<'_> {
         true
     }
 
+    /// Whether the conversation now waits at a menu that offers to start a report that takes a story
+    /// (a family page's "Lapor sekarang").
+    fn offers_report(&self) -> bool {
+        let Some(pos) = &self.session.position else {
+            return false;
+        };
+        matches!(self.bot.node(pos).map(|n| &n.kind), Some(NodeKind::Menu { choices, .. })
+            if choices.iter().any(|c| c.goto.flow != pos.flow && self.story_var(&c.goto.flow).is_some()))
+    }
+
     /// The variable that holds what happened in the report `flow` takes: the `<var>` of its
     /// `case.story.<var>` node (the node that skips the "what happened" question when it is already
     /// told). `None` for a flow that takes no story.
@@ -1420,6 +1447,22 @@ impl Run<'_> {
     fn go(&mut self, target: Position) {
         if self.resume_parked(&target) {
             return;
+        }
+        // Starting a report right after telling what happened: the story is told already.
+        if let Some(told) = self.session.vars.remove(TOLD)
+            && let Some(var) = self.story_var(&target.flow).map(str::to_string)
+            && self
+                .bot
+                .flows
+                .get(&target.flow)
+                .is_some_and(|f| f.first() == target.node)
+            && self
+                .session
+                .vars
+                .get(&var)
+                .is_none_or(|v| v.trim().is_empty())
+        {
+            self.session.vars.insert(var, told);
         }
         let mut pos = target;
         for _ in 0..MAX_HOPS {
@@ -2390,6 +2433,58 @@ mod tests {
         let mut chat = chat_in_intake();
         chat.say("lapor");
         assert!(chat.say("saya sendiri dong").contains("Siapa nama PMI?"));
+    }
+
+    #[test]
+    fn a_message_that_told_what_happened_is_the_story_of_a_report_started_from_its_page() {
+        let keluarga = r#"
+flow: keluarga
+triggers:
+  - '\bgaji\b'
+nodes:
+  gaji:
+    say: { id: "Gaji tidak dibayar: simpan buktinya.", en: "Unpaid wages: keep the proof." }
+    next: tanya
+  tanya:
+    say: { id: "Mau melapor?", en: "Report it?" }
+    choices:
+      - label: { id: Lapor sekarang, en: Report now }
+        goto: lapor
+"#;
+        let (bot, _) = fixture::load_with(&[
+            ("lapor.yaml", fixture::LAPOR_INTAKE),
+            ("keluarga.yaml", keluarga),
+        ])
+        .unwrap();
+        let start = |chat: &mut Chat| {
+            chat.say("2");
+            chat.say("Siti");
+            chat.say("40")
+        };
+        let mut chat = Chat {
+            bot: bot.clone(),
+            ..Chat::new()
+        };
+        assert!(
+            chat.say("gaji ibu sy ga dibayar 3 bln")
+                .contains("Mau melapor?")
+        );
+        assert!(chat.say("Lapor sekarang").contains("Siapa yang melapor?"));
+        assert!(start(&mut chat).contains("Ceritanya sudah dicatat."));
+        assert_eq!(chat.session.vars["cerita"], "gaji ibu sy ga dibayar 3 bln");
+        // One word is no story; and the story lasts one message.
+        let mut chat = Chat {
+            bot: bot.clone(),
+            ..Chat::new()
+        };
+        chat.say("gaji");
+        chat.say("1");
+        assert!(start(&mut chat).contains("Apa yang terjadi?"));
+        let mut chat = Chat { bot, ..Chat::new() };
+        chat.say("gaji ibu sy ga dibayar 3 bln");
+        chat.say("syarat");
+        chat.say("lapor");
+        assert!(start(&mut chat).contains("Apa yang terjadi?"));
     }
 
     #[test]
