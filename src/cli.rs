@@ -123,10 +123,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if config.server.workers > 0 {
+        runtime.worker_threads(config.server.workers);
+    }
+    let runtime = match runtime.build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -693,6 +695,19 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
         for (text, category) in &e.false_alarms {
             println!("  false alarm: {text:?} ({category})");
         }
+    }
+    if let Some(e) = &report.emergency_unseen {
+        // Counts only: the messages stay out of the output, so that whoever tunes the words on the
+        // misses above does not tune on these too.
+        println!(
+            "emergency words on unseen messages (unseen_emergency*.yaml, never tuned on; how the words generalise, not a gate): {} of {} emergencies caught ({:.1}%); {} false alarm(s) in {} other messages ({:.1}%)",
+            e.caught,
+            e.emergencies,
+            e.recall() * 100.0,
+            e.false_alarms.len(),
+            e.others,
+            e.false_alarm_rate() * 100.0,
+        );
     }
     let mut corpus_ok = true;
     if let Some(corpus) = &corpus {

@@ -80,6 +80,10 @@ pub struct ServerConfig {
     pub header_timeout_secs: u64,
     /// A request's body must arrive within this many seconds.
     pub body_timeout_secs: u64,
+    /// Threads for the HTTP server, the senders and the pollers (0: one per core). The engine has a
+    /// thread of its own besides. One is plenty for what the platforms allow a bot to send and keeps
+    /// memory down (each thread adds its allocator caches; issue 16).
+    pub workers: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -186,6 +190,7 @@ impl Default for ServerConfig {
             max_connections: 0,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
+            workers: 1,
         }
     }
 }

@@ -162,8 +162,9 @@ impl Engine {
             effects,
             config,
             signals: signals.clone(),
+            own_thread: false,
         };
-        let task = tokio::spawn(writer.run(rx));
+        let task = spawn_writer(writer, rx);
         (
             Engine {
                 jobs: tx,
@@ -271,6 +272,9 @@ struct Writer {
     effects: Arc<dyn EffectHandler>,
     config: EngineConfig,
     signals: Arc<OutboxSignals>,
+    /// The writer has a thread of its own ([`spawn_writer`]): it flushes in place rather than handing
+    /// the flush to a blocking thread and waiting for it.
+    own_thread: bool,
 }
 
 /// What a group of jobs produced, waiting for the flush. Each job is processed into a `Pending` of its
@@ -295,6 +299,43 @@ impl Pending {
         self.channels.extend(job.channels);
         for (key, add) in job.counts {
             *self.counts.entry(key).or_default() += add;
+        }
+    }
+}
+
+/// Runs the writer on a thread of its own (`pandu-engine`, a single-threaded runtime), so every
+/// step runs on that one thread: the compiled patterns keep one set of match caches instead of one per
+/// runtime worker the task would otherwise wander between (issue 16: about 7 MB on the footprint
+/// scenario), and a long group never holds up the HTTP side. The handle returned ends when the writer
+/// does. Falls back to a task on the caller's runtime if the thread cannot be started.
+fn spawn_writer(mut writer: Writer, jobs: mpsc::Receiver<Job>) -> tokio::task::JoinHandle<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "no engine thread; the writer shares the runtime");
+            return tokio::spawn(writer.run(jobs));
+        }
+    };
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    writer.own_thread = true;
+    let spawned = std::thread::Builder::new()
+        .name("pandu-engine".into())
+        .spawn(move || {
+            runtime.block_on(writer.run(jobs));
+            // Dropping the runtime waits for its blocking work (a flush in progress) to finish.
+            drop(runtime);
+            let _ = done_tx.send(());
+        });
+    match spawned {
+        Ok(_) => tokio::spawn(async move {
+            let _ = done_rx.await;
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the engine thread");
+            tokio::spawn(async {})
         }
     }
 }
@@ -377,7 +418,11 @@ impl Writer {
 
     async fn write(&self, batch: WriteBatch) -> Result<(), storage::Error> {
         self.store.apply(batch)?;
-        self.store.flush().await
+        if self.own_thread {
+            self.store.flush_blocking()
+        } else {
+            self.store.flush().await
+        }
     }
 
     async fn reopen(&self) {

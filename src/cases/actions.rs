@@ -11,6 +11,7 @@
 //! | `case.kategori` | `kategori_teks` | `kategori`, `kategori_label` | `ok`, `unknown` |
 //! | `case.kat.<key>` (one per category) | | `kategori`, `kategori_label` | `ok` |
 //! | `case.pick.<var>.<value>` (from `picks` in `_cases.yaml`) | | `<var>`, `<var>_label` | `ok` |
+//! | `case.story.<field>` (one per `intake_fields` entry; `dialog::actions::StoryTold`) | `<field>` | | `told`, `missing` |
 //!
 //! Invariants: a code is offered only if the store does not hold it; `case.status` tells another chat
 //! the status and nothing else, and stops answering after [`MAX_FAILED_LOOKUPS`] misses an hour.
@@ -89,6 +90,13 @@ pub(crate) fn register(
                 key: category.key.clone(),
                 texts: texts.clone(),
             }),
+        );
+    }
+    // `case.story.<field>`: has the report's story (or another field) been told already?
+    for field in &texts.intake_fields {
+        registry.register(
+            &format!("{}{field}", crate::dialog::runtime::STORY_ACTION),
+            Arc::new(crate::dialog::actions::StoryTold::new(field)),
         );
     }
     for (var, values) in &texts.picks {

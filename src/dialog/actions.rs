@@ -101,3 +101,41 @@ impl Actions {
             .collect()
     }
 }
+
+/// `case.story.<var>` (one per report field): outcome `told` when `<var>` already holds an answer, else
+/// `missing`. A report flow puts it before its "what happened" question, so a family that told the
+/// story already (an emergency typed at another question, kept there by the step) is not asked again;
+/// the step also reads the node to know which variable is the story. For the checker it sets `<var>`:
+/// on `told` it holds the story, on `missing` the flow goes to the question that asks it.
+pub struct StoryTold {
+    var: &'static str,
+    sets: &'static [&'static str],
+}
+
+impl StoryTold {
+    /// The action for `var`. The checker's `sets()` wants `'static` names, so the name is leaked:
+    /// a few bytes per report field, once per loaded configuration.
+    pub fn new(var: &str) -> StoryTold {
+        let var: &'static str = Box::leak(var.to_string().into_boxed_str());
+        StoryTold {
+            var,
+            sets: Box::leak(Box::new([var])),
+        }
+    }
+}
+
+impl Action for StoryTold {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["told", "missing"]
+    }
+    fn sets(&self) -> &'static [&'static str] {
+        self.sets
+    }
+    fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        let told = call
+            .vars
+            .get(self.var)
+            .is_some_and(|v| !v.trim().is_empty());
+        ActionResult::outcome(if told { "told" } else { "missing" })
+    }
+}

@@ -21,6 +21,7 @@ keywords:
   resume: [lanjut]
   skip: [lewati, tidak tahu]
   yes: [ya, iya, ok, oke, y]
+  cancel: [batal, gak jadi, cancel]
 texts:
   fallback: { id: "Maaf, belum mengerti.", en: "Sorry, not understood." }
   not_text: { id: "Mohon ketik.", en: "Please type." }
@@ -38,6 +39,14 @@ texts:
   photo_reading: { id: "Gambar sedang dibaca.", en: "Reading the picture." }
   photo_unreadable: { id: "Gambar tidak terbaca; ketik teksnya.", en: "Cannot read it; type the text." }
   emergency: { id: "DARURAT {emergency_contacts}", en: "EMERGENCY {emergency_contacts}" }
+  emergency_in_report: { id: "DARURAT {emergency_contacts}; laporan tetap tersimpan.", en: "EMERGENCY {emergency_contacts}; the report is kept." }
+  story_kept: { id: "Dicatat sebagai cerita. Jawab dulu:", en: "Noted as the story. Now answer:" }
+  cancel_confirm: { id: "Batalkan laporan?", en: "Cancel the report?" }
+  cancel_yes_label: { id: "Ya, batalkan", en: "Yes, cancel" }
+  cancelled: { id: "Laporan dibatalkan.", en: "Report cancelled." }
+  leave_confirm: { id: "Ke menu? Laporan disimpan.", en: "To the menu? The report is kept." }
+  leave_yes_label: { id: "Ya, ke menu", en: "Yes, to the menu" }
+  report_kept: { id: "Laporan disimpan; ketik lanjut.", en: "Report kept; type lanjut." }
   out_of_range: { id: "Tidak ada nomor {_number}; pilih 1-{_choices}.", en: "No number {_number}; choose 1-{_choices}." }
 "#;
 
@@ -176,10 +185,67 @@ nodes:
     say: { id: "Diperiksa: {teks}", en: "Checked: {teks}" }
 "#;
 
+/// A report intake (a flow with `case.open`): who reports (a menu), the name, the age, what happened
+/// (found through `case.story.cerita`), then the code. For the safe-intake tests: emergencies, cancel,
+/// leaving for the menu and coming back.
+pub const LAPOR_INTAKE: &str = r#"
+flow: lapor
+triggers:
+  - '\blapor\b'
+nodes:
+  siapa:
+    say: { id: "Siapa yang melapor?", en: "Who is reporting?" }
+    choices:
+      - label: { id: "Saya sendiri", en: "Myself" }
+        goto: nama
+      - label: { id: "Keluarga", en: "Family" }
+        goto: nama
+  nama:
+    ask: { id: "Siapa nama PMI?", en: "Name of the worker?" }
+    save: nama
+    next: umur
+  umur:
+    ask: { id: "Umur {nama}?", en: "Age of {nama}?" }
+    save: umur
+    pattern: '^\d{1,2}$'
+    retry: { id: "Tulis angka umur.", en: "Write the age as a number." }
+    next: cerita_ada
+  cerita_ada:
+    action: case.story.cerita
+    outcomes: { told: sudah, missing: cerita }
+  sudah:
+    say: { id: "Ceritanya sudah dicatat.", en: "The story is noted." }
+    next: harapan
+  cerita:
+    ask: { id: "Apa yang terjadi?", en: "What happened?" }
+    save: cerita
+    pattern: '\w'
+    retry: { id: "Tulis ceritanya.", en: "Write what happened." }
+    next: harapan
+  harapan:
+    ask: { id: "Apa harapan Anda?", en: "What do you hope for?" }
+    save: harapan
+    pattern: '\w'
+    retry: { id: "Tulis harapannya.", en: "Write what you hope for." }
+    next: buka
+  buka:
+    action: case.open
+    outcomes:
+      opened: selesai
+  selesai:
+    say: { id: "Kode {code}: {nama}, {umur}. Cerita: {cerita}", en: "Code {code}: {nama}, {umur}. Story: {cerita}" }
+    end: true
+"#;
+
 pub fn actions() -> Actions {
     let mut actions = Actions::new();
     actions.register("test.open", std::sync::Arc::new(TestOpen));
     actions.register("test.list", std::sync::Arc::new(TestList));
+    actions.register("case.open", std::sync::Arc::new(TestOpen));
+    actions.register(
+        "case.story.cerita",
+        std::sync::Arc::new(super::actions::StoryTold::new("cerita")),
+    );
     actions
 }
 

@@ -75,6 +75,12 @@ const PARKED_AT: &str = "_parked_at";
 const PARKED_VARS: &str = "_parked_vars";
 const PARKED_SINCE: &str = "_parked_since";
 const PENDING_ANSWER: &str = "_pending_answer";
+/// The message that told a situation and reached a page offering to report it, until the next input:
+/// a report started from that page (its button, or "lapor" typed) takes it as its story.
+const TOLD: &str = "_told";
+/// An action `case.story.<var>` in a report flow names the variable of its "what happened" answer
+/// (and skips that question when the story is already told): see [`Run::keep_story`].
+pub const STORY_ACTION: &str = "case.story.";
 
 struct Run<'a> {
     bot: &'a Bot,
@@ -257,10 +263,18 @@ impl Run<'_> {
         if let Some(id) = self.offered_choice(&norm) {
             return self.choice(&id);
         }
+        // What the last message told, kept only until the next one (see `TOLD`).
+        let told = self.session.vars.remove(TOLD);
         self.detect_language(&cleaned);
-        self.emergency(&norm, &cleaned);
+        let urgent = self.emergency(&norm, &cleaned);
 
         if let Some(()) = self.keyword(&norm) {
+            return;
+        }
+        // An emergency told in the middle of a report is what happened, not the answer to the
+        // question on screen ("Siti, dia dipukul majikan" is no name): kept as the report's story,
+        // and the question asked again.
+        if urgent && self.keep_story(&cleaned) {
             return;
         }
         // A number that is not one of the choices just shown: say so, and show them again.
@@ -299,57 +313,65 @@ impl Run<'_> {
         if self.expected_answer(&cleaned, &norm) {
             return;
         }
-        // Examples first when they are sure (they know the point of the question, a trigger only a
-        // word of it), then the triggers, then "did you mean" when the examples half-know.
+        // Where the message leads (examples, triggers: `route`), then "did you mean" when the
+        // examples half-know.
         let ranked = self.bot.matcher.rank(&norm);
         let verdict = self.bot.matcher.verdict(&ranked);
-        let matched = match &verdict {
-            Verdict::Confident(t) => self.bot.matcher.targets.get(*t).map(|t| t.position.clone()),
-            _ => None,
-        };
-        let triggered = self.trigger(&norm).and_then(|flow| {
-            self.bot
-                .flows
-                .get(&flow)
-                .map(|f| Position::new(flow.clone(), f.first()))
-        });
-        let target = match (matched, triggered) {
-            (Some(m), Some(t)) if m.flow != t.flow => {
-                // They disagree. The examples win when they clearly prefer their target to the
-                // trigger's flow; a flow without examples is judged by its trigger.
-                let best = ranked.first().map(|r| r.1).unwrap_or(0.0);
-                match self.bot.matcher.flow_score(&ranked, &t.flow) {
-                    Some(other) if best - other >= matcher::OVERRULE_GAP => Some(m),
-                    // A flow without examples yet (a new answer page) is judged by its trigger:
-                    // its author wrote the trigger for exactly this, the examples cannot know it.
-                    _ => Some(t),
-                }
-            }
-            (Some(m), _) => Some(m),
-            (None, t) => t,
-        };
-        // A trigger opens a flow at its start; when the examples of one of its answers fit the
-        // message ("anak sy di malaysia blm digaji 5 bulan" in the family flow), go straight to
-        // that answer instead of asking what the message already said.
-        let target = target.map(|t| self.refine_within_flow(t, &ranked));
+        let target = self.route(&norm, &ranked, &verdict);
+        // In the middle of a report, a message that leads elsewhere ("syarat ke taiwan apa" at a
+        // menu of the report, or at a question it does not fit) asks first: answer here, or go there?
+        if let Some(target) = &target
+            && self.taking_report()
+            && self
+                .session
+                .position
+                .as_ref()
+                .is_some_and(|pos| pos.flow != target.flow)
+            && self.switch_offer(target, None)
+        {
+            return;
+        }
         if let Some(target) = target {
             // The message that opened a flow, for an action that reads what was typed with the
             // trigger ("cek status PKL-7KQ2MX": `case.status_typed`).
             self.session
                 .vars
                 .insert("_trigger_text".into(), cleaned.clone());
+            // An emergency that opens a report ("adik sy disekap agen, mau lapor") is already what
+            // happened: kept as the story, so the report does not ask it again.
+            if urgent
+                && let Some(var) = self.story_var(&target.flow).map(str::to_string)
+                && self
+                    .session
+                    .vars
+                    .get(&var)
+                    .is_none_or(|v| v.trim().is_empty())
+            {
+                self.session.vars.insert(var, cleaned.clone());
+            }
             // A question of another flow waits for the user to come back; the flow's own trigger
             // simply starts the flow again.
-            if let Some(pos) = self.session.position.clone()
-                && pos.flow != target.flow
-                && matches!(
-                    self.bot.node(&pos).map(|n| &n.kind),
-                    Some(NodeKind::Question(_))
-                )
+            if self
+                .session
+                .position
+                .as_ref()
+                .is_some_and(|pos| pos.flow != target.flow)
             {
-                self.session.paused = Some(pos);
+                self.pause_here();
             }
-            return self.go(target);
+            // "lapor" typed right after a page that told what happened: that is the story still.
+            if let Some(told) = told
+                && self.story_var(&target.flow).is_some()
+            {
+                self.session.vars.insert(TOLD.into(), told);
+            }
+            self.go(target);
+            // A message that told a situation ("ibu sy di hongkong gajinya ga dibayar 3 bln") and
+            // reached a page offering to report it: if the family reports now, it is their story.
+            if norm.split(' ').count() >= 3 && self.offers_report() {
+                self.session.vars.insert(TOLD.into(), cleaned.clone());
+            }
+            return;
         }
         let waiting_question = self.session.position.as_ref().is_some_and(|pos| {
             matches!(
@@ -372,6 +394,89 @@ impl Run<'_> {
             return self.go(self.bot.start_position());
         }
         self.fallback();
+    }
+
+    /// Where a message leads outside the answer the current node expects: the examples' confident
+    /// target, the trigger's flow, or (when they disagree) the one the examples clearly prefer; then
+    /// refined to the answer inside the flow that the examples prefer (see [`Run::refine_within_flow`]).
+    fn route(&self, norm: &str, ranked: &[(usize, f32)], verdict: &Verdict) -> Option<Position> {
+        // Examples first when they are sure (they know the point of the question, a trigger only a
+        // word of it), then the triggers.
+        let matched = match verdict {
+            Verdict::Confident(t) => self.bot.matcher.targets.get(*t).map(|t| t.position.clone()),
+            _ => None,
+        };
+        let triggered = self.trigger(norm).and_then(|flow| {
+            self.bot
+                .flows
+                .get(&flow)
+                .map(|f| Position::new(flow.clone(), f.first()))
+        });
+        let target = match (matched, triggered) {
+            (Some(m), Some(t)) if m.flow != t.flow => {
+                // They disagree. The examples win when they clearly prefer their target to the
+                // trigger's flow; a flow without examples is judged by its trigger.
+                let best = ranked.first().map(|r| r.1).unwrap_or(0.0);
+                match self.bot.matcher.flow_score(ranked, &t.flow) {
+                    Some(other) if best - other >= matcher::OVERRULE_GAP => Some(m),
+                    // A flow without examples yet (a new answer page) is judged by its trigger:
+                    // its author wrote the trigger for exactly this, the examples cannot know it.
+                    _ => Some(t),
+                }
+            }
+            (Some(m), _) => Some(m),
+            (None, t) => t,
+        };
+        // A trigger opens a flow at its start; when the examples of one of its answers fit the
+        // message ("anak sy di malaysia blm digaji 5 bulan" in the family flow), go straight to
+        // that answer instead of asking what the message already said.
+        target.map(|t| self.refine_within_flow(t, ranked))
+    }
+
+    /// "Answer this question, or go to <topic>?" while a report waits at a question or menu and the
+    /// message leads to `target` elsewhere: the answers are kept either way. `pending` is the message
+    /// to save if the user says it was the answer after all (a question without a pattern); without
+    /// it, "answer" shows the question or menu again. `false` when `target` has no label to show (no
+    /// examples at it or at its flow's start) or the bot has no `switch_offer` text.
+    fn switch_offer(&mut self, target: &Position, pending: Option<&str>) -> bool {
+        if self.bot.text("switch_offer", Lang::Id).is_empty() {
+            return false;
+        }
+        let targets = &self.bot.matcher.targets;
+        let start = self
+            .bot
+            .flows
+            .get(&target.flow)
+            .map(|f| Position::new(target.flow.clone(), f.first()));
+        let Some(label) = targets
+            .iter()
+            .find(|t| &t.position == target)
+            .or_else(|| targets.iter().find(|t| Some(&t.position) == start.as_ref()))
+            .map(|t| t.label.clone())
+        else {
+            return false;
+        };
+        let label = self.render(Some(&label));
+        match pending {
+            Some(text) => self
+                .session
+                .vars
+                .insert(PENDING_ANSWER.into(), text.to_string()),
+            None => self.session.vars.remove(PENDING_ANSWER),
+        };
+        let text = self.bot_text("switch_offer");
+        let choices = vec![
+            Choice {
+                id: ANSWER_ID.into(),
+                label: self.bot_text("answer_label"),
+            },
+            Choice {
+                id: format!("{GOTO_PREFIX}{}/{}", target.flow, target.node),
+                label,
+            },
+        ];
+        self.push(text, choices);
+        true
     }
 
     /// The start of a flow, or the answer inside it that the examples prefer: the best-ranked target
@@ -423,6 +528,23 @@ impl Run<'_> {
                     .find(|(_, label)| !norm.is_empty() && *label == norm)
             })
             .or_else(|| {
+                // One or two words of exactly one label ("keluarga" for "Keluarga PMI", "saya" for
+                // "Saya sendiri (PMI)"), chat words aside: that button, never a guess between two.
+                let core = without_filler(norm);
+                let words: Vec<&str> = core.split(' ').filter(|w| !w.is_empty()).collect();
+                if words.is_empty() || words.len() > 2 || is_yes(norm) {
+                    return None;
+                }
+                let mut fits = offered.iter().filter(|(_, label)| {
+                    let label: Vec<&str> = label.split(' ').collect();
+                    words.iter().all(|w| label.contains(w))
+                });
+                match (fits.next(), fits.next()) {
+                    (Some(only), None) => Some(only),
+                    _ => None,
+                }
+            })
+            .or_else(|| {
                 if !is_yes(norm) {
                     return None;
                 }
@@ -460,6 +582,21 @@ impl Run<'_> {
         self.push(text, vec![]);
     }
 
+    /// Keeps the waiting question (or a menu of a report) to come back to after a detour: the end
+    /// of the other topic offers to go back, and "lanjut" does.
+    /// A report is kept as when left through the menu (`report_kept`: "lanjut" or starting it again
+    /// brings it back, for `report_keep_minutes`), so a "menu" typed on the other topic loses nothing.
+    fn pause_here(&mut self) {
+        let Some(at) = self.session.position.clone() else {
+            return;
+        };
+        if self.has_answers() {
+            self.park(&at);
+        } else if self.waiting_question().is_some() {
+            self.session.paused = Some(at);
+        }
+    }
+
     /// The question waiting for an answer, if any.
     fn waiting_question(&self) -> Option<Position> {
         let pos = self.session.position.clone()?;
@@ -470,17 +607,28 @@ impl Run<'_> {
         .then_some(pos)
     }
 
-    /// Whether a report is being taken: a question of a flow that files a case (`case.open`) waits,
-    /// and the user has answered something. Only then do "batal" and "menu" ask before leaving; in
-    /// any other flow (a company check, a guidance page) they do what they say at once.
+    /// Whether a report is being taken ([`Run::taking_report`]) and the user has answered something.
+    /// Only then do "batal" and "menu" ask before leaving; in any other flow (a company check, a
+    /// guidance page) they do what they say at once.
     fn has_answers(&self) -> bool {
-        self.in_report() && self.session.vars.keys().any(|k| !k.starts_with('_'))
+        self.taking_report()
+            && self
+                .session
+                .vars
+                .iter()
+                .any(|(k, v)| !k.starts_with('_') && !v.trim().is_empty())
     }
 
-    /// Whether a question of a flow that files a case (`case.open`) waits.
-    fn in_report(&self) -> bool {
-        self.waiting_question()
-            .is_some_and(|pos| files_a_case(self.bot, &pos.flow))
+    /// Whether a report is being taken: a question of a flow that files a case (`case.open`) waits,
+    /// or a menu of such a flow that takes a story (`case.story.<var>`: the report intake itself, not
+    /// the company or offer check that can end in a report).
+    fn taking_report(&self) -> bool {
+        if self.waiting_question().is_some() {
+            return self.report_open();
+        }
+        self.session.position.as_ref().is_some_and(|pos| {
+            files_a_case(self.bot, &pos.flow) && self.story_var(&pos.flow).is_some()
+        })
     }
 
     /// Whether a report intake is open: the conversation waits at a question or a menu of a flow
@@ -510,6 +658,13 @@ impl Run<'_> {
 
     /// Leaves an unfinished report for the menu, keeping it so "lanjut" brings it back.
     fn park_report(&mut self, at: &Position) {
+        self.park(at);
+        self.go(self.bot.start_position());
+    }
+
+    /// Keeps an unfinished report waiting at `at` (its answers, since when) and says so: "lanjut", or
+    /// starting the report again, brings it back while it is recent enough.
+    fn park(&mut self, at: &Position) {
         let answers: std::collections::BTreeMap<&String, &String> = self
             .session
             .vars
@@ -524,11 +679,12 @@ impl Run<'_> {
         self.session
             .vars
             .insert(PARKED_SINCE.into(), self.env.now.to_string());
+        // Kept only there, so another report started meanwhile starts empty.
+        self.session.vars.retain(|k, _| k.starts_with('_'));
         self.session.position = None;
         self.session.paused = None;
         let text = self.bot_text("report_kept");
         self.push(text, vec![]);
-        self.go(self.bot.start_position());
     }
 
     /// Brings a parked report back when it is recent enough. `true` when it did.
@@ -557,8 +713,28 @@ impl Run<'_> {
             serde_json::from_str(&kept).unwrap_or_default();
         self.session.vars.extend(answers);
         self.session.position = Some(pos.clone());
+        let text = self.bot_text("resumed");
+        self.push(text, vec![]);
         self.prompt(&pos);
         true
+    }
+
+    /// Starting a flow whose report was left unfinished (through the menu) continues that report
+    /// where it waited, with its answers, instead of asking everything again. `true` when it did.
+    fn resume_parked(&mut self, target: &Position) -> bool {
+        let parked_flow = self
+            .session
+            .vars
+            .get(PARKED_AT)
+            .and_then(|at| at.split_once('/'))
+            .map(|(flow, _)| flow.to_string());
+        parked_flow.is_some_and(|flow| flow == target.flow)
+            && self
+                .bot
+                .flows
+                .get(&target.flow)
+                .is_some_and(|f| f.first() == target.node)
+            && self.unpark_report()
     }
 
     fn choice(&mut self, id: &str) {
@@ -576,16 +752,17 @@ impl Run<'_> {
             return self.resume();
         }
         if id == CANCEL_ID {
-            self.session.vars.remove(PENDING_ANSWER);
-            self.session.vars.remove(PARKED_AT);
+            for var in [PENDING_ANSWER, PARKED_AT, PARKED_VARS, PARKED_SINCE] {
+                self.session.vars.remove(var);
+            }
             let text = self.bot_text("cancelled");
             self.push(text, vec![]);
             return self.restart();
         }
         if id == LEAVE_ID {
-            return match self.waiting_question() {
-                Some(at) => self.park_report(&at),
-                None => self.reprompt_or_menu(),
+            return match self.session.position.clone() {
+                Some(at) if self.taking_report() => self.park_report(&at),
+                _ => self.reprompt_or_menu(),
             };
         }
         if id == ANSWER_ID {
@@ -603,14 +780,7 @@ impl Run<'_> {
             if let Some((flow, node)) = target.split_once('/') {
                 let pos = Position::new(flow, node);
                 if self.bot.node(&pos).is_some() {
-                    if let Some(at) = self.session.position.clone()
-                        && matches!(
-                            self.bot.node(&at).map(|n| &n.kind),
-                            Some(NodeKind::Question(_))
-                        )
-                    {
-                        self.session.paused = Some(at);
-                    }
+                    self.pause_here();
                     return self.go(pos);
                 }
             }
@@ -747,9 +917,12 @@ impl Run<'_> {
 
     // --- understanding ----------------------------------------------------------------------------
 
-    fn emergency(&mut self, norm: &str, cleaned: &str) {
+    /// Notices emergency words: the effect, and the numbers for a priority-1 category (not again
+    /// within [`EMERGENCY_REPEAT_SECS`]). `true` when the message raised a priority-1 category, shown
+    /// or not.
+    fn emergency(&mut self, norm: &str, cleaned: &str) -> bool {
         let hit = self.bot.emergency_hit(norm);
-        let Some(category) = hit else { return };
+        let Some(category) = hit else { return false };
         self.effects.push(Effect::Emergency {
             category: category.name.clone(),
         });
@@ -757,7 +930,7 @@ impl Run<'_> {
             .vars
             .insert("_emergency".into(), category.name.clone());
         if category.priority > 1 {
-            return;
+            return false;
         }
         let last = self
             .session
@@ -766,12 +939,68 @@ impl Run<'_> {
             .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(0);
         if last != 0 && self.env.now.saturating_sub(last) < EMERGENCY_REPEAT_SECS {
-            return;
+            return true;
         }
         self.session
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
         self.emergency_numbers(cleaned);
+        true
+    }
+
+    /// Whether the conversation now waits at a menu that offers to start a report that takes a story
+    /// (a family page's "Lapor sekarang").
+    fn offers_report(&self) -> bool {
+        let Some(pos) = &self.session.position else {
+            return false;
+        };
+        matches!(self.bot.node(pos).map(|n| &n.kind), Some(NodeKind::Menu { choices, .. })
+            if choices.iter().any(|c| c.goto.flow != pos.flow && self.story_var(&c.goto.flow).is_some()))
+    }
+
+    /// The variable that holds what happened in the report `flow` takes: the `<var>` of its
+    /// `case.story.<var>` node (the node that skips the "what happened" question when it is already
+    /// told). `None` for a flow that takes no story.
+    fn story_var(&self, flow: &str) -> Option<&str> {
+        self.bot
+            .flows
+            .get(flow)?
+            .nodes
+            .values()
+            .find_map(|n| match &n.kind {
+                NodeKind::Action { name, .. } => name.strip_prefix(STORY_ACTION),
+                _ => None,
+            })
+    }
+
+    /// A message that raised a priority-1 emergency while a report waits at a question or menu
+    /// other than "what happened": it is not that question's answer, so it is kept as the story
+    /// (added to what is already told) and the waiting question is asked again in one line
+    /// (`story_kept`, then its prompt). `false` when nothing waits in a report that takes a story, or
+    /// when the "what happened" question itself waits (the message is then its answer, as usual).
+    fn keep_story(&mut self, cleaned: &str) -> bool {
+        let Some(pos) = self.session.position.clone() else {
+            return false;
+        };
+        let Some(var) = self.story_var(&pos.flow).map(str::to_string) else {
+            return false;
+        };
+        match self.bot.node(&pos).map(|n| &n.kind) {
+            Some(NodeKind::Question(q)) if q.save != var => {}
+            Some(NodeKind::Menu { .. }) => {}
+            _ => return false,
+        }
+        let story = match self.session.vars.get(&var) {
+            Some(told) if !told.trim().is_empty() => format!("{told}\n{cleaned}"),
+            _ => cleaned.to_string(),
+        };
+        let story: String = story.chars().take(MAX_ANSWER_CHARS).collect();
+        self.session.vars.insert(var, story);
+        self.session.retries = 0;
+        let text = self.bot_text("story_kept");
+        self.push(text, vec![]);
+        self.prompt(&pos);
+        true
     }
 
     /// The emergency numbers for the country of the conversation (or the one named in `cleaned`), as
@@ -812,10 +1041,15 @@ impl Run<'_> {
         self.sealed = true;
     }
 
-    /// Global keywords. `Some` when the message was one.
+    /// Global keywords. `Some` when the message was one. A keyword counts with chat words around it
+    /// ("batalin aja", "menu dulu", "lanjut lapor", "udah gak jadi deh": [`without_filler`]).
     fn keyword(&mut self, norm: &str) -> Option<()> {
         let k = &self.bot.keywords;
-        let is = |list: &Vec<String>| list.iter().any(|w| w == norm);
+        let core = without_filler(norm);
+        let is = |list: &Vec<String>| {
+            list.iter()
+                .any(|w| w == norm || (!core.is_empty() && *w == core))
+        };
         let switch_to = k
             .switch
             .iter()
@@ -833,14 +1067,31 @@ impl Run<'_> {
             self.reprompt_or_menu();
             return Some(());
         }
-        if is(&k.cancel) && self.waiting_question().is_some() && self.has_answers() {
-            self.confirm("cancel_confirm", CANCEL_ID, "cancel_yes_label");
+        // The same word again at its own confirmation is the yes ("batal" twice cancels).
+        let confirming = |id: &str| self.session.offered.iter().any(|(c, _)| c == id);
+        if is(&k.cancel) && confirming(CANCEL_ID) {
+            self.choice(CANCEL_ID);
             return Some(());
         }
-        if is(&k.menu)
-            && self.waiting_question().is_some()
-            && self.has_answers()
-            && !self.bot.text("leave_confirm", Lang::Id).is_empty()
+        if is(&k.menu) && confirming(LEAVE_ID) {
+            self.choice(LEAVE_ID);
+            return Some(());
+        }
+        if is(&k.resume) && confirming(RESUME_ID) {
+            self.choice(RESUME_ID);
+            return Some(());
+        }
+        // "stop" in the middle of a report would throw the answers away: it asks, like "batal".
+        if (is(&k.cancel) || (is(&k.stop) && self.has_answers())) && self.taking_report() {
+            if self.has_answers() {
+                self.confirm("cancel_confirm", CANCEL_ID, "cancel_yes_label");
+            } else {
+                // Nothing written yet: nothing to lose, so no question.
+                self.choice(CANCEL_ID);
+            }
+            return Some(());
+        }
+        if is(&k.menu) && self.has_answers() && !self.bot.text("leave_confirm", Lang::Id).is_empty()
         {
             self.confirm("leave_confirm", LEAVE_ID, "leave_yes_label");
             return Some(());
@@ -944,36 +1195,23 @@ impl Run<'_> {
                     return false;
                 }
                 // A free-text answer that reads like a question about something else: ask, keep
-                // the answers either way.
+                // the answers either way. The examples must be sure (a name or a city is no
+                // question); the offer names where the message would lead from the menu.
                 if q.pattern.is_none() && norm.split(' ').count() >= 3 {
                     let ranked = self.bot.matcher.rank(norm);
-                    if let (Verdict::Confident(t), Some(best)) =
-                        (self.bot.matcher.verdict(&ranked), ranked.first())
+                    let verdict = self.bot.matcher.verdict(&ranked);
+                    if let (Verdict::Confident(t), Some(best)) = (&verdict, ranked.first())
                         && best.1 >= matcher::ELSEWHERE
-                        && let Some(target) = self.bot.matcher.targets.get(t)
-                        && target.position.flow != pos.flow
-                        && !self.bot.text("switch_offer", Lang::Id).is_empty()
+                        && let Some(found) = self.bot.matcher.targets.get(*t)
+                        && found.position.flow != pos.flow
                     {
-                        let label = self.render(Some(&target.label));
-                        self.session
-                            .vars
-                            .insert(PENDING_ANSWER.into(), cleaned.to_string());
-                        let text = self.bot_text("switch_offer");
-                        let choices = vec![
-                            Choice {
-                                id: ANSWER_ID.into(),
-                                label: self.bot_text("answer_label"),
-                            },
-                            Choice {
-                                id: format!(
-                                    "{GOTO_PREFIX}{}/{}",
-                                    target.position.flow, target.position.node
-                                ),
-                                label,
-                            },
-                        ];
-                        self.push(text, choices);
-                        return true;
+                        let target = self
+                            .route(norm, &ranked, &verdict)
+                            .filter(|t| t.flow != pos.flow)
+                            .unwrap_or_else(|| found.position.clone());
+                        if self.switch_offer(&target, Some(cleaned)) {
+                            return true;
+                        }
                     }
                 }
                 let q = q.clone();
@@ -1207,6 +1445,25 @@ impl Run<'_> {
 
     /// Enters `target` and runs until a node waits for the user or the flow ends.
     fn go(&mut self, target: Position) {
+        if self.resume_parked(&target) {
+            return;
+        }
+        // Starting a report right after telling what happened: the story is told already.
+        if let Some(told) = self.session.vars.remove(TOLD)
+            && let Some(var) = self.story_var(&target.flow).map(str::to_string)
+            && self
+                .bot
+                .flows
+                .get(&target.flow)
+                .is_some_and(|f| f.first() == target.node)
+            && self
+                .session
+                .vars
+                .get(&var)
+                .is_none_or(|v| v.trim().is_empty())
+        {
+            self.session.vars.insert(var, told);
+        }
         let mut pos = target;
         for _ in 0..MAX_HOPS {
             let Some(node) = self.bot.node(&pos) else {
@@ -1289,6 +1546,55 @@ impl Run<'_> {
     fn fallback_without_loop(&mut self) {
         let text = self.bot_text("fallback");
         self.push(text, vec![]);
+    }
+}
+
+/// Chat words that do not change what a keyword means ("batalin *aja*", "menu *dulu*", "lanjut
+/// *lapor*", "*udah* gak jadi *deh*"), after the lexicon. Not user-facing: only what is ignored
+/// around a whole-message keyword.
+const FILLER: &[&str] = &[
+    "saja",
+    "deh",
+    "dulu",
+    "dong",
+    "ya",
+    "yah",
+    "min",
+    "kak",
+    "mas",
+    "mbak",
+    "bu",
+    "pak",
+    "lah",
+    "sih",
+    "nih",
+    "aja",
+    "sudah",
+    "kok",
+    "please",
+    "pls",
+    "lapor",
+    "laporan",
+    "laporannya",
+    "melapor",
+    "laporan saya",
+    "report",
+    "the",
+    "now",
+    "mawon",
+    "ae",
+    "wis",
+];
+
+/// `norm` without [`FILLER`] words at its start and end; empty when it is only filler.
+fn without_filler(norm: &str) -> String {
+    let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+    let is_filler = |w: &&str| FILLER.contains(w);
+    let start = words.iter().position(|w| !is_filler(w));
+    let end = words.iter().rposition(|w| !is_filler(w));
+    match (start, end) {
+        (Some(a), Some(b)) => words[a..=b].join(" "),
+        _ => String::new(),
     }
 }
 
@@ -1944,31 +2250,241 @@ mod tests {
         assert!(!chat.session.vars.contains_key("nama"));
     }
 
+    fn chat_in_intake() -> Chat {
+        let (bot, _) = fixture::load_with(&[("lapor.yaml", fixture::LAPOR_INTAKE)]).unwrap();
+        Chat { bot, ..Chat::new() }
+    }
+
     #[test]
     fn emergency_words_show_numbers_at_once_and_the_intake_goes_on() {
-        let mut chat = Chat::new();
+        let mut chat = chat_in_intake();
         chat.say("lapor");
+        assert!(chat.say("2").contains("Siapa nama PMI?"));
         let step = chat.send(InputKind::Text("Siti, dia dipukul majikan".into()));
         let out = shown(&step);
-        assert!(out.starts_with("DARURAT"), "{out}");
-        assert!(
-            out.contains("Umur Siti, dia dipukul majikan?"),
-            "the answer still counts: {out}"
-        );
-        // The numbers are a message of their own, so neither message outgrows a phone screen.
+        // The numbers at once, as a message of their own, saying the report is kept.
         assert_eq!(step.replies.len(), 2, "{out}");
         assert!(step.replies[0].text.starts_with("DARURAT"), "{out}");
-        assert!(step.replies[1].text.starts_with("Umur"), "{out}");
+        assert!(
+            step.replies[0].text.contains("laporan tetap tersimpan"),
+            "{out}"
+        );
         assert!(step.effects.contains(&Effect::Emergency {
             category: "kekerasan".into()
         }));
-        // Not repeated within minutes; a lower-priority category is noted without the numbers.
-        let step = chat.send(InputKind::Text("disiksa".into()));
-        assert!(!shown(&step).contains("DARURAT"));
+        // The message is not the name: it is kept as what happened, and the name is asked again.
+        assert_eq!(
+            step.replies[1].text,
+            "Dicatat sebagai cerita. Jawab dulu:\n\nSiapa nama PMI?"
+        );
+        assert!(!chat.session.vars.contains_key("nama"), "{out}");
+        assert_eq!(chat.session.vars["cerita"], "Siti, dia dipukul majikan");
+        assert_eq!(chat.at(), Some(("lapor".into(), "nama".into())));
+        assert!(chat.say("Siti").contains("Umur Siti?"));
+        // Not repeated within minutes, but still not an answer: added to the story, the age asked
+        // again. A lower-priority category is noted without the numbers.
+        let step = chat.send(InputKind::Text("td pagi dia disiksa lg".into()));
+        assert!(!shown(&step).contains("DARURAT"), "{}", shown(&step));
+        assert!(shown(&step).contains("Umur Siti?"), "{}", shown(&step));
+        assert_eq!(
+            chat.session.vars["cerita"],
+            "Siti, dia dipukul majikan\ntd pagi dia disiksa lg"
+        );
         let step = chat.send(InputKind::Text("gaji".into()));
         assert!(step.effects.contains(&Effect::Emergency {
             category: "gaji".into()
         }));
+        // What happened is not asked again; the report carries it.
+        let out = chat.say("25");
+        assert!(out.contains("Ceritanya sudah dicatat."), "{out}");
+        assert!(!out.contains("Apa yang terjadi?"), "{out}");
+        let out = chat.say("dia pulang");
+        assert!(
+            out.contains("Siti, 25. Cerita: Siti, dia dipukul majikan"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn an_emergency_typed_where_what_happened_is_asked_is_the_answer() {
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        chat.say("1");
+        chat.say("Siti");
+        assert!(chat.say("30").contains("Apa yang terjadi?"));
+        let step = chat.send(InputKind::Text("dia dipukul majikan tiap hari".into()));
+        assert!(step.replies[0].text.starts_with("DARURAT"));
+        assert!(
+            shown(&step).contains("Apa harapan Anda?"),
+            "{}",
+            shown(&step)
+        );
+        assert!(!shown(&step).contains("Dicatat sebagai cerita"));
+        assert_eq!(chat.session.vars["cerita"], "dia dipukul majikan tiap hari");
+    }
+
+    #[test]
+    fn an_emergency_at_a_menu_of_the_report_or_opening_it_is_kept_as_the_story() {
+        // At the report's first menu: the numbers, then the same menu again with its buttons.
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        let step = chat.send(InputKind::Text("tolong adik sy dipukul".into()));
+        assert!(step.replies[0].text.starts_with("DARURAT"));
+        let last = step.replies.last().unwrap();
+        assert!(last.text.ends_with("Siapa yang melapor?"), "{}", last.text);
+        assert_eq!(last.choices.len(), 2);
+        assert_eq!(chat.at(), Some(("lapor".into(), "siapa".into())));
+        assert_eq!(chat.session.vars["cerita"], "tolong adik sy dipukul");
+        // The message that opens a report with an emergency is its story too.
+        let mut chat = chat_in_intake();
+        chat.say("halo");
+        let out = chat.say("mau lapor, kakak sy disiksa majikan");
+        assert!(
+            out.starts_with("DARURAT") && out.contains("Siapa yang melapor?"),
+            "{out}"
+        );
+        chat.say("2");
+        chat.say("Ani");
+        assert!(chat.say("41").contains("Ceritanya sudah dicatat."));
+        // A report started without one asks what happened.
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        chat.say("2");
+        chat.say("Ani");
+        assert!(chat.say("41").contains("Apa yang terjadi?"));
+    }
+
+    #[test]
+    fn cancel_words_typed_with_chat_words_ask_first_and_the_same_word_again_confirms() {
+        let mut chat = chat_in_intake();
+        // Nothing answered yet: nothing to lose, so no question.
+        chat.say("lapor");
+        let out = chat.say("gak jadi deh");
+        assert!(
+            out.contains("Laporan dibatalkan.") && out.contains("Menu utama"),
+            "{out}"
+        );
+        chat.say("lapor");
+        chat.say("2");
+        chat.say("Siti");
+        let out = chat.say("batal aja min");
+        assert!(out.contains("Batalkan laporan?"), "{out}");
+        assert!(
+            !chat.session.vars.contains_key("umur"),
+            "not saved as the age"
+        );
+        assert_eq!(chat.at(), Some(("lapor".into(), "umur".into())));
+        let out = chat.say("batal");
+        assert!(out.contains("Laporan dibatalkan."), "{out}");
+        assert!(
+            !chat.session.vars.contains_key("nama"),
+            "the answers are deleted"
+        );
+        // "stop" with answers asks too, and "Lanjutkan" goes on where it was.
+        chat.say("lapor");
+        chat.say("1");
+        chat.say("Ani");
+        assert!(chat.say("stop").contains("Batalkan laporan?"));
+        let out = chat.say("lanjut");
+        assert!(
+            out.contains("Umur Ani?") && !out.contains("Tulis angka"),
+            "{out}"
+        );
+        assert_eq!(chat.session.vars["nama"], "Ani");
+    }
+
+    #[test]
+    fn menu_in_a_report_asks_and_lanjut_or_the_report_again_brings_it_back() {
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        // At the report's first menu with nothing answered, "menu" just goes.
+        assert!(chat.say("menu").contains("Menu utama"));
+        chat.say("lapor");
+        chat.say("2");
+        chat.say("Siti");
+        let out = chat.say("menu dulu");
+        assert!(out.contains("Ke menu? Laporan disimpan."), "{out}");
+        let out = chat.say("ya");
+        assert!(out.contains("Laporan disimpan; ketik lanjut."), "{out}");
+        assert!(out.contains("Menu utama"), "{out}");
+        assert!(
+            !chat.session.vars.contains_key("nama"),
+            "kept aside, not live"
+        );
+        // Starting the report again continues it, with its answers.
+        let out = chat.say("lapor");
+        assert!(out.contains("Umur Siti?"), "{out}");
+        assert!(!out.contains("Siapa yang melapor?"), "{out}");
+        // A topic typed where it does not fit leaves the report kept; "lanjut lapor" brings it back.
+        let out = chat.say("syarat");
+        assert!(out.contains("Laporan disimpan; ketik lanjut."), "{out}");
+        assert!(out.contains("Syarat: umur 18."), "{out}");
+        chat.say("0");
+        let out = chat.say("lanjut lapor");
+        assert!(out.contains("Umur Siti?"), "{out}");
+        assert!(chat.say("33").contains("Apa yang terjadi?"));
+    }
+
+    #[test]
+    fn one_or_two_words_of_exactly_one_label_press_that_button() {
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        assert!(chat.say("keluarga").contains("Siapa nama PMI?"));
+        let mut chat = chat_in_intake();
+        chat.say("lapor");
+        assert!(chat.say("saya sendiri dong").contains("Siapa nama PMI?"));
+    }
+
+    #[test]
+    fn a_message_that_told_what_happened_is_the_story_of_a_report_started_from_its_page() {
+        let keluarga = r#"
+flow: keluarga
+triggers:
+  - '\bgaji\b'
+nodes:
+  gaji:
+    say: { id: "Gaji tidak dibayar: simpan buktinya.", en: "Unpaid wages: keep the proof." }
+    next: tanya
+  tanya:
+    say: { id: "Mau melapor?", en: "Report it?" }
+    choices:
+      - label: { id: Lapor sekarang, en: Report now }
+        goto: lapor
+"#;
+        let (bot, _) = fixture::load_with(&[
+            ("lapor.yaml", fixture::LAPOR_INTAKE),
+            ("keluarga.yaml", keluarga),
+        ])
+        .unwrap();
+        let start = |chat: &mut Chat| {
+            chat.say("2");
+            chat.say("Siti");
+            chat.say("40")
+        };
+        let mut chat = Chat {
+            bot: bot.clone(),
+            ..Chat::new()
+        };
+        assert!(
+            chat.say("gaji ibu sy ga dibayar 3 bln")
+                .contains("Mau melapor?")
+        );
+        assert!(chat.say("Lapor sekarang").contains("Siapa yang melapor?"));
+        assert!(start(&mut chat).contains("Ceritanya sudah dicatat."));
+        assert_eq!(chat.session.vars["cerita"], "gaji ibu sy ga dibayar 3 bln");
+        // One word is no story; and the story lasts one message.
+        let mut chat = Chat {
+            bot: bot.clone(),
+            ..Chat::new()
+        };
+        chat.say("gaji");
+        chat.say("1");
+        assert!(start(&mut chat).contains("Apa yang terjadi?"));
+        let mut chat = Chat { bot, ..Chat::new() };
+        chat.say("gaji ibu sy ga dibayar 3 bln");
+        chat.say("syarat");
+        chat.say("lapor");
+        assert!(start(&mut chat).contains("Apa yang terjadi?"));
     }
 
     #[test]

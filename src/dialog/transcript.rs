@@ -28,6 +28,8 @@ pub const HELDOUT_TARGET: f64 = 0.87;
 /// The files of held-out messages start with this (reported on their own, file by file too; the
 /// example matcher is measured on them and must never have one of them as an example).
 pub const HELDOUT_STEM: &str = "phrasing_heldout";
+/// Labelled emergency messages kept unseen: reported by `pandu check`, never tuned on, not gated.
+pub const UNSEEN_EMERGENCY_STEM: &str = "unseen_emergency";
 /// Every labelled emergency must raise the alarm...
 pub const EMERGENCY_RECALL_TARGET: f64 = 1.0;
 /// ...and at most this share of the labelled non-emergencies may.
@@ -307,6 +309,10 @@ pub struct TestReport {
     /// The other phrasing cases, checked too for leaks into the examples.
     pub other_corpus: Vec<PhrasingCase>,
     pub emergency: Option<EmergencyResult>,
+    /// `unseen_emergency*.yaml`: labelled messages no one has tuned the emergency words on. Their
+    /// figures measure how the words generalise to messages from outside; they are printed, not
+    /// held to the targets (tuning on them would spend them).
+    pub emergency_unseen: Option<EmergencyResult>,
     /// Files that could not be read or parsed.
     pub errors: Vec<String>,
 }
@@ -360,13 +366,17 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
-        if stem.starts_with("emergency") {
+        let unseen = stem.starts_with(UNSEEN_EMERGENCY_STEM);
+        if stem.starts_with("emergency") || unseen {
             match serde_saphyr::from_str::<RawEmergencySet>(&text) {
                 Ok(raw) => {
                     let r = run_emergency(bot, &raw.emergency, &raw.not_emergency);
-                    let merged = report
-                        .emergency
-                        .get_or_insert_with(EmergencyResult::default);
+                    let merged = if unseen {
+                        &mut report.emergency_unseen
+                    } else {
+                        &mut report.emergency
+                    }
+                    .get_or_insert_with(EmergencyResult::default);
                     merged.emergencies += r.emergencies;
                     merged.caught += r.caught;
                     merged.others += r.others;
@@ -761,6 +771,25 @@ mod tests {
         // The same conversation with a name of normal length passes.
         let report = run(&["lapor", "Siti Aminah"]);
         assert!(report.passed(), "{:?}", report.transcripts[0].failures);
+    }
+
+    #[test]
+    fn unseen_emergency_sets_are_measured_apart_and_do_not_gate() {
+        let bot = super::super::fixture::bot();
+        let actions = super::super::fixture::actions();
+        let dir = tempfile::tempdir().unwrap();
+        let set = "emergency:\n  - \"adik sy dipukul majikan\"\n  - \"hp nya diambil, cuma bisa chat diam2\"\nnot_emergency:\n  - \"gaji di taiwan brp\"\n";
+        std::fs::write(dir.path().join("unseen_emergency_x.yaml"), set).unwrap();
+        let report = run_dir(dir.path(), &bot, &actions);
+        let unseen = report.emergency_unseen.as_ref().unwrap();
+        assert_eq!((unseen.caught, unseen.emergencies), (1, 2));
+        assert!(report.emergency.is_none());
+        assert!(report.passed(), "an unseen set measures, it does not gate");
+        // The same messages as a tuned set gate the check: the miss fails it.
+        std::fs::write(dir.path().join("emergency_x.yaml"), set).unwrap();
+        let report = run_dir(dir.path(), &bot, &actions);
+        assert_eq!(report.emergency.as_ref().unwrap().caught, 1);
+        assert!(!report.passed());
     }
 
     #[test]

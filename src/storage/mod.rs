@@ -28,13 +28,13 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::dialog::{Reply, Session};
 
-/// Default sled page-cache size (`storage.cache_mb`; 64 MB before issue 16): room for the working set
-/// of a thousand busy chats (sessions, the queue, the newest records). sled counts records at their
+/// Default sled page-cache size (`storage.cache_mb`; 64 MB before issue 16, 16 MB until stop 13): room
+/// for the working set of a thousand busy chats (sessions, the queue, the newest records). sled counts records at their
 /// stored size, and the memory it keeps is larger than that (node structures, allocator slack); see
 /// ARCHITECTURE.md, "Memory budget".
 pub const DEFAULT_CACHE_BYTES: u64 = DEFAULT_CACHE_MB * 1024 * 1024;
 /// [`DEFAULT_CACHE_BYTES`] in MB.
-pub const DEFAULT_CACHE_MB: u64 = 16;
+pub const DEFAULT_CACHE_MB: u64 = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
