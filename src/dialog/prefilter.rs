@@ -133,10 +133,11 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
             .case_insensitive(case_insensitive)
             .build()
             .parse(pattern)
+            .ok()
     };
     // The pattern is compiled in ASCII mode exactly when it parses in ASCII mode.
-    parse(true).ok()?;
-    let hir = parse(false).ok()?;
+    parse(true)?;
+    let hir = parse(false)?;
     let info = analyse(&hir);
     let set = best(info.exact, info.required)?;
     Some(
