@@ -69,6 +69,13 @@ pub struct Image {
     pub remove_after: bool,
 }
 
+/// A photo whose text is awaited but that could not even be queued for download (the queue was
+/// full): the person still gets an answer ("please type it"), handed in from a task of its own.
+pub fn hand_in_unread(engine: &Engine, ocr: &Ocr, user: UserKey, reference: String) {
+    let (engine, ocr) = (engine.clone(), ocr.clone());
+    tokio::spawn(async move { read_and_hand_in(&engine, &ocr, user, &reference, None).await });
+}
+
 /// Reads `image` (if any) on a blocking thread and hands the text, or "nothing read", to the engine
 /// for `user` as message `ocr:<reference>`. Returns once that is committed (or failed to be).
 pub async fn read_and_hand_in(

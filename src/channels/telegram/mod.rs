@@ -428,17 +428,12 @@ fn queue_download(inner: &Inner, user: &UserKey, file_id: String) {
         tracing::warn!("telegram download queue full; the attachment stays a file_id only");
         // A photo whose text is awaited still gets an answer: "please type it".
         if let Some(user) = job.read_for {
-            let (engine, ocr) = (inner.engine.clone(), inner.ocr.clone());
-            tokio::spawn(async move {
-                crate::channels::photo_text::read_and_hand_in(
-                    &engine,
-                    &ocr,
-                    user,
-                    &job.file_id,
-                    None,
-                )
-                .await
-            });
+            crate::channels::photo_text::hand_in_unread(
+                &inner.engine,
+                &inner.ocr,
+                user,
+                job.file_id,
+            );
         }
     }
 }

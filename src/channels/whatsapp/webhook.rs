@@ -190,17 +190,12 @@ fn queue_download(whatsapp: &WhatsApp, message: &InboundMessage) {
         );
         // A photo whose text is awaited still gets an answer: "please type it".
         if let Some(user) = job.read_for {
-            let (engine, ocr) = (whatsapp.inner.engine.clone(), whatsapp.inner.ocr.clone());
-            tokio::spawn(async move {
-                crate::channels::photo_text::read_and_hand_in(
-                    &engine,
-                    &ocr,
-                    user,
-                    &job.media_id,
-                    None,
-                )
-                .await
-            });
+            crate::channels::photo_text::hand_in_unread(
+                &whatsapp.inner.engine,
+                &whatsapp.inner.ocr,
+                user,
+                job.media_id,
+            );
         }
     }
 }
