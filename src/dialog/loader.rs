@@ -785,12 +785,12 @@ impl Cx<'_> {
                 if let Some(r) =
                     self.regex(&emergency_file, "_emergency/ignore", p, "ignore pattern")
                 {
-                    ignore.push(format!("(?:{})", r.as_str()));
+                    ignore.push(r);
                 }
             }
             if !ignore.is_empty() {
-                match compile_pattern(&ignore.join("|")) {
-                    Ok(r) => emergency_ignore = Some(super::model::GatedRegex::new(r)),
+                match super::model::IgnoreSet::new(ignore, compile_pattern) {
+                    Ok(set) => emergency_ignore = Some(set),
                     Err(e) => self.error(
                         None,
                         Some("_emergency/ignore".into()),
