@@ -81,6 +81,8 @@ impl Confidence {
 pub struct MenuChoice {
     pub label: Text,
     pub goto: Position,
+    /// The label in each language, normalised (filled by the loader): what a typed label must equal.
+    pub norms: Vec<String>,
 }
 
 /// A button under a question: pressing it (or typing its number or label) answers the question with
@@ -350,6 +352,16 @@ impl PatternIndex {
         let patterns: Vec<&str> = regexes.iter().map(|r| r.as_str()).collect();
         let prefilter = Prefilter::new(&patterns);
         PatternIndex { regexes, prefilter }
+    }
+
+    /// The patterns that match with their first match, ascending: one search each (no `is_match`
+    /// first).
+    pub fn find_each<'t>(&self, text: &'t str) -> Vec<(usize, regex::Match<'t>)> {
+        self.prefilter
+            .candidates(text)
+            .into_iter()
+            .filter_map(|i| Some((i, self.regexes.get(i)?.find(text)?)))
+            .collect()
     }
 
     /// The indices of the patterns that match, ascending.
@@ -642,6 +654,12 @@ mod tests {
         // "w3" is in "w30": a candidate, but it does not match.
         assert_eq!(index.matches("w30"), Vec::<usize>::new());
         assert_eq!(index.matches("42"), vec![30]);
+        let found: Vec<(usize, &str)> = index
+            .find_each("w3 w14 w30")
+            .into_iter()
+            .map(|(i, m)| (i, m.as_str()))
+            .collect();
+        assert_eq!(found, vec![(3, "w3"), (14, "w14")]);
         assert!(index.matches("nothing").is_empty());
     }
 
