@@ -135,21 +135,53 @@ fn step_percentiles(
             run as f64 / norms.len().max(1) as f64
         );
     }
+    if let Some(ignore) = &bot.emergency_ignore {
+        let run: usize = norms.iter().map(|n| ignore.candidates(n).len()).sum();
+        println!(
+            "emergency ignore phrases: {}, {:.1} run per held-out message",
+            ignore.len(),
+            run as f64 / norms.len().max(1) as f64
+        );
+    }
     for (name, set) in [
         ("held-out messages", messages.clone()),
         ("the long message", vec![long.to_string()]),
     ] {
         let mut times: Vec<Duration> = Vec::with_capacity(set.len() * reps);
+        let mut per_message: Vec<Vec<Duration>> = vec![Vec::with_capacity(reps); set.len()];
         for _ in 0..reps {
-            for text in &set {
+            for (k, text) in set.iter().enumerate() {
                 let input = Input {
                     kind: InputKind::Text(text.clone()),
                     at: 0,
                 };
                 let started = Instant::now();
                 let out = step(bot, actions, at_menu.clone(), &input, env);
-                times.push(started.elapsed());
+                let took = started.elapsed();
+                times.push(took);
+                if let Some(m) = per_message.get_mut(k) {
+                    m.push(took);
+                }
                 black_box(out);
+            }
+        }
+        // `STEP_SLOWEST=n`: the n messages with the highest median, to see what the tail is made of.
+        let slowest: usize = std::env::var("STEP_SLOWEST")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if slowest > 0 {
+            let mut medians: Vec<(Duration, &String)> = per_message
+                .iter_mut()
+                .zip(&set)
+                .map(|(m, text)| {
+                    m.sort();
+                    (m[m.len() / 2], text)
+                })
+                .collect();
+            medians.sort_by_key(|m| std::cmp::Reverse(m.0));
+            for (median, text) in medians.iter().take(slowest) {
+                println!("  median {:.1} µs: {text}", median.as_secs_f64() * 1e6);
             }
         }
         times.sort();

@@ -785,12 +785,12 @@ impl Cx<'_> {
                 if let Some(r) =
                     self.regex(&emergency_file, "_emergency/ignore", p, "ignore pattern")
                 {
-                    ignore.push(format!("(?:{})", r.as_str()));
+                    ignore.push(r);
                 }
             }
             if !ignore.is_empty() {
-                match compile_pattern(&ignore.join("|")) {
-                    Ok(r) => emergency_ignore = Some(super::model::GatedRegex::new(r)),
+                match super::model::IgnoreSet::new(ignore, compile_pattern) {
+                    Ok(set) => emergency_ignore = Some(set),
                     Err(e) => self.error(
                         None,
                         Some("_emergency/ignore".into()),
@@ -1129,6 +1129,21 @@ impl Cx<'_> {
             emergency_ignore,
         };
         self.check_photo_nodes(&bot, &bot_file);
+        // A typed menu label is compared with the labels normalised once here, not on every message.
+        for flow in bot.flows.values_mut() {
+            for node in flow.nodes.values_mut() {
+                if let NodeKind::Menu { choices, .. } = &mut node.kind {
+                    for c in choices {
+                        c.norms = c
+                            .label
+                            .0
+                            .values()
+                            .map(|l| normalize(l, &bot.lexicon))
+                            .collect();
+                    }
+                }
+            }
+        }
         // Each pattern on its own behind one literal prefilter (model::PatternIndex): the
         // patterns were compiled one by one above, so nothing here can be too large.
         let mut emergency_patterns = Vec::new();
@@ -1473,7 +1488,11 @@ impl Cx<'_> {
                     );
                 }
                 if let Some(goto) = self.target(file, &path, &p.flow, &c.goto, names) {
-                    out.push(MenuChoice { label, goto });
+                    out.push(MenuChoice {
+                        label,
+                        goto,
+                        norms: Vec::new(),
+                    });
                 }
             }
             NodeKind::Menu { say, choices: out }

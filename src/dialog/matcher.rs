@@ -265,9 +265,10 @@ impl Matcher {
         }
         // Known features summed per feature, in order of first appearance (so the sums are the
         // same on every run), unknown ones into the query's length.
-        let mut known: Vec<(u32, u32, f32)> = Vec::new();
+        let feats = features(norm);
+        let mut known: Vec<(u32, u32, f32)> = Vec::with_capacity(feats.len());
         let mut unseen = 0f32;
-        for (pos, (hash, weight)) in features(norm).enumerate() {
+        for (pos, (hash, weight)) in feats.into_iter().enumerate() {
             match self.vocab.binary_search(&hash) {
                 Ok(id) => known.push((id as u32, pos as u32, weight)),
                 // Unknown features count in the query's length too, so a long message about
@@ -275,9 +276,11 @@ impl Matcher {
                 Err(_) => unseen += weight * weight,
             }
         }
-        // Group by feature (a stable sort keeps each feature's weights in message order), sum each
-        // group from its first weight on, then back to the order of first appearance.
-        known.sort_by_key(|k| k.0);
+        // Group by feature, each feature's weights in message order (positions are distinct, so the
+        // unstable sort on (feature, position) is the stable sort by feature, without its scratch
+        // buffer), sum each group from its first weight on, then back to the order of first
+        // appearance.
+        known.sort_unstable_by_key(|k| (k.0, k.1));
         let mut query: Vec<(u32, u32, f32)> = Vec::with_capacity(known.len());
         for (id, pos, weight) in known {
             match query.last_mut() {
@@ -332,7 +335,8 @@ impl Matcher {
             .enumerate()
             .filter(|(_, s)| *s > 0.0)
             .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Targets are distinct: a total order, so the unstable sort gives the same ranking.
+        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked
     }
 
@@ -425,12 +429,14 @@ fn idf_of(idf: &[f32], id: u32) -> f32 {
 /// The features of a normalised text with their weights: words (1.0), adjacent word pairs (0.7) and
 /// character trigrams of each word with its edges marked (0.35 each, so a typo still shares most of
 /// them).
-fn features(norm: &str) -> impl Iterator<Item = (u64, f32)> + '_ {
+fn features(norm: &str) -> Vec<(u64, f32)> {
     let words: Vec<&str> = norm
         .split(' ')
         .filter(|w| !w.is_empty() && !is_stopword(w))
         .collect();
-    let mut out: Vec<(u64, f32)> = Vec::with_capacity(words.len() * 8);
+    // A word, a pair and one trigram per byte of the word at most.
+    let room: usize = words.iter().map(|w| w.len() + 2).sum();
+    let mut out: Vec<(u64, f32)> = Vec::with_capacity(room);
     let mut padded: Vec<u8> = Vec::with_capacity(32);
     for (i, w) in words.iter().enumerate() {
         out.push((hash(b'w', &[w.as_bytes()]), 1.0));
@@ -448,7 +454,7 @@ fn features(norm: &str) -> impl Iterator<Item = (u64, f32)> + '_ {
             out.push((hash(b'c', &[tri]), 0.35));
         }
     }
-    out.into_iter()
+    out
 }
 
 /// Whether a word is in [`STOPWORDS`] (sorted once, then a binary search).

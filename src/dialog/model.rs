@@ -81,6 +81,8 @@ impl Confidence {
 pub struct MenuChoice {
     pub label: Text,
     pub goto: Position,
+    /// The label in each language, normalised (filled by the loader): what a typed label must equal.
+    pub norms: Vec<String>,
 }
 
 /// A button under a question: pressing it (or typing its number or label) answers the question with
@@ -221,8 +223,8 @@ pub struct Bot {
     pub emergency_patterns: PatternIndex,
     pub emergency_owner: Vec<usize>,
     /// Phrases blanked out before the emergency scan (`ignore:` in `_emergency.yaml`: "hp mati",
-    /// "jaminan kecelakaan kerja"), all in one regex, run only when a word it needs occurs.
-    pub emergency_ignore: Option<GatedRegex>,
+    /// "jaminan kecelakaan kerja"), each run only when a word it needs occurs.
+    pub emergency_ignore: Option<IgnoreSet>,
     /// Every flow trigger behind one literal prefilter; `trigger_owner[i]` is the flow and the regex
     /// (shared with the index) of pattern `i`.
     pub trigger_set: PatternIndex,
@@ -273,14 +275,11 @@ impl Bot {
     }
 
     fn emergency_scan(&self, norm: &str) -> Option<&EmergencyCategory> {
-        let blanked;
-        let text = match &self.emergency_ignore {
-            Some(re) if re.is_match(norm) => {
-                blanked = re.regex.replace_all(norm, " ");
-                blanked.as_ref()
-            }
-            _ => norm,
+        let blanked = match &self.emergency_ignore {
+            Some(ignore) => ignore.blank(norm),
+            None => std::borrow::Cow::Borrowed(norm),
         };
+        let text = blanked.as_ref();
         // The most urgent category (ties: the earlier one) is the first matching pattern in
         // order of urgency, so the candidates are tried in that order and the first match ends it.
         let mut order: Vec<(u8, usize, usize)> = self
@@ -355,6 +354,16 @@ impl PatternIndex {
         PatternIndex { regexes, prefilter }
     }
 
+    /// The patterns that match with their first match, ascending: one search each (no `is_match`
+    /// first).
+    pub fn find_each<'t>(&self, text: &'t str) -> Vec<(usize, regex::Match<'t>)> {
+        self.prefilter
+            .candidates(text)
+            .into_iter()
+            .filter_map(|i| Some((i, self.regexes.get(i)?.find(text)?)))
+            .collect()
+    }
+
     /// The indices of the patterns that match, ascending.
     pub fn matches(&self, text: &str) -> Vec<usize> {
         let mut out = self.prefilter.candidates(text);
@@ -372,6 +381,12 @@ impl PatternIndex {
         self.regexes.get(i).is_some_and(|r| r.is_match(text))
     }
 
+    /// Pattern `i`'s first match in `text` starting at or after `start` (looking behind `start` for
+    /// `\b`).
+    pub fn find_at<'t>(&self, i: usize, text: &'t str, start: usize) -> Option<regex::Match<'t>> {
+        self.regexes.get(i)?.find_at(text, start)
+    }
+
     pub fn len(&self) -> usize {
         self.regexes.len()
     }
@@ -386,23 +401,101 @@ impl PatternIndex {
     }
 }
 
-/// One regex behind its literal prefilter: it runs only when one of the words every match needs
-/// occurs (most messages have none of the emergency `ignore` phrases' words).
+/// The `ignore` phrases of `_emergency.yaml`, blanked out of a message as if they were one regex
+/// `(?:p0)|(?:p1)|...` given to `replace_all(text, " ")`, but each compiled on its own behind the
+/// literal prefilter. Joined, the ~100 phrases made one automaton near regex's 1 MiB compile limit:
+/// its lazy DFA gave up on most messages and the bounded backtracker ran instead (p99 of the step
+/// 475-804 µs). Apart, a message runs only the two or three phrases whose words it has, each small
+/// enough for the lazy DFA.
+///
+/// Same answer as the joined regex (leftmost-first): scanning left to right, the match that starts
+/// first wins, ties to the earlier phrase (what the alternation prefers at the same start), and the
+/// scan goes on after its end. A phrase that can match the empty string would need regex's rules for
+/// empty matches; if there is one, the phrases are joined as before.
 #[derive(Clone, Debug)]
-pub struct GatedRegex {
-    pub regex: Regex,
-    gate: Prefilter,
+pub struct IgnoreSet {
+    phrases: PatternIndex,
+    joined: Option<Regex>,
 }
 
-impl GatedRegex {
-    pub fn new(regex: Regex) -> GatedRegex {
-        let gate = Prefilter::new(&[regex.as_str()]);
-        GatedRegex { regex, gate }
+impl IgnoreSet {
+    /// `joined` compiles the joined regex, only called when a phrase can match the empty string.
+    pub fn new(
+        regexes: Vec<Regex>,
+        joined: impl FnOnce(&str) -> Result<Regex, regex::Error>,
+    ) -> Result<IgnoreSet, regex::Error> {
+        let may_be_empty = regexes.iter().any(|r| {
+            regex_syntax::ParserBuilder::new()
+                .case_insensitive(true)
+                .build()
+                .parse(r.as_str())
+                .map_or(true, |h| h.properties().minimum_len().unwrap_or(1) == 0)
+        });
+        let joined = if may_be_empty {
+            let all: Vec<String> = regexes
+                .iter()
+                .map(|r| format!("(?:{})", r.as_str()))
+                .collect();
+            Some(joined(&all.join("|"))?)
+        } else {
+            None
+        };
+        let phrases = PatternIndex::new(regexes.into_iter().map(Arc::new).collect());
+        Ok(IgnoreSet { phrases, joined })
     }
 
-    /// Exactly `regex.is_match(text)`.
-    pub fn is_match(&self, text: &str) -> bool {
-        !self.gate.candidates(text).is_empty() && self.regex.is_match(text)
+    /// The text with every phrase blanked to one space; borrowed when none occurs.
+    pub fn blank<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let candidates = self.phrases.candidates(text);
+        if candidates.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        if let Some(joined) = &self.joined {
+            return joined.replace_all(text, " ");
+        }
+        // Each candidate's next match at or after the end of the last blanked span. A match that
+        // starts at or after that end is still the phrase's next one, so only the others are
+        // searched again.
+        let mut next: Vec<(usize, Option<regex::Match<'t>>)> = candidates
+            .into_iter()
+            .map(|i| (i, self.phrases.find_at(i, text, 0)))
+            .collect();
+        let mut out = String::new();
+        let mut last = 0;
+        // `min_by_key` keeps the first of equal starts: the earlier phrase, as in the alternation.
+        while let Some(m) = next
+            .iter()
+            .filter_map(|(_, m)| *m)
+            .min_by_key(|m| m.start())
+        {
+            out.push_str(text.get(last..m.start()).unwrap_or(""));
+            out.push(' ');
+            last = m.end();
+            for (i, slot) in next.iter_mut() {
+                if slot.is_some_and(|s| s.start() < last) {
+                    *slot = self.phrases.find_at(*i, text, last);
+                }
+            }
+        }
+        if out.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        out.push_str(text.get(last..).unwrap_or(""));
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// How many phrases there are.
+    pub fn len(&self) -> usize {
+        self.phrases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.phrases.is_empty()
+    }
+
+    /// The phrases that may occur in `text` (a superset of those that do).
+    pub fn candidates(&self, text: &str) -> Vec<usize> {
+        self.phrases.candidates(text)
     }
 }
 
@@ -439,7 +532,116 @@ pub struct EmergencyCategory {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::{Arc, PatternIndex, Regex, joined_passives};
+    use super::{Arc, IgnoreSet, PatternIndex, Regex, joined_passives};
+    use crate::dialog::loader::compile_pattern;
+
+    /// The set and the one regex it stands for.
+    fn both(patterns: &[&str]) -> (IgnoreSet, Regex) {
+        let regexes = patterns
+            .iter()
+            .map(|p| compile_pattern(p).unwrap())
+            .collect();
+        let set = IgnoreSet::new(regexes, compile_pattern).unwrap();
+        let joined: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
+        (set, compile_pattern(&joined.join("|")).unwrap())
+    }
+
+    #[test]
+    fn ignore_phrases_are_blanked_as_by_the_one_joined_regex() {
+        let (set, joined) = both(&[
+            r"(?-i)\bhp\w*( \w+){0,2} mati\b",
+            r"(?-i)\bmati lampu\b",
+            r"(?-i)\b(anak|adik) sy\b",
+            r"(?-i)\bjaminan kecelakaan kerja\b",
+            r"(?-i)\bkecelakaan kerja\b( itu)?",
+            r"(?-i)\b(hp|paspor) (lama )?mati lampu\b",
+        ]);
+        for text in [
+            "hp anak sy mati",
+            "hp mati lampu mati lampu juga",
+            "paspor lama mati lampu di rumah",
+            "jaminan kecelakaan kerja itu apa, kecelakaan kerja itu",
+            "adik sy dipukul, hp nya mati",
+            "anak sy anak sy anak sy",
+            "tidak ada apa apa",
+            "",
+        ] {
+            assert_eq!(set.blank(text), joined.replace_all(text, " "), "{text}");
+        }
+        // Nothing to blank: no copy.
+        assert!(matches!(
+            set.blank("adik saya disekap"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn an_ignore_phrase_that_may_match_nothing_keeps_the_joined_regex() {
+        let (set, joined) = both(&[r"\bhp mati\b", r"(?-i)x*"]);
+        for text in ["hp mati", "xx hp mati x", "abc"] {
+            assert_eq!(set.blank(text), joined.replace_all(text, " "), "{text}");
+        }
+    }
+
+    /// The real `ignore:` list of `dialogs/_emergency.yaml` on every quoted message of
+    /// `dialogs/tests/` (normalised, with and without the joined passives), alone and in pairs.
+    #[test]
+    fn the_real_ignore_list_blanks_what_the_joined_regex_blanks() {
+        #[derive(serde::Deserialize)]
+        struct Emergency {
+            ignore: Vec<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Lex {
+            words: std::collections::BTreeMap<String, String>,
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogs");
+        let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap();
+        let emergency: Emergency = serde_saphyr::from_str(&read("_emergency.yaml")).unwrap();
+        let lex: Lex = serde_saphyr::from_str(&read("_lexicon.yaml")).unwrap();
+        let lexicon = crate::dialog::normalize::Lexicon::new(
+            lex.words.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let patterns: Vec<&str> = emergency.ignore.iter().map(String::as_str).collect();
+        let (set, joined) = both(&patterns);
+        let quoted = Regex::new(r#""((?:[^"\\]|\\.)*)""#).unwrap();
+        let mut texts = Vec::new();
+        for entry in std::fs::read_dir(root.join("tests")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let file = std::fs::read_to_string(&path).unwrap();
+                for c in quoted.captures_iter(&file) {
+                    let norm = crate::dialog::normalize::normalize(&c[1], &lexicon);
+                    if let Some(j) = joined_passives(&norm) {
+                        texts.push(j);
+                    }
+                    texts.push(norm);
+                }
+            }
+        }
+        let mut blanked = 0;
+        let check = |text: &str| {
+            let got = set.blank(text);
+            assert_eq!(got, joined.replace_all(text, " "), "{text}");
+            got != text
+        };
+        for text in &texts {
+            blanked += usize::from(check(text));
+        }
+        // Two messages in one: several phrases in one text.
+        let hits: Vec<&String> = texts
+            .iter()
+            .filter(|t| set.blank(t) != t.as_str())
+            .collect();
+        for pair in hits.windows(2) {
+            check(&format!("{} {}", pair[0], pair[1]));
+        }
+        assert!(
+            blanked > 50,
+            "only {blanked} of {} texts blanked",
+            texts.len()
+        );
+    }
 
     #[test]
     fn the_pattern_index_gives_the_index_over_all_patterns() {
@@ -452,6 +654,12 @@ mod tests {
         // "w3" is in "w30": a candidate, but it does not match.
         assert_eq!(index.matches("w30"), Vec::<usize>::new());
         assert_eq!(index.matches("42"), vec![30]);
+        let found: Vec<(usize, &str)> = index
+            .find_each("w3 w14 w30")
+            .into_iter()
+            .map(|(i, m)| (i, m.as_str()))
+            .collect();
+        assert_eq!(found, vec![(3, "w3"), (14, "w14")]);
         assert!(index.matches("nothing").is_empty());
     }
 

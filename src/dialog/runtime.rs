@@ -1168,13 +1168,9 @@ impl Run<'_> {
                     .and_then(|n| n.checked_sub(1))
                     .and_then(|i| choices.get(i))
                     .or_else(|| {
-                        choices.iter().find(|c| {
-                            !norm.is_empty()
-                                && c.label
-                                    .0
-                                    .values()
-                                    .any(|l| normalize(l, &self.bot.lexicon) == norm)
-                        })
+                        choices
+                            .iter()
+                            .find(|c| !norm.is_empty() && c.norms.iter().any(|l| l == norm))
                     });
                 match picked {
                     Some(c) => {
@@ -1231,16 +1227,14 @@ impl Run<'_> {
             return None;
         }
         let mut best: Option<(usize, &str)> = None;
-        for i in self.bot.trigger_set.matches(norm) {
-            let Some((flow, regex)) = self.bot.trigger_owner.get(i) else {
+        for (i, m) in self.bot.trigger_set.find_each(norm) {
+            let Some((flow, _)) = self.bot.trigger_owner.get(i) else {
                 continue;
             };
-            if let Some(m) = regex.find(norm) {
-                let len = m.as_str().len();
-                // Set indices follow file order, so a strict `>` keeps ties with the earlier file.
-                if best.is_none_or(|(b, _)| len > b) {
-                    best = Some((len, flow.as_str()));
-                }
+            let len = m.as_str().len();
+            // Set indices follow file order, so a strict `>` keeps ties with the earlier file.
+            if best.is_none_or(|(b, _)| len > b) {
+                best = Some((len, flow.as_str()));
             }
         }
         best.map(|(_, n)| n.to_string())
