@@ -223,6 +223,9 @@ pub struct Bot {
     /// Phrases blanked out before the emergency scan (`ignore:` in `_emergency.yaml`: "hp mati",
     /// "jaminan kecelakaan kerja"), all in one regex, run only when a word it needs occurs.
     pub emergency_ignore: Option<GatedRegex>,
+    /// The example-based emergency detector (`dialogs/tests/emergency*.yaml` and the phrasing
+    /// corpus): raises the alarm where no regex does ([`Bot::emergency_alarm`]).
+    pub emergency_examples: super::emergency::ExampleAlarm,
     /// Every flow trigger behind one literal prefilter; `trigger_owner[i]` is the flow and the regex
     /// (shared with the index) of pattern `i`.
     pub trigger_set: PatternIndex,
@@ -270,6 +273,20 @@ impl Bot {
             },
             None => hit,
         }
+    }
+
+    /// What the step acts on: the regexes' category when it is priority 1, else a priority-1
+    /// category when the example detector raises the alarm (that of the nearest emergency
+    /// example), else the regexes' lower-priority category if any.
+    pub fn emergency_alarm(&self, norm: &str) -> Option<&EmergencyCategory> {
+        let hit = self.emergency_hit(norm);
+        if hit.is_some_and(|c| c.priority == 1) {
+            return hit;
+        }
+        self.emergency_examples
+            .alarm(norm)
+            .and_then(|c| self.emergency.get(c))
+            .or(hit)
     }
 
     fn emergency_scan(&self, norm: &str) -> Option<&EmergencyCategory> {

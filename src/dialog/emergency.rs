@@ -1,0 +1,584 @@
+//! The example-based emergency detector, beside the emergency words of `_emergency.yaml`.
+//!
+//! The regexes catch what their authors thought of; every blind set found phrasings they did not. This
+//! detector learns from the labelled messages (`dialogs/tests/emergency*.yaml`: emergencies AND the
+//! hard non-emergencies that share their words) a linear score over features of the normalised text:
+//! words, adjacent word pairs and character trigrams of each word (so typos and affixes still share
+//! most features), an L2-normalised vector, weights fitted by logistic regression. A message whose
+//! score reaches [`THRESHOLD`] raises the alarm; its category is that of the nearest emergency example
+//! (by the words they share, rare words weighing more), i.e. the priority-1 category the regexes give
+//! that example.
+//!
+//! Deterministic: the examples are read in file order, the training visits them in a fixed order, the
+//! features are hashed with FNV-1a; the same dialogs give the same weights and the same input the same
+//! answer. Built once at load (a few tens of milliseconds), read-only afterwards; scoring a message is
+//! a binary search per feature, no allocation beyond the feature list.
+//!
+//! The threshold is chosen by k-fold cross-validation on the examples (`pandu check` prints it): the
+//! lowest score that keeps the false alarms of the folds within [`CV_FALSE_ALARM_BUDGET`].
+
+use super::model::Bot;
+use super::normalize::normalize;
+use super::runtime::clean_text;
+
+/// A message scoring at least this (the logistic model's log-odds) raises the alarm. Chosen by
+/// [`cross_validate`] with the false-alarm budget (see `pandu check`), rounded up.
+pub const THRESHOLD: f32 = 2.0;
+/// Messages of fewer words never raise the example alarm: a short answer to a question ("dia
+/// dipulangkan", "rumah sakit") has too few words to weigh, and short emergencies are what the
+/// regexes are written for.
+pub const MIN_WORDS: usize = 3;
+/// The share of the non-emergency examples the held-out folds may flag.
+pub const CV_FALSE_ALARM_BUDGET: f64 = 0.01;
+/// The number of folds of the cross-validation.
+pub const FOLDS: usize = 5;
+/// Training passes over the examples.
+const EPOCHS: usize = 24;
+/// The first step size of the stochastic gradient descent (it decays as 1 / (1 + epoch / 4)).
+const LEARNING_RATE: f32 = 0.6;
+/// L2 shrinkage applied to the weights a message touches, per step.
+const L2: f32 = 1e-4;
+
+/// One labelled message, normalised (`normalize(clean_text(..))`), with the index in
+/// `Bot::emergency` of the priority-1 category the regexes give it (for an emergency).
+#[derive(Clone, Debug)]
+pub struct Labelled {
+    pub norm: String,
+    pub emergency: bool,
+    pub category: Option<usize>,
+    /// From a labelled set (counted in the cross-validation), not the phrasing corpus.
+    pub labelled: bool,
+}
+
+/// The trained detector. `Default` is the empty one, which never raises the alarm.
+#[derive(Clone, Debug, Default)]
+pub struct ExampleAlarm {
+    /// Feature hashes, sorted; `weight[i]` is the weight of `vocab[i]`.
+    vocab: Vec<u64>,
+    weight: Vec<f32>,
+    bias: f32,
+    threshold: f32,
+    /// The emergency examples as sorted word hashes with their categories, for the nearest one.
+    positives: Vec<(Vec<u64>, usize)>,
+    /// How many examples of each kind it was trained on.
+    pub emergencies: usize,
+    pub others: usize,
+}
+
+impl ExampleAlarm {
+    /// Trains on the labelled messages; `threshold` is the alarm score ([`THRESHOLD`] in the bot).
+    pub fn train(examples: &[Labelled], threshold: f32) -> ExampleAlarm {
+        if !examples.iter().any(|e| e.emergency) || examples.iter().all(|e| e.emergency) {
+            return ExampleAlarm::default();
+        }
+        let vectors: Vec<Vec<(u64, f32)>> = examples.iter().map(|e| vector(&e.norm)).collect();
+        let mut vocab: Vec<u64> = vectors.iter().flatten().map(|(h, _)| *h).collect();
+        vocab.sort_unstable();
+        vocab.dedup();
+        vocab.shrink_to_fit();
+        let indexed: Vec<Vec<(usize, f32)>> = vectors
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|(h, x)| vocab.binary_search(h).ok().map(|i| (i, *x)))
+                    .collect()
+            })
+            .collect();
+        let emergencies = examples.iter().filter(|e| e.emergency).count();
+        let others = examples.len() - emergencies;
+        // Each class weighs the same in the loss, however many examples it has.
+        let class_weight = |emergency: bool| {
+            let n = if emergency { emergencies } else { others };
+            examples.len() as f32 / (2.0 * n.max(1) as f32)
+        };
+        // A fixed interleaving of the examples (a multiplicative stride over the indices), the
+        // same every run, so neither class nor file comes in one block.
+        let n = examples.len();
+        let stride = coprime_stride(n);
+        let mut weight = vec![0f32; vocab.len()];
+        let mut bias = 0f32;
+        for epoch in 0..EPOCHS {
+            let rate = LEARNING_RATE / (1.0 + epoch as f32 / 4.0);
+            for step in 0..n {
+                let i = (step * stride + epoch) % n;
+                let (Some(x), Some(e)) = (indexed.get(i), examples.get(i)) else {
+                    continue;
+                };
+                let z = bias
+                    + x.iter()
+                        .map(|&(f, v)| weight.get(f).copied().unwrap_or(0.0) * v)
+                        .sum::<f32>();
+                let y = if e.emergency { 1.0 } else { 0.0 };
+                let g = (sigmoid(z) - y) * class_weight(e.emergency);
+                for &(f, v) in x {
+                    if let Some(w) = weight.get_mut(f) {
+                        *w -= rate * (g * v + L2 * *w);
+                    }
+                }
+                bias -= rate * g * 0.1;
+            }
+        }
+        let positives = examples
+            .iter()
+            .filter(|e| e.emergency)
+            .filter_map(|e| Some((word_hashes(&e.norm), e.category?)))
+            .collect();
+        ExampleAlarm {
+            vocab,
+            weight,
+            bias,
+            threshold,
+            positives,
+            emergencies,
+            others,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vocab.is_empty()
+    }
+
+    /// The score of a normalised message (log-odds of an emergency); `None` for the empty detector
+    /// and for a message of fewer than [`MIN_WORDS`] words.
+    pub fn score(&self, norm: &str) -> Option<f32> {
+        if self.vocab.is_empty() || norm.split(' ').filter(|w| !w.is_empty()).count() < MIN_WORDS {
+            return None;
+        }
+        let x = vector(norm);
+        Some(
+            self.bias
+                + x.iter()
+                    .filter_map(|(h, v)| {
+                        let i = self.vocab.binary_search(h).ok()?;
+                        Some(self.weight.get(i).copied().unwrap_or(0.0) * v)
+                    })
+                    .sum::<f32>(),
+        )
+    }
+
+    /// The category (an index in `Bot::emergency`) when the message raises the alarm: that of the
+    /// emergency example sharing the most (rarest) words with it.
+    pub fn alarm(&self, norm: &str) -> Option<usize> {
+        if self.score(norm)? < self.threshold {
+            return None;
+        }
+        self.nearest_category(norm)
+    }
+
+    /// The category of the emergency example closest to the message by shared words, each weighing
+    /// by how few emergency examples have it; ties go to the earlier example.
+    fn nearest_category(&self, norm: &str) -> Option<usize> {
+        let words = word_hashes(norm);
+        let df = |h: &u64| {
+            self.positives
+                .iter()
+                .filter(|(p, _)| p.binary_search(h).is_ok())
+                .count()
+        };
+        // Rare words first, at most eight: the words that say what happened.
+        let mut weighted: Vec<(u64, f32)> = words
+            .iter()
+            .filter_map(|h| {
+                let d = df(h);
+                (d > 0).then(|| (*h, ((1 + self.positives.len()) as f32 / d as f32).ln()))
+            })
+            .collect();
+        weighted.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        weighted.truncate(8);
+        let mut best: Option<(f32, usize)> = None;
+        for (p, category) in &self.positives {
+            let s: f32 = weighted
+                .iter()
+                .filter(|(h, _)| p.binary_search(h).is_ok())
+                .map(|(_, w)| w)
+                .sum::<f32>()
+                / (p.len().max(1) as f32).sqrt();
+            if s > 0.0 && best.is_none_or(|(b, _)| s > b) {
+                best = Some((s, *category));
+            }
+        }
+        best.map(|(_, c)| c)
+            .or_else(|| self.positives.first().map(|(_, c)| *c))
+    }
+}
+
+/// The files of `dialogs/tests/` the detector learns from: the labelled sets (`emergency*.yaml`)
+/// and the phrasing corpus (`phrasing*.yaml`) except the held-out files (`phrasing_heldout*`), whose
+/// messages are labelled by the regexes (a priority-1 category or not). Never `unseen_*`: those
+/// judge the detector.
+pub fn is_training_file(stem: &str) -> bool {
+    stem.starts_with(LABELLED_STEM)
+        || (stem.starts_with(CORPUS_STEM) && !stem.starts_with(HELDOUT_STEM))
+}
+
+/// See [`is_training_file`].
+pub const LABELLED_STEM: &str = "emergency";
+const CORPUS_STEM: &str = "phrasing";
+const HELDOUT_STEM: &str = "phrasing_heldout";
+
+/// The labelled examples of a bot whose regexes are loaded: `sets` are the labelled messages
+/// (emergency or not), `corpus` the phrasing messages, labelled by the regexes. The category of an
+/// emergency is the priority-1 category the regexes give it (`None` when they miss it).
+pub fn labelled(bot: &Bot, sets: &[(String, bool)], corpus: &[String]) -> Vec<Labelled> {
+    let p1 = |norm: &str| {
+        let hit = bot.emergency_hit(norm).filter(|c| c.priority == 1)?;
+        bot.emergency.iter().position(|c| c.name == hit.name)
+    };
+    let norm = |text: &str| normalize(&clean_text(text), &bot.lexicon);
+    let mut out = Vec::with_capacity(sets.len() + corpus.len());
+    for (text, emergency) in sets {
+        let n = norm(text);
+        out.push(Labelled {
+            category: if *emergency { p1(&n) } else { None },
+            norm: n,
+            emergency: *emergency,
+            labelled: true,
+        });
+    }
+    for text in corpus {
+        let n = norm(text);
+        let category = p1(&n);
+        out.push(Labelled {
+            emergency: category.is_some(),
+            category,
+            norm: n,
+            labelled: false,
+        });
+    }
+    out
+}
+
+/// What k-fold cross-validation says of the detector on its own examples.
+#[derive(Clone, Debug, Default)]
+pub struct CrossValidation {
+    pub emergencies: usize,
+    pub others: usize,
+    /// Emergencies of the held-out folds caught by the example part alone, and by regex OR examples.
+    pub caught_examples: usize,
+    pub caught_combined: usize,
+    /// Non-emergencies of the held-out folds the example part flags (the regexes flag none of the
+    /// tuned ones; `combined` counts the regex flags too).
+    pub false_alarms_examples: usize,
+    pub false_alarms_combined: usize,
+    /// The lowest threshold (in steps of 0.25) whose held-out false alarms stay within the budget.
+    pub budget_threshold: f32,
+}
+
+impl CrossValidation {
+    pub fn recall_combined(&self) -> f64 {
+        ratio(self.caught_combined, self.emergencies)
+    }
+    pub fn recall_examples(&self) -> f64 {
+        ratio(self.caught_examples, self.emergencies)
+    }
+    pub fn false_alarm_rate_combined(&self) -> f64 {
+        ratio(self.false_alarms_combined, self.others)
+    }
+    pub fn false_alarm_rate_examples(&self) -> f64 {
+        ratio(self.false_alarms_examples, self.others)
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// k-fold cross-validation: example `i` is in fold `i % k`; each fold is scored by a detector trained
+/// on the others, at `threshold`. `regex_alarm[i]` says whether the regexes raise a priority-1 alarm
+/// on example `i` (for the combined figures).
+pub fn cross_validate(
+    examples: &[Labelled],
+    regex_alarm: &[bool],
+    k: usize,
+    threshold: f32,
+) -> CrossValidation {
+    let k = k.max(2);
+    let mut cv = CrossValidation::default();
+    // Held-out scores of the non-emergencies the regexes leave quiet, for the budget threshold.
+    let mut quiet_scores: Vec<f32> = Vec::new();
+    for fold in 0..k {
+        let train: Vec<Labelled> = examples
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % k != fold)
+            .map(|(_, e)| e.clone())
+            .collect();
+        let model = ExampleAlarm::train(&train, threshold);
+        for (i, e) in examples
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| i % k == fold && e.labelled)
+        {
+            let score = model.score(&e.norm).unwrap_or(f32::NEG_INFINITY);
+            let flagged = score >= threshold;
+            let regex = regex_alarm.get(i).copied().unwrap_or(false);
+            if e.emergency {
+                cv.emergencies += 1;
+                cv.caught_examples += usize::from(flagged);
+                cv.caught_combined += usize::from(flagged || regex);
+            } else {
+                cv.others += 1;
+                cv.false_alarms_examples += usize::from(flagged);
+                cv.false_alarms_combined += usize::from(flagged || regex);
+                if !regex {
+                    quiet_scores.push(score);
+                }
+            }
+        }
+    }
+    let budget = (CV_FALSE_ALARM_BUDGET * cv.others as f64).floor() as usize;
+    let mut t = -4.0f32;
+    while quiet_scores.iter().filter(|&&s| s >= t).count() > budget && t < 20.0 {
+        t += 0.25;
+    }
+    cv.budget_threshold = t;
+    cv
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z.clamp(-30.0, 30.0)).exp())
+}
+
+/// A stride coprime to `n` near 0.618 n, so `step * stride % n` visits every index once, spread out.
+fn coprime_stride(n: usize) -> usize {
+    if n < 3 {
+        return 1;
+    }
+    let gcd = |mut a: usize, mut b: usize| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    let mut s = (n as f64 * 0.618) as usize;
+    while gcd(s, n) != 1 {
+        s += 1;
+    }
+    s
+}
+
+/// The message's L2-normalised feature vector: words (1.0), adjacent word pairs (0.7) and the
+/// character trigrams of each word with its edges marked (0.35 each), repeated ones summed, sorted
+/// by hash. Split passives are joined first ("di pukul" → "dipukul"), as for the emergency words.
+/// No stop words: "tolong", "please", "saya" say something here.
+fn vector(norm: &str) -> Vec<(u64, f32)> {
+    let joined = super::model::joined_passives(norm);
+    let text = joined.as_deref().unwrap_or(norm);
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut out: Vec<(u64, f32)> = Vec::with_capacity(words.len() * 10);
+    let mut padded: Vec<u8> = Vec::with_capacity(32);
+    for (i, w) in words.iter().enumerate() {
+        out.push((hash(b'w', &[w.as_bytes()]), 1.0));
+        if let Some(next) = words.get(i + 1) {
+            out.push((hash(b'p', &[w.as_bytes(), b" ", next.as_bytes()]), 0.7));
+        }
+        if w.bytes().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        padded.clear();
+        padded.push(b'#');
+        padded.extend_from_slice(w.as_bytes());
+        padded.push(b'#');
+        for tri in padded.windows(3) {
+            out.push((hash(b'c', &[tri]), 0.35));
+        }
+    }
+    out.sort_unstable_by_key(|f| f.0);
+    let mut merged: Vec<(u64, f32)> = Vec::with_capacity(out.len());
+    for (h, v) in out {
+        match merged.last_mut() {
+            Some((last, x)) if *last == h => *x += v,
+            _ => merged.push((h, v)),
+        }
+    }
+    let norm2 = merged.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+    if norm2 > 0.0 {
+        for (_, v) in &mut merged {
+            *v /= norm2;
+        }
+    }
+    merged
+}
+
+/// The distinct words of a message (passives joined) as sorted hashes.
+fn word_hashes(norm: &str) -> Vec<u64> {
+    let joined = super::model::joined_passives(norm);
+    let text = joined.as_deref().unwrap_or(norm);
+    let mut out: Vec<u64> = text
+        .split(' ')
+        .filter(|w| w.len() > 1)
+        .map(|w| hash(b'w', &[w.as_bytes()]))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// FNV-1a over a kind byte and parts: the same on every machine and every run.
+fn hash(kind: u8, parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    eat(kind);
+    for part in parts {
+        for &b in *part {
+            eat(b);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod experiment {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::path::Path;
+
+    #[derive(serde::Deserialize)]
+    struct Set {
+        #[serde(default)]
+        emergency: Vec<String>,
+        #[serde(default)]
+        not_emergency: Vec<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Phr {
+        phrasing: Vec<PhrCase>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PhrCase {
+        text: String,
+        flow: String,
+    }
+
+    #[test]
+    #[ignore]
+    fn leave_one_file_out() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut config = crate::config::Config::default();
+        config.dialogs.dir = root.join("dialogs");
+        config.cases.contacts_file = root.join("config/contacts.yaml");
+        let tmp = tempfile::tempdir().unwrap();
+        let store = crate::storage::Store::open(&tmp.path().join("db"), 1 << 20).unwrap();
+        let actions = crate::app::actions(&config, &store);
+        config.dialogs.facts_file = root.join("config/facts.yaml");
+        let (bot, _) = crate::app::load_bot(&config, &actions)
+            .map_err(|d| format!("{:?}", d.first()))
+            .unwrap();
+        let norm = |t: &str| {
+            crate::dialog::normalize::normalize(
+                &crate::dialog::runtime::clean_text(t),
+                &bot.lexicon,
+            )
+        };
+        let p1 = |n: &str| {
+            bot.emergency_hit(n)
+                .filter(|c| c.priority == 1)
+                .and_then(|c| bot.emergency.iter().position(|x| x.name == c.name))
+        };
+        let mut files: Vec<(String, Vec<Labelled>)> = Vec::new();
+        let mut names: Vec<_> = std::fs::read_dir(root.join("dialogs/tests"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("emergency")
+            })
+            .collect();
+        names.sort();
+        for p in names {
+            let s: Set = serde_saphyr::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            let mut v = Vec::new();
+            for t in &s.emergency {
+                let n = norm(t);
+                v.push(Labelled {
+                    category: p1(&n),
+                    norm: n,
+                    emergency: true,
+                    labelled: true,
+                });
+            }
+            for t in &s.not_emergency {
+                let n = norm(t);
+                v.push(Labelled {
+                    category: None,
+                    norm: n,
+                    emergency: false,
+                    labelled: true,
+                });
+            }
+            files.push((p.file_stem().unwrap().to_string_lossy().into(), v));
+        }
+        let mut quiet = Vec::new();
+        for f in [
+            "phrasing.yaml",
+            "phrasing_heldout.yaml",
+            "phrasing_heldout_fresh.yaml",
+            "phrasing_heldout_blind5.yaml",
+        ] {
+            let s: Phr = serde_saphyr::from_str(
+                &std::fs::read_to_string(root.join("dialogs/tests").join(f)).unwrap(),
+            )
+            .unwrap();
+            for c in s.phrasing {
+                let n = norm(&c.text);
+                if p1(&n).is_none() {
+                    quiet.push((n, c.flow, f));
+                }
+            }
+        }
+        let ts = [-1.0f32, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0];
+        let all: Vec<Labelled> = files.iter().flat_map(|f| f.1.clone()).collect();
+        let t0 = std::time::Instant::now();
+        let full = ExampleAlarm::train(&all, 1.0);
+        println!("train {:?} vocab {}", t0.elapsed(), full.vocab.len());
+        let regex: Vec<bool> = all.iter().map(|e| p1(&e.norm).is_some()).collect();
+        let cv = cross_validate(&all, &regex, FOLDS, 1.0);
+        println!("cv: {cv:?}");
+        for t in ts {
+            let fa = quiet
+                .iter()
+                .filter(|n| full.score(&n.0).unwrap_or(-9.0) >= t)
+                .count();
+            println!("phrasing quiet FA at {t}: {fa}/{}", quiet.len());
+        }
+        for (n, flow, f) in &quiet {
+            let s = full.score(n).unwrap_or(-9.0);
+            if s >= 0.5 {
+                println!("QUIET {s:.2} {flow} {f} {n}");
+            }
+        }
+        for (i, (name, test)) in files.iter().enumerate() {
+            let train: Vec<Labelled> = files
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .flat_map(|(_, f)| f.1.clone())
+                .collect();
+            let m = ExampleAlarm::train(&train, 1.0);
+            let pos: Vec<f32> = test
+                .iter()
+                .filter(|e| e.emergency)
+                .map(|e| m.score(&e.norm).unwrap_or(-9.0))
+                .collect();
+            let neg: Vec<f32> = test
+                .iter()
+                .filter(|e| !e.emergency)
+                .map(|e| m.score(&e.norm).unwrap_or(-9.0))
+                .collect();
+            let mut line = format!("{name:24} {}+{}:", pos.len(), neg.len());
+            for t in ts {
+                line += &format!(
+                    " t{t}: {}/{}",
+                    pos.iter().filter(|s| **s >= t).count(),
+                    neg.iter().filter(|s| **s >= t).count()
+                );
+            }
+            println!("{line}");
+        }
+    }
+}
