@@ -23,7 +23,11 @@ use super::runtime::clean_text;
 
 /// A message scoring at least this (the logistic model's log-odds) raises the alarm. Chosen by
 /// [`cross_validate`] with the false-alarm budget (see `pandu check`), rounded up.
-pub const THRESHOLD: f32 = 2.0;
+pub const THRESHOLD: f32 = 0.75;
+/// A message whose words are at least this close (cosine of the word sets) to a non-emergency
+/// example, and closer to it than to any emergency example, does not raise the example alarm: a
+/// known non-emergency and its near copies stay quiet whatever the score.
+pub const VETO: f32 = 0.8;
 /// Messages of fewer words never raise the example alarm: a short answer to a question ("dia
 /// dipulangkan", "rumah sakit") has too few words to weigh, and short emergencies are what the
 /// regexes are written for.
@@ -32,12 +36,40 @@ pub const MIN_WORDS: usize = 3;
 pub const CV_FALSE_ALARM_BUDGET: f64 = 0.01;
 /// The number of folds of the cross-validation.
 pub const FOLDS: usize = 5;
-/// Training passes over the examples.
-const EPOCHS: usize = 24;
-/// The first step size of the stochastic gradient descent (it decays as 1 / (1 + epoch / 4)).
-const LEARNING_RATE: f32 = 0.6;
-/// L2 shrinkage applied to the weights a message touches, per step.
-const L2: f32 = 1e-4;
+/// How the detector is trained and what it reads; [`PARAMS`] in the bot, others only to compare.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Params {
+    /// Training passes over the examples.
+    pub epochs: usize,
+    /// The first step size of the stochastic gradient descent (it decays as 1 / (1 + epoch / 4)).
+    pub rate: f32,
+    /// L2 shrinkage applied to the weights a message touches, per step.
+    pub l2: f32,
+    /// Feature weights before normalisation: word pairs, character trigrams, character 4-grams (0:
+    /// none). A word weighs 1.
+    pub pair: f32,
+    pub tri: f32,
+    pub quad: f32,
+    /// Keep the average of the weights over the last half of the training (smoother than the last).
+    pub average: bool,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        PARAMS
+    }
+}
+
+/// The parameters of the bot's detector (chosen by cross-validation, see `pandu check`).
+pub const PARAMS: Params = Params {
+    epochs: 48,
+    rate: 0.6,
+    l2: 1e-2,
+    pair: 0.7,
+    tri: 0.35,
+    quad: 0.0,
+    average: false,
+};
 
 /// One labelled message, normalised (`normalize(clean_text(..))`), with the index in
 /// `Bot::emergency` of the priority-1 category the regexes give it (for an emergency).
@@ -48,6 +80,8 @@ pub struct Labelled {
     pub category: Option<usize>,
     /// From a labelled set (counted in the cross-validation), not the phrasing corpus.
     pub labelled: bool,
+    /// Whether the regexes raise a priority-1 alarm on it (for the combined figures).
+    pub regex: bool,
 }
 
 /// The trained detector. `Default` is the empty one, which never raises the alarm.
@@ -58,8 +92,11 @@ pub struct ExampleAlarm {
     weight: Vec<f32>,
     bias: f32,
     threshold: f32,
+    params: Params,
     /// The emergency examples as sorted word hashes with their categories, for the nearest one.
     positives: Vec<(Vec<u64>, usize)>,
+    /// The non-emergency examples as sorted word hashes, for the [`VETO`].
+    negatives: Vec<Vec<u64>>,
     /// How many examples of each kind it was trained on.
     pub emergencies: usize,
     pub others: usize,
@@ -68,10 +105,16 @@ pub struct ExampleAlarm {
 impl ExampleAlarm {
     /// Trains on the labelled messages; `threshold` is the alarm score ([`THRESHOLD`] in the bot).
     pub fn train(examples: &[Labelled], threshold: f32) -> ExampleAlarm {
+        ExampleAlarm::train_with(examples, threshold, PARAMS)
+    }
+
+    /// [`ExampleAlarm::train`] with other parameters.
+    pub fn train_with(examples: &[Labelled], threshold: f32, params: Params) -> ExampleAlarm {
         if !examples.iter().any(|e| e.emergency) || examples.iter().all(|e| e.emergency) {
             return ExampleAlarm::default();
         }
-        let vectors: Vec<Vec<(u64, f32)>> = examples.iter().map(|e| vector(&e.norm)).collect();
+        let vectors: Vec<Vec<(u64, f32)>> =
+            examples.iter().map(|e| vector(&e.norm, &params)).collect();
         let mut vocab: Vec<u64> = vectors.iter().flatten().map(|(h, _)| *h).collect();
         vocab.sort_unstable();
         vocab.dedup();
@@ -97,8 +140,18 @@ impl ExampleAlarm {
         let stride = coprime_stride(n);
         let mut weight = vec![0f32; vocab.len()];
         let mut bias = 0f32;
-        for epoch in 0..EPOCHS {
-            let rate = LEARNING_RATE / (1.0 + epoch as f32 / 4.0);
+        let mut sum = vec![0f32; if params.average { vocab.len() } else { 0 }];
+        let mut bias_sum = 0f32;
+        let mut summed = 0f32;
+        for epoch in 0..params.epochs {
+            let rate = params.rate / (1.0 + epoch as f32 / 4.0);
+            if params.average && epoch >= params.epochs / 2 {
+                for (s, w) in sum.iter_mut().zip(&weight) {
+                    *s += w;
+                }
+                bias_sum += bias;
+                summed += 1.0;
+            }
             for step in 0..n {
                 let i = (step * stride + epoch) % n;
                 let (Some(x), Some(e)) = (indexed.get(i), examples.get(i)) else {
@@ -112,23 +165,36 @@ impl ExampleAlarm {
                 let g = (sigmoid(z) - y) * class_weight(e.emergency);
                 for &(f, v) in x {
                     if let Some(w) = weight.get_mut(f) {
-                        *w -= rate * (g * v + L2 * *w);
+                        *w -= rate * (g * v + params.l2 * *w);
                     }
                 }
                 bias -= rate * g * 0.1;
             }
+        }
+        if summed > 0.0 {
+            for (w, s) in weight.iter_mut().zip(&sum) {
+                *w = s / summed;
+            }
+            bias = bias_sum / summed;
         }
         let positives = examples
             .iter()
             .filter(|e| e.emergency)
             .filter_map(|e| Some((word_hashes(&e.norm), e.category?)))
             .collect();
+        let negatives = examples
+            .iter()
+            .filter(|e| !e.emergency)
+            .map(|e| word_hashes(&e.norm))
+            .collect();
         ExampleAlarm {
             vocab,
             weight,
             bias,
             threshold,
+            params,
             positives,
+            negatives,
             emergencies,
             others,
         }
@@ -144,7 +210,7 @@ impl ExampleAlarm {
         if self.vocab.is_empty() || norm.split(' ').filter(|w| !w.is_empty()).count() < MIN_WORDS {
             return None;
         }
-        let x = vector(norm);
+        let x = vector(norm, &self.params);
         Some(
             self.bias
                 + x.iter()
@@ -159,10 +225,25 @@ impl ExampleAlarm {
     /// The category (an index in `Bot::emergency`) when the message raises the alarm: that of the
     /// emergency example sharing the most (rarest) words with it.
     pub fn alarm(&self, norm: &str) -> Option<usize> {
-        if self.score(norm)? < self.threshold {
+        if self.score(norm)? < self.threshold || self.vetoed(norm) {
             return None;
         }
         self.nearest_category(norm)
+    }
+
+    /// Whether a non-emergency example is at least [`VETO`] close to the message by its words and
+    /// closer than every emergency example.
+    fn vetoed(&self, norm: &str) -> bool {
+        let words = word_hashes(norm);
+        let cosine = |other: &[u64]| {
+            let shared = words
+                .iter()
+                .filter(|h| other.binary_search(h).is_ok())
+                .count();
+            shared as f32 / ((words.len() * other.len()).max(1) as f32).sqrt()
+        };
+        let negative = self.negatives.iter().map(|n| cosine(n)).fold(0.0, f32::max);
+        negative >= VETO && self.positives.iter().all(|(p, _)| cosine(p) < negative)
     }
 
     /// The category of the emergency example closest to the message by shared words, each weighing
@@ -225,12 +306,16 @@ pub fn labelled(bot: &Bot, sets: &[(String, bool)], corpus: &[String]) -> Vec<La
         bot.emergency.iter().position(|c| c.name == hit.name)
     };
     let norm = |text: &str| normalize(&clean_text(text), &bot.lexicon);
+    // The detector reads what the regexes read: the `ignore` phrases blanked out.
+    let blanked = |norm: &str| bot.emergency_blanked(norm).into_owned();
     let mut out = Vec::with_capacity(sets.len() + corpus.len());
     for (text, emergency) in sets {
         let n = norm(text);
+        let regex = p1(&n);
         out.push(Labelled {
-            category: if *emergency { p1(&n) } else { None },
-            norm: n,
+            regex: regex.is_some(),
+            category: if *emergency { regex } else { None },
+            norm: blanked(&n),
             emergency: *emergency,
             labelled: true,
         });
@@ -239,9 +324,10 @@ pub fn labelled(bot: &Bot, sets: &[(String, bool)], corpus: &[String]) -> Vec<La
         let n = norm(text);
         let category = p1(&n);
         out.push(Labelled {
+            regex: category.is_some(),
             emergency: category.is_some(),
             category,
-            norm: n,
+            norm: blanked(&n),
             labelled: false,
         });
     }
@@ -260,7 +346,7 @@ pub struct CrossValidation {
     /// tuned ones; `combined` counts the regex flags too).
     pub false_alarms_examples: usize,
     pub false_alarms_combined: usize,
-    /// The lowest threshold (in steps of 0.25) whose held-out false alarms stay within the budget.
+    /// The lowest threshold (in steps of 0.05) whose held-out false alarms stay within the budget.
     pub budget_threshold: f32,
 }
 
@@ -284,13 +370,18 @@ fn ratio(a: usize, b: usize) -> f64 {
 }
 
 /// k-fold cross-validation: example `i` is in fold `i % k`; each fold is scored by a detector trained
-/// on the others, at `threshold`. `regex_alarm[i]` says whether the regexes raise a priority-1 alarm
-/// on example `i` (for the combined figures).
-pub fn cross_validate(
+/// on the others, at `threshold`. Only the examples of the labelled sets are counted (the phrasing
+/// corpus only trains).
+pub fn cross_validate(examples: &[Labelled], k: usize, threshold: f32) -> CrossValidation {
+    cross_validate_with(examples, k, threshold, PARAMS)
+}
+
+/// [`cross_validate`] with other parameters.
+pub fn cross_validate_with(
     examples: &[Labelled],
-    regex_alarm: &[bool],
     k: usize,
     threshold: f32,
+    params: Params,
 ) -> CrossValidation {
     let k = k.max(2);
     let mut cv = CrossValidation::default();
@@ -303,15 +394,19 @@ pub fn cross_validate(
             .filter(|(i, _)| i % k != fold)
             .map(|(_, e)| e.clone())
             .collect();
-        let model = ExampleAlarm::train(&train, threshold);
-        for (i, e) in examples
+        let model = ExampleAlarm::train_with(&train, threshold, params);
+        for (_, e) in examples
             .iter()
             .enumerate()
             .filter(|(i, e)| i % k == fold && e.labelled)
         {
-            let score = model.score(&e.norm).unwrap_or(f32::NEG_INFINITY);
+            let score = if model.vetoed(&e.norm) {
+                f32::NEG_INFINITY
+            } else {
+                model.score(&e.norm).unwrap_or(f32::NEG_INFINITY)
+            };
             let flagged = score >= threshold;
-            let regex = regex_alarm.get(i).copied().unwrap_or(false);
+            let regex = e.regex;
             if e.emergency {
                 cv.emergencies += 1;
                 cv.caught_examples += usize::from(flagged);
@@ -329,7 +424,7 @@ pub fn cross_validate(
     let budget = (CV_FALSE_ALARM_BUDGET * cv.others as f64).floor() as usize;
     let mut t = -4.0f32;
     while quiet_scores.iter().filter(|&&s| s >= t).count() > budget && t < 20.0 {
-        t += 0.25;
+        t += 0.05;
     }
     cv.budget_threshold = t;
     cv
@@ -361,7 +456,7 @@ fn coprime_stride(n: usize) -> usize {
 /// character trigrams of each word with its edges marked (0.35 each), repeated ones summed, sorted
 /// by hash. Split passives are joined first ("di pukul" → "dipukul"), as for the emergency words.
 /// No stop words: "tolong", "please", "saya" say something here.
-fn vector(norm: &str) -> Vec<(u64, f32)> {
+fn vector(norm: &str, params: &Params) -> Vec<(u64, f32)> {
     let joined = super::model::joined_passives(norm);
     let text = joined.as_deref().unwrap_or(norm);
     let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
@@ -370,7 +465,10 @@ fn vector(norm: &str) -> Vec<(u64, f32)> {
     for (i, w) in words.iter().enumerate() {
         out.push((hash(b'w', &[w.as_bytes()]), 1.0));
         if let Some(next) = words.get(i + 1) {
-            out.push((hash(b'p', &[w.as_bytes(), b" ", next.as_bytes()]), 0.7));
+            out.push((
+                hash(b'p', &[w.as_bytes(), b" ", next.as_bytes()]),
+                params.pair,
+            ));
         }
         if w.bytes().all(|c| c.is_ascii_digit()) {
             continue;
@@ -380,7 +478,12 @@ fn vector(norm: &str) -> Vec<(u64, f32)> {
         padded.extend_from_slice(w.as_bytes());
         padded.push(b'#');
         for tri in padded.windows(3) {
-            out.push((hash(b'c', &[tri]), 0.35));
+            out.push((hash(b'c', &[tri]), params.tri));
+        }
+        if params.quad > 0.0 {
+            for quad in padded.windows(4) {
+                out.push((hash(b'q', &[quad]), params.quad));
+            }
         }
     }
     out.sort_unstable_by_key(|f| f.0);
@@ -450,135 +553,103 @@ mod experiment {
     #[derive(serde::Deserialize)]
     struct PhrCase {
         text: String,
-        flow: String,
     }
 
+    /// Compares parameters by cross-validation (`cargo test --lib emergency::experiment --
+    /// --ignored --nocapture`): for each, the threshold that keeps the folds' false alarms within
+    /// the budget, the recall there, leave-one-file-out on the labelled sets, and the alarms on the
+    /// held-out phrasing messages (ordinary questions) where the regexes are quiet.
     #[test]
     #[ignore]
-    fn leave_one_file_out() {
+    fn compare_parameters() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut config = crate::config::Config::default();
         config.dialogs.dir = root.join("dialogs");
+        config.dialogs.facts_file = root.join("config/facts.yaml");
         config.cases.contacts_file = root.join("config/contacts.yaml");
         let tmp = tempfile::tempdir().unwrap();
         let store = crate::storage::Store::open(&tmp.path().join("db"), 1 << 20).unwrap();
         let actions = crate::app::actions(&config, &store);
-        config.dialogs.facts_file = root.join("config/facts.yaml");
         let (bot, _) = crate::app::load_bot(&config, &actions)
             .map_err(|d| format!("{:?}", d.first()))
             .unwrap();
-        let norm = |t: &str| {
-            crate::dialog::normalize::normalize(
-                &crate::dialog::runtime::clean_text(t),
-                &bot.lexicon,
-            )
-        };
-        let p1 = |n: &str| {
-            bot.emergency_hit(n)
-                .filter(|c| c.priority == 1)
-                .and_then(|c| bot.emergency.iter().position(|x| x.name == c.name))
-        };
-        let mut files: Vec<(String, Vec<Labelled>)> = Vec::new();
-        let mut names: Vec<_> = std::fs::read_dir(root.join("dialogs/tests"))
+        let tests = root.join("dialogs/tests");
+        let all = crate::dialog::loader::emergency_labelled(&tests, &bot);
+        let corpus: Vec<Labelled> = all.iter().filter(|e| !e.labelled).cloned().collect();
+        let mut names: Vec<_> = std::fs::read_dir(&tests)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("emergency")
-            })
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
             .collect();
         names.sort();
-        for p in names {
-            let s: Set = serde_saphyr::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            let mut v = Vec::new();
-            for t in &s.emergency {
-                let n = norm(t);
-                v.push(Labelled {
-                    category: p1(&n),
-                    norm: n,
-                    emergency: true,
-                    labelled: true,
-                });
-            }
-            for t in &s.not_emergency {
-                let n = norm(t);
-                v.push(Labelled {
-                    category: None,
-                    norm: n,
-                    emergency: false,
-                    labelled: true,
-                });
-            }
-            files.push((p.file_stem().unwrap().to_string_lossy().into(), v));
-        }
+        let mut files: Vec<(String, Vec<Labelled>)> = Vec::new();
         let mut quiet = Vec::new();
-        for f in [
-            "phrasing.yaml",
-            "phrasing_heldout.yaml",
-            "phrasing_heldout_fresh.yaml",
-            "phrasing_heldout_blind5.yaml",
-        ] {
-            let s: Phr = serde_saphyr::from_str(
-                &std::fs::read_to_string(root.join("dialogs/tests").join(f)).unwrap(),
-            )
-            .unwrap();
-            for c in s.phrasing {
-                let n = norm(&c.text);
-                if p1(&n).is_none() {
-                    quiet.push((n, c.flow, f));
-                }
-            }
-        }
-        let ts = [-1.0f32, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0];
-        let all: Vec<Labelled> = files.iter().flat_map(|f| f.1.clone()).collect();
-        let t0 = std::time::Instant::now();
-        let full = ExampleAlarm::train(&all, 1.0);
-        println!("train {:?} vocab {}", t0.elapsed(), full.vocab.len());
-        let regex: Vec<bool> = all.iter().map(|e| p1(&e.norm).is_some()).collect();
-        let cv = cross_validate(&all, &regex, FOLDS, 1.0);
-        println!("cv: {cv:?}");
-        for t in ts {
-            let fa = quiet
-                .iter()
-                .filter(|n| full.score(&n.0).unwrap_or(-9.0) >= t)
-                .count();
-            println!("phrasing quiet FA at {t}: {fa}/{}", quiet.len());
-        }
-        for (n, flow, f) in &quiet {
-            let s = full.score(n).unwrap_or(-9.0);
-            if s >= 0.5 {
-                println!("QUIET {s:.2} {flow} {f} {n}");
-            }
-        }
-        for (i, (name, test)) in files.iter().enumerate() {
-            let train: Vec<Labelled> = files
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .flat_map(|(_, f)| f.1.clone())
-                .collect();
-            let m = ExampleAlarm::train(&train, 1.0);
-            let pos: Vec<f32> = test
-                .iter()
-                .filter(|e| e.emergency)
-                .map(|e| m.score(&e.norm).unwrap_or(-9.0))
-                .collect();
-            let neg: Vec<f32> = test
-                .iter()
-                .filter(|e| !e.emergency)
-                .map(|e| m.score(&e.norm).unwrap_or(-9.0))
-                .collect();
-            let mut line = format!("{name:24} {}+{}:", pos.len(), neg.len());
-            for t in ts {
-                line += &format!(
-                    " t{t}: {}/{}",
-                    pos.iter().filter(|s| **s >= t).count(),
-                    neg.iter().filter(|s| **s >= t).count()
+        for p in &names {
+            let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+            let text = std::fs::read_to_string(p).unwrap();
+            if stem.starts_with("emergency") {
+                let s: Set = serde_saphyr::from_str(&text).unwrap();
+                let sets: Vec<(String, bool)> = s
+                    .emergency
+                    .into_iter()
+                    .map(|t| (t, true))
+                    .chain(s.not_emergency.into_iter().map(|t| (t, false)))
+                    .collect();
+                files.push((stem, labelled(&bot, &sets, &[])));
+            } else if stem.starts_with("phrasing_heldout") {
+                let s: Phr = serde_saphyr::from_str(&text).unwrap();
+                let texts: Vec<String> = s.phrasing.into_iter().map(|c| c.text).collect();
+                quiet.extend(
+                    labelled(&bot, &[], &texts)
+                        .into_iter()
+                        .filter(|e| !e.emergency)
+                        .map(|e| e.norm),
                 );
             }
-            println!("{line}");
+        }
+        let base = PARAMS;
+        let grid = [base, Params { l2: 2e-2, ..base }];
+        for params in grid {
+            let t0 = std::time::Instant::now();
+            let cv = cross_validate_with(&all, FOLDS, 0.0, params);
+            let t = cv.budget_threshold;
+            let cv = cross_validate_with(&all, FOLDS, t, params);
+            let full = ExampleAlarm::train_with(&all, t, params);
+            let train_fa = all
+                .iter()
+                .filter(|e| !e.emergency && full.alarm(&e.norm).is_some())
+                .count();
+            let qfa = quiet.iter().filter(|n| full.alarm(n).is_some()).count();
+            let (mut lc, mut lp, mut lf, mut ln) = (0, 0, 0, 0);
+            for (i, (_, test)) in files.iter().enumerate() {
+                let train: Vec<Labelled> = files
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .flat_map(|(_, f)| f.1.clone())
+                    .chain(corpus.iter().cloned())
+                    .collect();
+                let m = ExampleAlarm::train_with(&train, t, params);
+                for e in test {
+                    let hit = m.alarm(&e.norm).is_some();
+                    if e.emergency {
+                        lp += 1;
+                        lc += usize::from(hit);
+                    } else {
+                        ln += 1;
+                        lf += usize::from(hit);
+                    }
+                }
+            }
+            println!(
+                "{params:?}\n   t {t:.2}: cv {}/{} fa {}/{}; lofo {lc}/{lp} fa {lf}/{ln}; quiet fa {qfa}/{}; training fa {train_fa} ({:?})",
+                cv.caught_examples,
+                cv.emergencies,
+                cv.false_alarms_examples,
+                cv.others,
+                quiet.len(),
+                t0.elapsed()
+            );
         }
     }
 }

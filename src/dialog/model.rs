@@ -284,9 +284,22 @@ impl Bot {
             return hit;
         }
         self.emergency_examples
-            .alarm(norm)
+            .alarm(&self.emergency_blanked(norm))
             .and_then(|c| self.emergency.get(c))
             .or(hit)
+    }
+
+    /// The message with the emergency `ignore` phrases blanked out, as the regexes see it: what
+    /// the example detector reads too, so "hp mati" or a news story weighs nothing there either.
+    pub fn emergency_blanked<'a>(&self, norm: &'a str) -> std::borrow::Cow<'a, str> {
+        match &self.emergency_ignore {
+            Some(re) if re.is_match(norm) => {
+                let blanked = re.regex.replace_all(norm, " ");
+                let words: Vec<&str> = blanked.split(' ').filter(|w| !w.is_empty()).collect();
+                std::borrow::Cow::Owned(words.join(" "))
+            }
+            _ => std::borrow::Cow::Borrowed(norm),
+        }
     }
 
     fn emergency_scan(&self, norm: &str) -> Option<&EmergencyCategory> {

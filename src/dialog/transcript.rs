@@ -37,7 +37,7 @@ pub const FALSE_ALARM_TARGET: f64 = 0.02;
 
 /// The share of the labelled emergencies the example detector alone must catch in cross-validation
 /// (each fold scored by a detector trained on the others). A floor from the last measurement.
-pub const EXAMPLE_CV_RECALL_FLOOR: f64 = 0.60;
+pub const EXAMPLE_CV_RECALL_FLOOR: f64 = 0.85;
 
 /// `dialogs/tests/emergency*.yaml`: messages labelled emergency (the numbers must show at once) or not.
 #[derive(Debug, Deserialize)]
@@ -374,13 +374,8 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
     files.sort();
     let examples = super::loader::emergency_labelled(dir, bot);
     if examples.iter().any(|e| e.labelled) {
-        let regex: Vec<bool> = examples
-            .iter()
-            .map(|e| bot.emergency_hit(&e.norm).is_some_and(|c| c.priority == 1))
-            .collect();
         report.emergency_cv = Some(super::emergency::cross_validate(
             &examples,
-            &regex,
             super::emergency::FOLDS,
             super::emergency::THRESHOLD,
         ));
