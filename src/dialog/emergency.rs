@@ -559,9 +559,8 @@ mod experiment {
     /// --ignored --nocapture`): for each, the threshold that keeps the folds' false alarms within
     /// the budget, the recall there, leave-one-file-out on the labelled sets, and the alarms on the
     /// held-out phrasing messages (ordinary questions) where the regexes are quiet.
-    #[test]
-    #[ignore]
-    fn compare_parameters() {
+    /// The shipped dialogs, loaded as `pandu serve` loads them.
+    pub(super) fn shipped_bot() -> crate::dialog::Bot {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut config = crate::config::Config::default();
         config.dialogs.dir = root.join("dialogs");
@@ -570,9 +569,35 @@ mod experiment {
         let tmp = tempfile::tempdir().unwrap();
         let store = crate::storage::Store::open(&tmp.path().join("db"), 1 << 20).unwrap();
         let actions = crate::app::actions(&config, &store);
-        let (bot, _) = crate::app::load_bot(&config, &actions)
+        crate::app::load_bot(&config, &actions)
             .map_err(|d| format!("{:?}", d.first()))
-            .unwrap();
+            .unwrap()
+            .0
+    }
+
+    /// Prints what each line of `$PROBE` (a file) gets: regex category, score, alarm.
+    #[test]
+    #[ignore]
+    fn probe() {
+        let bot = shipped_bot();
+        let text = std::fs::read_to_string(std::env::var("PROBE").unwrap()).unwrap();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let norm = normalize(&clean_text(line), &bot.lexicon);
+            let regex = bot
+                .emergency_hit(&norm)
+                .map(|c| (c.name.clone(), c.priority));
+            let blanked = bot.emergency_blanked(&norm);
+            let score = bot.emergency_examples.score(&blanked);
+            let alarm = bot.emergency_alarm(&norm).map(|c| c.name.clone());
+            println!("PROBE {regex:?} {score:?} {alarm:?} | {line}");
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn compare_parameters() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bot = shipped_bot();
         let tests = root.join("dialogs/tests");
         let all = crate::dialog::loader::emergency_labelled(&tests, &bot);
         let corpus: Vec<Labelled> = all.iter().filter(|e| !e.labelled).cloned().collect();
@@ -651,5 +676,149 @@ mod experiment {
                 t0.elapsed()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::experiment::shipped_bot;
+    use super::*;
+    use crate::dialog::io::{Effect, Input, InputKind, Session};
+    use crate::dialog::runtime::{StepEnv, step};
+    use crate::storage::{Channel, UserKey};
+
+    fn norm(bot: &Bot, text: &str) -> String {
+        normalize(&clean_text(text), &bot.lexicon)
+    }
+
+    /// Written for this test, in no labelled file: a fishing-boat worker kept at sea and fed
+    /// scraps, said without any of the words the regexes look for.
+    const INDIRECT: &str =
+        "bu tlg anak sy di kapal ikan udh 3 bln ga dikasih turun ke darat, makan cuma nasi sisa";
+
+    #[test]
+    fn an_indirect_emergency_no_regex_catches_raises_the_alarm() {
+        let bot = shipped_bot();
+        let n = norm(&bot, INDIRECT);
+        assert!(
+            bot.emergency_hit(&n).is_none_or(|c| c.priority > 1),
+            "a regex catches it now: pick another message"
+        );
+        let alarm = bot
+            .emergency_alarm(&n)
+            .expect("the examples raise the alarm");
+        assert_eq!(alarm.priority, 1);
+    }
+
+    #[test]
+    fn hard_negatives_sharing_the_words_stay_quiet() {
+        let bot = shipped_bot();
+        for text in [
+            "hp adik sy mati terus, gmn cara ganti nomer di taiwan",
+            "paspor sy mati bulan depan, perpanjang di mana",
+            "suami sy di penjara dulu, skrg mau kerja ke korea bisa ga",
+            "kakak sy udh pulang dr malaysia bulan lalu, skrg mau daftar lg bisa?",
+        ] {
+            let n = norm(&bot, text);
+            assert!(
+                bot.emergency_alarm(&n).is_none_or(|c| c.priority > 1),
+                "false alarm on {text:?}"
+            );
+        }
+    }
+
+    fn example(text: &str, emergency: bool) -> Labelled {
+        Labelled {
+            norm: text.to_string(),
+            emergency,
+            category: emergency.then_some(0),
+            labelled: true,
+            regex: false,
+        }
+    }
+
+    fn small_set() -> Vec<Labelled> {
+        vec![
+            example("adik saya dipukul majikan setiap hari", true),
+            example("ibu saya disekap agen tidak boleh keluar rumah", true),
+            example("kakak saya tidak diberi makan sama majikan", true),
+            example("anak saya di kapal disiksa kapten", true),
+            example("hp adik saya mati tidak bisa dicas", false),
+            example("paspor saya sudah mati mau perpanjang", false),
+            example("syarat kerja ke taiwan apa saja", false),
+            example("biaya ke hong kong berapa", false),
+        ]
+    }
+
+    #[test]
+    fn the_same_examples_and_input_give_the_same_answer() {
+        let a = ExampleAlarm::train(&small_set(), 0.0);
+        let b = ExampleAlarm::train(&small_set(), 0.0);
+        assert_eq!(a.weight, b.weight);
+        for text in [
+            "adik saya dipukulin majikan",
+            "hp saya mati",
+            "kakak saya disiksa di kapal",
+        ] {
+            assert_eq!(
+                a.score(text).map(f32::to_bits),
+                b.score(text).map(f32::to_bits)
+            );
+            assert_eq!(a.alarm(text), b.alarm(text));
+        }
+    }
+
+    #[test]
+    fn a_known_non_emergency_is_vetoed_and_the_empty_detector_is_quiet() {
+        let m = ExampleAlarm::train(&small_set(), -100.0);
+        // Everything scores over -100, but a non-emergency example itself is vetoed...
+        assert_eq!(m.alarm("hp adik saya mati tidak bisa dicas"), None);
+        // ...and an emergency like the examples is not.
+        assert_eq!(m.alarm("adik saya dipukul majikan terus"), Some(0));
+        // Too short to weigh.
+        assert_eq!(m.alarm("dipukul majikan"), None);
+        assert_eq!(
+            ExampleAlarm::default().alarm("adik saya dipukul majikan"),
+            None
+        );
+    }
+
+    #[test]
+    fn an_example_alarm_in_a_step_shows_the_numbers_exactly_like_a_regex_alarm() {
+        let bot = shipped_bot();
+        let actions = crate::dialog::Actions::new();
+        let user = UserKey::new(Channel::Console, "t");
+        let env = StepEnv {
+            now: 1_000,
+            seed: 1,
+            idle_secs: 3_600,
+            user: &user,
+        };
+        let run = |text: &str| {
+            let input = Input {
+                kind: InputKind::Text(text.to_string()),
+                at: 1_000,
+            };
+            let mut session = Session::default();
+            session.last_seen = 999;
+            step(&bot, &actions, session, &input, &env)
+        };
+        let regex_text = "tolong adik sy dipukulin majikan tiap hari";
+        assert!(
+            bot.emergency_hit(&norm(&bot, regex_text))
+                .is_some_and(|c| c.priority == 1)
+        );
+        let by_regex = run(regex_text);
+        let by_examples = run(INDIRECT);
+        let emergency = |s: &crate::dialog::Step| {
+            s.effects
+                .iter()
+                .any(|e| matches!(e, Effect::Emergency { .. }))
+        };
+        assert!(emergency(&by_regex) && emergency(&by_examples));
+        let first = |s: &crate::dialog::Step| s.replies.first().map(|r| r.text.clone());
+        assert!(first(&by_regex).is_some());
+        assert_eq!(first(&by_examples), first(&by_regex));
     }
 }
