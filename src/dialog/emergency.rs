@@ -88,15 +88,15 @@ pub struct Labelled {
 #[derive(Clone, Debug, Default)]
 pub struct ExampleAlarm {
     /// Feature hashes, sorted; `weight[i]` is the weight of `vocab[i]`.
-    vocab: Vec<u64>,
+    vocab: Vec<u32>,
     weight: Vec<f32>,
     bias: f32,
     threshold: f32,
     params: Params,
     /// The emergency examples as sorted word hashes with their categories, for the nearest one.
-    positives: Vec<(Vec<u64>, usize)>,
+    positives: Vec<(Vec<u32>, usize)>,
     /// The non-emergency examples as sorted word hashes, for the [`VETO`].
-    negatives: Vec<Vec<u64>>,
+    negatives: Vec<Vec<u32>>,
     /// How many examples of each kind it was trained on.
     pub emergencies: usize,
     pub others: usize,
@@ -113,20 +113,19 @@ impl ExampleAlarm {
         if !examples.iter().any(|e| e.emergency) || examples.iter().all(|e| e.emergency) {
             return ExampleAlarm::default();
         }
-        let vectors: Vec<Vec<(u64, f32)>> =
+        // Each message's features, then the same vectors with each hash replaced in place by its
+        // index in the vocabulary (32-bit both: the load's peak memory is these vectors).
+        let mut indexed: Vec<Vec<(u32, f32)>> =
             examples.iter().map(|e| vector(&e.norm, &params)).collect();
-        let mut vocab: Vec<u64> = vectors.iter().flatten().map(|(h, _)| *h).collect();
+        let mut vocab: Vec<u32> = indexed.iter().flatten().map(|(h, _)| *h).collect();
         vocab.sort_unstable();
         vocab.dedup();
         vocab.shrink_to_fit();
-        let indexed: Vec<Vec<(usize, f32)>> = vectors
-            .iter()
-            .map(|v| {
-                v.iter()
-                    .filter_map(|(h, x)| vocab.binary_search(h).ok().map(|i| (i, *x)))
-                    .collect()
-            })
-            .collect();
+        for v in &mut indexed {
+            for (h, _) in v.iter_mut() {
+                *h = vocab.binary_search(h).unwrap_or(0) as u32;
+            }
+        }
         let emergencies = examples.iter().filter(|e| e.emergency).count();
         let others = examples.len() - emergencies;
         // Each class weighs the same in the loss, however many examples it has.
@@ -159,12 +158,12 @@ impl ExampleAlarm {
                 };
                 let z = bias
                     + x.iter()
-                        .map(|&(f, v)| weight.get(f).copied().unwrap_or(0.0) * v)
+                        .map(|&(f, v)| weight.get(f as usize).copied().unwrap_or(0.0) * v)
                         .sum::<f32>();
                 let y = if e.emergency { 1.0 } else { 0.0 };
                 let g = (sigmoid(z) - y) * class_weight(e.emergency);
                 for &(f, v) in x {
-                    if let Some(w) = weight.get_mut(f) {
+                    if let Some(w) = weight.get_mut(f as usize) {
                         *w -= rate * (g * v + params.l2 * *w);
                     }
                 }
@@ -235,7 +234,7 @@ impl ExampleAlarm {
     /// closer than every emergency example.
     fn vetoed(&self, norm: &str) -> bool {
         let words = word_hashes(norm);
-        let cosine = |other: &[u64]| {
+        let cosine = |other: &[u32]| {
             let shared = words
                 .iter()
                 .filter(|h| other.binary_search(h).is_ok())
@@ -250,14 +249,14 @@ impl ExampleAlarm {
     /// by how few emergency examples have it; ties go to the earlier example.
     fn nearest_category(&self, norm: &str) -> Option<usize> {
         let words = word_hashes(norm);
-        let df = |h: &u64| {
+        let df = |h: &u32| {
             self.positives
                 .iter()
                 .filter(|(p, _)| p.binary_search(h).is_ok())
                 .count()
         };
         // Rare words first, at most eight: the words that say what happened.
-        let mut weighted: Vec<(u64, f32)> = words
+        let mut weighted: Vec<(u32, f32)> = words
             .iter()
             .filter_map(|h| {
                 let d = df(h);
@@ -456,11 +455,11 @@ fn coprime_stride(n: usize) -> usize {
 /// character trigrams of each word with its edges marked (0.35 each), repeated ones summed, sorted
 /// by hash. Split passives are joined first ("di pukul" → "dipukul"), as for the emergency words.
 /// No stop words: "tolong", "please", "saya" say something here.
-fn vector(norm: &str, params: &Params) -> Vec<(u64, f32)> {
+fn vector(norm: &str, params: &Params) -> Vec<(u32, f32)> {
     let joined = super::model::joined_passives(norm);
     let text = joined.as_deref().unwrap_or(norm);
     let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
-    let mut out: Vec<(u64, f32)> = Vec::with_capacity(words.len() * 10);
+    let mut out: Vec<(u32, f32)> = Vec::with_capacity(words.len() * 10);
     let mut padded: Vec<u8> = Vec::with_capacity(32);
     for (i, w) in words.iter().enumerate() {
         out.push((hash(b'w', &[w.as_bytes()]), 1.0));
@@ -487,7 +486,7 @@ fn vector(norm: &str, params: &Params) -> Vec<(u64, f32)> {
         }
     }
     out.sort_unstable_by_key(|f| f.0);
-    let mut merged: Vec<(u64, f32)> = Vec::with_capacity(out.len());
+    let mut merged: Vec<(u32, f32)> = Vec::with_capacity(out.len());
     for (h, v) in out {
         match merged.last_mut() {
             Some((last, x)) if *last == h => *x += v,
@@ -504,10 +503,10 @@ fn vector(norm: &str, params: &Params) -> Vec<(u64, f32)> {
 }
 
 /// The distinct words of a message (passives joined) as sorted hashes.
-fn word_hashes(norm: &str) -> Vec<u64> {
+fn word_hashes(norm: &str) -> Vec<u32> {
     let joined = super::model::joined_passives(norm);
     let text = joined.as_deref().unwrap_or(norm);
-    let mut out: Vec<u64> = text
+    let mut out: Vec<u32> = text
         .split(' ')
         .filter(|w| w.len() > 1)
         .map(|w| hash(b'w', &[w.as_bytes()]))
@@ -517,8 +516,9 @@ fn word_hashes(norm: &str) -> Vec<u64> {
     out
 }
 
-/// FNV-1a over a kind byte and parts: the same on every machine and every run.
-fn hash(kind: u8, parts: &[&[u8]]) -> u64 {
+/// FNV-1a over a kind byte and parts, folded to 32 bits: the same on every machine and every run.
+/// (About 25,000 distinct features: a collision is rare and only merges two weights.)
+fn hash(kind: u8, parts: &[&[u8]]) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |b: u8| {
         h ^= u64::from(b);
@@ -530,7 +530,7 @@ fn hash(kind: u8, parts: &[&[u8]]) -> u64 {
             eat(b);
         }
     }
-    h
+    (h ^ (h >> 32)) as u32
 }
 
 #[cfg(test)]
