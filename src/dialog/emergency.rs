@@ -800,8 +800,10 @@ mod tests {
                 kind: InputKind::Text(text.to_string()),
                 at: 1_000,
             };
-            let mut session = Session::default();
-            session.last_seen = 999;
+            let session = Session {
+                last_seen: 999,
+                ..Session::default()
+            };
             step(&bot, &actions, session, &input, &env)
         };
         let regex_text = "tolong adik sy dipukulin majikan tiap hari";
