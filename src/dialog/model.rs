@@ -259,10 +259,27 @@ impl Bot {
     /// phrases are blanked out first, so "hp anak saya mati" is no death but "hp mati, adik saya
     /// meninggal" still is.
     pub fn emergency_hit(&self, norm: &str) -> Option<&EmergencyCategory> {
+        self.emergency_hit_blanked(norm).0
+    }
+
+    /// [`Bot::emergency_hit`] and the message with the `ignore` spans blanked (computed once, for
+    /// the example detector).
+    fn emergency_hit_blanked<'s, 'n>(
+        &'s self,
+        norm: &'n str,
+    ) -> (Option<&'s EmergencyCategory>, std::borrow::Cow<'n, str>) {
         if norm.is_empty() {
-            return None;
+            return (None, std::borrow::Cow::Borrowed(norm));
         }
-        let hit = self.emergency_scan(norm);
+        let (hit, blanked) = self.emergency_scan_blanked(norm);
+        (self.emergency_joined(norm, hit), blanked)
+    }
+
+    fn emergency_joined<'a>(
+        &'a self,
+        norm: &str,
+        hit: Option<&'a EmergencyCategory>,
+    ) -> Option<&'a EmergencyCategory> {
         // People split the passive prefix ("di sekap", "di kunci dr luar") and Javanese krama
         // writes it apart ("dipun sekap"): the joined spelling is scanned too, so every pattern
         // written for "disekap" also sees them.
@@ -279,12 +296,12 @@ impl Bot {
     /// category when the example detector raises the alarm (that of the nearest emergency
     /// example), else the regexes' lower-priority category if any.
     pub fn emergency_alarm(&self, norm: &str) -> Option<&EmergencyCategory> {
-        let hit = self.emergency_hit(norm);
+        let (hit, blanked) = self.emergency_hit_blanked(norm);
         if hit.is_some_and(|c| c.priority == 1) {
             return hit;
         }
         self.emergency_examples
-            .alarm(&self.emergency_blanked(norm))
+            .alarm(&blanked)
             .and_then(|c| self.emergency.get(c))
             .or(hit)
     }
@@ -303,14 +320,18 @@ impl Bot {
     }
 
     fn emergency_scan(&self, norm: &str) -> Option<&EmergencyCategory> {
-        let blanked;
-        let text = match &self.emergency_ignore {
-            Some(re) if re.is_match(norm) => {
-                blanked = re.regex.replace_all(norm, " ");
-                blanked.as_ref()
-            }
-            _ => norm,
+        self.emergency_scan_blanked(norm).0
+    }
+
+    fn emergency_scan_blanked<'s, 'n>(
+        &'s self,
+        norm: &'n str,
+    ) -> (Option<&'s EmergencyCategory>, std::borrow::Cow<'n, str>) {
+        let blanked = match &self.emergency_ignore {
+            Some(re) if re.is_match(norm) => re.regex.replace_all(norm, " "),
+            _ => std::borrow::Cow::Borrowed(norm),
         };
+        let text: &str = blanked.as_ref();
         // The most urgent category (ties: the earlier one) is the first matching pattern in
         // order of urgency, so the candidates are tried in that order and the first match ends it.
         let mut order: Vec<(u8, usize, usize)> = self
@@ -323,10 +344,11 @@ impl Bot {
             })
             .collect();
         order.sort_unstable();
-        order
+        let hit = order
             .into_iter()
             .find(|&(_, _, i)| self.emergency_patterns.is_match(i, text))
-            .and_then(|(_, c, _)| self.emergency.get(c))
+            .and_then(|(_, c, _)| self.emergency.get(c));
+        (hit, blanked)
     }
 
     /// A bot text by name, in `lang`; empty if the name is unknown (the loader requires all of them).
