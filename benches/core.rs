@@ -143,9 +143,45 @@ fn step_percentiles(
             run as f64 / norms.len().max(1) as f64
         );
     }
-    for (name, set) in [
-        ("held-out messages", messages.clone()),
-        ("the long message", vec![long.to_string()]),
+    // The emergency check alone, on every held-out message: the regexes, and the regexes plus the
+    // example detector (what the step runs), so the second minus the first is the detector's cost.
+    let mut long_norms = norms.clone();
+    long_norms.push(pandu::dialog::normalize::normalize(long, &bot.lexicon));
+    for (name, with_examples) in [("regexes only", false), ("regexes + examples", true)] {
+        let mut times: Vec<Duration> = Vec::with_capacity(long_norms.len() * reps);
+        for _ in 0..reps {
+            for n in &long_norms {
+                let started = Instant::now();
+                let hit = if with_examples {
+                    bot.emergency_alarm(n).is_some()
+                } else {
+                    bot.emergency_hit(n).is_some()
+                };
+                times.push(started.elapsed());
+                black_box(hit);
+            }
+        }
+        times.sort();
+        let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+        println!(
+            "emergency check, {name} ({} messages x {reps}): p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+            long_norms.len(),
+            at(0.5).as_secs_f64() * 1e6,
+            at(0.99).as_secs_f64() * 1e6,
+            at(1.0).as_secs_f64() * 1e6,
+        );
+    }
+    // The step without the example detector, for the before/after.
+    let mut without = bot.clone();
+    without.emergency_examples = Default::default();
+    for (name, bot, set) in [
+        ("held-out messages", bot, messages.clone()),
+        (
+            "held-out messages, no emergency examples",
+            &without,
+            messages.clone(),
+        ),
+        ("the long message", bot, vec![long.to_string()]),
     ] {
         let mut times: Vec<Duration> = Vec::with_capacity(set.len() * reps);
         let mut per_message: Vec<Vec<Duration>> = vec![Vec::with_capacity(reps); set.len()];

@@ -696,6 +696,26 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             println!("  false alarm: {text:?} ({category})");
         }
     }
+    if let Some(cv) = &report.emergency_cv {
+        println!(
+            "emergency examples, {}-fold cross-validation of {} + {} labelled messages (regex OR examples at threshold {:.2}): {} of {} caught ({:.1}%), {} false alarm(s) ({:.1}%, at most {:.0}%); the example part alone {} caught ({:.1}%, floor {:.0}%), {} false alarm(s); threshold for the budget: {:.2}",
+            crate::dialog::emergency::FOLDS,
+            cv.emergencies,
+            cv.others,
+            crate::dialog::emergency::THRESHOLD,
+            cv.caught_combined,
+            cv.emergencies,
+            cv.recall_combined() * 100.0,
+            cv.false_alarms_combined,
+            cv.false_alarm_rate_combined() * 100.0,
+            crate::dialog::emergency::CV_FALSE_ALARM_BUDGET * 100.0,
+            cv.caught_examples,
+            cv.recall_examples() * 100.0,
+            transcript::EXAMPLE_CV_RECALL_FLOOR * 100.0,
+            cv.false_alarms_examples,
+            cv.budget_threshold,
+        );
+    }
     if let Some(e) = &report.emergency_unseen {
         // Counts only: the messages stay out of the output, so that whoever tunes the words on the
         // misses above does not tune on these too.

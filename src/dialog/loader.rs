@@ -87,6 +87,65 @@ impl Default for LoadOptions {
     }
 }
 
+/// The example-based emergency detector ([`super::emergency`]), trained on the labelled messages of
+/// `tests` (the folder of the transcripts): `emergency*.yaml` and the phrasing corpus except the
+/// held-out files. A file that does not parse is left out here; the checker reports it.
+pub fn emergency_examples(tests: &Path, bot: &Bot) -> super::emergency::ExampleAlarm {
+    let examples = emergency_labelled(tests, bot);
+    super::emergency::ExampleAlarm::train(&examples, super::emergency::THRESHOLD)
+}
+
+/// The labelled messages [`emergency_examples`] learns from, in file order.
+pub fn emergency_labelled(tests: &Path, bot: &Bot) -> Vec<super::emergency::Labelled> {
+    #[derive(Deserialize)]
+    struct Set {
+        #[serde(default)]
+        emergency: Vec<String>,
+        #[serde(default)]
+        not_emergency: Vec<String>,
+    }
+    #[derive(Deserialize)]
+    struct Corpus {
+        phrasing: Vec<Case>,
+    }
+    #[derive(Deserialize)]
+    struct Case {
+        text: String,
+    }
+    let Ok(entries) = std::fs::read_dir(tests) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .filter(|p| {
+            p.file_stem()
+                .is_some_and(|s| super::emergency::is_training_file(&s.to_string_lossy()))
+        })
+        .collect();
+    files.sort();
+    let mut sets: Vec<(String, bool)> = Vec::new();
+    let mut corpus: Vec<String> = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let labelled = file.file_stem().is_some_and(|s| {
+            s.to_string_lossy()
+                .starts_with(super::emergency::LABELLED_STEM)
+        });
+        if labelled {
+            if let Ok(set) = serde_saphyr::from_str::<Set>(&text) {
+                sets.extend(set.emergency.into_iter().map(|t| (t, true)));
+                sets.extend(set.not_emergency.into_iter().map(|t| (t, false)));
+            }
+        } else if let Ok(c) = serde_saphyr::from_str::<Corpus>(&text) {
+            corpus.extend(c.phrasing.into_iter().map(|c| c.text));
+        }
+    }
+    super::emergency::labelled(bot, &sets, &corpus)
+}
+
 /// Loads and checks a dialog folder with default options (Indonesian and English, no facts file).
 pub fn load_dir(dir: &Path, actions: &Actions) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
     load(dir, actions, &LoadOptions::default())
@@ -1127,6 +1186,7 @@ impl Cx<'_> {
             emergency_owner: Vec::new(),
             markup_vars: actions.markup_vars(),
             emergency_ignore,
+            emergency_examples: Default::default(),
         };
         self.check_photo_nodes(&bot, &bot_file);
         // A typed menu label is compared with the labels normalised once here, not on every message.
@@ -1154,6 +1214,7 @@ impl Cx<'_> {
             }
         }
         bot.emergency_patterns = PatternIndex::new(emergency_patterns);
+        bot.emergency_examples = emergency_examples(&dir.join("tests"), &bot);
         for name in &bot.flow_order {
             if let Some(flow) = bot.flows.get(name) {
                 for t in &flow.triggers {

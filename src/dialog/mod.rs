@@ -6,6 +6,7 @@
 //! replies and effects out.
 
 pub mod actions;
+pub mod emergency;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod io;

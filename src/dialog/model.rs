@@ -225,6 +225,9 @@ pub struct Bot {
     /// Phrases blanked out before the emergency scan (`ignore:` in `_emergency.yaml`: "hp mati",
     /// "jaminan kecelakaan kerja"), each run only when a word it needs occurs.
     pub emergency_ignore: Option<IgnoreSet>,
+    /// The example-based emergency detector (`dialogs/tests/emergency*.yaml` and the phrasing
+    /// corpus): raises the alarm where no regex does ([`Bot::emergency_alarm`]).
+    pub emergency_examples: super::emergency::ExampleAlarm,
     /// Every flow trigger behind one literal prefilter; `trigger_owner[i]` is the flow and the regex
     /// (shared with the index) of pattern `i`.
     pub trigger_set: PatternIndex,
@@ -258,10 +261,27 @@ impl Bot {
     /// phrases are blanked out first, so "hp anak saya mati" is no death but "hp mati, adik saya
     /// meninggal" still is.
     pub fn emergency_hit(&self, norm: &str) -> Option<&EmergencyCategory> {
+        self.emergency_hit_blanked(norm).0
+    }
+
+    /// [`Bot::emergency_hit`] and the message with the `ignore` spans blanked (computed once, for
+    /// the example detector).
+    fn emergency_hit_blanked<'s, 'n>(
+        &'s self,
+        norm: &'n str,
+    ) -> (Option<&'s EmergencyCategory>, std::borrow::Cow<'n, str>) {
         if norm.is_empty() {
-            return None;
+            return (None, std::borrow::Cow::Borrowed(norm));
         }
-        let hit = self.emergency_scan(norm);
+        let (hit, blanked) = self.emergency_scan_blanked(norm);
+        (self.emergency_joined(norm, hit), blanked)
+    }
+
+    fn emergency_joined<'a>(
+        &'a self,
+        norm: &str,
+        hit: Option<&'a EmergencyCategory>,
+    ) -> Option<&'a EmergencyCategory> {
         // People split the passive prefix ("di sekap", "di kunci dr luar") and Javanese krama
         // writes it apart ("dipun sekap"): the joined spelling is scanned too, so every pattern
         // written for "disekap" also sees them.
@@ -274,12 +294,48 @@ impl Bot {
         }
     }
 
+    /// What the step acts on: the regexes' category when it is priority 1, else a priority-1
+    /// category when the example detector raises the alarm (that of the nearest emergency
+    /// example), else the regexes' lower-priority category if any.
+    pub fn emergency_alarm(&self, norm: &str) -> Option<&EmergencyCategory> {
+        let (hit, blanked) = self.emergency_hit_blanked(norm);
+        if hit.is_some_and(|c| c.priority == 1) {
+            return hit;
+        }
+        self.emergency_examples
+            .alarm(&blanked)
+            .and_then(|c| self.emergency.get(c))
+            .or(hit)
+    }
+
+    /// The message with the emergency `ignore` phrases blanked out, as the regexes see it: what
+    /// the example detector reads too, so "hp mati" or a news story weighs nothing there either.
+    pub fn emergency_blanked<'a>(&self, norm: &'a str) -> std::borrow::Cow<'a, str> {
+        match &self.emergency_ignore {
+            Some(ignore) => match ignore.blank(norm) {
+                std::borrow::Cow::Owned(blanked) => {
+                    let words: Vec<&str> = blanked.split(' ').filter(|w| !w.is_empty()).collect();
+                    std::borrow::Cow::Owned(words.join(" "))
+                }
+                borrowed => borrowed,
+            },
+            None => std::borrow::Cow::Borrowed(norm),
+        }
+    }
+
     fn emergency_scan(&self, norm: &str) -> Option<&EmergencyCategory> {
+        self.emergency_scan_blanked(norm).0
+    }
+
+    fn emergency_scan_blanked<'s, 'n>(
+        &'s self,
+        norm: &'n str,
+    ) -> (Option<&'s EmergencyCategory>, std::borrow::Cow<'n, str>) {
         let blanked = match &self.emergency_ignore {
             Some(ignore) => ignore.blank(norm),
             None => std::borrow::Cow::Borrowed(norm),
         };
-        let text = blanked.as_ref();
+        let text: &str = blanked.as_ref();
         // The most urgent category (ties: the earlier one) is the first matching pattern in
         // order of urgency, so the candidates are tried in that order and the first match ends it.
         let mut order: Vec<(u8, usize, usize)> = self
@@ -292,10 +348,11 @@ impl Bot {
             })
             .collect();
         order.sort_unstable();
-        order
+        let hit = order
             .into_iter()
             .find(|&(_, _, i)| self.emergency_patterns.is_match(i, text))
-            .and_then(|(_, c, _)| self.emergency.get(c))
+            .and_then(|(_, c, _)| self.emergency.get(c));
+        (hit, blanked)
     }
 
     /// A bot text by name, in `lang`; empty if the name is unknown (the loader requires all of them).

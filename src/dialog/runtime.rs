@@ -921,7 +921,7 @@ impl Run<'_> {
     /// within [`EMERGENCY_REPEAT_SECS`]). `true` when the message raised a priority-1 category, shown
     /// or not.
     fn emergency(&mut self, norm: &str, cleaned: &str) -> bool {
-        let hit = self.bot.emergency_hit(norm);
+        let hit = self.bot.emergency_alarm(norm);
         let Some(category) = hit else { return false };
         self.effects.push(Effect::Emergency {
             category: category.name.clone(),

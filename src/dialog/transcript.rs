@@ -35,6 +35,10 @@ pub const EMERGENCY_RECALL_TARGET: f64 = 1.0;
 /// ...and at most this share of the labelled non-emergencies may.
 pub const FALSE_ALARM_TARGET: f64 = 0.02;
 
+/// The share of the labelled emergencies the example detector alone must catch in cross-validation
+/// (each fold scored by a detector trained on the others). A floor from the last measurement.
+pub const EXAMPLE_CV_RECALL_FLOOR: f64 = 0.85;
+
 /// `dialogs/tests/emergency*.yaml`: messages labelled emergency (the numbers must show at once) or not.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,17 +84,25 @@ impl EmergencyResult {
 }
 
 /// Runs the labelled emergency set: an alarm is a priority-1 category (the one that shows the
-/// emergency numbers), found exactly as the step finds it.
+/// emergency numbers), found exactly as the step finds it (regexes, then the example detector).
 pub fn run_emergency(bot: &Bot, emergency: &[String], others: &[String]) -> EmergencyResult {
     let mut result = EmergencyResult {
         emergencies: emergency.len(),
         others: others.len(),
         ..EmergencyResult::default()
     };
+    // Named "category (examples)" when only the example detector raised it.
     let alarm = |text: &str| {
         let norm = super::normalize::normalize(&super::runtime::clean_text(text), &bot.lexicon);
-        bot.emergency_hit(&norm)
-            .map(|c| (c.priority == 1, c.name.clone()))
+        let regex = bot.emergency_hit(&norm).filter(|c| c.priority == 1);
+        bot.emergency_alarm(&norm).map(|c| {
+            let name = if regex.is_none() && c.priority == 1 {
+                format!("{} (examples)", c.name)
+            } else {
+                c.name.clone()
+            };
+            (c.priority == 1, name)
+        })
     };
     for text in emergency {
         match alarm(text) {
@@ -313,6 +325,8 @@ pub struct TestReport {
     /// figures measure how the words generalise to messages from outside; they are printed, not
     /// held to the targets (tuning on them would spend them).
     pub emergency_unseen: Option<EmergencyResult>,
+    /// k-fold cross-validation of the example-based emergency detector on its labelled examples.
+    pub emergency_cv: Option<super::emergency::CrossValidation>,
     /// Files that could not be read or parsed.
     pub errors: Vec<String>,
 }
@@ -330,6 +344,10 @@ impl TestReport {
                 .as_ref()
                 .is_none_or(|p| p.accuracy() >= HELDOUT_TARGET)
             && self.emergency.as_ref().is_none_or(EmergencyResult::passed)
+            && self.emergency_cv.as_ref().is_none_or(|cv| {
+                cv.false_alarm_rate_combined() <= super::emergency::CV_FALSE_ALARM_BUDGET
+                    && cv.recall_examples() >= EXAMPLE_CV_RECALL_FLOOR
+            })
     }
 
     /// The matcher's figures on the corpus (None without examples or corpus).
@@ -354,6 +372,14 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
         .collect();
     files.sort();
+    let examples = super::loader::emergency_labelled(dir, bot);
+    if examples.iter().any(|e| e.labelled) {
+        report.emergency_cv = Some(super::emergency::cross_validate(
+            &examples,
+            super::emergency::FOLDS,
+            super::emergency::THRESHOLD,
+        ));
+    }
     for file in files {
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
