@@ -556,6 +556,26 @@ async fn open_loop(csv: &str, names: &[String], scale: Scale) -> Figures {
     }
 }
 
+/// The disk's own floor under the open loop's latency: a reply there is sent only after its record is
+/// flushed, so no reply can be faster than one `fdatasync` of the disk the data lives on. Appends 2 KB
+/// and syncs, 400 times, 20 ms apart (about the open loop's rate), in the same folder as the bot's data.
+fn disk_floor() -> (Duration, Duration) {
+    use std::io::Write;
+    let base = root().join("target/tmp");
+    std::fs::create_dir_all(&base).unwrap();
+    let mut file = tempfile::tempfile_in(&base).unwrap();
+    let mut lat = Vec::with_capacity(400);
+    for _ in 0..400 {
+        file.write_all(&[b'x'; 2048]).unwrap();
+        let t = Instant::now();
+        file.sync_data().unwrap();
+        lat.push(t.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    lat.sort();
+    (percentile(&lat, 0.5), percentile(&lat, 0.99))
+}
+
 /// `PANDU_BENCH_PROBE=1`: one chat through the script, printing each reply (to check that every step
 /// answers with exactly one message).
 async fn probe(csv: &str, names: &[String]) {
@@ -623,6 +643,12 @@ fn main() {
             );
         }
         if only.is_empty() || only == "open" {
+            let (p50, p99) = tokio::task::spawn_blocking(disk_floor).await.unwrap();
+            println!(
+                "disk floor (fdatasync of 2 KB, 400 times, 20 ms apart): p50 {:.2} ms, p99 {:.2} ms",
+                ms(p50),
+                ms(p99)
+            );
             let figures = open_loop(&csv, &names, scale).await;
             println!(
                 "open loop: {} users, think ≈ {} s, {} s: {figures}",
