@@ -411,6 +411,20 @@ impl PatternIndex {
         PatternIndex { regexes, prefilter }
     }
 
+    /// The same patterns with caches of their own: a cloned `Regex` gets a new cache pool, so
+    /// searches through the copy leave this index's lazy-DFA caches as they are, and the copy's
+    /// memory goes when it is dropped (the load's one-off scans, [`super::loader`]).
+    pub fn with_own_caches(&self) -> PatternIndex {
+        PatternIndex {
+            regexes: self
+                .regexes
+                .iter()
+                .map(|r| Arc::new((**r).clone()))
+                .collect(),
+            prefilter: self.prefilter.clone(),
+        }
+    }
+
     /// The patterns that match with their first match, ascending: one search each (no `is_match`
     /// first).
     pub fn find_each<'t>(&self, text: &'t str) -> Vec<(usize, regex::Match<'t>)> {
@@ -476,6 +490,14 @@ pub struct IgnoreSet {
 }
 
 impl IgnoreSet {
+    /// The same phrases with caches of their own ([`PatternIndex::with_own_caches`]).
+    pub fn with_own_caches(&self) -> IgnoreSet {
+        IgnoreSet {
+            phrases: self.phrases.with_own_caches(),
+            joined: self.joined.clone(),
+        }
+    }
+
     /// `joined` compiles the joined regex, only called when a phrase can match the empty string.
     pub fn new(
         regexes: Vec<Regex>,
