@@ -516,20 +516,10 @@ fn word_hashes(norm: &str) -> Vec<u32> {
     out
 }
 
-/// FNV-1a over a kind byte and parts, folded to 32 bits: the same on every machine and every run.
-/// (About 25,000 distinct features: a collision is rare and only merges two weights.)
+/// The matcher's FNV-1a hash ([`super::matcher::hash`]) folded to 32 bits: the same on every machine
+/// and every run. (About 25,000 distinct features: a collision is rare and only merges two weights.)
 fn hash(kind: u8, parts: &[&[u8]]) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    };
-    eat(kind);
-    for part in parts {
-        for &b in *part {
-            eat(b);
-        }
-    }
+    let h = super::matcher::hash(kind, parts);
     (h ^ (h >> 32)) as u32
 }
 

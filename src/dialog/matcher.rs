@@ -469,7 +469,7 @@ fn is_stopword(word: &str) -> bool {
 }
 
 /// FNV-1a over a kind byte and parts: the same on every machine and every run.
-fn hash(kind: u8, parts: &[&[u8]]) -> u64 {
+pub(super) fn hash(kind: u8, parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |b: u8| {
         h ^= u64::from(b);
