@@ -93,10 +93,12 @@ pub struct ExampleAlarm {
     bias: f32,
     threshold: f32,
     params: Params,
-    /// The emergency examples as sorted word hashes with their categories, for the nearest one.
-    positives: Vec<(Vec<u32>, usize)>,
-    /// The non-emergency examples as sorted word hashes, for the [`VETO`].
-    negatives: Vec<Vec<u32>>,
+    /// The emergency examples' words, indexed by word, for the nearest one; `categories[i]` is the
+    /// category of emergency example `i`.
+    positives: WordIndex,
+    categories: Vec<usize>,
+    /// The non-emergency examples' words, indexed by word, for the [`VETO`].
+    negatives: WordIndex,
     /// How many examples of each kind it was trained on.
     pub emergencies: usize,
     pub others: usize,
@@ -176,16 +178,19 @@ impl ExampleAlarm {
             }
             bias = bias_sum / summed;
         }
-        let positives = examples
+        let (positive_words, categories): (Vec<Vec<u32>>, Vec<usize>) = examples
             .iter()
             .filter(|e| e.emergency)
             .filter_map(|e| Some((word_hashes(&e.norm), e.category?)))
-            .collect();
-        let negatives = examples
-            .iter()
-            .filter(|e| !e.emergency)
-            .map(|e| word_hashes(&e.norm))
-            .collect();
+            .unzip();
+        let positives = WordIndex::new(&positive_words);
+        let negatives = WordIndex::new(
+            &examples
+                .iter()
+                .filter(|e| !e.emergency)
+                .map(|e| word_hashes(&e.norm))
+                .collect::<Vec<_>>(),
+        );
         ExampleAlarm {
             vocab,
             weight,
@@ -193,6 +198,7 @@ impl ExampleAlarm {
             threshold,
             params,
             positives,
+            categories,
             negatives,
             emergencies,
             others,
@@ -231,54 +237,133 @@ impl ExampleAlarm {
     }
 
     /// Whether a non-emergency example is at least [`VETO`] close to the message by its words and
-    /// closer than every emergency example.
+    /// closer than every emergency example. (The cosine of the word sets, `shared / sqrt(len × len)`:
+    /// an example that shares no word is at 0, so only those the message's words lead to are
+    /// looked at.)
     fn vetoed(&self, norm: &str) -> bool {
         let words = word_hashes(norm);
-        let cosine = |other: &[u32]| {
-            let shared = words
-                .iter()
-                .filter(|h| other.binary_search(h).is_ok())
-                .count();
-            shared as f32 / ((words.len() * other.len()).max(1) as f32).sqrt()
+        let cosine = |shared: u32, len: u32| {
+            shared as f32 / ((words.len() * len as usize).max(1) as f32).sqrt()
         };
-        let negative = self.negatives.iter().map(|n| cosine(n)).fold(0.0, f32::max);
-        negative >= VETO && self.positives.iter().all(|(p, _)| cosine(p) < negative)
+        let closest = |index: &WordIndex| {
+            index
+                .shared(&words)
+                .into_iter()
+                .filter_map(|(e, shared)| Some(cosine(shared, *index.lens.get(e as usize)?)))
+                .fold(0.0, f32::max)
+        };
+        let negative = closest(&self.negatives);
+        negative >= VETO && closest(&self.positives) < negative
     }
 
     /// The category of the emergency example closest to the message by shared words, each weighing
     /// by how few emergency examples have it; ties go to the earlier example.
     fn nearest_category(&self, norm: &str) -> Option<usize> {
         let words = word_hashes(norm);
-        let df = |h: &u32| {
-            self.positives
-                .iter()
-                .filter(|(p, _)| p.binary_search(h).is_ok())
-                .count()
-        };
+        let n = self.categories.len();
         // Rare words first, at most eight: the words that say what happened.
         let mut weighted: Vec<(u32, f32)> = words
             .iter()
             .filter_map(|h| {
-                let d = df(h);
-                (d > 0).then(|| (*h, ((1 + self.positives.len()) as f32 / d as f32).ln()))
+                let d = self.positives.postings(*h).len();
+                (d > 0).then(|| (*h, ((1 + n) as f32 / d as f32).ln()))
             })
             .collect();
         weighted.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         weighted.truncate(8);
+        // Each example's sum of the weights of the words it shares, added in the order of
+        // `weighted` (the order a sum over `weighted` filtered by the example's words has). Every
+        // weight is positive (d <= n), so an example sums above 0 exactly when it shares a word.
+        let mut sums = vec![0f32; n];
+        for (h, w) in &weighted {
+            for &e in self.positives.postings(*h) {
+                if let Some(s) = sums.get_mut(e as usize) {
+                    *s += w;
+                }
+            }
+        }
         let mut best: Option<(f32, usize)> = None;
-        for (p, category) in &self.positives {
-            let s: f32 = weighted
-                .iter()
-                .filter(|(h, _)| p.binary_search(h).is_ok())
-                .map(|(_, w)| w)
-                .sum::<f32>()
-                / (p.len().max(1) as f32).sqrt();
+        for ((sum, &len), &category) in sums.iter().zip(&self.positives.lens).zip(&self.categories)
+        {
+            let s = sum / ((len as usize).max(1) as f32).sqrt();
             if s > 0.0 && best.is_none_or(|(b, _)| s > b) {
-                best = Some((s, *category));
+                best = Some((s, category));
             }
         }
         best.map(|(_, c)| c)
-            .or_else(|| self.positives.first().map(|(_, c)| *c))
+            .or_else(|| self.categories.first().copied())
+    }
+}
+
+/// Examples' word sets turned around: for each word hash the examples that have it, so a message is
+/// compared only with the examples that share a word with it (a binary search per example and word
+/// was 70-110 µs of a step, the slowest steps of the held-out messages; BENCHMARKS.md).
+#[derive(Clone, Debug, Default)]
+struct WordIndex {
+    /// The number of distinct words of each example.
+    lens: Vec<u32>,
+    /// The distinct word hashes, sorted; the examples that have `words[i]` are
+    /// `ids[starts[i]..starts[i + 1]]`, ascending.
+    words: Vec<u32>,
+    starts: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl WordIndex {
+    /// From each example's distinct word hashes.
+    fn new(sets: &[Vec<u32>]) -> WordIndex {
+        let mut pairs: Vec<(u32, u32)> = sets
+            .iter()
+            .enumerate()
+            .flat_map(|(e, set)| set.iter().map(move |&h| (h, e as u32)))
+            .collect();
+        pairs.sort_unstable();
+        let mut index = WordIndex {
+            lens: sets.iter().map(|s| s.len() as u32).collect(),
+            ..WordIndex::default()
+        };
+        for (h, e) in pairs {
+            if index.words.last() != Some(&h) {
+                index.words.push(h);
+                index.starts.push(index.ids.len() as u32);
+            }
+            index.ids.push(e);
+        }
+        index.starts.push(index.ids.len() as u32);
+        index.words.shrink_to_fit();
+        index.starts.shrink_to_fit();
+        index.ids.shrink_to_fit();
+        index
+    }
+
+    /// The examples that have the word `h`, ascending.
+    fn postings(&self, h: u32) -> &[u32] {
+        let Ok(i) = self.words.binary_search(&h) else {
+            return &[];
+        };
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(&from), Some(&to)) => self.ids.get(from as usize..to as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// The examples sharing at least one of `words` (distinct hashes), ascending, with how many
+    /// they share.
+    fn shared(&self, words: &[u32]) -> Vec<(u32, u32)> {
+        let mut counts = vec![0u32; self.lens.len()];
+        for h in words {
+            for &e in self.postings(*h) {
+                if let Some(c) = counts.get_mut(e as usize) {
+                    *c += 1;
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| *c > 0)
+            .map(|(e, c)| (e as u32, c))
+            .collect()
     }
 }
 
