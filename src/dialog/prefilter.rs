@@ -24,34 +24,58 @@ const MAX_CLASS: usize = 4;
 #[derive(Clone, Debug, Default)]
 pub struct Prefilter {
     automaton: Option<AhoCorasick>,
-    /// Literal `i` of the automaton is needed by patterns `owners[starts[i]..starts[i + 1]]`.
+    /// Literal `i` of the automaton belongs to the groups `owners[starts[i]..starts[i + 1]]`.
     starts: Vec<u32>,
     owners: Vec<u32>,
+    /// A group is a set of literals one of which every match of its pattern contains; a pattern
+    /// has one to [`MAX_GROUPS`] of them, numbered consecutively, and may match only when each
+    /// of its groups has a literal in the text. `group_pattern[g]` is group `g`'s pattern.
+    group_pattern: Vec<u32>,
+    /// How many groups each pattern has (0: run on every text).
+    pattern_groups: Vec<u32>,
     /// Patterns that are run on every text.
     always: Vec<u32>,
     patterns: usize,
 }
 
+/// The most literal groups a pattern is filtered by: its most selective one, and then others whose
+/// literals are at least [`GROUP_MIN_LEN`] bytes long.
+const MAX_GROUPS: usize = 4;
+const GROUP_MIN_LEN: usize = 3;
+
 impl Prefilter {
     pub fn new(patterns: &[&str]) -> Prefilter {
         let mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = Default::default();
         let mut always = Vec::new();
+        let mut group_pattern: Vec<u32> = Vec::new();
+        let mut pattern_groups: Vec<u32> = Vec::with_capacity(patterns.len());
         for (i, p) in patterns.iter().enumerate() {
-            match required_literals(p) {
-                Some(lits) => {
-                    for lit in lits {
-                        by_literal.entry(lit).or_default().push(i as u32);
+            match required_sets(p) {
+                Some(sets) => {
+                    pattern_groups.push(sets.len() as u32);
+                    for lits in sets {
+                        let group = group_pattern.len() as u32;
+                        group_pattern.push(i as u32);
+                        for lit in lits {
+                            let owners = by_literal.entry(lit).or_default();
+                            if !owners.contains(&group) {
+                                owners.push(group);
+                            }
+                        }
                     }
                 }
-                None => always.push(i as u32),
+                None => {
+                    pattern_groups.push(0);
+                    always.push(i as u32);
+                }
             }
         }
         let mut starts = Vec::with_capacity(by_literal.len() + 1);
         let mut owners = Vec::new();
         let mut literals = Vec::with_capacity(by_literal.len());
-        for (lit, pats) in by_literal {
+        for (lit, groups) in by_literal {
             starts.push(owners.len() as u32);
-            owners.extend(pats);
+            owners.extend(groups);
             literals.push(lit);
         }
         starts.push(owners.len() as u32);
@@ -74,10 +98,13 @@ impl Prefilter {
             }
         };
         owners.shrink_to_fit();
+        group_pattern.shrink_to_fit();
         Prefilter {
             automaton,
             starts,
             owners,
+            group_pattern,
+            pattern_groups,
             always,
             patterns: patterns.len(),
         }
@@ -86,23 +113,45 @@ impl Prefilter {
     /// The patterns that may match `text`, ascending; every pattern that matches is among them.
     pub fn candidates(&self, text: &str) -> Vec<usize> {
         let mut seen = vec![0u64; self.patterns.div_ceil(64)];
-        let mut mark = |p: u32| {
+        let mark = |seen: &mut Vec<u64>, p: u32| {
             if let Some(word) = seen.get_mut(p as usize / 64) {
                 *word |= 1 << (p % 64);
             }
         };
         for &p in &self.always {
-            mark(p);
+            mark(&mut seen, p);
         }
         if let Some(ac) = &self.automaton {
+            let mut hit = vec![0u64; self.group_pattern.len().div_ceil(64)];
             for m in ac.find_overlapping_iter(text) {
                 let lit = m.pattern().as_usize();
                 let (Some(&from), Some(&to)) = (self.starts.get(lit), self.starts.get(lit + 1))
                 else {
                     continue;
                 };
-                for &p in self.owners.get(from as usize..to as usize).unwrap_or(&[]) {
-                    mark(p);
+                for &g in self.owners.get(from as usize..to as usize).unwrap_or(&[]) {
+                    mark(&mut hit, g);
+                }
+            }
+            // Groups in ascending order are patterns in ascending order, each pattern's groups
+            // together: a pattern is a candidate when all of its groups were hit.
+            let mut current: Option<(u32, u32)> = None;
+            for (w, &word) in hit.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let g = w * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let Some(&p) = self.group_pattern.get(g) else {
+                        continue;
+                    };
+                    let n = match current {
+                        Some((q, n)) if q == p => n + 1,
+                        _ => 1,
+                    };
+                    current = Some((p, n));
+                    if self.pattern_groups.get(p as usize) == Some(&n) {
+                        mark(&mut seen, p);
+                    }
                 }
             }
         }
@@ -120,6 +169,66 @@ impl Prefilter {
     /// How many patterns have no literals and are run on every text.
     pub fn unfiltered(&self) -> usize {
         self.always.len()
+    }
+
+    /// The heap the automaton and the tables take, in bytes.
+    pub fn heap_bytes(&self) -> usize {
+        self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage)
+            + 4 * (self.starts.capacity()
+                + self.owners.capacity()
+                + self.group_pattern.capacity()
+                + self.pattern_groups.capacity()
+                + self.always.capacity())
+    }
+}
+
+/// The literal sets a pattern is filtered by ([`MAX_GROUPS`]): every match contains a literal of
+/// each. The first is [`required_literals`]; the others are further pieces of a top-level
+/// concatenation ("(kerja|gawe) ... (taiwan|hong ?kong)" needs a word of both), only with literals
+/// of at least [`GROUP_MIN_LEN`] bytes (a short one occurs in most messages and filters nothing).
+/// `None` when the pattern has no required literals or needs Unicode mode.
+pub fn required_sets(pattern: &str) -> Option<Vec<Vec<Vec<u8>>>> {
+    let first = required_literals(pattern)?;
+    let mut sets = vec![first];
+    let hir = ParserBuilder::new()
+        .unicode(false)
+        .utf8(true)
+        .case_insensitive(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    for mut set in top_level_sets(&hir) {
+        if sets.len() >= MAX_GROUPS {
+            break;
+        }
+        if set.is_empty() || set.iter().any(|l| l.len() < GROUP_MIN_LEN) {
+            continue;
+        }
+        for l in &mut set {
+            l.make_ascii_lowercase();
+        }
+        set.sort();
+        set.dedup();
+        let known = sets.iter().any(|s| {
+            let mut s = s.clone();
+            s.sort();
+            s == set
+        });
+        if !known {
+            sets.push(set);
+        }
+    }
+    Some(sets)
+}
+
+/// Every literal set of the pattern's outermost concatenation (through captures and repetitions of
+/// at least one): each is required on its own.
+fn top_level_sets(hir: &Hir) -> Vec<Vec<Vec<u8>>> {
+    match hir.kind() {
+        HirKind::Capture(cap) => top_level_sets(&cap.sub),
+        HirKind::Repetition(rep) if rep.min >= 1 => top_level_sets(&rep.sub),
+        HirKind::Concat(parts) => concat_parts(parts).0,
+        _ => Vec::new(),
     }
 }
 
@@ -200,43 +309,7 @@ fn analyse(hir: &Hir) -> Info {
             }
         }
         HirKind::Concat(parts) => {
-            let mut candidates: Vec<Vec<Vec<u8>>> = Vec::new();
-            let mut run: Option<Vec<Vec<u8>>> = Some(vec![Vec::new()]);
-            let mut whole = true;
-            for part in parts {
-                let info = analyse(part);
-                match info.exact {
-                    Some(e) => {
-                        let joined = run.as_ref().and_then(|r| product(r, &e));
-                        run = match joined {
-                            Some(j) => Some(j),
-                            None => {
-                                // Too many strings: what came before is one candidate, and the
-                                // run starts again from this piece.
-                                if let Some(r) = run.take() {
-                                    candidates.push(r);
-                                }
-                                whole = false;
-                                Some(e)
-                            }
-                        };
-                    }
-                    None => {
-                        whole = false;
-                        if let Some(r) = run.take() {
-                            candidates.push(r);
-                        }
-                        if let Some(req) = info.required {
-                            candidates.push(req);
-                        }
-                        run = Some(vec![Vec::new()]);
-                    }
-                }
-            }
-            let exact = if whole { run.clone() } else { None };
-            if let Some(r) = run {
-                candidates.push(r);
-            }
+            let (candidates, exact) = concat_parts(parts);
             let required = candidates
                 .into_iter()
                 .fold(None, |acc, c| better(acc, Some(c)));
@@ -271,6 +344,51 @@ fn analyse(hir: &Hir) -> Info {
             Info { exact, required }
         }
     }
+}
+
+/// The literal sets of a concatenation, each of which every match contains one of (runs of pieces
+/// with few strings, joined; the required set of each other piece), and every string it matches
+/// when few.
+#[allow(clippy::type_complexity)]
+fn concat_parts(parts: &[Hir]) -> (Vec<Vec<Vec<u8>>>, Option<Vec<Vec<u8>>>) {
+    let mut candidates: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut run: Option<Vec<Vec<u8>>> = Some(vec![Vec::new()]);
+    let mut whole = true;
+    for part in parts {
+        let info = analyse(part);
+        match info.exact {
+            Some(e) => {
+                let joined = run.as_ref().and_then(|r| product(r, &e));
+                run = match joined {
+                    Some(j) => Some(j),
+                    None => {
+                        // Too many strings: what came before is one candidate, and the run
+                        // starts again from this piece.
+                        if let Some(r) = run.take() {
+                            candidates.push(r);
+                        }
+                        whole = false;
+                        Some(e)
+                    }
+                };
+            }
+            None => {
+                whole = false;
+                if let Some(r) = run.take() {
+                    candidates.push(r);
+                }
+                if let Some(req) = info.required {
+                    candidates.push(req);
+                }
+                run = Some(vec![Vec::new()]);
+            }
+        }
+    }
+    let exact = if whole { run.clone() } else { None };
+    if let Some(r) = run {
+        candidates.push(r);
+    }
+    (candidates, exact)
 }
 
 /// The strings of a small class, one character each.
@@ -389,6 +507,16 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_that_needs_two_words_runs_only_when_both_occur() {
+        let f = Prefilter::new(&[r"\b(kerja|gawe)\w* (di|ke|neng) \w+ (taiwan|hong ?kong)\b"]);
+        assert_eq!(f.candidates("kerja di pabrik taiwan"), vec![0]);
+        assert_eq!(f.candidates("gawe neng pabrik hongkong"), vec![0]);
+        // One of the two words is not enough.
+        assert!(f.candidates("syarat kerja di pabrik").is_empty());
+        assert!(f.candidates("biaya ke taiwan").is_empty());
+    }
+
+    #[test]
     fn the_candidates_are_never_fewer_than_the_matches() {
         let patterns = [
             r"\b(\w+ ){0,2}(syarat\w*|persyaratan\w*|sarat)( \w+){0,3}",
@@ -396,6 +524,8 @@ mod tests {
             r"\b(di ?sekap|di ?kurung)\b",
             r"\bg[ae]ji\w* (ga|gak|tidak) (di)?bayar",
             r"\b\d+ ?(jt|juta)\b",
+            r"\b(kerja|gawe)\w* (di|ke|neng) \w+ (taiwan|hong ?kong)\b",
+            r"\b(anak|adik)\w* (sy|saya) (di ?sekap|di ?kurung|disiksa)\b",
         ];
         let f = Prefilter::new(&patterns);
         let texts = [
@@ -404,6 +534,11 @@ mod tests {
             "anak saya di sekap majikan",
             "gajinya ga dibayar 3 bulan",
             "pt minta 10 jt",
+            "kerjanya di pabrik taiwan",
+            "gawe neng pabrik hong kong",
+            "kerja ke taiwan",
+            "adiknya sy di kurung majikan",
+            "adik sy disiksa",
             "halo",
         ];
         for text in texts {
