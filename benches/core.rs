@@ -135,6 +135,58 @@ fn step_percentiles(
             run as f64 / norms.len().max(1) as f64
         );
     }
+    // The literal scan's automaton: the contiguous NFA the prefilter builds for a few hundred
+    // literals against a DFA of the same literals (its memory and its time on each message).
+    let trigger_patterns: Vec<String> = bot
+        .trigger_owner
+        .iter()
+        .map(|(_, r)| r.as_str().to_string())
+        .collect();
+    let emergency_patterns: Vec<String> = bot
+        .emergency
+        .iter()
+        .flat_map(|c| c.patterns.iter().map(|r| r.as_str().to_string()))
+        .collect();
+    for (name, patterns) in [
+        ("trigger", &trigger_patterns),
+        ("emergency", &emergency_patterns),
+    ] {
+        let mut literals: Vec<Vec<u8>> = patterns
+            .iter()
+            .filter_map(|p| pandu::dialog::prefilter::required_sets(p))
+            .flatten()
+            .flatten()
+            .collect();
+        literals.sort();
+        literals.dedup();
+        for kind in [
+            aho_corasick::AhoCorasickKind::ContiguousNFA,
+            aho_corasick::AhoCorasickKind::DFA,
+        ] {
+            let ac = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .kind(Some(kind))
+                .build(&literals)
+                .unwrap();
+            let mut times: Vec<Duration> = Vec::with_capacity(norms.len() * reps);
+            for _ in 0..reps {
+                for n in &norms {
+                    let started = Instant::now();
+                    black_box(ac.find_overlapping_iter(black_box(n.as_str())).count());
+                    times.push(started.elapsed());
+                }
+            }
+            times.sort();
+            let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+            println!(
+                "{name} literals: {} in a {kind:?} of {} KiB: p50 {:.2} µs, p99 {:.2} µs per held-out message",
+                literals.len(),
+                ac.memory_usage() / 1024,
+                at(0.5).as_secs_f64() * 1e6,
+                at(0.99).as_secs_f64() * 1e6,
+            );
+        }
+    }
     if let Some(ignore) = &bot.emergency_ignore {
         let run: usize = norms.iter().map(|n| ignore.candidates(n).len()).sum();
         println!(
@@ -207,17 +259,22 @@ fn step_percentiles(
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         if slowest > 0 {
-            let mut medians: Vec<(Duration, &String)> = per_message
+            let stages = stage_table(bot, &set, reps);
+            let mut medians: Vec<(Duration, &String, &String)> = per_message
                 .iter_mut()
                 .zip(&set)
-                .map(|(m, text)| {
+                .zip(&stages)
+                .map(|((m, text), stages)| {
                     m.sort();
-                    (m[m.len() / 2], text)
+                    (m[m.len() / 2], text, stages)
                 })
                 .collect();
             medians.sort_by_key(|m| std::cmp::Reverse(m.0));
-            for (median, text) in medians.iter().take(slowest) {
-                println!("  median {:.1} µs: {text}", median.as_secs_f64() * 1e6);
+            for (median, text, stages) in medians.iter().take(slowest) {
+                println!(
+                    "  median {:.1} µs ({stages}): {text}",
+                    median.as_secs_f64() * 1e6,
+                );
             }
         }
         times.sort();
@@ -230,6 +287,69 @@ fn step_percentiles(
             at(1.0).as_secs_f64() * 1e6,
         );
     }
+}
+
+/// Where each message's step goes: for each stage the step runs on free text (normalise; the
+/// emergency regexes; the regexes plus the example detector; the trigger regexes; the example
+/// matcher's ranking), the median over `reps` rounds, each round every message once in turn as in
+/// the step's own loop (so caches are as cold as they are there, not warmed by the same message), and
+/// how many trigger regexes the prefilter lets run and how many match.
+fn stage_table(bot: &pandu::dialog::Bot, texts: &[String], reps: usize) -> Vec<String> {
+    let norms: Vec<String> = texts
+        .iter()
+        .map(|t| pandu::dialog::normalize::normalize(t, &bot.lexicon))
+        .collect();
+    let each = |f: &dyn Fn(usize)| -> Vec<f64> {
+        let mut t: Vec<Vec<Duration>> = vec![Vec::with_capacity(reps); texts.len()];
+        for _ in 0..reps.max(1) {
+            for (k, slot) in t.iter_mut().enumerate() {
+                let started = Instant::now();
+                f(k);
+                slot.push(started.elapsed());
+            }
+        }
+        t.into_iter()
+            .map(|mut v| {
+                v.sort();
+                v[v.len() / 2].as_secs_f64() * 1e6
+            })
+            .collect()
+    };
+    let normalise = each(&|k| {
+        black_box(pandu::dialog::normalize::normalize(
+            black_box(&texts[k]),
+            &bot.lexicon,
+        ));
+    });
+    let regexes = each(&|k| {
+        black_box(bot.emergency_hit(black_box(&norms[k])));
+    });
+    let alarm = each(&|k| {
+        black_box(bot.emergency_alarm(black_box(&norms[k])));
+    });
+    let triggers = each(&|k| {
+        black_box(bot.trigger_set.find_each(black_box(&norms[k])));
+    });
+    let rank = each(&|k| {
+        black_box(bot.matcher.rank(black_box(&norms[k])));
+    });
+    (0..texts.len())
+        .map(|k| {
+            let norm = &norms[k];
+            format!(
+                "normalise {:.1}, emergency regexes {:.1} / with detector {:.1}, triggers {:.1} \
+                 ({} run, {} match), rank {:.1}; {} bytes",
+                normalise[k],
+                regexes[k],
+                alarm[k],
+                triggers[k],
+                bot.trigger_set.candidates(norm).len(),
+                bot.trigger_set.find_each(norm).len(),
+                rank[k],
+                norm.len()
+            )
+        })
+        .collect()
 }
 
 fn engine(
