@@ -147,11 +147,10 @@ pub struct Matcher {
     vocab: Vec<u64>,
     idf: Vec<f32>,
     /// The postings of feature `f` (the examples that have it, ascending, with its weight in that
-    /// example's unit vector) are `post_example[post_start[f]..post_start[f + 1]]` and the same range
-    /// of `post_weight`: three flat arrays instead of a vector per feature.
+    /// example's unit vector) are `postings[post_start[f]..post_start[f + 1]]`: two flat arrays
+    /// instead of a vector per feature, each example next to its weight (one stream to read).
     post_start: Vec<u32>,
-    post_example: Vec<u32>,
-    post_weight: Vec<f32>,
+    postings: Vec<(u32, f32)>,
     /// The target of each example.
     example_target: Vec<u32>,
     /// The largest idf (at least 1), the weight of a word no example has.
@@ -224,16 +223,12 @@ impl Matcher {
         }
         let total = post_start.last().copied().unwrap_or(0) as usize;
         let mut fill: Vec<u32> = post_start.clone();
-        let mut post_example = vec![0u32; total];
-        let mut post_weight = vec![0f32; total];
+        let mut postings = vec![(0u32, 0f32); total];
         for (e, feats) in unit.iter().enumerate() {
             for &(id, w) in feats {
                 if let Some(at) = fill.get_mut(id as usize) {
-                    let i = *at as usize;
-                    if let (Some(pe), Some(pw)) = (post_example.get_mut(i), post_weight.get_mut(i))
-                    {
-                        *pe = e as u32;
-                        *pw = w;
+                    if let Some(p) = postings.get_mut(*at as usize) {
+                        *p = (e as u32, w);
                     }
                     *at += 1;
                 }
@@ -247,8 +242,7 @@ impl Matcher {
             vocab,
             idf,
             post_start,
-            post_example,
-            post_weight,
+            postings,
             example_target,
             max_idf,
         }
@@ -264,34 +258,68 @@ impl Matcher {
             return Vec::new();
         }
         // Known features summed per feature, in order of first appearance (so the sums are the
-        // same on every run), unknown ones into the query's length.
+        // same on every run), unknown ones into the query's length. The occurrences are grouped by
+        // hash first (a small table), so each distinct feature is looked up once.
         let feats = features(norm);
-        let mut known: Vec<(u32, u32, f32)> = Vec::with_capacity(feats.len());
+        let slots = (feats.len() * 2).next_power_of_two().max(16);
+        let mask = slots - 1;
+        // Slot: 1 + the index in `distinct` of the hash there, 0 when empty.
+        let mut table = vec![0u32; slots];
+        // Each distinct hash in order of first appearance, with its id once looked up.
+        let mut distinct: Vec<(u64, Option<u32>)> = Vec::with_capacity(feats.len());
+        let mut group_of: Vec<u32> = Vec::with_capacity(feats.len());
+        for &(hash, _) in &feats {
+            let mut slot = (hash ^ (hash >> 29)) as usize & mask;
+            let group = loop {
+                match table.get(slot).copied() {
+                    Some(0) | None => {
+                        distinct.push((hash, None));
+                        if let Some(t) = table.get_mut(slot) {
+                            *t = distinct.len() as u32;
+                        }
+                        break distinct.len() - 1;
+                    }
+                    Some(g) if distinct.get(g as usize - 1).is_some_and(|d| d.0 == hash) => {
+                        break g as usize - 1;
+                    }
+                    Some(_) => slot = (slot + 1) & mask,
+                }
+            };
+            group_of.push(group as u32);
+        }
+        for (hash, id) in &mut distinct {
+            *id = self.vocab.binary_search(hash).ok().map(|i| i as u32);
+        }
+        // Known features: weights summed in message order from the first on, in order of first
+        // appearance. Unknown features count in the query's length too, occurrence by occurrence,
+        // so a long message about something else does not match on one shared word: each weighs
+        // as a rare one.
+        let mut query: Vec<(u32, f32)> = Vec::with_capacity(distinct.len());
+        // The place in `query` of each distinct hash that is known.
+        let mut place: Vec<u32> = vec![u32::MAX; distinct.len()];
         let mut unseen = 0f32;
-        for (pos, (hash, weight)) in feats.into_iter().enumerate() {
-            match self.vocab.binary_search(&hash) {
-                Ok(id) => known.push((id as u32, pos as u32, weight)),
-                // Unknown features count in the query's length too, so a long message about
-                // something else does not match on one shared word: each weighs as a rare one.
-                Err(_) => unseen += weight * weight,
+        for (&(_, weight), &group) in feats.iter().zip(&group_of) {
+            let group = group as usize;
+            match distinct.get(group).and_then(|d| d.1) {
+                Some(id) => match place.get(group).copied() {
+                    Some(at) if at != u32::MAX => {
+                        if let Some(q) = query.get_mut(at as usize) {
+                            q.1 += weight;
+                        }
+                    }
+                    _ => {
+                        if let Some(p) = place.get_mut(group) {
+                            *p = query.len() as u32;
+                        }
+                        query.push((id, weight));
+                    }
+                },
+                None => unseen += weight * weight,
             }
         }
-        // Group by feature, each feature's weights in message order (positions are distinct, so the
-        // unstable sort on (feature, position) is the stable sort by feature, without its scratch
-        // buffer), sum each group from its first weight on, then back to the order of first
-        // appearance.
-        known.sort_unstable_by_key(|k| (k.0, k.1));
-        let mut query: Vec<(u32, u32, f32)> = Vec::with_capacity(known.len());
-        for (id, pos, weight) in known {
-            match query.last_mut() {
-                Some((last, _, w)) if *last == id => *w += weight,
-                _ => query.push((id, pos, weight)),
-            }
-        }
-        query.sort_unstable_by_key(|q| q.1);
         let weighted: Vec<(u32, f32)> = query
             .iter()
-            .map(|&(id, _, tf)| (id, tf * idf_of(&self.idf, id)))
+            .map(|&(id, tf)| (id, tf * idf_of(&self.idf, id)))
             .collect();
         let max_idf = self.max_idf;
         let norm_q = (weighted.iter().map(|(_, w)| w * w).sum::<f32>()
@@ -308,14 +336,10 @@ impl Matcher {
             ) else {
                 continue;
             };
-            let range = from as usize..to as usize;
-            let (Some(ex), Some(ew)) = (
-                self.post_example.get(range.clone()),
-                self.post_weight.get(range),
-            ) else {
+            let Some(postings) = self.postings.get(from as usize..to as usize) else {
                 continue;
             };
-            for (&e, &ew) in ex.iter().zip(ew) {
+            for &(e, ew) in postings {
                 if let Some(s) = scores.get_mut(e as usize) {
                     *s += w * ew;
                 }
