@@ -116,6 +116,10 @@ fn step_percentiles(
             }
         }
     }
+    // `STEP_ONLY=text`: only the held-out messages containing it (to profile a few of them).
+    if let Ok(only) = std::env::var("STEP_ONLY") {
+        messages.retain(|m| m.contains(&only));
+    }
     let long = "assalamualaikum min, mau tanya sy lulusan smp umur 38 thn, pengen kerja ke taiwan jd perawat lansia, syaratnya apa aja, biayanya brp, trus pt yg resmi di pekalongan apa aja ya, soalnya ada sponsor yg dateng ke rumah minta dp 10jt buat proses";
     // How much the literal prefilter leaves out: patterns without required words run on every
     // message; the rest only when their words occur.
@@ -184,6 +188,52 @@ fn step_percentiles(
                 ac.memory_usage() / 1024,
                 at(0.5).as_secs_f64() * 1e6,
                 at(0.99).as_secs_f64() * 1e6,
+            );
+        }
+    }
+    // `STEP_TRIGGERS=n`: the n trigger regexes that take the most time over the held-out
+    // messages (interleaved, each candidate's search timed alone), with how often they run and match.
+    let top_triggers: usize = std::env::var("STEP_TRIGGERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if top_triggers > 0 {
+        let mut spent: Vec<(Duration, usize, usize)> =
+            vec![(Duration::ZERO, 0, 0); bot.trigger_owner.len()];
+        let candidates: Vec<Vec<usize>> = norms
+            .iter()
+            .map(|n| bot.trigger_set.candidates(n))
+            .collect();
+        for _ in 0..reps {
+            for (n, cands) in norms.iter().zip(&candidates) {
+                for &i in cands {
+                    let re = &bot.trigger_owner[i].1;
+                    let started = Instant::now();
+                    let m = re.find(black_box(n.as_str()));
+                    let took = started.elapsed();
+                    spent[i].0 += took;
+                    spent[i].1 += 1;
+                    spent[i].2 += usize::from(m.is_some());
+                }
+            }
+        }
+        let total: Duration = spent.iter().map(|s| s.0).sum();
+        let mut order: Vec<usize> = (0..spent.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(spent[i].0));
+        println!(
+            "trigger searches: {:.1} µs per held-out message",
+            total.as_secs_f64() * 1e6 / (norms.len() * reps).max(1) as f64
+        );
+        for &i in order.iter().take(top_triggers) {
+            let (flow, re) = &bot.trigger_owner[i];
+            let (t, runs, hits) = spent[i];
+            println!(
+                "  {:4.1} % {:.2} µs x {} runs ({} match) {flow}: {}",
+                100.0 * t.as_secs_f64() / total.as_secs_f64().max(1e-12),
+                t.as_secs_f64() * 1e6 / runs.max(1) as f64,
+                runs / reps.max(1),
+                hits / reps.max(1),
+                re.as_str().chars().take(110).collect::<String>()
             );
         }
     }
@@ -286,6 +336,27 @@ fn step_percentiles(
             at(0.99).as_secs_f64() * 1e6,
             at(1.0).as_secs_f64() * 1e6,
         );
+        // The same tail by message, robust to a busy machine: each message's median step, then
+        // the percentiles of those (a step preempted by another process moves a message's median
+        // little, the overall p99 a lot).
+        if set.len() > 1 {
+            let mut medians: Vec<Duration> = per_message
+                .iter_mut()
+                .map(|m| {
+                    m.sort();
+                    m[m.len() / 2]
+                })
+                .collect();
+            medians.sort();
+            let at = |q: f64| medians[((medians.len() - 1) as f64 * q) as usize];
+            println!(
+                "  per-message medians, {name}: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+                at(0.5).as_secs_f64() * 1e6,
+                at(0.9).as_secs_f64() * 1e6,
+                at(0.99).as_secs_f64() * 1e6,
+                at(1.0).as_secs_f64() * 1e6,
+            );
+        }
     }
 }
 
