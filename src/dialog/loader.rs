@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use regex::{Regex, RegexBuilder};
+
+use super::pattern::Pattern;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -686,8 +688,8 @@ impl Cx<'_> {
         path: &str,
         raw: &Spanned<String>,
         what: &str,
-    ) -> Option<Regex> {
-        match compile_pattern(&raw.value) {
+    ) -> Option<Pattern> {
+        match Pattern::new(&raw.value) {
             Ok(r) => Some(r),
             Err(e) => {
                 let first = e.to_string();
@@ -848,7 +850,7 @@ impl Cx<'_> {
                 }
             }
             if !ignore.is_empty() {
-                match super::model::IgnoreSet::new(ignore, compile_pattern) {
+                match super::model::IgnoreSet::new(ignore, Pattern::new) {
                     Ok(set) => emergency_ignore = Some(set),
                     Err(e) => self.error(
                         None,
@@ -1594,7 +1596,7 @@ impl Cx<'_> {
                 .pattern
                 .as_ref()
                 .and_then(|pat| self.regex(file, &path, pat, "pattern"));
-            let except: Vec<Regex> = r
+            let except: Vec<Pattern> = r
                 .except
                 .iter()
                 .flatten()
