@@ -162,6 +162,7 @@ pub fn load(
     let mut cx = Cx {
         diags: Vec::new(),
         options,
+        compiled: HashMap::new(),
     };
     let bot = cx.load(dir, actions);
     cx.diags.sort_by(|a, b| {
@@ -451,6 +452,10 @@ struct RawFacts {
 struct Cx<'o> {
     diags: Vec<Diagnostic>,
     options: &'o LoadOptions,
+    /// Each distinct pattern compiled once: a pattern written in several places (the same trigger in
+    /// two flows, an emergency phrase in two categories) shares its automaton (a clone shares the
+    /// compiled program and has a match cache of its own).
+    compiled: HashMap<String, Pattern>,
 }
 
 /// The examples of one flow or node, before the matcher is built.
@@ -689,8 +694,14 @@ impl Cx<'_> {
         raw: &Spanned<String>,
         what: &str,
     ) -> Option<Pattern> {
+        if let Some(p) = self.compiled.get(&raw.value) {
+            return Some(p.clone());
+        }
         match Pattern::new(&raw.value) {
-            Ok(r) => Some(r),
+            Ok(r) => {
+                self.compiled.insert(raw.value.clone(), r.clone());
+                Some(r)
+            }
             Err(e) => {
                 let first = e.to_string();
                 let first = first.lines().last().unwrap_or("").trim().to_string();
