@@ -365,31 +365,48 @@ impl Bot {
 /// "dipun kunci" → "dikunci", "dipunsekap" → "disekap"); `None` when there is none. Only for the
 /// emergency scan: "di malaysia" becomes "dimalaysia", which no pattern names.
 pub fn joined_passives(norm: &str) -> Option<String> {
+    let verb = |w: &str| w.len() >= 3 && w.chars().all(|c| c.is_alphabetic());
+    // Most messages have nothing to join: look before building anything (this runs up to three
+    // times a message, in the emergency scan and the example detector).
+    let mut words = norm.split(' ').filter(|w| !w.is_empty()).peekable();
+    let mut any = false;
+    while let Some(word) = words.next() {
+        let split = (word == "di" || word == "dipun") && words.peek().is_some_and(|n| verb(n));
+        if split || word.strip_prefix("dipun").is_some_and(verb) {
+            any = true;
+            break;
+        }
+    }
+    if !any {
+        return None;
+    }
+    // The words with a space between, each split passive as one word.
     let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
-    let mut changed = false;
+    let mut out = String::with_capacity(norm.len());
+    let mut put = |parts: [&str; 2]| {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(parts[0]);
+        out.push_str(parts[1]);
+    };
     let mut i = 0;
     while let Some(&word) = words.get(i) {
-        let verb = |w: &str| w.len() >= 3 && w.chars().all(|c| c.is_alphabetic());
         match words.get(i + 1) {
             Some(&next) if (word == "di" || word == "dipun") && verb(next) => {
-                out.push(format!("di{next}"));
-                changed = true;
+                put(["di", next]);
                 i += 2;
                 continue;
             }
             _ => {}
         }
         match word.strip_prefix("dipun") {
-            Some(rest) if verb(rest) => {
-                out.push(format!("di{rest}"));
-                changed = true;
-            }
-            _ => out.push(word.to_string()),
+            Some(rest) if verb(rest) => put(["di", rest]),
+            _ => put([word, ""]),
         }
         i += 1;
     }
-    changed.then(|| out.join(" "))
+    Some(out)
 }
 
 /// Many patterns, of which a message usually fits a handful: a [`Prefilter`] picks the few whose
