@@ -40,8 +40,8 @@ pub struct Prefilter {
 
 /// The most literal groups a pattern is filtered by: its most selective one, and then others whose
 /// literals are at least [`GROUP_MIN_LEN`] bytes long.
-const MAX_GROUPS: usize = 4;
-const GROUP_MIN_LEN: usize = 3;
+const MAX_GROUPS: usize = 6;
+const GROUP_MIN_LEN: usize = 2;
 
 impl Prefilter {
     pub fn new(patterns: &[&str]) -> Prefilter {
@@ -185,8 +185,9 @@ impl Prefilter {
 /// The literal sets a pattern is filtered by ([`MAX_GROUPS`]): every match contains a literal of
 /// each. The first is [`required_literals`]; the others are further pieces of a top-level
 /// concatenation ("(kerja|gawe) ... (taiwan|hong ?kong)" needs a word of both), only with literals
-/// of at least [`GROUP_MIN_LEN`] bytes (a short one occurs in most messages and filters nothing).
-/// `None` when the pattern has no required literals or needs Unicode mode.
+/// of at least [`GROUP_MIN_LEN`] bytes (a single character, such as the space between two words,
+/// occurs in almost every message and filters nothing). `None` when the pattern has no required
+/// literals or needs Unicode mode.
 pub fn required_sets(pattern: &str) -> Option<Vec<Vec<Vec<u8>>>> {
     let first = required_literals(pattern)?;
     let mut sets = vec![first];
