@@ -580,6 +580,9 @@ mod experiment {
             let score = bot.emergency_examples.score(&blanked);
             let alarm = bot.emergency_alarm(&norm).map(|c| c.name.clone());
             println!("PROBE {regex:?} {score:?} {alarm:?} | {line}");
+            if std::env::var("PROBE_NORM").is_ok() {
+                println!("  norm: {norm}\n  blanked: {blanked}");
+            }
         }
     }
 
@@ -709,6 +712,9 @@ mod tests {
             "paspor sy mati bulan depan, perpanjang di mana",
             "suami sy di penjara dulu, skrg mau kerja ke korea bisa ga",
             "kakak sy udh pulang dr malaysia bulan lalu, skrg mau daftar lg bisa?",
+            // A story on TV, ignored, must not come back through the joined passives
+            // ("di sinetron" → "disinetron", which no `ignore` phrase names).
+            "di sinetron semalam ada tkw disiksa majikan, emang beneran kayak gitu ya",
         ] {
             let n = norm(&bot, text);
             assert!(

@@ -274,18 +274,22 @@ impl Bot {
             return (None, std::borrow::Cow::Borrowed(norm));
         }
         let (hit, blanked) = self.emergency_scan_blanked(norm);
-        (self.emergency_joined(norm, hit), blanked)
+        (self.emergency_joined(&blanked, hit), blanked)
     }
 
+    /// `blanked` is the message with the `ignore` spans blanked: the joined spelling is made from
+    /// what is left, so "di sinetron ada pmi disiksa" (an ignored story) does not come back as
+    /// "disinetron ada pmi disiksa", which no `ignore` phrase names. (It is blanked once more:
+    /// "ga pernah di pukul" is ignored only once joined.)
     fn emergency_joined<'a>(
         &'a self,
-        norm: &str,
+        blanked: &str,
         hit: Option<&'a EmergencyCategory>,
     ) -> Option<&'a EmergencyCategory> {
         // People split the passive prefix ("di sekap", "di kunci dr luar") and Javanese krama
         // writes it apart ("dipun sekap"): the joined spelling is scanned too, so every pattern
         // written for "disekap" also sees them.
-        match joined_passives(norm) {
+        match joined_passives(blanked) {
             Some(joined) => match (hit, self.emergency_scan(&joined)) {
                 (Some(a), Some(b)) => Some(if b.priority < a.priority { b } else { a }),
                 (a, b) => a.or(b),
