@@ -23,7 +23,7 @@ use super::runtime::clean_text;
 
 /// A message scoring at least this (the logistic model's log-odds) raises the alarm. Chosen by
 /// [`cross_validate`] with the false-alarm budget (see `pandu check`), rounded up.
-pub const THRESHOLD: f32 = 0.75;
+pub const THRESHOLD: f32 = 0.5;
 /// A message whose words are at least this close (cosine of the word sets) to a non-emergency
 /// example, and closer to it than to any emergency example, does not raise the example alarm: a
 /// known non-emergency and its near copies stay quiet whatever the score.
@@ -55,6 +55,8 @@ pub struct Params {
     pub pair: f32,
     pub tri: f32,
     pub quad: f32,
+    /// The weight of a cue feature (see [`CUES`]; 0: none).
+    pub cue: f32,
     /// Keep the average of the weights over the last half of the training (smoother than the last).
     pub average: bool,
 }
@@ -73,8 +75,106 @@ pub const PARAMS: Params = Params {
     pair: 0.7,
     tri: 0.35,
     quad: 0.0,
+    cue: 1.0,
     average: false,
 };
+
+/// Words that say how a message is meant rather than what happened, grouped: each group is one
+/// feature shared by all its words, so the few examples of each kind teach the detector the kind,
+/// not the word ("sakit perut biasa, sudah minum obat", "kena flu", "a slight fever" are mild; "dulu",
+/// "pernah" are the past; "kalau", "if" a hypothetical; "berita", "film" talk about others). The
+/// words are normalised (`_lexicon.yaml` ran first) and sorted within each group. Words that also
+/// say the opposite are left out: "makannya dikit" is food withheld, "sempat sms minta tolong" is now.
+pub const CUES: &[(&str, &[&str])] = &[
+    (
+        "mild",
+        &[
+            "baik",
+            "biasa",
+            "cacar",
+            "capek",
+            "cold",
+            "diobati",
+            "diobatin",
+            "diurut",
+            "flu",
+            "istirahat",
+            "kangen",
+            "kecapean",
+            "keseleo",
+            "lecet",
+            "membaik",
+            "mendingan",
+            "mild",
+            "minor",
+            "pilek",
+            "pusing",
+            "ringan",
+            "sehat",
+            "sembuh",
+            "slight",
+        ],
+    ),
+    (
+        "past",
+        &[
+            "ago",
+            "biyen",
+            "dulu",
+            "dulunya",
+            "kepungkur",
+            "mbiyen",
+            "pernah",
+        ],
+    ),
+    (
+        "hypothetical",
+        &[
+            "andai",
+            "andaikan",
+            "apabila",
+            "bila",
+            "if",
+            "jika",
+            "kalau",
+            "kelak",
+            "misal",
+            "misalnya",
+            "nanti",
+            "nek",
+            "seandainya",
+            "suppose",
+            "umpama",
+            "yen",
+        ],
+    ),
+    (
+        "about",
+        &[
+            "artikel",
+            "berita",
+            "definisi",
+            "film",
+            "hukuman",
+            "koran",
+            "movie",
+            "news",
+            "pengertian",
+            "sinetron",
+            "skripsi",
+            "story",
+            "video",
+            "viral",
+        ],
+    ),
+];
+
+/// The cue group of a word, if any.
+fn cue_of(word: &str) -> Option<&'static str> {
+    CUES.iter()
+        .find(|(_, words)| words.binary_search(&word).is_ok())
+        .map(|(name, _)| *name)
+}
 
 /// One labelled message, normalised (`normalize(clean_text(..))`), with the index in
 /// `Bot::emergency` of the priority-1 category the regexes give it (for an emergency).
@@ -489,6 +589,11 @@ fn vector(norm: &str, params: &Params) -> Vec<(u32, f32)> {
     let mut padded: Vec<u8> = Vec::with_capacity(32);
     for (i, w) in words.iter().enumerate() {
         out.push((hash(b'w', &[w.as_bytes()]), 1.0));
+        if params.cue > 0.0
+            && let Some(cue) = cue_of(w)
+        {
+            out.push((hash(b'k', &[cue.as_bytes()]), params.cue));
+        }
         if let Some(next) = words.get(i + 1) {
             out.push((
                 hash(b'p', &[w.as_bytes(), b" ", next.as_bytes()]),
@@ -685,7 +790,11 @@ mod experiment {
             }
         }
         let base = PARAMS;
-        let grid = [base, Params { l2: 2e-2, ..base }];
+        let grid = [
+            base,
+            Params { cue: 0.0, ..base },
+            Params { cue: 0.5, ..base },
+        ];
         for params in grid {
             let t0 = std::time::Instant::now();
             let cv = cross_validate_with(&all, FOLDS, 0.0, params);
@@ -805,6 +914,15 @@ mod tests {
             example("syarat kerja ke taiwan apa saja", false),
             example("biaya ke hong kong berapa", false),
         ]
+    }
+
+    #[test]
+    fn the_cue_words_are_sorted_for_the_binary_search() {
+        for (name, words) in CUES {
+            assert!(words.windows(2).all(|w| w[0] < w[1]), "{name}");
+        }
+        assert_eq!(cue_of("dulu"), Some("past"));
+        assert_eq!(cue_of("dipukul"), None);
     }
 
     #[test]
