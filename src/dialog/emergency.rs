@@ -892,6 +892,31 @@ mod tests {
         }
     }
 
+    /// Written for this test (in no labelled file): a death at home is quiet, a death abroad, said
+    /// with the same words around it, still raises the alarm.
+    #[test]
+    fn a_death_at_home_is_quiet_and_a_death_abroad_still_alarms() {
+        let bot = shipped_bot();
+        let p1 = |text: &str| {
+            bot.emergency_alarm(&norm(&bot, text))
+                .is_some_and(|c| c.priority == 1)
+        };
+        for quiet in [
+            "mbah kakung sy meninggal tadi subuh di kampung, sy di hongkong blh pulang ga",
+            "nenek wafat semalam di rumah, aku kerja di taiwan, izin pulang gmn caranya",
+            "bapak meninggal waktu aku masih sd, wali di formulir siapa",
+        ] {
+            assert!(!p1(quiet), "false alarm on {quiet:?}");
+        }
+        for alarm in [
+            "adik sy meninggal di malaysia, sy di rumah bingung hrs gmn",
+            "mbah sy yg kerja di saudi meninggal di sana, jenazahnya gmn",
+            "kakak meninggal di rumah majikan di taiwan tadi pagi",
+        ] {
+            assert!(p1(alarm), "missed {alarm:?}");
+        }
+    }
+
     fn example(text: &str, emergency: bool) -> Labelled {
         Labelled {
             norm: text.to_string(),
