@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use regex::{Regex, RegexBuilder};
+
+use super::pattern::Pattern;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -185,6 +187,7 @@ pub fn load(
     let mut cx = Cx {
         diags: Vec::new(),
         options,
+        compiled: HashMap::new(),
     };
     let bot = cx.load(dir, actions);
     cx.diags.sort_by(|a, b| {
@@ -474,6 +477,10 @@ struct RawFacts {
 struct Cx<'o> {
     diags: Vec<Diagnostic>,
     options: &'o LoadOptions,
+    /// Each distinct pattern compiled once: a pattern written in several places (the same trigger in
+    /// two flows, an emergency phrase in two categories) shares its automaton (a clone shares the
+    /// compiled program and has a match cache of its own).
+    compiled: HashMap<String, Pattern>,
 }
 
 /// The examples of one flow or node, before the matcher is built.
@@ -711,9 +718,15 @@ impl Cx<'_> {
         path: &str,
         raw: &Spanned<String>,
         what: &str,
-    ) -> Option<Regex> {
-        match compile_pattern(&raw.value) {
-            Ok(r) => Some(r),
+    ) -> Option<Pattern> {
+        if let Some(p) = self.compiled.get(&raw.value) {
+            return Some(p.clone());
+        }
+        match Pattern::new(&raw.value) {
+            Ok(r) => {
+                self.compiled.insert(raw.value.clone(), r.clone());
+                Some(r)
+            }
             Err(e) => {
                 let first = e.to_string();
                 let first = first.lines().last().unwrap_or("").trim().to_string();
@@ -873,7 +886,7 @@ impl Cx<'_> {
                 }
             }
             if !ignore.is_empty() {
-                match super::model::IgnoreSet::new(ignore, compile_pattern) {
+                match super::model::IgnoreSet::new(ignore, Pattern::new) {
                     Ok(set) => emergency_ignore = Some(set),
                     Err(e) => self.error(
                         None,
@@ -1637,7 +1650,7 @@ impl Cx<'_> {
                 .pattern
                 .as_ref()
                 .and_then(|pat| self.regex(file, &path, pat, "pattern"));
-            let except: Vec<Regex> = r
+            let except: Vec<Pattern> = r
                 .except
                 .iter()
                 .flatten()

@@ -15,6 +15,7 @@ pub mod markup;
 pub mod matcher;
 pub mod model;
 pub mod normalize;
+pub mod pattern;
 pub mod prefilter;
 pub mod runtime;
 pub mod transcript;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use regex::Regex;
+use super::pattern::{Match, Pattern};
 
 use super::io::{Lang, Position};
 use super::normalize::Lexicon;
@@ -97,12 +97,12 @@ pub struct AnswerButton {
 pub struct Question {
     pub ask: Text,
     pub save: String,
-    pub pattern: Option<Regex>,
+    pub pattern: Option<Pattern>,
     /// Answers offered as buttons; any other text is still an answer (subject to `pattern`).
     pub buttons: Vec<AnswerButton>,
     /// Messages (normalised) that are not an answer here even if they fit `pattern`: they are
     /// understood as usual (keywords, flow triggers), e.g. "cek pt" while a company name is awaited.
-    pub except: Vec<Regex>,
+    pub except: Vec<Pattern>,
     pub retry: Option<Text>,
     pub retries: u32,
     pub on_fail: Option<Position>,
@@ -154,7 +154,7 @@ pub struct Node {
 pub struct Flow {
     pub name: String,
     pub title: String,
-    pub triggers: Vec<Regex>,
+    pub triggers: Vec<Pattern>,
     /// Node names in file order; the first is where the flow starts.
     pub order: Vec<String>,
     pub nodes: BTreeMap<String, Node>,
@@ -231,7 +231,7 @@ pub struct Bot {
     /// Every flow trigger behind one literal prefilter; `trigger_owner[i]` is the flow and the regex
     /// (shared with the index) of pattern `i`.
     pub trigger_set: PatternIndex,
-    pub trigger_owner: Vec<(String, Arc<Regex>)>,
+    pub trigger_owner: Vec<(String, Arc<Pattern>)>,
     /// How long a report left through the menu can be resumed (`report_keep_minutes` in `_bot.yaml`).
     pub report_keep_secs: u64,
     /// Example messages of flows and nodes, indexed (`examples:` in the dialog files).
@@ -407,18 +407,18 @@ pub fn joined_passives(norm: &str) -> Option<String> {
 /// one cache.
 #[derive(Clone, Debug, Default)]
 pub struct PatternIndex {
-    regexes: Vec<Arc<Regex>>,
+    regexes: Vec<Arc<Pattern>>,
     prefilter: Prefilter,
 }
 
 impl PatternIndex {
-    pub fn new(regexes: Vec<Arc<Regex>>) -> PatternIndex {
+    pub fn new(regexes: Vec<Arc<Pattern>>) -> PatternIndex {
         let patterns: Vec<&str> = regexes.iter().map(|r| r.as_str()).collect();
         let prefilter = Prefilter::new(&patterns);
         PatternIndex { regexes, prefilter }
     }
 
-    /// The same patterns with caches of their own: a cloned `Regex` gets a new cache pool, so
+    /// The same patterns with caches of their own: a cloned `Pattern` gets a new cache pool, so
     /// searches through the copy leave this index's lazy-DFA caches as they are, and the copy's
     /// memory goes when it is dropped (the load's one-off scans, [`super::loader`]).
     pub fn with_own_caches(&self) -> PatternIndex {
@@ -434,7 +434,7 @@ impl PatternIndex {
 
     /// The patterns that match with their first match, ascending: one search each (no `is_match`
     /// first).
-    pub fn find_each<'t>(&self, text: &'t str) -> Vec<(usize, regex::Match<'t>)> {
+    pub fn find_each<'t>(&self, text: &'t str) -> Vec<(usize, Match<'t>)> {
         self.prefilter
             .candidates(text)
             .into_iter()
@@ -461,7 +461,7 @@ impl PatternIndex {
 
     /// Pattern `i`'s first match in `text` starting at or after `start` (looking behind `start` for
     /// `\b`).
-    pub fn find_at<'t>(&self, i: usize, text: &'t str, start: usize) -> Option<regex::Match<'t>> {
+    pub fn find_at<'t>(&self, i: usize, text: &'t str, start: usize) -> Option<Match<'t>> {
         self.regexes.get(i)?.find_at(text, start)
     }
 
@@ -493,7 +493,7 @@ impl PatternIndex {
 #[derive(Clone, Debug)]
 pub struct IgnoreSet {
     phrases: PatternIndex,
-    joined: Option<Regex>,
+    joined: Option<Pattern>,
 }
 
 impl IgnoreSet {
@@ -507,9 +507,9 @@ impl IgnoreSet {
 
     /// `joined` compiles the joined regex, only called when a phrase can match the empty string.
     pub fn new(
-        regexes: Vec<Regex>,
-        joined: impl FnOnce(&str) -> Result<Regex, regex::Error>,
-    ) -> Result<IgnoreSet, regex::Error> {
+        regexes: Vec<Pattern>,
+        joined: impl FnOnce(&str) -> Result<Pattern, String>,
+    ) -> Result<IgnoreSet, String> {
         let may_be_empty = regexes.iter().any(|r| {
             regex_syntax::ParserBuilder::new()
                 .case_insensitive(true)
@@ -542,7 +542,7 @@ impl IgnoreSet {
         // Each candidate's next match at or after the end of the last blanked span. A match that
         // starts at or after that end is still the phrase's next one, so only the others are
         // searched again.
-        let mut next: Vec<(usize, Option<regex::Match<'t>>)> = candidates
+        let mut next: Vec<(usize, Option<Match<'t>>)> = candidates
             .into_iter()
             .map(|i| (i, self.phrases.find_at(i, text, 0)))
             .collect();
@@ -612,22 +612,20 @@ pub struct EmergencyCategory {
     pub name: String,
     /// 1 (act within hours; show the emergency numbers at once) to 4 (routine).
     pub priority: u8,
-    pub patterns: Vec<Regex>,
+    pub patterns: Vec<Pattern>,
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::{Arc, IgnoreSet, PatternIndex, Regex, joined_passives};
+    use super::{Arc, IgnoreSet, Pattern, PatternIndex, joined_passives};
     use crate::dialog::loader::compile_pattern;
 
     /// The set and the one regex it stands for.
-    fn both(patterns: &[&str]) -> (IgnoreSet, Regex) {
-        let regexes = patterns
-            .iter()
-            .map(|p| compile_pattern(p).unwrap())
-            .collect();
-        let set = IgnoreSet::new(regexes, compile_pattern).unwrap();
+    /// The joined one is a `regex::Regex`: the blanking is checked against the regex crate itself.
+    fn both(patterns: &[&str]) -> (IgnoreSet, regex::Regex) {
+        let regexes = patterns.iter().map(|p| Pattern::new(p).unwrap()).collect();
+        let set = IgnoreSet::new(regexes, Pattern::new).unwrap();
         let joined: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
         // The reference may be past the loader's 1 MiB limit (the real list is): only this test
         // builds it, with a larger one, in ASCII as the loader compiles each pattern.
@@ -699,7 +697,7 @@ mod tests {
         );
         let patterns: Vec<&str> = emergency.ignore.iter().map(String::as_str).collect();
         let (set, joined) = both(&patterns);
-        let quoted = Regex::new(r#""((?:[^"\\]|\\.)*)""#).unwrap();
+        let quoted = regex::Regex::new(r#""((?:[^"\\]|\\.)*)""#).unwrap();
         let mut texts = Vec::new();
         for entry in std::fs::read_dir(root.join("tests")).unwrap() {
             let path = entry.unwrap().path();
@@ -740,9 +738,9 @@ mod tests {
 
     #[test]
     fn the_pattern_index_gives_the_index_over_all_patterns() {
-        let patterns: Vec<Arc<Regex>> = (0..30)
-            .map(|i| Arc::new(Regex::new(&format!(r"\bw{i}\b")).unwrap()))
-            .chain([Arc::new(Regex::new(r"^\d+$").unwrap())])
+        let patterns: Vec<Arc<Pattern>> = (0..30)
+            .map(|i| Arc::new(Pattern::new(&format!(r"\bw{i}\b")).unwrap()))
+            .chain([Arc::new(Pattern::new(r"^\d+$").unwrap())])
             .collect();
         let index = PatternIndex::new(patterns);
         assert_eq!(index.matches("w3 w14 w29"), vec![3, 14, 29]);
