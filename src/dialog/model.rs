@@ -619,7 +619,6 @@ pub struct EmergencyCategory {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::{Arc, IgnoreSet, Pattern, PatternIndex, joined_passives};
-    use crate::dialog::loader::compile_pattern;
 
     /// The set and the one regex it stands for.
     /// The joined one is a `regex::Regex`: the blanking is checked against the regex crate itself.
