@@ -23,7 +23,7 @@ use super::runtime::clean_text;
 
 /// A message scoring at least this (the logistic model's log-odds) raises the alarm. Chosen by
 /// [`cross_validate`] with the false-alarm budget (see `pandu check`), rounded up.
-pub const THRESHOLD: f32 = 0.75;
+pub const THRESHOLD: f32 = 0.5;
 /// A message whose words are at least this close (cosine of the word sets) to a non-emergency
 /// example, and closer to it than to any emergency example, does not raise the example alarm: a
 /// known non-emergency and its near copies stay quiet whatever the score.
@@ -35,6 +35,11 @@ pub const MIN_WORDS: usize = 3;
 /// The top bits of a feature hash that pick its bucket in the vocabulary (4,096 buckets, 16 KiB,
 /// for ~25,000 features).
 const BUCKET_BITS: u32 = 12;
+/// When the `ignore` phrases took words out of a message (a story, a death at home, a definition,
+/// explained away), what is left must have at least this many words to raise the example alarm: a
+/// remainder like "adik saya ora" or "my brother went to" is a fragment of a message the regexes
+/// already read as no case, and its kin words alone made the detector fire (5-fold CV, emfa).
+pub const MIN_WORDS_AFTER_CUT: usize = 6;
 /// The share of the non-emergency examples the held-out folds may flag.
 pub const CV_FALSE_ALARM_BUDGET: f64 = 0.01;
 /// The number of folds of the cross-validation.
@@ -53,6 +58,8 @@ pub struct Params {
     pub pair: f32,
     pub tri: f32,
     pub quad: f32,
+    /// The weight of a cue feature (see [`CUES`]; 0: none).
+    pub cue: f32,
     /// Keep the average of the weights over the last half of the training (smoother than the last).
     pub average: bool,
 }
@@ -71,8 +78,106 @@ pub const PARAMS: Params = Params {
     pair: 0.7,
     tri: 0.35,
     quad: 0.0,
+    cue: 1.0,
     average: false,
 };
+
+/// Words that say how a message is meant rather than what happened, grouped: each group is one
+/// feature shared by all its words, so the few examples of each kind teach the detector the kind,
+/// not the word ("sakit perut biasa, sudah minum obat", "kena flu", "a slight fever" are mild; "dulu",
+/// "pernah" are the past; "kalau", "if" a hypothetical; "berita", "film" talk about others). The
+/// words are normalised (`_lexicon.yaml` ran first) and sorted within each group. Words that also
+/// say the opposite are left out: "makannya dikit" is food withheld, "sempat sms minta tolong" is now.
+pub const CUES: &[(&str, &[&str])] = &[
+    (
+        "mild",
+        &[
+            "baik",
+            "biasa",
+            "cacar",
+            "capek",
+            "cold",
+            "diobati",
+            "diobatin",
+            "diurut",
+            "flu",
+            "istirahat",
+            "kangen",
+            "kecapean",
+            "keseleo",
+            "lecet",
+            "membaik",
+            "mendingan",
+            "mild",
+            "minor",
+            "pilek",
+            "pusing",
+            "ringan",
+            "sehat",
+            "sembuh",
+            "slight",
+        ],
+    ),
+    (
+        "past",
+        &[
+            "ago",
+            "biyen",
+            "dulu",
+            "dulunya",
+            "kepungkur",
+            "mbiyen",
+            "pernah",
+        ],
+    ),
+    (
+        "hypothetical",
+        &[
+            "andai",
+            "andaikan",
+            "apabila",
+            "bila",
+            "if",
+            "jika",
+            "kalau",
+            "kelak",
+            "misal",
+            "misalnya",
+            "nanti",
+            "nek",
+            "seandainya",
+            "suppose",
+            "umpama",
+            "yen",
+        ],
+    ),
+    (
+        "about",
+        &[
+            "artikel",
+            "berita",
+            "definisi",
+            "film",
+            "hukuman",
+            "koran",
+            "movie",
+            "news",
+            "pengertian",
+            "sinetron",
+            "skripsi",
+            "story",
+            "video",
+            "viral",
+        ],
+    ),
+];
+
+/// The cue group of a word, if any.
+fn cue_of(word: &str) -> Option<&'static str> {
+    CUES.iter()
+        .find(|(_, words)| words.binary_search(&word).is_ok())
+        .map(|(name, _)| *name)
+}
 
 /// One labelled message, normalised (`normalize(clean_text(..))`), with the index in
 /// `Bot::emergency` of the priority-1 category the regexes give it (for an emergency).
@@ -85,6 +190,8 @@ pub struct Labelled {
     pub labelled: bool,
     /// Whether the regexes raise a priority-1 alarm on it (for the combined figures).
     pub regex: bool,
+    /// Whether the `ignore` phrases took words out of it (see [`MIN_WORDS_AFTER_CUT`]).
+    pub cut: bool,
 }
 
 /// The trained detector. `Default` is the empty one, which never raises the alarm.
@@ -255,6 +362,15 @@ impl ExampleAlarm {
         self.nearest_category(norm)
     }
 
+    /// [`ExampleAlarm::alarm`] of a blanked message; `cut` says whether the `ignore` phrases took
+    /// words out of it, and then a remainder shorter than [`MIN_WORDS_AFTER_CUT`] stays quiet.
+    pub fn alarm_after_cut(&self, blanked: &str, cut: bool) -> Option<usize> {
+        if fragment(blanked, cut) {
+            return None;
+        }
+        self.alarm(blanked)
+    }
+
     /// Whether a non-emergency example is at least [`VETO`] close to the message by its words and
     /// closer than every emergency example. (The cosine of the word sets, `shared / sqrt(len × len)`:
     /// an example that shares no word is at 0, so only those the message's words lead to are
@@ -411,14 +527,17 @@ pub fn labelled(bot: &Bot, sets: &[(String, bool)], corpus: &[String]) -> Vec<La
     let norm = |text: &str| normalize(&clean_text(text), &bot.lexicon);
     // The detector reads what the regexes read: the `ignore` phrases blanked out.
     let blanked = |norm: &str| bot.emergency_blanked(norm).into_owned();
+    let words = |text: &str| text.split(' ').filter(|w| !w.is_empty()).count();
     let mut out = Vec::with_capacity(sets.len() + corpus.len());
     for (text, emergency) in sets {
         let n = norm(text);
         let regex = p1(&n);
+        let b = blanked(&n);
         out.push(Labelled {
             regex: regex.is_some(),
             category: if *emergency { regex } else { None },
-            norm: blanked(&n),
+            cut: words(&b) < words(&n),
+            norm: b,
             emergency: *emergency,
             labelled: true,
         });
@@ -426,11 +545,13 @@ pub fn labelled(bot: &Bot, sets: &[(String, bool)], corpus: &[String]) -> Vec<La
     for text in corpus {
         let n = norm(text);
         let category = p1(&n);
+        let b = blanked(&n);
         out.push(Labelled {
             regex: category.is_some(),
             emergency: category.is_some(),
             category,
-            norm: blanked(&n),
+            cut: words(&b) < words(&n),
+            norm: b,
             labelled: false,
         });
     }
@@ -503,7 +624,7 @@ pub fn cross_validate_with(
             .enumerate()
             .filter(|(i, e)| i % k == fold && e.labelled)
         {
-            let score = if model.vetoed(&e.norm) {
+            let score = if model.vetoed(&e.norm) || fragment(&e.norm, e.cut) {
                 f32::NEG_INFINITY
             } else {
                 model.score(&e.norm).unwrap_or(f32::NEG_INFINITY)
@@ -531,6 +652,11 @@ pub fn cross_validate_with(
     }
     cv.budget_threshold = t;
     cv
+}
+
+/// A blanked message too short to weigh once the `ignore` phrases took words out of it.
+pub fn fragment(blanked: &str, cut: bool) -> bool {
+    cut && blanked.split(' ').filter(|w| !w.is_empty()).count() < MIN_WORDS_AFTER_CUT
 }
 
 fn sigmoid(z: f32) -> f32 {
@@ -567,6 +693,11 @@ fn vector(norm: &str, params: &Params) -> Vec<(u32, f32)> {
     let mut padded: Vec<u8> = Vec::with_capacity(32);
     for (i, w) in words.iter().enumerate() {
         out.push((hash(b'w', &[w.as_bytes()]), 1.0));
+        if params.cue > 0.0
+            && let Some(cue) = cue_of(w)
+        {
+            out.push((hash(b'k', &[cue.as_bytes()]), params.cue));
+        }
         if let Some(next) = words.get(i + 1) {
             out.push((
                 hash(b'p', &[w.as_bytes(), b" ", next.as_bytes()]),
@@ -684,6 +815,42 @@ mod experiment {
             let score = bot.emergency_examples.score(&blanked);
             let alarm = bot.emergency_alarm(&norm).map(|c| c.name.clone());
             println!("PROBE {regex:?} {score:?} {alarm:?} | {line}");
+            if std::env::var("PROBE_NORM").is_ok() {
+                println!("  norm: {norm}\n  blanked: {blanked}");
+            }
+        }
+    }
+
+    /// Lists the labelled messages the held-out folds get wrong at [`THRESHOLD`] (`cargo test --lib
+    /// emergency::experiment::fold_errors -- --ignored --nocapture`): the non-emergencies the example
+    /// part flags and the emergencies neither part catches, normalised and blanked as the detector
+    /// reads them. Only the labelled sets are read (never `unseen_*`).
+    #[test]
+    #[ignore]
+    fn fold_errors() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bot = shipped_bot();
+        let all = crate::dialog::loader::emergency_labelled(&root.join("dialogs/tests"), &bot);
+        for fold in 0..FOLDS {
+            let train: Vec<Labelled> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % FOLDS != fold)
+                .map(|(_, e)| e.clone())
+                .collect();
+            let model = ExampleAlarm::train(&train, THRESHOLD);
+            for (_, e) in all
+                .iter()
+                .enumerate()
+                .filter(|(i, e)| i % FOLDS == fold && e.labelled)
+            {
+                let flagged = model.alarm_after_cut(&e.norm, e.cut).is_some();
+                if !e.emergency && flagged {
+                    println!("FOLD false alarm {:?} | {}", model.score(&e.norm), e.norm);
+                } else if e.emergency && !flagged && !e.regex {
+                    println!("FOLD missed {:?} | {}", model.score(&e.norm), e.norm);
+                }
+            }
         }
     }
 
@@ -727,7 +894,11 @@ mod experiment {
             }
         }
         let base = PARAMS;
-        let grid = [base, Params { l2: 2e-2, ..base }];
+        let grid = [
+            base,
+            Params { cue: 0.0, ..base },
+            Params { cue: 0.5, ..base },
+        ];
         for params in grid {
             let t0 = std::time::Instant::now();
             let cv = cross_validate_with(&all, FOLDS, 0.0, params);
@@ -736,7 +907,7 @@ mod experiment {
             let full = ExampleAlarm::train_with(&all, t, params);
             let train_fa = all
                 .iter()
-                .filter(|e| !e.emergency && full.alarm(&e.norm).is_some())
+                .filter(|e| !e.emergency && full.alarm_after_cut(&e.norm, e.cut).is_some())
                 .count();
             let qfa = quiet.iter().filter(|n| full.alarm(n).is_some()).count();
             let (mut lc, mut lp, mut lf, mut ln) = (0, 0, 0, 0);
@@ -750,7 +921,7 @@ mod experiment {
                     .collect();
                 let m = ExampleAlarm::train_with(&train, t, params);
                 for e in test {
-                    let hit = m.alarm(&e.norm).is_some();
+                    let hit = m.alarm_after_cut(&e.norm, e.cut).is_some();
                     if e.emergency {
                         lp += 1;
                         lc += usize::from(hit);
@@ -813,12 +984,40 @@ mod tests {
             "paspor sy mati bulan depan, perpanjang di mana",
             "suami sy di penjara dulu, skrg mau kerja ke korea bisa ga",
             "kakak sy udh pulang dr malaysia bulan lalu, skrg mau daftar lg bisa?",
+            // A story on TV, ignored, must not come back through the joined passives
+            // ("di sinetron" → "disinetron", which no `ignore` phrase names).
+            "di sinetron semalam ada tkw disiksa majikan, emang beneran kayak gitu ya",
         ] {
             let n = norm(&bot, text);
             assert!(
                 bot.emergency_alarm(&n).is_none_or(|c| c.priority > 1),
                 "false alarm on {text:?}"
             );
+        }
+    }
+
+    /// Written for this test (in no labelled file): a death at home is quiet, a death abroad, said
+    /// with the same words around it, still raises the alarm.
+    #[test]
+    fn a_death_at_home_is_quiet_and_a_death_abroad_still_alarms() {
+        let bot = shipped_bot();
+        let p1 = |text: &str| {
+            bot.emergency_alarm(&norm(&bot, text))
+                .is_some_and(|c| c.priority == 1)
+        };
+        for quiet in [
+            "mbah kakung sy meninggal tadi subuh di kampung, sy di hongkong blh pulang ga",
+            "nenek wafat semalam di rumah, aku kerja di taiwan, izin pulang gmn caranya",
+            "bapak meninggal waktu aku masih sd, wali di formulir siapa",
+        ] {
+            assert!(!p1(quiet), "false alarm on {quiet:?}");
+        }
+        for alarm in [
+            "adik sy meninggal di malaysia, sy di rumah bingung hrs gmn",
+            "mbah sy yg kerja di saudi meninggal di sana, jenazahnya gmn",
+            "kakak meninggal di rumah majikan di taiwan tadi pagi",
+        ] {
+            assert!(p1(alarm), "missed {alarm:?}");
         }
     }
 
@@ -829,6 +1028,7 @@ mod tests {
             category: emergency.then_some(0),
             labelled: true,
             regex: false,
+            cut: false,
         }
     }
 
@@ -843,6 +1043,15 @@ mod tests {
             example("syarat kerja ke taiwan apa saja", false),
             example("biaya ke hong kong berapa", false),
         ]
+    }
+
+    #[test]
+    fn the_cue_words_are_sorted_for_the_binary_search() {
+        for (name, words) in CUES {
+            assert!(words.windows(2).all(|w| w[0] < w[1]), "{name}");
+        }
+        assert_eq!(cue_of("dulu"), Some("past"));
+        assert_eq!(cue_of("dipukul"), None);
     }
 
     #[test]

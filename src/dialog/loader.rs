@@ -91,14 +91,30 @@ impl Default for LoadOptions {
 
 /// The example-based emergency detector ([`super::emergency`]), trained on the labelled messages of
 /// `tests` (the folder of the transcripts): `emergency*.yaml` and the phrasing corpus except the
-/// held-out files. A file that does not parse is left out here; the checker reports it.
-pub fn emergency_examples(tests: &Path, bot: &Bot) -> super::emergency::ExampleAlarm {
-    let examples = emergency_labelled(tests, bot);
-    super::emergency::ExampleAlarm::train(&examples, super::emergency::THRESHOLD)
+/// held-out files. A file that cannot be read or parsed is left out, and returned with where it
+/// broke (the load warns; the checker reports the parse error).
+pub fn emergency_examples(
+    tests: &Path,
+    bot: &Bot,
+) -> (super::emergency::ExampleAlarm, Vec<(PathBuf, Option<Loc>)>) {
+    let (examples, unread) = emergency_labelled_unread(tests, bot);
+    (
+        super::emergency::ExampleAlarm::train(&examples, super::emergency::THRESHOLD),
+        unread,
+    )
 }
 
 /// The labelled messages [`emergency_examples`] learns from, in file order.
 pub fn emergency_labelled(tests: &Path, bot: &Bot) -> Vec<super::emergency::Labelled> {
+    emergency_labelled_unread(tests, bot).0
+}
+
+/// [`emergency_labelled`] and the training files left out because they could not be read or parsed
+/// (with the parse error's place when it has one; never the error text, which may quote a message).
+fn emergency_labelled_unread(
+    tests: &Path,
+    bot: &Bot,
+) -> (Vec<super::emergency::Labelled>, Vec<(PathBuf, Option<Loc>)>) {
     #[derive(Deserialize)]
     struct Set {
         #[serde(default)]
@@ -115,7 +131,7 @@ pub fn emergency_labelled(tests: &Path, bot: &Bot) -> Vec<super::emergency::Labe
         text: String,
     }
     let Ok(entries) = std::fs::read_dir(tests) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -128,24 +144,33 @@ pub fn emergency_labelled(tests: &Path, bot: &Bot) -> Vec<super::emergency::Labe
     files.sort();
     let mut sets: Vec<(String, bool)> = Vec::new();
     let mut corpus: Vec<String> = Vec::new();
+    let mut unread = Vec::new();
     for file in files {
         let Ok(text) = std::fs::read_to_string(&file) else {
+            unread.push((file, None));
             continue;
         };
         let labelled = file.file_stem().is_some_and(|s| {
             s.to_string_lossy()
                 .starts_with(super::emergency::LABELLED_STEM)
         });
+        let at = |e: &serde_saphyr::Error| e.location().map(|l| loc_of(&file, &l));
         if labelled {
-            if let Ok(set) = serde_saphyr::from_str::<Set>(&text) {
-                sets.extend(set.emergency.into_iter().map(|t| (t, true)));
-                sets.extend(set.not_emergency.into_iter().map(|t| (t, false)));
+            match serde_saphyr::from_str::<Set>(&text) {
+                Ok(set) => {
+                    sets.extend(set.emergency.into_iter().map(|t| (t, true)));
+                    sets.extend(set.not_emergency.into_iter().map(|t| (t, false)));
+                }
+                Err(e) => unread.push((file.clone(), at(&e))),
             }
-        } else if let Ok(c) = serde_saphyr::from_str::<Corpus>(&text) {
-            corpus.extend(c.phrasing.into_iter().map(|c| c.text));
+        } else {
+            match serde_saphyr::from_str::<Corpus>(&text) {
+                Ok(c) => corpus.extend(c.phrasing.into_iter().map(|c| c.text)),
+                Err(e) => unread.push((file.clone(), at(&e))),
+            }
         }
     }
-    super::emergency::labelled(bot, &sets, &corpus)
+    (super::emergency::labelled(bot, &sets, &corpus), unread)
 }
 
 /// Loads and checks a dialog folder with default options (Indonesian and English, no facts file).
@@ -1239,7 +1264,25 @@ impl Cx<'_> {
             .1
             .as_ref()
             .map(super::model::IgnoreSet::with_own_caches);
-        let examples = emergency_examples(&dir.join("tests"), &bot);
+        let (examples, unread) = emergency_examples(&dir.join("tests"), &bot);
+        for (file, loc) in unread {
+            // A log line for `pandu serve` (which keeps no warnings), a warning for `pandu check`
+            // (which also reports the parse error): the file's name and place, no message text.
+            tracing::warn!(
+                file = %file.display(),
+                "training file of the emergency examples unreadable: left out of the detector"
+            );
+            let loc = loc.or(Some(Loc {
+                file,
+                line: 1,
+                column: 1,
+            }));
+            self.warn(
+                loc,
+                Some("_emergency/examples".into()),
+                "cannot be read as examples (`emergency:` / `not_emergency:` lists, or `phrasing:`): left out of the example emergency detector",
+            );
+        }
         bot.emergency_patterns = serving.0;
         bot.emergency_ignore = serving.1;
         bot.emergency_examples = examples;
@@ -2414,6 +2457,37 @@ mod tests {
     fn loops_that_never_wait_are_refused() {
         let info = "flow: info\ntriggers: ['syarat']\nnodes:\n  a:\n    say: { id: a, en: a }\n    next: b\n  b:\n    goto: a\n";
         refused("info.yaml", info, &["without ever waiting"]);
+    }
+
+    #[test]
+    fn a_malformed_labelled_emergency_set_is_a_load_warning_not_a_silent_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture::write(dir.path(), &fixture::standard_files());
+        let tests = dir.path().join("tests");
+        std::fs::create_dir_all(&tests).unwrap();
+        // A good set and a broken one (an unclosed quote, as a hurried edit leaves it).
+        std::fs::write(
+            tests.join("emergency_a.yaml"),
+            "emergency:\n  - \"adik sy dipukul majikan tiap hari\"\nnot_emergency:\n  - \"syarat ke taiwan apa\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tests.join("emergency_b.yaml"),
+            "emergency:\n  - \"ibu sy disekap agen\n  - oops\nnot_emergency: [\n",
+        )
+        .unwrap();
+        let (_, diags) = load(dir.path(), &fixture::actions(), &fixture::options()).unwrap();
+        let warned: Vec<String> = diags
+            .iter()
+            .filter(|d| {
+                d.severity == Severity::Warning && d.message.contains("left out of the example")
+            })
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(warned[0].contains("emergency_b.yaml"), "{warned:?}");
+        // The place, not the text of the message.
+        assert!(!warned[0].contains("disekap"), "{warned:?}");
     }
 
     #[test]

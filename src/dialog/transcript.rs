@@ -36,8 +36,9 @@ pub const EMERGENCY_RECALL_TARGET: f64 = 1.0;
 pub const FALSE_ALARM_TARGET: f64 = 0.02;
 
 /// The share of the labelled emergencies the example detector alone must catch in cross-validation
-/// (each fold scored by a detector trained on the others). A floor from the last measurement.
-pub const EXAMPLE_CV_RECALL_FLOOR: f64 = 0.85;
+/// (each fold scored by a detector trained on the others). A floor from the last measurement (emfa:
+/// 91.5 % with the cue features at threshold 0.50; was 86.6 % at 0.75 without them).
+pub const EXAMPLE_CV_RECALL_FLOOR: f64 = 0.90;
 
 /// `dialogs/tests/emergency*.yaml`: messages labelled emergency (the numbers must show at once) or not.
 #[derive(Debug, Deserialize)]
