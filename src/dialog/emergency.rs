@@ -707,10 +707,7 @@ fn vector(norm: &str, params: &Params) -> Vec<(u32, f32)> {
         if w.bytes().all(|c| c.is_ascii_digit()) {
             continue;
         }
-        padded.clear();
-        padded.push(b'#');
-        padded.extend_from_slice(w.as_bytes());
-        padded.push(b'#');
+        super::matcher::mark_edges(w, &mut padded);
         for tri in padded.windows(3) {
             out.push((hash(b'c', &[tri]), params.tri));
         }

@@ -495,15 +495,21 @@ fn features(norm: &str) -> Vec<(u64, f32)> {
         if w.chars().all(|c| c.is_ascii_digit()) {
             continue;
         }
-        padded.clear();
-        padded.push(b'#');
-        padded.extend_from_slice(w.as_bytes());
-        padded.push(b'#');
+        mark_edges(w, &mut padded);
         for tri in padded.windows(3) {
             out.push((hash(b'c', &[tri]), 0.35));
         }
     }
     out
+}
+
+/// `word` with its edges marked (`#word#`) in `buf`, whose windows are a word's character n-grams
+/// (the matcher's trigrams and the emergency detector's trigrams and 4-grams).
+pub(super) fn mark_edges(word: &str, buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.push(b'#');
+    buf.extend_from_slice(word.as_bytes());
+    buf.push(b'#');
 }
 
 /// Whether a word is in [`STOPWORDS`] (sorted once, then a binary search).
