@@ -116,9 +116,10 @@ fn step_percentiles(
             }
         }
     }
-    // `STEP_ONLY=text`: only the held-out messages containing it (to profile a few of them).
+    // `STEP_ONLY=text`: only the held-out messages containing it (to profile a few of them);
+    // `a|b|c` any of them.
     if let Ok(only) = std::env::var("STEP_ONLY") {
-        messages.retain(|m| m.contains(&only));
+        messages.retain(|m| only.split('|').any(|o| m.contains(o)));
     }
     let long = "assalamualaikum min, mau tanya sy lulusan smp umur 38 thn, pengen kerja ke taiwan jd perawat lansia, syaratnya apa aja, biayanya brp, trus pt yg resmi di pekalongan apa aja ya, soalnya ada sponsor yg dateng ke rumah minta dp 10jt buat proses";
     // How much the literal prefilter leaves out: patterns without required words run on every

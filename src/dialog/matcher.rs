@@ -155,8 +155,10 @@ pub struct Matcher {
     /// instead of a vector per feature, each example next to its weight (one stream to read).
     post_start: Vec<u32>,
     postings: Vec<(u32, f32)>,
-    /// The target of each example.
-    example_target: Vec<u32>,
+    /// The examples as runs of consecutive examples with the same target: `(target, end)`, each
+    /// run ending where the next starts (examples are listed target by target, so there are about
+    /// as many runs as targets). A target's best score is the maximum over its runs.
+    runs: Vec<(u32, u32)>,
     /// The largest idf (at least 1), the weight of a word no example has.
     max_idf: f32,
 }
@@ -240,7 +242,15 @@ impl Matcher {
         }
         let max_idf = idf.iter().copied().fold(1.0, f32::max);
         let buckets = buckets(&vocab);
-        let example_target = examples.iter().map(|e| e.target as u32).collect();
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for (e, example) in examples.iter().enumerate() {
+            let t = example.target as u32;
+            match runs.last_mut() {
+                Some((last, end)) if *last == t => *end = e as u32 + 1,
+                _ => runs.push((t, e as u32 + 1)),
+            }
+        }
+        runs.shrink_to_fit();
         Matcher {
             targets,
             examples,
@@ -249,7 +259,7 @@ impl Matcher {
             idf,
             post_start,
             postings,
-            example_target,
+            runs,
             max_idf,
         }
     }
@@ -351,18 +361,27 @@ impl Matcher {
                 }
             }
         }
+        // Each target's best example: the maximum of its raw sums, divided once. The same figure
+        // as the maximum of each sum divided (a correctly rounded division by a positive number
+        // keeps the order of what it divides), without a division and an unpredictable branch per
+        // example; the maximum of a run is taken eight lanes at a time.
         let mut best = vec![0f32; self.targets.len()];
-        for (s, &t) in scores.iter().zip(&self.example_target) {
-            if let Some(b) = best.get_mut(t as usize) {
-                let s = s / norm_q;
-                if s > *b {
-                    *b = s;
-                }
+        let mut from = 0usize;
+        for &(t, end) in &self.runs {
+            let run = scores.get(from..end as usize).unwrap_or(&[]);
+            from = end as usize;
+            let m = max_or_zero(run);
+            if let Some(b) = best.get_mut(t as usize)
+                && m > *b
+            {
+                *b = m;
             }
         }
         let mut ranked: Vec<(usize, f32)> = best
             .into_iter()
             .enumerate()
+            .filter(|(_, s)| *s > 0.0)
+            .map(|(t, s)| (t, s / norm_q))
             .filter(|(_, s)| *s > 0.0)
             .collect();
         // Targets are distinct: a total order, so the unstable sort gives the same ranking.
@@ -469,6 +488,26 @@ fn buckets(vocab: &[u64]) -> Vec<u32> {
     (0..=1u64 << BUCKET_BITS)
         .map(|b| vocab.partition_point(|&h| (h >> (64 - BUCKET_BITS)) < b) as u32)
         .collect()
+}
+
+/// The largest of `xs` and 0 (eight lanes at a time: the compiler makes them one vector compare).
+fn max_or_zero(xs: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            if x > *lane {
+                *lane = x;
+            }
+        }
+    }
+    let mut m = 0f32;
+    for &x in lanes.iter().chain(chunks.remainder()) {
+        if x > m {
+            m = x;
+        }
+    }
+    m
 }
 
 fn idf_of(idf: &[f32], id: u32) -> f32 {
@@ -591,6 +630,70 @@ mod tests {
                 assert_eq!(m.id_of(h), m.vocab.binary_search(&h).ok().map(|i| i as u32));
             }
         }
+    }
+
+    #[test]
+    fn a_targets_score_is_its_best_example_wherever_its_examples_are_listed() {
+        // The examples of a target need not be consecutive: each run counts. Listed apart or
+        // together, every example sums the same features in the same order, so the figures are
+        // the same to the bit.
+        let ex = |t: usize, text: &str| Example {
+            target: t,
+            lang: Lang::Id,
+            text: text.to_string(),
+        };
+        let texts = [
+            (0, "syarat kerja ke taiwan apa saja"),
+            (1, "biaya ke hong kong berapa"),
+            (0, "umur berapa boleh daftar pmi"),
+            (2, "paspor saya dipegang pt boleh tidak"),
+            (1, "pt minta uang 10 juta untuk proses wajar tidak"),
+            (2, "agen menahan paspor adik saya"),
+            (0, "syarat umur kerja ke hong kong"),
+        ];
+        let targets = vec![target("syarat"), target("biaya"), target("paspor")];
+        let apart = Matcher::new(
+            targets.clone(),
+            texts.iter().map(|&(t, x)| ex(t, x)).collect(),
+        );
+        let mut sorted = texts.to_vec();
+        sorted.sort_by_key(|&(t, _)| t);
+        let together = Matcher::new(targets, sorted.iter().map(|&(t, x)| ex(t, x)).collect());
+        assert_eq!(apart.runs.len(), 7);
+        assert_eq!(together.runs.len(), 3);
+        for q in [
+            "syarat umur ke hongkong brp",
+            "paspor adik ditahan pt",
+            "biaya proses 10 juta",
+            "zzz",
+        ] {
+            let a = apart.rank(q);
+            assert_eq!(a, together.rank(q), "{q}");
+            // Every score is a cosine.
+            for &(t, s) in &a {
+                assert!(s > 0.0 && s <= 1.0001, "{q}: {t} {s}");
+            }
+        }
+        assert_eq!(
+            apart
+                .rank("syarat umur ke hongkong brp")
+                .first()
+                .map(|r| r.0),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn the_largest_of_a_run_is_found_in_every_lane() {
+        for len in 0..40usize {
+            for at in 0..len {
+                let mut xs: Vec<f32> = (0..len).map(|i| (i % 7) as f32 * 0.01).collect();
+                xs[at] = 0.5 + at as f32 * 0.001;
+                assert_eq!(max_or_zero(&xs), 0.5 + at as f32 * 0.001, "{len} {at}");
+            }
+        }
+        assert_eq!(max_or_zero(&[]), 0.0);
+        assert_eq!(max_or_zero(&[0.0; 9]), 0.0);
     }
 
     #[test]

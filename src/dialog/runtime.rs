@@ -256,7 +256,9 @@ impl Run<'_> {
 
     fn text(&mut self, raw: &str, first_contact: bool, idle: bool) {
         let cleaned = clean_text(raw);
-        let norm = normalize(&cleaned, &self.bot.lexicon);
+        // The basic form once, for the lexicon and for the language.
+        let basic = super::normalize::basic(&cleaned);
+        let norm = super::normalize::apply_lexicon(&basic, &self.bot.lexicon);
         // A number or a label of the choices shown last (also the bot's own: language, resume) is
         // the button itself, before anything else reads the words: typing "Sakit / kecelakaan"
         // does exactly what tapping it does.
@@ -265,7 +267,7 @@ impl Run<'_> {
         }
         // What the last message told, kept only until the next one (see `TOLD`).
         let told = self.session.vars.remove(TOLD);
-        self.detect_language(&cleaned);
+        self.detect_language(&basic);
         let urgent = self.emergency(&norm, &cleaned);
 
         if let Some(()) = self.keyword(&norm) {
@@ -567,11 +569,12 @@ impl Run<'_> {
     }
 
     /// Switches to the language a message is clearly written in, and says how to switch back.
-    fn detect_language(&mut self, cleaned: &str) {
+    /// `basic` is the message's [`super::normalize::basic`] form.
+    fn detect_language(&mut self, basic: &str) {
         if self.bot.text("language_detected", Lang::Id).is_empty() {
             return;
         }
-        let Some(lang) = super::normalize::detect_language(cleaned) else {
+        let Some(lang) = super::normalize::detect_language_basic(basic) else {
             return;
         };
         if lang == self.session.lang || !self.bot.languages.contains(&lang) {
