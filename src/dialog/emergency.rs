@@ -356,10 +356,15 @@ impl ExampleAlarm {
     /// The category (an index in `Bot::emergency`) when the message raises the alarm: that of the
     /// emergency example sharing the most (rarest) words with it.
     pub fn alarm(&self, norm: &str) -> Option<usize> {
-        if self.score(norm)? < self.threshold || self.vetoed(norm) {
+        if self.score(norm)? < self.threshold {
             return None;
         }
-        self.nearest_category(norm)
+        // The message's words once, for the veto and the nearest example.
+        let words = word_hashes(norm);
+        if self.vetoed(&words) {
+            return None;
+        }
+        self.nearest_category(&words)
     }
 
     /// [`ExampleAlarm::alarm`] of a blanked message; `cut` says whether the `ignore` phrases took
@@ -375,16 +380,18 @@ impl ExampleAlarm {
     /// closer than every emergency example. (The cosine of the word sets, `shared / sqrt(len × len)`:
     /// an example that shares no word is at 0, so only those the message's words lead to are
     /// looked at.)
-    fn vetoed(&self, norm: &str) -> bool {
-        let words = word_hashes(norm);
+    /// `words`: the message's [`word_hashes`].
+    fn vetoed(&self, words: &[u32]) -> bool {
         let cosine = |shared: u32, len: u32| {
             shared as f32 / ((words.len() * len as usize).max(1) as f32).sqrt()
         };
         let closest = |index: &WordIndex| {
             index
-                .shared(&words)
-                .into_iter()
-                .filter_map(|(e, shared)| Some(cosine(shared, *index.lens.get(e as usize)?)))
+                .shared_counts(words)
+                .iter()
+                .zip(&index.lens)
+                .filter(|(shared, _)| **shared > 0)
+                .map(|(&shared, &len)| cosine(shared, len))
                 .fold(0.0, f32::max)
         };
         let negative = closest(&self.negatives);
@@ -393,8 +400,7 @@ impl ExampleAlarm {
 
     /// The category of the emergency example closest to the message by shared words, each weighing
     /// by how few emergency examples have it; ties go to the earlier example.
-    fn nearest_category(&self, norm: &str) -> Option<usize> {
-        let words = word_hashes(norm);
+    fn nearest_category(&self, words: &[u32]) -> Option<usize> {
         let n = self.categories.len();
         // Rare words first, at most eight: the words that say what happened.
         let mut weighted: Vec<(u32, f32)> = words
@@ -420,6 +426,10 @@ impl ExampleAlarm {
         let mut best: Option<(f32, usize)> = None;
         for ((sum, &len), &category) in sums.iter().zip(&self.positives.lens).zip(&self.categories)
         {
+            // An example that shares no word sums 0 and is never the nearest (no division for it).
+            if *sum <= 0.0 {
+                continue;
+            }
             let s = sum / ((len as usize).max(1) as f32).sqrt();
             if s > 0.0 && best.is_none_or(|(b, _)| s > b) {
                 best = Some((s, category));
@@ -482,9 +492,8 @@ impl WordIndex {
         }
     }
 
-    /// The examples sharing at least one of `words` (distinct hashes), ascending, with how many
-    /// they share.
-    fn shared(&self, words: &[u32]) -> Vec<(u32, u32)> {
+    /// How many of `words` (distinct hashes) each example shares, by example (0: none).
+    fn shared_counts(&self, words: &[u32]) -> Vec<u32> {
         let mut counts = vec![0u32; self.lens.len()];
         for h in words {
             for &e in self.postings(*h) {
@@ -494,11 +503,6 @@ impl WordIndex {
             }
         }
         counts
-            .into_iter()
-            .enumerate()
-            .filter(|(_, c)| *c > 0)
-            .map(|(e, c)| (e as u32, c))
-            .collect()
     }
 }
 
@@ -624,7 +628,7 @@ pub fn cross_validate_with(
             .enumerate()
             .filter(|(i, e)| i % k == fold && e.labelled)
         {
-            let score = if model.vetoed(&e.norm) || fragment(&e.norm, e.cut) {
+            let score = if model.vetoed(&word_hashes(&e.norm)) || fragment(&e.norm, e.cut) {
                 f32::NEG_INFINITY
             } else {
                 model.score(&e.norm).unwrap_or(f32::NEG_INFINITY)
