@@ -140,6 +140,12 @@ fn step_percentiles(
             run as f64 / norms.len().max(1) as f64
         );
     }
+    let (postings, bytes) = bot.matcher.postings();
+    println!(
+        "matcher: {} examples, {postings} postings in {} KiB",
+        bot.matcher.examples.len(),
+        bytes / 1024
+    );
     // The literal scan's automaton: the contiguous NFA the prefilter builds for a few hundred
     // literals against a DFA of the same literals (its memory and its time on each message).
     let trigger_patterns: Vec<String> = bot
@@ -187,6 +193,45 @@ fn step_percentiles(
                 "{name} literals: {} in a {kind:?} of {} KiB: p50 {:.2} µs, p99 {:.2} µs per held-out message",
                 literals.len(),
                 ac.memory_usage() / 1024,
+                at(0.5).as_secs_f64() * 1e6,
+                at(0.99).as_secs_f64() * 1e6,
+            );
+        }
+    }
+    // The trigger choice (the longest first match) two ways: every match found (a forward and a
+    // reverse search each), and `longest` (forward searches, then reverse ones only while they
+    // could win), interleaved message by message.
+    {
+        let mut all: Vec<Duration> = Vec::with_capacity(norms.len() * reps);
+        let mut pruned: Vec<Duration> = Vec::with_capacity(norms.len() * reps);
+        for round in 0..reps {
+            for n in &norms {
+                // Each way goes first every other round (the second finds the caches warmer).
+                let mut choices = [None, None];
+                for way in [round % 2, 1 - round % 2] {
+                    let started = Instant::now();
+                    choices[way] = if way == 0 {
+                        bot.trigger_set
+                            .find_each(black_box(n.as_str()))
+                            .into_iter()
+                            .fold(None::<(usize, usize)>, |best, (i, m)| match best {
+                                Some((len, _)) if m.as_str().len() <= len => best,
+                                _ => Some((m.as_str().len(), i)),
+                            })
+                            .map(|b| b.1)
+                    } else {
+                        bot.trigger_set.longest(black_box(n.as_str()))
+                    };
+                    [&mut all, &mut pruned][way].push(started.elapsed());
+                }
+                assert_eq!(choices[0], choices[1], "{n}");
+            }
+        }
+        for (name, times) in [("every match", &mut all), ("longest", &mut pruned)] {
+            times.sort();
+            let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+            println!(
+                "trigger choice, {name}: p50 {:.2} µs, p99 {:.2} µs per held-out message",
                 at(0.5).as_secs_f64() * 1e6,
                 at(0.99).as_secs_f64() * 1e6,
             );
@@ -402,6 +447,9 @@ fn stage_table(bot: &pandu::dialog::Bot, texts: &[String], reps: usize) -> Vec<S
     let triggers = each(&|k| {
         black_box(bot.trigger_set.find_each(black_box(&norms[k])));
     });
+    let longest = each(&|k| {
+        black_box(bot.trigger_set.longest(black_box(&norms[k])));
+    });
     let rank = each(&|k| {
         black_box(bot.matcher.rank(black_box(&norms[k])));
     });
@@ -410,11 +458,12 @@ fn stage_table(bot: &pandu::dialog::Bot, texts: &[String], reps: usize) -> Vec<S
             let norm = &norms[k];
             format!(
                 "normalise {:.1}, emergency regexes {:.1} / with detector {:.1}, triggers {:.1} \
-                 ({} run, {} match), rank {:.1}; {} bytes",
+                 (the longest {:.1}; {} run, {} match), rank {:.1}; {} bytes",
                 normalise[k],
                 regexes[k],
                 alarm[k],
                 triggers[k],
+                longest[k],
                 bot.trigger_set.candidates(norm).len(),
                 bot.trigger_set.find_each(norm).len(),
                 rank[k],

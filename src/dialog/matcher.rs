@@ -151,10 +151,12 @@ pub struct Matcher {
     buckets: Vec<u32>,
     idf: Vec<f32>,
     /// The postings of feature `f` (the examples that have it, ascending, with its weight in that
-    /// example's unit vector) are `postings[post_start[f]..post_start[f + 1]]`: two flat arrays
-    /// instead of a vector per feature, each example next to its weight (one stream to read).
+    /// example's unit vector) are `post_ids[i]` and `post_weights[i]` for `i` in
+    /// `post_start[f]..post_start[f + 1]`: flat arrays instead of a vector per feature, and the
+    /// examples in 16 bits while they fit (6 bytes a posting, not 8).
     post_start: Vec<u32>,
-    postings: Vec<(u32, f32)>,
+    post_ids: PostingIds,
+    post_weights: Vec<f32>,
     /// The examples as runs of consecutive examples with the same target: `(target, end)`, each
     /// run ending where the next starts (examples are listed target by target, so there are about
     /// as many runs as targets). A target's best score is the maximum over its runs.
@@ -229,17 +231,26 @@ impl Matcher {
         }
         let total = post_start.last().copied().unwrap_or(0) as usize;
         let mut fill: Vec<u32> = post_start.clone();
-        let mut postings = vec![(0u32, 0f32); total];
+        let mut ids = vec![0u32; total];
+        let mut post_weights = vec![0f32; total];
         for (e, feats) in unit.iter().enumerate() {
             for &(id, w) in feats {
                 if let Some(at) = fill.get_mut(id as usize) {
-                    if let Some(p) = postings.get_mut(*at as usize) {
-                        *p = (e as u32, w);
+                    if let Some(p) = ids.get_mut(*at as usize) {
+                        *p = e as u32;
+                    }
+                    if let Some(p) = post_weights.get_mut(*at as usize) {
+                        *p = w;
                     }
                     *at += 1;
                 }
             }
         }
+        let post_ids = if examples.len() <= 1 << 16 {
+            PostingIds::Narrow(ids.into_iter().map(|e| e as u16).collect())
+        } else {
+            PostingIds::Wide(ids)
+        };
         let max_idf = idf.iter().copied().fold(1.0, f32::max);
         let buckets = buckets(&vocab);
         let mut runs: Vec<(u32, u32)> = Vec::new();
@@ -258,7 +269,8 @@ impl Matcher {
             buckets,
             idf,
             post_start,
-            postings,
+            post_ids,
+            post_weights,
             runs,
             max_idf,
         }
@@ -266,6 +278,15 @@ impl Matcher {
 
     pub fn is_empty(&self) -> bool {
         self.examples.is_empty()
+    }
+
+    /// How many postings the index holds, and their bytes.
+    pub fn postings(&self) -> (usize, usize) {
+        let ids = match &self.post_ids {
+            PostingIds::Narrow(ids) => 2 * ids.len(),
+            PostingIds::Wide(ids) => 4 * ids.len(),
+        };
+        (self.post_weights.len(), ids + 4 * self.post_weights.len())
     }
 
     /// Every target with its best similarity to the message, best first (ties: earlier target).
@@ -352,12 +373,14 @@ impl Matcher {
             ) else {
                 continue;
             };
-            let Some(postings) = self.postings.get(from as usize..to as usize) else {
-                continue;
-            };
-            for &(e, ew) in postings {
-                if let Some(s) = scores.get_mut(e as usize) {
-                    *s += w * ew;
+            let range = from as usize..to as usize;
+            let weights = self.post_weights.get(range.clone()).unwrap_or(&[]);
+            match &self.post_ids {
+                PostingIds::Narrow(ids) => {
+                    add_postings(ids.get(range).unwrap_or(&[]), weights, w, &mut scores)
+                }
+                PostingIds::Wide(ids) => {
+                    add_postings(ids.get(range).unwrap_or(&[]), weights, w, &mut scores)
                 }
             }
         }
@@ -488,6 +511,46 @@ fn buckets(vocab: &[u64]) -> Vec<u32> {
     (0..=1u64 << BUCKET_BITS)
         .map(|b| vocab.partition_point(|&h| (h >> (64 - BUCKET_BITS)) < b) as u32)
         .collect()
+}
+
+/// The examples of the postings, in 16 bits while there are at most 65,536 examples (the dialogs
+/// have ~2,100), else in 32.
+#[derive(Clone, Debug)]
+enum PostingIds {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+impl Default for PostingIds {
+    fn default() -> PostingIds {
+        PostingIds::Narrow(Vec::new())
+    }
+}
+
+/// An example's number in a posting.
+trait ExampleId: Copy {
+    fn index(self) -> usize;
+}
+
+impl ExampleId for u16 {
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl ExampleId for u32 {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Adds a feature's weight in the query times its weight in each example that has it.
+fn add_postings<I: ExampleId>(ids: &[I], weights: &[f32], w: f32, scores: &mut [f32]) {
+    for (&e, &ew) in ids.iter().zip(weights) {
+        if let Some(s) = scores.get_mut(e.index()) {
+            *s += w * ew;
+        }
+    }
 }
 
 /// The largest of `xs` and 0 (eight lanes at a time: the compiler makes them one vector compare).
@@ -681,6 +744,20 @@ mod tests {
                 .map(|r| r.0),
             Some(0)
         );
+    }
+
+    #[test]
+    fn examples_in_16_or_32_bits_score_the_same() {
+        let narrow = matcher();
+        let PostingIds::Narrow(ids) = &narrow.post_ids else {
+            panic!("six examples are numbered in 16 bits");
+        };
+        let mut wide = narrow.clone();
+        wide.post_ids = PostingIds::Wide(ids.iter().map(|&e| u32::from(e)).collect());
+        for q in ["paspor sy ditahan agen", "biaya ke hongkong", "syarat umur", "zzz"] {
+            assert_eq!(narrow.rank(q), wide.rank(q), "{q}");
+        }
+        assert_eq!(narrow.postings().1 + 2 * narrow.postings().0, wide.postings().1);
     }
 
     #[test]

@@ -459,6 +459,42 @@ impl PatternIndex {
             .collect()
     }
 
+    /// The pattern whose first match is the longest, ties to the earlier pattern (what
+    /// [`PatternIndex::find_each`] gives the longest of), with as few reverse searches as that
+    /// allows: every candidate's forward search gives where its match ends, which bounds its
+    /// length; in order of that bound, a match's start is looked for only while it could still win
+    /// (a trigger's word windows make the reverse search as costly as the forward one).
+    pub fn longest(&self, text: &str) -> Option<usize> {
+        let mut ends: Vec<(usize, usize)> = self
+            .prefilter
+            .candidates(text)
+            .into_iter()
+            .filter_map(|i| Some((self.regexes.get(i)?.end(text)?, i)))
+            .collect();
+        // The furthest end first; at the same end, the earlier pattern.
+        ends.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut best: Option<(usize, usize)> = None;
+        for (end, i) in ends {
+            if let Some((len, at)) = best {
+                // Its length is at most `end`: shorter than the best, or as long and later.
+                if end < len {
+                    break;
+                }
+                if end == len && i > at {
+                    continue;
+                }
+            }
+            let Some(m) = self.regexes.get(i).and_then(|r| r.find(text)) else {
+                continue;
+            };
+            let len = m.end() - m.start();
+            if best.is_none_or(|(b, at)| len > b || (len == b && i < at)) {
+                best = Some((len, i));
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
     /// The indices of the patterns that match, ascending.
     pub fn matches(&self, text: &str) -> Vec<usize> {
         let mut out = self.prefilter.candidates(text);
@@ -770,6 +806,59 @@ mod tests {
             .collect();
         assert_eq!(found, vec![(3, "w3"), (14, "w14")]);
         assert!(index.matches("nothing").is_empty());
+    }
+
+    /// The shipped triggers and emergency words behind their literal prefilter (word boundaries
+    /// included) find on every message of `dialogs/tests/` exactly what running each of them finds.
+    #[test]
+    fn the_shipped_patterns_behind_the_prefilter_match_as_if_each_ran() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut config = crate::config::Config::default();
+        config.dialogs.dir = root.join("dialogs");
+        config.dialogs.facts_file = root.join("config/facts.yaml");
+        config.cases.contacts_file = root.join("config/contacts.yaml");
+        let tmp = tempfile::tempdir().unwrap();
+        let store = crate::storage::Store::open(&tmp.path().join("db"), 1 << 20).unwrap();
+        let actions = crate::app::actions(&config, &store);
+        let bot = crate::app::load_bot(&config, &actions).unwrap().0;
+        let quoted = regex::Regex::new(r#""((?:[^"\\]|\\.)*)""#).unwrap();
+        let mut texts = Vec::new();
+        for entry in std::fs::read_dir(root.join("dialogs/tests")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let file = std::fs::read_to_string(&path).unwrap();
+                for c in quoted.captures_iter(&file) {
+                    let norm = crate::dialog::normalize::normalize(&c[1], &bot.lexicon);
+                    if let Some(j) = joined_passives(&norm) {
+                        texts.push(j);
+                    }
+                    texts.push(norm);
+                }
+            }
+        }
+        texts.sort();
+        texts.dedup();
+        assert!(texts.len() > 2000, "{}", texts.len());
+        let mut found = 0;
+        for index in [&bot.trigger_set, &bot.emergency_patterns] {
+            for text in &texts {
+                let all: Vec<usize> = (0..index.len())
+                    .filter(|&i| index.is_match(i, text))
+                    .collect();
+                assert_eq!(index.matches(text), all, "{text}");
+                found += all.len();
+                // The longest first match, ties to the earlier pattern, as the step picked it
+                // from every match.
+                let mut longest: Option<(usize, usize)> = None;
+                for (i, m) in index.find_each(text) {
+                    if longest.is_none_or(|(len, _)| m.as_str().len() > len) {
+                        longest = Some((m.as_str().len(), i));
+                    }
+                }
+                assert_eq!(index.longest(text), longest.map(|l| l.1), "{text}");
+            }
+        }
+        assert!(found > 1000, "{found}");
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! needs Unicode rules) is always run.
 //!
 //! Soundness of the literals: patterns are compiled case-insensitive, ASCII first
-//! ([`super::loader::compile_pattern`]); only patterns that compile in ASCII mode are filtered, where
-//! case folding is ASCII only, which is what the automaton's ASCII case-insensitivity does too.
+//! ([`super::loader::compile_pattern`]). In ASCII mode case folding is ASCII only, which is what the
+//! automaton's ASCII case-insensitivity does too. A pattern that needs Unicode mode (a `.`, as the
+//! job-offer triggers' `.{40,}`) is filtered by literals of ASCII letters and digits only, each also
+//! spelt with the two non-ASCII letters Unicode folds to ASCII ones (`K` KELVIN SIGN for "k", `ſ` LONG
+//! S for "s"), so a literal occurs in every text the pattern can match, however it is cased.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex_syntax::ParserBuilder;
@@ -191,23 +194,17 @@ impl Prefilter {
 pub fn required_sets(pattern: &str) -> Option<Vec<Vec<Vec<u8>>>> {
     let first = required_literals(pattern)?;
     let mut sets = vec![first];
-    let hir = ParserBuilder::new()
-        .unicode(false)
-        .utf8(true)
-        .case_insensitive(false)
-        .build()
-        .parse(pattern)
-        .ok()?;
-    for mut set in top_level_sets(&hir) {
+    let (hir, unicode) = parse_for_literals(pattern)?;
+    for set in top_level_sets(&hir) {
         if sets.len() >= MAX_GROUPS {
             break;
         }
         if set.is_empty() || set.iter().any(|l| l.len() < GROUP_MIN_LEN) {
             continue;
         }
-        for l in &mut set {
-            l.make_ascii_lowercase();
-        }
+        let Some(mut set) = as_searched(set, unicode) else {
+            continue;
+        };
         set.sort();
         set.dedup();
         let known = sets.iter().any(|s| {
@@ -236,29 +233,74 @@ fn top_level_sets(hir: &Hir) -> Vec<Vec<Vec<u8>>> {
 /// Literals (lower case) one of which every match of `pattern` contains; `None` when there is no
 /// such set, or the pattern needs Unicode mode.
 pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let parse = |case_insensitive: bool| {
+    let (hir, unicode) = parse_for_literals(pattern)?;
+    let info = analyse(&hir);
+    as_searched(best(info.exact, info.required)?, unicode)
+}
+
+/// The pattern's syntax tree, case-sensitive (the literals as written), and whether the pattern is
+/// compiled in Unicode mode: exactly when it does not parse in ASCII mode.
+fn parse_for_literals(pattern: &str) -> Option<(Hir, bool)> {
+    let parse = |unicode: bool, case_insensitive: bool| {
         ParserBuilder::new()
-            .unicode(false)
+            .unicode(unicode)
             .utf8(true)
             .case_insensitive(case_insensitive)
             .build()
             .parse(pattern)
             .ok()
     };
-    // The pattern is compiled in ASCII mode exactly when it parses in ASCII mode.
-    parse(true)?;
-    let hir = parse(false)?;
-    let info = analyse(&hir);
-    let set = best(info.exact, info.required)?;
-    Some(
-        set.into_iter()
-            .map(|mut l| {
-                l.make_ascii_lowercase();
-                l
-            })
-            .collect(),
-    )
+    if parse(false, true).is_some() {
+        return Some((parse(false, false)?, false));
+    }
+    parse(true, true)?;
+    Some((parse(true, false)?, true))
 }
+
+/// A literal set as the automaton (ASCII case-insensitive) looks for it: lower case; for a pattern
+/// in Unicode mode, only when every literal is ASCII, and with each "k" and "s" also spelt as the
+/// non-ASCII letter that folds to it (`None` past [`MAX_SPELLINGS`]).
+fn as_searched(set: Vec<Vec<u8>>, unicode: bool) -> Option<Vec<Vec<u8>>> {
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(set.len());
+    for mut lit in set {
+        lit.make_ascii_lowercase();
+        if !unicode {
+            out.push(lit);
+            continue;
+        }
+        if !lit.is_ascii() {
+            return None;
+        }
+        let mut spellings: Vec<Vec<u8>> = vec![Vec::new()];
+        for &b in &lit {
+            let other: Option<&str> = match b {
+                b'k' => Some("\u{212A}"),
+                b's' => Some("\u{17F}"),
+                _ => None,
+            };
+            let mut next = Vec::with_capacity(spellings.len() * 2);
+            for s in spellings {
+                if let Some(other) = other {
+                    let mut t = s.clone();
+                    t.extend_from_slice(other.as_bytes());
+                    next.push(t);
+                }
+                let mut t = s;
+                t.push(b);
+                next.push(t);
+            }
+            spellings = next;
+            if out.len() + spellings.len() > MAX_SPELLINGS {
+                return None;
+            }
+        }
+        out.extend(spellings);
+    }
+    Some(out)
+}
+
+/// The most literals a set of a Unicode-mode pattern may have with its other spellings.
+const MAX_SPELLINGS: usize = 128;
 
 /// What is known of a piece of a pattern: every string it matches (when few), and a set of literals
 /// one of which each of its matches contains.
@@ -494,8 +536,48 @@ mod tests {
         // Nothing required: run always.
         assert_eq!(lits(r"^\d+$"), None);
         assert_eq!(lits(r"\b(\w+ )?(a|\w+)"), None);
-        // Unicode mode (a `.`): run always.
-        assert_eq!(lits(r"tolong.*"), None);
+        // Unicode mode (a `.`): the literals, "k" and "s" also as the letters that fold to them.
+        assert_eq!(lits(r"tolong.*"), Some(vec!["tolong".into()]));
+        assert_eq!(
+            lits(r"\b(loker|gaji)\b.{40,}"),
+            Some(vec!["gaji".into(), "loker".into(), "lo\u{212A}er".into()])
+        );
+        // A non-ASCII literal in Unicode mode: folded by Unicode rules, so not filtered.
+        assert_eq!(lits(r"café.*"), None);
+    }
+
+    /// What [`as_searched`] relies on: in Unicode mode, case-insensitive, an ASCII letter matches its
+    /// two ASCII cases and, for "k" and "s" only, one more letter (KELVIN SIGN, LONG S); a digit only
+    /// itself.
+    #[test]
+    fn only_k_and_s_fold_to_a_non_ascii_letter() {
+        for c in ('a'..='z').chain('0'..='9') {
+            let hir = ParserBuilder::new()
+                .unicode(true)
+                .case_insensitive(true)
+                .build()
+                .parse(&c.to_string())
+                .unwrap();
+            let mut chars: Vec<char> = match hir.kind() {
+                HirKind::Class(Class::Unicode(class)) => class
+                    .ranges()
+                    .iter()
+                    .flat_map(|r| r.start()..=r.end())
+                    .collect(),
+                HirKind::Literal(_) => vec![c],
+                other => panic!("{c}: {other:?}"),
+            };
+            chars.sort();
+            let mut want = vec![c, c.to_ascii_uppercase()];
+            match c {
+                'k' => want.push('\u{212A}'),
+                's' => want.push('\u{17F}'),
+                _ => {}
+            }
+            want.sort();
+            want.dedup();
+            assert_eq!(chars, want, "{c}");
+        }
     }
 
     #[test]
@@ -527,6 +609,9 @@ mod tests {
             r"\b\d+ ?(jt|juta)\b",
             r"\b(kerja|gawe)\w* (di|ke|neng) \w+ (taiwan|hong ?kong)\b",
             r"\b(anak|adik)\w* (sy|saya) (di ?sekap|di ?kurung|disiksa)\b",
+            r"\b(lowongan|loker|dibutuhkan)\b.*\b(gaji|salary|upah)\b.{5,}",
+            r"\b(salary|gaji)\b.{3,}\b(loker|dicari)\b",
+            r"kasih.*",
         ];
         let f = Prefilter::new(&patterns);
         let texts = [
@@ -541,15 +626,19 @@ mod tests {
             "adiknya sy di kurung majikan",
             "adik sy disiksa",
             "halo",
+            "loker pabrik gaji 5jt nego ya",
+            "lo\u{212A}er pabrik \u{17F}alary 5jt nego",
+            "LOKER pabrik SALARY 5jt nego",
+            "ſalary é loker",
+            "kasih",
+            "\u{212A}a\u{17F}ih",
+            "KASIH",
         ];
         for text in texts {
             let cands = f.candidates(text);
             for (i, p) in patterns.iter().enumerate() {
-                let re = regex::RegexBuilder::new(p)
-                    .case_insensitive(true)
-                    .unicode(false)
-                    .build()
-                    .unwrap();
+                // Compiled as the dialogs' patterns are: ASCII mode, else Unicode.
+                let re = super::super::pattern::Pattern::new(p).unwrap();
                 if re.is_match(text) {
                     assert!(cands.contains(&i), "{p} on {text}");
                 }

@@ -1229,18 +1229,12 @@ impl Run<'_> {
         if norm.is_empty() {
             return None;
         }
-        let mut best: Option<(usize, &str)> = None;
-        for (i, m) in self.bot.trigger_set.find_each(norm) {
-            let Some((flow, _)) = self.bot.trigger_owner.get(i) else {
-                continue;
-            };
-            let len = m.as_str().len();
-            // Set indices follow file order, so a strict `>` keeps ties with the earlier file.
-            if best.is_none_or(|(b, _)| len > b) {
-                best = Some((len, flow.as_str()));
-            }
-        }
-        best.map(|(_, n)| n.to_string())
+        // Set indices follow file order, so ties go to the earlier file.
+        let i = self.bot.trigger_set.longest(norm)?;
+        self.bot
+            .trigger_owner
+            .get(i)
+            .map(|(flow, _)| flow.to_string())
     }
 
     // --- moving -----------------------------------------------------------------------------------
