@@ -754,10 +754,18 @@ mod tests {
         };
         let mut wide = narrow.clone();
         wide.post_ids = PostingIds::Wide(ids.iter().map(|&e| u32::from(e)).collect());
-        for q in ["paspor sy ditahan agen", "biaya ke hongkong", "syarat umur", "zzz"] {
+        for q in [
+            "paspor sy ditahan agen",
+            "biaya ke hongkong",
+            "syarat umur",
+            "zzz",
+        ] {
             assert_eq!(narrow.rank(q), wide.rank(q), "{q}");
         }
-        assert_eq!(narrow.postings().1 + 2 * narrow.postings().0, wide.postings().1);
+        assert_eq!(
+            narrow.postings().1 + 2 * narrow.postings().0,
+            wide.postings().1
+        );
     }
 
     #[test]

@@ -100,9 +100,7 @@ impl Pattern {
     /// Where the first match ends (that of [`Pattern::find`]), by the forward search alone: no
     /// reverse search for its start.
     pub fn end(&self, text: &str) -> Option<usize> {
-        self.re
-            .search_half(&Input::new(text))
-            .map(|h| h.offset())
+        self.re.search_half(&Input::new(text)).map(|h| h.offset())
     }
 
     pub fn find<'t>(&self, text: &'t str) -> Option<Match<'t>> {
@@ -189,11 +187,7 @@ mod tests {
                         .map(|m| (m.start(), m.end(), m.as_str()));
                     assert_eq!(a, b, "{p} on {t:?} from {start}");
                 }
-                assert_eq!(
-                    ours.end(t),
-                    theirs.find(t).map(|m| m.end()),
-                    "{p} on {t:?}"
-                );
+                assert_eq!(ours.end(t), theirs.find(t).map(|m| m.end()), "{p} on {t:?}");
                 assert_eq!(
                     ours.replace_all(t, " "),
                     theirs.replace_all(t, " "),
