@@ -462,8 +462,8 @@ impl PatternIndex {
     /// The pattern whose first match is the longest, ties to the earlier pattern (what
     /// [`PatternIndex::find_each`] gives the longest of), with as few reverse searches as that
     /// allows: every candidate's forward search gives where its match ends, which bounds its
-    /// length; in order of that bound, a match's start is looked for only while it could still win
-    /// (a trigger's word windows make the reverse search as costly as the forward one).
+    /// length; in order of that bound, a match's start (anchored tries from the text's start, see
+    /// [`Pattern`]) is looked for only while it could still win.
     pub fn longest(&self, text: &str) -> Option<usize> {
         let mut ends: Vec<(usize, usize)> = self
             .prefilter
