@@ -1,33 +1,85 @@
 //! A dialog pattern (trigger, emergency pattern, `ignore` phrase, a question's `pattern:`/`except:`)
 //! compiled for what the runtime asks of it: does it match, and where. The same syntax and matches as
 //! `regex::Regex` built by [`super::loader::compile_pattern`] (case-insensitive, ASCII classes first,
-//! Unicode when the pattern needs it, leftmost-first), but built with `regex_automata`'s meta engine
-//! directly, so the parts no dialog search uses are left out (issue 16):
+//! Unicode when the pattern needs it, leftmost-first), but built from `regex_automata`'s parts
+//! directly, so the parts no dialog search needs are left out (issue 16):
 //!
-//! - no one-pass DFA (the meta engine runs it only for anchored searches with capture groups; the
-//!   runtime asks for whole matches only),
-//! - no literal prefilter inside each regex (a Teddy or Aho-Corasick searcher per pattern, about 3.5 MB
-//!   over the ~520 patterns; [`super::prefilter::Prefilter`] already runs a pattern only when its
-//!   required words occur, and messages are short),
-//! - only the implicit group of the whole match (no capture slots in the NFA).
+//! - **one automaton, forward only.** `regex::Regex` (and the meta engine) compile each pattern twice,
+//!   forwards and backwards, and find a match's start by a reverse search from its end. Here the
+//!   forward lazy DFA finds the end, and the start is the first position from which an anchored
+//!   search of the same DFA matches at all (the leftmost start, by definition). Dialog texts are
+//!   short and a match is rare (the prefilter runs a pattern only when its words occur), so the few
+//!   anchored tries cost less than a second automaton and its cache for every pattern: the compiled
+//!   patterns went from ≈ 9 to ≈ 5 MB of heap (BENCHMARKS.md, footprint).
+//! - no one-pass DFA, no fully compiled DFAs for small patterns, no literal prefilter inside each
+//!   regex ([`super::prefilter::Prefilter`] already runs a pattern only when its required words
+//!   occur), only the implicit group of the whole match.
+//! - the PikeVM (which finds start and end in one pass, slowly) only where the lazy DFA cannot go:
+//!   a Unicode `\b` meeting a non-ASCII byte, or a lazy DFA that gave up on a thrashing cache.
 //!
-//! The compiled patterns went from ~10.4 to ~5.4 MB (BENCHMARKS.md, footprint). A clone gets a cache
-//! pool of its own, like `regex::Regex` ([`super::model::PatternIndex::with_own_caches`]).
+//! A clone gets a cache pool of its own, like `regex::Regex`
+//! ([`super::model::PatternIndex::with_own_caches`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::hybrid::dfa::{self as lazy, DFA};
+use regex_automata::nfa::thompson::{self, NFA, WhichCaptures, pikevm::PikeVM};
+use regex_automata::util::iter::Searcher;
+use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
-use regex_automata::{Input, meta};
+use regex_automata::{Anchored, Input, Match as Span, MatchError};
 
 /// Compile-time limit of one pattern's automaton, as `compile_pattern`'s `size_limit`.
 const SIZE_LIMIT: usize = 1 << 20;
 
-#[derive(Clone, Debug)]
+/// The compiled automata, shared by clones.
+#[derive(Debug)]
+struct Engines {
+    /// `None` when the pattern cannot run as a lazy DFA at all (then the PikeVM does every search).
+    dfa: Option<DFA>,
+    pikevm: PikeVM,
+}
+
+/// One thread's search state for one pattern; the PikeVM's only once a search needed it.
+#[derive(Debug)]
+struct Caches {
+    dfa: Option<lazy::Cache>,
+    pikevm: Option<thompson::pikevm::Cache>,
+}
+
+type MakeCaches =
+    Box<dyn Fn() -> Caches + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
+
 pub struct Pattern {
-    re: meta::Regex,
+    engines: Arc<Engines>,
+    caches: Pool<Caches, MakeCaches>,
     source: Arc<str>,
+}
+
+impl Clone for Pattern {
+    /// The same automata with a cache pool of its own.
+    fn clone(&self) -> Pattern {
+        Pattern {
+            engines: Arc::clone(&self.engines),
+            caches: pool_for(&self.engines),
+            source: Arc::clone(&self.source),
+        }
+    }
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pattern").field(&self.source).finish()
+    }
+}
+
+fn pool_for(engines: &Arc<Engines>) -> Pool<Caches, MakeCaches> {
+    let engines = Arc::clone(engines);
+    Pool::new(Box::new(move || Caches {
+        dfa: engines.dfa.as_ref().map(DFA::create_cache),
+        pikevm: None,
+    }))
 }
 
 /// Where a pattern matched in a text.
@@ -53,39 +105,27 @@ impl<'t> Match<'t> {
 }
 
 impl Pattern {
-    /// Compiles `pattern` ASCII first (`\w`, `\b` stay within the DFA engines), else with Unicode;
-    /// the error is the one `regex::Regex` would report (its last line names the problem).
+    /// Compiles `pattern` ASCII first (`\w`, `\b` stay within the lazy DFA), else with Unicode; the
+    /// error is the one `regex::Regex` would report (its last line names the problem).
     pub fn new(pattern: &str) -> Result<Pattern, String> {
-        let build = |unicode: bool| {
-            meta::Regex::builder()
-                .syntax(
-                    syntax::Config::new()
-                        .case_insensitive(true)
-                        .unicode(unicode),
-                )
-                .configure(
-                    meta::Config::new()
-                        .nfa_size_limit(Some(SIZE_LIMIT))
-                        .onepass(false)
-                        .auto_prefilter(false)
-                        .which_captures(WhichCaptures::Implicit),
-                )
-                .build(pattern)
-                .map_err(Box::new)
-        };
-        match build(false).or_else(|_| build(true)) {
-            Ok(re) => Ok(Pattern {
-                re,
-                source: Arc::from(pattern),
-            }),
-            Err(e) => Err(match (e.syntax_error(), e.size_limit()) {
-                (Some(syntax), _) => syntax.to_string(),
-                (None, Some(limit)) => {
-                    format!("Compiled regex exceeds size limit of {limit} bytes.")
-                }
-                (None, None) => e.to_string(),
-            }),
-        }
+        let nfa = compile(pattern, false).or_else(|_| compile(pattern, true))?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .unicode_word_boundary(true)
+                    // As the meta engine: give up (to the PikeVM) on a cache that keeps thrashing.
+                    .minimum_cache_clear_count(Some(3))
+                    .minimum_bytes_per_state(Some(10)),
+            )
+            .build_from_nfa(nfa.clone())
+            .ok();
+        let pikevm = PikeVM::new_from_nfa(nfa).map_err(|e| e.to_string())?;
+        let engines = Arc::new(Engines { dfa, pikevm });
+        Ok(Pattern {
+            caches: pool_for(&engines),
+            engines,
+            source: Arc::from(pattern),
+        })
     }
 
     /// The pattern as written.
@@ -94,7 +134,12 @@ impl Pattern {
     }
 
     pub fn is_match(&self, text: &str) -> bool {
-        self.re.is_match(text)
+        let input = Input::new(text).earliest(true);
+        let mut caches = self.caches.get();
+        if let Some(found) = self.try_end(&mut caches, &input) {
+            return found.is_some();
+        }
+        self.pikevm_search(&mut caches, &input).is_some()
     }
 
     pub fn find<'t>(&self, text: &'t str) -> Option<Match<'t>> {
@@ -104,7 +149,7 @@ impl Pattern {
     /// The first match starting at or after `start`, looking behind `start` for `\b` (as
     /// `regex::Regex::find_at`).
     pub fn find_at<'t>(&self, text: &'t str, start: usize) -> Option<Match<'t>> {
-        let m = self.re.find(Input::new(text).range(start..))?;
+        let m = self.search(&Input::new(text).range(start..))?;
         Some(Match {
             text,
             start: m.start(),
@@ -117,7 +162,8 @@ impl Pattern {
     pub fn replace_all<'t>(&self, text: &'t str, with: &str) -> Cow<'t, str> {
         let mut out = String::new();
         let mut last = 0;
-        for m in self.re.find_iter(text) {
+        let mut searcher = Searcher::new(Input::new(text));
+        while let Some(m) = searcher.advance(|input| Ok::<_, MatchError>(self.search(input))) {
             out.push_str(text.get(last..m.start()).unwrap_or(""));
             out.push_str(with);
             last = m.end();
@@ -128,6 +174,68 @@ impl Pattern {
         out.push_str(text.get(last..).unwrap_or(""));
         Cow::Owned(out)
     }
+
+    /// The leftmost-first match within `input`'s span: the end from an unanchored forward search,
+    /// the start from anchored searches at each position up to it (the first that matches at all
+    /// is the leftmost start, and its leftmost-first end is that end).
+    fn search(&self, input: &Input<'_>) -> Option<Span> {
+        let mut caches = self.caches.get();
+        let Some(found) = self.try_end(&mut caches, input) else {
+            return self.pikevm_search(&mut caches, input);
+        };
+        let end = found?;
+        for at in input.start()..=end {
+            let anchored = input
+                .clone()
+                .range(at..)
+                .anchored(Anchored::Yes)
+                .earliest(true);
+            match self.try_end(&mut caches, &anchored) {
+                Some(Some(_)) => return Some(Span::must(0, at..end)),
+                Some(None) => continue,
+                None => return self.pikevm_search(&mut caches, input),
+            }
+        }
+        // Not reached: the forward search found a match ending at `end`, so one starts by then.
+        self.pikevm_search(&mut caches, input)
+    }
+
+    /// The lazy DFA's end of the leftmost-first match (`Some(None)`: no match), or `None` when it
+    /// cannot say (no lazy DFA, a Unicode `\b` at a non-ASCII byte, a cache that gave up).
+    fn try_end(&self, caches: &mut Caches, input: &Input<'_>) -> Option<Option<usize>> {
+        let dfa = self.engines.dfa.as_ref()?;
+        let cache = caches.dfa.as_mut()?;
+        match dfa.try_search_fwd(cache, input) {
+            Ok(found) => Some(found.map(|m| m.offset())),
+            Err(_) => None,
+        }
+    }
+
+    fn pikevm_search(&self, caches: &mut Caches, input: &Input<'_>) -> Option<Span> {
+        let pikevm = &self.engines.pikevm;
+        let cache = caches.pikevm.get_or_insert_with(|| pikevm.create_cache());
+        pikevm.find(cache, input.clone())
+    }
+}
+
+/// The forward NFA of `pattern`, case-insensitive, ASCII (`unicode == false`) or Unicode classes.
+fn compile(pattern: &str, unicode: bool) -> Result<NFA, String> {
+    let config = syntax::Config::new()
+        .case_insensitive(true)
+        .unicode(unicode);
+    let hir = syntax::parse_with(pattern, &config).map_err(|e| e.to_string())?;
+    thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .nfa_size_limit(Some(SIZE_LIMIT))
+                .shrink(false)
+                .which_captures(WhichCaptures::Implicit),
+        )
+        .build_from_hir(&hir)
+        .map_err(|e| match e.size_limit() {
+            Some(limit) => format!("Compiled regex exceeds size limit of {limit} bytes."),
+            None => e.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -150,6 +258,11 @@ mod tests {
             r"\b(mati|meninggal)\b",
             r"x*",
             r"[^a]+",
+            r"\bbéé\b",
+            r"\w+é",
+            r"\b(\w+ ){0,3}(gaji|upah)( \w+){0,2}",
+            r"(a|ab)(c|bcd)",
+            r"\bpt\b|\bpt sinar\b",
         ];
         let texts = [
             "anak saya di malaysia sakit parah",
@@ -162,6 +275,10 @@ mod tests {
             "",
             "aaa béé a",
             "ibu kula sakit wonten taiwan",
+            "bÉé béé, Émile",
+            "saya kerja gaji belum dibayar tiga bulan, upah lembur juga",
+            "abcd ab abc",
+            "🙏 pt sinar jaya ✅",
         ];
         for p in patterns {
             let ours = Pattern::new(p).unwrap();
