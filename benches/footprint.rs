@@ -337,6 +337,39 @@ fn status_mb(pid: u32, field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Samples `/proc/<pid>/status` every 5 ms until [`RssSampler::finish`]: the peak of the anonymous
+/// (heap, stacks) and of the file-backed (the binary's code and libraries, mapped as run) resident
+/// memory. `VmHWM` is the kernel's peak of their sum; this says which part it was made of. Clean
+/// file-backed pages are shared with the page cache and dropped first when memory runs short; the
+/// anonymous ones are what the process really holds.
+struct RssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<(f64, f64)>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> RssSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let (mut anon, mut file) = (0f64, 0f64);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                anon = anon.max(status_mb(pid, "RssAnon:"));
+                file = file.max(status_mb(pid, "RssFile:"));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (anon, file)
+        });
+        RssSampler { stop, handle }
+    }
+
+    /// (peak anonymous, peak file-backed) in MB.
+    fn finish(self) -> (f64, f64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.join().unwrap_or((0.0, 0.0))
+    }
+}
+
 /// CPU time (user + system) of process `pid` so far.
 fn cpu(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -396,6 +429,9 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     peak_mb: f64,
+    /// Sampled peaks of the anonymous and the file-backed part ([`RssSampler`]).
+    anon_mb: f64,
+    file_mb: f64,
     cpu_per_reply: Duration,
     db_mb: f64,
 }
@@ -404,12 +440,14 @@ impl std::fmt::Display for Figures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} replies, {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; the bot: peak RSS {:.1} MB, CPU {:.0} µs per reply; database {:.1} MB",
+            "{} replies, {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms; the bot: peak RSS {:.1} MB (anonymous {:.1}, file-backed {:.1}), CPU {:.0} µs per reply; database {:.1} MB",
             self.replies,
             self.per_sec,
             ms(self.p50),
             ms(self.p99),
             self.peak_mb,
+            self.anon_mb,
+            self.file_mb,
             self.cpu_per_reply.as_secs_f64() * 1e6,
             self.db_mb
         )
@@ -423,6 +461,7 @@ async fn closed_loop(csv: &str, names: &[String], scale: Scale) -> Figures {
     let api = BotApi::start().await;
     let served = serve(&api, csv);
     let pid = served.pid;
+    let rss = RssSampler::start(pid);
     let mut sent = api.subscribe();
     let per_chat = scale.messages / scale.chats as usize;
     let mut rng = Rng(0xC0FF_EE16);
@@ -460,6 +499,7 @@ async fn closed_loop(csv: &str, names: &[String], scale: Scale) -> Figures {
     let elapsed = begin.elapsed();
     let cpu_used = cpu(pid).saturating_sub(cpu_before);
     let peak_mb = status_mb(pid, "VmHWM:");
+    let (anon_mb, file_mb) = rss.finish();
     // Let the last records land, then stop the bot the way a service manager does.
     tokio::time::sleep(Duration::from_millis(500)).await;
     process::signal(pid, "-TERM");
@@ -477,6 +517,8 @@ async fn closed_loop(csv: &str, names: &[String], scale: Scale) -> Figures {
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         peak_mb,
+        anon_mb,
+        file_mb,
         cpu_per_reply: cpu_used / latencies.len().max(1) as u32,
         db_mb,
     }
@@ -492,6 +534,7 @@ async fn open_loop(csv: &str, names: &[String], scale: Scale) -> Figures {
     let api = BotApi::start().await;
     let served = serve(&api, csv);
     let pid = served.pid;
+    let rss = RssSampler::start(pid);
     let mut sent = api.subscribe();
     let mut rng = Rng(0x0DE7_1016);
     let cpu_before = cpu(pid);
@@ -540,6 +583,7 @@ async fn open_loop(csv: &str, names: &[String], scale: Scale) -> Figures {
     let elapsed = begin.elapsed();
     let cpu_used = cpu(pid).saturating_sub(cpu_before);
     let peak_mb = status_mb(pid, "VmHWM:");
+    let (anon_mb, file_mb) = rss.finish();
     process::signal(pid, "-TERM");
     let mut served = served;
     process::wait_exit(&mut served.child, "pandu serve did not stop on SIGTERM");
@@ -551,6 +595,8 @@ async fn open_loop(csv: &str, names: &[String], scale: Scale) -> Figures {
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         peak_mb,
+        anon_mb,
+        file_mb,
         cpu_per_reply: cpu_used / latencies.len().max(1) as u32,
         db_mb,
     }
@@ -632,12 +678,14 @@ fn main() {
                 v[v.len() / 2]
             };
             println!(
-                "closed loop median of {}: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms, peak RSS {:.1} MB, CPU {:.0} µs per reply, database {:.1} MB",
+                "closed loop median of {}: {:.0} replies/s, p50 {:.2} ms, p99 {:.2} ms, peak RSS {:.1} MB (anonymous {:.1}, file-backed {:.1}), CPU {:.0} µs per reply, database {:.1} MB",
                 runs.len(),
                 median(|f| f.per_sec),
                 median(|f| ms(f.p50)),
                 median(|f| ms(f.p99)),
                 median(|f| f.peak_mb),
+                median(|f| f.anon_mb),
+                median(|f| f.file_mb),
                 median(|f| f.cpu_per_reply.as_secs_f64() * 1e6),
                 median(|f| f.db_mb),
             );

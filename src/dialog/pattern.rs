@@ -39,7 +39,65 @@ struct Engines {
     /// `None` when the pattern cannot run as a lazy DFA at all (then the PikeVM does every search).
     dfa: Option<DFA>,
     pikevm: PikeVM,
+    /// Where an anchored search cannot even start ([`FirstBytes`]), worked out on first need.
+    first: std::sync::OnceLock<FirstBytes>,
 }
+
+/// For each kind of byte before a position (none, `\n`, `\r`, a word byte, another byte: what
+/// decides the DFA's start state), the bytes an anchored match can begin with: the start search
+/// skips every position whose byte leads straight to the dead state, most of a long text, without
+/// the cost of a search.
+#[derive(Debug)]
+struct FirstBytes([[u64; 4]; 5]);
+
+impl FirstBytes {
+    /// Everything possible: what is assumed where the lazy DFA cannot say.
+    const ANY: FirstBytes = FirstBytes([[u64::MAX; 4]; 5]);
+
+    fn of(dfa: &DFA) -> FirstBytes {
+        let mut cache = dfa.create_cache();
+        let mut sets = [[0u64; 4]; 5];
+        for (set, behind) in sets.iter_mut().zip(BEHIND) {
+            let config = regex_automata::util::start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(behind);
+            let Ok(start) = dfa.start_state(&mut cache, &config) else {
+                *set = [u64::MAX; 4];
+                continue;
+            };
+            for byte in 0..=255u8 {
+                let possible = match dfa.next_state(&mut cache, start, byte) {
+                    Ok(next) => !next.is_dead(),
+                    Err(_) => true,
+                };
+                if possible {
+                    set[usize::from(byte / 64)] |= 1 << (byte % 64);
+                }
+            }
+        }
+        FirstBytes(sets)
+    }
+
+    /// Whether an anchored match can start at `at` of `text` (always at its end: the empty match).
+    fn can_start(&self, text: &[u8], at: usize) -> bool {
+        let Some(&byte) = text.get(at) else {
+            return true;
+        };
+        let kind = match at.checked_sub(1).and_then(|i| text.get(i)) {
+            // A Unicode `\b` sees the letter a non-ASCII byte belongs to: no shortcut there.
+            Some(b) if !b.is_ascii() => return true,
+            None => 0,
+            Some(b'\n') => 1,
+            Some(b'\r') => 2,
+            Some(b) if b.is_ascii_alphanumeric() || *b == b'_' => 3,
+            Some(_) => 4,
+        };
+        self.0[kind][usize::from(byte / 64)] & (1 << (byte % 64)) != 0
+    }
+}
+
+/// One byte before a position of each kind [`FirstBytes::can_start`] tells apart.
+const BEHIND: [Option<u8>; 5] = [None, Some(b'\n'), Some(b'\r'), Some(b'a'), Some(b' ')];
 
 /// One thread's search state for one pattern; the PikeVM's only once a search needed it.
 #[derive(Debug)]
@@ -120,7 +178,11 @@ impl Pattern {
             .build_from_nfa(nfa.clone())
             .ok();
         let pikevm = PikeVM::new_from_nfa(nfa).map_err(|e| e.to_string())?;
-        let engines = Arc::new(Engines { dfa, pikevm });
+        let engines = Arc::new(Engines {
+            dfa,
+            pikevm,
+            first: std::sync::OnceLock::new(),
+        });
         Ok(Pattern {
             caches: pool_for(&engines),
             engines,
@@ -184,7 +246,15 @@ impl Pattern {
             return self.pikevm_search(&mut caches, input);
         };
         let end = found?;
+        let first = self.engines.first.get_or_init(|| match &self.engines.dfa {
+            Some(dfa) => FirstBytes::of(dfa),
+            None => FirstBytes::ANY,
+        });
+        let text = input.haystack();
         for at in input.start()..=end {
+            if !first.can_start(text, at) {
+                continue;
+            }
             let anchored = input
                 .clone()
                 .range(at..)
@@ -263,6 +333,9 @@ mod tests {
             r"\b(\w+ ){0,3}(gaji|upah)( \w+){0,2}",
             r"(a|ab)(c|bcd)",
             r"\bpt\b|\bpt sinar\b",
+            r"(?u:\B)x",
+            r"(?u:\b)émile\b",
+            r"^\s*(ya|iya)\s*$",
         ];
         let texts = [
             "anak saya di malaysia sakit parah",
@@ -279,6 +352,8 @@ mod tests {
             "saya kerja gaji belum dibayar tiga bulan, upah lembur juga",
             "abcd ab abc",
             "🙏 pt sinar jaya ✅",
+            "éx ax x éémile",
+            " iya \n",
         ];
         for p in patterns {
             let ours = Pattern::new(p).unwrap();
