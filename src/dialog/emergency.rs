@@ -783,7 +783,7 @@ fn hash(kind: u8, parts: &[&[u8]]) -> u32 {
 }
 
 #[cfg(test)]
-mod experiment {
+pub(super) mod experiment {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::path::Path;
@@ -809,7 +809,7 @@ mod experiment {
     /// the budget, the recall there, leave-one-file-out on the labelled sets, and the alarms on the
     /// held-out phrasing messages (ordinary questions) where the regexes are quiet.
     /// The shipped dialogs, loaded as `pandu serve` loads them.
-    pub(super) fn shipped_bot() -> crate::dialog::Bot {
+    pub(in crate::dialog) fn shipped_bot() -> crate::dialog::Bot {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut config = crate::config::Config::default();
         config.dialogs.dir = root.join("dialogs");

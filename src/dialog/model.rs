@@ -813,14 +813,7 @@ mod tests {
     #[test]
     fn the_shipped_patterns_behind_the_prefilter_match_as_if_each_ran() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut config = crate::config::Config::default();
-        config.dialogs.dir = root.join("dialogs");
-        config.dialogs.facts_file = root.join("config/facts.yaml");
-        config.cases.contacts_file = root.join("config/contacts.yaml");
-        let tmp = tempfile::tempdir().unwrap();
-        let store = crate::storage::Store::open(&tmp.path().join("db"), 1 << 20).unwrap();
-        let actions = crate::app::actions(&config, &store);
-        let bot = crate::app::load_bot(&config, &actions).unwrap().0;
+        let bot = crate::dialog::emergency::experiment::shipped_bot();
         let quoted = regex::Regex::new(r#""((?:[^"\\]|\\.)*)""#).unwrap();
         let mut texts = Vec::new();
         for entry in std::fs::read_dir(root.join("dialogs/tests")).unwrap() {
