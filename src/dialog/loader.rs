@@ -89,22 +89,9 @@ impl Default for LoadOptions {
     }
 }
 
-/// The example-based emergency detector ([`super::emergency`]), trained on the labelled messages of
-/// `tests` (the folder of the transcripts): `emergency*.yaml` and the phrasing corpus except the
-/// held-out files. A file that cannot be read or parsed is left out, and returned with where it
-/// broke (the load warns; the checker reports the parse error).
-pub fn emergency_examples(
-    tests: &Path,
-    bot: &Bot,
-) -> (super::emergency::ExampleAlarm, Vec<(PathBuf, Option<Loc>)>) {
-    let (examples, unread) = emergency_labelled_unread(tests, bot);
-    (
-        super::emergency::ExampleAlarm::train(&examples, super::emergency::THRESHOLD),
-        unread,
-    )
-}
-
-/// The labelled messages [`emergency_examples`] learns from, in file order.
+/// The labelled messages the example detector ([`super::emergency`]) learns from, in file order: the
+/// labelled sets `emergency*.yaml` of `tests` (the folder of the transcripts) and the phrasing corpus
+/// except the held-out files.
 pub fn emergency_labelled(tests: &Path, bot: &Bot) -> Vec<super::emergency::Labelled> {
     emergency_labelled_unread(tests, bot).0
 }
@@ -115,6 +102,19 @@ fn emergency_labelled_unread(
     tests: &Path,
     bot: &Bot,
 ) -> (Vec<super::emergency::Labelled>, Vec<(PathBuf, Option<Loc>)>) {
+    let (sets, corpus, unread) = training_messages(tests);
+    (super::emergency::labelled(bot, &sets, &corpus), unread)
+}
+
+/// The messages of the training files in `tests`, in file order: the labelled sets (text, emergency
+/// or not), the phrasing corpus' texts, and the files that could not be read or parsed.
+type Training = (
+    Vec<(String, bool)>,
+    Vec<String>,
+    Vec<(PathBuf, Option<Loc>)>,
+);
+
+fn training_messages(tests: &Path) -> Training {
     #[derive(Deserialize)]
     struct Set {
         #[serde(default)]
@@ -131,7 +131,7 @@ fn emergency_labelled_unread(
         text: String,
     }
     let Ok(entries) = std::fs::read_dir(tests) else {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), Vec::new(), Vec::new());
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -170,8 +170,44 @@ fn emergency_labelled_unread(
             }
         }
     }
-    (super::emergency::labelled(bot, &sets, &corpus), unread)
+    (sets, corpus, unread)
 }
+
+/// Labels the training messages with the emergency regexes (as [`super::emergency::labelled`]) through
+/// copies of `serving` that have caches of their own, fresh for every [`LABEL_CHUNK`] messages: the
+/// ~2,600 scans grow each pattern's lazy-DFA cache, and kept they were the load's memory peak (≈ 15 MB
+/// of caches; heaptrack of the footprint scenario). The serving regexes keep none of those states.
+/// Leaves `bot`'s emergency patterns and `ignore` phrases empty (the caller puts `serving` back).
+fn label_examples(
+    bot: &mut Bot,
+    serving: &(PatternIndex, Option<super::model::IgnoreSet>),
+    sets: &[(String, bool)],
+    corpus: &[String],
+) -> Vec<super::emergency::Labelled> {
+    let mut out = Vec::with_capacity(sets.len() + corpus.len());
+    let fresh = |bot: &mut Bot| {
+        bot.emergency_patterns = serving.0.with_own_caches();
+        bot.emergency_ignore = serving
+            .1
+            .as_ref()
+            .map(super::model::IgnoreSet::with_own_caches);
+    };
+    for chunk in sets.chunks(LABEL_CHUNK) {
+        fresh(bot);
+        out.extend(super::emergency::labelled(bot, chunk, &[]));
+    }
+    for chunk in corpus.chunks(LABEL_CHUNK) {
+        fresh(bot);
+        out.extend(super::emergency::labelled(bot, &[], chunk));
+    }
+    bot.emergency_patterns = PatternIndex::default();
+    bot.emergency_ignore = None;
+    out
+}
+
+/// How many training messages are labelled through one set of the emergency regexes' copies before
+/// fresh copies are taken ([`Cx::label_examples`]).
+const LABEL_CHUNK: usize = 200;
 
 /// Loads and checks a dialog folder with default options (Indonesian and English, no facts file).
 pub fn load_dir(dir: &Path, actions: &Actions) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -1252,19 +1288,15 @@ impl Cx<'_> {
             }
         }
         bot.emergency_patterns = PatternIndex::new(emergency_patterns);
-        // Labelling the examples scans ~2,100 messages with the emergency regexes once. Done with
-        // copies that have their own caches (dropped after), so the serving regexes do not keep the
-        // lazy-DFA states those scans grew: +14 MB of peak RSS on the footprint bench otherwise.
         let serving = (
             std::mem::take(&mut bot.emergency_patterns),
             bot.emergency_ignore.take(),
         );
-        bot.emergency_patterns = serving.0.with_own_caches();
-        bot.emergency_ignore = serving
-            .1
-            .as_ref()
-            .map(super::model::IgnoreSet::with_own_caches);
-        let (examples, unread) = emergency_examples(&dir.join("tests"), &bot);
+        let (sets, corpus, unread) = training_messages(&dir.join("tests"));
+        let labelled = label_examples(&mut bot, &serving, &sets, &corpus);
+        let examples =
+            super::emergency::ExampleAlarm::train(&labelled, super::emergency::THRESHOLD);
+        drop(labelled);
         for (file, loc) in unread {
             // A log line for `pandu serve` (which keeps no warnings), a warning for `pandu check`
             // (which also reports the parse error): the file's name and place, no message text.
