@@ -87,6 +87,7 @@ pub fn load_bot(
     config: &Config,
     actions: &Actions,
 ) -> Result<(Bot, Vec<Diagnostic>), Vec<Diagnostic>> {
+    crate::dialog::pattern::set_cache_budget((config.dialogs.match_cache_mb as usize) << 20);
     loader::load(&config.dialogs.dir, actions, &load_options(config))
 }
 

@@ -64,6 +64,9 @@ pub struct DialogsConfig {
     pub fact_max_age_days: u32,
     /// A conversation silent for longer than this restarts politely (offering to resume).
     pub session_idle_minutes: u32,
+    /// The match caches of all dialog patterns together, in MB (0: no limit): past it they are
+    /// started afresh (`dialog::pattern`, "budget").
+    pub match_cache_mb: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -178,6 +181,7 @@ impl Default for DialogsConfig {
             facts_file: PathBuf::from("config/facts.yaml"),
             fact_max_age_days: 365,
             session_idle_minutes: 12 * 60,
+            match_cache_mb: crate::dialog::pattern::DEFAULT_CACHE_BUDGET_MB as u32,
         }
     }
 }

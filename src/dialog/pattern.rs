@@ -19,9 +19,17 @@
 //!
 //! A clone gets a cache pool of its own, like `regex::Regex`
 //! ([`super::model::PatternIndex::with_own_caches`]).
+//!
+//! **The caches' sum has a budget** ([`set_cache_budget`], `dialogs.match_cache_mb`). Each lazy DFA
+//! keeps the states its searches discovered, and on varied traffic the ~600 patterns' caches grew to
+//! ≈ 29 MB in all (heaptrack, BENCHMARKS.md "Stop 17"); a cap per pattern does not bound the sum.
+//! Every search counts its cache's growth into one process-wide total; when the total passes the
+//! budget, a new generation starts and each cache of an older one is dropped (and started afresh)
+//! the next time its pattern searches. The matches never change, only how much is kept.
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 
 use regex_automata::hybrid::dfa::{self as lazy, DFA};
 use regex_automata::nfa::thompson::{self, NFA, WhichCaptures, pikevm::PikeVM};
@@ -32,6 +40,26 @@ use regex_automata::{Anchored, Input, Match as Span, MatchError};
 
 /// Compile-time limit of one pattern's automaton, as `compile_pattern`'s `size_limit`.
 const SIZE_LIMIT: usize = 1 << 20;
+
+/// The budget of all patterns' match caches together unless configured ([`set_cache_budget`]).
+pub const DEFAULT_CACHE_BUDGET_MB: usize = 8;
+
+/// Bytes held by the current generation's caches (signed: a count that races a new generation may
+/// briefly go below zero).
+static CACHE_BYTES: AtomicIsize = AtomicIsize::new(0);
+/// The caches' generation: a cache made in an older one is dropped at its next use.
+static CACHE_GENERATION: AtomicU64 = AtomicU64::new(0);
+static CACHE_BUDGET: AtomicUsize = AtomicUsize::new(DEFAULT_CACHE_BUDGET_MB << 20);
+
+/// Sets the budget of all patterns' match caches together, in bytes (0: no budget).
+pub fn set_cache_budget(bytes: usize) {
+    CACHE_BUDGET.store(bytes, Ordering::Relaxed);
+}
+
+/// How many times the caches were started afresh because their sum passed the budget.
+pub fn cache_generations() -> u64 {
+    CACHE_GENERATION.load(Ordering::Relaxed)
+}
 
 /// The compiled automata, shared by clones.
 #[derive(Debug)]
@@ -104,6 +132,20 @@ const BEHIND: [Option<u8>; 5] = [None, Some(b'\n'), Some(b'\r'), Some(b'a'), Som
 struct Caches {
     dfa: Option<lazy::Cache>,
     pikevm: Option<thompson::pikevm::Cache>,
+    /// The generation this cache was made in ([`CACHE_GENERATION`]).
+    generation: u64,
+    /// The bytes of this cache already counted in [`CACHE_BYTES`].
+    counted: usize,
+}
+
+impl Caches {
+    fn bytes(&self) -> usize {
+        self.dfa.as_ref().map_or(0, lazy::Cache::memory_usage)
+            + self
+                .pikevm
+                .as_ref()
+                .map_or(0, thompson::pikevm::Cache::memory_usage)
+    }
 }
 
 type MakeCaches =
@@ -137,6 +179,8 @@ fn pool_for(engines: &Arc<Engines>) -> Pool<Caches, MakeCaches> {
     Pool::new(Box::new(move || Caches {
         dfa: engines.dfa.as_ref().map(DFA::create_cache),
         pikevm: None,
+        generation: CACHE_GENERATION.load(Ordering::Relaxed),
+        counted: 0,
     }))
 }
 
@@ -197,22 +241,53 @@ impl Pattern {
 
     pub fn is_match(&self, text: &str) -> bool {
         let input = Input::new(text).earliest(true);
+        self.with_caches(|caches| {
+            if let Some(found) = self.try_end(caches, &input) {
+                return found.is_some();
+            }
+            self.pikevm_search(caches, &input).is_some()
+        })
+    }
+
+    /// Runs `search` with this thread's caches of this pattern: made afresh first when they belong to
+    /// an older generation, their growth counted after (see the module's "budget").
+    fn with_caches<T>(&self, search: impl FnOnce(&mut Caches) -> T) -> T {
         let mut caches = self.caches.get();
-        if let Some(found) = self.try_end(&mut caches, &input) {
-            return found.is_some();
+        let generation = CACHE_GENERATION.load(Ordering::Relaxed);
+        if caches.generation != generation {
+            // Bytes of an older generation were taken out of the count when it ended.
+            caches.dfa = self.engines.dfa.as_ref().map(DFA::create_cache);
+            caches.pikevm = None;
+            caches.generation = generation;
+            caches.counted = 0;
         }
-        self.pikevm_search(&mut caches, &input).is_some()
+        let out = search(&mut caches);
+        let now = caches.bytes();
+        if now != caches.counted {
+            let grew = now as isize - caches.counted as isize;
+            caches.counted = now;
+            let total = CACHE_BYTES.fetch_add(grew, Ordering::Relaxed) + grew;
+            let budget = CACHE_BUDGET.load(Ordering::Relaxed);
+            if budget > 0 && total > budget as isize {
+                // A new generation: every cache is dropped at its next use, this one now.
+                CACHE_BYTES.store(0, Ordering::Relaxed);
+                caches.generation = CACHE_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+                caches.dfa = self.engines.dfa.as_ref().map(DFA::create_cache);
+                caches.pikevm = None;
+                caches.counted = 0;
+            }
+        }
+        out
     }
 
     /// Where the first match ends (that of [`Pattern::find`]), by the forward search alone: none
     /// of the anchored tries that find its start.
     pub fn end(&self, text: &str) -> Option<usize> {
         let input = Input::new(text);
-        let mut caches = self.caches.get();
-        match self.try_end(&mut caches, &input) {
+        self.with_caches(|caches| match self.try_end(caches, &input) {
             Some(found) => found,
-            None => self.pikevm_search(&mut caches, &input).map(|m| m.end()),
-        }
+            None => self.pikevm_search(caches, &input).map(|m| m.end()),
+        })
     }
 
     pub fn find<'t>(&self, text: &'t str) -> Option<Match<'t>> {
@@ -252,9 +327,12 @@ impl Pattern {
     /// the start from anchored searches at each position up to it (the first that matches at all
     /// is the leftmost start, and its leftmost-first end is that end).
     fn search(&self, input: &Input<'_>) -> Option<Span> {
-        let mut caches = self.caches.get();
-        let Some(found) = self.try_end(&mut caches, input) else {
-            return self.pikevm_search(&mut caches, input);
+        self.with_caches(|caches| self.search_with(caches, input))
+    }
+
+    fn search_with(&self, caches: &mut Caches, input: &Input<'_>) -> Option<Span> {
+        let Some(found) = self.try_end(caches, input) else {
+            return self.pikevm_search(caches, input);
         };
         let end = found?;
         let first = self.engines.first.get_or_init(|| match &self.engines.dfa {
@@ -271,14 +349,14 @@ impl Pattern {
                 .range(at..)
                 .anchored(Anchored::Yes)
                 .earliest(true);
-            match self.try_end(&mut caches, &anchored) {
+            match self.try_end(caches, &anchored) {
                 Some(Some(_)) => return Some(Span::must(0, at..end)),
                 Some(None) => continue,
-                None => return self.pikevm_search(&mut caches, input),
+                None => return self.pikevm_search(caches, input),
             }
         }
         // Not reached: the forward search found a match ending at `end`, so one starts by then.
-        self.pikevm_search(&mut caches, input)
+        self.pikevm_search(caches, input)
     }
 
     /// The lazy DFA's end of the leftmost-first match (`Some(None)`: no match), or `None` when it
@@ -392,6 +470,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// With a budget every search passes, the caches start afresh all the time and every answer
+    /// stays the regex crate's. (The budget is process-wide: other tests running meanwhile only see
+    /// their caches renewed.)
+    #[test]
+    fn a_cache_budget_changes_no_match() {
+        struct Restore;
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                set_cache_budget(DEFAULT_CACHE_BUDGET_MB << 20);
+            }
+        }
+        let _restore = Restore;
+        set_cache_budget(1);
+        let before = cache_generations();
+        let p = r"\b(anak|bojo)\w*( \w+){0,9} (sakit|hilang|dipukul)\b";
+        let ours = Pattern::new(p).unwrap();
+        let theirs = compile_pattern(p).unwrap();
+        let texts = [
+            "anak saya di malaysia sakit parah",
+            "bojoku neng taiwan hilang kabare",
+            "anak kula dipukul majikan",
+            "hp anak saya mati",
+            "",
+        ];
+        for _ in 0..3 {
+            for t in texts {
+                assert_eq!(ours.is_match(t), theirs.is_match(t), "{t:?}");
+                let a = ours.find(t).map(|m| (m.start(), m.end()));
+                let b = theirs.find(t).map(|m| (m.start(), m.end()));
+                assert_eq!(a, b, "{t:?}");
+                assert_eq!(ours.end(t), theirs.find(t).map(|m| m.end()), "{t:?}");
+            }
+        }
+        assert!(
+            cache_generations() > before,
+            "the budget never started the caches afresh"
+        );
     }
 
     #[test]
