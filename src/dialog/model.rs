@@ -927,6 +927,46 @@ mod tests {
         assert!(found > 1000, "{found}");
     }
 
+    /// One scan for the emergency patterns and the `ignore` phrases gives each the candidates its
+    /// own scan gives, on every message of `dialogs/tests/` but the blind sets' (and its joined
+    /// passives).
+    #[test]
+    fn the_emergency_scan_with_the_ignore_phrases_gives_each_its_own_candidates() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bot = crate::dialog::emergency::experiment::shipped_bot();
+        let ignore = bot.emergency_ignore.as_ref().unwrap();
+        assert_eq!(bot.emergency_patterns.extra_len(), ignore.len());
+        let alone = PatternIndex::new(
+            bot.emergency
+                .iter()
+                .flat_map(|c| c.patterns.iter().map(|p| Arc::new(p.clone())))
+                .collect(),
+        );
+        let quoted = regex::Regex::new(r#""((?:[^"\\]|\\.)*)""#).unwrap();
+        let mut phrases = 0;
+        for entry in std::fs::read_dir(root.join("dialogs/tests")).unwrap() {
+            let path = entry.unwrap().path();
+            let blind = path.to_string_lossy().contains("blind");
+            if path.extension().is_some_and(|e| e == "yaml") && !blind {
+                let file = std::fs::read_to_string(&path).unwrap();
+                for c in quoted.captures_iter(&file) {
+                    let norm = crate::dialog::normalize::normalize(&c[1], &bot.lexicon);
+                    for text in [Some(norm.clone()), joined_passives(&norm)]
+                        .into_iter()
+                        .flatten()
+                    {
+                        let (own, extra) = bot.emergency_patterns.candidates_and_extra(&text);
+                        assert_eq!(own, alone.candidates(&text), "{text}");
+                        assert_eq!(own, bot.emergency_patterns.candidates(&text), "{text}");
+                        assert_eq!(extra, ignore.candidates(&text), "{text}");
+                        phrases += extra.len();
+                    }
+                }
+            }
+        }
+        assert!(phrases > 50, "{phrases}");
+    }
+
     #[test]
     fn a_split_passive_is_joined_for_the_emergency_scan() {
         assert_eq!(
