@@ -174,6 +174,20 @@ fn step_percentiles(
             run as f64 / norms.len().max(1) as f64
         );
     }
+    // The emergency patterns' literal scan also holds the `ignore` phrases' literals (one scan
+    // for both): its heap against the patterns' literals alone.
+    let alone = pandu::dialog::model::PatternIndex::new(
+        bot.emergency
+            .iter()
+            .flat_map(|c| c.patterns.iter().map(|p| std::sync::Arc::new(p.clone())))
+            .collect(),
+    );
+    println!(
+        "emergency literal scan: {} KiB with the {} ignore phrases' literals, {} KiB without",
+        bot.emergency_patterns.prefilter_bytes() / 1024,
+        bot.emergency_patterns.extra_len(),
+        alone.prefilter_bytes() / 1024
+    );
     let (postings, bytes) = bot.matcher.postings();
     println!(
         "matcher: {} examples, {postings} postings in {} KiB",
