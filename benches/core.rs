@@ -106,13 +106,20 @@ fn step_percentiles(
         .unwrap_or(200);
     let quoted = regex::Regex::new(r#"text: "((?:[^"\\]|\\.)*)""#).unwrap();
     let mut messages: Vec<String> = Vec::new();
+    // The messages of the blind sets (`*_blind*` files) are timed with the others but never
+    // printed: `STEP_SLOWEST` names them only as blind.
+    let mut blind: std::collections::HashSet<String> = Default::default();
     for entry in std::fs::read_dir("dialogs/tests").unwrap() {
         let path = entry.unwrap().path();
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         if stem.starts_with("phrasing_heldout") {
             let text = std::fs::read_to_string(&path).unwrap();
             for c in quoted.captures_iter(&text) {
-                messages.push(c[1].replace("\\\"", "\""));
+                let message = c[1].replace("\\\"", "\"");
+                if stem.contains("blind") {
+                    blind.insert(message.clone());
+                }
+                messages.push(message);
             }
         }
     }
@@ -120,6 +127,33 @@ fn step_percentiles(
     // `a|b|c` any of them.
     if let Ok(only) = std::env::var("STEP_ONLY") {
         messages.retain(|m| only.split('|').any(|o| m.contains(o)));
+    }
+    // `STEP_LOOP=n`: only the step, n rounds over the held-out messages but the blind sets' (to
+    // profile the step alone: `perf record`), then nothing else.
+    if let Some(rounds) = std::env::var("STEP_LOOP")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let inputs: Vec<Input> = messages
+            .iter()
+            .filter(|m| !blind.contains(*m))
+            .map(|m| Input {
+                kind: InputKind::Text(m.clone()),
+                at: 0,
+            })
+            .collect();
+        let started = Instant::now();
+        for _ in 0..rounds {
+            for input in &inputs {
+                black_box(step(bot, actions, at_menu.clone(), black_box(input), env));
+            }
+        }
+        println!(
+            "step loop: {} messages x {rounds}: {:.1} µs a step on average",
+            inputs.len(),
+            started.elapsed().as_secs_f64() * 1e6 / (inputs.len() * rounds).max(1) as f64
+        );
+        std::process::exit(0);
     }
     let long = "assalamualaikum min, mau tanya sy lulusan smp umur 38 thn, pengen kerja ke taiwan jd perawat lansia, syaratnya apa aja, biayanya brp, trus pt yg resmi di pekalongan apa aja ya, soalnya ada sponsor yg dateng ke rumah minta dp 10jt buat proses";
     // How much the literal prefilter leaves out: patterns without required words run on every
@@ -140,6 +174,20 @@ fn step_percentiles(
             run as f64 / norms.len().max(1) as f64
         );
     }
+    // The emergency patterns' literal scan also holds the `ignore` phrases' literals (one scan
+    // for both): its heap against the patterns' literals alone.
+    let alone = pandu::dialog::model::PatternIndex::new(
+        bot.emergency
+            .iter()
+            .flat_map(|c| c.patterns.iter().map(|p| std::sync::Arc::new(p.clone())))
+            .collect(),
+    );
+    println!(
+        "emergency literal scan: {} KiB with the {} ignore phrases' literals, {} KiB without",
+        bot.emergency_patterns.prefilter_bytes() / 1024,
+        bot.emergency_patterns.extra_len(),
+        alone.prefilter_bytes() / 1024
+    );
     let (postings, bytes) = bot.matcher.postings();
     println!(
         "matcher: {} examples, {postings} postings in {} KiB",
@@ -367,6 +415,11 @@ fn step_percentiles(
                 .collect();
             medians.sort_by_key(|m| std::cmp::Reverse(m.0));
             for (median, text, stages) in medians.iter().take(slowest) {
+                let text: &str = if blind.contains(*text) {
+                    "(a blind-set message, not shown)"
+                } else {
+                    text
+                };
                 println!(
                     "  median {:.1} µs ({stages}): {text}",
                     median.as_secs_f64() * 1e6,

@@ -220,13 +220,13 @@ pub struct Labelled {
 /// The trained detector. `Default` is the empty one, which never raises the alarm.
 #[derive(Clone, Debug, Default)]
 pub struct ExampleAlarm {
-    /// Feature hashes, sorted; `weight[i]` is the weight of `vocab[i]`.
-    vocab: Vec<u32>,
+    /// Feature hashes with their weights, sorted by hash: the weight is on the cache line the
+    /// search ends on (one array of pairs, the size of the two arrays they were).
+    vocab: Vec<(u32, f32)>,
     /// Where each run of hashes with the same top [`BUCKET_BITS`] bits starts in `vocab` (and its
     /// end): a lookup searches one short run, not the whole vocabulary (whose top levels miss the
     /// cache on a stream of different messages).
     buckets: Vec<u32>,
-    weight: Vec<f32>,
     bias: f32,
     threshold: f32,
     params: Params,
@@ -331,10 +331,10 @@ impl ExampleAlarm {
         let buckets = (0..=1u32 << BUCKET_BITS)
             .map(|b| vocab.partition_point(|&h| h >> (32 - BUCKET_BITS) < b) as u32)
             .collect();
+        let vocab: Vec<(u32, f32)> = vocab.into_iter().zip(weight).collect();
         ExampleAlarm {
             vocab,
             buckets,
-            weight,
             bias,
             threshold,
             params,
@@ -360,20 +360,18 @@ impl ExampleAlarm {
         Some(
             self.bias
                 + x.iter()
-                    .filter_map(|(h, v)| {
-                        let i = self.index_of(*h)?;
-                        Some(self.weight.get(i).copied().unwrap_or(0.0) * v)
-                    })
+                    .filter_map(|(h, v)| Some(self.weight_of(*h)? * v))
                     .sum::<f32>(),
         )
     }
 
-    /// A feature's place in `vocab`, searched within its bucket only.
-    fn index_of(&self, h: u32) -> Option<usize> {
+    /// A feature's weight, its hash searched within its bucket only.
+    fn weight_of(&self, h: u32) -> Option<f32> {
         let bucket = (h >> (32 - BUCKET_BITS)) as usize;
         let (&from, &to) = (self.buckets.get(bucket)?, self.buckets.get(bucket + 1)?);
         let run = self.vocab.get(from as usize..to as usize)?;
-        run.binary_search(&h).ok().map(|i| from as usize + i)
+        let i = run.binary_search_by_key(&h, |f| f.0).ok()?;
+        run.get(i).map(|f| f.1)
     }
 
     /// The category (an index in `Bot::emergency`) when the message raises the alarm: that of the
@@ -1082,7 +1080,7 @@ mod tests {
     fn the_same_examples_and_input_give_the_same_answer() {
         let a = ExampleAlarm::train(&small_set(), 0.0);
         let b = ExampleAlarm::train(&small_set(), 0.0);
-        assert_eq!(a.weight, b.weight);
+        assert_eq!(a.vocab, b.vocab);
         for text in [
             "adik saya dipukulin majikan",
             "hp saya mati",

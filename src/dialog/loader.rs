@@ -1287,7 +1287,13 @@ impl Cx<'_> {
                 bot.emergency_owner.push(i);
             }
         }
-        bot.emergency_patterns = PatternIndex::new(emergency_patterns);
+        // The `ignore` phrases' literals in the same scan: a message is scanned once for both.
+        let phrases: Vec<&str> = bot
+            .emergency_ignore
+            .as_ref()
+            .map(super::model::IgnoreSet::sources)
+            .unwrap_or_default();
+        bot.emergency_patterns = PatternIndex::with_extra(emergency_patterns, &phrases);
         let serving = (
             std::mem::take(&mut bot.emergency_patterns),
             bot.emergency_ignore.take(),

@@ -338,16 +338,34 @@ impl Bot {
         &'s self,
         norm: &'n str,
     ) -> (Option<&'s EmergencyCategory>, std::borrow::Cow<'n, str>) {
-        let blanked = match &self.emergency_ignore {
-            Some(ignore) => ignore.blank(norm),
-            None => std::borrow::Cow::Borrowed(norm),
+        // One literal scan gives the `ignore` phrases that may occur and the emergency patterns
+        // that may match (the loader builds the patterns' index with the phrases as extra
+        // patterns); only when a phrase was blanked is the changed text scanned again.
+        let (candidates, blanked) = match &self.emergency_ignore {
+            Some(ignore)
+                if !ignore.is_empty() && self.emergency_patterns.extra_len() == ignore.len() =>
+            {
+                let (own, phrases) = self.emergency_patterns.candidates_and_extra(norm);
+                let blanked = ignore.blank_candidates(norm, phrases);
+                let own = match &blanked {
+                    std::borrow::Cow::Borrowed(_) => own,
+                    std::borrow::Cow::Owned(b) => self.emergency_patterns.candidates(b),
+                };
+                (own, blanked)
+            }
+            Some(ignore) => {
+                let blanked = ignore.blank(norm);
+                (self.emergency_patterns.candidates(&blanked), blanked)
+            }
+            None => (
+                self.emergency_patterns.candidates(norm),
+                std::borrow::Cow::Borrowed(norm),
+            ),
         };
         let text: &str = blanked.as_ref();
         // The most urgent category (ties: the earlier one) is the first matching pattern in
         // order of urgency, so the candidates are tried in that order and the first match ends it.
-        let mut order: Vec<(u8, usize, usize)> = self
-            .emergency_patterns
-            .candidates(text)
+        let mut order: Vec<(u8, usize, usize)> = candidates
             .into_iter()
             .filter_map(|i| {
                 let c = *self.emergency_owner.get(i)?;
@@ -425,14 +443,46 @@ pub fn joined_passives(norm: &str) -> Option<String> {
 #[derive(Clone, Debug, Default)]
 pub struct PatternIndex {
     regexes: Vec<Arc<Pattern>>,
+    /// The literals of `regexes` and of `extra` patterns more (numbered after them), so that one
+    /// scan gives the candidates of both ([`PatternIndex::candidates_and_extra`]).
     prefilter: Prefilter,
+    extra: usize,
 }
 
 impl PatternIndex {
     pub fn new(regexes: Vec<Arc<Pattern>>) -> PatternIndex {
-        let patterns: Vec<&str> = regexes.iter().map(|r| r.as_str()).collect();
+        PatternIndex::with_extra(regexes, &[])
+    }
+
+    /// The index of `regexes` whose literal scan also tells which of the `extra` patterns (run
+    /// elsewhere: the emergency `ignore` phrases, [`IgnoreSet::blank_candidates`]) may match the
+    /// same text, so a message is scanned once for both.
+    pub fn with_extra(regexes: Vec<Arc<Pattern>>, extra: &[&str]) -> PatternIndex {
+        let patterns: Vec<&str> = regexes
+            .iter()
+            .map(|r| r.as_str())
+            .chain(extra.iter().copied())
+            .collect();
         let prefilter = Prefilter::new(&patterns);
-        PatternIndex { regexes, prefilter }
+        PatternIndex {
+            regexes,
+            prefilter,
+            extra: extra.len(),
+        }
+    }
+
+    /// How many extra patterns the literal scan also answers for ([`PatternIndex::with_extra`]).
+    pub fn extra_len(&self) -> usize {
+        self.extra
+    }
+
+    /// The candidates among the patterns (as [`PatternIndex::candidates`]) and among the extra
+    /// patterns (numbered from 0), ascending, from one scan of `text`.
+    pub fn candidates_and_extra(&self, text: &str) -> (Vec<usize>, Vec<usize>) {
+        let mut own = self.prefilter.candidates(text);
+        let n = self.regexes.len();
+        let extra = own.split_off(own.partition_point(|&i| i < n));
+        (own, extra.into_iter().map(|i| i - n).collect())
     }
 
     /// The same patterns with caches of their own: a cloned `Pattern` gets a new cache pool, so
@@ -446,14 +496,14 @@ impl PatternIndex {
                 .map(|r| Arc::new((**r).clone()))
                 .collect(),
             prefilter: self.prefilter.clone(),
+            extra: self.extra,
         }
     }
 
     /// The patterns that match with their first match, ascending: one search each (no `is_match`
     /// first).
     pub fn find_each<'t>(&self, text: &'t str) -> Vec<(usize, Match<'t>)> {
-        self.prefilter
-            .candidates(text)
+        self.candidates(text)
             .into_iter()
             .filter_map(|i| Some((i, self.regexes.get(i)?.find(text)?)))
             .collect()
@@ -466,7 +516,6 @@ impl PatternIndex {
     /// [`Pattern`]) is looked for only while it could still win.
     pub fn longest(&self, text: &str) -> Option<usize> {
         let mut ends: Vec<(usize, usize)> = self
-            .prefilter
             .candidates(text)
             .into_iter()
             .filter_map(|i| Some((self.regexes.get(i)?.end(text)?, i)))
@@ -497,7 +546,7 @@ impl PatternIndex {
 
     /// The indices of the patterns that match, ascending.
     pub fn matches(&self, text: &str) -> Vec<usize> {
-        let mut out = self.prefilter.candidates(text);
+        let mut out = self.candidates(text);
         out.retain(|&i| self.regexes.get(i).is_some_and(|r| r.is_match(text)));
         out
     }
@@ -505,7 +554,12 @@ impl PatternIndex {
     /// The indices of the patterns that may match (a superset of [`PatternIndex::matches`]),
     /// ascending.
     pub fn candidates(&self, text: &str) -> Vec<usize> {
-        self.prefilter.candidates(text)
+        let mut out = self.prefilter.candidates(text);
+        if self.extra > 0 {
+            let n = self.regexes.len();
+            out.truncate(out.partition_point(|&i| i < n));
+        }
+        out
     }
 
     pub fn is_match(&self, i: usize, text: &str) -> bool {
@@ -528,7 +582,12 @@ impl PatternIndex {
 
     /// How many patterns have no required words and run on every message.
     pub fn unfiltered(&self) -> usize {
-        self.prefilter.unfiltered()
+        self.prefilter.unfiltered_below(self.regexes.len())
+    }
+
+    /// The heap of the literal scan (the automaton and its tables), in bytes.
+    pub fn prefilter_bytes(&self) -> usize {
+        self.prefilter.heap_bytes()
     }
 }
 
@@ -585,7 +644,16 @@ impl IgnoreSet {
 
     /// The text with every phrase blanked to one space; borrowed when none occurs.
     pub fn blank<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
-        let candidates = self.phrases.candidates(text);
+        self.blank_candidates(text, self.phrases.candidates(text))
+    }
+
+    /// [`IgnoreSet::blank`] given the phrases that may occur in `text` (its
+    /// [`IgnoreSet::candidates`], or a superset of them, ascending); borrowed when none occurs.
+    pub fn blank_candidates<'t>(
+        &self,
+        text: &'t str,
+        candidates: Vec<usize>,
+    ) -> std::borrow::Cow<'t, str> {
         if candidates.is_empty() {
             return std::borrow::Cow::Borrowed(text);
         }
@@ -635,6 +703,11 @@ impl IgnoreSet {
     /// The phrases that may occur in `text` (a superset of those that do).
     pub fn candidates(&self, text: &str) -> Vec<usize> {
         self.phrases.candidates(text)
+    }
+
+    /// The phrases as written, in order.
+    pub fn sources(&self) -> Vec<&str> {
+        self.phrases.regexes.iter().map(|r| r.as_str()).collect()
     }
 }
 
@@ -852,6 +925,46 @@ mod tests {
             }
         }
         assert!(found > 1000, "{found}");
+    }
+
+    /// One scan for the emergency patterns and the `ignore` phrases gives each the candidates its
+    /// own scan gives, on every message of `dialogs/tests/` but the blind sets' (and its joined
+    /// passives).
+    #[test]
+    fn the_emergency_scan_with_the_ignore_phrases_gives_each_its_own_candidates() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bot = crate::dialog::emergency::experiment::shipped_bot();
+        let ignore = bot.emergency_ignore.as_ref().unwrap();
+        assert_eq!(bot.emergency_patterns.extra_len(), ignore.len());
+        let alone = PatternIndex::new(
+            bot.emergency
+                .iter()
+                .flat_map(|c| c.patterns.iter().map(|p| Arc::new(p.clone())))
+                .collect(),
+        );
+        let quoted = regex::Regex::new(r#""((?:[^"\\]|\\.)*)""#).unwrap();
+        let mut phrases = 0;
+        for entry in std::fs::read_dir(root.join("dialogs/tests")).unwrap() {
+            let path = entry.unwrap().path();
+            let blind = path.to_string_lossy().contains("blind");
+            if path.extension().is_some_and(|e| e == "yaml") && !blind {
+                let file = std::fs::read_to_string(&path).unwrap();
+                for c in quoted.captures_iter(&file) {
+                    let norm = crate::dialog::normalize::normalize(&c[1], &bot.lexicon);
+                    for text in [Some(norm.clone()), joined_passives(&norm)]
+                        .into_iter()
+                        .flatten()
+                    {
+                        let (own, extra) = bot.emergency_patterns.candidates_and_extra(&text);
+                        assert_eq!(own, alone.candidates(&text), "{text}");
+                        assert_eq!(own, bot.emergency_patterns.candidates(&text), "{text}");
+                        assert_eq!(extra, ignore.candidates(&text), "{text}");
+                        phrases += extra.len();
+                    }
+                }
+            }
+        }
+        assert!(phrases > 50, "{phrases}");
     }
 
     #[test]

@@ -174,6 +174,11 @@ impl Prefilter {
         self.always.len()
     }
 
+    /// How many of the first `n` patterns have no literals and are run on every text.
+    pub fn unfiltered_below(&self, n: usize) -> usize {
+        self.always.iter().filter(|&&p| (p as usize) < n).count()
+    }
+
     /// The heap the automaton and the tables take, in bytes.
     pub fn heap_bytes(&self) -> usize {
         self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage)
