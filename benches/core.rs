@@ -23,7 +23,14 @@ fn setup() -> (
     Store,
 ) {
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
-    let config = Config::load(None, &|_| None).unwrap();
+    let mut config = Config::load(None, &|_| None).unwrap();
+    // The match-cache budget as `pandu serve` reads it, to compare budgets (0: none).
+    if let Some(mb) = std::env::var("PANDU_DIALOGS_MATCH_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.dialogs.match_cache_mb = mb;
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 64 << 20).unwrap();
     let actions = pandu::app::actions(&config, &store);
