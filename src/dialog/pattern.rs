@@ -139,6 +139,16 @@ struct Caches {
 }
 
 impl Caches {
+    /// Empty caches of `engines`, of the caches' `generation`.
+    fn fresh(engines: &Engines, generation: u64) -> Caches {
+        Caches {
+            dfa: engines.dfa.as_ref().map(DFA::create_cache),
+            pikevm: None,
+            generation,
+            counted: 0,
+        }
+    }
+
     fn bytes(&self) -> usize {
         self.dfa.as_ref().map_or(0, lazy::Cache::memory_usage)
             + self
@@ -176,11 +186,8 @@ impl std::fmt::Debug for Pattern {
 
 fn pool_for(engines: &Arc<Engines>) -> Pool<Caches, MakeCaches> {
     let engines = Arc::clone(engines);
-    Pool::new(Box::new(move || Caches {
-        dfa: engines.dfa.as_ref().map(DFA::create_cache),
-        pikevm: None,
-        generation: CACHE_GENERATION.load(Ordering::Relaxed),
-        counted: 0,
+    Pool::new(Box::new(move || {
+        Caches::fresh(&engines, CACHE_GENERATION.load(Ordering::Relaxed))
     }))
 }
 
@@ -256,10 +263,7 @@ impl Pattern {
         let generation = CACHE_GENERATION.load(Ordering::Relaxed);
         if caches.generation != generation {
             // Bytes of an older generation were taken out of the count when it ended.
-            caches.dfa = self.engines.dfa.as_ref().map(DFA::create_cache);
-            caches.pikevm = None;
-            caches.generation = generation;
-            caches.counted = 0;
+            *caches = Caches::fresh(&self.engines, generation);
         }
         let out = search(&mut caches);
         let now = caches.bytes();
@@ -271,10 +275,8 @@ impl Pattern {
             if budget > 0 && total > budget as isize {
                 // A new generation: every cache is dropped at its next use, this one now.
                 CACHE_BYTES.store(0, Ordering::Relaxed);
-                caches.generation = CACHE_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
-                caches.dfa = self.engines.dfa.as_ref().map(DFA::create_cache);
-                caches.pikevm = None;
-                caches.counted = 0;
+                let next = CACHE_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+                *caches = Caches::fresh(&self.engines, next);
             }
         }
         out
