@@ -715,6 +715,8 @@ pub struct CrossValidation {
     pub false_alarms_combined: usize,
     /// The lowest threshold (in steps of 0.05) whose held-out false alarms stay within the budget.
     pub budget_threshold: f32,
+    /// The [`SecondLook`] of the same folds, at [`SECOND_LOOK_THRESHOLD`].
+    pub second_look: SecondLookCv,
 }
 
 impl CrossValidation {
@@ -751,7 +753,13 @@ pub fn cross_validate_with(
     params: Params,
 ) -> CrossValidation {
     let k = k.max(2);
-    let mut cv = CrossValidation::default();
+    let mut cv = CrossValidation {
+        second_look: SecondLookCv {
+            lowest_emergency: f32::INFINITY,
+            ..SecondLookCv::default()
+        },
+        ..CrossValidation::default()
+    };
     // Held-out scores of the non-emergencies the regexes leave quiet, for the budget threshold.
     let mut quiet_scores: Vec<f32> = Vec::new();
     for fold in 0..k {
@@ -762,30 +770,40 @@ pub fn cross_validate_with(
             .map(|(_, e)| e.clone())
             .collect();
         let model = ExampleAlarm::train_with(&train, threshold, params);
-        // A regex alarm on a non-emergency counts unless the held-out second look quiets it.
-        let look = if examples
-            .iter()
-            .any(|e| !e.emergency && e.labelled && e.regex)
-        {
-            SecondLook::train(&train, SECOND_LOOK_THRESHOLD)
-        } else {
-            SecondLook::default()
-        };
+        // The second look of the same folds: a regex alarm on a non-emergency counts unless it
+        // quiets it, and its own figures (see [`SecondLookCv`]).
+        let look = SecondLook::train(&train, SECOND_LOOK_THRESHOLD);
         for (_, e) in examples
             .iter()
             .enumerate()
             .filter(|(i, e)| i % k == fold && e.labelled)
         {
+            let raw_score = model.score(&e.norm);
             let score = if model.vetoed(&word_hashes(&e.norm)) || fragment(&e.norm, e.cut) {
                 f32::NEG_INFINITY
             } else {
-                model.score(&e.norm).unwrap_or(f32::NEG_INFINITY)
+                raw_score.unwrap_or(f32::NEG_INFINITY)
             };
             let flagged = score >= threshold;
-            let regex = e.regex
-                && (e.emergency
-                    || e.never_quieted
-                    || !look.quiets("", &e.raw, model.score(&e.norm)));
+            let quieted = !e.never_quieted && look.quiets("", &e.raw, raw_score);
+            let look_cv = &mut cv.second_look;
+            if e.emergency && e.regex {
+                look_cv.emergencies += 1;
+                look_cv.emergencies_quieted += usize::from(quieted);
+                if !e.never_quieted
+                    && let Some(s) = look.combined(&e.raw, raw_score)
+                {
+                    look_cv.lowest_emergency = look_cv.lowest_emergency.min(s);
+                }
+            } else if !e.emergency {
+                look_cv.others += 1;
+                look_cv.others_quieted += usize::from(quieted);
+                if e.unguarded {
+                    look_cv.unguarded += 1;
+                    look_cv.unguarded_quieted += usize::from(quieted);
+                }
+            }
+            let regex = e.regex && (e.emergency || !quieted);
             if e.emergency {
                 cv.emergencies += 1;
                 cv.caught_examples += usize::from(flagged);
@@ -812,7 +830,7 @@ pub fn cross_validate_with(
 /// The categories the [`SecondLook`] never quiets, whatever its score: a missed one costs a life.
 pub const NEVER_QUIETED: &[&str] = &["bunuh_diri"];
 /// A priority-1 regex alarm whose message the second look scores below this (log-odds of an
-/// emergency) is quieted. Chosen by [`cross_validate_second_look`]: below the lowest score of any
+/// emergency) is quieted. Chosen by [`cross_validate`]'s second look: below the lowest score of any
 /// emergency of the held-out folds, by [`SECOND_LOOK_MARGIN`] at least (see `pandu check`).
 pub const SECOND_LOOK_THRESHOLD: f32 = -1.9;
 /// How far below the lowest held-out emergency score [`SECOND_LOOK_THRESHOLD`] must stay (`pandu
@@ -858,10 +876,12 @@ impl SecondLook {
                 ..e.clone()
             })
             .collect();
-        SecondLook {
-            model: ExampleAlarm::train_with(&own, threshold, params),
-            threshold,
-        }
+        let mut model = ExampleAlarm::train_with(&own, threshold, params);
+        // Only the score is read: the examples' word indexes (veto, nearest category) are dropped.
+        model.positives = WordIndex::default();
+        model.negatives = WordIndex::default();
+        model.categories = Vec::new();
+        SecondLook { model, threshold }
     }
 
     /// The score of a normalised message (before the `ignore` phrases); `None` when untrained or
@@ -889,7 +909,8 @@ impl SecondLook {
     }
 }
 
-/// What k-fold cross-validation says of the [`SecondLook`] (only the labelled sets are counted).
+/// What k-fold cross-validation says of the [`SecondLook`] (only the labelled sets are counted;
+/// [`CrossValidation::second_look`]).
 #[derive(Clone, Debug, Default)]
 pub struct SecondLookCv {
     /// The held-out emergencies on which a priority-1 regex fires, and how many of them the second
@@ -914,53 +935,6 @@ impl SecondLookCv {
         self.emergencies_quieted == 0
             && SECOND_LOOK_THRESHOLD <= self.lowest_emergency - SECOND_LOOK_MARGIN
     }
-}
-
-/// k-fold cross-validation of the [`SecondLook`] at `threshold`, folds as [`cross_validate`].
-pub fn cross_validate_second_look(examples: &[Labelled], k: usize, threshold: f32) -> SecondLookCv {
-    let k = k.max(2);
-    let mut cv = SecondLookCv {
-        lowest_emergency: f32::INFINITY,
-        ..SecondLookCv::default()
-    };
-    for fold in 0..k {
-        let train: Vec<Labelled> = examples
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| i % k != fold)
-            .map(|(_, e)| e.clone())
-            .collect();
-        let look = SecondLook::train(&train, threshold);
-        let detector = ExampleAlarm::train(&train, THRESHOLD);
-        for (_, e) in examples
-            .iter()
-            .enumerate()
-            .filter(|(i, e)| i % k == fold && e.labelled)
-        {
-            let det = detector.score(&e.norm);
-            let quieted = !e.never_quieted && look.quiets("", &e.raw, det);
-            if e.emergency {
-                if !e.regex {
-                    continue;
-                }
-                cv.emergencies += 1;
-                cv.emergencies_quieted += usize::from(quieted);
-                if !e.never_quieted
-                    && let Some(s) = look.combined(&e.raw, det)
-                {
-                    cv.lowest_emergency = cv.lowest_emergency.min(s);
-                }
-            } else {
-                cv.others += 1;
-                cv.others_quieted += usize::from(quieted);
-                if e.unguarded {
-                    cv.unguarded += 1;
-                    cv.unguarded_quieted += usize::from(quieted);
-                }
-            }
-        }
-    }
-    cv
 }
 
 /// A blanked message too short to weigh once the `ignore` phrases took words out of it.

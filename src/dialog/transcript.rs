@@ -415,16 +415,13 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
     files.sort();
     let examples = super::loader::emergency_labelled(dir, bot);
     if examples.iter().any(|e| e.labelled) {
-        report.emergency_cv = Some(super::emergency::cross_validate(
+        let cv = super::emergency::cross_validate(
             &examples,
             super::emergency::FOLDS,
             super::emergency::THRESHOLD,
-        ));
-        report.second_look_cv = Some(super::emergency::cross_validate_second_look(
-            &examples,
-            super::emergency::FOLDS,
-            super::emergency::SECOND_LOOK_THRESHOLD,
-        ));
+        );
+        report.second_look_cv = Some(cv.second_look.clone());
+        report.emergency_cv = Some(cv);
     }
     for file in files {
         let text = match std::fs::read_to_string(&file) {
@@ -859,6 +856,16 @@ mod tests {
         let report = run_dir(dir.path(), &bot, &actions);
         let unseen = report.emergency_unseen.as_ref().unwrap();
         assert_eq!((unseen.caught, unseen.emergencies), (1, 2));
+        // The fixture has no detector: the one caught is the regexes'.
+        assert_eq!(
+            (unseen.caught_examples, unseen.false_alarms_examples),
+            (0, 0)
+        );
+        assert!(
+            unseen
+                .tiers()
+                .starts_with("caught: regex tier 1, detector 0;")
+        );
         assert!(report.emergency.is_none());
         assert!(report.passed(), "an unseen set measures, it does not gate");
         // The same messages as a tuned set gate the check: the miss fails it.
