@@ -679,7 +679,7 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
     }
     if let Some(e) = &report.emergency {
         println!(
-            "emergency words: {} of {} emergencies caught ({:.1}%, target {:.0}%); {} false alarm(s) in {} other messages ({:.1}%, at most {:.0}%)",
+            "emergency words: {} of {} emergencies caught ({:.1}%, target {:.0}%); {} false alarm(s) in {} other messages ({:.1}%, at most {:.0}%); {}",
             e.caught,
             e.emergencies,
             e.recall() * 100.0,
@@ -687,7 +687,8 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             e.false_alarms.len(),
             e.others,
             e.false_alarm_rate() * 100.0,
-            transcript::FALSE_ALARM_TARGET * 100.0
+            transcript::FALSE_ALARM_TARGET * 100.0,
+            e.tiers(),
         );
         for (text, seen) in &e.missed {
             println!("  missed emergency: {text:?} (seen: {seen})");
@@ -698,7 +699,7 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
     }
     if let Some(cv) = &report.emergency_cv {
         println!(
-            "emergency examples, {}-fold cross-validation of {} + {} labelled messages (regex OR examples at threshold {:.2}): {} of {} caught ({:.1}%), {} false alarm(s) ({:.1}%, at most {:.0}%); the example part alone {} caught ({:.1}%, floor {:.0}%), {} false alarm(s); threshold for the budget: {:.2}",
+            "emergency examples, {}-fold cross-validation of {} + {} labelled messages (regex OR examples at threshold {:.2}, regex alarms after the held-out second look): {} of {} caught ({:.1}%), {} false alarm(s) ({:.1}%, at most {:.0}%); the example part alone {} caught ({:.1}%, floor {:.0}%), {} false alarm(s) (at most {:.0}%); threshold for the budget: {:.2}",
             crate::dialog::emergency::FOLDS,
             cv.emergencies,
             cv.others,
@@ -708,25 +709,42 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             cv.recall_combined() * 100.0,
             cv.false_alarms_combined,
             cv.false_alarm_rate_combined() * 100.0,
-            crate::dialog::emergency::CV_FALSE_ALARM_BUDGET * 100.0,
+            transcript::FALSE_ALARM_TARGET * 100.0,
             cv.caught_examples,
             cv.recall_examples() * 100.0,
             transcript::EXAMPLE_CV_RECALL_FLOOR * 100.0,
             cv.false_alarms_examples,
+            crate::dialog::emergency::CV_FALSE_ALARM_BUDGET * 100.0,
             cv.budget_threshold,
+        );
+    }
+    if let Some(cv) = &report.second_look_cv {
+        println!(
+            "second look at the regex alarms, {}-fold cross-validation (quiets below {:.2}; lowest held-out emergency score {:.2}, margin at least {:.2}): {} of {} emergencies the regexes flag quieted (must be 0); {} of {} other messages would be quieted, {} of the {} the patterns flag without their ignore phrases",
+            crate::dialog::emergency::FOLDS,
+            crate::dialog::emergency::SECOND_LOOK_THRESHOLD,
+            cv.lowest_emergency,
+            crate::dialog::emergency::SECOND_LOOK_MARGIN,
+            cv.emergencies_quieted,
+            cv.emergencies,
+            cv.others_quieted,
+            cv.others,
+            cv.unguarded_quieted,
+            cv.unguarded,
         );
     }
     if let Some(e) = &report.emergency_unseen {
         // Counts only: the messages stay out of the output, so that whoever tunes the words on the
         // misses above does not tune on these too.
         println!(
-            "emergency words on unseen messages (unseen_emergency*.yaml, never tuned on; how the words generalise, not a gate): {} of {} emergencies caught ({:.1}%); {} false alarm(s) in {} other messages ({:.1}%)",
+            "emergency words on unseen messages (unseen_emergency*.yaml, never tuned on; how the words generalise, not a gate): {} of {} emergencies caught ({:.1}%); {} false alarm(s) in {} other messages ({:.1}%); {}",
             e.caught,
             e.emergencies,
             e.recall() * 100.0,
             e.false_alarms.len(),
             e.others,
             e.false_alarm_rate() * 100.0,
+            e.tiers(),
         );
     }
     let mut corpus_ok = true;

@@ -60,6 +60,8 @@ pub struct Params {
     pub quad: f32,
     /// The weight of a cue feature (see [`CUES`]; 0: none).
     pub cue: f32,
+    /// The weight of a framing cue feature (see [`FRAMING_CUES`]; 0: none): the second look's.
+    pub framing: f32,
     /// Keep the average of the weights over the last half of the training (smoother than the last).
     pub average: bool,
 }
@@ -81,8 +83,101 @@ pub const PARAMS: Params = Params {
     tri: 0.35,
     quad: 0.0,
     cue: 1.5,
+    framing: 0.0,
     average: false,
 };
+
+/// The parameters of the [`SecondLook`]: the detector's, with the framing cues.
+pub const LOOK_PARAMS: Params = Params {
+    framing: 2.5,
+    ..PARAMS
+};
+
+/// Words that say how a message is framed, for the [`SecondLook`] only (grouped as [`CUES`], the
+/// words normalised and sorted): a question, thanks for a case now closed, someone offering help,
+/// learning and training. Each group is one feature, so the few examples of each kind teach the
+/// kind.
+pub const FRAMING_CUES: &[(&str, &[&str])] = &[
+    (
+        "question",
+        &[
+            "apa",
+            "apakah",
+            "bagaimana",
+            "berapa",
+            "bisakah",
+            "bolehkah",
+            "dimana",
+            "does",
+            "how",
+            "kapan",
+            "pira",
+            "pripun",
+            "what",
+            "when",
+            "where",
+            "which",
+        ],
+    ),
+    (
+        "resolved",
+        &[
+            "alhamdulillah",
+            "dibebasin",
+            "dibebaskan",
+            "kasih",
+            "matur",
+            "nuwun",
+            "safe",
+            "selamat",
+            "slamet",
+            "thank",
+            "thanks",
+        ],
+    ),
+    (
+        "helper",
+        &[
+            "donasi",
+            "komunitas",
+            "lsm",
+            "ngo",
+            "relawan",
+            "shelter",
+            "sosial",
+            "volunteer",
+        ],
+    ),
+    (
+        "learning",
+        &[
+            "arti",
+            "artinya",
+            "bahasa",
+            "belajar",
+            "blk",
+            "hafalan",
+            "kursus",
+            "latihan",
+            "lpk",
+            "materi",
+            "pelatihan",
+            "sertifikat",
+            "simulasi",
+            "tes",
+            "test",
+            "ujian",
+        ],
+    ),
+];
+
+/// The framing cue group of a word, if any.
+fn framing_of(word: &str) -> Option<&'static str> {
+    FRAMING_CUES
+        .iter()
+        .find(|(_, words)| words.binary_search(&word).is_ok())
+        .map(|(name, _)| *name)
+}
 
 /// Words that say how a message is meant rather than what happened, grouped: each group is one
 /// feature shared by all its words, so the few examples of each kind teach the detector the kind,
@@ -203,7 +298,8 @@ fn cue_of(word: &str) -> Option<&'static str> {
 }
 
 /// One labelled message, normalised (`normalize(clean_text(..))`), with the index in
-/// `Bot::emergency` of the priority-1 category the regexes give it (for an emergency).
+/// `Bot::emergency` of the priority-1 category the regexes give it (if they raise one: for a
+/// non-emergency, a false alarm of the regexes).
 #[derive(Clone, Debug)]
 pub struct Labelled {
     pub norm: String,
@@ -215,6 +311,14 @@ pub struct Labelled {
     pub regex: bool,
     /// Whether the `ignore` phrases took words out of it (see [`MIN_WORDS_AFTER_CUT`]).
     pub cut: bool,
+    /// The normalised message before the `ignore` phrases (what the [`SecondLook`] reads); empty
+    /// for the phrasing corpus' non-emergencies, which it never reads.
+    pub raw: String,
+    /// Whether a priority-1 pattern matches it with no `ignore` phrase blanked: the messages the
+    /// patterns alone would flag, the phrases being their only guard.
+    pub unguarded: bool,
+    /// Whether the regexes' category is one of [`NEVER_QUIETED`].
+    pub never_quieted: bool,
 }
 
 /// The trained detector. `Default` is the empty one, which never raises the alarm.
@@ -554,17 +658,28 @@ pub fn labelled(bot: &Bot, sets: &[(String, bool)], corpus: &[String]) -> Vec<La
     let blanked = |norm: &str| bot.emergency_blanked(norm).into_owned();
     let words = |text: &str| text.split(' ').filter(|w| !w.is_empty()).count();
     let mut out = Vec::with_capacity(sets.len() + corpus.len());
+    let never = |c: Option<usize>| {
+        c.and_then(|c| bot.emergency.get(c))
+            .is_some_and(|c| NEVER_QUIETED.contains(&c.name.as_str()))
+    };
+    let unguarded = |norm: &str| {
+        bot.emergency_hit_unguarded(norm)
+            .is_some_and(|c| c.priority == 1)
+    };
     for (text, emergency) in sets {
         let n = norm(text);
         let regex = p1(&n);
         let b = blanked(&n);
         out.push(Labelled {
             regex: regex.is_some(),
-            category: if *emergency { regex } else { None },
+            category: regex,
             cut: words(&b) < words(&n),
             norm: b,
             emergency: *emergency,
             labelled: true,
+            unguarded: unguarded(&n),
+            never_quieted: never(regex),
+            raw: n,
         });
     }
     for text in corpus {
@@ -578,6 +693,9 @@ pub fn labelled(bot: &Bot, sets: &[(String, bool)], corpus: &[String]) -> Vec<La
             cut: words(&b) < words(&n),
             norm: b,
             labelled: false,
+            unguarded: unguarded(&n),
+            never_quieted: never(category),
+            raw: if category.is_some() { n } else { String::new() },
         });
     }
     out
@@ -597,6 +715,8 @@ pub struct CrossValidation {
     pub false_alarms_combined: usize,
     /// The lowest threshold (in steps of 0.05) whose held-out false alarms stay within the budget.
     pub budget_threshold: f32,
+    /// The [`SecondLook`] of the same folds, at [`SECOND_LOOK_THRESHOLD`].
+    pub second_look: SecondLookCv,
 }
 
 impl CrossValidation {
@@ -633,7 +753,13 @@ pub fn cross_validate_with(
     params: Params,
 ) -> CrossValidation {
     let k = k.max(2);
-    let mut cv = CrossValidation::default();
+    let mut cv = CrossValidation {
+        second_look: SecondLookCv {
+            lowest_emergency: f32::INFINITY,
+            ..SecondLookCv::default()
+        },
+        ..CrossValidation::default()
+    };
     // Held-out scores of the non-emergencies the regexes leave quiet, for the budget threshold.
     let mut quiet_scores: Vec<f32> = Vec::new();
     for fold in 0..k {
@@ -644,18 +770,40 @@ pub fn cross_validate_with(
             .map(|(_, e)| e.clone())
             .collect();
         let model = ExampleAlarm::train_with(&train, threshold, params);
+        // The second look of the same folds: a regex alarm on a non-emergency counts unless it
+        // quiets it, and its own figures (see [`SecondLookCv`]).
+        let look = SecondLook::train(&train, SECOND_LOOK_THRESHOLD);
         for (_, e) in examples
             .iter()
             .enumerate()
             .filter(|(i, e)| i % k == fold && e.labelled)
         {
+            let raw_score = model.score(&e.norm);
             let score = if model.vetoed(&word_hashes(&e.norm)) || fragment(&e.norm, e.cut) {
                 f32::NEG_INFINITY
             } else {
-                model.score(&e.norm).unwrap_or(f32::NEG_INFINITY)
+                raw_score.unwrap_or(f32::NEG_INFINITY)
             };
             let flagged = score >= threshold;
-            let regex = e.regex;
+            let quieted = !e.never_quieted && look.quiets("", &e.raw, raw_score);
+            let look_cv = &mut cv.second_look;
+            if e.emergency && e.regex {
+                look_cv.emergencies += 1;
+                look_cv.emergencies_quieted += usize::from(quieted);
+                if !e.never_quieted
+                    && let Some(s) = look.combined(&e.raw, raw_score)
+                {
+                    look_cv.lowest_emergency = look_cv.lowest_emergency.min(s);
+                }
+            } else if !e.emergency {
+                look_cv.others += 1;
+                look_cv.others_quieted += usize::from(quieted);
+                if e.unguarded {
+                    look_cv.unguarded += 1;
+                    look_cv.unguarded_quieted += usize::from(quieted);
+                }
+            }
+            let regex = e.regex && (e.emergency || !quieted);
             if e.emergency {
                 cv.emergencies += 1;
                 cv.caught_examples += usize::from(flagged);
@@ -677,6 +825,116 @@ pub fn cross_validate_with(
     }
     cv.budget_threshold = t;
     cv
+}
+
+/// The categories the [`SecondLook`] never quiets, whatever its score: a missed one costs a life.
+pub const NEVER_QUIETED: &[&str] = &["bunuh_diri"];
+/// A priority-1 regex alarm whose message the second look scores below this (log-odds of an
+/// emergency) is quieted. Chosen by [`cross_validate`]'s second look: below the lowest score of any
+/// emergency of the held-out folds, by [`SECOND_LOOK_MARGIN`] at least (see `pandu check`).
+pub const SECOND_LOOK_THRESHOLD: f32 = -1.9;
+/// How far below the lowest held-out emergency score [`SECOND_LOOK_THRESHOLD`] must stay (`pandu
+/// check` fails otherwise).
+pub const SECOND_LOOK_MARGIN: f32 = 1.0;
+
+/// A learned second look at the regexes' priority-1 alarms: a model of the same features as the
+/// [`ExampleAlarm`], trained on the messages the alarm is about (the labelled emergencies and the
+/// hard non-emergencies that share their words, plus the phrasing corpus' messages the regexes
+/// flag), read whole (before the `ignore` phrases, which are what failed when a false alarm comes
+/// through). It only quiets an alarm, and only when its score is far below that of every emergency
+/// the cross-validation held out ([`SECOND_LOOK_THRESHOLD`]); never one of [`NEVER_QUIETED`].
+#[derive(Clone, Debug, Default)]
+pub struct SecondLook {
+    model: ExampleAlarm,
+    threshold: f32,
+}
+
+impl SecondLook {
+    /// Trains on `examples` (the detector's; the second look picks its own from them).
+    pub fn train(examples: &[Labelled], threshold: f32) -> SecondLook {
+        SecondLook::train_mode(examples, threshold, 1, LOOK_PARAMS)
+    }
+
+    /// [`SecondLook::train`] with other choices: `corpus` 0 trains on the labelled sets only, 1
+    /// adds the phrasing corpus' messages the regexes flag, 2 the whole corpus.
+    pub fn train_mode(
+        examples: &[Labelled],
+        threshold: f32,
+        corpus: u8,
+        params: Params,
+    ) -> SecondLook {
+        let own: Vec<Labelled> = examples
+            .iter()
+            .filter(|e| e.labelled || (corpus >= 1 && e.emergency) || corpus >= 2)
+            .map(|e| Labelled {
+                norm: if e.raw.is_empty() {
+                    e.norm.clone()
+                } else {
+                    e.raw.clone()
+                },
+                raw: String::new(),
+                ..e.clone()
+            })
+            .collect();
+        let mut model = ExampleAlarm::train_with(&own, threshold, params);
+        // Only the score is read: the examples' word indexes (veto, nearest category) are dropped.
+        model.positives = WordIndex::default();
+        model.negatives = WordIndex::default();
+        model.categories = Vec::new();
+        SecondLook { model, threshold }
+    }
+
+    /// The score of a normalised message (before the `ignore` phrases); `None` when untrained or
+    /// the message is too short to weigh.
+    pub fn score(&self, norm: &str) -> Option<f32> {
+        self.model.score(norm)
+    }
+
+    /// What is held against the threshold: the mean of this model's score of the whole message and
+    /// the example detector's score (`detector`) of what the `ignore` phrases left. Two models
+    /// trained on different messages (the detector also on the ordinary questions of the phrasing
+    /// corpus) err on different messages: the cross-validation's least sure emergencies are less
+    /// low on the mean than on either (BENCHMARKS.md).
+    pub fn combined(&self, norm: &str, detector: Option<f32>) -> Option<f32> {
+        Some((self.score(norm)? + detector?) / 2.0)
+    }
+
+    /// Whether a priority-1 alarm of `category` on `norm` (before the `ignore` phrases) is quieted;
+    /// `detector` is the example detector's score of the blanked message.
+    pub fn quiets(&self, category: &str, norm: &str, detector: Option<f32>) -> bool {
+        !NEVER_QUIETED.contains(&category)
+            && self
+                .combined(norm, detector)
+                .is_some_and(|s| s < self.threshold)
+    }
+}
+
+/// What k-fold cross-validation says of the [`SecondLook`] (only the labelled sets are counted;
+/// [`CrossValidation::second_look`]).
+#[derive(Clone, Debug, Default)]
+pub struct SecondLookCv {
+    /// The held-out emergencies on which a priority-1 regex fires, and how many of them the second
+    /// look would quiet (the gate: none).
+    pub emergencies: usize,
+    pub emergencies_quieted: usize,
+    /// The lowest held-out score of those emergencies (their category not [`NEVER_QUIETED`]).
+    pub lowest_emergency: f32,
+    /// The held-out non-emergencies, and how many it would quiet.
+    pub others: usize,
+    pub others_quieted: usize,
+    /// The held-out non-emergencies a priority-1 pattern flags when the `ignore` phrases are not
+    /// applied (the phrases are their only guard), and how many of those it would quiet.
+    pub unguarded: usize,
+    pub unguarded_quieted: usize,
+}
+
+impl SecondLookCv {
+    /// No held-out emergency quieted, and the threshold at least [`SECOND_LOOK_MARGIN`] below the
+    /// lowest held-out emergency score.
+    pub fn passed(&self) -> bool {
+        self.emergencies_quieted == 0
+            && SECOND_LOOK_THRESHOLD <= self.lowest_emergency - SECOND_LOOK_MARGIN
+    }
 }
 
 /// A blanked message too short to weigh once the `ignore` phrases took words out of it.
@@ -722,6 +980,11 @@ fn vector(norm: &str, params: &Params) -> Vec<(u32, f32)> {
             && let Some(cue) = cue_of(w)
         {
             out.push((hash(b'k', &[cue.as_bytes()]), params.cue));
+        }
+        if params.framing > 0.0
+            && let Some(cue) = framing_of(w)
+        {
+            out.push((hash(b'f', &[cue.as_bytes()]), params.framing));
         }
         if let Some(next) = words.get(i + 1) {
             out.push((
@@ -808,9 +1071,14 @@ pub(super) mod experiment {
     /// held-out phrasing messages (ordinary questions) where the regexes are quiet.
     /// The shipped dialogs, loaded as `pandu serve` loads them.
     pub(in crate::dialog) fn shipped_bot() -> crate::dialog::Bot {
+        bot_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogs"))
+    }
+
+    /// The bot of the dialogs in `dir`, with the shipped config files.
+    fn bot_from(dir: &Path) -> crate::dialog::Bot {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut config = crate::config::Config::default();
-        config.dialogs.dir = root.join("dialogs");
+        config.dialogs.dir = dir.to_path_buf();
         config.dialogs.facts_file = root.join("config/facts.yaml");
         config.cases.contacts_file = root.join("config/contacts.yaml");
         let tmp = tempfile::tempdir().unwrap();
@@ -871,6 +1139,240 @@ pub(super) mod experiment {
                     println!("FOLD false alarm {:?} | {}", model.score(&e.norm), e.norm);
                 } else if e.emergency && !flagged && !e.regex {
                     println!("FOLD missed {:?} | {}", model.score(&e.norm), e.norm);
+                }
+            }
+        }
+    }
+
+    /// The second look's held-out scores (`cargo test --lib emergency::experiment::second_look --
+    /// --ignored --nocapture`): for a few variants, the lowest held-out score of an emergency the
+    /// regexes flag (overall and by category, [`NEVER_QUIETED`] left out), and how many held-out
+    /// non-emergencies score a margin of 1 below it (all, and those the patterns flag without their
+    /// `ignore` phrases). `SECOND_DIALOGS` may name another dialogs folder (e.g. a copy without a
+    /// new set, to measure it unseen); `SECOND_FILE` a labelled set scored by the full model.
+    #[test]
+    #[ignore]
+    fn second_look() {
+        let root = std::env::var("SECOND_DIALOGS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogs"));
+        let bot = bot_from(&root);
+        let all = crate::dialog::loader::emergency_labelled(&root.join("tests"), &bot);
+        let file: Vec<Labelled> = match std::env::var("SECOND_FILE") {
+            Ok(file) => {
+                let text = std::fs::read_to_string(&file).unwrap();
+                let set: Set = serde_saphyr::from_str(&text).unwrap();
+                let sets: Vec<(String, bool)> = set
+                    .emergency
+                    .into_iter()
+                    .map(|t| (t, true))
+                    .chain(set.not_emergency.into_iter().map(|t| (t, false)))
+                    .collect();
+                labelled(&bot, &sets, &[])
+            }
+            Err(_) => Vec::new(),
+        };
+        let category = |raw: &str| {
+            bot.emergency_hit(raw)
+                .filter(|c| c.priority == 1)
+                .or_else(|| bot.emergency_hit_unguarded(raw))
+                .map(|c| c.name.clone())
+                .unwrap_or_default()
+        };
+        if std::env::var("SECOND_COMBINE").is_ok() {
+            let detectors: Vec<ExampleAlarm> = (0..FOLDS)
+                .map(|fold| {
+                    let train: Vec<Labelled> = all
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % FOLDS != fold)
+                        .map(|(_, e)| e.clone())
+                        .collect();
+                    ExampleAlarm::train(&train, THRESHOLD)
+                })
+                .collect();
+            let det = &bot.emergency_examples;
+            let file_fa: Vec<&Labelled> = file
+                .iter()
+                .filter(|e| {
+                    !e.emergency
+                        && bot.emergency_hit(&e.raw).is_some_and(|c| c.priority == 1)
+                        && det.alarm(&e.norm).is_none()
+                })
+                .collect();
+            let file_em: Vec<&Labelled> = file.iter().filter(|e| e.emergency).collect();
+            for framing in [2.5f32, 4.0, 6.0] {
+                let params = Params { framing, ..PARAMS };
+                // (mean score, emergency, unguarded, raw)
+                let mut held: Vec<(f32, bool, bool, String)> = Vec::new();
+                for (fold, detector) in detectors.iter().enumerate() {
+                    let train: Vec<Labelled> = all
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % FOLDS != fold)
+                        .map(|(_, e)| e.clone())
+                        .collect();
+                    let look = SecondLook::train_mode(&train, 0.0, 1, params);
+                    for (_, e) in all
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, e)| i % FOLDS == fold && e.labelled)
+                    {
+                        let never = e
+                            .category
+                            .and_then(|c| bot.emergency.get(c))
+                            .is_some_and(|c| NEVER_QUIETED.contains(&c.name.as_str()));
+                        if e.emergency && (!e.regex || never) {
+                            continue;
+                        }
+                        let s = look
+                            .combined(&e.raw, detector.score(&e.norm))
+                            .unwrap_or(f32::INFINITY);
+                        held.push((s, e.emergency, e.unguarded, e.raw.clone()));
+                    }
+                }
+                let look = SecondLook::train_mode(&all, 0.0, 1, params);
+                let mean = |e: &Labelled| {
+                    look.combined(&e.raw, det.score(&e.norm))
+                        .unwrap_or(f32::INFINITY)
+                };
+                let low = held
+                    .iter()
+                    .filter(|h| h.1)
+                    .map(|h| h.0)
+                    .fold(f32::INFINITY, f32::min);
+                let t = low - 1.0;
+                let o = held.iter().filter(|h| !h.1 && h.0 < t).count();
+                let u = held.iter().filter(|h| !h.1 && h.2 && h.0 < t).count();
+                let f = file_fa.iter().filter(|e| mean(e) < t).count();
+                let fe = file_em
+                    .iter()
+                    .map(|e| mean(e))
+                    .fold(f32::INFINITY, f32::min);
+                println!(
+                    "   framing {framing}: lowest {low:.2}: others {o}, unguarded {u}, file fa {f}/{}, file's lowest emergency {fe:.2}",
+                    file_fa.len()
+                );
+                if std::env::var("SECOND_VERBOSE").is_ok() {
+                    let mut lows: Vec<_> = held.iter().filter(|h| h.1).collect();
+                    lows.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    for h in lows.iter().take(5) {
+                        println!("     low emergency {:.2} | {}", h.0, h.3);
+                    }
+                    for e in &file_fa {
+                        println!("     FA {:.2} | {}", mean(e), e.raw);
+                    }
+                }
+            }
+            return;
+        }
+        let variants = [
+            ("corpus emergencies", 1u8, PARAMS),
+            ("labelled only", 0, PARAMS),
+            ("whole corpus", 2, PARAMS),
+            (
+                "corpus emergencies, tri 0.5",
+                1,
+                Params { tri: 0.5, ..PARAMS },
+            ),
+            (
+                "corpus emergencies, pair 1.0",
+                1,
+                Params {
+                    pair: 1.0,
+                    ..PARAMS
+                },
+            ),
+        ];
+        for (name, corpus, params) in variants {
+            // (score, emergency, unguarded, category, raw)
+            let mut held: Vec<(f32, bool, bool, String, String)> = Vec::new();
+            for fold in 0..FOLDS {
+                let train: Vec<Labelled> = all
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % FOLDS != fold)
+                    .map(|(_, e)| e.clone())
+                    .collect();
+                let look = SecondLook::train_mode(&train, 0.0, corpus, params);
+                for (_, e) in all
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, e)| i % FOLDS == fold && e.labelled)
+                {
+                    if e.emergency && !e.regex {
+                        continue;
+                    }
+                    let s = look.score(&e.raw).unwrap_or(f32::INFINITY);
+                    held.push((s, e.emergency, e.unguarded, category(&e.raw), e.raw.clone()));
+                }
+            }
+            let full = SecondLook::train_mode(&all, 0.0, corpus, params);
+            let file_scored: Vec<(f32, bool, bool, String)> = file
+                .iter()
+                .map(|e| {
+                    let (hit, tier) = bot.emergency_verdict(&e.raw);
+                    let regex_fa = !e.emergency
+                        && tier == crate::dialog::model::AlarmTier::Regex
+                        && hit.is_some_and(|c| c.priority == 1);
+                    (
+                        full.score(&e.raw).unwrap_or(f32::INFINITY),
+                        e.emergency,
+                        regex_fa,
+                        category(&e.raw),
+                    )
+                })
+                .collect();
+            let kept = |c: &str| !NEVER_QUIETED.contains(&c);
+            let lowest = |c: Option<&str>| {
+                held.iter()
+                    .filter(|h| h.1 && kept(&h.3) && c.is_none_or(|c| h.3 == c))
+                    .map(|h| h.0)
+                    .fold(f32::INFINITY, f32::min)
+            };
+            let global = lowest(None) - 1.0;
+            let by_cat = |c: &str| {
+                let l = lowest(Some(c));
+                if !kept(c) {
+                    f32::NEG_INFINITY
+                } else if l.is_finite() {
+                    global.max(l - 1.0)
+                } else {
+                    global
+                }
+            };
+            let count = |t: &dyn Fn(&str) -> f32| {
+                let others = held.iter().filter(|h| !h.1 && h.0 < t(&h.3)).count();
+                let ung = held.iter().filter(|h| !h.1 && h.2 && h.0 < t(&h.3)).count();
+                let fe = file_scored.iter().filter(|f| f.1 && f.0 < t(&f.3)).count();
+                let ffa = file_scored.iter().filter(|f| f.2 && f.0 < t(&f.3)).count();
+                format!(
+                    "others {others}, unguarded {ung}; file: emergencies {fe}, regex false alarms {ffa}"
+                )
+            };
+            let n_fa = file_scored.iter().filter(|f| f.2).count();
+            let fmin = file_scored
+                .iter()
+                .filter(|f| f.1)
+                .map(|f| f.0)
+                .fold(f32::INFINITY, f32::min);
+            println!(
+                "== {name}: lowest {:.2}, file's lowest emergency {fmin:.2}, file regex false alarms {n_fa}\n   global {global:.2}: {}\n   by category: {}",
+                global + 1.0,
+                count(&|c| if kept(c) { global } else { f32::NEG_INFINITY }),
+                count(&by_cat),
+            );
+            for c in &bot.emergency {
+                if c.priority == 1 {
+                    print!(" {} {:.2};", c.name, lowest(Some(&c.name)));
+                }
+            }
+            println!();
+            if std::env::var("SECOND_VERBOSE").is_ok() {
+                for (e, f) in file.iter().zip(&file_scored) {
+                    if f.2 {
+                        println!("   FA {:.2} {} | {}", f.0, f.3, e.raw);
+                    }
                 }
             }
         }
@@ -1043,6 +1545,87 @@ mod tests {
         }
     }
 
+    /// Written for this test (in no labelled file): a fire drill and a language exam, on which
+    /// the regexes fire, are quieted by the second look; emergencies with the same words are not.
+    #[test]
+    fn the_second_look_quiets_a_sure_non_emergency_and_never_an_emergency_like_it() {
+        let bot = shipped_bot();
+        let p1 = |text: &str| {
+            bot.emergency_alarm(&norm(&bot, text))
+                .is_some_and(|c| c.priority == 1)
+        };
+        for quiet in [
+            "simulasi evakuasi kebakaran di blk minggu depan wajib ikut ga",
+            "ujian bahasa arti kata dipukul dalam bahasa mandarin apa",
+        ] {
+            let n = norm(&bot, quiet);
+            assert!(
+                bot.emergency_hit(&n).is_some_and(|c| c.priority == 1),
+                "no regex fires on {quiet:?}: pick another message"
+            );
+            assert_eq!(
+                bot.emergency_verdict(&n).1,
+                crate::dialog::model::AlarmTier::Quieted,
+                "{quiet:?}"
+            );
+            assert!(!p1(quiet), "false alarm on {quiet:?}");
+        }
+        for alarm in [
+            "adik saya dipukul majikan sampai berdarah tolong",
+            "kakak sy meninggal di taiwan tadi pagi, jenazahnya gimana",
+            "adik sy bilang mau bunuh diri aja, tolong bu",
+        ] {
+            assert!(p1(alarm), "missed {alarm:?}");
+        }
+    }
+
+    #[test]
+    fn a_never_quieted_category_is_never_quieted_and_exists() {
+        let bot = shipped_bot();
+        for name in NEVER_QUIETED {
+            assert!(
+                bot.emergency
+                    .iter()
+                    .any(|c| c.name == *name && c.priority == 1),
+                "{name} is no priority-1 category of _emergency.yaml"
+            );
+        }
+        // Whatever the score, even on a model that quiets everything it scores.
+        let look = SecondLook {
+            model: ExampleAlarm::train(&small_set(), 0.0),
+            threshold: f32::INFINITY,
+        };
+        let text = "adik saya dipukul majikan setiap hari";
+        assert!(look.quiets("kekerasan", text, Some(0.0)));
+        assert!(!look.quiets("bunuh_diri", text, Some(0.0)));
+        // No detector score (too short): never quieted.
+        assert!(!look.quiets("kekerasan", text, None));
+    }
+
+    #[test]
+    fn the_second_look_gate_fails_on_a_quieted_emergency_or_a_thin_margin() {
+        let ok = SecondLookCv {
+            emergencies: 10,
+            lowest_emergency: SECOND_LOOK_THRESHOLD + SECOND_LOOK_MARGIN + 0.5,
+            ..SecondLookCv::default()
+        };
+        assert!(ok.passed());
+        assert!(
+            !SecondLookCv {
+                emergencies_quieted: 1,
+                ..ok.clone()
+            }
+            .passed()
+        );
+        assert!(
+            !SecondLookCv {
+                lowest_emergency: SECOND_LOOK_THRESHOLD + SECOND_LOOK_MARGIN / 2.0,
+                ..ok
+            }
+            .passed()
+        );
+    }
+
     fn example(text: &str, emergency: bool) -> Labelled {
         Labelled {
             norm: text.to_string(),
@@ -1051,6 +1634,9 @@ mod tests {
             labelled: true,
             regex: false,
             cut: false,
+            raw: text.to_string(),
+            unguarded: false,
+            never_quieted: false,
         }
     }
 

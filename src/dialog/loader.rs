@@ -1261,6 +1261,7 @@ impl Cx<'_> {
             markup_vars: actions.markup_vars(),
             emergency_ignore,
             emergency_examples: Default::default(),
+            emergency_second_look: Default::default(),
         };
         self.check_photo_nodes(&bot, &bot_file);
         // A typed menu label is compared with the labels normalised once here, not on every message.
@@ -1302,6 +1303,8 @@ impl Cx<'_> {
         let labelled = label_examples(&mut bot, &serving, &sets, &corpus);
         let examples =
             super::emergency::ExampleAlarm::train(&labelled, super::emergency::THRESHOLD);
+        let second_look =
+            super::emergency::SecondLook::train(&labelled, super::emergency::SECOND_LOOK_THRESHOLD);
         drop(labelled);
         for (file, loc) in unread {
             // A log line for `pandu serve` (which keeps no warnings), a warning for `pandu check`
@@ -1324,6 +1327,7 @@ impl Cx<'_> {
         bot.emergency_patterns = serving.0;
         bot.emergency_ignore = serving.1;
         bot.emergency_examples = examples;
+        bot.emergency_second_look = second_look;
         for name in &bot.flow_order {
             if let Some(flow) = bot.flows.get(name) {
                 for t in &flow.triggers {

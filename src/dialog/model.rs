@@ -228,6 +228,9 @@ pub struct Bot {
     /// The example-based emergency detector (`dialogs/tests/emergency*.yaml` and the phrasing
     /// corpus): raises the alarm where no regex does ([`Bot::emergency_alarm`]).
     pub emergency_examples: super::emergency::ExampleAlarm,
+    /// The second look at a priority-1 regex alarm ([`super::emergency::SecondLook`]): quiets it
+    /// when very sure the message is no emergency.
+    pub emergency_second_look: super::emergency::SecondLook,
     /// Every flow trigger behind one literal prefilter; `trigger_owner[i]` is the flow and the regex
     /// (shared with the index) of pattern `i`.
     pub trigger_set: PatternIndex,
@@ -298,21 +301,60 @@ impl Bot {
         }
     }
 
-    /// What the step acts on: the regexes' category when it is priority 1, else a priority-1
-    /// category when the example detector raises the alarm (that of the nearest emergency
-    /// example), else the regexes' lower-priority category if any.
+    /// What the step acts on: the regexes' category when it is priority 1 (unless the second look
+    /// quiets it), else a priority-1 category when the example detector raises the alarm (that of
+    /// the nearest emergency example), else the regexes' lower-priority category if any.
     pub fn emergency_alarm(&self, norm: &str) -> Option<&EmergencyCategory> {
+        self.emergency_verdict(norm).0
+    }
+
+    /// [`Bot::emergency_alarm`] and which tier decided it (for `pandu check`'s figures).
+    pub fn emergency_verdict(&self, norm: &str) -> (Option<&EmergencyCategory>, AlarmTier) {
         let (hit, blanked) = self.emergency_hit_blanked(norm);
-        if hit.is_some_and(|c| c.priority == 1) {
-            return hit;
-        }
         // Whether the `ignore` phrases took words out (then a short remainder stays quiet).
         let words = |t: &str| t.split(' ').filter(|w| !w.is_empty()).count();
         let cut = matches!(blanked, std::borrow::Cow::Owned(_)) && words(&blanked) < words(norm);
-        self.emergency_examples
-            .alarm_after_cut(&blanked, cut)
-            .and_then(|c| self.emergency.get(c))
-            .or(hit)
+        let examples = || {
+            self.emergency_examples
+                .alarm_after_cut(&blanked, cut)
+                .and_then(|c| self.emergency.get(c))
+        };
+        if let Some(c) = hit.filter(|c| c.priority == 1) {
+            // The second look reads the whole message (what the `ignore` phrases left did not
+            // explain the words away) and the detector's score of what they left; the example
+            // detector may still raise the alarm.
+            let detector = self.emergency_examples.score(&blanked);
+            if !self.emergency_second_look.quiets(&c.name, norm, detector) {
+                return (hit, AlarmTier::Regex);
+            }
+            return match examples() {
+                Some(e) => (Some(e), AlarmTier::Examples),
+                None => (None, AlarmTier::Quieted),
+            };
+        }
+        match examples() {
+            Some(e) => (Some(e), AlarmTier::Examples),
+            None => (hit, AlarmTier::Regex),
+        }
+    }
+
+    /// The regexes' most urgent category with no `ignore` phrase blanked (nor the split passives
+    /// joined): what the patterns alone flag, for the second look's figures.
+    pub fn emergency_hit_unguarded(&self, norm: &str) -> Option<&EmergencyCategory> {
+        let mut order: Vec<(u8, usize, usize)> = self
+            .emergency_patterns
+            .candidates(norm)
+            .into_iter()
+            .filter_map(|i| {
+                let c = *self.emergency_owner.get(i)?;
+                Some((self.emergency.get(c)?.priority, c, i))
+            })
+            .collect();
+        order.sort_unstable();
+        order
+            .into_iter()
+            .find(|&(_, _, i)| self.emergency_patterns.is_match(i, norm))
+            .and_then(|(_, c, _)| self.emergency.get(c))
     }
 
     /// The message with the emergency `ignore` phrases blanked out, as the regexes see it: what
@@ -731,6 +773,17 @@ pub const REQUIRED_TEXTS: &[&str] = &[
 /// The bot texts `_bot.yaml` must define when a node has `photo:`: "reading your picture" and "could not
 /// read it, please type or paste the text".
 pub const PHOTO_TEXTS: &[&str] = &["photo_reading", "photo_unreadable"];
+
+/// Which part decided [`Bot::emergency_verdict`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlarmTier {
+    /// The regexes (their category, or none at all).
+    Regex,
+    /// The example detector raised a priority-1 alarm.
+    Examples,
+    /// A priority-1 regex alarm the second look quieted (and the detector did not raise).
+    Quieted,
+}
 
 /// Emergency words of one report category (`dialogs/_emergency.yaml`).
 #[derive(Clone, Debug)]

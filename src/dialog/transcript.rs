@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::actions::Actions;
 use super::io::{Input, InputKind, Lang, Session};
-use super::model::{Bot, REPLY_MAX_CHARS};
+use super::model::{AlarmTier, Bot, REPLY_MAX_CHARS};
 use super::runtime::{StepEnv, step};
 use crate::storage::{Channel, UserKey};
 
@@ -60,6 +60,13 @@ pub struct EmergencyResult {
     pub false_alarms: Vec<(String, String)>,
     /// Emergencies that did not raise the alarm, with the lower-priority category seen if any.
     pub missed: Vec<(String, String)>,
+    /// Of `caught` and of `false_alarms`, how many the example detector raised (the rest are the
+    /// regexes').
+    pub caught_examples: usize,
+    pub false_alarms_examples: usize,
+    /// Priority-1 regex alarms the second look quieted, on emergencies and on the others.
+    pub quieted_emergencies: usize,
+    pub quieted_others: usize,
 }
 
 impl EmergencyResult {
@@ -69,6 +76,20 @@ impl EmergencyResult {
         } else {
             self.caught as f64 / self.emergencies as f64
         }
+    }
+
+    /// The figures by tier: "caught: regex tier N, detector M; false alarms: regex tier N, detector
+    /// M; second look quieted N emergencies, M others" (counts only).
+    pub fn tiers(&self) -> String {
+        format!(
+            "caught: regex tier {}, detector {}; false alarms: regex tier {}, detector {}; second look quieted {} emergencies, {} others",
+            self.caught - self.caught_examples,
+            self.caught_examples,
+            self.false_alarms.len() - self.false_alarms_examples,
+            self.false_alarms_examples,
+            self.quieted_emergencies,
+            self.quieted_others,
+        )
     }
 
     pub fn false_alarm_rate(&self) -> f64 {
@@ -95,26 +116,37 @@ pub fn run_emergency(bot: &Bot, emergency: &[String], others: &[String]) -> Emer
     // Named "category (examples)" when only the example detector raised it.
     let alarm = |text: &str| {
         let norm = super::normalize::normalize(&super::runtime::clean_text(text), &bot.lexicon);
-        let regex = bot.emergency_hit(&norm).filter(|c| c.priority == 1);
-        bot.emergency_alarm(&norm).map(|c| {
-            let name = if regex.is_none() && c.priority == 1 {
+        let (category, tier) = bot.emergency_verdict(&norm);
+        let by_examples = tier == AlarmTier::Examples;
+        let alarm = category.map(|c| {
+            let name = if by_examples && c.priority == 1 {
                 format!("{} (examples)", c.name)
             } else {
                 c.name.clone()
             };
             (c.priority == 1, name)
-        })
+        });
+        (alarm, by_examples, tier == AlarmTier::Quieted)
     };
     for text in emergency {
-        match alarm(text) {
-            Some((true, _)) => result.caught += 1,
+        let (hit, by_examples, quieted) = alarm(text);
+        result.quieted_emergencies += usize::from(quieted);
+        match hit {
+            Some((true, _)) => {
+                result.caught += 1;
+                result.caught_examples += usize::from(by_examples);
+            }
             Some((false, name)) => result.missed.push((text.clone(), name)),
+            None if quieted => result.missed.push((text.clone(), "(quieted)".into())),
             None => result.missed.push((text.clone(), "-".into())),
         }
     }
     for text in others {
-        if let Some((true, name)) = alarm(text) {
+        let (hit, by_examples, quieted) = alarm(text);
+        result.quieted_others += usize::from(quieted);
+        if let Some((true, name)) = hit {
             result.false_alarms.push((text.clone(), name));
+            result.false_alarms_examples += usize::from(by_examples);
         }
     }
     result
@@ -328,6 +360,8 @@ pub struct TestReport {
     pub emergency_unseen: Option<EmergencyResult>,
     /// k-fold cross-validation of the example-based emergency detector on its labelled examples.
     pub emergency_cv: Option<super::emergency::CrossValidation>,
+    /// k-fold cross-validation of the second look at the regex alarms, at the bot's threshold.
+    pub second_look_cv: Option<super::emergency::SecondLookCv>,
     /// Files that could not be read or parsed.
     pub errors: Vec<String>,
 }
@@ -345,10 +379,16 @@ impl TestReport {
                 .as_ref()
                 .is_none_or(|p| p.accuracy() >= HELDOUT_TARGET)
             && self.emergency.as_ref().is_none_or(EmergencyResult::passed)
+            // The example part within its budget; regex OR examples (the regex alarms the
+            // held-out second look leaves) within the issue's target: the labelled sets are no
+            // longer free of regex false alarms by construction (emergency_guard10.yaml was
+            // measured before any rule and left so).
             && self.emergency_cv.as_ref().is_none_or(|cv| {
-                cv.false_alarm_rate_combined() <= super::emergency::CV_FALSE_ALARM_BUDGET
+                cv.false_alarm_rate_examples() <= super::emergency::CV_FALSE_ALARM_BUDGET
+                    && cv.false_alarm_rate_combined() <= FALSE_ALARM_TARGET
                     && cv.recall_examples() >= EXAMPLE_CV_RECALL_FLOOR
             })
+            && self.second_look_cv.as_ref().is_none_or(|cv| cv.passed())
     }
 
     /// The matcher's figures on the corpus (None without examples or corpus).
@@ -375,11 +415,13 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
     files.sort();
     let examples = super::loader::emergency_labelled(dir, bot);
     if examples.iter().any(|e| e.labelled) {
-        report.emergency_cv = Some(super::emergency::cross_validate(
+        let cv = super::emergency::cross_validate(
             &examples,
             super::emergency::FOLDS,
             super::emergency::THRESHOLD,
-        ));
+        );
+        report.second_look_cv = Some(cv.second_look.clone());
+        report.emergency_cv = Some(cv);
     }
     for file in files {
         let text = match std::fs::read_to_string(&file) {
@@ -409,6 +451,10 @@ pub fn run_dir(dir: &Path, bot: &Bot, actions: &Actions) -> TestReport {
                     merged.others += r.others;
                     merged.false_alarms.extend(r.false_alarms);
                     merged.missed.extend(r.missed);
+                    merged.caught_examples += r.caught_examples;
+                    merged.false_alarms_examples += r.false_alarms_examples;
+                    merged.quieted_emergencies += r.quieted_emergencies;
+                    merged.quieted_others += r.quieted_others;
                 }
                 Err(e) => report.errors.push(located(&file, &e)),
             }
@@ -810,6 +856,16 @@ mod tests {
         let report = run_dir(dir.path(), &bot, &actions);
         let unseen = report.emergency_unseen.as_ref().unwrap();
         assert_eq!((unseen.caught, unseen.emergencies), (1, 2));
+        // The fixture has no detector: the one caught is the regexes'.
+        assert_eq!(
+            (unseen.caught_examples, unseen.false_alarms_examples),
+            (0, 0)
+        );
+        assert!(
+            unseen
+                .tiers()
+                .starts_with("caught: regex tier 1, detector 0;")
+        );
         assert!(report.emergency.is_none());
         assert!(report.passed(), "an unseen set measures, it does not gate");
         // The same messages as a tuned set gate the check: the miss fails it.
