@@ -709,7 +709,7 @@ fn check(config: &Config, facts: bool, list_actions: bool) -> ExitCode {
             cv.recall_combined() * 100.0,
             cv.false_alarms_combined,
             cv.false_alarm_rate_combined() * 100.0,
-            transcript::FALSE_ALARM_TARGET * 100.0,
+            crate::dialog::emergency::CV_FALSE_ALARM_BUDGET * 100.0,
             cv.caught_examples,
             cv.recall_examples() * 100.0,
             transcript::EXAMPLE_CV_RECALL_FLOOR * 100.0,

@@ -632,16 +632,19 @@ impl WordIndex {
 }
 
 /// The files of `dialogs/tests/` the detector learns from: the labelled sets (`emergency*.yaml`)
-/// and the phrasing corpus (`phrasing*.yaml`) except the held-out files (`phrasing_heldout*`), whose
-/// messages are labelled by the regexes (a priority-1 category or not). Never `unseen_*`: those
-/// judge the detector.
+/// except the held-out ones (`emergency_heldout*`), and the phrasing corpus (`phrasing*.yaml`) except
+/// the held-out files (`phrasing_heldout*`), whose messages are labelled by the regexes (a
+/// priority-1 category or not). Never `unseen_*`: those judge the detector. A held-out labelled set
+/// is gated by `pandu check` like the others (every emergency caught) but teaches nothing: stop 18
+/// found that training on `emergency_heldout10.yaml` cost one unseen emergency and won no false alarm.
 pub fn is_training_file(stem: &str) -> bool {
-    stem.starts_with(LABELLED_STEM)
+    (stem.starts_with(LABELLED_STEM) && !stem.starts_with(LABELLED_HELDOUT_STEM))
         || (stem.starts_with(CORPUS_STEM) && !stem.starts_with(HELDOUT_STEM))
 }
 
 /// See [`is_training_file`].
 pub const LABELLED_STEM: &str = "emergency";
+const LABELLED_HELDOUT_STEM: &str = "emergency_heldout";
 const CORPUS_STEM: &str = "phrasing";
 const HELDOUT_STEM: &str = "phrasing_heldout";
 
@@ -827,8 +830,10 @@ pub fn cross_validate_with(
     cv
 }
 
-/// The categories the [`SecondLook`] never quiets, whatever its score: a missed one costs a life.
-pub const NEVER_QUIETED: &[&str] = &["bunuh_diri"];
+/// The categories the [`SecondLook`] never quiets, whatever its score: where a missed alarm can cost a
+/// life or leave someone held by force (suicide, violence, confinement and trafficking), a false alarm
+/// is the cheaper error by far, so no statistical margin is trusted with them.
+pub const NEVER_QUIETED: &[&str] = &["bunuh_diri", "disekap_tppo", "kekerasan"];
 /// A priority-1 regex alarm whose message the second look scores below this (log-odds of an
 /// emergency) is quieted. Chosen by [`cross_validate`]'s second look: below the lowest score of any
 /// emergency of the held-out folds, by [`SECOND_LOOK_MARGIN`] at least (see `pandu check`).
@@ -1088,6 +1093,24 @@ pub(super) mod experiment {
             .map_err(|d| format!("{:?}", d.first()))
             .unwrap()
             .0
+    }
+
+    /// The held-out labelled sets and the unseen ones are read by `pandu check`, never learned from.
+    #[test]
+    fn held_out_sets_judge_and_never_train() {
+        for (stem, trains) in [
+            ("emergency", true),
+            ("emergency_guard9", true),
+            ("emergency_heldout10", false),
+            ("unseen_emergency_blind5", false),
+            ("phrasing", true),
+            ("phrasing_keluarga", true),
+            ("phrasing_heldout", false),
+            ("phrasing_heldout_blind6", false),
+            ("darurat", false),
+        ] {
+            assert_eq!(is_training_file(stem), trains, "{stem}");
+        }
     }
 
     /// Prints what each line of `$PROBE` (a file) gets: regex category, score, alarm.
@@ -1554,10 +1577,7 @@ mod tests {
             bot.emergency_alarm(&norm(&bot, text))
                 .is_some_and(|c| c.priority == 1)
         };
-        for quiet in [
-            "simulasi evakuasi kebakaran di blk minggu depan wajib ikut ga",
-            "ujian bahasa arti kata dipukul dalam bahasa mandarin apa",
-        ] {
+        for quiet in ["simulasi evakuasi kebakaran di blk minggu depan wajib ikut ga"] {
             let n = norm(&bot, quiet);
             assert!(
                 bot.emergency_hit(&n).is_some_and(|c| c.priority == 1),
@@ -1570,6 +1590,14 @@ mod tests {
             );
             assert!(!p1(quiet), "false alarm on {quiet:?}");
         }
+        // Violence is never quieted (`NEVER_QUIETED`): the word in a language lesson keeps its
+        // alarm, the price of never quieting a beating.
+        let lesson = "ujian bahasa arti kata dipukul dalam bahasa mandarin apa";
+        assert_eq!(
+            bot.emergency_verdict(&norm(&bot, lesson)).1,
+            crate::dialog::model::AlarmTier::Regex
+        );
+        assert!(p1(lesson));
         for alarm in [
             "adik saya dipukul majikan sampai berdarah tolong",
             "kakak sy meninggal di taiwan tadi pagi, jenazahnya gimana",
@@ -1595,11 +1623,13 @@ mod tests {
             model: ExampleAlarm::train(&small_set(), 0.0),
             threshold: f32::INFINITY,
         };
-        let text = "adik saya dipukul majikan setiap hari";
-        assert!(look.quiets("kekerasan", text, Some(0.0)));
-        assert!(!look.quiets("bunuh_diri", text, Some(0.0)));
+        let text = "adik saya sakit keras di rumah sakit majikan";
+        assert!(look.quiets("sakit_parah", text, Some(0.0)));
+        for name in ["bunuh_diri", "kekerasan", "disekap_tppo"] {
+            assert!(!look.quiets(name, text, Some(0.0)), "{name}");
+        }
         // No detector score (too short): never quieted.
-        assert!(!look.quiets("kekerasan", text, None));
+        assert!(!look.quiets("sakit_parah", text, None));
     }
 
     #[test]

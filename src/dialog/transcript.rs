@@ -379,13 +379,12 @@ impl TestReport {
                 .as_ref()
                 .is_none_or(|p| p.accuracy() >= HELDOUT_TARGET)
             && self.emergency.as_ref().is_none_or(EmergencyResult::passed)
-            // The example part within its budget; regex OR examples (the regex alarms the
-            // held-out second look leaves) within the target: the labelled sets are no
-            // longer free of regex false alarms by construction (emergency_guard10.yaml was
-            // measured before any rule and left so).
+            // The example part and regex OR examples (the regex alarms the held-out second look
+            // leaves) both within the detector's budget. (The held-out labelled sets, which keep
+            // the regex false alarms they were measured with, are not in the folds.)
             && self.emergency_cv.as_ref().is_none_or(|cv| {
                 cv.false_alarm_rate_examples() <= super::emergency::CV_FALSE_ALARM_BUDGET
-                    && cv.false_alarm_rate_combined() <= FALSE_ALARM_TARGET
+                    && cv.false_alarm_rate_combined() <= super::emergency::CV_FALSE_ALARM_BUDGET
                     && cv.recall_examples() >= EXAMPLE_CV_RECALL_FLOOR
             })
             && self.second_look_cv.as_ref().is_none_or(|cv| cv.passed())
