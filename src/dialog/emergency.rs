@@ -1577,7 +1577,8 @@ mod tests {
             bot.emergency_alarm(&norm(&bot, text))
                 .is_some_and(|c| c.priority == 1)
         };
-        for quiet in ["simulasi evakuasi kebakaran di blk minggu depan wajib ikut ga"] {
+        {
+            let quiet = "simulasi evakuasi kebakaran di blk minggu depan wajib ikut ga";
             let n = norm(&bot, quiet);
             assert!(
                 bot.emergency_hit(&n).is_some_and(|c| c.priority == 1),
