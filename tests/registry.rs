@@ -370,6 +370,46 @@ fn a_licence_number_with_another_name_says_the_number_is_someone_elses() {
     }
     // Same digits under another prefix: not the number, shown to compare.
     assert_eq!(ask(&check, "B.77/2019").outcome, "close");
+    // Letters the registered number does not have, or lacks ("KEP.101/2019" on a flyer when the
+    // licence is "KEP.101/PPTKIS/2019"): the digits agree, the number does not; never "licensed".
+    for query in ["KEP.77/PPTKIS/2019", "kep 77 pptkis 2019", "SIUP B 77/2019"] {
+        let result = ask(&check, query);
+        assert_eq!(result.outcome, "close", "{query}");
+        assert_eq!(
+            var(&result, "agency_name"),
+            "",
+            "{query}: no answer names a company"
+        );
+    }
+}
+
+/// A CV is not the PT of the same name (found by playing the bot as a user, stop 18: "CV Bina Karya
+/// Mandiri Sejahtera" was answered "licensed, exact match" for the PT): the closest, never an answer.
+#[test]
+fn another_legal_form_is_another_company() {
+    let world = World::with_listing();
+    let check = world.check();
+    for query in [
+        "CV Sukses Mandiri Utama",
+        "cv. sukses mandiri utama",
+        "Sukses Mandiri Utama, CV",
+    ] {
+        let result = ask(&check, query);
+        assert_eq!(result.outcome, "close", "{query}");
+        assert_eq!(
+            var(&result, "agency_name"),
+            "",
+            "{query}: no answer names a company"
+        );
+    }
+    // The PT itself, with or without its form, is still the company.
+    for query in [
+        "PT Sukses Mandiri Utama",
+        "Sukses Mandiri Utama",
+        "P.T. SUKSES MANDIRI UTAMA",
+    ] {
+        assert_eq!(ask(&check, query).outcome, "licensed", "{query}");
+    }
 }
 
 #[test]

@@ -22,7 +22,8 @@
 use std::collections::HashMap;
 
 use super::normalize::{
-    allowed_edits, bounded_distance, licence_key, licence_number_key, name_key, name_words,
+    allowed_edits, bounded_distance, legal_form, licence_key, licence_number_key, name_key,
+    name_words,
 };
 use super::record::{Company, SnapshotMeta};
 
@@ -341,6 +342,22 @@ impl Index {
         }
         let mut result = self.search_name(&words);
         result.typed_name = typed_name;
+        // "CV Bina Karya" is not "PT Bina Karya": the name without its legal form is the same, the
+        // company is not (a P3MI is a PT; a CV of that name is another business). A legal form typed
+        // that is not the registered one's makes an exact name only the closest, never an answer.
+        if matches!(result.verdict, Verdict::Match | Verdict::SameName)
+            && let Some(typed_form) = legal_form(query)
+            && result
+                .candidates
+                .iter()
+                .any(|c| legal_form(&c.company.name).unwrap_or("pt") != typed_form)
+        {
+            result.verdict = Verdict::Close;
+            for candidate in &mut result.candidates {
+                candidate.kind = MatchKind::Name;
+                candidate.score = candidate.score.min(0.99);
+            }
+        }
         result
     }
 
@@ -442,7 +459,9 @@ impl Index {
             .iter()
             .filter(|w| w.chars().count() > 1 && !LICENCE_WORDS.contains(&w.as_str()))
             .collect();
-        let letters_in_licence = licence_key(&licence)
+        // The letter groups typed with the number ("KEP", "B"), but for the words that only say
+        // "licence number"; "kep" counts, because it is part of the number itself.
+        let typed_letters: Vec<String> = licence_key(&licence)
             .split('/')
             .map(str::to_lowercase)
             .chain(
@@ -451,7 +470,20 @@ impl Index {
                     .filter(|w| w.chars().count() == 1)
                     .cloned(),
             )
-            .any(|g| g.chars().any(|c| c.is_alphabetic()) && !LICENCE_WORDS.contains(&g.as_str()));
+            .filter(|g| {
+                g.chars().any(|c| c.is_alphabetic())
+                    && (g == "kep" || !LICENCE_WORDS.contains(&g.as_str()))
+            })
+            .collect();
+        let registered_letters: Vec<String> = licence_key(&company.licence)
+            .split('/')
+            .map(str::to_lowercase)
+            .filter(|g| g.chars().any(|c| c.is_alphabetic()))
+            .collect();
+        // Letters typed that are not the registered number's ("KEP.101/2019" for
+        // "KEP.101/PPTKIS/2019", "B.77/2019" for "KEP.77/2019"): the digits agree, the number
+        // does not, and it is never answered as an exact match.
+        let letters_in_licence = !typed_letters.is_empty() && typed_letters != registered_letters;
         let name_typed = name
             .iter()
             .map(|w| w.as_str())

@@ -96,6 +96,23 @@ pub fn name_words(text: &str) -> Vec<String> {
     words
 }
 
+/// The legal form a company name says it is: `"cv"` for a CV (a partnership, never a licensed P3MI,
+/// which must be a PT), `"pt"` for a PT (`PT`, `P.T.`, `Tbk`, `Persero`), `None` when it says none.
+pub fn legal_form(text: &str) -> Option<&'static str> {
+    let basic = basic(text);
+    let raw: Vec<&str> = basic
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .take(64)
+        .collect();
+    if raw.contains(&"cv") {
+        return Some("cv");
+    }
+    let pt = raw.iter().any(|w| ["pt", "tbk", "persero"].contains(w))
+        || raw.windows(2).any(|w| w == ["p", "t"]);
+    pt.then_some("pt")
+}
+
 /// The comparable form of a whole company name: [`name_words`] joined by single spaces.
 pub fn name_key(text: &str) -> String {
     name_words(text).join(" ")
@@ -197,6 +214,23 @@ mod tests {
         }
         // "pt" inside a word is part of the name.
         assert_eq!(name_key("PT Aptika"), "aptika");
+    }
+
+    #[test]
+    fn legal_form_table() {
+        for (input, want) in [
+            ("CV Bina Karya Mandiri", Some("cv")),
+            ("cv. bina karya", Some("cv")),
+            ("Bina Karya, CV", Some("cv")),
+            ("PT Bina Karya", Some("pt")),
+            ("P.T. Bina Karya", Some("pt")),
+            ("Bina Karya Tbk", Some("pt")),
+            ("Bina Karya", None),
+            ("PT Aptika", Some("pt")),
+            ("Cvetko Jaya", None),
+        ] {
+            assert_eq!(legal_form(input), want, "{input:?}");
+        }
     }
 
     #[test]
