@@ -170,6 +170,12 @@ mod tests {
             ("hongkong", "hong_kong"),
             ("Hong Kong", "hong_kong"),
             ("arab saudi", "saudi"),
+            // "Arab" is how families name Saudi Arabia (found by playing the bot as a family, stop
+            // 18: "anak sy di arab dipukulin majikan" got no embassy number); the UAE is not Saudi.
+            ("anak sy di arab dipukulin majikan", "saudi"),
+            ("TOLONG ANAK SAYA DIPUKUL MAJIKAN DI ARAB", "saudi"),
+            ("adik sy di uni emirat arab", "uae"),
+            ("kerja di dubai", "uae"),
             ("Taiwan", "taiwan"),
         ] {
             assert_eq!(
