@@ -290,6 +290,179 @@ pub const CUES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Words that only say who, where and how to reach them: kin, pronouns, the destinations, "di",
+/// "kerja", "sekarang", "telepon", "nomor" (normalised; sorted). A message made of these alone, and
+/// numbers, never raises the example alarm: "suami sy di malaysia", "istri sy udh sampe di taiwan",
+/// "my husband is in malaysia" are how a family starts, before saying what happened, and the
+/// detector read their kin word and country as an emergency (found by playing the bot as a family,
+/// stop 18: 🚨 and "ditahan" for a wife who had said nothing yet). "tolong" and "help" are not
+/// among them: a bare cry for help keeps its alarm. The words of `_emergency.yaml` are unaffected.
+pub const CONTEXT_WORDS: &[&str] = &[
+    "a",
+    "ada",
+    "adek",
+    "adhi",
+    "adik",
+    "adikku",
+    "admin",
+    "aja",
+    "an",
+    "anak",
+    "anakku",
+    "arab",
+    "are",
+    "as",
+    "at",
+    "aunt",
+    "ayah",
+    "back",
+    "bapak",
+    "bapakku",
+    "baru",
+    "be",
+    "bekerja",
+    "bibi",
+    "bojo",
+    "bojoku",
+    "bojone",
+    "brother",
+    "brunei",
+    "bu",
+    "bude",
+    "call",
+    "child",
+    "children",
+    "cousin",
+    "dad",
+    "damel",
+    "dari",
+    "daughter",
+    "di",
+    "dong",
+    "emak",
+    "family",
+    "father",
+    "gan",
+    "garwa",
+    "hallo",
+    "halo",
+    "hong",
+    "hongkong",
+    "hp",
+    "husband",
+    "i",
+    "ibu",
+    "ibuk",
+    "ibuku",
+    "in",
+    "ing",
+    "ini",
+    "is",
+    "isteri",
+    "istri",
+    "istriku",
+    "itu",
+    "japan",
+    "jepang",
+    "kak",
+    "kakak",
+    "kakakku",
+    "kakang",
+    "kami",
+    "kangmas",
+    "keluarga",
+    "keluargaku",
+    "keponakan",
+    "kerja",
+    "kids",
+    "kl",
+    "kong",
+    "korea",
+    "kula",
+    "kuwait",
+    "lagi",
+    "malaysia",
+    "mama",
+    "mas",
+    "mbak",
+    "mbok",
+    "me",
+    "mertua",
+    "min",
+    "mom",
+    "mother",
+    "my",
+    "nephew",
+    "niece",
+    "no",
+    "nomer",
+    "nomor",
+    "now",
+    "number",
+    "nyambut",
+    "om",
+    "oman",
+    "ortu",
+    "our",
+    "pak",
+    "pakde",
+    "paman",
+    "papa",
+    "parents",
+    "please",
+    "pls",
+    "plz",
+    "pmi",
+    "ponakan",
+    "putra",
+    "putri",
+    "qatar",
+    "saiki",
+    "sampai",
+    "saudara",
+    "saudi",
+    "saya",
+    "sedang",
+    "sekarang",
+    "selatan",
+    "simbok",
+    "singapore",
+    "singapura",
+    "sister",
+    "sodara",
+    "sodaraku",
+    "son",
+    "suami",
+    "suamiku",
+    "sudah",
+    "taiwan",
+    "tante",
+    "telepon",
+    "telpon",
+    "the",
+    "this",
+    "tki",
+    "tkw",
+    "to",
+    "wa",
+    "whatsapp",
+    "wife",
+    "wonten",
+    "work",
+    "working",
+    "works",
+    "ya",
+    "yang",
+    "yg",
+];
+
+/// Whether every word of a normalised message is a [`CONTEXT_WORDS`] word or a number.
+pub fn only_context(norm: &str) -> bool {
+    norm.split(' ')
+        .filter(|w| !w.is_empty())
+        .all(|w| w.bytes().all(|b| b.is_ascii_digit()) || CONTEXT_WORDS.binary_search(&w).is_ok())
+}
+
 /// The cue group of a word, if any.
 fn cue_of(word: &str) -> Option<&'static str> {
     CUES.iter()
@@ -481,7 +654,7 @@ impl ExampleAlarm {
     /// The category (an index in `Bot::emergency`) when the message raises the alarm: that of the
     /// emergency example sharing the most (rarest) words with it.
     pub fn alarm(&self, norm: &str) -> Option<usize> {
-        if self.score(norm)? < self.threshold {
+        if self.score(norm)? < self.threshold || only_context(norm) {
             return None;
         }
         // The message's words once, for the veto and the nearest example.
@@ -1093,6 +1266,30 @@ pub(super) mod experiment {
             .map_err(|d| format!("{:?}", d.first()))
             .unwrap()
             .0
+    }
+
+    #[test]
+    fn context_words_are_sorted_and_say_only_who_and_where() {
+        assert!(
+            CONTEXT_WORDS.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no duplicates"
+        );
+        for quiet in [
+            "suami saya di malaysia",
+            "my husband is in malaysia",
+            "istri saya sudah sampai di taiwan",
+            "ini nomor saya 081234567890",
+        ] {
+            assert!(only_context(quiet), "{quiet:?}");
+        }
+        for said in [
+            "suami saya di malaysia ditangkap",
+            "tolong telepon saya",
+            "help",
+            "anak saya di taiwan tidak bisa dihubungi",
+        ] {
+            assert!(!only_context(said), "{said:?}");
+        }
     }
 
     /// The held-out labelled sets and the unseen ones are read by `pandu check`, never learned from.

@@ -429,6 +429,16 @@ impl Run<'_> {
             (Some(m), _) => Some(m),
             (None, t) => t,
         };
+        // A message that only says who and where ("suami sy di malaysia": kin, place, "kerja",
+        // `emergency::CONTEXT_WORDS`) has said no detail yet: it opens the flow at its start (the
+        // family menu asks what happened) rather than an answer its examples lean to (the unpaid
+        // wages page, for a wife who had said nothing else; found by playing the bot, stop 18).
+        if super::emergency::only_context(norm) {
+            return target.map(|t| match self.bot.flows.get(&t.flow) {
+                Some(flow) => Position::new(t.flow.clone(), flow.first()),
+                None => t,
+            });
+        }
         // A trigger opens a flow at its start; when the examples of one of its answers fit the
         // message ("anak sy di malaysia blm digaji 5 bulan" in the family flow), go straight to
         // that answer instead of asking what the message already said.
