@@ -32,6 +32,9 @@ const MAX_HOPS: usize = 64;
 /// The variable `emergency.contacts` reads the emergency message from (normalised), set only while
 /// it runs, so the country named in the message ("... di Malaysia") picks the right numbers.
 pub const EMERGENCY_TEXT: &str = "_emergency_text";
+/// The message that opened a flow in this step (and only in this step): for actions that read what
+/// was typed with the request ("cek pt mitra insani global": `agency.name_in_message`).
+pub const OPENING_TEXT: &str = "_opening_text";
 const EMERGENCY_REPEAT_SECS: u64 = 600;
 
 /// Everything the step needs from outside, passed in so the step stays a function.
@@ -267,6 +270,10 @@ impl Run<'_> {
         }
         // What the last message told, kept only until the next one (see `TOLD`).
         let told = self.session.vars.remove(TOLD);
+        // `_opening_text` is the message that opened a flow in this step only (`_trigger_text` stays,
+        // for the country of the emergency numbers): a flow opened later from a menu must not read an
+        // older message as if typed with it.
+        self.session.vars.remove(OPENING_TEXT);
         self.detect_language(&basic);
         let urgent = self.emergency(&norm, &cleaned);
 
@@ -339,6 +346,9 @@ impl Run<'_> {
             self.session
                 .vars
                 .insert("_trigger_text".into(), cleaned.clone());
+            self.session
+                .vars
+                .insert(OPENING_TEXT.into(), cleaned.clone());
             // An emergency that opens a report ("adik sy disekap agen, mau lapor") is already what
             // happened: kept as the story, so the report does not ask it again.
             if urgent

@@ -52,7 +52,134 @@ pub fn register_action(
         ACTION_NAME,
         Arc::new(AgencyCheck::new(registry.clone(), labels)),
     );
+    actions.register(NAME_IN_MESSAGE_ACTION, Arc::new(NameInMessage));
     Ok(registry)
+}
+
+/// `agency.name_in_message`: the company named in the message that opened the check ("cek pt mitra
+/// insani global", "apakah pt surya abadi jaya resmi?"), so the user is not asked to type it again.
+/// Reads `_opening_text` (the message that opened the flow in this step); outcome `found` with
+/// [`QUERY`] set to "PT <name>", or `ask`.
+pub const NAME_IN_MESSAGE_ACTION: &str = "agency.name_in_message";
+
+/// Words that end a company name inside a question: what is asked about it, and the ways of
+/// addressing the office ("resmi ga min"). A name that would hold one of [`NOT_A_NAME`] is no name.
+const AFTER_NAME: &[&str] = &[
+    "a",
+    "again",
+    "aman",
+    "another",
+    "apa",
+    "apakah",
+    "asli",
+    "ato",
+    "atau",
+    "baru",
+    "bener",
+    "benar",
+    "berizin",
+    "bodong",
+    "lagi",
+    "lain",
+    "lainnya",
+    "other",
+    "please",
+    "pls",
+    "bu",
+    "dong",
+    "ga",
+    "gak",
+    "gan",
+    "ilegal",
+    "illegal",
+    "ini",
+    "is",
+    "itu",
+    "izin",
+    "ijin",
+    "kah",
+    "kak",
+    "legal",
+    "legit",
+    "licenced",
+    "licensed",
+    "mas",
+    "mbak",
+    "min",
+    "nggak",
+    "ngga",
+    "nya",
+    "official",
+    "ora",
+    "pak",
+    "penipu",
+    "real",
+    "registered",
+    "resmi",
+    "sah",
+    "terdaftar",
+    "tidak",
+    "ya",
+    "yg",
+    "yang",
+];
+/// Words that say the "PT" is the subject of a sentence, not a name's start ("pt minta dp 10jt",
+/// "pt nya nahan paspor"): then nothing is taken from the message.
+const NOT_A_NAME: &[&str] = &[
+    "bilang", "janji", "kasih", "minta", "nahan", "menahan", "nyuruh", "potong", "suruh", "tahan",
+    "wants", "asks", "says",
+];
+
+struct NameInMessage;
+
+/// The "PT <name>" a message holds, if any: the words after `pt` (or `p t`, `cv`) up to one of
+/// [`AFTER_NAME`], at least four letters and at most 8 words.
+fn name_in_message(text: &str) -> Option<String> {
+    let basic = crate::dialog::normalize::basic(text);
+    let words: Vec<&str> = basic
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .take(60)
+        .collect();
+    let (form, from) = words.iter().enumerate().find_map(|(i, w)| match *w {
+        "pt" | "cv" => Some((*w, i + 1)),
+        "p" if words.get(i + 1) == Some(&"t") => Some(("pt", i + 2)),
+        _ => None,
+    })?;
+    let name: Vec<&str> = words[from..]
+        .iter()
+        .take_while(|w| !AFTER_NAME.contains(w))
+        .take(8)
+        .copied()
+        .collect();
+    if name.iter().any(|w| NOT_A_NAME.contains(w))
+        || name.iter().map(|w| w.chars().count()).sum::<usize>() < 4
+    {
+        return None;
+    }
+    Some(format!("{} {}", form.to_uppercase(), name.join(" ")))
+}
+
+impl Action for NameInMessage {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["found", "ask"]
+    }
+
+    fn sets(&self) -> &'static [&'static str] {
+        &[QUERY]
+    }
+
+    fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        let text = call
+            .vars
+            .get(crate::dialog::runtime::OPENING_TEXT)
+            .map(String::as_str)
+            .unwrap_or("");
+        match name_in_message(text) {
+            Some(name) => ActionResult::outcome("found").var(QUERY, name),
+            None => ActionResult::outcome("ask"),
+        }
+    }
 }
 
 /// The variable the action reads: the name or number typed. The action sets it too, to the query it
@@ -422,6 +549,41 @@ impl Action for AgencyCheck {
             }
             (Verdict::NotFound(hint), _) => self.not_found(result, hint, call.lang),
             (_, None) => self.not_found(result, Hint::None, call.lang),
+        }
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::name_in_message;
+
+    /// Found by playing the bot as users (stop 18): the name typed with the request was ignored.
+    #[test]
+    fn the_name_typed_with_the_request_is_taken() {
+        for (text, want) in [
+            ("cek pt mitra insani global", Some("PT mitra insani global")),
+            ("cek PT Bina Karya Mandri", Some("PT bina karya mandri")),
+            (
+                "apakah pt surya abadi jaya resmi?",
+                Some("PT surya abadi jaya"),
+            ),
+            (
+                "pt bina karya mandiri sejahtera resmi ga min?",
+                Some("PT bina karya mandiri sejahtera"),
+            ),
+            ("CV Bina Karya resmi ora?", Some("CV bina karya")),
+            ("P.T. Maju Jaya terdaftar?", Some("PT maju jaya")),
+            ("cek pt", None),
+            ("cek pt lagi", None),
+            ("check pt again", None),
+            ("cek pt lain dong", None),
+            ("cek perusahaan", None),
+            ("pt resmi itu yg gimana", None),
+            ("pt minta dp 10jt buat proses, itu normal?", None),
+            ("pt nya nahan paspor sy", None),
+            ("", None),
+        ] {
+            assert_eq!(name_in_message(text).as_deref(), want, "{text:?}");
         }
     }
 }
