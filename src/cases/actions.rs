@@ -289,7 +289,15 @@ impl Action for CaseStatus {
         let var = |name: &str| call.vars.get(name).map(String::as_str).unwrap_or("");
         let typed = if self.typed {
             let text = var("_trigger_text");
-            if code::candidates(&self.prefix, text).is_empty() {
+            // A code typed with the request has the prefix or a digit ("cek status PKL-7KQ2MX",
+            // "status 7kq2mx"); a word alone is the request itself ("status" is six code-like
+            // letters: it was answered "code not found", found by playing the bot, stop 18).
+            let has_prefix = text
+                .to_ascii_uppercase()
+                .contains(&self.prefix.to_ascii_uppercase());
+            if code::candidates(&self.prefix, text).is_empty()
+                || !(has_prefix || text.chars().any(|c| c.is_ascii_digit()))
+            {
                 return ActionResult::outcome("ask").var("_trigger_text", "");
             }
             text
