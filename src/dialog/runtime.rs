@@ -577,9 +577,9 @@ impl Run<'_> {
                     return Some(confirm);
                 }
                 // A label that starts with a yes-word, when no other does (never a guess between two).
-                let mut yes_labels = offered
-                    .iter()
-                    .filter(|(_, label)| label.split_whitespace().next().is_some_and(&is_yes));
+                let mut yes_labels = offered.iter().filter(|(_, label)| {
+                    is_yes(label) || label.split_whitespace().next().is_some_and(&is_yes)
+                });
                 match (yes_labels.next(), yes_labels.next()) {
                     (Some(only), None) => Some(only),
                     _ => None,
