@@ -124,10 +124,12 @@ const AFTER_NAME: &[&str] = &[
     "yang",
 ];
 /// Words that say the "PT" is the subject of a sentence, not a name's start ("pt minta dp 10jt",
-/// "pt nya nahan paspor"): then nothing is taken from the message.
+/// "pt nya nahan paspor", "pt tempat anak saya kerja"): then nothing is taken from the message and the
+/// name is asked for.
 const NOT_A_NAME: &[&str] = &[
-    "bilang", "janji", "kasih", "minta", "nahan", "menahan", "nyuruh", "potong", "suruh", "tahan",
-    "wants", "asks", "says",
+    "adik", "aku", "anak", "asks", "bapak", "bekerja", "bilang", "di", "ibu", "istri", "janji",
+    "kakak", "kasih", "kerja", "ke", "kula", "mau", "menahan", "minta", "my", "nahan", "nyuruh",
+    "potong", "saya", "says", "suami", "suruh", "sy", "tahan", "tempat", "wants", "where", "which",
 ];
 
 struct NameInMessage;
@@ -581,6 +583,11 @@ mod name_tests {
             ("pt resmi itu yg gimana", None),
             ("pt minta dp 10jt buat proses, itu normal?", None),
             ("pt nya nahan paspor sy", None),
+            ("pt tempat anak saya kerja di taiwan itu resmi ga", None),
+            (
+                "is PT Contoh Sejahtera Abadi Demo licensed?",
+                Some("PT contoh sejahtera abadi demo"),
+            ),
             ("", None),
         ] {
             assert_eq!(name_in_message(text).as_deref(), want, "{text:?}");
