@@ -1227,3 +1227,25 @@ async fn a_purged_report_leaves_no_name_or_number_anywhere_in_the_data_folder() 
     let again = app.say(&family, "halo").await;
     assert!(!again.is_empty());
 }
+
+/// `pandu cases list`: open cases before done ones, whatever their age (found by playing staff, stop
+/// 18: a closed case was listed above a new one of the same priority because it was older).
+#[tokio::test]
+async fn the_list_shows_open_cases_before_closed_ones() {
+    let (_tmp, app) = start_fresh();
+    let first = family_report(&app, &UserKey::new(Channel::Telegram, "5550101")).await;
+    // Opened a second later (times are in seconds), so the closed one is the older.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let second = family_report(&app, &UserKey::new(Channel::Telegram, "5550102")).await;
+    let desk = app.desk();
+    desk.set_status("cli:ani", &first, Status::Closed, None, None)
+        .await
+        .unwrap();
+    let listed = desk.list("cli:ani", None, None).await.unwrap();
+    let at = |code: &str| {
+        listed
+            .find(code)
+            .unwrap_or_else(|| panic!("{code} in {listed}"))
+    };
+    assert!(at(&second) < at(&first), "{listed}");
+}

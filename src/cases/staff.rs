@@ -219,7 +219,8 @@ impl Desk {
         }
     }
 
-    /// Cases, most urgent and oldest first; optionally only one status or priority.
+    /// Cases, open ones first (a closed P1 never above a new one: found by playing staff, stop 18),
+    /// then most urgent and oldest first; optionally only one status or priority.
     pub async fn list(
         &self,
         actor: &str,
@@ -236,7 +237,10 @@ impl Desk {
                 cases.push(case);
             }
         }
-        cases.sort_by_key(|c| (c.priority, c.record.opened_at));
+        cases.sort_by_key(|c| {
+            let done = matches!(c.status, Status::Resolved | Status::Closed);
+            (done, c.priority, c.record.opened_at)
+        });
         tracing::info!(actor, count = cases.len(), "staff listed cases");
         let t = &self.texts.staff;
         if cases.is_empty() {
