@@ -341,9 +341,13 @@ impl Bot {
     /// The regexes' most urgent category with no `ignore` phrase blanked (nor the split passives
     /// joined): what the patterns alone flag, for the second look's figures.
     pub fn emergency_hit_unguarded(&self, norm: &str) -> Option<&EmergencyCategory> {
-        let mut order: Vec<(u8, usize, usize)> = self
-            .emergency_patterns
-            .candidates(norm)
+        self.most_urgent(self.emergency_patterns.candidates(norm), norm)
+    }
+
+    /// The most urgent category (ties: the earlier one) among the emergency patterns `candidates`
+    /// that match `text`: the first match in order of urgency, so the first match ends the search.
+    fn most_urgent(&self, candidates: Vec<usize>, text: &str) -> Option<&EmergencyCategory> {
+        let mut order: Vec<(u8, usize, usize)> = candidates
             .into_iter()
             .filter_map(|i| {
                 let c = *self.emergency_owner.get(i)?;
@@ -353,7 +357,7 @@ impl Bot {
         order.sort_unstable();
         order
             .into_iter()
-            .find(|&(_, _, i)| self.emergency_patterns.is_match(i, norm))
+            .find(|&(_, _, i)| self.emergency_patterns.is_match(i, text))
             .and_then(|(_, c, _)| self.emergency.get(c))
     }
 
@@ -404,21 +408,7 @@ impl Bot {
                 std::borrow::Cow::Borrowed(norm),
             ),
         };
-        let text: &str = blanked.as_ref();
-        // The most urgent category (ties: the earlier one) is the first matching pattern in
-        // order of urgency, so the candidates are tried in that order and the first match ends it.
-        let mut order: Vec<(u8, usize, usize)> = candidates
-            .into_iter()
-            .filter_map(|i| {
-                let c = *self.emergency_owner.get(i)?;
-                Some((self.emergency.get(c)?.priority, c, i))
-            })
-            .collect();
-        order.sort_unstable();
-        let hit = order
-            .into_iter()
-            .find(|&(_, _, i)| self.emergency_patterns.is_match(i, text))
-            .and_then(|(_, c, _)| self.emergency.get(c));
+        let hit = self.most_urgent(candidates, blanked.as_ref());
         (hit, blanked)
     }
 
