@@ -72,6 +72,11 @@ fn watch_fault_file(
 async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     use anyhow::Context;
     let store = app::open_store(&config)?;
+    // A token file others can read is refused before the dialogs load (seconds): the fix is known
+    // at once, not after the start (`admin::write_token` checks it again when it writes).
+    app::check_private(&crate::admin::token_path(&config))
+        .map_err(anyhow::Error::msg)
+        .context("cannot write the admin token")?;
     let running = app::start_engine(&config, &store)?;
     let engine = running.engine.clone();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

@@ -81,7 +81,9 @@ impl Server {
     }
 
     fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // A bound, not a timing: a debug build loads and trains the dialogs for ≈ 11 s on an idle
+        // 2-core machine, and CI runs test binaries beside each other.
+        let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
             if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100))
                 && line.contains(needle)

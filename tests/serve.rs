@@ -77,7 +77,7 @@ async fn serve_reports_health_refuses_a_broken_reload_and_stops_cleanly() {
         }
     });
     let wait_for = |needle: &str| -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
         while std::time::Instant::now() < deadline {
             if let Ok(line) = rx.recv_timeout(Duration::from_millis(200))
                 && line.contains(needle)

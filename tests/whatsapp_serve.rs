@@ -74,7 +74,7 @@ impl Serve {
                 sink.lock().unwrap().push(line);
             }
         });
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
         let addr = loop {
             let found = log.lock().unwrap().iter().find_map(|line| {
                 let rest = line.split("address=").nth(1)?;
