@@ -478,6 +478,10 @@ struct RawEmergencyCategory {
     priority: String,
     #[serde(default)]
     patterns: Vec<Spanned<String>>,
+    /// The page (`flow.node`) that tells a family what to do about this emergency; see
+    /// `EmergencyCategory::page`.
+    #[serde(default)]
+    page: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -907,6 +911,7 @@ impl Cx<'_> {
         };
         let emergency_file = file_named("_emergency.yaml");
         let mut emergency = Vec::new();
+        let mut emergency_pages = Vec::new();
         let mut emergency_ignore = None;
         if emergency_file.exists() {
             let raw: Option<RawEmergency> = self
@@ -946,11 +951,17 @@ impl Cx<'_> {
                     .and_then(|c| c.to_digit(10))
                     .filter(|d| (1..=4).contains(d));
                 match level {
-                    Some(level) => emergency.push(super::model::EmergencyCategory {
-                        name: cat.name.clone(),
-                        priority: level as u8,
-                        patterns,
-                    }),
+                    Some(level) => {
+                        if let Some(page) = cat.page {
+                            emergency_pages.push((emergency.len(), path.clone(), page));
+                        }
+                        emergency.push(super::model::EmergencyCategory {
+                            name: cat.name.clone(),
+                            priority: level as u8,
+                            patterns,
+                            page: None,
+                        })
+                    }
                     None => self.error(
                         Some(Loc {
                             file: emergency_file.clone(),
@@ -1110,6 +1121,12 @@ impl Cx<'_> {
             let node = self.node(&file, &p, &names, actions, &facts);
             if let (Some(node), Some((flow, _))) = (node, flows.get_mut(&p.flow)) {
                 flow.nodes.insert(p.name.clone(), node);
+            }
+        }
+        for (i, path, page) in emergency_pages {
+            let target = self.target(&emergency_file, &path, "", &page, &names);
+            if let Some(category) = emergency.get_mut(i) {
+                category.page = target;
             }
         }
 
@@ -1907,6 +1924,8 @@ impl Cx<'_> {
                 roots.push(Position::new(f.name.clone(), f.first()));
             }
         }
+        // An emergency's page is entered from any message that raises its alarm.
+        roots.extend(bot.emergency.iter().filter_map(|c| c.page.clone()));
         // Forward "must be set" analysis of variables (a variable counts as set at a node only if every
         // path from a starting point sets it), which also gives reachability.
         let mut set_at: HashMap<Position, BTreeSet<String>> = HashMap::new();
@@ -2297,6 +2316,27 @@ mod tests {
     fn variables_used_before_they_are_set() {
         let info = fixture::INFO.replace("Syarat: umur 18.", "Halo {nama}");
         refused("info.yaml", &info, &["variable `{nama}` is used before"]);
+    }
+
+    /// An emergency category's `page` names a node that exists, and makes it a place to start.
+    #[test]
+    fn emergency_page_is_checked_and_resolved() {
+        let wrong = fixture::EMERGENCY.replace(
+            "    priority: P1\n",
+            "    priority: P1\n    page: info.nirgendwo\n",
+        );
+        refused(
+            "_emergency.yaml",
+            &wrong,
+            &["flow `info` has no node `nirgendwo`"],
+        );
+        let right = fixture::EMERGENCY.replace(
+            "    priority: P1\n",
+            "    priority: P1\n    page: info.start\n",
+        );
+        let (bot, _) = load_with(&[("_emergency.yaml", &right)]).unwrap();
+        let pages: Vec<_> = bot.emergency.iter().map(|c| c.page.clone()).collect();
+        assert_eq!(pages, vec![Some(Position::new("info", "start")), None]);
     }
 
     #[test]

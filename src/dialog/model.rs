@@ -782,6 +782,10 @@ pub struct EmergencyCategory {
     /// 1 (act within hours; show the emergency numbers at once) to 4 (routine).
     pub priority: u8,
     pub patterns: Vec<Pattern>,
+    /// The page that tells what to do about this emergency (`keluarga.meninggal`): where a message
+    /// that raised the alarm goes when what it otherwise leads to offers no report (a country's
+    /// page for "istri sy mau bunuh diri, dia di hongkong"). `None`: routing as usual.
+    pub page: Option<Position>,
 }
 
 #[cfg(test)]

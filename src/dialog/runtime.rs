@@ -20,7 +20,7 @@ use super::matcher::{self, Verdict};
 /// How well the examples of an answer inside a triggered flow must fit before the flow opens on that
 /// answer instead of its start (between the matcher's "unsure" and "confident").
 const REFINE_MIN: f32 = 0.42;
-use super::model::{Bot, FactValue, NodeKind, REPLY_MAX_CHARS, Text};
+use super::model::{AlarmTier, Bot, FactValue, NodeKind, REPLY_MAX_CHARS, Text};
 use super::normalize::normalize;
 use crate::storage::UserKey;
 
@@ -275,7 +275,8 @@ impl Run<'_> {
         // older message as if typed with it.
         self.session.vars.remove(OPENING_TEXT);
         self.detect_language(&basic);
-        let urgent = self.emergency(&norm, &cleaned);
+        let alarm = self.emergency(&norm, &cleaned);
+        let urgent = alarm.is_some();
 
         if let Some(()) = self.keyword(&norm) {
             return;
@@ -327,6 +328,17 @@ impl Run<'_> {
         let ranked = self.bot.matcher.rank(&norm);
         let verdict = self.bot.matcher.verdict(&ranked);
         let target = self.route(&norm, &ranked, &verdict);
+        // Only the emergency words' alarm, the surer one, leads to its page (the example detector's
+        // alarm shows the numbers; its false alarms, "di hk libur seminggu sekali ga", must not turn
+        // a question into a family's emergency page); and the examples' confident answer stays (a
+        // benefit claim for an accident at work): the page is for what only a trigger or nothing
+        // led to.
+        let target = if alarm == Some(AlarmTier::Regex) && !matches!(verdict, Verdict::Confident(_))
+        {
+            self.urgent_page(target)
+        } else {
+            target
+        };
         // In the middle of a report, a message that leads elsewhere ("syarat ke taiwan apa" at a
         // menu of the report, or at a question it does not fit) asks first: answer here, or go there?
         if let Some(target) = &target
@@ -941,11 +953,11 @@ impl Run<'_> {
     // --- understanding ----------------------------------------------------------------------------
 
     /// Notices emergency words: the effect, and the numbers for a priority-1 category (not again
-    /// within [`EMERGENCY_REPEAT_SECS`]). `true` when the message raised a priority-1 category, shown
-    /// or not.
-    fn emergency(&mut self, norm: &str, cleaned: &str) -> bool {
-        let hit = self.bot.emergency_alarm(norm);
-        let Some(category) = hit else { return false };
+    /// within [`EMERGENCY_REPEAT_SECS`]). The tier that raised it when the message raised a
+    /// priority-1 category, shown or not; `None` otherwise.
+    fn emergency(&mut self, norm: &str, cleaned: &str) -> Option<AlarmTier> {
+        let (hit, tier) = self.bot.emergency_verdict(norm);
+        let category = hit?;
         self.effects.push(Effect::Emergency {
             category: category.name.clone(),
         });
@@ -953,7 +965,7 @@ impl Run<'_> {
             .vars
             .insert("_emergency".into(), category.name.clone());
         if category.priority > 1 {
-            return false;
+            return None;
         }
         let last = self
             .session
@@ -962,13 +974,67 @@ impl Run<'_> {
             .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(0);
         if last != 0 && self.env.now.saturating_sub(last) < EMERGENCY_REPEAT_SECS {
-            return true;
+            return Some(tier);
         }
         self.session
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
         self.emergency_numbers(cleaned);
-        true
+        Some(tier)
+    }
+
+    /// Where a message that raised a priority-1 alarm goes: where it leads when that is a report, or
+    /// a page that offers one (a family page, the report flow, "kabur"), else the alarm's own page
+    /// (`EmergencyCategory::page`): "istri sy bilang mau bunuh diri, dia di hongkong" led to Hong
+    /// Kong's wages and contract, "istri sy mau bunuh diri" to "did you mean: BLK?" (found by
+    /// playing the bot, stop 18). With no page for the category, routing stays as it was.
+    fn urgent_page(&self, target: Option<Position>) -> Option<Position> {
+        let page = self
+            .session
+            .vars
+            .get("_emergency")
+            .and_then(|name| self.bot.emergency.iter().find(|c| &c.name == name))
+            .and_then(|c| c.page.clone());
+        let Some(page) = page else { return target };
+        // A specific answer inside a flow (the claim for an accident at work abroad) is kept: the
+        // page replaces only a flow's general start (a country's page) or nothing.
+        let specific = |t: &Position| {
+            self.bot
+                .flows
+                .get(&t.flow)
+                .is_some_and(|f| f.first() != t.node)
+        };
+        match target {
+            // The family menu asks what happened: the alarm already says it.
+            Some(t) if t.flow == page.flow && !specific(&t) => Some(page),
+            Some(t) if specific(&t) || self.leads_to_report(&t) => Some(t),
+            _ => Some(page),
+        }
+    }
+
+    /// Whether `pos` is in a report that takes a story, or shows (itself or through its `next`)
+    /// a menu that offers one.
+    fn leads_to_report(&self, pos: &Position) -> bool {
+        if self.story_var(&pos.flow).is_some() {
+            return true;
+        }
+        let mut at = pos.clone();
+        // A page, then its `next`: a short walk (a loop in the file ends it).
+        for _ in 0..4 {
+            match self.bot.node(&at).map(|n| &n.kind) {
+                Some(NodeKind::Menu { choices, .. }) => {
+                    return choices
+                        .iter()
+                        .any(|c| self.story_var(&c.goto.flow).is_some());
+                }
+                Some(NodeKind::Message {
+                    next: Some(next), ..
+                }) => at = next.clone(),
+                Some(NodeKind::Jump { goto }) => at = goto.clone(),
+                _ => return false,
+            }
+        }
+        false
     }
 
     /// Whether the conversation now waits at a menu that offers to start a report that takes a story
