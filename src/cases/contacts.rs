@@ -44,6 +44,11 @@ pub struct Country {
     pub key: String,
     /// Names and spellings users type, cities included ("kl", "johor", "jeddah").
     pub names: Vec<String>,
+    /// Names that are also common chat words ("kl" is "kalau" as often as Kuala Lumpur): they name
+    /// this country only when no other country is named ("kl sy lapor skrg, anak sy di taiwan
+    /// dipukuli" is Taiwan; found by playing the bot as a family).
+    #[serde(default)]
+    pub weak_names: Vec<String>,
     pub contacts: Vec<Contact>,
 }
 
@@ -106,13 +111,17 @@ impl Contacts {
         }
         let squeezed = text.replace(' ', "");
         let padded = format!(" {text} ");
-        self.countries.iter().find(|country| {
-            country.names.iter().any(|name| {
+        let named = |names: &[String]| {
+            names.iter().any(|name| {
                 let name = basic(name);
                 !name.is_empty()
                     && (padded.contains(&format!(" {name} ")) || squeezed == name.replace(' ', ""))
             })
-        })
+        };
+        self.countries
+            .iter()
+            .find(|country| named(&country.names))
+            .or_else(|| self.countries.iter().find(|c| named(&c.weak_names)))
     }
 
     /// The numbers to show for what the user typed as the country (may be empty), in `lang`.
@@ -177,6 +186,13 @@ mod tests {
             ("adik sy di uni emirat arab", "uae"),
             ("kerja di dubai", "uae"),
             ("Taiwan", "taiwan"),
+            // "kl" is also "kalau": a country named outright wins over it.
+            ("kl sy lapor skrg gmn, anak sy di taiwan dipukuli", "taiwan"),
+            (
+                "kakak sy di kamboja disuruh nipu online, dipukul kl ga capai target",
+                "cambodia",
+            ),
+            ("dipukul majikan di kl", "malaysia"),
         ] {
             assert_eq!(
                 c.country(typed).map(|x| x.key.as_str()),
