@@ -416,6 +416,9 @@ struct RawFlow {
     title: String,
     #[serde(default)]
     triggers: Vec<Spanned<String>>,
+    /// The places (countries, their cities) this flow is about; see `Flow::places`.
+    #[serde(default)]
+    places: Vec<String>,
     examples: Option<Spanned<RawExamples>>,
     nodes: Ordered<Spanned<RawNode>>,
 }
@@ -1102,6 +1105,12 @@ impl Cx<'_> {
                         name: name.clone(),
                         title: raw.title,
                         triggers,
+                        places: raw
+                            .places
+                            .iter()
+                            .map(|p| super::normalize::normalize(p, &lexicon))
+                            .filter(|p| !p.is_empty())
+                            .collect(),
                         order,
                         nodes: BTreeMap::new(),
                         loc: flow_loc,

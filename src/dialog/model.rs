@@ -155,6 +155,11 @@ pub struct Flow {
     pub name: String,
     pub title: String,
     pub triggers: Vec<Pattern>,
+    /// The places this flow is about (a country's page: "hong kong", "kowloon"), normalised: a
+    /// message that names another flow's place and none of these is not about this flow, however
+    /// close its words are to an example here ("jd art di hongkong syaratnya apa" and Singapore's
+    /// "jd art di singapura syaratnya apa").
+    pub places: Vec<String>,
     /// Node names in file order; the first is where the flow starts.
     pub order: Vec<String>,
     pub nodes: BTreeMap<String, Node>,

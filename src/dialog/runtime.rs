@@ -451,6 +451,7 @@ impl Run<'_> {
             (Some(m), _) => Some(m),
             (None, t) => t,
         };
+        let target = target.map(|t| self.named_place(norm, t));
         // A message that only says who and where ("suami sy di malaysia": kin, place, "kerja",
         // `emergency::CONTEXT_WORDS`) has said no detail yet: it opens the flow at its start (the
         // family menu asks what happened) rather than an answer its examples lean to (the unpaid
@@ -465,6 +466,32 @@ impl Run<'_> {
         // message ("anak sy di malaysia blm digaji 5 bulan" in the family flow), go straight to
         // that answer instead of asking what the message already said.
         target.map(|t| self.refine_within_flow(t, ranked))
+    }
+
+    /// `target`, unless it is a place's page (`Flow::places`) and the message names another flow's
+    /// place and none of the target's: then the named place's flow (found by playing the bot: "sy
+    /// mau kerja ke hongkong jd art, syaratnya apa" got Singapore's age limits, "minimum salary
+    /// taiwan" Malaysia's wages; an example's other words outweighed the country's name).
+    fn named_place(&self, norm: &str, target: Position) -> Position {
+        let padded = format!(" {norm} ");
+        let names = |flow: &super::model::Flow| {
+            flow.places
+                .iter()
+                .any(|p| padded.contains(&format!(" {p} ")))
+        };
+        match self.bot.flows.get(&target.flow) {
+            Some(flow) if !flow.places.is_empty() && !names(flow) => {}
+            _ => return target,
+        }
+        let named = self
+            .bot
+            .flows
+            .values()
+            .find(|f| f.name != target.flow && !f.places.is_empty() && names(f));
+        match named {
+            Some(f) => Position::new(f.name.clone(), f.first()),
+            None => target,
+        }
     }
 
     /// "Answer this question, or go to <topic>?" while a report waits at a question or menu and the
