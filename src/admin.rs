@@ -43,7 +43,8 @@ pub enum CasesCommand {
     Reply { code: String, text: String },
     /// Move a case on: in_review, referred (--to BP3MI|KP2MI|embassy|police|other), resolved, closed. As in
     /// the staff group, the target and the note may also follow the status:
-    /// `status CODE referred BP3MI surat no. 12`.
+    /// `status CODE referred BP3MI surat no. 12`. A reporter who chose "for the dinas only" is referred
+    /// only with the basis opening the note: `setuju: ...` (they agreed since) or `darurat: ...`.
     Status {
         code: String,
         status: String,

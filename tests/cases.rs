@@ -1249,3 +1249,72 @@ async fn the_list_shows_open_cases_before_closed_ones() {
     };
     assert!(at(&second) < at(&first), "{listed}");
 }
+
+/// "Untuk dinas saja": the bot promised the family that staff ask before the case leaves the office.
+/// A referral without the basis in the note is refused and the family hears nothing; with it, the
+/// referral goes through and the basis is in the audited timeline. Found by playing staff (stop 19):
+/// the referral went through with a warning only, and the family read "Diteruskan ke BP3MI".
+#[tokio::test]
+async fn a_report_for_the_dinas_only_is_not_referred_without_a_basis() {
+    let (_tmp, app) = start_fresh();
+    let family = UserKey::new(Channel::Whatsapp, "6281200000077");
+    let mut steps = FAMILY_REPORT.to_vec();
+    let consent = steps.len() - 2;
+    steps[consent] = "2"; // consent: for the dinas only
+    let summary = app.conversation(&family, &steps).await;
+    assert!(summary.contains("Ringkasan laporan"), "{summary}");
+    let code = code_in(&app.say(&family, "1").await);
+    let desk = app.desk();
+    let case = cases::load(&app.store, &code).unwrap().unwrap();
+    assert!(!case.record.share_consent);
+    let told_before = app.store.outbox_for(&family).unwrap().len();
+
+    for note in [
+        None,
+        Some("surat no. 12"),
+        Some("setuju:"),
+        Some("darurat: "),
+    ] {
+        let refused = desk
+            .set_status(
+                "cli:budi",
+                &code,
+                Status::Referred,
+                Some(Referral::Bp3mi),
+                note,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            desk.failure(&refused).contains("untuk dinas saja"),
+            "{note:?}: {}",
+            desk.failure(&refused)
+        );
+    }
+    assert_eq!(
+        cases::load(&app.store, &code).unwrap().unwrap().status,
+        Status::New
+    );
+    assert_eq!(
+        app.store.outbox_for(&family).unwrap().len(),
+        told_before,
+        "the family is told nothing of a referral that did not happen"
+    );
+
+    let basis = "darurat: dikurung majikan, tidak bisa dihubungi 3 minggu";
+    desk.set_status(
+        "cli:budi",
+        &code,
+        Status::Referred,
+        Some(Referral::Bp3mi),
+        Some(basis),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        cases::load(&app.store, &code).unwrap().unwrap().status,
+        Status::Referred
+    );
+    let shown = desk.show("cli:ani", &code).await.unwrap();
+    assert!(shown.contains("dikurung majikan"), "{shown}");
+}

@@ -91,6 +91,12 @@ pub enum Usage {
     NeedReferral,
     #[error("a referral target is only for the status referred")]
     ReferralOnlyWhenReferred,
+    /// The reporter chose "for the dinas only": a referral needs the basis in the note
+    /// (`setuju: ...` they agreed since, `darurat: ...` a danger to life).
+    #[error(
+        "the reporter did not agree to sharing: give the basis in the note (setuju: / darurat:)"
+    )]
+    NoConsent,
 }
 
 /// Where a case stands. `Closed` is final; a resolved case can be reopened into review.

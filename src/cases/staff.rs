@@ -203,6 +203,7 @@ impl Desk {
                 Usage::MissingArgument => t.missing_argument.clone(),
                 Usage::NeedReferral => t.need_referral.clone(),
                 Usage::ReferralOnlyWhenReferred => t.referral_only_when_referred.clone(),
+                Usage::NoConsent => t.no_consent_refused.clone(),
             },
             CaseError::Storage(_)
             | CaseError::File { .. }
@@ -614,6 +615,14 @@ impl Desk {
             (_, Some(_)) => return Err(CaseError::Usage(Usage::ReferralOnlyWhenReferred)),
             (_, None) => None,
         };
+        // "Untuk dinas saja": the bot promised the reporter that staff ask before the case leaves
+        // the office (dialogs/lapor.yaml `i_dinas_info`). A referral needs the basis, written in the
+        // note and so kept in the case's audited timeline: they agreed since, or a life is in danger
+        // (UU 27/2022 allows processing for a vital interest). Found by playing staff (stop 19):
+        // the referral went through with a warning only, and the family read "Diteruskan ke BP3MI".
+        if referred_to.is_some() && !case.record.share_consent && !has_sharing_basis(note) {
+            return Err(CaseError::Usage(Usage::NoConsent));
+        }
         self.record(
             case.code(),
             actor,
@@ -978,6 +987,20 @@ impl StaffCommands for TelegramStaff {
             })
         })
     }
+}
+
+/// Words that open a referral's note with its basis when the reporter chose "for the dinas only":
+/// they agreed since (`setuju:`, `consent:`) or a life is in danger (`darurat:`, `vital:`); the
+/// basis must say something after the colon.
+const SHARING_BASES: [&str; 4] = ["setuju:", "consent:", "darurat:", "vital:"];
+
+fn has_sharing_basis(note: Option<&str>) -> bool {
+    let Some(note) = note else { return false };
+    let note = note.trim().to_lowercase();
+    SHARING_BASES.iter().any(|basis| {
+        note.strip_prefix(basis)
+            .is_some_and(|why| why.trim().chars().filter(|c| c.is_alphanumeric()).count() >= 3)
+    })
 }
 
 #[cfg(test)]

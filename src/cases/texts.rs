@@ -167,6 +167,7 @@ pub struct StaffTexts {
     pub missing_argument: String,
     pub need_referral: String,
     pub referral_only_when_referred: String,
+    pub no_consent_refused: String,
     pub technical: String,
 }
 

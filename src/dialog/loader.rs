@@ -1933,8 +1933,10 @@ impl Cx<'_> {
                 roots.push(Position::new(f.name.clone(), f.first()));
             }
         }
-        // An emergency's page is entered from any message that raises its alarm.
+        // An emergency's page is entered from any message that raises its alarm, a node with
+        // examples from any message like them.
         roots.extend(bot.emergency.iter().filter_map(|c| c.page.clone()));
+        roots.extend(bot.matcher.targets.iter().map(|t| t.position.clone()));
         // Forward "must be set" analysis of variables (a variable counts as set at a node only if every
         // path from a starting point sets it), which also gives reachability.
         let mut set_at: HashMap<Position, BTreeSet<String>> = HashMap::new();
