@@ -360,6 +360,12 @@ struct RawFact {
 struct RawChoice {
     label: Spanned<RawText>,
     goto: Spanned<String>,
+    /// This button is the "yes" to the menu's question ("Mau melapor sekarang?" → "Lapor sekarang").
+    #[serde(default)]
+    yes: bool,
+    /// Other ways people type this answer ("aman", "aman kok" for "Ya, aman"), any language.
+    #[serde(default)]
+    also: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1301,6 +1307,12 @@ impl Cx<'_> {
                             .values()
                             .map(|l| normalize(l, &bot.lexicon))
                             .collect();
+                        c.also = c
+                            .also
+                            .iter()
+                            .map(|a| normalize(a, &bot.lexicon))
+                            .filter(|a| !a.is_empty())
+                            .collect();
                     }
                 }
             }
@@ -1692,6 +1704,8 @@ impl Cx<'_> {
                         label,
                         goto,
                         norms: Vec::new(),
+                        yes: c.yes,
+                        also: c.also.clone(),
                     });
                 }
             }

@@ -83,6 +83,12 @@ pub struct MenuChoice {
     pub goto: Position,
     /// The label in each language, normalised (filled by the loader): what a typed label must equal.
     pub norms: Vec<String>,
+    /// `yes: true` in the file: a yes-word typed at this menu ("iya", "mau pak", "nggih") presses
+    /// this button ("Mau melapor sekarang?" → "Lapor sekarang").
+    pub yes: bool,
+    /// `also:` in the file, normalised: other ways people type this answer ("aman" for "Ya,
+    /// aman", "dont know" for "Don't know"); typed alone (chat words aside), they press it.
+    pub also: Vec<String>,
 }
 
 /// A button under a question: pressing it (or typing its number or label) answers the question with

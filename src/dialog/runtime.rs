@@ -578,7 +578,15 @@ impl Run<'_> {
     /// choice's label starts with a yes-word ("Ya, periksa"), so typing it is pressing that button.
     fn offered_choice(&self, norm: &str) -> Option<String> {
         let offered = &self.session.offered;
-        let is_yes = |word: &str| self.bot.keywords.yes.iter().any(|w| w == word);
+        let is_word = |word: &str| self.bot.keywords.yes.iter().any(|w| w == word);
+        // A yes-word, or only yes-words and chat words ("iya pak", "ya mau", "oke setuju bu").
+        let is_yes = |text: &str| {
+            is_word(text) || {
+                let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+                words.iter().any(|w| is_word(w))
+                    && words.iter().all(|w| is_word(w) || FILLER.contains(w))
+            }
+        };
         norm.parse::<usize>()
             .ok()
             .and_then(|n| n.checked_sub(1))
@@ -587,6 +595,17 @@ impl Run<'_> {
                 offered
                     .iter()
                     .find(|(_, label)| !norm.is_empty() && *label == norm)
+            })
+            .or_else(|| {
+                // Another way of typing one answer (`also:`), chat words aside.
+                let core = without_filler(norm);
+                offered.iter().find(|(id, _)| {
+                    self.menu_choice(id).is_some_and(|c| {
+                        c.also
+                            .iter()
+                            .any(|a| *a == norm || (!core.is_empty() && *a == core))
+                    })
+                })
             })
             .or_else(|| {
                 // One or two words of exactly one label ("keluarga" for "Keluarga PMI", "saya" for
@@ -615,9 +634,16 @@ impl Run<'_> {
                 {
                     return Some(confirm);
                 }
+                // The button the menu's file marks as its yes (`yes: true`).
+                let marked = offered
+                    .iter()
+                    .find(|(id, _)| self.menu_choice(id).is_some_and(|c| c.yes));
+                if marked.is_some() {
+                    return marked;
+                }
                 // A label that starts with a yes-word, when no other does (never a guess between two).
                 let mut yes_labels = offered.iter().filter(|(_, label)| {
-                    is_yes(label) || label.split_whitespace().next().is_some_and(&is_yes)
+                    is_word(label) || label.split_whitespace().next().is_some_and(&is_word)
                 });
                 match (yes_labels.next(), yes_labels.next()) {
                     (Some(only), None) => Some(only),
@@ -625,6 +651,20 @@ impl Run<'_> {
                 }
             })
             .map(|(id, _)| id.clone())
+    }
+
+    /// The menu choice behind the offered button `id` (`flow/node/n`); `None` for the bot's own
+    /// buttons and answers under a question.
+    fn menu_choice(&self, id: &str) -> Option<&super::model::MenuChoice> {
+        let mut parts = id.rsplitn(3, '/');
+        let (Some(n), Some(node), Some(flow)) = (parts.next(), parts.next(), parts.next()) else {
+            return None;
+        };
+        let i = n.parse::<usize>().ok()?.checked_sub(1)?;
+        match self.bot.node(&Position::new(flow, node)).map(|n| &n.kind) {
+            Some(NodeKind::Menu { choices, .. }) => choices.get(i),
+            _ => None,
+        }
     }
 
     /// Switches to the language a message is clearly written in, and says how to switch back.
