@@ -122,6 +122,36 @@ const AFTER_NAME: &[&str] = &[
     "ya",
     "yg",
     "yang",
+    // What people say next about the company they mean ("PT X msh buka pendaftaran", "daftar di PT
+    // X gmn caranya", "lewat pt X ke taiwan"; found by playing workers, stop 19).
+    "buat",
+    "buka",
+    "cara",
+    "caranya",
+    "dari",
+    "daftar",
+    "dengan",
+    "dgn",
+    "di",
+    "gimana",
+    "gmn",
+    "gmna",
+    "bagaimana",
+    "hiring",
+    "how",
+    "in",
+    "ke",
+    "lowongan",
+    "masih",
+    "msh",
+    "open",
+    "pendaftaran",
+    "sama",
+    "sekarang",
+    "skrg",
+    "still",
+    "to",
+    "untuk",
 ];
 /// Words that say the "PT" is the subject of a sentence, not a name's start ("pt minta dp 10jt",
 /// "pt nya nahan paspor", "pt tempat anak saya kerja"): then nothing is taken from the message and the
@@ -137,7 +167,18 @@ struct NameInMessage;
 /// The "PT <name>" a message holds, if any: the words after `pt` (or `p t`, `cv`) up to one of
 /// [`AFTER_NAME`], at least four letters and at most 8 words.
 fn name_in_message(text: &str) -> Option<String> {
-    let basic = crate::dialog::normalize::basic(text);
+    // A name ends with its clause ("daftar di PT X, gmn caranya"): the first clause that has a "PT"
+    // decides (not '.', which "P.T." holds).
+    let clause = text
+        .split([',', '?', '!', ';', '\n'])
+        .find(|c| {
+            let basic = crate::dialog::normalize::basic(c);
+            basic
+                .split(' ')
+                .any(|w| matches!(w, "pt" | "cv") || w == "p")
+        })
+        .unwrap_or(text);
+    let basic = crate::dialog::normalize::basic(clause);
     let words: Vec<&str> = basic
         .split(' ')
         .filter(|w| !w.is_empty())
@@ -589,6 +630,20 @@ mod name_tests {
                 Some("PT contoh sejahtera abadi demo"),
             ),
             ("", None),
+            // The name ends with its clause or at the words people say next (stop 19).
+            (
+                "mau daftar di PT Amanah Insani Global, gmn caranya",
+                Some("PT amanah insani global"),
+            ),
+            (
+                "PT Amanah Insani Global msh buka pendaftaran ga? sy mau daftar ke sana",
+                Some("PT amanah insani global"),
+            ),
+            (
+                "sy mau berangkat lewat pt contoh dana perkasa ke taiwan",
+                Some("PT contoh dana perkasa"),
+            ),
+            ("pt di malaysia itu gimana", None),
         ] {
             assert_eq!(name_in_message(text).as_deref(), want, "{text:?}");
         }
