@@ -1318,3 +1318,25 @@ async fn a_report_for_the_dinas_only_is_not_referred_without_a_basis() {
     let shown = desk.show("cli:ani", &code).await.unwrap();
     assert!(shown.contains("dikurung majikan"), "{shown}");
 }
+
+/// "tambah info" after the case was closed says at once that nothing more can be added, instead of
+/// asking for the information and then not storing it (found by playing families, stop 19).
+#[tokio::test]
+async fn adding_to_a_closed_case_is_refused_before_anything_is_asked() {
+    let (_tmp, app) = start_fresh();
+    let family = UserKey::new(Channel::Telegram, "5550177");
+    let code = family_report(&app, &family).await;
+    let open = app.say(&family, "tambah info").await;
+    assert!(open.contains("informasi tambahan"), "{open}");
+    app.say(&family, "menu").await;
+    app.desk()
+        .set_status("cli:ani", &code, Status::Closed, None, None)
+        .await
+        .unwrap();
+    let closed = app.say(&family, "tambah info").await;
+    assert!(
+        closed.contains("tidak ada laporan yang masih terbuka"),
+        "{closed}"
+    );
+    assert!(!closed.contains("informasi tambahan"), "{closed}");
+}

@@ -70,6 +70,12 @@ pub(crate) fn register(
             }),
         );
     }
+    registry.register(
+        "case.open_exists",
+        Arc::new(OpenCaseExists {
+            store: store.clone(),
+        }),
+    );
     registry.register("case.append", Arc::new(AppendToCase { store }));
     registry.register("case.agency_from_check", Arc::new(AgencyFromCheck));
     registry.register("case.negara", Arc::new(CountryLabel));
@@ -347,6 +353,32 @@ impl Action for CaseStatus {
             result.var("staff_message", message)
         } else {
             result.var("staff_message", "")
+        }
+    }
+}
+
+/// `case.open_exists`: whether this chat has an open case, before anything is asked for it (found by
+/// playing families, stop 19: "Tulis informasi tambahan" was asked after the case was closed, and
+/// what was written was then not stored).
+struct OpenCaseExists {
+    store: Store,
+}
+
+impl Action for OpenCaseExists {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["open", "no_case"]
+    }
+    fn sets(&self) -> &'static [&'static str] {
+        &["case_code"]
+    }
+    fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        match super::open_case_of(&self.store, call.user) {
+            Ok(Some(case)) => ActionResult::outcome("open").var("case_code", case.code()),
+            Ok(None) => ActionResult::outcome("no_case"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot find the reporter's case");
+                ActionResult::outcome("no_case")
+            }
         }
     }
 }
