@@ -1349,7 +1349,11 @@ impl Run<'_> {
                 // A free-text answer that reads like a question about something else: ask, keep
                 // the answers either way. The examples must be sure (a name or a city is no
                 // question); the offer names where the message would lead from the menu.
-                if q.pattern.is_none() && norm.split(' ').count() >= 3 {
+                // A company's name ("PT Maju Jaya Abadi" at the agency question) is an answer, not a
+                // request to check it (found by playing families, stop 19: the offer came back at
+                // every try, and a later word was saved as the agency).
+                let company_name = norm.starts_with("pt ") || norm.starts_with("cv ");
+                if q.pattern.is_none() && norm.split(' ').count() >= 3 && !company_name {
                     let ranked = self.bot.matcher.rank(norm);
                     let verdict = self.bot.matcher.verdict(&ranked);
                     if let (Verdict::Confident(t), Some(best)) = (&verdict, ranked.first())
