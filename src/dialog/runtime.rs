@@ -397,6 +397,12 @@ impl Run<'_> {
             }
             return;
         }
+        // Nothing here was understood (or only half): what was told before still waits for the
+        // report (found by playing families, stop 19: "He was arrested 5 days ago", then a "yes"
+        // the bot did not understand, and the report asked what happened again).
+        if let Some(told) = told {
+            self.session.vars.insert(TOLD.into(), told);
+        }
         let waiting_question = self.session.position.as_ref().is_some_and(|pos| {
             matches!(
                 self.bot.node(pos).map(|n| &n.kind),
