@@ -1339,4 +1339,13 @@ async fn adding_to_a_closed_case_is_refused_before_anything_is_asked() {
         "{closed}"
     );
     assert!(!closed.contains("informasi tambahan"), "{closed}");
+    // A staff reply about the closed report does not invite "tambah info" either.
+    app.desk()
+        .reply("cli:ani", &code, "Semoga sehat selalu.")
+        .await
+        .unwrap();
+    let queued = app.store.outbox_for(&family).unwrap();
+    let reply = &queued.last().unwrap().reply.text;
+    assert!(reply.contains("Semoga sehat selalu."), "{reply}");
+    assert!(!reply.contains("tambah info"), "{reply}");
 }

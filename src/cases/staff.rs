@@ -525,10 +525,14 @@ impl Desk {
         }
         let case = self.case(typed)?;
         let lang = self.lang_of(&case);
-        let framed = fill(
-            self.texts.staff_reply.get(lang),
-            &[("code", case.code()), ("text", text)],
-        );
+        // A closed report takes no more information: its frame does not invite "tambah info" (found
+        // by playing staff, stop 19).
+        let frame = if case.status.is_open() {
+            &self.texts.staff_reply
+        } else {
+            &self.texts.staff_reply_closed
+        };
+        let framed = fill(frame.get(lang), &[("code", case.code()), ("text", text)]);
         // Queued first, recorded second: a reply is never recorded as sent when it was not queued.
         self.tell_reporter(&case, framed).await?;
         self.record(

@@ -55,6 +55,9 @@ pub struct CaseTexts {
     pub update_status: LangText,
     /// Frames a staff reply: `{code}`, `{text}`.
     pub staff_reply: LangText,
+    /// Frames a staff reply about a resolved or closed report (which takes no more information):
+    /// `{code}`, `{text}`.
+    pub staff_reply_closed: LangText,
     /// `{staff_message}` when staff have not written yet.
     pub no_staff_message: LangText,
     /// The response target: `{n}` hours, or `{n}` days from 48 hours on.
@@ -381,6 +384,7 @@ impl CaseTexts {
         let all = [
             &self.update_status,
             &self.staff_reply,
+            &self.staff_reply_closed,
             &self.no_staff_message,
             &self.target_hours,
             &self.target_days,
