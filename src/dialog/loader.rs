@@ -1116,6 +1116,7 @@ impl Cx<'_> {
                             .iter()
                             .map(|p| super::normalize::normalize(p, &lexicon))
                             .filter(|p| !p.is_empty())
+                            .map(|p| format!(" {p} "))
                             .collect(),
                         order,
                         nodes: BTreeMap::new(),

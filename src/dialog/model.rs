@@ -161,7 +161,8 @@ pub struct Flow {
     pub name: String,
     pub title: String,
     pub triggers: Vec<Pattern>,
-    /// The places this flow is about (a country's page: "hong kong", "kowloon"), normalised: a
+    /// The places this flow is about (a country's page: " hong kong ", " kowloon "), normalised and
+    /// padded with a space each side (a whole-word test is one `contains`): a
     /// message that names another flow's place and none of these is not about this flow, however
     /// close its words are to an example here ("jd art di hongkong syaratnya apa" and Singapore's
     /// "jd art di singapura syaratnya apa").

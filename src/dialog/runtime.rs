@@ -480,11 +480,8 @@ impl Run<'_> {
     /// taiwan" Malaysia's wages; an example's other words outweighed the country's name).
     fn named_place(&self, norm: &str, target: Position) -> Position {
         let padded = format!(" {norm} ");
-        let names = |flow: &super::model::Flow| {
-            flow.places
-                .iter()
-                .any(|p| padded.contains(&format!(" {p} ")))
-        };
+        let names =
+            |flow: &super::model::Flow| flow.places.iter().any(|p| padded.contains(p.as_str()));
         match self.bot.flows.get(&target.flow) {
             Some(flow) if !flow.places.is_empty() && !names(flow) => {}
             _ => return target,
