@@ -372,15 +372,19 @@ impl Action for OpenCaseExists {
         &["case_code"]
     }
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
-        match super::open_case_of(&self.store, call.user) {
-            Ok(Some(case)) => ActionResult::outcome("open").var("case_code", case.code()),
-            Ok(None) => ActionResult::outcome("no_case"),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot find the reporter's case");
-                ActionResult::outcome("no_case")
-            }
+        match open_case(&self.store, call.user) {
+            Some(case) => ActionResult::outcome("open").var("case_code", case.code()),
+            None => ActionResult::outcome("no_case"),
         }
     }
+}
+
+/// The reporter's newest open case; a storage error counts as none (logged, without the user).
+fn open_case(store: &Store, user: &crate::storage::UserKey) -> Option<super::Case> {
+    super::open_case_of(store, user).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot find the reporter's case");
+        None
+    })
 }
 
 /// `case.append`: adds what the reporter wrote (and new attachments) to their open case.
@@ -399,13 +403,8 @@ impl Action for AppendToCase {
         &["tambahan"]
     }
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
-        let case = match super::open_case_of(&self.store, call.user) {
-            Ok(Some(case)) => case,
-            Ok(None) => return ActionResult::outcome("no_case"),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot find the reporter's case");
-                return ActionResult::outcome("no_case");
-            }
+        let Some(case) = open_case(&self.store, call.user) else {
+            return ActionResult::outcome("no_case");
         };
         // The session keeps every attachment it received; send only those the case does not hold.
         let mut known: Vec<&str> = case
