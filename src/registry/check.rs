@@ -141,6 +141,8 @@ const AFTER_NAME: &[&str] = &[
     "how",
     "in",
     "ke",
+    "lg",
+    "loker",
     "lowongan",
     "masih",
     "msh",
@@ -644,6 +646,10 @@ mod name_tests {
                 Some("PT contoh dana perkasa"),
             ),
             ("pt di malaysia itu gimana", None),
+            (
+                "PT Maju Jaya Sentosa lg buka lowongan",
+                Some("PT maju jaya sentosa"),
+            ),
         ] {
             assert_eq!(name_in_message(text).as_deref(), want, "{text:?}");
         }
