@@ -452,7 +452,10 @@ impl Action for EmergencyContacts {
         &["ok"]
     }
     fn sets(&self) -> &'static [&'static str] {
-        &["emergency_contacts"]
+        &[
+            "emergency_contacts",
+            crate::dialog::runtime::EMERGENCY_PLACE,
+        ]
     }
     fn run(&self, call: &ActionCall<'_>) -> ActionResult {
         let var = |name: &str| call.vars.get(name).map(String::as_str).unwrap_or("");
@@ -468,8 +471,14 @@ impl Action for EmergencyContacts {
         .map(var)
         .find(|t| self.contacts.country(t).is_some())
         .unwrap_or("");
+        let place = self
+            .contacts
+            .country(typed)
+            .map(|c| c.key.clone())
+            .unwrap_or_default();
         ActionResult::outcome("ok")
             .var("emergency_contacts", self.contacts.render(typed, call.lang))
+            .var(crate::dialog::runtime::EMERGENCY_PLACE, place)
     }
 }
 

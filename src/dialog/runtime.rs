@@ -32,10 +32,15 @@ const MAX_HOPS: usize = 64;
 /// The variable `emergency.contacts` reads the emergency message from (normalised), set only while
 /// it runs, so the country named in the message ("... di Malaysia") picks the right numbers.
 pub const EMERGENCY_TEXT: &str = "_emergency_text";
+/// The country whose numbers the emergency message showed last (`emergency.contacts` sets it; empty
+/// when none was named): another country's numbers are shown even within [`EMERGENCY_REPEAT_SECS`].
+pub const EMERGENCY_PLACE: &str = "_emergency_place";
 /// The message that opened a flow in this step (and only in this step): for actions that read what
 /// was typed with the request ("cek pt mitra insani global": `agency.name_in_message`).
 pub const OPENING_TEXT: &str = "_opening_text";
 const EMERGENCY_REPEAT_SECS: u64 = 600;
+/// The variables and effects of `emergency.contacts`, found before they are kept.
+type FoundContacts = (std::collections::BTreeMap<String, String>, Vec<Effect>);
 
 /// Everything the step needs from outside, passed in so the step stays a function.
 pub struct StepEnv<'a> {
@@ -1043,13 +1048,26 @@ impl Run<'_> {
             .get("_emergency_at")
             .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(0);
+        let contacts = self.emergency_contacts(cleaned);
         if last != 0 && self.env.now.saturating_sub(last) < EMERGENCY_REPEAT_SECS {
-            return Some(tier);
+            // Not again within minutes, unless the message names another country than the numbers
+            // shown (a second relative elsewhere, or the country said only now: the numbers for
+            // Singapore were never shown after Taiwan's; found by playing families, stop 20).
+            let place = |vars: &std::collections::BTreeMap<String, String>| {
+                vars.get(EMERGENCY_PLACE).cloned().unwrap_or_default()
+            };
+            let named = contacts
+                .as_ref()
+                .map(|(vars, _)| place(vars))
+                .unwrap_or_default();
+            if named.is_empty() || named == place(&self.session.vars) {
+                return Some(tier);
+            }
         }
         self.session
             .vars
             .insert("_emergency_at".into(), self.env.now.to_string());
-        self.emergency_numbers(cleaned);
+        self.show_emergency_numbers(contacts);
         Some(tier)
     }
 
@@ -1167,23 +1185,36 @@ impl Run<'_> {
     /// the rest of the message) shares its phone screen. While a report is being taken it says the
     /// report is kept (`emergency_in_report`); otherwise how to start one (`emergency`).
     fn emergency_numbers(&mut self, cleaned: &str) {
-        if let Some(action) = self.actions.get("emergency.contacts") {
-            // The message itself may name the country ("... di Malaysia", "di KL"); kept only for
-            // this call. As typed, not after the lexicon: "kl" is also short for "kalau".
-            self.session
-                .vars
-                .insert(EMERGENCY_TEXT.into(), cleaned.to_string());
-            let result = action.run(&ActionCall {
-                user: self.env.user,
-                vars: &self.session.vars,
-                attachments: &self.session.attachments,
-                lang: self.lang(),
-                now: self.env.now,
-                seed: self.env.seed,
-            });
-            self.session.vars.remove(EMERGENCY_TEXT);
-            self.session.vars.extend(result.vars);
-            self.effects.extend(result.effects);
+        let contacts = self.emergency_contacts(cleaned);
+        self.show_emergency_numbers(contacts);
+    }
+
+    /// What `emergency.contacts` finds for this message (its variables and effects), not yet kept:
+    /// `None` without the action.
+    fn emergency_contacts(&mut self, cleaned: &str) -> Option<FoundContacts> {
+        let action = self.actions.get("emergency.contacts")?;
+        // The message itself may name the country ("... di Malaysia", "di KL"); kept only for this
+        // call. As typed, not after the lexicon: "kl" is also short for "kalau".
+        self.session
+            .vars
+            .insert(EMERGENCY_TEXT.into(), cleaned.to_string());
+        let result = action.run(&ActionCall {
+            user: self.env.user,
+            vars: &self.session.vars,
+            attachments: &self.session.attachments,
+            lang: self.lang(),
+            now: self.env.now,
+            seed: self.env.seed,
+        });
+        self.session.vars.remove(EMERGENCY_TEXT);
+        Some((result.vars, result.effects))
+    }
+
+    /// Keeps what [`Run::emergency_contacts`] found and shows the emergency message.
+    fn show_emergency_numbers(&mut self, contacts: Option<FoundContacts>) {
+        if let Some((vars, effects)) = contacts {
+            self.session.vars.extend(vars);
+            self.effects.extend(effects);
         }
         self.session
             .vars

@@ -154,6 +154,15 @@ const AFTER_NAME: &[&str] = &[
     "still",
     "to",
     "untuk",
+    // Stop 20: "pake pt X bs ga", "lwt pt X boleh?".
+    "bisa",
+    "bs",
+    "boleh",
+    "gk",
+    "engga",
+    "enggak",
+    "ok",
+    "oke",
 ];
 /// Words that say the "PT" is the subject of a sentence, not a name's start ("pt minta dp 10jt",
 /// "pt nya nahan paspor", "pt tempat anak saya kerja"): then nothing is taken from the message and the
