@@ -351,7 +351,13 @@ pub fn company_names(text: &str) -> Vec<String> {
                 .collect::<String>()
                 .to_lowercase();
             // A licence number or a phone in brackets ends the name; so do the words that follow one.
-            if NAME_STOP.contains(&bare.as_str())
+            // "Tenaga Kerja" is part of many registered names: "kerja" after "tenaga" goes on
+            // (stop 20: "PT Arta Graha Tenaga Kerja" was cut to a look-alike and flagged illegal).
+            let name_word = bare == "kerja"
+                && words
+                    .last()
+                    .is_some_and(|w: &&str| w.eq_ignore_ascii_case("tenaga"));
+            if !name_word && NAME_STOP.contains(&bare.as_str())
                 || bare.chars().any(|c| c.is_ascii_digit())
                 || bare.is_empty() && !word.starts_with('(')
             {
@@ -774,6 +780,15 @@ mod tests {
                 "Info dari PT. Maju Jaya Abadi membuka lowongan, hub pt sumber rejeki: 0812"
             ),
             vec!["Maju Jaya Abadi", "sumber rejeki"]
+        );
+        // "Tenaga Kerja" belongs to the name; "kerja" after another word ends it (stop 20).
+        assert_eq!(
+            company_names("Lowongan pabrik. PT Arta Graha Tenaga Kerja, KEP.404/2021"),
+            vec!["Arta Graha Tenaga Kerja"]
+        );
+        assert_eq!(
+            company_names("PT Maju Jaya kerja ke Taiwan"),
+            vec!["Maju Jaya"]
         );
         assert_eq!(
             licence_numbers("SIP3MI No. KEP.45/2021."),

@@ -206,7 +206,12 @@ fn name_in_message(text: &str) -> Option<String> {
         .take(8)
         .copied()
         .collect();
-    if name.iter().any(|w| NOT_A_NAME.contains(w))
+    // "Tenaga Kerja" is part of many registered names ("PT Arta Graha Tenaga Kerja"): "kerja" after
+    // "tenaga" is a name's word, not the subject's ("pt tempat anak saya kerja"; stop 20).
+    let subject = |(i, w): (usize, &&str)| {
+        NOT_A_NAME.contains(w) && !(*w == "kerja" && i > 0 && name[i - 1] == "tenaga")
+    };
+    if name.iter().enumerate().any(subject)
         || name.iter().map(|w| w.chars().count()).sum::<usize>() < 4
     {
         return None;
@@ -655,6 +660,11 @@ mod name_tests {
                 Some("PT contoh dana perkasa"),
             ),
             ("pt di malaysia itu gimana", None),
+            // A registered name with "Tenaga Kerja" (stop 20: the name was lost, asked again).
+            (
+                "apakah PT Arta Graha Tenaga Kerja resmi?",
+                Some("PT arta graha tenaga kerja"),
+            ),
             (
                 "PT Maju Jaya Sentosa lg buka lowongan",
                 Some("PT maju jaya sentosa"),
