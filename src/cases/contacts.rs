@@ -63,6 +63,10 @@ pub struct Contacts {
     pub unknown_date: LangText,
     /// Shown before the general numbers when the country is unknown or has no numbers of its own.
     pub no_country: LangText,
+    /// Shown after `no_country` when no country is named: the trouble may be at home (a recruiter's
+    /// shelter in Indonesia: stop 20, a worker locked in one got only "no embassy number yet").
+    #[serde(default)]
+    pub domestic: Vec<Contact>,
     /// Shown for every country, last.
     pub always: Vec<Contact>,
     pub countries: Vec<Country>,
@@ -88,6 +92,7 @@ impl Contacts {
         let all = self
             .always
             .iter()
+            .chain(self.domestic.iter())
             .chain(self.countries.iter().flat_map(|c| c.contacts.iter()));
         for contact in all {
             if contact.source.trim().is_empty() {
@@ -132,7 +137,11 @@ impl Contacts {
             Some(c) if !c.contacts.is_empty() => {
                 lines.extend(c.contacts.iter().map(|x| self.line(x, lang)));
             }
-            _ => lines.push(self.no_country.get(lang).to_string()),
+            Some(_) => lines.push(self.no_country.get(lang).to_string()),
+            None => {
+                lines.push(self.no_country.get(lang).to_string());
+                lines.extend(self.domestic.iter().map(|x| self.line(x, lang)));
+            }
         }
         lines.extend(self.always.iter().map(|x| self.line(x, lang)));
         lines.join("\n")
@@ -202,6 +211,17 @@ mod tests {
         }
         assert!(c.country("").is_none());
         assert!(c.country("pekalongan").is_none());
+    }
+
+    #[test]
+    fn without_a_country_the_police_number_for_home_is_shown() {
+        let c = contacts();
+        // A worker locked in a recruiter's shelter at home names no country (stop 20).
+        let home = c.render("tolong sy dikurung di penampungan PT, dipukul", Lang::Id);
+        assert!(home.contains("110") && home.contains("Polisi"), "{home}");
+        assert!(home.contains("0800-1000"), "{home}");
+        let abroad = c.render("anak sy dipukul majikan di malaysia", Lang::Id);
+        assert!(!abroad.contains("Polisi"), "{abroad}");
     }
 
     #[test]
