@@ -129,6 +129,9 @@ enum Job {
     },
     Outgoing {
         messages: Vec<Outgoing>,
+        /// A staff message that asks the reporter something: the code of its case, kept in the
+        /// reporter's session so that the next message goes to the case as the answer.
+        asking: Option<String>,
         done: oneshot::Sender<Result<Vec<OutboxEntry>, String>>,
     },
     /// Work that must not interleave with any commit (a purge): run by the writer between groups.
@@ -206,9 +209,25 @@ impl Engine {
 
     /// Queues messages the bot sends on its own (staff replies, notifications), durably.
     pub async fn send(&self, messages: Vec<Outgoing>) -> Result<Vec<OutboxEntry>, EngineError> {
+        self.send_asking(messages, None).await
+    }
+
+    /// As [`Engine::send`]; with `asking` (a case code), the same commit marks the recipient's
+    /// session so that their next message is added to that case ([`crate::dialog::runtime::STAFF_ASKED`]):
+    /// a family's answer to a staff question was lost, "B 2345678 pak" got "belum paham" (found by
+    /// playing families, stop 20).
+    pub async fn send_asking(
+        &self,
+        messages: Vec<Outgoing>,
+        asking: Option<String>,
+    ) -> Result<Vec<OutboxEntry>, EngineError> {
         let (done, wait) = oneshot::channel();
         self.jobs
-            .send(Job::Outgoing { messages, done })
+            .send(Job::Outgoing {
+                messages,
+                asking,
+                done,
+            })
             .await
             .map_err(|_| EngineError::Stopped)?;
         match wait.await {
@@ -494,10 +513,20 @@ impl Writer {
                     }
                 }
                 Job::Exclusive(_) => Ok(JobOutput::Entries(Vec::new())),
-                Job::Outgoing { messages, .. } => {
+                Job::Outgoing {
+                    messages, asking, ..
+                } => {
                     let now = crate::time::now_secs();
                     let mut own = Pending::default();
-                    match self.queue(messages.clone(), now, &mut own) {
+                    let queued = self
+                        .queue(messages.clone(), now, &mut own)
+                        .and_then(|entries| {
+                            if let (Some(code), Some(first)) = (asking, messages.first()) {
+                                self.mark_asked(&first.user, code, now, &pending, &mut own)?;
+                            }
+                            Ok(entries)
+                        });
+                    match queued {
                         Ok(entries) => {
                             pending.absorb(own);
                             Ok(JobOutput::Entries(entries))
@@ -666,6 +695,32 @@ impl Writer {
             duplicate: false,
             replies,
         })
+    }
+
+    /// Keeps in `user`'s session that staff asked about case `code` at `now` (see
+    /// [`Engine::send_asking`]). A user without a session (purged) is left alone.
+    fn mark_asked(
+        &self,
+        user: &UserKey,
+        code: &str,
+        now: u64,
+        pending: &Pending,
+        own: &mut Pending,
+    ) -> Result<(), EngineError> {
+        let session = match pending.sessions.get(user) {
+            Some(session) => Some(session.clone()),
+            None => self.store.session(user)?,
+        };
+        let Some(mut session) = session else {
+            return Ok(());
+        };
+        session.vars.insert(
+            crate::dialog::runtime::STAFF_ASKED.into(),
+            format!("{code} {now}"),
+        );
+        own.batch.put_session(user, &session)?;
+        own.sessions.insert(user.clone(), session);
+        Ok(())
     }
 
     fn queue(

@@ -1349,3 +1349,39 @@ async fn adding_to_a_closed_case_is_refused_before_anything_is_asked() {
     assert!(reply.contains("Semoga sehat selalu."), "{reply}");
     assert!(!reply.contains("tambah info"), "{reply}");
 }
+
+/// A family's answer to a staff question reaches the case (found by playing families, stop 20: staff
+/// asked for the passport number, "B 2345678 pak" got "belum paham" and nothing reached the case).
+/// The next message only: the one after it is understood as usual.
+#[tokio::test]
+async fn the_answer_to_a_staff_question_is_added_to_the_case() {
+    let (_tmp, app) = start_fresh();
+    let family = UserKey::new(Channel::Telegram, "5550188");
+    let code = family_report(&app, &family).await;
+    app.say(&family, "menu").await;
+    app.desk()
+        .reply("cli:ani", &code, "Nomor paspor Bapak berapa, Bu?")
+        .await
+        .unwrap();
+    let answer = app.say(&family, "B 2345678 pak").await;
+    assert!(answer.contains("teruskan ke petugas"), "{answer}");
+    assert!(answer.contains(&code), "{answer}");
+    assert!(!answer.contains("belum paham"), "{answer}");
+    let shown = app.desk().show("cli:ani", &code).await.unwrap();
+    assert!(shown.contains("B 2345678 pak"), "{shown}");
+    // A request by its trigger is for the bot, and the answer still waits.
+    app.desk()
+        .reply("cli:ani", &code, "Nama agensinya apa, Bu?")
+        .await
+        .unwrap();
+    let status = app.say(&family, &format!("cek status {code}")).await;
+    assert!(!status.contains("teruskan ke petugas"), "{status}");
+    assert!(!status.contains("Ketik kode laporan"), "{status}");
+    let answer = app.say(&family, "PT Sinar Abadi").await;
+    assert!(answer.contains("teruskan ke petugas"), "{answer}");
+    // Once: the next message is a question like any other.
+    let next = app.say(&family, "syarat kerja ke taiwan apa").await;
+    assert!(!next.contains("teruskan ke petugas"), "{next}");
+    let shown = app.desk().show("cli:ani", &code).await.unwrap();
+    assert!(!shown.contains("syarat kerja ke taiwan"), "{shown}");
+}

@@ -162,6 +162,17 @@ impl Desk {
     /// Queues `text` for the reporter: one message, or several in order when it is longer than a
     /// phone screen (a long staff reply), split at paragraphs, then lines, then sentences.
     async fn tell_reporter(&self, case: &Case, text: String) -> Result<(), CaseError> {
+        self.tell_reporter_asking(case, text, false).await
+    }
+
+    /// As [`Desk::tell_reporter`]; `asking`: the reporter's next message is added to this case (a
+    /// staff reply to an open case usually asks something).
+    async fn tell_reporter_asking(
+        &self,
+        case: &Case,
+        text: String,
+        asking: bool,
+    ) -> Result<(), CaseError> {
         let messages = split_screen(&text, crate::dialog::REPLY_MAX_CHARS)
             .into_iter()
             .map(|text| Outgoing {
@@ -175,7 +186,8 @@ impl Desk {
                 },
             })
             .collect();
-        self.engine.send(messages).await?;
+        let asking = asking.then(|| case.code().to_string());
+        self.engine.send_asking(messages, asking).await?;
         Ok(())
     }
 
@@ -534,7 +546,8 @@ impl Desk {
         };
         let framed = fill(frame.get(lang), &[("code", case.code()), ("text", text)]);
         // Queued first, recorded second: a reply is never recorded as sent when it was not queued.
-        self.tell_reporter(&case, framed).await?;
+        self.tell_reporter_asking(&case, framed, case.status.is_open())
+            .await?;
         self.record(
             case.code(),
             actor,

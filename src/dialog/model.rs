@@ -109,6 +109,11 @@ pub struct Question {
     /// Messages (normalised) that are not an answer here even if they fit `pattern`: they are
     /// understood as usual (keywords, flow triggers), e.g. "cek pt" while a company name is awaited.
     pub except: Vec<Pattern>,
+    /// `alarm_answers: true`: a message that raises the emergency words' alarm is still the answer
+    /// here (a pasted job offer). Otherwise, outside a report, it is not: the alarm's page instead
+    /// (found by playing workers, stop 20: "tolong sy dikurung di penampungan PT, dipukul" at the
+    /// company question was looked up as a company name).
+    pub alarm_answers: bool,
     pub retry: Option<Text>,
     pub retries: u32,
     pub on_fail: Option<Position>,

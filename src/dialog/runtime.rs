@@ -35,6 +35,12 @@ pub const EMERGENCY_TEXT: &str = "_emergency_text";
 /// The country whose numbers the emergency message showed last (`emergency.contacts` sets it; empty
 /// when none was named): another country's numbers are shown even within [`EMERGENCY_REPEAT_SECS`].
 pub const EMERGENCY_PLACE: &str = "_emergency_place";
+/// "<code> <unix seconds>": staff sent this user a message about their open case `code` (set by the
+/// engine with the message, [`crate::engine::Engine::send_asking`]). The user's next message, unless
+/// it is a keyword, goes to that case as the answer.
+pub const STAFF_ASKED: &str = "_staff_asked";
+/// How long a staff message waits for its answer: a family may answer the next evening.
+const STAFF_ANSWER_SECS: u64 = 3 * 24 * 3600;
 /// The message that opened a flow in this step (and only in this step): for actions that read what
 /// was typed with the request ("cek pt mitra insani global": `agency.name_in_message`).
 pub const OPENING_TEXT: &str = "_opening_text";
@@ -292,6 +298,30 @@ impl Run<'_> {
         if urgent && self.keep_story(&cleaned) {
             return;
         }
+        // The answer to a staff question ("B 2345678 pak" after "Nomor paspor Bapak berapa?"): added
+        // to the case and said so; a message the examples are sure of is answered too, any other gets
+        // no "not understood" (found by playing families, stop 20: the answers were lost).
+        // A request the bot knows by its trigger ("cek status PKL-…", "tambah info") is for the bot;
+        // the answer then waits for the message after it.
+        if self.session.vars.contains_key(STAFF_ASKED)
+            && self.trigger(&norm).is_none()
+            && self.forward_to_staff(&cleaned)
+        {
+            let ranked = self.bot.matcher.rank(&norm);
+            if !matches!(self.bot.matcher.verdict(&ranked), Verdict::Confident(_)) {
+                return;
+            }
+        }
+        // A number with no choices on screen (the first message of a chat, or after a page without
+        // buttons) picks from a menu the bot cannot see: the main menu, to choose again (found by
+        // playing workers, stop 20: "2" got "did you mean: lost contact?", "8" Singapore's page).
+        if norm.len() <= 2
+            && norm.bytes().all(|b| b.is_ascii_digit())
+            && self.session.offered.is_empty()
+            && !self.at_question()
+        {
+            return self.go(self.bot.start_position());
+        }
         // A number that is not one of the choices just shown: say so, and show them again.
         if let Ok(n) = norm.parse::<usize>()
             && norm.len() <= 3
@@ -325,7 +355,7 @@ impl Run<'_> {
             self.session.position = None;
             self.session.paused = None;
         }
-        if self.expected_answer(&cleaned, &norm) {
+        if self.expected_answer(&cleaned, &norm, alarm == Some(AlarmTier::Regex)) {
             return;
         }
         // Where the message leads (examples, triggers: `route`), then "did you mean" when the
@@ -732,6 +762,47 @@ impl Run<'_> {
     /// Whether a report is being taken: a question of a flow that files a case (`case.open`) waits,
     /// or a menu of such a flow that takes a story (`case.story.<var>`: the report intake itself, not
     /// the company or offer check that can end in a report).
+    /// Sends the message to the case staff asked about (see [`STAFF_ASKED`]), once, and says so:
+    /// `true` when it did.
+    fn forward_to_staff(&mut self, cleaned: &str) -> bool {
+        let Some(asked) = self.session.vars.remove(STAFF_ASKED) else {
+            return false;
+        };
+        let mut parts = asked.split(' ');
+        let code = parts.next().unwrap_or_default().to_string();
+        let at = parts
+            .next()
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        if code.is_empty()
+            || cleaned.trim().is_empty()
+            || self.env.now.saturating_sub(at) > STAFF_ANSWER_SECS
+            || self.bot.text("staff_answer_forwarded", Lang::Id).is_empty()
+        {
+            return false;
+        }
+        self.effects.push(Effect::AppendToCase {
+            code: code.clone(),
+            text: Some(cleaned.to_string()),
+            attachments: Vec::new(),
+        });
+        self.session.vars.insert("_staff_code".into(), code);
+        let text = self.bot_text("staff_answer_forwarded");
+        self.session.vars.remove("_staff_code");
+        self.push(text, vec![]);
+        true
+    }
+
+    /// Whether the conversation waits at a question (not a menu or a page).
+    fn at_question(&self) -> bool {
+        self.session.position.as_ref().is_some_and(|pos| {
+            matches!(
+                self.bot.node(pos).map(|n| &n.kind),
+                Some(NodeKind::Question(_))
+            )
+        })
+    }
+
     fn taking_report(&self) -> bool {
         if self.waiting_question().is_some() {
             return self.report_open();
@@ -1281,6 +1352,14 @@ impl Run<'_> {
             }
             return Some(());
         }
+        // Outside a report nothing is lost: "batal" at a question (the company name, the code) is
+        // the menu, not an answer ("batal" was looked up as a company; stop 20).
+        if is(&k.cancel) && self.at_question() && !self.taking_report() {
+            self.session.position = None;
+            self.session.paused = None;
+            self.go(self.bot.start_position());
+            return Some(());
+        }
         if is(&k.menu) && self.has_answers() && !self.bot.text("leave_confirm", Lang::Id).is_empty()
         {
             self.confirm("leave_confirm", LEAVE_ID, "leave_yes_label");
@@ -1341,7 +1420,7 @@ impl Run<'_> {
     }
 
     /// The answer the current node expects. `true` when the input was that answer.
-    fn expected_answer(&mut self, cleaned: &str, norm: &str) -> bool {
+    fn expected_answer(&mut self, cleaned: &str, norm: &str, alarmed: bool) -> bool {
         let Some(pos) = self.session.position.clone() else {
             return false;
         };
@@ -1374,6 +1453,11 @@ impl Run<'_> {
             }
             NodeKind::Question(q) => {
                 if cleaned.is_empty() || q.except.iter().any(|e| e.is_match(norm)) {
+                    return false;
+                }
+                // An emergency is no company name or ticket code: its page instead (a report's
+                // question kept it as the story before this: `keep_story`).
+                if alarmed && !q.alarm_answers && !self.taking_report() {
                     return false;
                 }
                 let fits = q.pattern.as_ref().is_none_or(|p| p.is_match(cleaned));

@@ -164,6 +164,9 @@ const AFTER_NAME: &[&str] = &[
     "ok",
     "oke",
 ];
+/// Forms of address in [`AFTER_NAME`] that are also words of company names ("Bumi Mas", "Mitra Min
+/// ..."): they end a name only when no name word follows.
+const ADDRESS: &[&str] = &["mas", "mbak", "pak", "bu", "kak", "gan", "min"];
 /// Words that say the "PT" is the subject of a sentence, not a name's start ("pt minta dp 10jt",
 /// "pt nya nahan paspor", "pt tempat anak saya kerja"): then nothing is taken from the message and the
 /// name is asked for.
@@ -200,12 +203,19 @@ fn name_in_message(text: &str) -> Option<String> {
         "p" if words.get(i + 1) == Some(&"t") => Some(("pt", i + 2)),
         _ => None,
     })?;
-    let name: Vec<&str> = words[from..]
-        .iter()
-        .take_while(|w| !AFTER_NAME.contains(w))
-        .take(8)
-        .copied()
-        .collect();
+    // A form of address ends the name only at its end: "cek pt maju jaya mas" is "PT maju jaya", but
+    // "PT Bumi Mas Cahaya Utama" is a name (stop 20: it was looked up as "PT bumi", not found).
+    let rest = &words[from..];
+    let ends = |i: usize| {
+        let w = rest[i];
+        AFTER_NAME.contains(&w)
+            && !(ADDRESS.contains(&w)
+                && rest
+                    .get(i + 1)
+                    .is_some_and(|next| !AFTER_NAME.contains(next)))
+    };
+    let end = (0..rest.len()).find(|&i| ends(i)).unwrap_or(rest.len());
+    let name: Vec<&str> = rest[..end].iter().take(8).copied().collect();
     // "Tenaga Kerja" is part of many registered names ("PT Arta Graha Tenaga Kerja"): "kerja" after
     // "tenaga" is a name's word, not the subject's ("pt tempat anak saya kerja"; stop 20).
     let subject = |(i, w): (usize, &&str)| {
@@ -660,6 +670,14 @@ mod name_tests {
                 Some("PT contoh dana perkasa"),
             ),
             ("pt di malaysia itu gimana", None),
+            // "Mas" inside a name stays; at its end it is a form of address (stop 20).
+            (
+                "cek pt bumi mas cahaya utama",
+                Some("PT bumi mas cahaya utama"),
+            ),
+            ("cek pt bumi mas", Some("PT bumi")),
+            ("pt maju jaya resmi ga mas", Some("PT maju jaya")),
+            ("cek pt maju jaya mas", Some("PT maju jaya")),
             // A registered name with "Tenaga Kerja" (stop 20: the name was lost, asked again).
             (
                 "apakah PT Arta Graha Tenaga Kerja resmi?",
