@@ -105,6 +105,16 @@ pub(crate) fn register(
             Arc::new(crate::dialog::actions::StoryTold::new(field)),
         );
     }
+    // `case.known.aman`: is the safety answer known already (a death: "aman: meninggal")? The report
+    // then does not ask "is the worker safe now?" (found by playing families, stop 20: asked after
+    // "Meninggal dunia"). Not `case.story.aman`: a report's `case.story.*` node names its story.
+    registry.register(
+        "case.known.aman",
+        Arc::new(crate::dialog::actions::StoryTold::with_companions(
+            "aman",
+            &["aman_label"],
+        )),
+    );
     for (var, values) in &texts.picks {
         let Some((_, sets)) = PICK_VARS.iter().find(|(v, _)| v == var) else {
             continue; // refused by CaseTexts::load

@@ -124,6 +124,25 @@ impl StoryTold {
     }
 }
 
+impl StoryTold {
+    /// As [`StoryTold::new`], for a variable set together with others (a menu pick sets `<var>` and
+    /// `<var>_label`): the checker reads all of them as set after this action.
+    pub fn with_companions(var: &str, companions: &[&str]) -> StoryTold {
+        let var: &'static str = Box::leak(var.to_string().into_boxed_str());
+        let sets: Vec<&'static str> = std::iter::once(var)
+            .chain(
+                companions
+                    .iter()
+                    .map(|c| &*Box::leak(c.to_string().into_boxed_str())),
+            )
+            .collect();
+        StoryTold {
+            var,
+            sets: Box::leak(sets.into_boxed_slice()),
+        }
+    }
+}
+
 impl Action for StoryTold {
     fn outcomes(&self) -> &'static [&'static str] {
         &["told", "missing"]
