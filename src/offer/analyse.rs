@@ -195,7 +195,10 @@ const NAME_STOP: &[&str] = &[
     "ready",
 ];
 
-/// The offer's comparable form: lower case, letters and digits, single spaces; "5.000.000" → "5000000".
+/// The offer's comparable form: lower case, letters and digits, single spaces; "5.000.000" → "5000000";
+/// a decimal comma or point stays a comma ("3,5jt", "3.5jt" → "3,5jt": the findings quote amounts
+/// from this form, and "35jt" quoted a fee ten times the one written; found by playing families,
+/// stop 20).
 pub fn comparable(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
@@ -207,7 +210,14 @@ pub fn comparable(text: &str) -> String {
             && chars[i - 1].is_ascii_digit()
             && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())
         {
-            continue;
+            // Thousands: exactly three digits follow ("5.000", "5,000,000"); else a decimal.
+            let digits = chars[i + 1..]
+                .iter()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
+            if digits != 3 {
+                out.push(',');
+            }
         } else if !out.ends_with(' ') && !out.is_empty() {
             out.push(' ');
         }
@@ -771,6 +781,10 @@ mod tests {
             "gaji rp 5000000 nett"
         );
         assert_eq!(comparable("a.n. Bpk"), "a n bpk");
+        // A decimal is kept: the amount quoted back is the amount written (stop 20).
+        assert_eq!(comparable("biaya admin 3,5jt"), "biaya admin 3,5jt");
+        assert_eq!(comparable("biaya 2.5 juta"), "biaya 2,5 juta");
+        assert_eq!(comparable("Rp 12.500.000"), "rp 12500000");
     }
 
     #[test]
