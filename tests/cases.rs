@@ -1385,3 +1385,22 @@ async fn the_answer_to_a_staff_question_is_added_to_the_case() {
     let shown = app.desk().show("cli:ani", &code).await.unwrap();
     assert!(!shown.contains("syarat kerja ke taiwan"), "{shown}");
 }
+
+/// News of an emergency added to an open report shows the numbers of the report's country, though
+/// this conversation no longer names it (found by playing families, stop 20: a report about Taiwan,
+/// "dia dipukul majikan pake kayu" added later, got only the general numbers).
+#[tokio::test]
+async fn an_emergency_added_to_a_report_shows_the_numbers_of_its_country() {
+    let (_tmp, app) = start_fresh();
+    let family = UserKey::new(Channel::Telegram, "5550199");
+    family_report(&app, &family).await;
+    app.say(&family, "menu").await;
+    let open = app.say(&family, "tambah info").await;
+    assert!(open.contains("informasi tambahan"), "{open}");
+    let added = app
+        .say(&family, "barusan siti telp, dia dipukul majikan pake kayu")
+        .await;
+    assert!(added.contains("🚨"), "{added}");
+    assert!(added.contains("KBRI Kuala Lumpur"), "{added}");
+    assert!(!added.contains("belum kami punya"), "{added}");
+}

@@ -76,12 +76,20 @@ pub(crate) fn register(
             store: store.clone(),
         }),
     );
-    registry.register("case.append", Arc::new(AppendToCase { store }));
+    registry.register(
+        "case.append",
+        Arc::new(AppendToCase {
+            store: store.clone(),
+        }),
+    );
     registry.register("case.agency_from_check", Arc::new(AgencyFromCheck));
     registry.register("case.negara", Arc::new(CountryLabel));
     registry.register(
         "emergency.contacts",
-        Arc::new(EmergencyContacts { contacts }),
+        Arc::new(EmergencyContacts {
+            contacts,
+            store: store.clone(),
+        }),
     );
     registry.register(
         "case.kategori",
@@ -455,6 +463,7 @@ impl Action for AppendToCase {
 /// ones), always with the ministry's call centre.
 struct EmergencyContacts {
     contacts: Arc<Contacts>,
+    store: Store,
 }
 
 impl Action for EmergencyContacts {
@@ -481,13 +490,19 @@ impl Action for EmergencyContacts {
         .map(var)
         .find(|t| self.contacts.country(t).is_some())
         .unwrap_or("");
-        let place = self
-            .contacts
-            .country(typed)
-            .map(|c| c.key.clone())
-            .unwrap_or_default();
+        // Named nowhere in this conversation: the country of the reporter's open case ("dia dipukul
+        // lagi" added to a report about Taiwan got no Taiwan numbers; found by playing families,
+        // stop 20).
+        let country = self.contacts.country(typed).or_else(|| {
+            open_case(&self.store, call.user)
+                .and_then(|case| self.contacts.by_key(&case.record.country))
+        });
+        let place = country.map(|c| c.key.clone()).unwrap_or_default();
         ActionResult::outcome("ok")
-            .var("emergency_contacts", self.contacts.render(typed, call.lang))
+            .var(
+                "emergency_contacts",
+                self.contacts.render_for(country, call.lang),
+            )
             .var(crate::dialog::runtime::EMERGENCY_PLACE, place)
     }
 }

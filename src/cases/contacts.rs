@@ -131,8 +131,17 @@ impl Contacts {
 
     /// The numbers to show for what the user typed as the country (may be empty), in `lang`.
     pub fn render(&self, country_text: &str, lang: Lang) -> String {
+        self.render_for(self.country(country_text), lang)
+    }
+
+    /// The country of `key` (`malaysia`), as stored in a case.
+    pub fn by_key(&self, key: &str) -> Option<&Country> {
+        self.countries.iter().find(|c| c.key == key)
+    }
+
+    /// The numbers to show for `country` (unknown: the general ones), in `lang`.
+    pub fn render_for(&self, country: Option<&Country>, lang: Lang) -> String {
         let mut lines = Vec::new();
-        let country = self.country(country_text);
         match country {
             Some(c) if !c.contacts.is_empty() => {
                 lines.extend(c.contacts.iter().map(|x| self.line(x, lang)));
