@@ -372,7 +372,7 @@ impl Run<'_> {
         {
             self.urgent_page(target)
         } else {
-            target
+            self.after_alarm(&norm, target)
         };
         // In the middle of a report, a message that leads elsewhere ("syarat ke taiwan apa" at a
         // menu of the report, or at a question it does not fit) asks first: answer here, or go there?
@@ -1169,6 +1169,33 @@ impl Run<'_> {
             Some(t) if specific(&t) || self.leads_to_report(&t) => Some(t),
             _ => Some(page),
         }
+    }
+
+    /// Minutes after an alarm, a message that leads to a country's page without naming the country
+    /// is more of the same story, told in pieces ("tlg" / "istri saya" / "dikurung" / "gk dikasih
+    /// makan 2 hari" got Hong Kong's food allowance; found by playing families, stop 20): the last
+    /// alarm's page instead.
+    fn after_alarm(&self, norm: &str, target: Option<Position>) -> Option<Position> {
+        let Some(t) = target else { return None };
+        let recent = self
+            .session
+            .vars
+            .get("_emergency_at")
+            .and_then(|at| at.parse::<u64>().ok())
+            .is_some_and(|at| self.env.now.saturating_sub(at) < EMERGENCY_REPEAT_SECS);
+        let padded = format!(" {norm} ");
+        let unnamed_place = self.bot.flows.get(&t.flow).is_some_and(|f| {
+            !f.places.is_empty() && !f.places.iter().any(|p| padded.contains(p.as_str()))
+        });
+        if !recent || !unnamed_place {
+            return Some(t);
+        }
+        self.session
+            .vars
+            .get("_emergency")
+            .and_then(|name| self.bot.emergency.iter().find(|c| &c.name == name))
+            .and_then(|c| c.page.clone())
+            .or(Some(t))
     }
 
     /// Whether `pos` is in a report that takes a story, or shows (itself or through its `next`)
