@@ -286,8 +286,21 @@ impl Run<'_> {
         // older message as if typed with it.
         self.session.vars.remove(OPENING_TEXT);
         self.detect_language(&basic);
+        let alarmed_before = self.session.vars.get("_emergency").cloned();
         let alarm = self.emergency(&norm, &cleaned);
         let urgent = alarm.is_some();
+        // The report is about this already (its category, or the alarm that started it): "jenazah
+        // dipulangkan" at "what would you like?" of a death's report is the answer, not more story
+        // (found by playing families, stop 20: it was moved into the story, the question asked again).
+        // Only where the message fits the question: "td pagi dia disiksa lg" at "how old?" is more
+        // story still.
+        let same_story = urgent
+            && {
+                let now = self.session.vars.get("_emergency");
+                now.is_some()
+                    && (now == alarmed_before.as_ref() || now == self.session.vars.get("kategori"))
+            }
+            && self.question_fits(&cleaned);
 
         if let Some(()) = self.keyword(&norm) {
             return;
@@ -295,7 +308,7 @@ impl Run<'_> {
         // An emergency told in the middle of a report is what happened, not the answer to the
         // question on screen ("Siti, dia dipukul majikan" is no name): kept as the report's story,
         // and the question asked again.
-        if urgent && self.keep_story(&cleaned) {
+        if urgent && !same_story && self.keep_story(&cleaned) {
             return;
         }
         // The answer to a staff question ("B 2345678 pak" after "Nomor paspor Bapak berapa?"): added
@@ -419,6 +432,7 @@ impl Run<'_> {
                 self.pause_here();
             }
             // "lapor" typed right after a page that told what happened: that is the story still.
+            let earlier = told.clone();
             if let Some(told) = told
                 && self.story_var(&target.flow).is_some()
             {
@@ -426,9 +440,22 @@ impl Run<'_> {
             }
             self.go(target);
             // A message that told a situation ("ibu sy di hongkong gajinya ga dibayar 3 bln") and
-            // reached a page offering to report it: if the family reports now, it is their story.
+            // reached a page offering to report it: if the family reports now, it is their story,
+            // after what the message before told (found by playing families, stop 20: "bapak sy
+            // meninggal di saudi kmrn sore", then a question about bringing the body home, and the
+            // report's story was the question alone, the death and its date lost).
             if norm.split(' ').count() >= 3 && self.offers_report() {
-                self.session.vars.insert(TOLD.into(), cleaned.clone());
+                let story = match earlier {
+                    Some(before) if !before.contains(cleaned.as_str()) => {
+                        let both = format!("{before}\n{cleaned}");
+                        match both.char_indices().nth(MAX_ANSWER_CHARS) {
+                            Some((cut, _)) => both[..cut].to_string(),
+                            None => both,
+                        }
+                    }
+                    _ => cleaned.clone(),
+                };
+                self.session.vars.insert(TOLD.into(), story);
             }
             return;
         }
@@ -791,6 +818,17 @@ impl Run<'_> {
         self.session.vars.remove("_staff_code");
         self.push(text, vec![]);
         true
+    }
+
+    /// Whether the conversation waits at a question whose pattern (if any) `cleaned` fits.
+    fn question_fits(&self, cleaned: &str) -> bool {
+        let Some(pos) = &self.session.position else {
+            return false;
+        };
+        match self.bot.node(pos).map(|n| &n.kind) {
+            Some(NodeKind::Question(q)) => q.pattern.as_ref().is_none_or(|p| p.is_match(cleaned)),
+            _ => false,
+        }
     }
 
     /// Whether the conversation waits at a question (not a menu or a page).
