@@ -314,15 +314,22 @@ impl Run<'_> {
         // The answer to a staff question ("B 2345678 pak" after "Nomor paspor Bapak berapa?"): added
         // to the case and said so; a message the examples are sure of is answered too, any other gets
         // no "not understood" (found by playing families, stop 20: the answers were lost).
-        // A request the bot knows by its trigger ("cek status PKL-…", "tambah info") is for the bot;
-        // the answer then waits for the message after it.
-        if self.session.vars.contains_key(STAFF_ASKED)
-            && self.trigger(&norm).is_none()
-            && self.forward_to_staff(&cleaned)
-        {
-            let ranked = self.bot.matcher.rank(&norm);
-            if !matches!(self.bot.matcher.verdict(&ranked), Verdict::Confident(_)) {
-                return;
+        // Any words may be the answer ("paspornya C 4471823" reads like a passport question, "di
+        // kuching pak, sarawak" like Malaysia's page): always added. A message that also leads
+        // somewhere by a trigger or the examples' certainty is answered there too, and a trigger's
+        // request ("cek status PKL-…") keeps the wait for the message after it.
+        if self.session.vars.contains_key(STAFF_ASKED) {
+            let asked = self.session.vars.get(STAFF_ASKED).cloned();
+            if self.forward_to_staff(&cleaned) {
+                let request = self.trigger(&norm).is_some();
+                if request && let Some(asked) = asked {
+                    self.session.vars.insert(STAFF_ASKED.into(), asked);
+                }
+                let ranked = self.bot.matcher.rank(&norm);
+                let sure = matches!(self.bot.matcher.verdict(&ranked), Verdict::Confident(_));
+                if !request && !sure {
+                    return;
+                }
             }
         }
         // A number with no choices on screen (the first message of a chat, or after a page without

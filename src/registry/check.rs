@@ -154,6 +154,16 @@ const AFTER_NAME: &[&str] = &[
     "still",
     "to",
     "untuk",
+    // Stop 20: what the company did ("PT X udh ambil duit sy").
+    "udh",
+    "udah",
+    "sudah",
+    "ambil",
+    "ngambil",
+    "narik",
+    "nipu",
+    "menipu",
+    "bawa",
     // Stop 20: "pake pt X bs ga", "lwt pt X boleh?".
     "bisa",
     "bs",
@@ -164,6 +174,12 @@ const AFTER_NAME: &[&str] = &[
     "ok",
     "oke",
 ];
+/// "Tenaga Kerja" is part of many registered names ("PT Arta Graha Tenaga Kerja"): "kerja" after
+/// "tenaga" is a name's word, not the subject's ("pt tempat anak saya kerja"; stop 20).
+fn is_name_word(words: &[&str], i: usize) -> bool {
+    words[i] == "kerja" && i > 0 && words[i - 1] == "tenaga"
+}
+
 /// Forms of address in [`AFTER_NAME`] that are also words of company names ("Bumi Mas", "Mitra Min
 /// ..."): they end a name only when no name word follows.
 const ADDRESS: &[&str] = &["mas", "mbak", "pak", "bu", "kak", "gan", "min"];
@@ -215,12 +231,15 @@ fn name_in_message(text: &str) -> Option<String> {
                     .is_some_and(|next| !AFTER_NAME.contains(next)))
     };
     let end = (0..rest.len()).find(|&i| ends(i)).unwrap_or(rest.len());
-    let name: Vec<&str> = rest[..end].iter().take(8).copied().collect();
-    // "Tenaga Kerja" is part of many registered names ("PT Arta Graha Tenaga Kerja"): "kerja" after
-    // "tenaga" is a name's word, not the subject's ("pt tempat anak saya kerja"; stop 20).
-    let subject = |(i, w): (usize, &&str)| {
-        NOT_A_NAME.contains(w) && !(*w == "kerja" && i > 0 && name[i - 1] == "tenaga")
+    // A subject word right after "PT" says it is no name ("pt minta dp 10jt"); after two name words
+    // it ends the name ("ada yg ngaku dr PT Sinar Tenaga Kerja Mandiri minta uang": the name was
+    // lost and asked for again; the verification play, stop 20).
+    let end = match (2..end).find(|&i| NOT_A_NAME.contains(&rest[i]) && !is_name_word(rest, i)) {
+        Some(cut) => cut,
+        None => end,
     };
+    let name: Vec<&str> = rest[..end].iter().take(8).copied().collect();
+    let subject = |(i, w): (usize, &&str)| NOT_A_NAME.contains(w) && !is_name_word(&name, i);
     if name.iter().enumerate().any(subject)
         || name.iter().map(|w| w.chars().count()).sum::<usize>() < 4
     {
@@ -670,6 +689,19 @@ mod name_tests {
                 Some("PT contoh dana perkasa"),
             ),
             ("pt di malaysia itu gimana", None),
+            // What the company did ends its name (stop 20).
+            (
+                "ada yg ngaku dr PT Sinar Tenaga Kerja Mandiri minta uang",
+                Some("PT sinar tenaga kerja mandiri"),
+            ),
+            (
+                "PT Karya Mas Abadi minta uang 10jt, resmi ga?",
+                Some("PT karya mas abadi"),
+            ),
+            (
+                "pt sinar tenaga kerja mandiri udh ambil duit sy 8 juta",
+                Some("PT sinar tenaga kerja mandiri"),
+            ),
             // "Mas" inside a name stays; at its end it is a form of address (stop 20).
             (
                 "cek pt bumi mas cahaya utama",
