@@ -1221,7 +1221,7 @@ impl Run<'_> {
     /// makan 2 hari" got Hong Kong's food allowance; found by playing families, stop 20): the last
     /// alarm's page instead.
     fn after_alarm(&self, norm: &str, target: Option<Position>) -> Option<Position> {
-        let Some(t) = target else { return None };
+        let t = target?;
         let recent = self
             .session
             .vars
