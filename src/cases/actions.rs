@@ -85,6 +85,12 @@ pub(crate) fn register(
     registry.register("case.agency_from_check", Arc::new(AgencyFromCheck));
     registry.register("case.negara", Arc::new(CountryLabel));
     registry.register(
+        "case.negara_told",
+        Arc::new(CountryTold {
+            contacts: contacts.clone(),
+        }),
+    );
+    registry.register(
         "emergency.contacts",
         Arc::new(EmergencyContacts {
             contacts,
@@ -537,6 +543,44 @@ impl Action for AgencyFromCheck {
 /// `case.negara`: the country as the summary shows it (`negara_label`): what the user typed, with each
 /// word that was typed all in lower case capitalised ("malaysia" → "Malaysia", "hong kong" → "Hong
 /// Kong"); words with capitals ("KSA", "Hongkong") stay as typed.
+/// `case.negara_told`: the country the emergency message named, minutes ago, as the report's
+/// country (`negara`, its first name in config/contacts.yaml): outcome `told`, or `missing` (asked).
+/// A country already answered stays. Found by the verification play (stop 20): "suami sy meninggal di
+/// arab saudi" showed Saudi's numbers, then the report asked the country again and, skipped, the
+/// summary said "Negara: (tidak diisi)".
+struct CountryTold {
+    contacts: Arc<Contacts>,
+}
+
+/// How long after the emergency message its country is taken for the report.
+const ALARM_COUNTRY_SECS: u64 = 600;
+
+impl Action for CountryTold {
+    fn outcomes(&self) -> &'static [&'static str] {
+        &["told", "missing"]
+    }
+    fn sets(&self) -> &'static [&'static str] {
+        &["negara"]
+    }
+    fn run(&self, call: &ActionCall<'_>) -> ActionResult {
+        let var = |name: &str| call.vars.get(name).map(|v| v.trim()).unwrap_or("");
+        if !var("negara").is_empty() {
+            return ActionResult::outcome("told");
+        }
+        let recent = var("_emergency_at")
+            .parse::<u64>()
+            .is_ok_and(|at| call.now.saturating_sub(at) < ALARM_COUNTRY_SECS);
+        let named = self
+            .contacts
+            .by_key(var(crate::dialog::runtime::EMERGENCY_PLACE))
+            .and_then(|c| c.names.first());
+        match named {
+            Some(name) if recent => ActionResult::outcome("told").var("negara", name.clone()),
+            _ => ActionResult::outcome("missing"),
+        }
+    }
+}
+
 struct CountryLabel;
 
 impl Action for CountryLabel {
